@@ -1,0 +1,379 @@
+/*
+ * `hotssl serve`: a TLS echo server on 127.0.0.1 that reloads on SIGHUP (and
+ * on file change when the watcher runs), logs to stderr and exits 0 on
+ * SIGTERM. Thread mode runs here: one thread per connection, each acquiring
+ * the generation current at accept time and releasing it when the
+ * connection ends. Fork and spawn modes live in serve_modes.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+#include "cli.h"
+#include "serve.h"
+
+/* Signal plumbing: handlers only store and write(2). */
+static hotssl_manager *volatile g_manager;
+static int g_term_pipe[2] = {-1, -1};
+
+static void on_sighup(int sig) {
+  (void)sig;
+  if (g_manager != NULL)
+    hotssl_manager_request_reload(g_manager);
+}
+
+static void on_sigterm(int sig) {
+  int saved = errno;
+  char c = (char)sig;
+  if (g_term_pipe[1] >= 0 && write(g_term_pipe[1], &c, 1) < 0) {
+    /* nothing to do: a pending byte already asks for shutdown */
+  }
+  errno = saved;
+}
+
+int cli_install_signals(hotssl_manager *m) {
+  struct sigaction sa;
+  g_manager = m;
+  if (g_term_pipe[0] < 0) {
+    if (pipe(g_term_pipe) != 0)
+      return -1;
+    fcntl(g_term_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(g_term_pipe[1], F_SETFD, FD_CLOEXEC);
+    fcntl(g_term_pipe[1], F_SETFL, O_NONBLOCK);
+  }
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_sighup;
+  sigaction(SIGHUP, &sa, NULL);
+  sa.sa_handler = on_sigterm;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  return 0;
+}
+
+int cli_term_fd(void) { return g_term_pipe[0]; }
+
+int cli_listen(int port, int *actual_port) {
+  struct sockaddr_in a;
+  socklen_t alen = sizeof a;
+  int fd, one = 1;
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
+    close(fd);
+    return -1;
+  }
+  *actual_port = ntohs(a.sin_port);
+  return fd;
+}
+
+static int read_full(int fd, unsigned char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = recv(fd, buf + got, n - got, 0);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+int cli_read_sslrequest(int fd) {
+  unsigned char b[8];
+  for (;;) {
+    uint32_t len, code;
+    if (read_full(fd, b, 8) != 0)
+      return -1;
+    len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    code = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+    if (len != 8)
+      return -1;
+    if (code == 80877103u) /* SSLRequest */
+      return 0;
+    if (code == 80877104u) { /* GSSENCRequest: refuse, the client may retry with SSL */
+      if (send(fd, "N", 1, MSG_NOSIGNAL) != 1)
+        return -1;
+      continue;
+    }
+    return -1;
+  }
+}
+
+int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
+  mbedtls_ssl_context ssl;
+  mbedtls_net_context net;
+  unsigned char buf[4096];
+  char err[200];
+  int ret, rc = -1;
+
+  if (starttls_postgres) {
+    if (cli_read_sslrequest(fd) != 0)
+      return -1;
+    if (send(fd, "S", 1, MSG_NOSIGNAL) != 1)
+      return -1;
+  }
+  net.fd = fd;
+  mbedtls_ssl_init(&ssl);
+  if ((ret = mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g))) != 0)
+    goto out;
+  mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+  while ((ret = mbedtls_ssl_handshake(&ssl)) != 0) {
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
+      goto out;
+  }
+  for (;;) {
+    ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+      continue;
+    if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_NET_CONN_RESET) {
+      mbedtls_ssl_close_notify(&ssl);
+      rc = 0;
+      ret = 0;
+      goto out;
+    }
+    if (ret < 0)
+      goto out;
+    {
+      int len = ret, off = 0;
+      while (off < len) {
+        int w = mbedtls_ssl_write(&ssl, buf + off, (size_t)(len - off));
+        if (w == MBEDTLS_ERR_SSL_WANT_READ || w == MBEDTLS_ERR_SSL_WANT_WRITE)
+          continue;
+        if (w < 0) {
+          ret = w;
+          goto out;
+        }
+        off += w;
+      }
+    }
+  }
+out:
+  if (ret != 0) {
+    mbedtls_strerror(ret, err, sizeof err);
+    {
+      char line[300];
+      snprintf(line, sizeof line, "could not serve SSL connection: %s (-0x%04X)", err, (unsigned)-ret);
+      cli_log(NULL, HOTSSL_LOG_INFO, line);
+    }
+  }
+  mbedtls_ssl_free(&ssl);
+  return rc;
+}
+
+/* ---- thread mode ---- */
+
+#define MAX_CONNS 1024
+
+typedef struct conn_table {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int fds[MAX_CONNS];
+  int active;
+} conn_table;
+
+typedef struct conn_arg {
+  conn_table *t;
+  hotssl_generation *g;
+  int fd;
+  int slot;
+  int starttls;
+} conn_arg;
+
+static void *conn_main(void *p) {
+  conn_arg *a = p;
+  cli_serve_connection(a->g, a->fd, a->starttls);
+  hotssl_generation_release(a->g);
+  pthread_mutex_lock(&a->t->mu);
+  a->t->fds[a->slot] = -1;
+  a->t->active--;
+  pthread_cond_broadcast(&a->t->cv);
+  pthread_mutex_unlock(&a->t->mu);
+  close(a->fd);
+  free(a);
+  return NULL;
+}
+
+static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
+  conn_table t;
+  int i;
+  pthread_mutex_init(&t.mu, NULL);
+  pthread_cond_init(&t.cv, NULL);
+  for (i = 0; i < MAX_CONNS; i++)
+    t.fds[i] = -1;
+  t.active = 0;
+
+  for (;;) {
+    struct pollfd p[3];
+    p[0].fd = lfd;
+    p[1].fd = hotssl_manager_wakeup_fd(m);
+    p[2].fd = cli_term_fd();
+    p[0].events = p[1].events = p[2].events = POLLIN;
+    if (poll(p, 3, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (p[2].revents)
+      break;
+    if (p[1].revents)
+      hotssl_manager_dispatch(m);
+    if (p[0].revents) {
+      int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+      conn_arg *a;
+      pthread_t th;
+      int slot = -1;
+      if (fd < 0)
+        continue;
+      pthread_mutex_lock(&t.mu);
+      for (i = 0; i < MAX_CONNS; i++)
+        if (t.fds[i] < 0) {
+          slot = i;
+          break;
+        }
+      if (slot >= 0) {
+        t.fds[slot] = fd;
+        t.active++;
+      }
+      pthread_mutex_unlock(&t.mu);
+      if (slot < 0 || (a = malloc(sizeof *a)) == NULL) {
+        close(fd);
+        continue;
+      }
+      a->t = &t;
+      a->fd = fd;
+      a->slot = slot;
+      a->starttls = o->starttls_postgres;
+      a->g = hotssl_manager_acquire(m); /* the generation current at accept */
+      if (pthread_create(&th, NULL, conn_main, a) != 0) {
+        hotssl_generation_release(a->g);
+        pthread_mutex_lock(&t.mu);
+        t.fds[slot] = -1;
+        t.active--;
+        pthread_mutex_unlock(&t.mu);
+        close(fd);
+        free(a);
+        continue;
+      }
+      pthread_detach(th);
+    }
+  }
+  /* Shut down: wake every connection and wait for them to end. */
+  pthread_mutex_lock(&t.mu);
+  for (i = 0; i < MAX_CONNS; i++)
+    if (t.fds[i] >= 0)
+      shutdown(t.fds[i], SHUT_RDWR);
+  while (t.active > 0)
+    pthread_cond_wait(&t.cv, &t.mu);
+  pthread_mutex_unlock(&t.mu);
+  pthread_cond_destroy(&t.cv);
+  pthread_mutex_destroy(&t.mu);
+  return 0;
+}
+
+int cli_cmd_serve(int argc, char **argv) {
+  cli_serve_opts o;
+  hotssl_config *cfg = NULL;
+  hotssl_manager *m = NULL;
+  hotssl_manager_options mo = {0};
+  char err[600];
+  int i, r, lfd, port = 0;
+  cli_watch *w = NULL;
+
+  memset(&o, 0, sizeof o);
+  o.port = -1;
+  o.mode = "thread";
+  o.watch = -1;
+  o.strategy = "snapshot";
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+      o.conf = argv[++i];
+    else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
+      o.port = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
+      o.mode = argv[++i];
+    else if (strcmp(argv[i], "--spawn-strategy") == 0 && i + 1 < argc)
+      o.strategy = argv[++i];
+    else if (strcmp(argv[i], "--starttls-postgres") == 0)
+      o.starttls_postgres = 1;
+    else if (strcmp(argv[i], "--no-watch") == 0)
+      o.watch = 0;
+    else if (strcmp(argv[i], "--watch") == 0)
+      o.watch = 1;
+    else {
+      fprintf(stderr, "hotssl serve: unknown argument \"%s\"\n", argv[i]);
+      return 2;
+    }
+  }
+  if (o.port < 0 || o.port > 65535) {
+    fprintf(stderr, "hotssl serve: -p PORT is required (0 picks a free port)\n");
+    return 2;
+  }
+  if (strcmp(o.mode, "thread") != 0 && strcmp(o.mode, "fork") != 0 && strcmp(o.mode, "spawn") != 0) {
+    fprintf(stderr, "hotssl serve: unknown mode \"%s\" (thread, fork or spawn)\n", o.mode);
+    return 2;
+  }
+  if ((r = cli_load_config(o.conf, &cfg)) != 0)
+    return r;
+  mo.log = cli_log;
+  r = hotssl_manager_create(&m, cfg, &mo, err, sizeof err);
+  if (r != 0) {
+    /* The library already logged the reason; say we refuse to start. */
+    fprintf(stderr, "hotssl[%ld]: FATAL:  could not start: %s\n", (long)getpid(), err);
+    hotssl_config_destroy(cfg);
+    return 1;
+  }
+  if (o.watch < 0) {
+    const char *v = hotssl_config_get(cfg, "hotssl_watch");
+    o.watch = v != NULL && (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
+                            strcmp(v, "yes") == 0 || strcmp(v, "1") == 0);
+  }
+  hotssl_config_destroy(cfg);
+  if (cli_install_signals(m) != 0 || (lfd = cli_listen(o.port, &port)) < 0) {
+    fprintf(stderr, "hotssl: FATAL:  could not listen on 127.0.0.1:%d: %s\n", o.port, strerror(errno));
+    hotssl_manager_destroy(m);
+    return 1;
+  }
+  if (o.watch && cli_watch_start(m, &w) != 0) {
+    fprintf(stderr, "hotssl: FATAL:  could not start the file watcher\n");
+    close(lfd);
+    hotssl_manager_destroy(m);
+    return 1;
+  }
+  printf("listening on 127.0.0.1:%d\n", port);
+  fflush(stdout);
+  if (strcmp(o.mode, "thread") == 0)
+    r = serve_threads(m, lfd, &o);
+  else
+    r = cli_serve_mode(m, lfd, &o);
+  close(lfd);
+  cli_watch_stop(w);
+  g_manager = NULL;
+  hotssl_manager_destroy(m);
+  cli_log(NULL, HOTSSL_LOG_INFO, "shut down");
+  return r == 0 ? 0 : 1;
+}

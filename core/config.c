@@ -1,0 +1,597 @@
+/*
+ * The configuration model: settings by PostgreSQL's names, the
+ * postgresql.conf-style file parser, and the check that turns settings into
+ * values the builder uses (paths resolved, cipher names to ids, protocol
+ * names to versions). Invalid or contradictory values are errors here, so
+ * they are reported at start and at reload like any bad file.
+ *
+ * Thread rules: a hotssl_config is a plain value; the caller serializes.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/ssl_ciphersuites.h>
+
+#include "internal.h"
+
+static const char *const setting_names[HOTSSL__S_COUNT] = {
+#define HOTSSL__SET_NAME(id, name, def) name,
+    HOTSSL__SETTINGS(HOTSSL__SET_NAME)
+#undef HOTSSL__SET_NAME
+};
+
+static const char *const setting_defaults[HOTSSL__S_COUNT] = {
+#define HOTSSL__SET_DEF(id, name, def) def,
+    HOTSSL__SETTINGS(HOTSSL__SET_DEF)
+#undef HOTSSL__SET_DEF
+};
+
+static int setting_id(const char *name) {
+  int i;
+  for (i = 0; i < HOTSSL__S_COUNT; i++)
+    if (strcmp(setting_names[i], name) == 0)
+      return i;
+  return -1;
+}
+
+int hotssl_config_create(hotssl_config **out) {
+  hotssl_config *c;
+  if (out == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  /* A config reads files (hotssl_config_load_file): it holds the runtime. */
+  if (hotssl__runtime_acquire() != 0)
+    return HOTSSL_ESYS;
+  c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    hotssl__runtime_release();
+    return HOTSSL_ENOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+void hotssl_config_destroy(hotssl_config *cfg) {
+  int i;
+  if (cfg == NULL)
+    return;
+  for (i = 0; i < HOTSSL__S_COUNT; i++)
+    hotssl__secret_free(cfg->value[i]); /* passphrase_command may hold a secret */
+  free(cfg->base_dir);
+  free(cfg->source_file);
+  free(cfg);
+  hotssl__runtime_release();
+}
+
+int hotssl__parse_bool(const char *s) {
+  static const char *const yes[] = {"on", "true", "yes", "1"};
+  static const char *const no[] = {"off", "false", "no", "0"};
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    if (strcasecmp(s, yes[i]) == 0)
+      return 1;
+    if (strcasecmp(s, no[i]) == 0)
+      return 0;
+  }
+  return -1;
+}
+
+int hotssl__parse_uint(const char *s, uint64_t max, uint64_t *out) {
+  uint64_t v = 0;
+  if (*s == '\0')
+    return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9')
+      return -1;
+    if (v > (max - (uint64_t)(*s - '0')) / 10)
+      return -1;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+/* Value checks that need no files: done at set time for early errors. */
+static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
+  uint64_t n;
+  switch (id) {
+  case HOTSSL__S_SSL_PASS_RELOAD:
+  case HOTSSL__S_REFUSE_EXPIRED:
+  case HOTSSL__S_WATCH:
+    if (hotssl__parse_bool(v) < 0)
+      goto bad;
+    return 0;
+  case HOTSSL__S_MAX_FILE_SIZE:
+    if (hotssl__parse_uint(v, (uint64_t)1 << 40, &n) < 0 || n == 0)
+      goto bad;
+    return 0;
+  case HOTSSL__S_DEBOUNCE_MS:
+  case HOTSSL__S_RETRY_WINDOW_MS:
+    if (hotssl__parse_uint(v, 600000, &n) < 0)
+      goto bad;
+    return 0;
+  case HOTSSL__S_POLL_INTERVAL_MS:
+    if (hotssl__parse_uint(v, 3600000, &n) < 0 || n < 10)
+      goto bad;
+    return 0;
+  case HOTSSL__S_SSL_CLIENT_CERT:
+    if (strcmp(v, "") != 0 && strcmp(v, "off") != 0 &&
+        strcmp(v, "optional") != 0 && strcmp(v, "require") != 0)
+      goto bad;
+    return 0;
+  default:
+    return 0;
+  }
+bad:
+  hotssl__fmt(errbuf, errlen, "invalid value for parameter \"%s\": \"%s\"",
+              setting_names[id], v);
+  return HOTSSL_ECONFIG;
+}
+
+int hotssl_config_set(hotssl_config *cfg, const char *name, const char *value,
+                      char *errbuf, size_t errlen) {
+  int id, r;
+  char *copy = NULL;
+  if (cfg == NULL || name == NULL)
+    return HOTSSL_EINVAL;
+  id = setting_id(name);
+  if (id < 0) {
+    hotssl__fmt(errbuf, errlen, "unrecognized configuration parameter \"%s\"",
+                name);
+    return HOTSSL_ECONFIG;
+  }
+  if (value != NULL) {
+    if ((r = check_value(id, value, errbuf, errlen)) != 0)
+      return r;
+    if ((copy = hotssl__strdup(value)) == NULL)
+      return HOTSSL_ENOMEM;
+  }
+  hotssl__secret_free(cfg->value[id]);
+  cfg->value[id] = copy;
+  return 0;
+}
+
+const char *hotssl__config_value(const hotssl_config *cfg, int id) {
+  return cfg->value[id] != NULL ? cfg->value[id] : setting_defaults[id];
+}
+
+const char *hotssl_config_get(const hotssl_config *cfg, const char *name) {
+  int id;
+  if (cfg == NULL || name == NULL || (id = setting_id(name)) < 0)
+    return NULL;
+  return hotssl__config_value(cfg, id);
+}
+
+int hotssl_config_set_base_dir(hotssl_config *cfg, const char *dir) {
+  char *d;
+  if (cfg == NULL)
+    return HOTSSL_EINVAL;
+  d = hotssl__strdup(dir);
+  if (dir != NULL && d == NULL)
+    return HOTSSL_ENOMEM;
+  free(cfg->base_dir);
+  cfg->base_dir = d;
+  return 0;
+}
+
+int hotssl__config_copy(hotssl_config **out, const hotssl_config *src) {
+  hotssl_config *c;
+  int i;
+  if (hotssl_config_create(&c) != 0)
+    return HOTSSL_ENOMEM;
+  for (i = 0; i < HOTSSL__S_COUNT; i++) {
+    if (src->value[i] != NULL && (c->value[i] = hotssl__strdup(src->value[i])) == NULL)
+      goto nomem;
+  }
+  if (src->base_dir && (c->base_dir = hotssl__strdup(src->base_dir)) == NULL)
+    goto nomem;
+  if (src->source_file && (c->source_file = hotssl__strdup(src->source_file)) == NULL)
+    goto nomem;
+  *out = c;
+  return 0;
+nomem:
+  hotssl_config_destroy(c);
+  return HOTSSL_ENOMEM;
+}
+
+/* ---- postgresql.conf syntax ---- */
+
+/* Parse one line. Returns 0 (maybe nothing found), or ECONFIG. */
+static int parse_line(hotssl_config *cfg, char *line, const char *file,
+                      unsigned lineno, char *errbuf, size_t errlen) {
+  char *p = line, *name, *val, *w;
+  char saved;
+  int r;
+  char sub[HOTSSL__ERRLEN];
+
+  while (isspace((unsigned char)*p))
+    p++;
+  if (*p == '\0' || *p == '#')
+    return 0;
+  name = p;
+  if (!(isalpha((unsigned char)*p) || *p == '_'))
+    goto syntax;
+  while (isalnum((unsigned char)*p) || *p == '_' || *p == '.')
+    p++;
+  saved = *p;
+  *p = '\0';
+  if (saved != '\0')
+    p++;
+  if (!(saved == '\0' || isspace((unsigned char)saved) || saved == '='))
+    goto syntax;
+  if (saved != '=') {
+    while (isspace((unsigned char)*p))
+      p++;
+    if (*p == '=')
+      p++;
+  }
+  while (isspace((unsigned char)*p))
+    p++;
+  if (*p == '\'') {
+    /* Quoted: '' or \' is a quote, backslash escapes the next character. */
+    val = w = ++p;
+    for (;;) {
+      if (*p == '\0')
+        goto syntax; /* unterminated */
+      if (*p == '\'' && p[1] == '\'') {
+        *w++ = '\'';
+        p += 2;
+      } else if (*p == '\'') {
+        p++;
+        break;
+      } else if (*p == '\\' && p[1] != '\0') {
+        *w++ = p[1];
+        p += 2;
+      } else {
+        *w++ = *p++;
+      }
+    }
+    *w = '\0';
+  } else {
+    val = p;
+    while (*p != '\0' && !isspace((unsigned char)*p) && *p != '#')
+      p++;
+    if (p == val)
+      goto syntax;
+    saved = *p;
+    *p = '\0';
+    if (saved == '#')
+      goto set; /* the rest of the line is a comment */
+    if (saved != '\0')
+      p++;
+  }
+  while (isspace((unsigned char)*p))
+    p++;
+  if (*p != '\0' && *p != '#')
+    goto syntax;
+set:
+  r = hotssl_config_set(cfg, name, val, sub, sizeof sub);
+  if (r != 0) {
+    hotssl__fmt(errbuf, errlen, "%s in file \"%s\" line %u", sub, file, lineno);
+    return r == HOTSSL_ENOMEM ? r : HOTSSL_ECONFIG;
+  }
+  return 0;
+syntax:
+  hotssl__fmt(errbuf, errlen, "syntax error in file \"%s\" line %u", file, lineno);
+  return HOTSSL_ECONFIG;
+}
+
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+#ifdef _WIN32
+  const char *bs = strrchr(path, '\\');
+  if (bs != NULL && (slash == NULL || bs > slash))
+    slash = bs;
+#endif
+  char *d;
+  if (slash == NULL)
+    return hotssl__strdup(".");
+  if (slash == path)
+    return hotssl__strdup("/");
+  d = malloc((size_t)(slash - path) + 1);
+  if (d == NULL)
+    return NULL;
+  memcpy(d, path, (size_t)(slash - path));
+  d[slash - path] = '\0';
+  return d;
+}
+
+int hotssl_config_load_file(hotssl_config *cfg, const char *path, char *errbuf,
+                            size_t errlen) {
+  hotssl__blob b = {0};
+  char *line, *next;
+  unsigned lineno = 0;
+  int r;
+  char *abs, *dir;
+  char sub[HOTSSL__ERRLEN];
+
+  if (cfg == NULL || path == NULL)
+    return HOTSSL_EINVAL;
+  if ((abs = hotssl__path_absolute(path)) == NULL)
+    return HOTSSL_ENOMEM;
+  r = hotssl__file_read(abs, 0, 1024 * 1024, &b, sub, sizeof sub);
+  if (r != 0) {
+    hotssl__fmt(errbuf, errlen, "could not open configuration file \"%s\": %s",
+                abs, sub);
+    free(abs);
+    return r;
+  }
+  if (memchr(b.data, '\0', b.len) != NULL) {
+    hotssl__fmt(errbuf, errlen, "configuration file \"%s\" contains a NUL byte", abs);
+    r = HOTSSL_ECONFIG;
+    goto out;
+  }
+  for (line = (char *)b.data; line != NULL; line = next) {
+    next = strchr(line, '\n');
+    if (next != NULL)
+      *next++ = '\0';
+    if (next == NULL && *line == '\0')
+      break;
+    lineno++;
+    {
+      size_t l = strlen(line);
+      if (l > 0 && line[l - 1] == '\r')
+        line[l - 1] = '\0';
+    }
+    if ((r = parse_line(cfg, line, abs, lineno, errbuf, errlen)) != 0)
+      goto out;
+  }
+  if ((dir = dir_of(abs)) == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  free(cfg->base_dir);
+  cfg->base_dir = dir;
+  free(cfg->source_file);
+  cfg->source_file = abs;
+  abs = NULL;
+  r = 0;
+out:
+  free(abs);
+  hotssl__blob_free(&b);
+  return r;
+}
+
+int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
+                          char *errbuf, size_t errlen) {
+  hotssl_config *c;
+  int r;
+  *out = NULL;
+  if (cfg->source_file == NULL)
+    return hotssl__config_copy(out, cfg);
+  if ((r = hotssl_config_create(&c)) != 0)
+    return r;
+  if ((r = hotssl_config_load_file(c, cfg->source_file, errbuf, errlen)) != 0) {
+    hotssl_config_destroy(c);
+    return r;
+  }
+  *out = c;
+  return 0;
+}
+
+/* ---- settings check ---- */
+
+static int parse_protocol(const char *name, const char *v, int allow_empty,
+                          int *minor, char *errbuf, size_t errlen) {
+  static const struct {
+    const char *name;
+    int minor;
+    int supported;
+  } protos[] = {
+      {"TLSv1", 1, 0}, /* not built into mbedTLS 2.28 as Debian ships it */
+#if defined(MBEDTLS_SSL_PROTO_TLS1_1)
+      {"TLSv1.1", 2, 1},
+#else
+      {"TLSv1.1", 2, 0},
+#endif
+      {"TLSv1.2", 3, 1},
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+      {"TLSv1.3", 4, 1},
+#else
+      {"TLSv1.3", 4, 0},
+#endif
+  };
+  size_t i;
+  if (v[0] == '\0' && allow_empty) {
+    *minor = -1;
+    return 0;
+  }
+  for (i = 0; i < sizeof protos / sizeof protos[0]; i++) {
+    if (strcasecmp(v, protos[i].name) == 0) {
+      if (!protos[i].supported) {
+        hotssl__fmt(errbuf, errlen,
+                    "invalid value for parameter \"%s\": \"%s\" is not supported by this mbedTLS build",
+                    name, v);
+        return HOTSSL_EPROTOCOL;
+      }
+      *minor = protos[i].minor;
+      return 0;
+    }
+  }
+  hotssl__fmt(errbuf, errlen,
+              "invalid value for parameter \"%s\": \"%s\" (expected TLSv1.2 or TLSv1.3%s)",
+              name, v, allow_empty ? " or ''" : "");
+  return HOTSSL_EPROTOCOL;
+}
+
+/* ssl_ciphers: mbedTLS suite names (or IANA names with '_'), separated by
+ * ':', ',' or spaces. PostgreSQL's default string and "DEFAULT" mean the
+ * mbedTLS defaults; OpenSSL cipher-string syntax is otherwise not accepted. */
+static int parse_ciphers(const char *v, int **out, char *errbuf, size_t errlen) {
+  size_t n = 0, cap = 8, i, len;
+  int *ids;
+  const char *p = v, *end;
+  char name[128];
+
+  *out = NULL;
+  if (v[0] == '\0' || strcmp(v, "DEFAULT") == 0 ||
+      strcmp(v, "HIGH:MEDIUM:+3DES:!aNULL") == 0)
+    return 0;
+  ids = malloc(cap * sizeof *ids);
+  if (ids == NULL)
+    return HOTSSL_ENOMEM;
+  for (;;) {
+    while (*p == ':' || *p == ',' || *p == ' ' || *p == '\t')
+      p++;
+    if (*p == '\0')
+      break;
+    end = p;
+    while (*end != '\0' && *end != ':' && *end != ',' && *end != ' ' && *end != '\t')
+      end++;
+    len = (size_t)(end - p);
+    if (len >= sizeof name) {
+      hotssl__fmt(errbuf, errlen, "invalid value for parameter \"ssl_ciphers\": cipher name too long");
+      free(ids);
+      return HOTSSL_ECIPHER;
+    }
+    memcpy(name, p, len);
+    name[len] = '\0';
+    for (i = 0; i < len; i++)
+      if (name[i] == '_')
+        name[i] = '-';
+    {
+      int id = mbedtls_ssl_get_ciphersuite_id(name);
+      if (id == 0) {
+        memcpy(name, p, len);
+        hotssl__fmt(errbuf, errlen,
+                    "invalid value for parameter \"ssl_ciphers\": unknown cipher suite \"%.*s\"",
+                    (int)len, p);
+        free(ids);
+        return HOTSSL_ECIPHER;
+      }
+      if (n + 2 > cap) {
+        int *bigger = realloc(ids, 2 * cap * sizeof *ids);
+        if (bigger == NULL) {
+          free(ids);
+          return HOTSSL_ENOMEM;
+        }
+        ids = bigger;
+        cap *= 2;
+      }
+      ids[n++] = id;
+    }
+    p = end;
+  }
+  if (n == 0) {
+    free(ids);
+    hotssl__fmt(errbuf, errlen, "invalid value for parameter \"ssl_ciphers\": empty list");
+    return HOTSSL_ECIPHER;
+  }
+  ids[n] = 0;
+  *out = ids;
+  return 0;
+}
+
+static int resolve(char **dst, const hotssl_config *cfg, int id) {
+  const char *v = hotssl__config_value(cfg, id);
+  *dst = NULL;
+  if (v[0] == '\0')
+    return 0;
+  *dst = hotssl__path_join(cfg->base_dir, v);
+  return *dst == NULL ? HOTSSL_ENOMEM : 0;
+}
+
+void hotssl__settings_free(hotssl__settings *s) {
+  if (s == NULL)
+    return;
+  free(s->cert_file);
+  free(s->key_file);
+  free(s->ca_file);
+  free(s->crl_file);
+  free(s->crl_dir);
+  hotssl__secret_free(s->passphrase_command);
+  free(s->ciphersuites);
+  free(s->canonical);
+  memset(s, 0, sizeof *s);
+}
+
+int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
+                                 char *errbuf, size_t errlen) {
+  int r, i;
+  const char *cc;
+  size_t need = 1;
+  memset(s, 0, sizeof *s);
+
+  for (i = 0; i < HOTSSL__S_COUNT; i++) {
+    if ((r = check_value(i, hotssl__config_value(cfg, i), errbuf, errlen)) != 0)
+      goto fail;
+  }
+  if ((r = resolve(&s->cert_file, cfg, HOTSSL__S_SSL_CERT_FILE)) != 0 ||
+      (r = resolve(&s->key_file, cfg, HOTSSL__S_SSL_KEY_FILE)) != 0 ||
+      (r = resolve(&s->ca_file, cfg, HOTSSL__S_SSL_CA_FILE)) != 0 ||
+      (r = resolve(&s->crl_file, cfg, HOTSSL__S_SSL_CRL_FILE)) != 0 ||
+      (r = resolve(&s->crl_dir, cfg, HOTSSL__S_SSL_CRL_DIR)) != 0)
+    goto fail;
+  if (s->cert_file == NULL || s->key_file == NULL) {
+    hotssl__fmt(errbuf, errlen, "ssl_cert_file and ssl_key_file must be set");
+    r = HOTSSL_ECONFIG;
+    goto fail;
+  }
+  if (hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_CMD)[0] != '\0' &&
+      (s->passphrase_command = hotssl__strdup(hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_CMD))) == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto fail;
+  }
+  s->passphrase_supports_reload = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_RELOAD));
+  s->refuse_expired = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_REFUSE_EXPIRED));
+  hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_MAX_FILE_SIZE), (uint64_t)1 << 40, &s->max_file_size);
+
+  if ((r = parse_ciphers(hotssl__config_value(cfg, HOTSSL__S_SSL_CIPHERS), &s->ciphersuites, errbuf, errlen)) != 0)
+    goto fail;
+  if ((r = parse_protocol("ssl_min_protocol_version", hotssl__config_value(cfg, HOTSSL__S_SSL_MIN_PROTO), 0, &s->min_minor, errbuf, errlen)) != 0 ||
+      (r = parse_protocol("ssl_max_protocol_version", hotssl__config_value(cfg, HOTSSL__S_SSL_MAX_PROTO), 1, &s->max_minor, errbuf, errlen)) != 0)
+    goto fail;
+  if (s->max_minor < 0) {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    s->max_minor = 4;
+#else
+    s->max_minor = 3;
+#endif
+  }
+  if (s->min_minor > s->max_minor) {
+    hotssl__fmt(errbuf, errlen,
+                "could not set SSL protocol version range: \"%s\" cannot be higher than \"%s\"",
+                "ssl_min_protocol_version", "ssl_max_protocol_version");
+    r = HOTSSL_EPROTOCOL;
+    goto fail;
+  }
+  cc = hotssl__config_value(cfg, HOTSSL__S_SSL_CLIENT_CERT);
+  if (cc[0] == '\0')
+    s->client_cert = s->ca_file != NULL ? HOTSSL__CLIENT_CERT_OPTIONAL : HOTSSL__CLIENT_CERT_OFF;
+  else if (strcmp(cc, "off") == 0)
+    s->client_cert = HOTSSL__CLIENT_CERT_OFF;
+  else
+    s->client_cert = strcmp(cc, "optional") == 0 ? HOTSSL__CLIENT_CERT_OPTIONAL : HOTSSL__CLIENT_CERT_REQUIRE;
+  if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL) {
+    hotssl__fmt(errbuf, errlen,
+                "ssl_client_cert = %s requires ssl_ca_file to be set", cc);
+    r = HOTSSL_ECONFIG;
+    goto fail;
+  }
+
+  /* Canonical text of every setting that shapes a generation. */
+  for (i = 0; i < HOTSSL__S_COUNT; i++)
+    need += strlen(setting_names[i]) + strlen(hotssl__config_value(cfg, i)) + 3;
+  need += (cfg->base_dir ? strlen(cfg->base_dir) : 0) + 16;
+  if ((s->canonical = malloc(need)) == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto fail;
+  }
+  {
+    size_t off = 0;
+    for (i = 0; i < HOTSSL__S_COUNT; i++) {
+      if (i >= HOTSSL__S_WATCH)
+        continue; /* watcher tuning does not change what is served */
+      off += (size_t)snprintf(s->canonical + off, need - off, "%s=%s\n",
+                              setting_names[i], hotssl__config_value(cfg, i));
+    }
+    snprintf(s->canonical + off, need - off, "base=%s\n", cfg->base_dir ? cfg->base_dir : "");
+  }
+  return 0;
+fail:
+  hotssl__settings_free(s);
+  return r;
+}

@@ -1,0 +1,587 @@
+/*
+ * The builder: turns hotssl__inputs into a complete, validated generation
+ * (certificate chain, private key, CA chain, CRL set, its own seeded
+ * CTR-DRBG, and the mbedtls_ssl_config that points to all of them), applying
+ * PostgreSQL's checks. Parsed objects are shared, reference-counted, with the
+ * previous generation when their bytes are identical, so a rotation of the
+ * certificate alone does not re-parse a large CA bundle or CRL, and an
+ * unchanged encrypted key needs no passphrase at reload.
+ *
+ * Every failure frees what was built and leaves nothing behind; the caller
+ * (the manager, under its reload lock) decides whether it is fatal (start) or
+ * logged (reload). A generation is immutable once built, except for its DRBG.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/md.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/x509.h>
+
+#include "internal.h"
+#include "pkcs8.h"
+
+#ifndef MBEDTLS_PRIVATE
+#  define MBEDTLS_PRIVATE(member) member
+#endif
+
+enum { KIND_CRT = 0, KIND_PK = 1, KIND_CRL = 2 };
+
+static hotssl__shared *shared_new(int kind, const unsigned char fp[32]) {
+  hotssl__shared *o = calloc(1, sizeof *o);
+  if (o == NULL)
+    return NULL;
+  atomic_init(&o->refs, 1);
+  o->kind = kind;
+  memcpy(o->fp, fp, 32);
+  switch (kind) {
+  case KIND_CRT:
+    mbedtls_x509_crt_init(&o->u.crt);
+    break;
+  case KIND_PK:
+    mbedtls_pk_init(&o->u.pk);
+    break;
+  default:
+    mbedtls_x509_crl_init(&o->u.crl);
+    break;
+  }
+  return o;
+}
+
+static hotssl__shared *shared_ref(hotssl__shared *o) {
+  atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+  return o;
+}
+
+void hotssl__shared_release(hotssl__shared *o) {
+  if (o == NULL)
+    return;
+  if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  switch (o->kind) {
+  case KIND_CRT:
+    mbedtls_x509_crt_free(&o->u.crt);
+    break;
+  case KIND_PK:
+    mbedtls_pk_free(&o->u.pk); /* zeroizes the key */
+    break;
+  default:
+    mbedtls_x509_crl_free(&o->u.crl);
+    break;
+  }
+  mbedtls_platform_zeroize(o, sizeof *o);
+  free(o);
+}
+
+/* The previous generation's object if its bytes were the same. */
+static hotssl__shared *reuse(hotssl__shared *prev, const unsigned char fp[32]) {
+  if (prev != NULL && memcmp(prev->fp, fp, 32) == 0)
+    return shared_ref(prev);
+  return NULL;
+}
+
+static int looks_pem(const hotssl__blob *b) {
+  return strstr((const char *)b->data, "-----BEGIN ") != NULL;
+}
+
+/* Strict chain parse: every certificate must parse (mbedTLS returns a
+ * positive count of failures and keeps the rest). */
+static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
+                          const char *what, char *errbuf, size_t errlen) {
+  int ret;
+  char t[300];
+  if (b->len == 0) {
+    hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": file is empty", what, b->path);
+    return -1;
+  }
+  ret = mbedtls_x509_crt_parse(crt, b->data, looks_pem(b) ? b->len + 1 : b->len);
+  if (ret < 0) {
+    hotssl__mbedtls_err(t, sizeof t, ret);
+    hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": %s", what, b->path, t);
+    return -1;
+  }
+  if (ret > 0) {
+    hotssl__fmt(errbuf, errlen,
+                "could not load %s \"%s\": %d certificate(s) in the file could not be parsed",
+                what, b->path, ret);
+    return -1;
+  }
+  if (crt->raw.p == NULL) {
+    hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": no certificate found", what, b->path);
+    return -1;
+  }
+  return 0;
+}
+
+static int pk_parse(mbedtls_pk_context *pk, const unsigned char *data, size_t len,
+                    const unsigned char *pwd, size_t pwdlen, mbedtls_ctr_drbg_context *drbg) {
+#if HOTSSL__MBEDTLS3
+  return mbedtls_pk_parse_key(pk, data, len, pwd, pwdlen, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void)drbg;
+  return mbedtls_pk_parse_key(pk, data, len, pwd, pwdlen);
+#endif
+}
+
+/* Replace %p with the prompt and %% with %, as PostgreSQL does. */
+static char *expand_command(const char *cmd, const char *prompt) {
+  size_t n = 1, pl = strlen(prompt);
+  const char *p;
+  char *out, *w;
+  for (p = cmd; *p; p++)
+    n += (p[0] == '%' && p[1] == 'p') ? pl : 1;
+  if ((out = malloc(n)) == NULL)
+    return NULL;
+  for (p = cmd, w = out; *p; p++) {
+    if (p[0] == '%' && p[1] == 'p') {
+      memcpy(w, prompt, pl);
+      w += pl;
+      p++;
+    } else if (p[0] == '%' && p[1] == '%') {
+      *w++ = '%';
+      p++;
+    } else {
+      *w++ = *p;
+    }
+  }
+  *w = '\0';
+  return out;
+}
+
+static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
+                    mbedtls_ctr_drbg_context *drbg, char *errbuf, size_t errlen) {
+  const hotssl__blob *b = &in->key;
+  size_t len = looks_pem(b) ? b->len + 1 : b->len;
+  unsigned char *p8 = NULL, *plain = NULL;
+  size_t p8len = 0, plainlen = 0;
+  char *pass = NULL, *cmd = NULL;
+  char t[300];
+  int ret, r, encrypted_pkcs8 = 0;
+
+  if (b->len == 0) {
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": file is empty", b->path);
+    return HOTSSL_EKEY;
+  }
+  ret = hotssl__pkcs8_pem_extract((const char *)b->data, b->len, &p8, &p8len);
+  if (ret < 0) {
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": malformed PEM block", b->path);
+    return HOTSSL_EKEY;
+  }
+  encrypted_pkcs8 = ret == 1;
+  if (!encrypted_pkcs8) {
+    ret = pk_parse(pk, b->data, len, NULL, 0, drbg);
+    if (ret == 0)
+      return 0;
+    if (ret != MBEDTLS_ERR_PK_PASSWORD_REQUIRED) {
+      hotssl__mbedtls_err(t, sizeof t, ret);
+      hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s", b->path, t);
+      return HOTSSL_EKEY;
+    }
+  }
+  /* The key is encrypted. */
+  if (in->s.passphrase_command == NULL) {
+    hotssl__fmt(errbuf, errlen,
+                "private key file \"%s\" cannot be %s because it requires a passphrase and ssl_passphrase_command is not set",
+                b->path, is_reload ? "reloaded" : "loaded");
+    r = HOTSSL_EPASSPHRASE;
+    goto out;
+  }
+  if (is_reload && !in->s.passphrase_supports_reload) {
+    hotssl__fmt(errbuf, errlen,
+                "private key file \"%s\" cannot be reloaded because it requires a passphrase (ssl_passphrase_command_supports_reload is off)",
+                b->path);
+    r = HOTSSL_EPASSPHRASE;
+    goto out;
+  }
+  if ((cmd = expand_command(in->s.passphrase_command, "Enter PEM pass phrase:")) == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  r = hotssl__run_passphrase_command(cmd, &pass, t, sizeof t);
+  if (r != 0) {
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": ssl_passphrase_command: %s",
+                b->path, t);
+    goto out;
+  }
+  if (encrypted_pkcs8) {
+    ret = hotssl__pkcs8_decrypt(p8, p8len, (const unsigned char *)pass, strlen(pass),
+                                &plain, &plainlen, t, sizeof t);
+    if (ret == HOTSSL__PKCS8_OK) {
+      ret = pk_parse(pk, plain, plainlen, NULL, 0, drbg);
+      if (ret != 0) {
+        hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": wrong passphrase", b->path);
+        r = HOTSSL_EPASSPHRASE;
+        goto out;
+      }
+      r = 0;
+      goto out;
+    }
+    if (ret == HOTSSL__PKCS8_BAD_PASSWORD) {
+      hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": wrong passphrase", b->path);
+      r = HOTSSL_EPASSPHRASE;
+      goto out;
+    }
+    if (ret != HOTSSL__PKCS8_NOT_PBES2 && ret != HOTSSL__PKCS8_UNSUPPORTED) {
+      hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s",
+                  b->path, ret == HOTSSL__PKCS8_NOMEM ? "out of memory" : t);
+      r = ret == HOTSSL__PKCS8_NOMEM ? HOTSSL_ENOMEM : HOTSSL_EKEY;
+      goto out;
+    }
+    /* PBES1 / PKCS#12 schemes: mbedTLS handles those itself. */
+  }
+  ret = pk_parse(pk, b->data, len, (const unsigned char *)pass, strlen(pass), drbg);
+  if (ret == 0) {
+    r = 0;
+  } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH) {
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": wrong passphrase", b->path);
+    r = HOTSSL_EPASSPHRASE;
+  } else {
+    hotssl__mbedtls_err(t, sizeof t, ret);
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s", b->path, t);
+    r = HOTSSL_EKEY;
+  }
+out:
+  if (p8 != NULL) {
+    mbedtls_platform_zeroize(p8, p8len);
+    free(p8);
+  }
+  if (plain != NULL) {
+    mbedtls_platform_zeroize(plain, plainlen);
+    free(plain);
+  }
+  hotssl__secret_free(pass);
+  hotssl__secret_free(cmd);
+  return r;
+}
+
+static int crt_is_ca(const mbedtls_x509_crt *c) {
+  if (c->MBEDTLS_PRIVATE(ca_istrue))
+    return 1;
+  /* A v1 self-signed root has no basicConstraints. */
+  return c->version == 1 && c->subject_raw.len == c->issuer_raw.len &&
+         memcmp(c->subject_raw.p, c->issuer_raw.p, c->subject_raw.len) == 0;
+}
+
+/* A CRL that no CA in the CA file issued, or whose signature does not verify,
+ * would be ignored by mbedTLS at handshake time: refuse it at load. */
+static int check_crl(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *ca,
+                     const char *path, char *errbuf, size_t errlen) {
+  const mbedtls_x509_crt *c;
+  unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(crl->MBEDTLS_PRIVATE(sig_md));
+  char t[300];
+  int ret;
+
+  if (md == NULL || mbedtls_md(md, crl->tbs.p, crl->tbs.len, hash) != 0) {
+    hotssl__fmt(errbuf, errlen,
+                "could not load SSL certificate revocation list file \"%s\": unsupported signature algorithm", path);
+    return HOTSSL_ECRL;
+  }
+  for (c = ca; c != NULL && c->raw.p != NULL; c = c->next) {
+    if (c->subject_raw.len != crl->issuer_raw.len ||
+        memcmp(c->subject_raw.p, crl->issuer_raw.p, crl->issuer_raw.len) != 0)
+      continue;
+    ret = mbedtls_pk_verify_ext(crl->MBEDTLS_PRIVATE(sig_pk), crl->MBEDTLS_PRIVATE(sig_opts),
+                                (mbedtls_pk_context *)&c->pk, crl->MBEDTLS_PRIVATE(sig_md),
+                                hash, mbedtls_md_get_size(md), crl->MBEDTLS_PRIVATE(sig).p,
+                                crl->MBEDTLS_PRIVATE(sig).len);
+    if (ret == 0)
+      return 0;
+  }
+  mbedtls_x509_dn_gets(t, sizeof t, &crl->issuer);
+  hotssl__fmt(errbuf, errlen,
+              "could not load SSL certificate revocation list file \"%s\": no certificate in ssl_ca_file issued it or its signature does not verify (issuer: %s)",
+              path, t);
+  return HOTSSL_ECRL;
+}
+
+static int parse_crl_blob(mbedtls_x509_crl *crl, const hotssl__blob *b,
+                          const mbedtls_x509_crt *ca, char *errbuf, size_t errlen) {
+  mbedtls_x509_crl *last = NULL, *c;
+  char t[300];
+  int ret;
+  if (b->len == 0) {
+    hotssl__fmt(errbuf, errlen,
+                "could not load SSL certificate revocation list file \"%s\": file is empty", b->path);
+    return HOTSSL_ECRL;
+  }
+  /* Remember where this file's CRLs start in the chain. */
+  for (c = crl; c != NULL && c->raw.p != NULL; c = c->next)
+    last = c;
+  ret = mbedtls_x509_crl_parse(crl, b->data, looks_pem(b) ? b->len + 1 : b->len);
+  if (ret != 0) {
+    hotssl__mbedtls_err(t, sizeof t, ret);
+    hotssl__fmt(errbuf, errlen, "could not load SSL certificate revocation list file \"%s\": %s",
+                b->path, t);
+    return HOTSSL_ECRL;
+  }
+  for (c = last != NULL ? last->next : crl; c != NULL && c->raw.p != NULL; c = c->next) {
+    if ((ret = check_crl(c, ca, b->path, errbuf, errlen)) != 0)
+      return ret;
+  }
+  return 0;
+}
+
+/* optional client certificates: request, and if one is presented it must
+ * verify. mbedTLS's VERIFY_OPTIONAL would complete the handshake with a bad
+ * certificate, so the callback turns any verification flag into a failure
+ * (an error code that VERIFY_OPTIONAL does not swallow). */
+static int verify_presented(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  (void)ctx;
+  (void)crt;
+  (void)depth;
+  return *flags != 0 ? MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED : 0;
+}
+
+static void time_str(char *buf, size_t len, const mbedtls_x509_time *t) {
+  hotssl__fmt(buf, len, "%04d-%02d-%02d %02d:%02d:%02d", t->year, t->mon, t->day,
+              t->hour, t->min, t->sec);
+}
+
+static int64_t time_unix(const mbedtls_x509_time *t) {
+  /* days from civil (Howard Hinnant), valid for the Gregorian calendar */
+  int64_t y = t->year - (t->mon <= 2);
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t mp = (t->mon + 9) % 12;
+  int64_t doy = (153 * mp + 2) / 5 + t->day - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  return days * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+}
+
+static void fill_cert_info(hotssl_stats *st, const mbedtls_x509_crt *c) {
+  unsigned char h[32];
+  size_t i, start = 0, off = 0;
+  mbedtls_x509_dn_gets(st->subject, sizeof st->subject, &c->subject);
+  mbedtls_x509_dn_gets(st->issuer, sizeof st->issuer, &c->issuer);
+  while (start + 1 < c->serial.len && c->serial.p[start] == 0)
+    start++;
+  for (i = start; i < c->serial.len && off + 3 < sizeof st->serial; i++)
+    off += (size_t)snprintf(st->serial + off, sizeof st->serial - off, "%02X", c->serial.p[i]);
+  time_str(st->not_before, sizeof st->not_before, &c->valid_from);
+  time_str(st->not_after, sizeof st->not_after, &c->valid_to);
+  st->not_after_unix = time_unix(&c->valid_to);
+  hotssl__sha256(c->raw.p, c->raw.len, h);
+  for (i = 0, off = 0; i < 32; i++)
+    off += (size_t)snprintf(st->sha256 + off, sizeof st->sha256 - off, i ? ":%02X" : "%02X", h[i]);
+}
+
+static int check_pair(const mbedtls_x509_crt *crt, const mbedtls_pk_context *key,
+                      mbedtls_ctr_drbg_context *drbg) {
+#if HOTSSL__MBEDTLS3
+  return mbedtls_pk_check_pair(&crt->pk, key, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void)drbg;
+  return mbedtls_pk_check_pair(&crt->pk, key);
+#endif
+}
+
+static void set_versions(mbedtls_ssl_config *conf, int min_minor, int max_minor) {
+#if HOTSSL__MBEDTLS3
+  mbedtls_ssl_conf_min_tls_version(conf, (mbedtls_ssl_protocol_version)(0x0300 | min_minor));
+  mbedtls_ssl_conf_max_tls_version(conf, (mbedtls_ssl_protocol_version)(0x0300 | max_minor));
+#else
+  mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, min_minor);
+  mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, max_minor);
+#endif
+}
+
+void hotssl__generation_free(hotssl_generation *g) {
+  if (g == NULL)
+    return;
+  mbedtls_ssl_config_free(&g->conf);
+  mbedtls_ctr_drbg_free(&g->drbg); /* zeroizes the DRBG state */
+  mbedtls_entropy_free(&g->entropy);
+  hotssl__shared_release(g->cert);
+  hotssl__shared_release(g->key);
+  hotssl__shared_release(g->ca);
+  hotssl__shared_release(g->crl);
+  free(g->ciphersuites);
+  mbedtls_platform_zeroize(g, sizeof *g);
+  free(g);
+}
+
+int hotssl__generation_reseed(hotssl_generation *g, const unsigned char *extra,
+                              size_t len) {
+  return mbedtls_ctr_drbg_reseed(&g->drbg, extra, len) == 0 ? 0 : HOTSSL_ETLS;
+}
+
+int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
+                             const hotssl_generation *prev, int is_reload,
+                             uint64_t number, const hotssl__log *log,
+                             char *errbuf, size_t errlen) {
+  hotssl_generation *g;
+  char t[300];
+  int ret, r;
+  unsigned char pers[64];
+
+  *out = NULL;
+  if ((g = calloc(1, sizeof *g)) == NULL)
+    return HOTSSL_ENOMEM;
+  atomic_init(&g->refs, 1);
+  g->number = number;
+  memcpy(g->fingerprint, in->fingerprint, 32);
+  mbedtls_entropy_init(&g->entropy);
+  mbedtls_ctr_drbg_init(&g->drbg);
+  mbedtls_ssl_config_init(&g->conf);
+
+  /* Each generation has its own DRBG, personalized with its identity. */
+  hotssl__fmt((char *)pers, sizeof pers, "hotssl generation %llu %p",
+              (unsigned long long)number, (void *)g);
+  ret = mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy, pers,
+                              strlen((char *)pers));
+  if (ret != 0) {
+    hotssl__mbedtls_err(t, sizeof t, ret);
+    hotssl__fmt(errbuf, errlen, "could not seed the random generator: %s", t);
+    r = HOTSSL_ETLS;
+    goto fail;
+  }
+
+  /* Certificate chain. */
+  if ((g->cert = reuse(prev ? prev->cert : NULL, in->fp_cert)) == NULL) {
+    if ((g->cert = shared_new(KIND_CRT, in->fp_cert)) == NULL) {
+      r = HOTSSL_ENOMEM;
+      goto fail;
+    }
+    if (parse_crt_file(&g->cert->u.crt, &in->cert, "server certificate file", errbuf, errlen) != 0) {
+      r = HOTSSL_ECERT;
+      goto fail;
+    }
+  }
+  /* Private key (an unchanged key is reused: no passphrase needed). */
+  if ((g->key = reuse(prev ? prev->key : NULL, in->fp_key)) == NULL) {
+    if ((g->key = shared_new(KIND_PK, in->fp_key)) == NULL) {
+      r = HOTSSL_ENOMEM;
+      goto fail;
+    }
+    if ((r = load_key(&g->key->u.pk, in, is_reload, &g->drbg, errbuf, errlen)) != 0)
+      goto fail;
+  }
+  if (check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
+    hotssl__fmt(errbuf, errlen,
+                "check of private key failed: private key file \"%s\" does not match server certificate file \"%s\"",
+                in->key.path, in->cert.path);
+    r = HOTSSL_EMISMATCH;
+    goto fail;
+  }
+
+  /* Expiry of the leaf. */
+  fill_cert_info(&g->cert_info, &g->cert->u.crt);
+  {
+    const mbedtls_x509_crt *leaf = &g->cert->u.crt;
+    const char *problem = NULL;
+    if (mbedtls_x509_time_is_past(&leaf->valid_to))
+      problem = "has expired";
+    else if (mbedtls_x509_time_is_future(&leaf->valid_from))
+      problem = "is not yet valid";
+    if (problem != NULL) {
+      if (in->s.refuse_expired) {
+        hotssl__fmt(errbuf, errlen,
+                    "server certificate file \"%s\": certificate %s (not before %s, not after %s) and hotssl_refuse_expired is on",
+                    in->cert.path, problem, g->cert_info.not_before, g->cert_info.not_after);
+        r = HOTSSL_EEXPIRED;
+        goto fail;
+      }
+      hotssl__logf(log, HOTSSL_LOG_WARNING,
+                   "server certificate file \"%s\": certificate %s (not before %s, not after %s)",
+                   in->cert.path, problem, g->cert_info.not_before, g->cert_info.not_after);
+    }
+  }
+
+  /* CA file. */
+  if (in->ca.data != NULL) {
+    if ((g->ca = reuse(prev ? prev->ca : NULL, in->fp_ca)) == NULL) {
+      const mbedtls_x509_crt *c;
+      int any_ca = 0;
+      if ((g->ca = shared_new(KIND_CRT, in->fp_ca)) == NULL) {
+        r = HOTSSL_ENOMEM;
+        goto fail;
+      }
+      if (parse_crt_file(&g->ca->u.crt, &in->ca, "root certificate file", errbuf, errlen) != 0) {
+        r = HOTSSL_ECA;
+        goto fail;
+      }
+      for (c = &g->ca->u.crt; c != NULL && c->raw.p != NULL; c = c->next)
+        any_ca |= crt_is_ca(c);
+      if (!any_ca) {
+        hotssl__fmt(errbuf, errlen,
+                    "could not load root certificate file \"%s\": it contains no CA certificate",
+                    in->ca.path);
+        r = HOTSSL_ECA;
+        goto fail;
+      }
+    }
+  }
+  /* CRL file and directory, one set. */
+  if (in->crl.data != NULL || in->n_crl_dir_files > 0) {
+    if (g->ca == NULL) {
+      hotssl__fmt(errbuf, errlen,
+                  "ssl_crl_file and ssl_crl_dir require ssl_ca_file to be set");
+      r = HOTSSL_ECONFIG;
+      goto fail;
+    }
+    if ((g->crl = reuse(prev && prev->ca == g->ca ? prev->crl : NULL, in->fp_crl)) == NULL) {
+      size_t i;
+      if ((g->crl = shared_new(KIND_CRL, in->fp_crl)) == NULL) {
+        r = HOTSSL_ENOMEM;
+        goto fail;
+      }
+      if (in->crl.data != NULL &&
+          (r = parse_crl_blob(&g->crl->u.crl, &in->crl, &g->ca->u.crt, errbuf, errlen)) != 0)
+        goto fail;
+      for (i = 0; i < in->n_crl_dir_files; i++)
+        if ((r = parse_crl_blob(&g->crl->u.crl, &in->crl_dir_files[i], &g->ca->u.crt, errbuf, errlen)) != 0)
+          goto fail;
+    }
+  }
+
+  /* The ssl config that points to all of the above. */
+  ret = mbedtls_ssl_config_defaults(&g->conf, MBEDTLS_SSL_IS_SERVER,
+                                    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+  if (ret != 0) {
+    hotssl__mbedtls_err(t, sizeof t, ret);
+    hotssl__fmt(errbuf, errlen, "could not initialize SSL configuration: %s", t);
+    r = HOTSSL_ETLS;
+    goto fail;
+  }
+  mbedtls_ssl_conf_rng(&g->conf, mbedtls_ctr_drbg_random, &g->drbg);
+  ret = mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
+  if (ret != 0) {
+    hotssl__mbedtls_err(t, sizeof t, ret);
+    hotssl__fmt(errbuf, errlen, "could not use server certificate file \"%s\": %s", in->cert.path, t);
+    r = HOTSSL_ETLS;
+    goto fail;
+  }
+  if (g->ca != NULL)
+    mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt, g->crl ? &g->crl->u.crl : NULL);
+  g->client_cert = in->s.client_cert;
+  switch (in->s.client_cert) {
+  case HOTSSL__CLIENT_CERT_OFF:
+    mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_NONE);
+    break;
+  case HOTSSL__CLIENT_CERT_OPTIONAL:
+    mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+    mbedtls_ssl_conf_verify(&g->conf, verify_presented, NULL);
+    break;
+  case HOTSSL__CLIENT_CERT_REQUIRE:
+    mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    break;
+  }
+  if (in->s.ciphersuites != NULL) {
+    /* The config keeps the pointer: the generation owns the array. */
+    g->ciphersuites = in->s.ciphersuites;
+    in->s.ciphersuites = NULL;
+    mbedtls_ssl_conf_ciphersuites(&g->conf, g->ciphersuites);
+  }
+  set_versions(&g->conf, in->s.min_minor, in->s.max_minor);
+
+  *out = g;
+  return 0;
+fail:
+  hotssl__generation_free(g);
+  return r;
+}

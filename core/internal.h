@@ -1,0 +1,271 @@
+/*
+ * Internal declarations shared by core/, platform/ and watcher/. Never
+ * installed. Names carry the hotssl__ prefix.
+ *
+ * Data flows one way: hotssl__settings (parsed config) -> hotssl__inputs
+ * (file bytes + metadata, read by the loader) -> hotssl__generation (mbedTLS
+ * objects, built and validated by the builder) -> published by the manager.
+ */
+#ifndef HOTSSL_CORE_INTERNAL_H
+#define HOTSSL_CORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "hotssl/hotssl.h"
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#  define HOTSSL__MBEDTLS3 1
+#else
+#  define HOTSSL__MBEDTLS3 0
+#endif
+
+#if defined(__GNUC__)
+#  define HOTSSL__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define HOTSSL__PRINTF(a, b)
+#endif
+
+#define HOTSSL__ERRLEN 512
+#define HOTSSL__DEFAULT_MAX_FILE_SIZE (10u * 1024u * 1024u)
+#define HOTSSL__MAX_CRL_DIR_FILES 4096
+
+/* ---- small utilities (core/util.c) ---- */
+
+/* snprintf into a fixed buffer that never fails or overflows. */
+void hotssl__fmt(char *buf, size_t len, const char *fmt, ...) HOTSSL__PRINTF(3, 4);
+char *hotssl__strdup(const char *s); /* NULL-safe */
+/* Free and zeroize a secret string (NULL ok). */
+void hotssl__secret_free(char *s);
+/* "mbedTLS error text (-0x2700)" */
+void hotssl__mbedtls_err(char *buf, size_t len, int ret);
+/* Join base dir and path unless path is absolute; malloc'ed. */
+char *hotssl__path_join(const char *base, const char *path);
+void hotssl__sha256(const unsigned char *data, size_t len, unsigned char out[32]);
+
+/* ---- settings (core/config.c) ---- */
+
+typedef enum hotssl__client_cert {
+  HOTSSL__CLIENT_CERT_OFF = 0,
+  HOTSSL__CLIENT_CERT_OPTIONAL = 1,
+  HOTSSL__CLIENT_CERT_REQUIRE = 2
+} hotssl__client_cert;
+
+/* Names of every setting, in a fixed order; the array index is the id. */
+#define HOTSSL__SETTINGS(X)                                  \
+  X(SSL_CERT_FILE, "ssl_cert_file", "server.crt")            \
+  X(SSL_KEY_FILE, "ssl_key_file", "server.key")              \
+  X(SSL_CA_FILE, "ssl_ca_file", "")                          \
+  X(SSL_CRL_FILE, "ssl_crl_file", "")                        \
+  X(SSL_CRL_DIR, "ssl_crl_dir", "")                          \
+  X(SSL_CIPHERS, "ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL")  \
+  X(SSL_MIN_PROTO, "ssl_min_protocol_version", "TLSv1.2")    \
+  X(SSL_MAX_PROTO, "ssl_max_protocol_version", "")           \
+  X(SSL_PASS_CMD, "ssl_passphrase_command", "")              \
+  X(SSL_PASS_RELOAD, "ssl_passphrase_command_supports_reload", "off") \
+  X(SSL_CLIENT_CERT, "ssl_client_cert", "")                  \
+  X(REFUSE_EXPIRED, "hotssl_refuse_expired", "off")          \
+  X(MAX_FILE_SIZE, "hotssl_max_file_size", "10485760")       \
+  X(WATCH, "hotssl_watch", "on")                             \
+  X(DEBOUNCE_MS, "hotssl_debounce_ms", "150")                \
+  X(RETRY_WINDOW_MS, "hotssl_retry_window_ms", "2000")       \
+  X(POLL_INTERVAL_MS, "hotssl_poll_interval_ms", "1000")
+
+enum {
+#define HOTSSL__SET_ENUM(id, name, def) HOTSSL__S_##id,
+  HOTSSL__SETTINGS(HOTSSL__SET_ENUM)
+#undef HOTSSL__SET_ENUM
+  HOTSSL__S_COUNT
+};
+
+struct hotssl_config {
+  char *value[HOTSSL__S_COUNT]; /* NULL: default */
+  char *base_dir;               /* NULL: current directory */
+  char *source_file;            /* absolute path of the conf file, or NULL */
+};
+
+int hotssl__config_copy(hotssl_config **out, const hotssl_config *src);
+/* Value after defaults; never NULL. */
+const char *hotssl__config_value(const hotssl_config *cfg, int id);
+/* Re-read cfg->source_file into a fresh config (for reloads). */
+int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
+                          char *errbuf, size_t errlen);
+/* Parse "on/off/true/false/yes/no/1/0". -1 if invalid. */
+int hotssl__parse_bool(const char *s);
+/* Parse a non-negative integer with an upper bound. -1 if invalid. */
+int hotssl__parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Settings checked and turned into values the builder uses. */
+typedef struct hotssl__settings {
+  char *cert_file, *key_file, *ca_file, *crl_file, *crl_dir; /* absolute or NULL */
+  char *passphrase_command;                                  /* or NULL */
+  int passphrase_supports_reload;
+  int *ciphersuites;        /* 0-terminated, or NULL for mbedTLS defaults */
+  int min_minor, max_minor; /* mbedTLS minor version numbers (3 = TLS 1.2) */
+  hotssl__client_cert client_cert;
+  int refuse_expired;
+  uint64_t max_file_size;
+  char *canonical;          /* normalized text of all TLS settings: fingerprinted */
+} hotssl__settings;
+
+int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
+                                 char *errbuf, size_t errlen);
+void hotssl__settings_free(hotssl__settings *s);
+
+/* ---- platform: files, processes (platform/) ---- */
+
+typedef struct hotssl__blob {
+  unsigned char *data; /* NUL-terminated (data[len] == 0); zeroized on free */
+  size_t len;
+  char *path;          /* as opened, absolute */
+} hotssl__blob;
+
+#define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
+
+/* Open once, check the open descriptor (regular file, size limit, key
+ * permissions), read from that descriptor. Never blocks on a FIFO. */
+int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
+                      hotssl__blob *out, char *errbuf, size_t errlen);
+void hotssl__blob_free(hotssl__blob *b);
+/* Sorted list of names in dir that look like OpenSSL hashed CRL names
+ * (xxxxxxxx.rN). malloc'ed array of malloc'ed strings. */
+int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
+                         char *errbuf, size_t errlen);
+/* Run cmd through the shell, return the first line of its stdout (secret,
+ * free with hotssl__secret_free). Non-zero exit is an error. */
+int hotssl__run_passphrase_command(const char *cmd, char **out,
+                                   char *errbuf, size_t errlen);
+/* Absolute form of path (relative to the current directory); malloc'ed. */
+char *hotssl__path_absolute(const char *path);
+/* Monotonic milliseconds. */
+uint64_t hotssl__now_ms(void);
+void hotssl__sleep_ms(unsigned ms);
+void hotssl__yield(void);
+
+/* Self-pipe used by request_reload (async-signal-safe write). */
+typedef struct hotssl__wakeup {
+  int rfd, wfd;
+} hotssl__wakeup;
+int hotssl__wakeup_open(hotssl__wakeup *w);
+void hotssl__wakeup_close(hotssl__wakeup *w);
+void hotssl__wakeup_signal(hotssl__wakeup *w); /* async-signal-safe */
+void hotssl__wakeup_drain(hotssl__wakeup *w);
+
+/* ---- inputs: the bytes of one configuration (core/inputs.c) ---- */
+
+typedef struct hotssl__inputs {
+  hotssl__settings s;
+  hotssl__blob cert, key, ca, crl; /* unset ones have data == NULL */
+  hotssl__blob *crl_dir_files;
+  size_t n_crl_dir_files;
+  unsigned char fingerprint[32]; /* over settings + all bytes */
+  unsigned char fp_cert[32], fp_key[32], fp_ca[32], fp_crl[32];
+} hotssl__inputs;
+
+int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
+                        char *errbuf, size_t errlen);
+void hotssl__inputs_free(hotssl__inputs *in);
+
+/* ---- generations (core/generation.c) ---- */
+
+/* Parsed objects shared between generations whose bytes are identical. */
+typedef struct hotssl__shared {
+  atomic_uint refs;
+  unsigned char fp[32];
+  int kind; /* 0 crt, 1 pk, 2 crl */
+  union {
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context pk;
+    mbedtls_x509_crl crl;
+  } u;
+} hotssl__shared;
+
+void hotssl__shared_release(hotssl__shared *o);
+
+struct hotssl_generation {
+  atomic_uint refs;
+  uint64_t number;
+  unsigned char fingerprint[32];
+  hotssl__shared *cert, *key, *ca, *crl; /* ca/crl may be NULL */
+  int *ciphersuites;
+  hotssl__client_cert client_cert;
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_ssl_config conf;
+  hotssl_stats cert_info; /* subject..sha256 filled */
+};
+
+typedef struct hotssl__log {
+  hotssl_log_fn fn;
+  void *ud;
+} hotssl__log;
+
+void hotssl__logf(const hotssl__log *log, hotssl_log_level level,
+                  const char *fmt, ...) HOTSSL__PRINTF(3, 4);
+
+/* Build and validate a generation from inputs. prev (may be NULL) lends
+ * parsed objects with identical bytes. is_reload chooses passphrase rules.
+ * Warnings (expiry) go to log. */
+int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
+                             const hotssl_generation *prev, int is_reload,
+                             uint64_t number, const hotssl__log *log,
+                             char *errbuf, size_t errlen);
+void hotssl__generation_free(hotssl_generation *g);
+/* Mix fresh entropy and the caller's identity into g's DRBG (after fork). */
+int hotssl__generation_reseed(hotssl_generation *g, const unsigned char *extra,
+                              size_t len);
+
+/* ---- manager (core/manager.c) ---- */
+
+struct hotssl_manager {
+  /* Publication (see the comment above hotssl_manager_acquire). */
+  _Atomic(hotssl_generation *) current;
+  atomic_uint epoch;
+  atomic_uint readers[2];
+  /* Test hook: called between the load and the increment in acquire. */
+  void (*acquire_delay_hook)(void *);
+  void *acquire_delay_arg;
+
+  hotssl_config *cfg;
+  hotssl__log log;
+  hotssl_manager_options opts;
+  hotssl__wakeup wakeup;
+  atomic_int reload_flag; /* lock-free: set from signal handlers */
+
+  void *reload_lock; /* platform mutex, serializes reloads and stats */
+  void *pool;        /* apr pool for the lock */
+
+  uint64_t next_number;
+  uint64_t attempted, succeeded, unchanged, failed;
+  char last_error[HOTSSL__ERRLEN];
+};
+
+void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
+                                      void *arg);
+/* hotssl_manager_reload with a choice: when final is 0 a failure is neither
+ * logged nor counted (the watcher retries inside its window and reports only
+ * the last failure). errbuf gets the reason. */
+int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger,
+                              int final, char *errbuf, size_t errlen);
+
+/* platform mutex (platform/) */
+int hotssl__mutex_create(void **mutex, void **pool);
+void hotssl__mutex_destroy(void *mutex, void *pool);
+void hotssl__mutex_lock(void *mutex);
+void hotssl__mutex_unlock(void *mutex);
+
+/* Process-wide runtime (APR) reference: create/destroy pair. */
+int hotssl__runtime_acquire(void);
+void hotssl__runtime_release(void);
+
+#endif /* HOTSSL_CORE_INTERNAL_H */

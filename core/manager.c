@@ -1,0 +1,288 @@
+/*
+ * The manager: start rules, reload rules, and the lock-free publication of
+ * generations.
+ *
+ * Publication. `current` holds the manager's own reference to the served
+ * generation. A reader (hotssl_manager_acquire) must turn "I loaded this
+ * pointer" into "I hold a reference" without the publisher freeing the
+ * generation in between: the classic hole is load -> (publisher swaps and
+ * drops the last reference) -> increment on freed memory. We close it with
+ * reader-in-flight counters, a two-slot form of the scheme userspace RCU
+ * uses:
+ *
+ *   reader:    e = epoch & 1; readers[e]++; g = current; g->refs++; readers[e]--
+ *   publisher: old = xchg(current, new); for each slot s, after flipping the
+ *              epoch so new readers use the other slot: wait until readers[s]
+ *              is seen 0; then drop the manager's reference to old.
+ *
+ * All of these are sequentially consistent. Argument: if a reader loaded
+ * `old`, its load precedes the publisher's xchg in the single total order S,
+ * so its increment of readers[e] does too. The publisher reads each slot
+ * after the xchg, so a read of 0 from slot e must come after the reader's
+ * decrement in that slot's modification order, and the reader's decrement
+ * comes after its g->refs++. So old->refs already counts the reader when the
+ * publisher drops its reference. A reader that loads after the xchg sees
+ * `new`. The epoch flip only bounds the wait: readers arriving during a wait
+ * go to the other slot, so the slot being drained can only shrink.
+ *
+ * The handshake path therefore costs four atomic operations and never waits.
+ * Publishers (reloads) serialize on reload_lock and may spin briefly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void hotssl__logf(const hotssl__log *log, hotssl_log_level level, const char *fmt, ...) {
+  char line[1024];
+  va_list ap;
+  if (log == NULL || log->fn == NULL)
+    return;
+  va_start(ap, fmt);
+  if (vsnprintf(line, sizeof line, fmt, ap) < 0)
+    line[0] = '\0';
+  va_end(ap);
+  log->fn(log->ud, level, line);
+}
+
+hotssl_generation *hotssl_manager_acquire(hotssl_manager *m) {
+  hotssl_generation *g;
+  unsigned slot;
+  if (m == NULL)
+    return NULL;
+  slot = atomic_load(&m->epoch) & 1u;
+  atomic_fetch_add(&m->readers[slot], 1);
+  g = atomic_load(&m->current);
+  if (m->acquire_delay_hook != NULL)
+    m->acquire_delay_hook(m->acquire_delay_arg);
+  atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+  atomic_fetch_sub(&m->readers[slot], 1);
+  return g;
+}
+
+hotssl_generation *hotssl_generation_ref(hotssl_generation *g) {
+  if (g != NULL)
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+  return g;
+}
+
+void hotssl_generation_release(hotssl_generation *g) {
+  if (g == NULL)
+    return;
+  if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+    hotssl__generation_free(g);
+}
+
+const struct mbedtls_ssl_config *hotssl_generation_ssl_config(const hotssl_generation *g) {
+  return g != NULL ? &g->conf : NULL;
+}
+
+uint64_t hotssl_generation_number(const hotssl_generation *g) {
+  return g != NULL ? g->number : 0;
+}
+
+void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *), void *arg) {
+  m->acquire_delay_arg = arg;
+  m->acquire_delay_hook = fn;
+}
+
+/* Caller holds reload_lock. Takes over the caller's reference to g. */
+static void publish(hotssl_manager *m, hotssl_generation *g) {
+  hotssl_generation *old = atomic_exchange(&m->current, g);
+  int pass;
+  for (pass = 0; pass < 2; pass++) {
+    unsigned slot = atomic_fetch_add(&m->epoch, 1) & 1u; /* slot readers used before the flip */
+    while (atomic_load(&m->readers[slot]) != 0)
+      hotssl__yield();
+  }
+  hotssl_generation_release(old);
+}
+
+static void free_manager(hotssl_manager *m) {
+  hotssl_generation *g;
+  if (m == NULL)
+    return;
+  g = atomic_load(&m->current);
+  hotssl_generation_release(g);
+  hotssl__wakeup_close(&m->wakeup);
+  hotssl__mutex_destroy(m->reload_lock, m->pool);
+  hotssl_config_destroy(m->cfg);
+  free(m);
+  hotssl__runtime_release();
+}
+
+int hotssl_manager_create(hotssl_manager **out, const hotssl_config *cfg,
+                          const hotssl_manager_options *opts, char *errbuf,
+                          size_t errlen) {
+  hotssl_manager *m;
+  hotssl__inputs in;
+  hotssl_generation *g = NULL;
+  char err[HOTSSL__ERRLEN];
+  int r;
+
+  if (out == NULL || cfg == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  err[0] = '\0';
+  if ((r = hotssl__runtime_acquire()) != 0) {
+    hotssl__fmt(errbuf, errlen, "could not initialize the APR runtime");
+    return r;
+  }
+  if ((m = calloc(1, sizeof *m)) == NULL) {
+    hotssl__runtime_release();
+    return HOTSSL_ENOMEM;
+  }
+  m->wakeup.rfd = m->wakeup.wfd = -1;
+  if (opts != NULL) {
+    m->opts = *opts;
+    m->log.fn = opts->log;
+    m->log.ud = opts->log_userdata;
+  }
+  if ((r = hotssl__config_copy(&m->cfg, cfg)) != 0 ||
+      (r = hotssl__mutex_create(&m->reload_lock, &m->pool)) != 0 ||
+      (r = hotssl__wakeup_open(&m->wakeup)) != 0) {
+    hotssl__fmt(err, sizeof err, "could not create the manager: %s", hotssl_strerror(r));
+    goto fail;
+  }
+  if ((r = hotssl__inputs_load(&in, m->cfg, err, sizeof err)) != 0)
+    goto fail;
+  r = hotssl__generation_build(&g, &in, NULL, 0, 1, &m->log, err, sizeof err);
+  hotssl__inputs_free(&in);
+  if (r != 0)
+    goto fail;
+  atomic_init(&m->current, g);
+  m->next_number = 2;
+  hotssl__logf(&m->log, HOTSSL_LOG_INFO,
+               "SSL configuration loaded (generation 1): certificate subject \"%s\", serial %s, not after %s",
+               g->cert_info.subject, g->cert_info.serial, g->cert_info.not_after);
+  *out = m;
+  return 0;
+fail:
+  if (err[0] == '\0')
+    hotssl__fmt(err, sizeof err, "%s", hotssl_strerror(r));
+  hotssl__logf(&m->log, HOTSSL_LOG_ERROR, "%s", err);
+  hotssl__fmt(errbuf, errlen, "%s", err);
+  free_manager(m);
+  return r;
+}
+
+void hotssl_manager_destroy(hotssl_manager *m) { free_manager(m); }
+
+int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int final,
+                              char *errbuf, size_t errlen) {
+  hotssl_config *cfg = NULL;
+  hotssl__inputs in;
+  hotssl_generation *cur, *g = NULL;
+  char err[HOTSSL__ERRLEN];
+  int r, have_inputs = 0;
+  uint64_t number;
+
+  if (m == NULL)
+    return HOTSSL_EINVAL;
+  err[0] = '\0';
+  hotssl__mutex_lock(m->reload_lock);
+  /* We are the only publisher while we hold the lock: `current` cannot be
+   * freed under us, so no reader protocol is needed here. */
+  cur = atomic_load(&m->current);
+  if ((r = hotssl__config_reread(m->cfg, &cfg, err, sizeof err)) != 0)
+    goto done;
+  if ((r = hotssl__inputs_load(&in, cfg, err, sizeof err)) != 0)
+    goto done;
+  have_inputs = 1;
+  if (memcmp(in.fingerprint, cur->fingerprint, 32) == 0) {
+    r = HOTSSL_UNCHANGED;
+    goto done;
+  }
+  number = m->next_number;
+  if ((r = hotssl__generation_build(&g, &in, cur, 1, number, &m->log, err, sizeof err)) != 0)
+    goto done;
+  m->next_number++;
+  publish(m, g);
+done:
+  if (have_inputs)
+    hotssl__inputs_free(&in);
+  if (r < 0 && !final) {
+    /* A retry will follow: report nothing yet. */
+    hotssl__fmt(errbuf, errlen, "%s", err);
+    hotssl__mutex_unlock(m->reload_lock);
+    hotssl_config_destroy(cfg);
+    return r;
+  }
+  m->attempted++;
+  if (r >= 0 && cfg != NULL) {
+    /* Keep the configuration that produced what is served (or that matched
+     * it), so later reloads and watchers see its current paths. */
+    hotssl_config_destroy(m->cfg);
+    m->cfg = cfg;
+    cfg = NULL;
+  }
+  if (r == 0) {
+    m->succeeded++;
+    m->last_error[0] = '\0';
+    hotssl__logf(&m->log, HOTSSL_LOG_INFO,
+                 "SSL configuration reloaded (generation %llu); trigger: %s; certificate serial %s, not after %s",
+                 (unsigned long long)g->number, hotssl_trigger_name(trigger),
+                 g->cert_info.serial, g->cert_info.not_after);
+  } else if (r == HOTSSL_UNCHANGED) {
+    m->unchanged++;
+    hotssl__logf(&m->log, HOTSSL_LOG_INFO,
+                 "SSL configuration unchanged (generation %llu); trigger: %s",
+                 (unsigned long long)cur->number, hotssl_trigger_name(trigger));
+  } else {
+    if (err[0] == '\0')
+      hotssl__fmt(err, sizeof err, "%s", hotssl_strerror(r));
+    m->failed++;
+    hotssl__fmt(m->last_error, sizeof m->last_error, "%s", err);
+    hotssl__logf(&m->log, HOTSSL_LOG_WARNING,
+                 "SSL configuration was not reloaded: %s; trigger: %s", err,
+                 hotssl_trigger_name(trigger));
+    hotssl__fmt(errbuf, errlen, "%s", err);
+  }
+  number = atomic_load(&m->current)->number;
+  hotssl__mutex_unlock(m->reload_lock);
+  hotssl_config_destroy(cfg);
+  if (m->opts.on_reload != NULL)
+    m->opts.on_reload(m->opts.on_reload_userdata, r, number);
+  return r;
+}
+
+int hotssl_manager_reload(hotssl_manager *m, hotssl_trigger trigger) {
+  return hotssl__manager_reload_ex(m, trigger, 1, NULL, 0);
+}
+
+void hotssl_manager_request_reload(hotssl_manager *m) {
+  /* Lock-free atomic store and write(2): both async-signal-safe. */
+  atomic_store(&m->reload_flag, 1);
+  hotssl__wakeup_signal(&m->wakeup);
+}
+
+int hotssl_manager_wakeup_fd(const hotssl_manager *m) {
+  return m != NULL ? m->wakeup.rfd : -1;
+}
+
+int hotssl_manager_dispatch(hotssl_manager *m) {
+  if (m == NULL)
+    return HOTSSL_EINVAL;
+  hotssl__wakeup_drain(&m->wakeup);
+  if (!atomic_exchange(&m->reload_flag, 0))
+    return HOTSSL_UNCHANGED;
+  return hotssl_manager_reload(m, HOTSSL_TRIGGER_SIGNAL);
+}
+
+int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out) {
+  hotssl_generation *g;
+  if (m == NULL || out == NULL)
+    return HOTSSL_EINVAL;
+  g = hotssl_manager_acquire(m);
+  memcpy(out, &g->cert_info, sizeof *out);
+  out->generation = g->number;
+  hotssl_generation_release(g);
+  hotssl__mutex_lock(m->reload_lock);
+  out->reloads_attempted = m->attempted;
+  out->reloads_succeeded = m->succeeded;
+  out->reloads_unchanged = m->unchanged;
+  out->reloads_failed = m->failed;
+  memcpy(out->last_error, m->last_error, sizeof out->last_error);
+  hotssl__mutex_unlock(m->reload_lock);
+  return 0;
+}

@@ -1,0 +1,545 @@
+/* core/pkcs8.c — decryption of PKCS#8 EncryptedPrivateKeyInfo protected with PBES2
+ * (RFC 8018): PBKDF2 with hmacWithSHA1 (the default when no PRF is given),
+ * hmacWithSHA256/384/512, and AES-128/192/256-CBC. mbedTLS 2.28's
+ * mbedtls_pk_parse_key() fails on this, the default output of OpenSSL 3
+ * (`openssl genpkey -aes256`, `openssl pkcs8 -topk8 -v2 aes256`), with "PKCS5 -
+ * Requested encryption or digest alg not available". The key-loading code calls
+ * hotssl__pkcs8_pem_extract() to get the DER out of PEM text and
+ * hotssl__pkcs8_decrypt() to turn it into a plain PrivateKeyInfo it then gives to
+ * mbedtls_pk_parse_key(); anything that is not PBES2 is reported as
+ * HOTSSL__PKCS8_NOT_PBES2 so the caller falls back to mbedtls (PBES1, legacy PEM
+ * encryption, unencrypted keys). Input is treated as hostile: every length is
+ * checked by mbedtls's ASN.1 reader, the iteration count is bounded, and every
+ * secret intermediate is zeroized before it is freed. */
+#include "pkcs8.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/aes.h>
+#include <mbedtls/asn1.h>
+#include <mbedtls/base64.h>
+#include <mbedtls/md.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pkcs5.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/version.h>
+
+/* Upper bound on PBKDF2 iterations: OpenSSL writes 2048 by default and nothing
+ * sane goes beyond a few million; without a bound a hostile key file could pin a
+ * CPU for hours while we "load a key". */
+#define HOTSSL__PKCS8_MAX_ITER 10000000
+
+#define HOTSSL__PKCS8_AES_BLOCK 16
+#define HOTSSL__PKCS8_MAX_KEY   32
+
+/* aes-{128,192,256}-cbc: {aes 2}, {aes 22}, {aes 42}. mbedTLS 2.28's oid.h has
+ * the AES arc but no CBC-mode OIDs, so they are spelled out here. */
+#define HOTSSL__PKCS8_OID_AES128_CBC MBEDTLS_OID_AES "\x02"
+#define HOTSSL__PKCS8_OID_AES192_CBC MBEDTLS_OID_AES "\x16"
+#define HOTSSL__PKCS8_OID_AES256_CBC MBEDTLS_OID_AES "\x2a"
+
+typedef struct {
+  const char *name;
+  const char *oid;
+  size_t oidlen;
+  int value;  /* mbedtls_md_type_t for PRFs, key length in bytes for ciphers */
+} hotssl__pkcs8_alg;
+
+/* Everything the decryption needs, pointing into the caller's DER. */
+typedef struct {
+  const unsigned char *salt;
+  size_t saltlen;
+  int iter;
+  mbedtls_md_type_t md;
+  size_t keylen;
+  const char *cipher_name;
+  unsigned char iv[HOTSSL__PKCS8_AES_BLOCK];
+  const unsigned char *ct;
+  size_t ctlen;
+} hotssl__pkcs8_params;
+
+static void hotssl__pkcs8_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+  if (errbuf == NULL || errlen == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(errbuf, errlen, fmt, ap);
+  va_end(ap);
+}
+
+static int hotssl__pkcs8_oid_eq(const mbedtls_asn1_buf *oid, const char *want, size_t wantlen)
+{
+  return oid->len == wantlen && memcmp(oid->p, want, wantlen) == 0;
+}
+
+static const hotssl__pkcs8_alg *hotssl__pkcs8_find(const hotssl__pkcs8_alg *tab, size_t n,
+                                                   const mbedtls_asn1_buf *oid)
+{
+  for (size_t i = 0; i < n; i++)
+    if (hotssl__pkcs8_oid_eq(oid, tab[i].oid, tab[i].oidlen))
+      return &tab[i];
+  return NULL;
+}
+
+/* Names an algorithm we refuse so the user can tell which option to change when
+ * re-encrypting: a few well-known ones by name, the rest as a dotted OID. */
+static void hotssl__pkcs8_unsupported(char *errbuf, size_t errlen, const char *what,
+                                      const mbedtls_asn1_buf *oid)
+{
+  static const hotssl__pkcs8_alg known[] = {
+    { "hmacWithSHA224", MBEDTLS_OID_HMAC_SHA224, MBEDTLS_OID_SIZE(MBEDTLS_OID_HMAC_SHA224), 0 },
+    { "des-ede3-cbc", MBEDTLS_OID_DES_EDE3_CBC, MBEDTLS_OID_SIZE(MBEDTLS_OID_DES_EDE3_CBC), 0 },
+    { "des-cbc", MBEDTLS_OID_DES_CBC, MBEDTLS_OID_SIZE(MBEDTLS_OID_DES_CBC), 0 },
+    { "scrypt", "\x2b\x06\x01\x04\x01\xda\x47\x04\x0b", 9, 0 },
+  };
+  const hotssl__pkcs8_alg *a = hotssl__pkcs8_find(known, sizeof known / sizeof known[0], oid);
+  if (a != NULL) {
+    hotssl__pkcs8_err(errbuf, errlen, "PBES2 %s %s not supported", what, a->name);
+    return;
+  }
+  char dotted[64];
+  if (mbedtls_oid_get_numeric_string(dotted, sizeof dotted, oid) < 0)
+    snprintf(dotted, sizeof dotted, "(unprintable OID)");
+  hotssl__pkcs8_err(errbuf, errlen, "PBES2 %s %s not supported", what, dotted);
+}
+
+/* Reads a tag and length header without requiring the content to fit before
+ * `end`. Used only to recognise a PBES2 blob even when it is truncated, so that
+ * damage is reported as BAD_FORMAT instead of being handed to mbedtls, whose
+ * error for it would be the misleading "alg not available". */
+static int hotssl__pkcs8_peek_hdr(const unsigned char **p, const unsigned char *end,
+                                  unsigned char tag, size_t *len)
+{
+  const unsigned char *q = *p;
+  if (end - q < 2 || q[0] != tag)
+    return -1;
+  q++;
+  if ((*q & 0x80) == 0) {
+    *len = *q++;
+  } else {
+    size_t n = *q++ & 0x7f;
+    if (n == 0 || n > 4 || (size_t) (end - q) < n)
+      return -1;
+    *len = 0;
+    while (n-- > 0)
+      *len = (*len << 8) | *q++;
+  }
+  *p = q;
+  return 0;
+}
+
+static int hotssl__pkcs8_looks_pbes2(const unsigned char *der, size_t derlen)
+{
+  static const char pbes2[] = MBEDTLS_OID_PKCS5_PBES2;
+  const unsigned char *p = der, *end = der + derlen;
+  size_t len;
+  if (hotssl__pkcs8_peek_hdr(&p, end, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE, &len) != 0 ||
+      hotssl__pkcs8_peek_hdr(&p, end, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE, &len) != 0 ||
+      hotssl__pkcs8_peek_hdr(&p, end, MBEDTLS_ASN1_OID, &len) != 0)
+    return 0;
+  return len == sizeof pbes2 - 1 && (size_t) (end - p) >= len && memcmp(p, pbes2, len) == 0;
+}
+
+/* PBKDF2-params ::= SEQUENCE { salt CHOICE { specified OCTET STRING, otherSource
+ *   AlgorithmIdentifier }, iterationCount INTEGER, keyLength INTEGER OPTIONAL,
+ *   prf AlgorithmIdentifier DEFAULT hmacWithSHA1 } */
+static int hotssl__pkcs8_parse_pbkdf2(const mbedtls_asn1_buf *params, hotssl__pkcs8_params *out,
+                                      char *errbuf, size_t errlen)
+{
+  static const hotssl__pkcs8_alg prfs[] = {
+    { "hmacWithSHA1", MBEDTLS_OID_HMAC_SHA1, MBEDTLS_OID_SIZE(MBEDTLS_OID_HMAC_SHA1), MBEDTLS_MD_SHA1 },
+    { "hmacWithSHA256", MBEDTLS_OID_HMAC_SHA256, MBEDTLS_OID_SIZE(MBEDTLS_OID_HMAC_SHA256), MBEDTLS_MD_SHA256 },
+    { "hmacWithSHA384", MBEDTLS_OID_HMAC_SHA384, MBEDTLS_OID_SIZE(MBEDTLS_OID_HMAC_SHA384), MBEDTLS_MD_SHA384 },
+    { "hmacWithSHA512", MBEDTLS_OID_HMAC_SHA512, MBEDTLS_OID_SIZE(MBEDTLS_OID_HMAC_SHA512), MBEDTLS_MD_SHA512 },
+  };
+  const hotssl__pkcs8_alg *prf = &prfs[0];
+  unsigned char *p = params->p;
+  const unsigned char *end = params->p + params->len;
+  size_t len;
+
+  if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
+    hotssl__pkcs8_err(errbuf, errlen, "PBKDF2 parameters are not a SEQUENCE");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if (p < end && *p == (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
+    hotssl__pkcs8_err(errbuf, errlen, "PBKDF2 salt otherSource not supported");
+    return HOTSSL__PKCS8_UNSUPPORTED;
+  }
+  if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0) {
+    hotssl__pkcs8_err(errbuf, errlen, "bad PBKDF2 salt");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  out->salt = p;
+  out->saltlen = len;
+  p += len;
+
+  /* get_int rejects negative and over-long values itself; the range check is
+   * ours because the RFC's 1..MAX would let a file ask for 2^31 rounds. */
+  if (mbedtls_asn1_get_int(&p, end, &out->iter) != 0 || out->iter < 1 ||
+      out->iter > HOTSSL__PKCS8_MAX_ITER) {
+    hotssl__pkcs8_err(errbuf, errlen, "PBKDF2 iteration count missing or out of range 1..%d",
+                      HOTSSL__PKCS8_MAX_ITER);
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+
+  if (p < end && *p == MBEDTLS_ASN1_INTEGER) {
+    int keylen;
+    if (mbedtls_asn1_get_int(&p, end, &keylen) != 0 || keylen < 0 ||
+        (size_t) keylen != out->keylen) {
+      hotssl__pkcs8_err(errbuf, errlen, "PBKDF2 keyLength does not match %s", out->cipher_name);
+      return HOTSSL__PKCS8_BAD_FORMAT;
+    }
+  }
+
+  if (p < end) {
+    mbedtls_asn1_buf oid, prf_params;
+    if (mbedtls_asn1_get_alg(&p, end, &oid, &prf_params) != 0) {
+      hotssl__pkcs8_err(errbuf, errlen, "bad PBKDF2 prf AlgorithmIdentifier");
+      return HOTSSL__PKCS8_BAD_FORMAT;
+    }
+    prf = hotssl__pkcs8_find(prfs, sizeof prfs / sizeof prfs[0], &oid);
+    if (prf == NULL) {
+      hotssl__pkcs8_unsupported(errbuf, errlen, "PRF", &oid);
+      return HOTSSL__PKCS8_UNSUPPORTED;
+    }
+    /* The HMAC AlgorithmIdentifiers take NULL or absent parameters; OpenSSL
+     * writes NULL, other encoders omit it. Anything else is not HMAC. */
+    if (prf_params.tag != 0 && !(prf_params.tag == MBEDTLS_ASN1_NULL && prf_params.len == 0)) {
+      hotssl__pkcs8_err(errbuf, errlen, "bad %s parameters", prf->name);
+      return HOTSSL__PKCS8_BAD_FORMAT;
+    }
+  }
+  if (p != end) {
+    hotssl__pkcs8_err(errbuf, errlen, "trailing data in PBKDF2 parameters");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+
+  out->md = (mbedtls_md_type_t) prf->value;
+  /* SHA-384/512 may be compiled out of a trimmed mbedtls; ask at run time so
+   * the same code builds against any configuration. */
+  if (mbedtls_md_info_from_type(out->md) == NULL) {
+    hotssl__pkcs8_err(errbuf, errlen, "PBES2 PRF %s not available in this mbedtls build", prf->name);
+    return HOTSSL__PKCS8_UNSUPPORTED;
+  }
+  return HOTSSL__PKCS8_OK;
+}
+
+/* PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier,
+ *   encryptionScheme AlgorithmIdentifier } */
+static int hotssl__pkcs8_parse_pbes2(const mbedtls_asn1_buf *params, hotssl__pkcs8_params *out,
+                                     char *errbuf, size_t errlen)
+{
+  static const hotssl__pkcs8_alg ciphers[] = {
+    { "aes-128-cbc", HOTSSL__PKCS8_OID_AES128_CBC, MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_AES128_CBC), 16 },
+    { "aes-192-cbc", HOTSSL__PKCS8_OID_AES192_CBC, MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_AES192_CBC), 24 },
+    { "aes-256-cbc", HOTSSL__PKCS8_OID_AES256_CBC, MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_AES256_CBC), 32 },
+  };
+  unsigned char *p = params->p;
+  const unsigned char *end = params->p + params->len;
+  mbedtls_asn1_buf kdf_oid, kdf_params, enc_oid, enc_params;
+
+  if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
+    hotssl__pkcs8_err(errbuf, errlen, "PBES2 parameters are not a SEQUENCE");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if (mbedtls_asn1_get_alg(&p, end, &kdf_oid, &kdf_params) != 0 ||
+      mbedtls_asn1_get_alg(&p, end, &enc_oid, &enc_params) != 0 || p != end) {
+    hotssl__pkcs8_err(errbuf, errlen, "malformed PBES2 parameters");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if (!hotssl__pkcs8_oid_eq(&kdf_oid, MBEDTLS_OID_PKCS5_PBKDF2, MBEDTLS_OID_SIZE(MBEDTLS_OID_PKCS5_PBKDF2))) {
+    hotssl__pkcs8_unsupported(errbuf, errlen, "key derivation", &kdf_oid);
+    return HOTSSL__PKCS8_UNSUPPORTED;
+  }
+  /* The cipher is looked at first because it fixes the key length that an
+   * explicit PBKDF2 keyLength has to agree with. */
+  const hotssl__pkcs8_alg *c = hotssl__pkcs8_find(ciphers, sizeof ciphers / sizeof ciphers[0], &enc_oid);
+  if (c == NULL) {
+    hotssl__pkcs8_unsupported(errbuf, errlen, "cipher", &enc_oid);
+    return HOTSSL__PKCS8_UNSUPPORTED;
+  }
+  out->cipher_name = c->name;
+  out->keylen = (size_t) c->value;
+  if (enc_params.tag != MBEDTLS_ASN1_OCTET_STRING || enc_params.len != HOTSSL__PKCS8_AES_BLOCK) {
+    hotssl__pkcs8_err(errbuf, errlen, "%s IV is not a 16-byte OCTET STRING", c->name);
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  memcpy(out->iv, enc_params.p, HOTSSL__PKCS8_AES_BLOCK);
+  return hotssl__pkcs8_parse_pbkdf2(&kdf_params, out, errbuf, errlen);
+}
+
+/* EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier,
+ *   encryptedData OCTET STRING } */
+static int hotssl__pkcs8_parse(const unsigned char *der, size_t derlen, hotssl__pkcs8_params *out,
+                               char *errbuf, size_t errlen)
+{
+  /* mbedtls's reader takes `unsigned char **` but never writes through it. */
+  unsigned char *p = (unsigned char *) (uintptr_t) der;
+  const unsigned char *end = der + derlen;
+  mbedtls_asn1_buf alg_oid, alg_params;
+  size_t len;
+  int ret;
+
+  if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+      len != (size_t) (end - p)) {
+    hotssl__pkcs8_err(errbuf, errlen, "EncryptedPrivateKeyInfo is truncated or has trailing data");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if (mbedtls_asn1_get_alg(&p, end, &alg_oid, &alg_params) != 0 ||
+      !hotssl__pkcs8_oid_eq(&alg_oid, MBEDTLS_OID_PKCS5_PBES2, MBEDTLS_OID_SIZE(MBEDTLS_OID_PKCS5_PBES2))) {
+    hotssl__pkcs8_err(errbuf, errlen, "malformed PBES2 AlgorithmIdentifier");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if ((ret = hotssl__pkcs8_parse_pbes2(&alg_params, out, errbuf, errlen)) != HOTSSL__PKCS8_OK)
+    return ret;
+  if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 || len != (size_t) (end - p)) {
+    hotssl__pkcs8_err(errbuf, errlen, "malformed encryptedData");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if (len == 0 || len % HOTSSL__PKCS8_AES_BLOCK != 0) {
+    hotssl__pkcs8_err(errbuf, errlen, "encryptedData length %zu is not a positive multiple of 16", len);
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  out->ct = p;
+  out->ctlen = len;
+  return HOTSSL__PKCS8_OK;
+}
+
+/* mbedTLS 3 replaced the context-based PBKDF2 with the md-type one and removed
+ * the old name unless deprecated APIs are kept; 2.28 only has the old one. */
+static int hotssl__pkcs8_pbkdf2(mbedtls_md_type_t md, const unsigned char *pwd, size_t pwdlen,
+                                const unsigned char *salt, size_t saltlen, int iter,
+                                unsigned char *key, size_t keylen)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  return mbedtls_pkcs5_pbkdf2_hmac_ext(md, pwd, pwdlen, salt, saltlen, (unsigned int) iter,
+                                       (uint32_t) keylen, key);
+#else
+  mbedtls_md_context_t ctx;
+  int ret;
+  mbedtls_md_init(&ctx);
+  ret = mbedtls_md_setup(&ctx, mbedtls_md_info_from_type(md), 1);
+  if (ret == 0)
+    ret = mbedtls_pkcs5_pbkdf2_hmac(&ctx, pwd, pwdlen, salt, saltlen, (unsigned int) iter,
+                                    (uint32_t) keylen, key);
+  mbedtls_md_free(&ctx);  /* also wipes the HMAC pads, which are key material */
+  return ret;
+#endif
+}
+
+/* Strict PKCS#7 padding check over the whole last block, without an early exit
+ * on the first bad byte (a padding oracle is not much of a threat for a local key
+ * file, but it costs nothing). Returns the unpadded length or 0 if invalid. */
+static size_t hotssl__pkcs8_unpad(const unsigned char *buf, size_t len)
+{
+  unsigned pad = buf[len - 1];
+  unsigned bad = (pad == 0) | (pad > HOTSSL__PKCS8_AES_BLOCK);
+  for (unsigned i = 1; i <= HOTSSL__PKCS8_AES_BLOCK; i++) {
+    unsigned in_pad = i <= pad;
+    bad |= in_pad & (buf[len - i] != pad);
+  }
+  return bad ? 0 : len - pad;
+}
+
+/* A wrong password yields valid-looking padding about once in 256 tries, so the
+ * plaintext must also look like a PrivateKeyInfo: one SEQUENCE filling it exactly
+ * and starting with version 0 or 1 (RFC 5958). */
+static int hotssl__pkcs8_plain_ok(unsigned char *buf, size_t len)
+{
+  unsigned char *p = buf;
+  const unsigned char *end = buf + len;
+  size_t seqlen;
+  int version;
+  if (mbedtls_asn1_get_tag(&p, end, &seqlen, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+      seqlen != (size_t) (end - p))
+    return 0;
+  if (mbedtls_asn1_get_int(&p, end, &version) != 0 || (version != 0 && version != 1))
+    return 0;
+  return 1;
+}
+
+int hotssl__pkcs8_decrypt(const unsigned char *der, size_t derlen,
+                          const unsigned char *pwd, size_t pwdlen,
+                          unsigned char **out, size_t *outlen,
+                          char *errbuf, size_t errlen)
+{
+  hotssl__pkcs8_params prm;
+  unsigned char key[HOTSSL__PKCS8_MAX_KEY];
+  unsigned char iv[HOTSSL__PKCS8_AES_BLOCK];
+  unsigned char *buf;
+  mbedtls_aes_context aes;
+  size_t ptlen;
+  int ret;
+
+  hotssl__pkcs8_err(errbuf, errlen, "%s", "");
+  if (out != NULL)
+    *out = NULL;
+  if (outlen != NULL)
+    *outlen = 0;
+  if (out == NULL || outlen == NULL || (der == NULL && derlen != 0) || (pwd == NULL && pwdlen != 0)) {
+    hotssl__pkcs8_err(errbuf, errlen, "invalid arguments");
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if (der == NULL || !hotssl__pkcs8_looks_pbes2(der, derlen)) {
+    hotssl__pkcs8_err(errbuf, errlen, "not a PBES2 EncryptedPrivateKeyInfo");
+    return HOTSSL__PKCS8_NOT_PBES2;
+  }
+  memset(&prm, 0, sizeof prm);
+  if ((ret = hotssl__pkcs8_parse(der, derlen, &prm, errbuf, errlen)) != HOTSSL__PKCS8_OK)
+    return ret;
+  if (pwd == NULL)
+    pwd = (const unsigned char *) "";  /* empty password: keep mbedtls away from NULL */
+
+  ret = hotssl__pkcs8_pbkdf2(prm.md, pwd, pwdlen, prm.salt, prm.saltlen, prm.iter, key, prm.keylen);
+  if (ret != 0) {
+    mbedtls_platform_zeroize(key, sizeof key);
+    if (ret == MBEDTLS_ERR_MD_ALLOC_FAILED) {
+      hotssl__pkcs8_err(errbuf, errlen, "out of memory in PBKDF2");
+      return HOTSSL__PKCS8_NOMEM;
+    }
+    hotssl__pkcs8_err(errbuf, errlen, "PBKDF2 failed (mbedtls -0x%04x)", (unsigned) -ret);
+    return HOTSSL__PKCS8_UNSUPPORTED;
+  }
+
+  buf = malloc(prm.ctlen);
+  if (buf == NULL) {
+    mbedtls_platform_zeroize(key, sizeof key);
+    hotssl__pkcs8_err(errbuf, errlen, "out of memory");
+    return HOTSSL__PKCS8_NOMEM;
+  }
+  memcpy(iv, prm.iv, sizeof iv);  /* mbedtls_aes_crypt_cbc advances the IV in place */
+  mbedtls_aes_init(&aes);
+  ret = mbedtls_aes_setkey_dec(&aes, key, (unsigned int) (prm.keylen * 8));
+  mbedtls_platform_zeroize(key, sizeof key);  /* the expanded schedule is all we need now */
+  if (ret == 0)
+    ret = mbedtls_aes_crypt_cbc(&aes, MBEDTLS_AES_DECRYPT, prm.ctlen, iv, prm.ct, buf);
+  mbedtls_aes_free(&aes);  /* zeroizes the round keys */
+  if (ret != 0) {
+    mbedtls_platform_zeroize(buf, prm.ctlen);
+    free(buf);
+    hotssl__pkcs8_err(errbuf, errlen, "%s failed (mbedtls -0x%04x)", prm.cipher_name, (unsigned) -ret);
+    return HOTSSL__PKCS8_UNSUPPORTED;
+  }
+
+  ptlen = hotssl__pkcs8_unpad(buf, prm.ctlen);
+  if (ptlen == 0 || !hotssl__pkcs8_plain_ok(buf, ptlen)) {
+    mbedtls_platform_zeroize(buf, prm.ctlen);
+    free(buf);
+    hotssl__pkcs8_err(errbuf, errlen, "wrong password (or corrupted key)");
+    return HOTSSL__PKCS8_BAD_PASSWORD;
+  }
+  /* The caller only learns ptlen, so it would zeroize only that much; clear the
+   * padding bytes now so that nothing past ptlen is left for it to miss. */
+  mbedtls_platform_zeroize(buf + ptlen, prm.ctlen - ptlen);
+  *out = buf;
+  *outlen = ptlen;
+  return HOTSSL__PKCS8_OK;
+}
+
+/* Bounded substring search: the input may be binary (DER handed to us by
+ * mistake) or not NUL-terminated within `len`, so strstr() is not usable. */
+static const char *hotssl__pkcs8_find_str(const char *hay, const char *end, const char *needle)
+{
+  size_t n = strlen(needle);
+  for (const char *p = hay; (size_t) (end - p) >= n; p++)
+    if (memcmp(p, needle, n) == 0)
+      return p;
+  return NULL;
+}
+
+static int hotssl__pkcs8_is_b64(char c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '+' || c == '/' || c == '=';
+}
+
+int hotssl__pkcs8_pem_extract(const char *pem, size_t len, unsigned char **der, size_t *derlen)
+{
+  static const char begin[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+  static const char endm[] = "-----END ENCRYPTED PRIVATE KEY-----";
+  const char *end, *body, *stop, *nul;
+  unsigned char *b64, *bin;
+  size_t b64len = 0, binlen = 0, bincap;
+  int ret;
+
+  if (der != NULL)
+    *der = NULL;
+  if (derlen != NULL)
+    *derlen = 0;
+  if (pem == NULL || der == NULL || derlen == NULL)
+    return HOTSSL__PKCS8_BAD_FORMAT;
+
+  /* Callers following the mbedtls convention count the terminating NUL in len;
+   * either way nothing past the first NUL is text. */
+  end = pem + len;
+  nul = memchr(pem, '\0', len);
+  if (nul != NULL)
+    end = nul;
+
+  body = hotssl__pkcs8_find_str(pem, end, begin);
+  if (body == NULL)
+    return 0;
+  body += sizeof begin - 1;
+  while (body < end && (*body == ' ' || *body == '\t'))
+    body++;
+  if (body < end && *body == '\r')
+    body++;
+  if (body >= end || *body != '\n')
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  stop = hotssl__pkcs8_find_str(body, end, endm);
+  if (stop == NULL)
+    return HOTSSL__PKCS8_BAD_FORMAT;
+
+  /* RFC 1421 headers (Proc-Type/DEK-Info) mean legacy OpenSSL encryption, which
+   * mbedtls decrypts itself; base64 never contains ':', so one marks a header. */
+  if (memchr(body, ':', (size_t) (stop - body)) != NULL)
+    return 0;
+
+  /* Collect the base64 characters only: mbedtls_base64_decode copes with LF and
+   * CRLF but not with tabs or trailing spaces that editors leave behind. */
+  b64 = malloc((size_t) (stop - body) + 1);
+  if (b64 == NULL)
+    return HOTSSL__PKCS8_NOMEM;
+  for (const char *p = body; p < stop; p++) {
+    if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+      continue;
+    if (!hotssl__pkcs8_is_b64(*p)) {
+      free(b64);
+      return HOTSSL__PKCS8_BAD_FORMAT;
+    }
+    b64[b64len++] = (unsigned char) *p;
+  }
+  if (b64len == 0) {
+    free(b64);
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+
+  /* First call only sizes the output (it reports BUFFER_TOO_SMALL with the
+   * needed length) and validates the text. */
+  ret = mbedtls_base64_decode(NULL, 0, &binlen, b64, b64len);
+  if (ret != MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL || binlen == 0) {
+    free(b64);
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  bincap = binlen;
+  bin = malloc(bincap);
+  if (bin == NULL) {
+    free(b64);
+    return HOTSSL__PKCS8_NOMEM;
+  }
+  ret = mbedtls_base64_decode(bin, bincap, &binlen, b64, b64len);
+  free(b64);  /* ciphertext encoding, not secret */
+  if (ret != 0 || binlen == 0) {
+    mbedtls_platform_zeroize(bin, bincap);
+    free(bin);
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  *der = bin;
+  *derlen = binlen;
+  return 1;
+}

@@ -1,0 +1,30 @@
+/* core/pkcs8.h — internal. Decrypts PKCS#8 EncryptedPrivateKeyInfo blobs protected
+ * with PBES2 (RFC 8018: PBKDF2 with HMAC-SHA1/256/384/512 and AES-128/192/256-CBC),
+ * the form OpenSSL 3 writes by default and that mbedTLS 2.28's own
+ * mbedtls_pk_parse_key() rejects. The key-loading code calls
+ * hotssl__pkcs8_pem_extract() / hotssl__pkcs8_decrypt() first and hands the
+ * resulting plain PrivateKeyInfo DER to mbedtls_pk_parse_key(); on
+ * HOTSSL__PKCS8_NOT_PBES2 it falls back to mbedtls for everything else. */
+#ifndef HOTSSL_CORE_PKCS8_H
+#define HOTSSL_CORE_PKCS8_H
+#include <stddef.h>
+/* Result codes */
+#define HOTSSL__PKCS8_OK            0
+#define HOTSSL__PKCS8_NOT_PBES2    -1  /* not an EncryptedPrivateKeyInfo with PBES2 we handle: caller falls back to mbedtls */
+#define HOTSSL__PKCS8_BAD_FORMAT   -2  /* malformed ASN.1 / parameters */
+#define HOTSSL__PKCS8_UNSUPPORTED  -3  /* PBES2 but a PRF or cipher we do not implement (names it in errbuf) */
+#define HOTSSL__PKCS8_BAD_PASSWORD -4  /* decryption produced invalid padding or a non-DER result */
+#define HOTSSL__PKCS8_NOMEM        -5
+/* If `pem` (NUL-terminated text, may contain other text around) holds a
+ * "-----BEGIN ENCRYPTED PRIVATE KEY-----" block, returns 1 and sets *der / *derlen to a
+ * malloc'ed DER copy of the block (caller zeroizes and frees); 0 if no such block; <0 on a
+ * malformed block. Also accept raw DER input (first byte 0x30) via hotssl__pkcs8_decrypt directly. */
+int hotssl__pkcs8_pem_extract(const char *pem, size_t len, unsigned char **der, size_t *derlen);
+/* Decrypt EncryptedPrivateKeyInfo DER with password. On success *out (malloc'ed,
+ * caller must zeroize with mbedtls_platform_zeroize and free) holds the plain
+ * PrivateKeyInfo DER, suitable for mbedtls_pk_parse_key(). errbuf gets a short reason. */
+int hotssl__pkcs8_decrypt(const unsigned char *der, size_t derlen,
+                          const unsigned char *pwd, size_t pwdlen,
+                          unsigned char **out, size_t *outlen,
+                          char *errbuf, size_t errlen);
+#endif

@@ -1,0 +1,284 @@
+/*
+ * hotssl: PostgreSQL-grade handling of a server's TLS files, with live reload,
+ * on mbedTLS.
+ *
+ * A host builds a hotssl_config (from a postgresql.conf-style file or key by
+ * key), creates a hotssl_manager from it (start rules: any bad file is an
+ * error and nothing is installed), then for each new connection acquires the
+ * current generation, runs mbedtls_ssl_setup() with its mbedtls_ssl_config,
+ * and releases the generation when the connection ends. hotssl_manager_reload()
+ * builds a complete new generation on the side and publishes it with one
+ * atomic swap (reload rules: on any failure the current generation stays and
+ * one log line names the file and the reason).
+ *
+ * The library never prints, never exits and never installs signal handlers:
+ * functions return 0 or a negative HOTSSL_E* code; details go to the host's
+ * log callback and to the manager's last-error record (hotssl_manager_stats).
+ *
+ * mbedTLS types appear only behind pointers.
+ */
+#ifndef HOTSSL_HOTSSL_H
+#define HOTSSL_HOTSSL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hotssl/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(HOTSSL_SHARED)
+#  if defined(HOTSSL_BUILDING)
+#    define HOTSSL_EXTERN __declspec(dllexport)
+#  else
+#    define HOTSSL_EXTERN __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && defined(HOTSSL_BUILDING)
+#  define HOTSSL_EXTERN __attribute__((visibility("default")))
+#else
+#  define HOTSSL_EXTERN
+#endif
+
+struct mbedtls_ssl_config;
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, value, text). Values are stable within a major version. */
+#define HOTSSL_ERRNO_MAP(X)                                                   \
+  X(EINVAL,      -1,  "invalid argument")                                     \
+  X(ENOMEM,      -2,  "out of memory")                                        \
+  X(ECONFIG,     -3,  "invalid configuration setting")                        \
+  X(EFILE,       -4,  "file cannot be read")                                  \
+  X(EKEYPERM,    -5,  "private key file has unsafe permissions or owner")     \
+  X(ECERT,       -6,  "invalid certificate file")                             \
+  X(EKEY,        -7,  "invalid private key file")                             \
+  X(EPASSPHRASE, -8,  "private key passphrase missing, wrong or failing")     \
+  X(EMISMATCH,   -9,  "private key does not match certificate")               \
+  X(ECA,         -10, "invalid CA file")                                      \
+  X(ECRL,        -11, "invalid certificate revocation list")                  \
+  X(ECIPHER,     -12, "invalid cipher list")                                  \
+  X(EPROTOCOL,   -13, "invalid protocol version setting")                     \
+  X(EEXPIRED,    -14, "certificate expired or not yet valid")                 \
+  X(ETLS,        -15, "TLS library error")                                    \
+  X(ESYS,        -16, "system error")                                         \
+  X(ENOTLS,      -17, "no TLS configuration available")                       \
+  X(EBUSY,       -18, "operation already in progress")                        \
+  X(ENOTSUP,     -19, "not supported on this platform or build")
+
+enum {
+#define HOTSSL__ERR_ENUM(name, val, text) HOTSSL_##name = (val),
+  HOTSSL_ERRNO_MAP(HOTSSL__ERR_ENUM)
+#undef HOTSSL__ERR_ENUM
+  HOTSSL_OK = 0,
+  /* Not an error: hotssl_manager_reload() found the same content. */
+  HOTSSL_UNCHANGED = 1
+};
+
+/* Static text for a HOTSSL_* code; never NULL ("unknown error" otherwise). */
+HOTSSL_EXTERN const char *hotssl_strerror(int err);
+/* Symbolic name ("HOTSSL_ECERT"); never NULL. */
+HOTSSL_EXTERN const char *hotssl_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum hotssl_log_level {
+  HOTSSL_LOG_DEBUG = 0,
+  HOTSSL_LOG_INFO = 1,
+  HOTSSL_LOG_WARNING = 2,
+  HOTSSL_LOG_ERROR = 3
+} hotssl_log_level;
+
+/* Called with one complete line (no trailing newline). May be called from
+ * any thread that calls into the manager, and from the manager's own threads
+ * (watcher); the callback must be thread-safe. Must not call back into the
+ * same manager. */
+typedef void (*hotssl_log_fn)(void *userdata, hotssl_log_level level,
+                              const char *message);
+
+/* "DEBUG", "INFO", "WARNING", "ERROR" */
+HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A set of settings, by PostgreSQL's names:
+ *   ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
+ *   ssl_ciphers, ssl_min_protocol_version, ssl_max_protocol_version,
+ *   ssl_passphrase_command, ssl_passphrase_command_supports_reload,
+ *   ssl_client_cert (off | optional | require)
+ * and hotssl's own:
+ *   hotssl_refuse_expired (bool), hotssl_max_file_size (bytes),
+ *   hotssl_watch (bool), hotssl_debounce_ms, hotssl_retry_window_ms,
+ *   hotssl_poll_interval_ms
+ *
+ * Relative paths resolve against the base directory: the folder of the
+ * configuration file (hotssl_config_load_file), else the one given to
+ * hotssl_config_set_base_dir, else the current directory at load time.
+ *
+ * Thread rules: a config is a plain value owned by the caller; it is not
+ * shared with a manager (the manager copies it). Not thread-safe.
+ */
+typedef struct hotssl_config hotssl_config;
+
+HOTSSL_EXTERN int hotssl_config_create(hotssl_config **out);
+HOTSSL_EXTERN void hotssl_config_destroy(hotssl_config *cfg); /* NULL ok */
+
+/* Set one setting by name. Unknown names and invalid values fail with
+ * HOTSSL_ECONFIG and a reason in errbuf (if errbuf != NULL). value NULL
+ * resets the setting to its default. */
+HOTSSL_EXTERN int hotssl_config_set(hotssl_config *cfg, const char *name,
+                                    const char *value, char *errbuf,
+                                    size_t errlen);
+
+/* Current value of a setting as text, after defaults ("" when unset);
+ * NULL for an unknown name. Valid until the next change of cfg. */
+HOTSSL_EXTERN const char *hotssl_config_get(const hotssl_config *cfg,
+                                            const char *name);
+
+HOTSSL_EXTERN int hotssl_config_set_base_dir(hotssl_config *cfg,
+                                             const char *dir);
+
+/*
+ * Read settings from a postgresql.conf-style file: `name = value` or
+ * `name value`, values optionally in single quotes ('' for a quote), `#`
+ * comments. The file's folder becomes the base directory. A manager created
+ * from such a config re-reads the file on every reload, as PostgreSQL re-reads
+ * postgresql.conf on SIGHUP. Errors: HOTSSL_EFILE, HOTSSL_ECONFIG (with file
+ * and line in errbuf).
+ */
+HOTSSL_EXTERN int hotssl_config_load_file(hotssl_config *cfg, const char *path,
+                                          char *errbuf, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Manager and generations                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hotssl_manager hotssl_manager;
+typedef struct hotssl_generation hotssl_generation;
+
+typedef enum hotssl_trigger {
+  HOTSSL_TRIGGER_START = 0,
+  HOTSSL_TRIGGER_API = 1,
+  HOTSSL_TRIGGER_SIGNAL = 2,
+  HOTSSL_TRIGGER_FILE = 3
+} hotssl_trigger;
+
+/* "start", "API call", "signal", "file change" */
+HOTSSL_EXTERN const char *hotssl_trigger_name(hotssl_trigger trigger);
+
+typedef struct hotssl_manager_options {
+  hotssl_log_fn log;   /* NULL: no logging */
+  void *log_userdata;
+  /* Called after each reload attempt (not at start) with its result:
+   * 0, HOTSSL_UNCHANGED or a negative code. Same thread rules as log. */
+  void (*on_reload)(void *userdata, int result, uint64_t generation);
+  void *on_reload_userdata;
+} hotssl_manager_options;
+
+/*
+ * Create a manager and build generation 1 from cfg (copied). Start rules: on
+ * any problem returns a negative code, *out stays NULL, nothing is installed,
+ * and errbuf (if given) holds a message naming the file and the reason, e.g.
+ * `could not load server certificate file "/x/server.crt": ...`. The same
+ * message is logged at ERROR level. opts may be NULL.
+ *
+ * Thread rules: acquire/stats/request_reload may be called from any thread;
+ * reload and dispatch serialize on an internal mutex (one reload at a time);
+ * destroy only when no other thread uses the manager. Generations still held
+ * stay valid after destroy until released.
+ */
+HOTSSL_EXTERN int hotssl_manager_create(hotssl_manager **out,
+                                        const hotssl_config *cfg,
+                                        const hotssl_manager_options *opts,
+                                        char *errbuf, size_t errlen);
+HOTSSL_EXTERN void hotssl_manager_destroy(hotssl_manager *m); /* NULL ok */
+
+/*
+ * Re-read the configuration (its file, if it came from one) and every TLS
+ * file, build and validate a complete generation, and publish it. Returns 0
+ * (new generation published), HOTSSL_UNCHANGED (same content: nothing
+ * published) or a negative code (the current generation keeps serving).
+ * Always logs exactly one line: "SSL configuration reloaded (generation N)",
+ * "SSL configuration unchanged (generation N)" or
+ * "SSL configuration was not reloaded: <reason naming the file>".
+ */
+HOTSSL_EXTERN int hotssl_manager_reload(hotssl_manager *m,
+                                        hotssl_trigger trigger);
+
+/*
+ * Async-signal-safe: may be called from a signal handler (e.g. SIGHUP). Only
+ * sets a flag and writes one byte to the manager's wake-up pipe; the reload
+ * itself runs in hotssl_manager_dispatch() (host loop) or in the manager's
+ * watcher thread when one runs.
+ */
+HOTSSL_EXTERN void hotssl_manager_request_reload(hotssl_manager *m);
+
+/* Descriptor that becomes readable after hotssl_manager_request_reload();
+ * -1 where the platform has none. Owned by the manager. */
+HOTSSL_EXTERN int hotssl_manager_wakeup_fd(const hotssl_manager *m);
+
+/* Run a requested reload, if any (trigger "signal"). Returns what
+ * hotssl_manager_reload returned, or HOTSSL_UNCHANGED when nothing was
+ * requested. Call it when the wake-up descriptor is readable. */
+HOTSSL_EXTERN int hotssl_manager_dispatch(hotssl_manager *m);
+
+/*
+ * The current generation, with a reference for the caller. Lock-free: a few
+ * atomic operations, never blocks on a reload. Never NULL for a live manager.
+ * The generation and everything its mbedtls_ssl_config points to stay valid
+ * until hotssl_generation_release(), even across reloads and destroy.
+ */
+HOTSSL_EXTERN hotssl_generation *hotssl_manager_acquire(hotssl_manager *m);
+
+/* Drop a reference; the last one frees the generation and zeroizes its key
+ * material. NULL ok. Any thread. */
+HOTSSL_EXTERN void hotssl_generation_release(hotssl_generation *g);
+
+/* Take one more reference (e.g. for a second thread). */
+HOTSSL_EXTERN hotssl_generation *hotssl_generation_ref(hotssl_generation *g);
+
+/* The ready server configuration: pass it to mbedtls_ssl_setup(). Read-only;
+ * shared by all connections of the generation. */
+HOTSSL_EXTERN const struct mbedtls_ssl_config *
+hotssl_generation_ssl_config(const hotssl_generation *g);
+
+/* 1, 2, ...: increases by one with every published generation. */
+HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
+
+/* ------------------------------------------------------------------------ */
+/* Observability                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hotssl_stats {
+  uint64_t generation;          /* current generation number */
+  uint64_t reloads_attempted;   /* reloads after start */
+  uint64_t reloads_succeeded;   /* new generation published */
+  uint64_t reloads_unchanged;   /* identical content, nothing published */
+  uint64_t reloads_failed;
+  char last_error[512];         /* "" if none */
+  /* The served leaf certificate. */
+  char subject[256];
+  char issuer[256];
+  char serial[80];              /* hex, as `openssl x509 -serial` prints it */
+  char not_before[24];          /* "YYYY-MM-DD HH:MM:SS" UTC */
+  char not_after[24];
+  int64_t not_after_unix;       /* seconds since the epoch, for alerting */
+  char sha256[96];              /* "AB:CD:..." of the DER certificate */
+} hotssl_stats;
+
+HOTSSL_EXTERN int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out);
+
+HOTSSL_EXTERN const char *hotssl_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HOTSSL_HOTSSL_H */

@@ -1,0 +1,232 @@
+/*
+ * Reading the TLS files, on APR: every file is opened once (non-blocking, so
+ * a FIFO cannot hang us), checked with fstat on the open descriptor (regular
+ * file, size limit, key-file permissions) and read from that descriptor, so
+ * there is no check-then-open race. Also lists hashed CRL directories.
+ * Called by core/ (loader) with no locks held; no state.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_info.h>
+#include <apr_file_io.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "../core/internal.h"
+#include "platform.h"
+
+void hotssl__blob_free(hotssl__blob *b) {
+  if (b == NULL)
+    return;
+  if (b->data != NULL) {
+    mbedtls_platform_zeroize(b->data, b->len);
+    free(b->data);
+  }
+  free(b->path);
+  memset(b, 0, sizeof *b);
+}
+
+static void apr_err(char *buf, size_t len, apr_status_t rv) {
+  char t[256];
+  apr_strerror(rv, t, sizeof t);
+  hotssl__fmt(buf, len, "%s", t);
+}
+
+static const char *type_name(apr_filetype_e t) {
+  switch (t) {
+  case APR_DIR:
+    return "a directory";
+  case APR_CHR:
+    return "a character device";
+  case APR_BLK:
+    return "a block device";
+  case APR_PIPE:
+    return "a FIFO";
+  case APR_SOCK:
+    return "a socket";
+  default:
+    return "not a regular file";
+  }
+}
+
+int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
+                      hotssl__blob *out, char *errbuf, size_t errlen) {
+  apr_pool_t *pool = NULL;
+  apr_file_t *f = NULL;
+  apr_finfo_t fi;
+  apr_status_t rv;
+  unsigned char *data = NULL;
+  size_t got = 0;
+  int r;
+
+  memset(out, 0, sizeof *out);
+  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+    return HOTSSL_ENOMEM;
+  rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY | APR_FOPEN_NONBLOCK,
+                     APR_OS_DEFAULT, pool);
+  if (rv != APR_SUCCESS) {
+    apr_err(errbuf, errlen, rv);
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  rv = apr_file_info_get(&fi, APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_PROT | APR_FINFO_OWNER, f);
+  if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+    apr_err(errbuf, errlen, rv);
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  if (fi.filetype != APR_REG) {
+    hotssl__fmt(errbuf, errlen, "is %s, not a regular file", type_name(fi.filetype));
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  if (fi.size < 0 || (uint64_t)fi.size > max_size) {
+    hotssl__fmt(errbuf, errlen, "file is too large (%lld bytes, limit %llu)",
+                (long long)fi.size, (unsigned long long)max_size);
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  if ((flags & HOTSSL__READ_KEYFILE) &&
+      (r = hotssl__keyfile_check(&fi, errbuf, errlen)) != 0)
+    goto out;
+  /* Read at most size + 1 bytes: a file that grew since fstat is caught. */
+  data = malloc((size_t)fi.size + 2);
+  if (data == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  for (;;) {
+    apr_size_t n = (apr_size_t)fi.size + 1 - got;
+    if (n == 0)
+      break;
+    rv = apr_file_read(f, data + got, &n);
+    got += n;
+    if (rv == APR_EOF || (rv == APR_SUCCESS && n == 0))
+      break;
+    if (rv != APR_SUCCESS) {
+      apr_err(errbuf, errlen, rv);
+      r = HOTSSL_EFILE;
+      goto out;
+    }
+  }
+  if (got != (size_t)fi.size) {
+    hotssl__fmt(errbuf, errlen, "file changed size while being read");
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  data[got] = '\0';
+  out->data = data;
+  out->len = got;
+  data = NULL;
+  if ((out->path = hotssl__strdup(path)) == NULL) {
+    hotssl__blob_free(out);
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  r = 0;
+out:
+  if (data != NULL) {
+    mbedtls_platform_zeroize(data, got);
+    free(data);
+  }
+  if (f != NULL)
+    apr_file_close(f);
+  apr_pool_destroy(pool);
+  return r;
+}
+
+static int is_hashed_crl_name(const char *n) {
+  int i;
+  for (i = 0; i < 8; i++)
+    if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f')))
+      return 0;
+  if (n[8] != '.' || n[9] != 'r' || n[10] == '\0')
+    return 0;
+  for (i = 10; n[i] != '\0'; i++)
+    if (n[i] < '0' || n[i] > '9' || i > 14)
+      return 0;
+  return 1;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
+                         char *errbuf, size_t errlen) {
+  apr_pool_t *pool = NULL;
+  apr_dir_t *d = NULL;
+  apr_finfo_t fi;
+  apr_status_t rv;
+  char **list = NULL;
+  size_t n = 0, cap = 0;
+  int r = 0;
+
+  *names = NULL;
+  *count = 0;
+  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+    return HOTSSL_ENOMEM;
+  if ((rv = apr_dir_open(&d, dir, pool)) != APR_SUCCESS) {
+    apr_err(errbuf, errlen, rv);
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  while ((rv = apr_dir_read(&fi, APR_FINFO_NAME, d)) == APR_SUCCESS || rv == APR_INCOMPLETE) {
+    if (fi.name == NULL || !is_hashed_crl_name(fi.name))
+      continue;
+    if (n == HOTSSL__MAX_CRL_DIR_FILES) {
+      hotssl__fmt(errbuf, errlen, "too many CRL files (limit %d)", HOTSSL__MAX_CRL_DIR_FILES);
+      r = HOTSSL_ECRL;
+      goto out;
+    }
+    if (n == cap) {
+      char **bigger;
+      cap = cap ? 2 * cap : 16;
+      if ((bigger = realloc(list, cap * sizeof *list)) == NULL) {
+        r = HOTSSL_ENOMEM;
+        goto out;
+      }
+      list = bigger;
+    }
+    if ((list[n] = hotssl__strdup(fi.name)) == NULL) {
+      r = HOTSSL_ENOMEM;
+      goto out;
+    }
+    n++;
+  }
+  if (!APR_STATUS_IS_ENOENT(rv)) {
+    apr_err(errbuf, errlen, rv);
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  if (n > 1)
+    qsort(list, n, sizeof *list, cmp_str);
+  *names = list;
+  *count = n;
+  list = NULL;
+out:
+  if (list != NULL) {
+    while (n > 0)
+      free(list[--n]);
+    free(list);
+  }
+  if (d != NULL)
+    apr_dir_close(d);
+  apr_pool_destroy(pool);
+  return r;
+}
+
+char *hotssl__path_absolute(const char *path) {
+  apr_pool_t *pool;
+  char *merged = NULL, *r;
+  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+    return NULL;
+  if (apr_filepath_merge(&merged, NULL, path, APR_FILEPATH_NOTRELATIVE, pool) != APR_SUCCESS)
+    merged = (char *)path;
+  r = hotssl__strdup(merged);
+  apr_pool_destroy(pool);
+  return r;
+}

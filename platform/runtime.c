@@ -1,0 +1,123 @@
+/*
+ * Process-level services on APR: the APR runtime reference, mutexes, time,
+ * and running the passphrase command. APR keeps its own reference count for
+ * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
+ * with another thread's first APR use (documented in hotssl.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <apr_time.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "../core/internal.h"
+
+int hotssl__runtime_acquire(void) {
+  return apr_initialize() == APR_SUCCESS ? 0 : HOTSSL_ESYS;
+}
+
+void hotssl__runtime_release(void) { apr_terminate(); }
+
+int hotssl__mutex_create(void **mutex, void **pool) {
+  apr_pool_t *p;
+  apr_thread_mutex_t *mx;
+  if (apr_pool_create(&p, NULL) != APR_SUCCESS)
+    return HOTSSL_ENOMEM;
+  if (apr_thread_mutex_create(&mx, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
+    apr_pool_destroy(p);
+    return HOTSSL_ESYS;
+  }
+  *mutex = mx;
+  *pool = p;
+  return 0;
+}
+
+void hotssl__mutex_destroy(void *mutex, void *pool) {
+  if (mutex != NULL)
+    apr_thread_mutex_destroy(mutex);
+  if (pool != NULL)
+    apr_pool_destroy(pool);
+}
+
+void hotssl__mutex_lock(void *mutex) { apr_thread_mutex_lock(mutex); }
+void hotssl__mutex_unlock(void *mutex) { apr_thread_mutex_unlock(mutex); }
+
+void hotssl__sleep_ms(unsigned ms) { apr_sleep((apr_interval_time_t)ms * 1000); }
+
+void hotssl__yield(void) { apr_thread_yield(); }
+
+#define PASS_MAX 1024
+
+int hotssl__run_passphrase_command(const char *cmd, char **out, char *errbuf,
+                                   size_t errlen) {
+  apr_pool_t *pool = NULL;
+  apr_procattr_t *attr;
+  apr_proc_t proc;
+  apr_status_t rv;
+  const char *args[2];
+  char buf[PASS_MAX + 1];
+  apr_size_t got = 0;
+  int code = 0, r;
+  apr_exit_why_e why;
+  char t[200];
+
+  *out = NULL;
+  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+    return HOTSSL_ENOMEM;
+  if ((rv = apr_procattr_create(&attr, pool)) != APR_SUCCESS ||
+      (rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)) != APR_SUCCESS ||
+      (rv = apr_procattr_cmdtype_set(attr, APR_SHELLCMD)) != APR_SUCCESS ||
+      (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS)
+    goto apr_fail;
+  args[0] = cmd;
+  args[1] = NULL;
+  if ((rv = apr_proc_create(&proc, cmd, args, NULL, attr, pool)) != APR_SUCCESS)
+    goto apr_fail;
+  for (;;) {
+    apr_size_t n = PASS_MAX - got;
+    if (n == 0) {
+      /* Keep draining so the command does not block on a full pipe. */
+      char sink[256];
+      n = sizeof sink;
+      rv = apr_file_read(proc.out, sink, &n);
+      mbedtls_platform_zeroize(sink, sizeof sink);
+    } else {
+      rv = apr_file_read(proc.out, buf + got, &n);
+      got += n;
+    }
+    if (rv != APR_SUCCESS)
+      break;
+  }
+  apr_file_close(proc.out);
+  apr_proc_wait(&proc, &code, &why, APR_WAIT);
+  buf[got] = '\0';
+  if (why != APR_PROC_EXIT || code != 0) {
+    if (why == APR_PROC_EXIT)
+      hotssl__fmt(errbuf, errlen, "command \"%s\" failed: exit code %d", cmd, code);
+    else
+      hotssl__fmt(errbuf, errlen, "command \"%s\" failed: killed by signal %d", cmd, code);
+    r = HOTSSL_EPASSPHRASE;
+    goto out;
+  }
+  buf[strcspn(buf, "\r\n")] = '\0';
+  if ((*out = hotssl__strdup(buf)) == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  r = 0;
+  goto out;
+apr_fail:
+  apr_strerror(rv, t, sizeof t);
+  hotssl__fmt(errbuf, errlen, "could not run command \"%s\": %s", cmd, t);
+  r = HOTSSL_EPASSPHRASE;
+out:
+  mbedtls_platform_zeroize(buf, sizeof buf);
+  apr_pool_destroy(pool);
+  return r;
+}
