@@ -87,6 +87,25 @@ static int looks_pem(const hotssl__blob *b) {
   return strstr((const char *)b->data, "-----BEGIN ") != NULL;
 }
 
+static size_t count_of(const char *s, const char *needle) {
+  size_t n = 0;
+  while ((s = strstr(s, needle)) != NULL) {
+    n++;
+    s += strlen(needle);
+  }
+  return n;
+}
+
+/* A PEM block cut short (a half-written file) gets its own clear reason. */
+static int truncated_pem(const hotssl__blob *b, const char *what, char *errbuf, size_t errlen) {
+  const char *t = (const char *)b->data;
+  if (!looks_pem(b) || count_of(t, "-----BEGIN ") == count_of(t, "-----END "))
+    return 0;
+  hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": truncated PEM (a BEGIN line without its END line)",
+              what, b->path);
+  return 1;
+}
+
 /* Strict chain parse: every certificate must parse (mbedTLS returns a
  * positive count of failures and keeps the rest). */
 static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
@@ -97,6 +116,8 @@ static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": file is empty", what, b->path);
     return -1;
   }
+  if (truncated_pem(b, what, errbuf, errlen))
+    return -1;
   ret = mbedtls_x509_crt_parse(crt, b->data, looks_pem(b) ? b->len + 1 : b->len);
   if (ret < 0) {
     hotssl__mbedtls_err(t, sizeof t, ret);
@@ -165,6 +186,8 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": file is empty", b->path);
     return HOTSSL_EKEY;
   }
+  if (truncated_pem(b, "private key file", errbuf, errlen))
+    return HOTSSL_EKEY;
   ret = hotssl__pkcs8_pem_extract((const char *)b->data, b->len, &p8, &p8len);
   if (ret < 0) {
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": malformed PEM block", b->path);
@@ -206,8 +229,10 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
                 b->path, t);
     goto out;
   }
-  if (encrypted_pkcs8) {
-    ret = hotssl__pkcs8_decrypt(p8, p8len, (const unsigned char *)pass, strlen(pass),
+  if (encrypted_pkcs8 || !looks_pem(b)) {
+    /* PEM "ENCRYPTED PRIVATE KEY", or DER that may be an EncryptedPrivateKeyInfo. */
+    ret = hotssl__pkcs8_decrypt(encrypted_pkcs8 ? p8 : b->data, encrypted_pkcs8 ? p8len : b->len,
+                                (const unsigned char *)pass, strlen(pass),
                                 &plain, &plainlen, t, sizeof t);
     if (ret == HOTSSL__PKCS8_OK) {
       ret = pk_parse(pk, plain, plainlen, NULL, 0, drbg);
@@ -224,7 +249,7 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
       r = HOTSSL_EPASSPHRASE;
       goto out;
     }
-    if (ret != HOTSSL__PKCS8_NOT_PBES2 && ret != HOTSSL__PKCS8_UNSUPPORTED) {
+    if (encrypted_pkcs8 && ret != HOTSSL__PKCS8_NOT_PBES2 && ret != HOTSSL__PKCS8_UNSUPPORTED) {
       hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s",
                   b->path, ret == HOTSSL__PKCS8_NOMEM ? "out of memory" : t);
       r = ret == HOTSSL__PKCS8_NOMEM ? HOTSSL_ENOMEM : HOTSSL_EKEY;
@@ -308,6 +333,8 @@ static int parse_crl_blob(mbedtls_x509_crl *crl, const hotssl__blob *b,
                 "could not load SSL certificate revocation list file \"%s\": file is empty", b->path);
     return HOTSSL_ECRL;
   }
+  if (truncated_pem(b, "SSL certificate revocation list file", errbuf, errlen))
+    return HOTSSL_ECRL;
   /* Remember where this file's CRLs start in the chain. */
   for (c = crl; c != NULL && c->raw.p != NULL; c = c->next)
     last = c;

@@ -681,6 +681,24 @@ static double now(void)
   return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/* A minimal PrivateKeyInfo-shaped DER, SEQUENCE { INTEGER 0, OCTET STRING },
+ * of exactly `total` bytes (7..129) whose last byte is `last`: lets padding
+ * tests choose the plaintext length freely and still pass the DER check. */
+static size_t make_pki(unsigned char *buf, size_t total, unsigned char last)
+{
+  size_t n = total - 7;
+  buf[0] = 0x30;
+  buf[1] = (unsigned char) (total - 2);
+  buf[2] = 0x02;
+  buf[3] = 0x01;
+  buf[4] = 0x00;
+  buf[5] = 0x04;
+  buf[6] = (unsigned char) n;
+  memset(buf + 7, 0xab, n);
+  buf[total - 1] = last;
+  return total;
+}
+
 static int try_synth(const synth *s, const char *pwd, char *err, size_t errlen, int *matches, const unsigned char *plain, size_t plainlen)
 {
   dbuf *d = malloc(sizeof *d);
@@ -764,6 +782,7 @@ static void test_synthetic(const char *plain_file)
   /* Iteration counts a hostile file could use to hang us, or that are invalid;
    * each must be refused before any derivation, i.e. at once. */
   static const long long iters[] = { 0, -1, -2048, 10000001LL, 2147483647LL, 1LL << 40 };
+  alarm(60);  /* if the bound ever regresses, die (SIGALRM) instead of hanging CI */
   for (size_t i = 0; i < sizeof iters / sizeof iters[0]; i++) {
     s = base_synth(NULL, 0);
     s.ctlen_override = 32;
@@ -774,6 +793,7 @@ static void test_synthetic(const char *plain_file)
     CHECK(rc == HOTSSL__PKCS8_BAD_FORMAT && dt < 1.0, "iteration count %lld: rc %d after %.2fs",
           iters[i], rc, dt);
   }
+  alarm(0);
 
   /* Unsupported but well-formed PBES2: named in errbuf. */
   s = base_synth(plain, plen);
@@ -834,24 +854,40 @@ static void test_synthetic(const char *plain_file)
   s = base_synth(longseq, sizeof longseq);
   rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
   CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD, "SEQUENCE longer than plaintext: rc %d", rc);
-  unsigned char badpad[32];
-  memset(badpad, 0x11, sizeof badpad);  /* pad byte 17 > block size */
-  s = base_synth(badpad, sizeof badpad);
+  /* Padding must be checked strictly on its own, not just left to the DER
+   * check: each plaintext below is a valid PrivateKeyInfo-shaped DER of the
+   * length a lax unpadder would cut it to, so only strict padding rejects it. */
+  unsigned char pt[64];
+  size_t dl = make_pki(pt, 47, 0xab);   /* 47 + 17 = 64: pad byte 17 > block size */
+  memset(pt + dl, 17, 17);
+  s = base_synth(pt, dl + 17);
   s.raw_pad = 1;
   rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
   CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD, "pad byte 17: rc %d", rc);
-  memset(badpad, 0x00, sizeof badpad);
-  s = base_synth(badpad, sizeof badpad);
+  dl = make_pki(pt, 32, 0x00);          /* ends in 0x00: "pad byte 0" */
+  s = base_synth(pt, dl);
   s.raw_pad = 1;
   rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
   CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD, "pad byte 0: rc %d", rc);
-  memcpy(badpad, plain, 16 < plen ? 16 : plen);
-  memset(badpad + 16, 0x04, 16);
-  badpad[29] = 0x05;  /* last four bytes 05 04 04 04: inconsistent padding */
-  s = base_synth(badpad, sizeof badpad);
-  s.raw_pad = 1;
-  rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
-  CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD, "inconsistent padding: rc %d", rc);
+  for (size_t bad_at = 1; bad_at <= 6; bad_at++) {  /* 6 pad bytes, one of them wrong */
+    dl = make_pki(pt, 42, 0xab);
+    memset(pt + dl, 6, 6);
+    pt[dl + 6 - bad_at] ^= 0x40;
+    s = base_synth(pt, dl + 6);
+    s.raw_pad = 1;
+    rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
+    CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD,
+          "inconsistent padding, byte %zu from the end wrong: rc %d", bad_at, rc);
+  }
+  /* Boundaries that are valid: a whole block of padding, and a single pad byte. */
+  dl = make_pki(pt, 48, 0xab);
+  s = base_synth(pt, dl);
+  rc = try_synth(&s, PWD, err, sizeof err, &match, pt, dl);
+  CHECK(rc == HOTSSL__PKCS8_OK && match, "full padding block: rc %d (%s)", rc, err);
+  dl = make_pki(pt, 47, 0xab);
+  s = base_synth(pt, dl);
+  rc = try_synth(&s, PWD, err, sizeof err, &match, pt, dl);
+  CHECK(rc == HOTSSL__PKCS8_OK && match, "one pad byte: rc %d (%s)", rc, err);
 
   /* Structural damage. */
   s = base_synth(NULL, 0);

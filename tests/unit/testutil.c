@@ -1,0 +1,336 @@
+/* Helpers for the C tests; see testutil.h. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+int tu_failures;
+
+int tu_finish(const char *name, int checks_run) {
+  printf("%s: %d passed, %d failed\n", name, checks_run - tu_failures, tu_failures);
+  return tu_failures == 0 ? 0 : 1;
+}
+
+const char *tu_testdata(void) {
+  const char *d = getenv("HOTSSL_TESTDATA");
+  struct stat st;
+#ifdef HOTSSL_TESTDATA_DIR
+  if (d == NULL)
+    d = HOTSSL_TESTDATA_DIR;
+#endif
+  if (d == NULL || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "test data directory not found (%s): set HOTSSL_TESTDATA\n", d ? d : "unset");
+    exit(1);
+  }
+  return d;
+}
+
+char *tu_mkdtemp(void) {
+  char *t = strdup("/tmp/hotssl-test-XXXXXX");
+  if (t == NULL || mkdtemp(t) == NULL) {
+    perror("mkdtemp");
+    exit(1);
+  }
+  return t;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+  (void)st;
+  (void)flag;
+  (void)f;
+  return remove(p);
+}
+
+void tu_rmtree(const char *dir) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+char *tu_path(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+static void write_bytes(const char *path, const void *data, size_t len, int mode) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
+    fprintf(stderr, "write %s: %s\n", path, strerror(errno));
+    exit(1);
+  }
+  fchmod(fd, (mode_t)mode);
+  close(fd);
+}
+
+void tu_copy(const char *from, const char *to, int mode) {
+  FILE *f = fopen(from, "rb");
+  char *buf;
+  long n;
+  if (f == NULL) {
+    fprintf(stderr, "open %s: %s\n", from, strerror(errno));
+    exit(1);
+  }
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  buf = malloc((size_t)n + 1);
+  if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    fprintf(stderr, "read %s failed\n", from);
+    exit(1);
+  }
+  fclose(f);
+  write_bytes(to, buf, (size_t)n, mode);
+  free(buf);
+}
+
+void tu_write(const char *path, const char *text, int mode) {
+  write_bytes(path, text, strlen(text), mode);
+}
+
+void tu_write_atomic(const char *path, const char *text, int mode) {
+  size_t n = strlen(path) + 8;
+  char *tmp = malloc(n);
+  snprintf(tmp, n, "%s.tmp~", path);
+  write_bytes(tmp, text, strlen(text), mode);
+  if (rename(tmp, path) != 0) {
+    fprintf(stderr, "rename %s: %s\n", tmp, strerror(errno));
+    exit(1);
+  }
+  free(tmp);
+}
+
+uint64_t tu_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- log collector ---- */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char **log_lines;
+static size_t log_n, log_cap;
+
+void tu_log(void *ud, hotssl_log_level level, const char *msg) {
+  (void)ud;
+  pthread_mutex_lock(&log_mu);
+  if (log_n == log_cap) {
+    log_cap = log_cap ? 2 * log_cap : 64;
+    log_lines = realloc(log_lines, log_cap * sizeof *log_lines);
+  }
+  log_lines[log_n++] = strdup(msg);
+  pthread_mutex_unlock(&log_mu);
+  if (getenv("TU_VERBOSE") != NULL)
+    fprintf(stderr, "log %s: %s\n", hotssl_log_level_name(level), msg);
+}
+
+int tu_log_count(const char *sub) {
+  size_t i;
+  int n = 0;
+  pthread_mutex_lock(&log_mu);
+  for (i = 0; i < log_n; i++)
+    if (strstr(log_lines[i], sub) != NULL)
+      n++;
+  pthread_mutex_unlock(&log_mu);
+  return n;
+}
+
+void tu_log_clear(void) {
+  pthread_mutex_lock(&log_mu);
+  while (log_n > 0)
+    free(log_lines[--log_n]);
+  free(log_lines);
+  log_lines = NULL;
+  log_cap = 0;
+  pthread_mutex_unlock(&log_mu);
+}
+
+/* ---- server ---- */
+
+#define TU_MAX_THREADS 16
+
+struct tu_server {
+  hotssl_manager *m;
+  int lfd, port, nthreads;
+  atomic_int stop;
+  atomic_ullong failures;
+  pthread_t th[TU_MAX_THREADS];
+};
+
+static void *server_main(void *p) {
+  tu_server *s = p;
+  while (!atomic_load(&s->stop)) {
+    int fd = accept(s->lfd, NULL, NULL);
+    hotssl_generation *g;
+    mbedtls_ssl_context ssl;
+    mbedtls_net_context net;
+    int ret;
+    if (fd < 0)
+      continue;
+    if (atomic_load(&s->stop)) {
+      close(fd);
+      break;
+    }
+    g = hotssl_manager_acquire(s->m);
+    net.fd = fd;
+    mbedtls_ssl_init(&ssl);
+    ret = mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g));
+    if (ret == 0) {
+      mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+      do
+        ret = mbedtls_ssl_handshake(&ssl);
+      while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+    }
+    if (ret == 0)
+      ret = mbedtls_ssl_write(&ssl, (const unsigned char *)"ok", 2) == 2 ? 0 : -1;
+    if (ret != 0)
+      atomic_fetch_add(&s->failures, 1);
+    else
+      mbedtls_ssl_close_notify(&ssl);
+    mbedtls_ssl_free(&ssl);
+    hotssl_generation_release(g);
+    close(fd);
+  }
+  return NULL;
+}
+
+tu_server *tu_server_start(hotssl_manager *m, int threads) {
+  tu_server *s = calloc(1, sizeof *s);
+  struct sockaddr_in a;
+  socklen_t alen = sizeof a;
+  int i, one = 1;
+  s->m = m;
+  s->nthreads = threads > TU_MAX_THREADS ? TU_MAX_THREADS : threads;
+  s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s->lfd, 256) != 0 ||
+      getsockname(s->lfd, (struct sockaddr *)&a, &alen) != 0) {
+    perror("listen");
+    exit(1);
+  }
+  s->port = ntohs(a.sin_port);
+  for (i = 0; i < s->nthreads; i++)
+    pthread_create(&s->th[i], NULL, server_main, s);
+  return s;
+}
+
+int tu_server_port(const tu_server *s) { return s->port; }
+
+uint64_t tu_server_handshake_failures(const tu_server *s) {
+  return atomic_load(&((tu_server *)s)->failures);
+}
+
+static int connect_port(int port) {
+  struct sockaddr_in a;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((uint16_t)port);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void tu_server_stop(tu_server *s) {
+  int i;
+  atomic_store(&s->stop, 1);
+  /* Wake every thread blocked in accept. */
+  for (i = 0; i < s->nthreads; i++) {
+    int fd = connect_port(s->port);
+    if (fd >= 0)
+      close(fd);
+  }
+  for (i = 0; i < s->nthreads; i++)
+    pthread_join(s->th[i], NULL);
+  close(s->lfd);
+  free(s);
+}
+
+/* ---- client ---- */
+
+int tu_client_serial(int port, const char *ca_file, char *serial, size_t len) {
+  mbedtls_ssl_context ssl;
+  mbedtls_ssl_config conf;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_entropy_context ent;
+  mbedtls_x509_crt ca;
+  mbedtls_net_context net;
+  const mbedtls_x509_crt *peer;
+  unsigned char buf[8];
+  int ret;
+
+  serial[0] = '\0';
+  mbedtls_ssl_init(&ssl);
+  mbedtls_ssl_config_init(&conf);
+  mbedtls_ctr_drbg_init(&drbg);
+  mbedtls_entropy_init(&ent);
+  mbedtls_x509_crt_init(&ca);
+  net.fd = -1;
+  if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, NULL, 0)) != 0)
+    goto out;
+  if ((ret = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+    goto out;
+  mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+  if (ca_file != NULL) {
+    if ((ret = mbedtls_x509_crt_parse_file(&ca, ca_file)) != 0)
+      goto out;
+    mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
+    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+  } else {
+    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+  }
+  if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0)
+    goto out;
+  if ((net.fd = connect_port(port)) < 0) {
+    ret = -1;
+    goto out;
+  }
+  mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+  do
+    ret = mbedtls_ssl_handshake(&ssl);
+  while (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE);
+  if (ret != 0)
+    goto out;
+  peer = mbedtls_ssl_get_peer_cert(&ssl);
+  if (peer != NULL) {
+    size_t i = 0, off = 0;
+    while (i + 1 < peer->serial.len && peer->serial.p[i] == 0)
+      i++;
+    for (; i < peer->serial.len && off + 3 < len; i++)
+      off += (size_t)snprintf(serial + off, len - off, "%02X", peer->serial.p[i]);
+  }
+  do
+    ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
+  while (ret == MBEDTLS_ERR_SSL_WANT_READ);
+  ret = ret == 2 ? 0 : (ret < 0 ? ret : -1);
+  mbedtls_ssl_close_notify(&ssl);
+out:
+  if (net.fd >= 0)
+    close(net.fd);
+  mbedtls_ssl_free(&ssl);
+  mbedtls_ssl_config_free(&conf);
+  mbedtls_ctr_drbg_free(&drbg);
+  mbedtls_entropy_free(&ent);
+  mbedtls_x509_crt_free(&ca);
+  return ret;
+}

@@ -1,0 +1,71 @@
+/*
+ * Helpers for the C tests: checks that report file:line, temporary
+ * directories, file copies, a loopback TLS server that serves through a
+ * hotssl manager (acquire per connection), and an mbedTLS client that returns
+ * the serial of the certificate it was served. Every test program is its own
+ * process (ctest), so these helpers may use globals.
+ */
+#ifndef HOTSSL_TESTUTIL_H
+#define HOTSSL_TESTUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hotssl/hotssl.h"
+
+extern int tu_failures;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      tu_failures++;                                                           \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                     \
+  do {                                                                         \
+    long long a_ = (long long)(a), b_ = (long long)(b);                        \
+    if (a_ != b_) {                                                            \
+      fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n",        \
+              __FILE__, __LINE__, #a, #b, a_, b_);                             \
+      tu_failures++;                                                           \
+    }                                                                          \
+  } while (0)
+
+/* Print "N passed, N failed" and return the exit status. */
+int tu_finish(const char *name, int checks_run);
+
+/* Directory holding PostgreSQL's test certificates (HOTSSL_TESTDATA or the
+ * path compiled in). Exits the test with failure if it is missing. */
+const char *tu_testdata(void);
+/* New empty temporary directory (removed by tu_rmtree). */
+char *tu_mkdtemp(void);
+void tu_rmtree(const char *dir);
+char *tu_path(const char *dir, const char *name); /* malloc'ed */
+void tu_copy(const char *from, const char *to, int mode);
+void tu_write(const char *path, const char *text, int mode);
+/* Write to a temporary name, then rename over path (atomic replace). */
+void tu_write_atomic(const char *path, const char *text, int mode);
+uint64_t tu_now_ms(void);
+
+/* Log collector: keeps every line; thread-safe. */
+void tu_log(void *ud, hotssl_log_level level, const char *msg);
+int tu_log_count(const char *substring);
+void tu_log_clear(void);
+
+/* Loopback TLS server: `threads` threads each accept, acquire the current
+ * generation, handshake, write "ok", release. */
+typedef struct tu_server tu_server;
+tu_server *tu_server_start(hotssl_manager *m, int threads);
+int tu_server_port(const tu_server *s);
+uint64_t tu_server_handshake_failures(const tu_server *s);
+void tu_server_stop(tu_server *s);
+
+/* Connect, handshake, read "ok". serial gets the served certificate's serial
+ * in hex (as openssl prints it). Returns 0 or an mbedTLS error. ca_file may be
+ * NULL (no verification). */
+int tu_client_serial(int port, const char *ca_file, char *serial, size_t len);
+
+#endif
