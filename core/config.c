@@ -592,6 +592,12 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
   }
   return 0;
 fail:
+  /* A bad setting is an error in the configuration file: name the file. */
+  if (r != HOTSSL_ENOMEM && cfg->source_file != NULL && errbuf != NULL && errlen > 0) {
+    size_t l = strnlen(errbuf, errlen);
+    if (l + 1 < errlen)
+      snprintf(errbuf + l, errlen - l, " in configuration file \"%s\"", cfg->source_file);
+  }
   hotssl__settings_free(s);
   return r;
 }
