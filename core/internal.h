@@ -264,6 +264,13 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger,
  * reload_lock. Returns 0 or HOTSSL_ENOMEM. */
 int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n);
 void hotssl__manager_watch_paths_free(char **paths, size_t n);
+/* Absolute paths the watcher must watch (cert, key, CA, CRL file, CRL dir,
+ * the configuration file), from the current configuration and, when it came
+ * from a file, from that file as it is on disk now. malloc'ed array of
+ * malloc'ed strings; free with hotssl__manager_watch_paths_free. Takes
+ * reload_lock. Returns 0 or HOTSSL_ENOMEM. */
+int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n);
+void hotssl__manager_watch_paths_free(char **paths, size_t n);
 
 /* platform mutex (platform/) */
 int hotssl__mutex_create(void **mutex, void **pool);

@@ -361,3 +361,78 @@ int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n) {
   *n = k;
   return 0;
 }
+
+/* ---- what the watcher watches ---- */
+
+static int add_path(char ***v, size_t *n, char *p) {
+  char **nv;
+  size_t i;
+  if (p == NULL)
+    return HOTSSL_ENOMEM;
+  for (i = 0; i < *n; i++)
+    if (strcmp((*v)[i], p) == 0) {
+      free(p);
+      return 0;
+    }
+  if ((nv = realloc(*v, (*n + 1) * sizeof *nv)) == NULL) {
+    free(p);
+    return HOTSSL_ENOMEM;
+  }
+  nv[(*n)++] = p;
+  *v = nv;
+  return 0;
+}
+
+static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
+  static const int ids[] = {HOTSSL__S_SSL_CERT_FILE, HOTSSL__S_SSL_KEY_FILE, HOTSSL__S_SSL_CA_FILE,
+                            HOTSSL__S_SSL_CRL_FILE, HOTSSL__S_SSL_CRL_DIR};
+  size_t i;
+  int r;
+  for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    const char *val = hotssl__config_value(cfg, ids[i]);
+    char *p, *abs;
+    if (val[0] == '\0')
+      continue;
+    if ((p = hotssl__path_join(cfg->base_dir, val)) == NULL)
+      return HOTSSL_ENOMEM;
+    abs = hotssl__path_absolute(p);
+    free(p);
+    if ((r = add_path(v, n, abs)) != 0)
+      return r;
+  }
+  if (cfg->source_file != NULL && (r = add_path(v, n, hotssl__strdup(cfg->source_file))) != 0)
+    return r;
+  return 0;
+}
+
+void hotssl__manager_watch_paths_free(char **paths, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    free(paths[i]);
+  free(paths);
+}
+
+int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n) {
+  hotssl_config *disk = NULL;
+  char **v = NULL;
+  size_t k = 0;
+  int r;
+  *paths = NULL;
+  *n = 0;
+  hotssl__mutex_lock(m->reload_lock);
+  r = add_config_paths(&v, &k, m->cfg);
+  /* The file on disk may already name other files (a reload that has not
+   * succeeded yet): watch those too. A file that does not parse adds none. */
+  if (r == 0 && m->cfg->source_file != NULL &&
+      hotssl__config_reread(m->cfg, &disk, NULL, 0) == 0)
+    r = add_config_paths(&v, &k, disk);
+  hotssl__mutex_unlock(m->reload_lock);
+  hotssl_config_destroy(disk);
+  if (r != 0) {
+    hotssl__manager_watch_paths_free(v, k);
+    return r;
+  }
+  *paths = v;
+  *n = k;
+  return 0;
+}
