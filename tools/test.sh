@@ -1,0 +1,45 @@
+#!/bin/sh
+# The README's second command: the whole test suite, as CI runs it.
+#   1. default build (-Werror): every test (unit, e2e, watcher, platform, valgrind)
+#   2. AddressSanitizer + UBSan build: every test
+#   3. ThreadSanitizer build: the concurrency, watcher and platform tests
+#   4. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+sh tools/deps.sh
+JOBS=$(nproc)
+status=0
+
+run_suite() { # name, cmake args, ctest args
+  name=$1; shift
+  cargs=$1; shift
+  echo "=== $name ==="
+  # shellcheck disable=SC2086
+  cmake -S . -B "build-$name" -DHOTSSL_WERROR=ON $cargs >/dev/null
+  cmake --build "build-$name" -j"$JOBS" >/dev/null
+  # shellcheck disable=SC2068
+  if ! ctest --test-dir "build-$name" --output-on-failure --timeout 900 -j"$JOBS" $@; then
+    echo "=== $name: FAILED ==="
+    status=1
+  fi
+}
+
+run_suite default "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite asan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=address" -LE valgrind
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  run_suite tsan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=thread" -L "concurrency|watcher|platform" -LE valgrind
+
+echo "=== fresh clone: README set-up command ==="
+clone=$(mktemp -d /tmp/hotssl-clone-XXXXXX)
+git clone -q "$ROOT" "$clone/hotssl"
+if (cd "$clone/hotssl" && sh tools/setup.sh); then
+  echo "fresh clone: demo OK"
+else
+  echo "=== fresh clone: FAILED ==="
+  status=1
+fi
+rm -rf "$clone"
+[ $status -eq 0 ] && echo "ALL SUITES PASSED" || echo "SOME SUITES FAILED"
+exit $status
