@@ -850,6 +850,10 @@ static void test_synthetic(const char *plain_file)
   s = base_synth(shortseq, sizeof shortseq);
   rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
   CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD, "SEQUENCE without version: rc %d", rc);
+  static const unsigned char v2[] = { 0x30, 0x03, 0x02, 0x01, 0x02 };  /* RFC 5958 knows v1, v2 only */
+  s = base_synth(v2, sizeof v2);
+  rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
+  CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD, "version 2 plaintext: rc %d", rc);
   static const unsigned char longseq[] = { 0x30, 0x09, 0x02, 0x01, 0x00 };
   s = base_synth(longseq, sizeof longseq);
   rc = try_synth(&s, PWD, err, sizeof err, NULL, NULL, 0);
