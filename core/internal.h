@@ -248,6 +248,12 @@ struct hotssl_manager {
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;
   char last_error[HOTSSL__ERRLEN];
+
+  /* Fork support (platform/posix/fork.c): before_fork counts forks (the
+   * count personalizes each child's reseed) and holds reload_lock until
+   * after_fork_parent / after_fork_child. */
+  atomic_uint fork_count;
+  int fork_locked;
 };
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
@@ -264,13 +270,19 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger,
  * reload_lock. Returns 0 or HOTSSL_ENOMEM. */
 int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n);
 void hotssl__manager_watch_paths_free(char **paths, size_t n);
-/* Absolute paths the watcher must watch (cert, key, CA, CRL file, CRL dir,
- * the configuration file), from the current configuration and, when it came
- * from a file, from that file as it is on disk now. malloc'ed array of
- * malloc'ed strings; free with hotssl__manager_watch_paths_free. Takes
- * reload_lock. Returns 0 or HOTSSL_ENOMEM. */
-int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n);
-void hotssl__manager_watch_paths_free(char **paths, size_t n);
+/* Spawned backends and prefork workers (core/snapshot.c, platform/):
+ * create a manager whose first generation is built from in (already loaded,
+ * e.g. decoded from a snapshot; NULL: load from cfg) with the given number;
+ * is_reload picks the passphrase rules (a backend re-reading an encrypted
+ * key follows PostgreSQL's EXEC_BACKEND rule: reload rules). in is freed. */
+int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
+                                hotssl__inputs *in, uint64_t number, int is_reload,
+                                const hotssl_manager_options *opts, char *errbuf,
+                                size_t errlen);
+/* Publish an already built generation g (takes the caller's reference), e.g.
+ * a prefork worker's rebuild from the parent's snapshot; cfg (may be NULL)
+ * becomes the manager's configuration. Takes reload_lock; logs one line. */
+void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_config *cfg);
 
 /* platform mutex (platform/) */
 int hotssl__mutex_create(void **mutex, void **pool);

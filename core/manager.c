@@ -362,77 +362,84 @@ int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n) {
   return 0;
 }
 
-/* ---- what the watcher watches ---- */
+/* ---- spawned backends and prefork workers (platform issue) ---- */
 
-static int add_path(char ***v, size_t *n, char *p) {
-  char **nv;
-  size_t i;
-  if (p == NULL)
-    return HOTSSL_ENOMEM;
-  for (i = 0; i < *n; i++)
-    if (strcmp((*v)[i], p) == 0) {
-      free(p);
-      return 0;
-    }
-  if ((nv = realloc(*v, (*n + 1) * sizeof *nv)) == NULL) {
-    free(p);
-    return HOTSSL_ENOMEM;
-  }
-  nv[(*n)++] = p;
-  *v = nv;
-  return 0;
-}
-
-static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
-  static const int ids[] = {HOTSSL__S_SSL_CERT_FILE, HOTSSL__S_SSL_KEY_FILE, HOTSSL__S_SSL_CA_FILE,
-                            HOTSSL__S_SSL_CRL_FILE, HOTSSL__S_SSL_CRL_DIR};
-  size_t i;
+int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
+                                hotssl__inputs *in, uint64_t number, int is_reload,
+                                const hotssl_manager_options *opts, char *errbuf,
+                                size_t errlen) {
+  hotssl_manager *m;
+  hotssl__inputs loaded;
+  hotssl_generation *g = NULL;
+  char err[HOTSSL__ERRLEN];
   int r;
-  for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-    const char *val = hotssl__config_value(cfg, ids[i]);
-    char *p, *abs;
-    if (val[0] == '\0')
-      continue;
-    if ((p = hotssl__path_join(cfg->base_dir, val)) == NULL)
-      return HOTSSL_ENOMEM;
-    abs = hotssl__path_absolute(p);
-    free(p);
-    if ((r = add_path(v, n, abs)) != 0)
-      return r;
+
+  if (out == NULL || cfg == NULL || number == 0) {
+    hotssl__inputs_free(in);
+    return HOTSSL_EINVAL;
   }
-  if (cfg->source_file != NULL && (r = add_path(v, n, hotssl__strdup(cfg->source_file))) != 0)
+  *out = NULL;
+  err[0] = '\0';
+  if ((r = hotssl__runtime_acquire()) != 0) {
+    hotssl__inputs_free(in);
+    hotssl__fmt(errbuf, errlen, "could not initialize the APR runtime");
     return r;
+  }
+  if ((m = calloc(1, sizeof *m)) == NULL) {
+    hotssl__inputs_free(in);
+    hotssl__runtime_release();
+    return HOTSSL_ENOMEM;
+  }
+  m->wakeup.rfd = m->wakeup.wfd = -1;
+  if (opts != NULL) {
+    m->opts = *opts;
+    m->log.fn = opts->log;
+    m->log.ud = opts->log_userdata;
+  }
+  if ((r = hotssl__config_copy(&m->cfg, cfg)) != 0 ||
+      (r = hotssl__mutex_create(&m->reload_lock, &m->pool)) != 0 ||
+      (r = hotssl__wakeup_open(&m->wakeup)) != 0) {
+    hotssl__inputs_free(in);
+    hotssl__fmt(err, sizeof err, "could not create the manager: %s", hotssl_strerror(r));
+    goto fail;
+  }
+  if (in == NULL) {
+    if ((r = hotssl__inputs_load(&loaded, m->cfg, err, sizeof err)) != 0)
+      goto fail;
+    in = &loaded;
+  }
+  r = hotssl__generation_build(&g, in, NULL, is_reload, number, &m->log, err, sizeof err);
+  hotssl__inputs_free(in);
+  if (r != 0)
+    goto fail;
+  atomic_init(&m->current, g);
+  m->next_number = number + 1;
+  hotssl__logf(&m->log, HOTSSL_LOG_INFO,
+               "SSL configuration loaded (generation %llu): certificate subject \"%s\", serial %s, not after %s",
+               (unsigned long long)number, g->cert_info.subject, g->cert_info.serial,
+               g->cert_info.not_after);
+  *out = m;
   return 0;
+fail:
+  if (err[0] == '\0')
+    hotssl__fmt(err, sizeof err, "%s", hotssl_strerror(r));
+  hotssl__logf(&m->log, HOTSSL_LOG_ERROR, "%s", err);
+  hotssl__fmt(errbuf, errlen, "%s", err);
+  free_manager(m);
+  return r;
 }
 
-void hotssl__manager_watch_paths_free(char **paths, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    free(paths[i]);
-  free(paths);
-}
-
-int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n) {
-  hotssl_config *disk = NULL;
-  char **v = NULL;
-  size_t k = 0;
-  int r;
-  *paths = NULL;
-  *n = 0;
+void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_config *cfg) {
   hotssl__mutex_lock(m->reload_lock);
-  r = add_config_paths(&v, &k, m->cfg);
-  /* The file on disk may already name other files (a reload that has not
-   * succeeded yet): watch those too. A file that does not parse adds none. */
-  if (r == 0 && m->cfg->source_file != NULL &&
-      hotssl__config_reread(m->cfg, &disk, NULL, 0) == 0)
-    r = add_config_paths(&v, &k, disk);
-  hotssl__mutex_unlock(m->reload_lock);
-  hotssl_config_destroy(disk);
-  if (r != 0) {
-    hotssl__manager_watch_paths_free(v, k);
-    return r;
+  if (cfg != NULL) {
+    hotssl_config_destroy(m->cfg);
+    m->cfg = cfg;
   }
-  *paths = v;
-  *n = k;
-  return 0;
+  if (g->number >= m->next_number)
+    m->next_number = g->number + 1;
+  hotssl__logf(&m->log, HOTSSL_LOG_INFO,
+               "SSL configuration updated from the parent's snapshot (generation %llu); certificate serial %s, not after %s",
+               (unsigned long long)g->number, g->cert_info.serial, g->cert_info.not_after);
+  publish(m, g);
+  hotssl__mutex_unlock(m->reload_lock);
 }

@@ -1,0 +1,13 @@
+# Fork and spawn support (issue 4): snapshots in core/, one implementation
+# per OS in platform/posix/ or platform/win32/ (the win32 files are
+# placeholders until the Windows work builds them).
+list(APPEND HOTSSL_EXTRA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../core/snapshot.c)
+if(WIN32)
+  list(APPEND HOTSSL_EXTRA_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/../platform/win32/fork.c
+    ${CMAKE_CURRENT_LIST_DIR}/../platform/win32/spawn.c)
+else()
+  list(APPEND HOTSSL_EXTRA_SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/../platform/posix/fork.c
+    ${CMAKE_CURRENT_LIST_DIR}/../platform/posix/spawn.c)
+endif()

@@ -1,0 +1,713 @@
+/*
+ * Snapshots: the pointer-free serialized form of what a manager serves (its
+ * last good generation and the settings that produced it), so a spawned
+ * backend or a prefork worker builds its own generation without re-reading
+ * files that may be half-written on disk.
+ *
+ * Layout (integers big-endian):
+ *   header, 32 bytes: "HTSN" | version u16 (1) | kind u16 (0 contents,
+ *                     1 paths) | total length u64 | generation u64 |
+ *                     checksum u64 (FNV-1a 64 over bytes 32..total)
+ *   records:          tag u16 | 0 u16 | length u32 | value
+ *     SETTING  "name\0value"         (only explicitly set settings)
+ *     BASEDIR / SOURCE               string (the configuration's folder/file)
+ *     FPRINT   32 bytes              overall content fingerprint
+ *     CERT / KEY / CA / CRL          fingerprint[32] | u32 label length |
+ *                                    label | u32 count | count x (u32 len | DER)
+ * Certificates, CA set and CRLs are the DER the parent parsed and validated;
+ * the key is the parsed key written as DER (so an encrypted key needs no
+ * passphrase in the backend: see include/hotssl/platform.h for where these
+ * bytes may travel). A backend still runs every check of the builder on
+ * them. Fingerprints are the parent's (over the files as read), so a worker
+ * reuses unchanged parsed objects exactly as a reload would.
+ *
+ * Reading treats the bytes as hostile: exact total length, magic, version,
+ * checksum, every length bounded by what remains, no duplicate records, no
+ * NUL inside strings, settings re-checked by hotssl_config_set. The checksum
+ * catches corruption and truncation; it is not authentication (the bytes
+ * come from the parent through an inherited descriptor).
+ *
+ * No state; encode takes the manager's reload_lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/platform_util.h>
+
+#include "snapshot.h"
+
+#define SNAP_VERSION 1u
+#define KEY_DER_MAX 16384
+
+enum {
+  T_SETTING = 1,
+  T_BASEDIR = 2,
+  T_SOURCE = 3,
+  T_FPRINT = 4,
+  T_CERT = 10,
+  T_KEY = 11,
+  T_CA = 12,
+  T_CRL = 13
+};
+
+static const char *const setting_names[HOTSSL__S_COUNT] = {
+#define SNAP_SET_NAME(id, name, def) name,
+    HOTSSL__SETTINGS(SNAP_SET_NAME)
+#undef SNAP_SET_NAME
+};
+
+static uint64_t fnv1a64(const unsigned char *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+/* ---- writer: first pass counts (buf == NULL), second pass writes ---- */
+
+typedef struct wr {
+  unsigned char *buf;
+  size_t off;
+} wr;
+
+static void put(wr *w, const void *p, size_t n) {
+  if (w->buf != NULL && n > 0)
+    memcpy(w->buf + w->off, p, n);
+  w->off += n;
+}
+
+static void put_u16(wr *w, unsigned v) {
+  unsigned char b[2] = {(unsigned char)(v >> 8), (unsigned char)v};
+  put(w, b, 2);
+}
+
+static void put_u32(wr *w, size_t v) {
+  unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                        (unsigned char)(v >> 8), (unsigned char)v};
+  put(w, b, 4);
+}
+
+static void put_u64(wr *w, uint64_t v) {
+  int i;
+  for (i = 7; i >= 0; i--) {
+    unsigned char c = (unsigned char)(v >> (8 * i));
+    put(w, &c, 1);
+  }
+}
+
+static void put_rec(wr *w, unsigned tag, size_t len) {
+  put_u16(w, tag);
+  put_u16(w, 0);
+  put_u32(w, len);
+}
+
+static void put_str_rec(wr *w, unsigned tag, const char *s) {
+  size_t n = strlen(s);
+  put_rec(w, tag, n);
+  put(w, s, n);
+}
+
+/* One file record from a list of DER items. */
+typedef struct item {
+  const unsigned char *p;
+  size_t len;
+} item;
+
+static void put_file(wr *w, unsigned tag, const unsigned char fp[32], const char *label,
+                     const item *items, size_t n) {
+  size_t total = 32 + 4 + strlen(label) + 4, i;
+  for (i = 0; i < n; i++)
+    total += 4 + items[i].len;
+  put_rec(w, tag, total);
+  put(w, fp, 32);
+  put_u32(w, strlen(label));
+  put(w, label, strlen(label));
+  put_u32(w, n);
+  for (i = 0; i < n; i++) {
+    put_u32(w, items[i].len);
+    put(w, items[i].p, items[i].len);
+  }
+}
+
+static size_t crt_items(const mbedtls_x509_crt *c, item *v) {
+  size_t n = 0;
+  for (; c != NULL && c->raw.p != NULL; c = c->next, n++)
+    if (v != NULL) {
+      v[n].p = c->raw.p;
+      v[n].len = c->raw.len;
+    }
+  return n;
+}
+
+static size_t crl_items(const mbedtls_x509_crl *c, item *v) {
+  size_t n = 0;
+  for (; c != NULL && c->raw.p != NULL; c = c->next, n++)
+    if (v != NULL) {
+      v[n].p = c->raw.p;
+      v[n].len = c->raw.len;
+    }
+  return n;
+}
+
+static const char *label_of(const hotssl_config *cfg, int id, char **owned) {
+  const char *v = hotssl__config_value(cfg, id);
+  *owned = hotssl__path_join(cfg->base_dir, v);
+  return *owned != NULL ? *owned : v;
+}
+
+void hotssl__snapshot_bytes_free(unsigned char *p, size_t len) {
+  if (p == NULL)
+    return;
+  mbedtls_platform_zeroize(p, len);
+  free(p);
+}
+
+int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **out,
+                            size_t *len, uint64_t *generation) {
+  hotssl_generation *g;
+  const hotssl_config *cfg;
+  unsigned char *keybuf = NULL;
+  size_t keylen = 0, n_cert = 0, n_ca = 0, n_crl = 0, pass, i;
+  item *v_cert = NULL, *v_ca = NULL, *v_crl = NULL, v_key;
+  char *lab[4] = {NULL, NULL, NULL, NULL};
+  int r = 0;
+  wr w = {NULL, 0};
+
+  *out = NULL;
+  *len = 0;
+  if (what > HOTSSL_SNAPSHOT_PATHS)
+    return HOTSSL_EINVAL;
+  hotssl__mutex_lock(m->reload_lock);
+  /* Under the lock we are the only publisher: current and cfg are stable
+   * and belong together (cfg produced, or matched, what is served). */
+  g = atomic_load(&m->current);
+  cfg = m->cfg;
+  if (what == HOTSSL_SNAPSHOT_CONTENTS) {
+    int kl;
+    n_cert = crt_items(&g->cert->u.crt, NULL);
+    n_ca = g->ca != NULL ? crt_items(&g->ca->u.crt, NULL) : 0;
+    n_crl = g->crl != NULL ? crl_items(&g->crl->u.crl, NULL) : 0;
+    v_cert = calloc(n_cert + 1, sizeof *v_cert);
+    v_ca = calloc(n_ca + 1, sizeof *v_ca);
+    v_crl = calloc(n_crl + 1, sizeof *v_crl);
+    keybuf = malloc(KEY_DER_MAX);
+    if (v_cert == NULL || v_ca == NULL || v_crl == NULL || keybuf == NULL) {
+      r = HOTSSL_ENOMEM;
+      goto out;
+    }
+    crt_items(&g->cert->u.crt, v_cert);
+    if (g->ca != NULL)
+      crt_items(&g->ca->u.crt, v_ca);
+    if (g->crl != NULL)
+      crl_items(&g->crl->u.crl, v_crl);
+    /* mbedtls writes the DER at the end of the buffer. */
+    kl = mbedtls_pk_write_key_der(&g->key->u.pk, keybuf, KEY_DER_MAX);
+    if (kl <= 0) {
+      r = HOTSSL_ETLS;
+      goto out;
+    }
+    keylen = (size_t)kl;
+    v_key.p = keybuf + KEY_DER_MAX - keylen;
+    v_key.len = keylen;
+  }
+  for (pass = 0; pass < 2; pass++) {
+    size_t body;
+    if (pass == 1) {
+      if ((w.buf = malloc(w.off)) == NULL) {
+        r = HOTSSL_ENOMEM;
+        goto out;
+      }
+      w.off = 0;
+    }
+    put(&w, "HTSN", 4);
+    put_u16(&w, SNAP_VERSION);
+    put_u16(&w, what);
+    put_u64(&w, 0); /* total, patched below */
+    put_u64(&w, g->number);
+    put_u64(&w, 0); /* checksum, patched below */
+    for (i = 0; i < HOTSSL__S_COUNT; i++) {
+      size_t nl, vl;
+      if (cfg->value[i] == NULL)
+        continue;
+      nl = strlen(setting_names[i]);
+      vl = strlen(cfg->value[i]);
+      put_rec(&w, T_SETTING, nl + 1 + vl);
+      put(&w, setting_names[i], nl + 1);
+      put(&w, cfg->value[i], vl);
+    }
+    if (cfg->base_dir != NULL)
+      put_str_rec(&w, T_BASEDIR, cfg->base_dir);
+    if (cfg->source_file != NULL)
+      put_str_rec(&w, T_SOURCE, cfg->source_file);
+    if (what == HOTSSL_SNAPSHOT_CONTENTS) {
+      put_rec(&w, T_FPRINT, 32);
+      put(&w, g->fingerprint, 32);
+      if (pass == 0) {
+        lab[0] = NULL;
+        label_of(cfg, HOTSSL__S_SSL_CERT_FILE, &lab[0]);
+        label_of(cfg, HOTSSL__S_SSL_KEY_FILE, &lab[1]);
+        label_of(cfg, HOTSSL__S_SSL_CA_FILE, &lab[2]);
+        label_of(cfg, hotssl__config_value(cfg, HOTSSL__S_SSL_CRL_FILE)[0] != '\0'
+                          ? HOTSSL__S_SSL_CRL_FILE : HOTSSL__S_SSL_CRL_DIR, &lab[3]);
+        for (i = 0; i < 4; i++)
+          if (lab[i] == NULL) {
+            r = HOTSSL_ENOMEM;
+            goto out;
+          }
+      }
+      put_file(&w, T_CERT, g->cert->fp, lab[0], v_cert, n_cert);
+      put_file(&w, T_KEY, g->key->fp, lab[1], &v_key, 1);
+      if (g->ca != NULL)
+        put_file(&w, T_CA, g->ca->fp, lab[2], v_ca, n_ca);
+      if (g->crl != NULL)
+        put_file(&w, T_CRL, g->crl->fp, lab[3], v_crl, n_crl);
+    }
+    if (pass == 1) {
+      wr h = {w.buf + 8, 0};
+      body = w.off;
+      put_u64(&h, body);
+      h.buf = w.buf + 24;
+      h.off = 0;
+      put_u64(&h, fnv1a64(w.buf + HOTSSL__SNAPSHOT_HEADER, body - HOTSSL__SNAPSHOT_HEADER));
+    }
+  }
+  *out = w.buf;
+  *len = w.off;
+  if (generation != NULL)
+    *generation = g->number;
+  w.buf = NULL;
+out:
+  hotssl__mutex_unlock(m->reload_lock);
+  if (keybuf != NULL) {
+    mbedtls_platform_zeroize(keybuf, KEY_DER_MAX);
+    free(keybuf);
+  }
+  for (i = 0; i < 4; i++)
+    free(lab[i]);
+  free(v_cert);
+  free(v_ca);
+  free(v_crl);
+  if (w.buf != NULL)
+    hotssl__snapshot_bytes_free(w.buf, w.off);
+  return r;
+}
+
+/* ---- reader ---- */
+
+typedef struct rd {
+  const unsigned char *p;
+  size_t left;
+} rd;
+
+static int get(rd *r, size_t n, const unsigned char **p) {
+  if (n > r->left)
+    return -1;
+  *p = r->p;
+  r->p += n;
+  r->left -= n;
+  return 0;
+}
+
+static uint64_t be(const unsigned char *p, int n) {
+  uint64_t v = 0;
+  int i;
+  for (i = 0; i < n; i++)
+    v = v << 8 | p[i];
+  return v;
+}
+
+static int get_u32(rd *r, size_t *v) {
+  const unsigned char *p;
+  if (get(r, 4, &p) != 0)
+    return -1;
+  *v = (size_t)be(p, 4);
+  return 0;
+}
+
+/* A string value: no NUL inside; returns a malloc'ed copy. */
+static char *dup_str(const unsigned char *p, size_t n) {
+  char *s;
+  if (memchr(p, '\0', n) != NULL)
+    return NULL;
+  if ((s = malloc(n + 1)) == NULL)
+    return NULL;
+  memcpy(s, p, n);
+  s[n] = '\0';
+  return s;
+}
+
+int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total) {
+  if (len < HOTSSL__SNAPSHOT_HEADER || memcmp(hdr, "HTSN", 4) != 0 ||
+      be(hdr + 4, 2) != SNAP_VERSION || be(hdr + 6, 2) > HOTSSL_SNAPSHOT_PATHS)
+    return HOTSSL_EINVAL;
+  *total = be(hdr + 8, 8);
+  if (*total < HOTSSL__SNAPSHOT_HEADER || *total > HOTSSL__SNAPSHOT_MAX)
+    return HOTSSL_EINVAL;
+  return 0;
+}
+
+static const char b64_hdr[] = "-----BEGIN CERTIFICATE-----\n";
+static const char b64_ftr[] = "\n-----END CERTIFICATE-----\n";
+
+/* Blob for a list of DER items: a single item stays DER (the builder's
+ * parsers take one DER object directly), several become PEM (a chain). */
+static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n,
+                     int der_only) {
+  size_t i, need = 1, off = 0;
+  memset(b, 0, sizeof *b);
+  if ((b->path = hotssl__strdup(label)) == NULL)
+    return HOTSSL_ENOMEM;
+  if (n == 1 || der_only) {
+    if ((b->data = malloc(v[0].len + 1)) == NULL)
+      return HOTSSL_ENOMEM;
+    memcpy(b->data, v[0].p, v[0].len);
+    b->data[v[0].len] = '\0';
+    b->len = v[0].len;
+    return 0;
+  }
+  for (i = 0; i < n; i++)
+    need += sizeof b64_hdr + sizeof b64_ftr + 4 * (v[i].len / 3 + 1) + 1;
+  if ((b->data = malloc(need)) == NULL)
+    return HOTSSL_ENOMEM;
+  for (i = 0; i < n; i++) {
+    size_t o = 0;
+    memcpy(b->data + off, b64_hdr, sizeof b64_hdr - 1);
+    off += sizeof b64_hdr - 1;
+    if (mbedtls_base64_encode(b->data + off, need - off, &o, v[i].p, v[i].len) != 0)
+      return HOTSSL_ENOMEM;
+    off += o;
+    memcpy(b->data + off, b64_ftr, sizeof b64_ftr - 1);
+    off += sizeof b64_ftr - 1;
+  }
+  b->data[off] = '\0';
+  b->len = off;
+  return 0;
+}
+
+/* Parse one file record into items (pointing into the snapshot). */
+static int parse_file(const unsigned char *p, size_t n, unsigned char fp[32], char **label,
+                      item **items, size_t *count) {
+  rd r = {p, n};
+  const unsigned char *q;
+  size_t ll, cnt, i;
+  *label = NULL;
+  *items = NULL;
+  if (get(&r, 32, &q) != 0)
+    return -1;
+  memcpy(fp, q, 32);
+  if (get_u32(&r, &ll) != 0 || get(&r, ll, &q) != 0 || (*label = dup_str(q, ll)) == NULL)
+    return -1;
+  if (get_u32(&r, &cnt) != 0 || cnt == 0 || cnt > r.left / 4)
+    return -1;
+  if ((*items = calloc(cnt, sizeof **items)) == NULL)
+    return -1;
+  for (i = 0; i < cnt; i++) {
+    size_t il;
+    if (get_u32(&r, &il) != 0 || il == 0 || get(&r, il, &q) != 0)
+      return -1;
+    (*items)[i].p = q;
+    (*items)[i].len = il;
+  }
+  *count = cnt;
+  return r.left == 0 ? 0 : -1;
+}
+
+int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **cfg_out,
+                            hotssl__inputs *in, int *has_contents, uint64_t *generation,
+                            char *errbuf, size_t errlen) {
+  uint64_t total;
+  unsigned kind;
+  hotssl_config *cfg = NULL;
+  rd r;
+  int ret = HOTSSL_EINVAL, have_fp = 0;
+  const char *why = "malformed record";
+  struct {
+    int seen;
+    unsigned char fp[32];
+    char *label;
+    item *items;
+    size_t n;
+  } f[4];
+  size_t i;
+  unsigned seen_mask = 0;
+
+  memset(f, 0, sizeof f);
+  memset(in, 0, sizeof *in);
+  *cfg_out = NULL;
+  *has_contents = 0;
+  if (hotssl__snapshot_peek(b, len, &total) != 0) {
+    why = "not a hotssl snapshot of a supported version";
+    goto bad;
+  }
+  if (total != len) {
+    why = "length does not match (truncated?)";
+    goto bad;
+  }
+  if (be(b + 24, 8) != fnv1a64(b + HOTSSL__SNAPSHOT_HEADER, len - HOTSSL__SNAPSHOT_HEADER)) {
+    why = "checksum mismatch";
+    goto bad;
+  }
+  kind = (unsigned)be(b + 6, 2);
+  *generation = be(b + 16, 8);
+  if (*generation == 0) {
+    why = "generation number is 0";
+    goto bad;
+  }
+  if ((ret = hotssl_config_create(&cfg)) != 0)
+    goto fail;
+  ret = HOTSSL_EINVAL;
+  r.p = b + HOTSSL__SNAPSHOT_HEADER;
+  r.left = len - HOTSSL__SNAPSHOT_HEADER;
+  while (r.left > 0) {
+    const unsigned char *h, *v;
+    unsigned tag;
+    size_t vl;
+    if (get(&r, 8, &h) != 0)
+      goto bad;
+    tag = (unsigned)be(h, 2);
+    vl = (size_t)be(h + 4, 4);
+    if (be(h + 2, 2) != 0 || get(&r, vl, &v) != 0)
+      goto bad;
+    if (tag != T_SETTING) {
+      unsigned bit = tag < 32 ? 1u << tag : 0;
+      if (bit == 0 || (seen_mask & bit)) {
+        why = "unknown or repeated record";
+        goto bad;
+      }
+      seen_mask |= bit;
+    }
+    switch (tag) {
+    case T_SETTING: {
+      const unsigned char *nul = memchr(v, '\0', vl);
+      char *name, *val;
+      char sub[HOTSSL__ERRLEN];
+      int sr;
+      if (nul == NULL)
+        goto bad;
+      name = dup_str(v, (size_t)(nul - v));
+      val = dup_str(nul + 1, vl - (size_t)(nul - v) - 1);
+      sr = (name == NULL || val == NULL) ? HOTSSL_EINVAL
+                                         : hotssl_config_set(cfg, name, val, sub, sizeof sub);
+      free(name);
+      hotssl__secret_free(val);
+      if (sr != 0) {
+        why = "invalid setting";
+        goto bad;
+      }
+      break;
+    }
+    case T_BASEDIR:
+    case T_SOURCE: {
+      char *s = dup_str(v, vl);
+      if (s == NULL)
+        goto bad;
+      if (tag == T_BASEDIR) {
+        free(cfg->base_dir);
+        cfg->base_dir = s;
+      } else {
+        free(cfg->source_file);
+        cfg->source_file = s;
+      }
+      break;
+    }
+    case T_FPRINT:
+      if (vl != 32)
+        goto bad;
+      memcpy(in->fingerprint, v, 32);
+      have_fp = 1;
+      break;
+    case T_CERT:
+    case T_KEY:
+    case T_CA:
+    case T_CRL: {
+      int k = (int)tag - T_CERT;
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS ||
+          parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n) != 0)
+        goto bad;
+      if (tag == T_KEY && f[k].n != 1)
+        goto bad;
+      f[k].seen = 1;
+      break;
+    }
+    default:
+      why = "unknown record";
+      goto bad;
+    }
+  }
+  if (kind == HOTSSL_SNAPSHOT_PATHS) {
+    *cfg_out = cfg;
+    return 0;
+  }
+  if (!have_fp || !f[0].seen || !f[1].seen) {
+    why = "certificate, key or fingerprint missing";
+    goto bad;
+  }
+  {
+    char sub[HOTSSL__ERRLEN];
+    if ((ret = hotssl__settings_from_config(&in->s, cfg, sub, sizeof sub)) != 0) {
+      why = "settings do not check";
+      ret = HOTSSL_EINVAL;
+      goto bad;
+    }
+  }
+  ret = HOTSSL_EINVAL;
+  if ((in->s.ca_file != NULL) != f[2].seen ||
+      (in->s.crl_file != NULL && !f[3].seen) ||
+      (f[3].seen && in->s.crl_file == NULL && in->s.crl_dir == NULL)) {
+    why = "files do not match the settings";
+    goto bad;
+  }
+  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0)) != 0 ||
+      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1)) != 0 ||
+      (f[2].seen && (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0)) != 0))
+    goto fail;
+  memcpy(in->fp_cert, f[0].fp, 32);
+  memcpy(in->fp_key, f[1].fp, 32);
+  memcpy(in->fp_ca, f[2].fp, 32);
+  memcpy(in->fp_crl, f[3].fp, 32);
+  if (f[3].seen) {
+    /* One CRL per blob, all DER: the first as the CRL file, the others as
+     * directory entries (the builder checks each against the CA set). */
+    if ((ret = make_blob(&in->crl, f[3].label, f[3].items, 1, 1)) != 0)
+      goto fail;
+    if (f[3].n > 1) {
+      if ((in->crl_dir_files = calloc(f[3].n - 1, sizeof *in->crl_dir_files)) == NULL) {
+        ret = HOTSSL_ENOMEM;
+        goto fail;
+      }
+      for (i = 1; i < f[3].n; i++) {
+        if ((ret = make_blob(&in->crl_dir_files[i - 1], f[3].label, &f[3].items[i], 1, 1)) != 0)
+          goto fail;
+        in->n_crl_dir_files = i;
+      }
+    }
+  }
+  for (i = 0; i < 4; i++) {
+    free(f[i].label);
+    free(f[i].items);
+  }
+  *has_contents = 1;
+  *cfg_out = cfg;
+  return 0;
+bad:
+  hotssl__fmt(errbuf, errlen, "invalid snapshot: %s", why);
+  ret = HOTSSL_EINVAL;
+fail:
+  if (ret == HOTSSL_ENOMEM)
+    hotssl__fmt(errbuf, errlen, "could not decode the snapshot: out of memory");
+  for (i = 0; i < 4; i++) {
+    free(f[i].label);
+    free(f[i].items);
+  }
+  hotssl__inputs_free(in);
+  hotssl_config_destroy(cfg);
+  return ret;
+}
+
+int hotssl__snapshot_build(const unsigned char *b, size_t len, const hotssl_generation *prev,
+                           const hotssl__log *log, hotssl_generation **out,
+                           hotssl_config **cfg_out, char *errbuf, size_t errlen) {
+  hotssl_config *cfg;
+  hotssl__inputs in;
+  uint64_t number;
+  int contents, r;
+  *out = NULL;
+  *cfg_out = NULL;
+  if ((r = hotssl__snapshot_decode(b, len, &cfg, &in, &contents, &number, errbuf, errlen)) != 0)
+    return r;
+  if (!contents && (r = hotssl__inputs_load(&in, cfg, errbuf, errlen)) != 0) {
+    hotssl_config_destroy(cfg);
+    return r;
+  }
+  r = hotssl__generation_build(out, &in, prev, 1, number, log, errbuf, errlen);
+  hotssl__inputs_free(&in);
+  if (r != 0) {
+    hotssl_config_destroy(cfg);
+    return r;
+  }
+  *cfg_out = cfg;
+  return 0;
+}
+
+/* ---- public API ---- */
+
+struct hotssl_snapshot {
+  uint64_t generation;
+  unsigned kind;
+  unsigned char *data;
+  size_t len;
+};
+
+int hotssl_snapshot_take(hotssl_manager *m, unsigned what, hotssl_snapshot **out) {
+  hotssl_snapshot *s;
+  int r;
+  if (out == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  if (m == NULL || what > HOTSSL_SNAPSHOT_PATHS)
+    return HOTSSL_EINVAL;
+  if ((s = calloc(1, sizeof *s)) == NULL)
+    return HOTSSL_ENOMEM;
+  s->kind = what;
+  if ((r = hotssl__snapshot_encode(m, what, &s->data, &s->len, &s->generation)) != 0) {
+    free(s);
+    return r;
+  }
+  *out = s;
+  return 0;
+}
+
+void hotssl_snapshot_destroy(hotssl_snapshot *s) {
+  if (s == NULL)
+    return;
+  hotssl__snapshot_bytes_free(s->data, s->len);
+  free(s);
+}
+
+uint64_t hotssl_snapshot_generation(const hotssl_snapshot *s) {
+  return s != NULL ? s->generation : 0;
+}
+
+unsigned hotssl_snapshot_kind(const hotssl_snapshot *s) { return s != NULL ? s->kind : 0; }
+
+const unsigned char *hotssl_snapshot_bytes(const hotssl_snapshot *s, size_t *len) {
+  if (len != NULL)
+    *len = s != NULL ? s->len : 0;
+  return s != NULL ? s->data : NULL;
+}
+
+int hotssl_manager_create_from_snapshot(hotssl_manager **out, const void *bytes, size_t len,
+                                        const hotssl_manager_options *opts, char *errbuf,
+                                        size_t errlen) {
+  hotssl_config *cfg;
+  hotssl__inputs in;
+  uint64_t number;
+  int contents, r;
+  char err[HOTSSL__ERRLEN];
+  hotssl__log log = {NULL, NULL};
+  if (out == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  if (bytes == NULL)
+    return HOTSSL_EINVAL;
+  if (opts != NULL) {
+    log.fn = opts->log;
+    log.ud = opts->log_userdata;
+  }
+  r = hotssl__snapshot_decode(bytes, len, &cfg, &in, &contents, &number, err, sizeof err);
+  if (r != 0) {
+    hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
+    hotssl__fmt(errbuf, errlen, "%s", err);
+    return r;
+  }
+  /* A backend re-reading an encrypted key follows reload rules, as
+   * PostgreSQL's EXEC_BACKEND backends do. */
+  r = hotssl__manager_create_with(out, cfg, contents ? &in : NULL, number, 1, opts, errbuf,
+                                  errlen);
+  hotssl_config_destroy(cfg);
+  return r;
+}

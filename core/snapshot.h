@@ -1,0 +1,39 @@
+/*
+ * Internal interface of core/snapshot.c: the pointer-free serialized form of
+ * what a manager serves, handed to spawned backends (pipe) and prefork
+ * workers (anonymous shared memory). Never installed.
+ */
+#ifndef HOTSSL_CORE_SNAPSHOT_H
+#define HOTSSL_CORE_SNAPSHOT_H
+
+#include "internal.h"
+#include "hotssl/platform.h"
+
+#define HOTSSL__SNAPSHOT_HEADER 32u
+/* Upper bound a reader accepts (the files are each bounded by
+ * hotssl_max_file_size at load; this bounds a hostile length field). */
+#define HOTSSL__SNAPSHOT_MAX ((uint64_t)1 << 30)
+
+/* Serialize m's current generation and configuration. *out is malloc'ed;
+ * free with hotssl__snapshot_bytes_free (it may hold key material). */
+int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **out,
+                            size_t *len, uint64_t *generation);
+void hotssl__snapshot_bytes_free(unsigned char *p, size_t len);
+
+/* Total length announced by a header, after checking magic and version. */
+int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total);
+
+/* Check and decode. On success *cfg is a new configuration, *has_contents
+ * tells whether in was filled (CONTENTS) or not (PATHS: load from *cfg).
+ * Malformed input: HOTSSL_EINVAL with the reason in errbuf; nothing to free. */
+int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **cfg,
+                            hotssl__inputs *in, int *has_contents, uint64_t *generation,
+                            char *errbuf, size_t errlen);
+
+/* Decode and build a generation (prefork worker): prev lends unchanged
+ * parsed objects. *cfg_out receives the snapshot's configuration. */
+int hotssl__snapshot_build(const unsigned char *b, size_t len, const hotssl_generation *prev,
+                           const hotssl__log *log, hotssl_generation **out,
+                           hotssl_config **cfg_out, char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * Fork support (POSIX): the explicit before/after-fork calls of
+ * include/hotssl/platform.h and the prefork workers' shared generation
+ * counter. The library installs no pthread_atfork handlers; the host calls
+ * these around its own fork().
+ *
+ * Why the child re-creates its random generator instead of only reseeding
+ * it. Debian's mbedTLS is built with MBEDTLS_THREADING_C: the CTR-DRBG and
+ * the entropy context each hold a pthread mutex, taken on every
+ * mbedtls_ctr_drbg_random() / mbedtls_entropy_func() call. fork() copies
+ * those mutexes in whatever state they had: if a parent thread was in the
+ * middle of a handshake (thread-mode hosts that also fork) the child holds
+ * a mutex locked by a thread that does not exist there, and its first
+ * handshake deadlocks; the DRBG state itself may be half-updated. Calling
+ * mbedtls_ctr_drbg_reseed() would take that mutex. So, in the child, which
+ * is single-threaded right after fork(), we overwrite both contexts
+ * (zeroized first: the old state must not survive anywhere) and initialize
+ * them anew (mbedtls_*_init creates fresh mutexes in place; none of these
+ * contexts owns heap memory, so nothing leaks), then seed the DRBG from
+ * fresh OS entropy personalized with the child's pid, parent pid, clock
+ * readings and a per-manager fork counter. The generation's
+ * mbedtls_ssl_config keeps pointing at the same (re-created) DRBG. The
+ * inherited state is never used again, so two children can never produce
+ * the same randoms, and no inherited mutex is ever touched.
+ *
+ * The manager's own lock (reload_lock) is handled the classic atfork way:
+ * before_fork takes it (waiting for a reload in progress, e.g. in a watcher
+ * thread), the parent releases it after fork, the child releases its copy.
+ * The reader-in-flight counters of the publication scheme are reset in the
+ * child: a reader that was in flight in another parent thread does not
+ * exist there, and a stale count would stall a later publication (prefork).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <apr_pools.h>
+#include <apr_shm.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "../../core/internal.h"
+#include "../../core/snapshot.h"
+#include "hotssl/platform.h"
+
+int hotssl_manager_before_fork(hotssl_manager *m) {
+  if (m == NULL)
+    return HOTSSL_EINVAL;
+  hotssl__mutex_lock(m->reload_lock);
+  m->fork_locked = 1;
+  atomic_fetch_add(&m->fork_count, 1);
+  return 0;
+}
+
+void hotssl_manager_after_fork_parent(hotssl_manager *m) {
+  if (m == NULL || !m->fork_locked)
+    return;
+  m->fork_locked = 0;
+  hotssl__mutex_unlock(m->reload_lock);
+}
+
+static int recreate_rng(hotssl_generation *g, unsigned count) {
+  struct timespec rt, mono;
+  char pers[160];
+  int n;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  n = snprintf(pers, sizeof pers,
+               "hotssl fork child pid=%ld ppid=%ld rt=%lld.%09ld mono=%lld.%09ld fork=%u gen=%llu",
+               (long)getpid(), (long)getppid(), (long long)rt.tv_sec, rt.tv_nsec,
+               (long long)mono.tv_sec, mono.tv_nsec, count, (unsigned long long)g->number);
+  if (n < 0)
+    n = 0;
+  mbedtls_platform_zeroize(&g->drbg, sizeof g->drbg);
+  mbedtls_platform_zeroize(&g->entropy, sizeof g->entropy);
+  mbedtls_entropy_init(&g->entropy);
+  mbedtls_ctr_drbg_init(&g->drbg);
+  if (mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy,
+                            (const unsigned char *)pers, (size_t)n) != 0)
+    return HOTSSL_ETLS;
+  return 0;
+}
+
+int hotssl_generation_after_fork_child(hotssl_generation *g) {
+  if (g == NULL)
+    return HOTSSL_EINVAL;
+  return recreate_rng(g, 0);
+}
+
+int hotssl_manager_after_fork_child(hotssl_manager *m) {
+  int r;
+  if (m == NULL)
+    return HOTSSL_EINVAL;
+  /* Single-threaded now: no reader is in flight. */
+  atomic_store(&m->readers[0], 0);
+  atomic_store(&m->readers[1], 0);
+  r = recreate_rng(atomic_load(&m->current), atomic_load(&m->fork_count));
+  /* The parent's wake-up pipe is the parent's: a child writing to it would
+   * trigger the parent's reloads, a child reading it would steal them. */
+  hotssl__wakeup_close(&m->wakeup);
+  if (m->fork_locked) {
+    m->fork_locked = 0;
+    hotssl__mutex_unlock(m->reload_lock);
+  }
+  if (r != 0)
+    hotssl__logf(&m->log, HOTSSL_LOG_ERROR,
+                 "could not seed the random generator after fork: this process must not use TLS");
+  return r;
+}
+
+/* ---- prefork workers ---- */
+
+/* Shared region. The parent is the only writer (seqlock: seq is odd while
+ * it writes); `published` is what workers check at each accept. 64-bit
+ * lock-free atomics work across processes sharing the mapping. */
+typedef struct prefork_shm {
+  _Atomic uint64_t published;
+  _Atomic uint64_t seq;
+  uint64_t generation;
+  uint64_t len;
+  unsigned char data[];
+} prefork_shm;
+
+struct hotssl_prefork {
+  hotssl_manager *m; /* the parent's */
+  apr_pool_t *pool;
+  apr_shm_t *shm;
+  prefork_shm *base;
+  size_t capacity;
+  _Atomic uint64_t seen; /* per process (copied at fork) */
+  pid_t owner;           /* the parent: zeroizes the region at destroy */
+};
+
+#define PREFORK_DEFAULT_CAPACITY ((size_t)64 << 20)
+
+int hotssl_prefork_create(hotssl_prefork **out, hotssl_manager *m, size_t capacity) {
+  hotssl_prefork *p;
+  int r;
+  if (out == NULL || m == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  if (capacity == 0)
+    capacity = PREFORK_DEFAULT_CAPACITY;
+  if ((r = hotssl__runtime_acquire()) != 0)
+    return r;
+  if ((p = calloc(1, sizeof *p)) == NULL) {
+    hotssl__runtime_release();
+    return HOTSSL_ENOMEM;
+  }
+  p->m = m;
+  p->capacity = capacity;
+  p->owner = getpid();
+  if (apr_pool_create(&p->pool, NULL) != APR_SUCCESS) {
+    free(p);
+    hotssl__runtime_release();
+    return HOTSSL_ENOMEM;
+  }
+  /* Anonymous (filename NULL): no name, no file; inherited by fork only. */
+  if (apr_shm_create(&p->shm, sizeof(prefork_shm) + capacity, NULL, p->pool) != APR_SUCCESS) {
+    hotssl__logf(&m->log, HOTSSL_LOG_ERROR, "could not create shared memory for prefork workers");
+    apr_pool_destroy(p->pool);
+    free(p);
+    hotssl__runtime_release();
+    return HOTSSL_ESYS;
+  }
+  p->base = apr_shm_baseaddr_get(p->shm);
+  atomic_init(&p->base->published, 0);
+  atomic_init(&p->base->seq, 0);
+  if ((r = hotssl_prefork_publish(p)) != 0) {
+    hotssl_prefork_destroy(p);
+    return r;
+  }
+  *out = p;
+  return 0;
+}
+
+int hotssl_prefork_publish(hotssl_prefork *p) {
+  unsigned char *bytes;
+  size_t len;
+  uint64_t gen;
+  int r;
+  if (p == NULL)
+    return HOTSSL_EINVAL;
+  if ((r = hotssl__snapshot_encode(p->m, HOTSSL_SNAPSHOT_CONTENTS, &bytes, &len, &gen)) != 0)
+    return r;
+  if (gen == atomic_load(&p->base->published)) {
+    hotssl__snapshot_bytes_free(bytes, len);
+    return 0;
+  }
+  if (len > p->capacity) {
+    hotssl__logf(&p->m->log, HOTSSL_LOG_ERROR,
+                 "prefork workers keep their generation: snapshot of generation %llu needs %zu bytes, shared memory holds %zu",
+                 (unsigned long long)gen, len, p->capacity);
+    hotssl__snapshot_bytes_free(bytes, len);
+    return HOTSSL_ENOMEM;
+  }
+  atomic_fetch_add(&p->base->seq, 1); /* odd: writing */
+  /* Zeroize what an earlier, longer snapshot left behind. */
+  if (p->base->len > len)
+    mbedtls_platform_zeroize(p->base->data + len, (size_t)p->base->len - len);
+  memcpy(p->base->data, bytes, len);
+  p->base->len = len;
+  p->base->generation = gen;
+  atomic_fetch_add(&p->base->seq, 1); /* even: consistent */
+  atomic_store(&p->base->published, gen);
+  atomic_store(&p->seen, gen);
+  hotssl__snapshot_bytes_free(bytes, len);
+  return 0;
+}
+
+int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
+  uint64_t pub, gen = 0, start;
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  hotssl_generation *cur, *g = NULL;
+  hotssl_config *cfg = NULL;
+  char err[HOTSSL__ERRLEN];
+  int r;
+
+  if (p == NULL || wm == NULL)
+    return HOTSSL_EINVAL;
+  pub = atomic_load_explicit(&p->base->published, memory_order_acquire);
+  if (pub == atomic_load_explicit(&p->seen, memory_order_relaxed))
+    return 0; /* the per-accept cost: one shared load, one local load */
+  /* Copy a consistent snapshot out of the seqlock (bounded wait). */
+  start = hotssl__now_ms();
+  for (;;) {
+    uint64_t s1 = atomic_load_explicit(&p->base->seq, memory_order_acquire), s2;
+    if ((s1 & 1u) == 0) {
+      uint64_t l = p->base->len;
+      if (l > p->capacity || l < HOTSSL__SNAPSHOT_HEADER)
+        goto retry;
+      if (buf == NULL || len < l) {
+        hotssl__snapshot_bytes_free(buf, len);
+        if ((buf = malloc((size_t)l)) == NULL)
+          return HOTSSL_ENOMEM;
+      }
+      len = (size_t)l;
+      gen = p->base->generation;
+      memcpy(buf, p->base->data, len);
+      atomic_thread_fence(memory_order_acquire);
+      s2 = atomic_load_explicit(&p->base->seq, memory_order_relaxed);
+      if (s1 == s2)
+        break;
+    }
+  retry:
+    if (hotssl__now_ms() - start > 10000) {
+      hotssl__snapshot_bytes_free(buf, len);
+      hotssl__logf(&wm->log, HOTSSL_LOG_WARNING,
+                   "could not read the parent's snapshot: it kept changing; keeping the current generation");
+      return HOTSSL_EBUSY;
+    }
+    hotssl__yield();
+  }
+  atomic_store(&p->seen, gen);
+  cur = hotssl_manager_acquire(wm);
+  if (gen <= cur->number) {
+    hotssl_generation_release(cur);
+    hotssl__snapshot_bytes_free(buf, len);
+    return 0;
+  }
+  r = hotssl__snapshot_build(buf, len, cur, &wm->log, &g, &cfg, err, sizeof err);
+  hotssl_generation_release(cur);
+  hotssl__snapshot_bytes_free(buf, len);
+  if (r != 0) {
+    hotssl__logf(&wm->log, HOTSSL_LOG_WARNING,
+                 "SSL configuration was not updated from the parent's snapshot (generation %llu): %s",
+                 (unsigned long long)gen, err);
+    return r;
+  }
+  hotssl__manager_install(wm, g, cfg);
+  return 1;
+}
+
+void hotssl_prefork_destroy(hotssl_prefork *p) {
+  if (p == NULL)
+    return;
+  if (p->shm != NULL) {
+    /* The region may hold key material: the parent wipes it when done. */
+    if (p->owner == getpid())
+      mbedtls_platform_zeroize(p->base->data, (size_t)p->base->len);
+    apr_shm_destroy(p->shm);
+  }
+  apr_pool_destroy(p->pool);
+  free(p);
+  hotssl__runtime_release();
+}

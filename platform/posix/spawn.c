@@ -1,0 +1,345 @@
+/*
+ * Spawn (POSIX): process-per-connection backends started through APR's
+ * process creation (apr_proc_create: fork + exec here, CreateProcess on
+ * Windows), the hand-off of the accepted connection and of a snapshot, and
+ * the backend side that reads them.
+ *
+ * Descriptors. Everything the library opens is close-on-exec, and the host
+ * must open its listening socket close-on-exec (the CLI does), so a backend
+ * inherits only stdin/stdout/stderr plus two descriptors made inheritable
+ * for it: a duplicate of the connection and the read end of a socket pair
+ * carrying the snapshot. The duplicates exist only while apr_proc_create
+ * runs, under the manager's reload_lock, so no reload of this manager can
+ * start the passphrase command (the library's only other child process) and
+ * leak them meanwhile; the host's own concurrent forks are the host's
+ * business. A socket pair rather than a pipe: send(MSG_NOSIGNAL) never
+ * raises SIGPIPE in a host whose backend died early (the library installs no
+ * signal handlers).
+ *
+ * The hand-off text on the backend's command line is "hotssl1:<conn>:<snap>"
+ * (descriptor numbers in the backend). On Windows it would carry inherited
+ * HANDLE values instead (platform/win32/spawn.c).
+ *
+ * The snapshot is written before hotssl_spawn returns, bounded by a
+ * deadline; a snapshot larger than the socket buffer is read by the backend
+ * as it starts, so the parent waits about as long as the backend needs to
+ * exec and read it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <apr_pools.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "../../core/internal.h"
+#include "../../core/snapshot.h"
+#include "hotssl/platform.h"
+
+#define HANDOFF_DEADLINE_MS 30000
+
+struct hotssl_process {
+  apr_pool_t *pool;
+  apr_proc_t proc;
+  int done, code;
+};
+
+static int dup_inheritable(int fd) {
+  /* F_DUPFD (not F_DUPFD_CLOEXEC): the copy is inherited across exec. */
+  return fcntl(fd, F_DUPFD, 3);
+}
+
+/* Wait until fd is ready for events, at most until deadline. */
+static int wait_fd(int fd, short events, uint64_t deadline) {
+  for (;;) {
+    struct pollfd p;
+    uint64_t now = hotssl__now_ms();
+    int r;
+    if (now >= deadline)
+      return -1;
+    p.fd = fd;
+    p.events = events;
+    r = poll(&p, 1, (int)(deadline - now));
+    if (r > 0)
+      return 0;
+    if (r < 0 && errno != EINTR)
+      return -1;
+  }
+}
+
+static int send_all(int fd, const unsigned char *p, size_t n, char *errbuf, size_t errlen) {
+  uint64_t deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      p += w;
+      n -= (size_t)w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (wait_fd(fd, POLLOUT, deadline) != 0) {
+        hotssl__fmt(errbuf, errlen, "backend did not read its snapshot within %d ms",
+                    HANDOFF_DEADLINE_MS);
+        return HOTSSL_ESYS;
+      }
+      continue;
+    }
+    hotssl__fmt(errbuf, errlen, "could not hand the snapshot to the backend: %s",
+                w < 0 ? strerror(errno) : "connection closed");
+    return HOTSSL_ESYS;
+  }
+  return 0;
+}
+
+int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_process **out,
+                 char *errbuf, size_t errlen) {
+  hotssl_process *p;
+  apr_procattr_t *attr;
+  apr_status_t rv;
+  const char **argv = NULL;
+  char handoff[64];
+  int sv[2] = {-1, -1}, cfd = -1, sfd = -1, r;
+  size_t n = 0, i, len;
+  const unsigned char *bytes;
+
+  if (out == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  if (m == NULL || req == NULL || req->program == NULL || req->argv == NULL ||
+      req->snapshot == NULL)
+    return HOTSSL_EINVAL;
+  bytes = hotssl_snapshot_bytes(req->snapshot, &len);
+  while (req->argv[n] != NULL)
+    n++;
+  if ((r = hotssl__runtime_acquire()) != 0)
+    return r;
+  if ((p = calloc(1, sizeof *p)) == NULL) {
+    hotssl__runtime_release();
+    return HOTSSL_ENOMEM;
+  }
+  if (apr_pool_create(&p->pool, NULL) != APR_SUCCESS) {
+    free(p);
+    hotssl__runtime_release();
+    return HOTSSL_ENOMEM;
+  }
+  if ((argv = apr_pcalloc(p->pool, (n + 1) * sizeof *argv)) == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto fail;
+  }
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    hotssl__fmt(errbuf, errlen, "could not create the hand-off socket pair: %s", strerror(errno));
+    r = HOTSSL_ESYS;
+    goto fail;
+  }
+
+  hotssl__mutex_lock(m->reload_lock);
+  cfd = req->conn_fd >= 0 ? dup_inheritable(req->conn_fd) : -1;
+  sfd = dup_inheritable(sv[1]);
+  if ((req->conn_fd >= 0 && cfd < 0) || sfd < 0) {
+    hotssl__fmt(errbuf, errlen, "could not duplicate descriptors for the backend: %s",
+                strerror(errno));
+    r = HOTSSL_ESYS;
+    goto unlock;
+  }
+  hotssl__fmt(handoff, sizeof handoff, "hotssl1:%d:%d", cfd, sfd);
+  for (i = 0; i < n; i++)
+    argv[i] = strcmp(req->argv[i], HOTSSL_SPAWN_HANDOFF_ARG) == 0 ? handoff : req->argv[i];
+  argv[n] = NULL;
+  if ((rv = apr_procattr_create(&attr, p->pool)) != APR_SUCCESS ||
+      (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV)) != APR_SUCCESS ||
+      (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS ||
+      (rv = apr_proc_create(&p->proc, req->program, argv, NULL, attr, p->pool)) != APR_SUCCESS) {
+    char t[200];
+    apr_strerror(rv, t, sizeof t);
+    hotssl__fmt(errbuf, errlen, "could not start backend \"%s\": %s", req->program, t);
+    r = HOTSSL_ESYS;
+    goto unlock;
+  }
+  r = 0;
+unlock:
+  if (cfd >= 0)
+    close(cfd);
+  if (sfd >= 0)
+    close(sfd);
+  hotssl__mutex_unlock(m->reload_lock);
+  close(sv[1]);
+  sv[1] = -1;
+  if (r != 0)
+    goto fail;
+  r = send_all(sv[0], bytes, len, errbuf, errlen);
+  close(sv[0]);
+  sv[0] = -1;
+  if (r != 0) {
+    /* The backend would wait for the rest: it sees EOF and fails alone. */
+    hotssl__logf(&m->log, HOTSSL_LOG_WARNING, "%s", errbuf != NULL ? errbuf : "snapshot hand-off failed");
+  }
+  *out = p;
+  return r;
+fail:
+  if (sv[0] >= 0)
+    close(sv[0]);
+  if (sv[1] >= 0)
+    close(sv[1]);
+  apr_pool_destroy(p->pool);
+  free(p);
+  hotssl__runtime_release();
+  return r;
+}
+
+long hotssl_process_pid(const hotssl_process *p) { return p != NULL ? (long)p->proc.pid : -1; }
+
+int hotssl_process_wait(hotssl_process *p, int block, int *exit_code) {
+  int code = 0;
+  apr_exit_why_e why;
+  apr_status_t rv;
+  if (p == NULL)
+    return HOTSSL_EINVAL;
+  if (!p->done) {
+    rv = apr_proc_wait(&p->proc, &code, &why, block ? APR_WAIT : APR_NOWAIT);
+    if (APR_STATUS_IS_CHILD_NOTDONE(rv))
+      return 0;
+    if (!APR_STATUS_IS_CHILD_DONE(rv))
+      return HOTSSL_ESYS;
+    p->done = 1;
+    p->code = why == APR_PROC_EXIT ? code : -code;
+  }
+  if (exit_code != NULL)
+    *exit_code = p->code;
+  return 1;
+}
+
+void hotssl_process_destroy(hotssl_process *p) {
+  if (p == NULL)
+    return;
+  apr_pool_destroy(p->pool);
+  free(p);
+  hotssl__runtime_release();
+}
+
+/* ---- backend side ---- */
+
+static int parse_fd(const char **s, int *fd, char end) {
+  long v = 0;
+  const char *p = *s;
+  if (*p < '0' || *p > '9')
+    return -1;
+  while (*p >= '0' && *p <= '9') {
+    v = v * 10 + (*p - '0');
+    if (v > 1 << 20)
+      return -1;
+    p++;
+  }
+  if (*p != end)
+    return -1;
+  *fd = (int)v;
+  *s = p + (end != '\0');
+  return 0;
+}
+
+static int recv_all(int fd, unsigned char *p, size_t n, uint64_t deadline) {
+  while (n > 0) {
+    ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
+    if (r > 0) {
+      p += r;
+      n -= (size_t)r;
+      continue;
+    }
+    if (r == 0)
+      return -2; /* EOF */
+    if (errno == EINTR)
+      continue;
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLIN, deadline) == 0)
+      continue;
+    return -1;
+  }
+  return 0;
+}
+
+int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
+                        const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
+  hotssl__log log = {NULL, NULL};
+  const char *s = handoff;
+  int cfd = -1, sfd = -1, r;
+  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf = NULL, extra;
+  uint64_t total = 0, deadline;
+  char err[HOTSSL__ERRLEN];
+
+  if (conn_fd != NULL)
+    *conn_fd = -1;
+  if (m != NULL)
+    *m = NULL;
+  if (handoff == NULL || conn_fd == NULL || m == NULL)
+    return HOTSSL_EINVAL;
+  if (opts != NULL) {
+    log.fn = opts->log;
+    log.ud = opts->log_userdata;
+  }
+  if (strncmp(s, "hotssl1:", 8) != 0) {
+    hotssl__fmt(err, sizeof err, "invalid hand-off \"%.40s\"", handoff);
+    r = HOTSSL_EINVAL;
+    goto fail;
+  }
+  s += 8;
+  if (*s == '-' && s[1] == '1' && s[2] == ':') {
+    s += 3;
+  } else if (parse_fd(&s, &cfd, ':') != 0) {
+    hotssl__fmt(err, sizeof err, "invalid hand-off \"%.40s\"", handoff);
+    r = HOTSSL_EINVAL;
+    goto fail;
+  }
+  if (parse_fd(&s, &sfd, '\0') != 0 || fcntl(sfd, F_GETFD) < 0 ||
+      (cfd >= 0 && fcntl(cfd, F_GETFD) < 0)) {
+    hotssl__fmt(err, sizeof err, "invalid hand-off \"%.40s\" (descriptor not inherited)", handoff);
+    cfd = -1;
+    r = HOTSSL_EINVAL;
+    goto fail;
+  }
+  /* Ours now: not to be inherited further (e.g. by a passphrase command). */
+  fcntl(sfd, F_SETFD, FD_CLOEXEC);
+  if (cfd >= 0)
+    fcntl(cfd, F_SETFD, FD_CLOEXEC);
+  *conn_fd = cfd;
+  deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
+  if (recv_all(sfd, hdr, sizeof hdr, deadline) != 0 ||
+      hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
+    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: %s",
+                total == 0 ? "missing or invalid header" : "read failed");
+    r = HOTSSL_EINVAL;
+    goto fail;
+  }
+  if ((buf = malloc((size_t)total)) == NULL) {
+    r = HOTSSL_ENOMEM;
+    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: out of memory");
+    goto fail;
+  }
+  memcpy(buf, hdr, sizeof hdr);
+  if (recv_all(sfd, buf + sizeof hdr, (size_t)total - sizeof hdr, deadline) != 0 ||
+      recv_all(sfd, &extra, 1, deadline) != -2) {
+    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: truncated or too long");
+    r = HOTSSL_EINVAL;
+    goto fail;
+  }
+  close(sfd);
+  sfd = -1;
+  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
+  hotssl__snapshot_bytes_free(buf, (size_t)total);
+  return r; /* create_from_snapshot logged any failure */
+fail:
+  if (sfd >= 0)
+    close(sfd);
+  if (buf != NULL)
+    hotssl__snapshot_bytes_free(buf, (size_t)total);
+  hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
+  hotssl__fmt(errbuf, errlen, "%s", err);
+  return r;
+}
