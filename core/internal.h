@@ -229,9 +229,13 @@ int hotssl__generation_reseed(hotssl_generation *g, const unsigned char *extra,
 
 struct hotssl_manager {
   /* Publication (see the comment above hotssl_manager_acquire). */
+  /* Read-mostly by every acquire; the counters every acquire writes live on
+   * their own cache lines so they do not evict `current`. */
   _Atomic(hotssl_generation *) current;
   atomic_uint epoch;
+  char pad_before_readers_[64];
   atomic_uint readers[2];
+  char pad_after_readers_[64];
   /* Test hook: called between the load and the increment in acquire. */
   void (*acquire_delay_hook)(void *);
   void *acquire_delay_arg;
