@@ -1,11 +1,277 @@
-/* Fork and spawn modes of `hotssl serve`: not built yet (platform issue). */
+/*
+ * Fork and spawn modes of `hotssl serve` (the thread mode is in serve.c).
+ *
+ * --mode fork: PostgreSQL's postmaster. The parent accepts, forks one child
+ * per connection and keeps the manager, SIGHUP and the watcher; the child
+ * serves the generation current at fork time, after
+ * hotssl_manager_after_fork_child() re-created its random generator.
+ *
+ * --mode spawn: a new process per connection through hotssl_spawn() (APR's
+ * apr_proc_create), as on Windows or with PostgreSQL's EXEC_BACKEND. The
+ * accepted socket and a snapshot are handed over (`hotssl __backend`, see
+ * backend.c); --spawn-strategy snapshot (default) hands the parent's last
+ * good generation, reread hands the settings and the backend re-reads the
+ * files. The listening socket is close-on-exec and not inherited.
+ *
+ * Both: the parent dispatches reload requests and reaps children; on
+ * SIGTERM it stops accepting, sends SIGTERM to the children and waits.
+ */
+#include <errno.h>
 #include <stdio.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "hotssl/platform.h"
 #include "serve.h"
 
+static void logf_cli(hotssl_log_level level, const char *what, const char *why) {
+  char line[800];
+  snprintf(line, sizeof line, "%s: %s", what, why);
+  cli_log(NULL, level, line);
+}
+
+/* Wait for the listening socket, a reload request or shutdown. Returns
+ * 1 when a connection is ready, 0 otherwise, -1 on shutdown. */
+static int wait_events(hotssl_manager *m, int lfd) {
+  struct pollfd p[3];
+  p[0].fd = lfd;
+  p[1].fd = hotssl_manager_wakeup_fd(m);
+  p[2].fd = cli_term_fd();
+  p[0].events = p[1].events = p[2].events = POLLIN;
+  /* The timeout only bounds how long an ended child stays a zombie. */
+  if (poll(p, 3, 200) < 0)
+    return errno == EINTR ? 0 : -1;
+  if (p[2].revents)
+    return -1;
+  if (p[1].revents)
+    hotssl_manager_dispatch(m);
+  return p[0].revents ? 1 : 0;
+}
+
+/* ---- fork ---- */
+
+typedef struct pidlist {
+  pid_t *v;
+  size_t n, cap;
+} pidlist;
+
+static void pid_add(pidlist *l, pid_t pid) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    pid_t *nv = realloc(l->v, cap * sizeof *nv);
+    if (nv == NULL)
+      return; /* still reaped by waitpid(-1) */
+    l->v = nv;
+    l->cap = cap;
+  }
+  l->v[l->n++] = pid;
+}
+
+static void pid_remove(pidlist *l, pid_t pid) {
+  size_t i;
+  for (i = 0; i < l->n; i++)
+    if (l->v[i] == pid) {
+      l->v[i] = l->v[--l->n];
+      return;
+    }
+}
+
+static void reap_forked(pidlist *l, int block) {
+  pid_t pid;
+  int st;
+  while ((pid = waitpid(-1, &st, block ? 0 : WNOHANG)) > 0)
+    pid_remove(l, pid);
+}
+
+static void child_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = SIG_DFL;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = SIG_IGN; /* reloads are the parent's business */
+  sigaction(SIGHUP, &sa, NULL);
+}
+
+static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts *o) {
+  hotssl_generation *g;
+  int rc;
+  /* First thing: the random generator (and the wake-up pipe). */
+  if (hotssl_manager_after_fork_child(m) != 0)
+    _exit(1);
+  child_signals();
+  close(lfd);
+  /* Everything else the parent had open (signal pipe, watcher's inotify
+   * descriptor and pipes) is the parent's: keep only stdio and the
+   * connection. The library closed its own wake-up pipe above. */
+  if (fd != 3) {
+    if (dup2(fd, 3) < 0)
+      _exit(1);
+    close(fd);
+    fd = 3;
+  }
+  close_range(4, ~0u, 0);
+  g = hotssl_manager_acquire(m); /* the generation current at fork time */
+  rc = cli_serve_connection(g, fd, o->starttls_postgres);
+  hotssl_generation_release(g);
+  close(fd);
+  fflush(stderr);
+  _exit(rc == 0 ? 0 : 1);
+}
+
+static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
+  pidlist kids = {NULL, 0, 0};
+  size_t i;
+  for (;;) {
+    int ev = wait_events(m, lfd), fd;
+    pid_t pid;
+    reap_forked(&kids, 0);
+    if (ev < 0)
+      break;
+    if (ev == 0)
+      continue;
+    if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+      continue;
+    hotssl_manager_before_fork(m);
+    pid = fork();
+    if (pid == 0)
+      fork_child(m, lfd, fd, o); /* does not return */
+    hotssl_manager_after_fork_parent(m);
+    if (pid < 0)
+      logf_cli(HOTSSL_LOG_WARNING, "could not fork a child for a connection", strerror(errno));
+    else
+      pid_add(&kids, pid);
+    close(fd);
+  }
+  for (i = 0; i < kids.n; i++)
+    kill(kids.v[i], SIGTERM);
+  while (kids.n > 0 && waitpid(-1, NULL, 0) > 0)
+    ;
+  free(kids.v);
+  return 0;
+}
+
+/* ---- spawn ---- */
+
+typedef struct proclist {
+  hotssl_process **v;
+  size_t n, cap;
+} proclist;
+
+static void reap_spawned(proclist *l, int block) {
+  size_t i = 0;
+  while (i < l->n) {
+    int code;
+    if (hotssl_process_wait(l->v[i], block, &code) != 0) {
+      hotssl_process_destroy(l->v[i]);
+      l->v[i] = l->v[--l->n];
+    } else {
+      i++;
+    }
+  }
+}
+
+static int self_exe(char *buf, size_t len) {
+  ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  return 0;
+}
+
+static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
+  proclist kids = {NULL, 0, 0};
+  hotssl_snapshot *snap = NULL;
+  unsigned kind;
+  char exe[4096], err[600];
+  const char *argv[5];
+  size_t i;
+
+  if (strcmp(o->strategy, "snapshot") == 0) {
+    kind = HOTSSL_SNAPSHOT_CONTENTS;
+  } else if (strcmp(o->strategy, "reread") == 0) {
+    kind = HOTSSL_SNAPSHOT_PATHS;
+  } else {
+    fprintf(stderr, "hotssl serve: unknown spawn strategy \"%s\" (snapshot or reread)\n", o->strategy);
+    return 1;
+  }
+  if (self_exe(exe, sizeof exe) != 0) {
+    fprintf(stderr, "hotssl serve: cannot find my own executable\n");
+    return 1;
+  }
+  argv[0] = exe;
+  argv[1] = "__backend";
+  argv[2] = HOTSSL_SPAWN_HANDOFF_ARG;
+  argv[3] = o->starttls_postgres ? "--starttls-postgres" : NULL;
+  argv[4] = NULL;
+  for (;;) {
+    int ev = wait_events(m, lfd), fd, r;
+    hotssl_spawn_request req;
+    hotssl_process *p = NULL;
+    hotssl_generation *g;
+    uint64_t cur;
+    reap_spawned(&kids, 0);
+    if (ev < 0)
+      break;
+    if (ev == 0)
+      continue;
+    if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+      continue;
+    /* The last good generation's snapshot, taken once per generation. */
+    g = hotssl_manager_acquire(m);
+    cur = hotssl_generation_number(g);
+    hotssl_generation_release(g);
+    if (snap == NULL || hotssl_snapshot_generation(snap) != cur) {
+      hotssl_snapshot_destroy(snap);
+      snap = NULL;
+      if ((r = hotssl_snapshot_take(m, kind, &snap)) != 0) {
+        logf_cli(HOTSSL_LOG_WARNING, "could not take a snapshot", hotssl_strerror(r));
+        close(fd);
+        continue;
+      }
+    }
+    req.program = exe;
+    req.argv = argv;
+    req.conn_fd = fd;
+    req.snapshot = snap;
+    r = hotssl_spawn(m, &req, &p, err, sizeof err);
+    close(fd);
+    if (r != 0)
+      logf_cli(HOTSSL_LOG_WARNING, "could not start a backend", err);
+    if (p != NULL) {
+      if (kids.n == kids.cap) {
+        size_t cap = kids.cap ? 2 * kids.cap : 64;
+        hotssl_process **nv = realloc(kids.v, cap * sizeof *nv);
+        if (nv == NULL) {
+          hotssl_process_wait(p, 1, NULL);
+          hotssl_process_destroy(p);
+          continue;
+        }
+        kids.v = nv;
+        kids.cap = cap;
+      }
+      kids.v[kids.n++] = p;
+    }
+  }
+  for (i = 0; i < kids.n; i++)
+    kill((pid_t)hotssl_process_pid(kids.v[i]), SIGTERM);
+  reap_spawned(&kids, 1);
+  free(kids.v);
+  hotssl_snapshot_destroy(snap);
+  return 0;
+}
+
 int cli_serve_mode(hotssl_manager *m, int listen_fd, const cli_serve_opts *o) {
-  (void)m;
-  (void)listen_fd;
-  fprintf(stderr, "hotssl serve: --mode %s is not available in this build\n", o->mode);
+  if (strcmp(o->mode, "fork") == 0)
+    return serve_fork(m, listen_fd, o);
+  if (strcmp(o->mode, "spawn") == 0)
+    return serve_spawn(m, listen_fd, o);
+  fprintf(stderr, "hotssl serve: unknown mode \"%s\"\n", o->mode);
   return 1;
 }
