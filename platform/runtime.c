@@ -73,7 +73,10 @@ int hotssl__run_passphrase_command(const char *cmd, char **out, char *errbuf,
   if ((rv = apr_procattr_create(&attr, pool)) != APR_SUCCESS ||
       (rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)) != APR_SUCCESS ||
       (rv = apr_procattr_cmdtype_set(attr, APR_SHELLCMD)) != APR_SUCCESS ||
-      (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS)
+      /* No error check: with APR_SHELLCMD, APR would access() the whole
+       * command line as a path when it starts with '/' ("/bin/echo x"),
+       * and fail. A command the shell cannot run exits 127, reported below. */
+      (rv = apr_procattr_error_check_set(attr, 0)) != APR_SUCCESS)
     goto apr_fail;
   args[0] = cmd;
   args[1] = NULL;

@@ -48,8 +48,10 @@ def testdata():
 
 def run(cmd, timeout=DEADLINE, check=False, **kw):
     """Run a command to completion, capturing text output."""
+    if "input" not in kw:
+        kw.setdefault("stdin", subprocess.DEVNULL)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       stdin=subprocess.DEVNULL, text=True, timeout=timeout, **kw)
+                       text=True, timeout=timeout, **kw)
     if check and p.returncode != 0:
         raise AssertionError("command %r failed (%d):\n%s%s" % (cmd, p.returncode, p.stdout, p.stderr))
     return p
