@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -212,6 +213,7 @@ tu_server *tu_server_start(hotssl_manager *m, int threads) {
   struct sockaddr_in a;
   socklen_t alen = sizeof a;
   int i, one = 1;
+  signal(SIGPIPE, SIG_IGN); /* a refused client closes before our alert */
   s->m = m;
   s->nthreads = threads > TU_MAX_THREADS ? TU_MAX_THREADS : threads;
   s->lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -268,6 +270,13 @@ void tu_server_stop(tu_server *s) {
 /* ---- client ---- */
 
 int tu_client_serial(int port, const char *ca_file, char *serial, size_t len) {
+  return tu_client_ex(port, ca_file, NULL, NULL, serial, len);
+}
+
+int tu_client_ex(int port, const char *ca_file, const char *cert_file,
+                 const char *key_file, char *serial, size_t len) {
+  mbedtls_x509_crt own;
+  mbedtls_pk_context own_key;
   mbedtls_ssl_context ssl;
   mbedtls_ssl_config conf;
   mbedtls_ctr_drbg_context drbg;
@@ -284,6 +293,8 @@ int tu_client_serial(int port, const char *ca_file, char *serial, size_t len) {
   mbedtls_ctr_drbg_init(&drbg);
   mbedtls_entropy_init(&ent);
   mbedtls_x509_crt_init(&ca);
+  mbedtls_x509_crt_init(&own);
+  mbedtls_pk_init(&own_key);
   net.fd = -1;
   if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, NULL, 0)) != 0)
     goto out;
@@ -298,6 +309,12 @@ int tu_client_serial(int port, const char *ca_file, char *serial, size_t len) {
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   } else {
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+  }
+  if (cert_file != NULL) {
+    if ((ret = mbedtls_x509_crt_parse_file(&own, cert_file)) != 0 ||
+        (ret = mbedtls_pk_parse_keyfile(&own_key, key_file, NULL)) != 0 ||
+        (ret = mbedtls_ssl_conf_own_cert(&conf, &own, &own_key)) != 0)
+      goto out;
   }
   if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0)
     goto out;
@@ -332,5 +349,7 @@ out:
   mbedtls_ctr_drbg_free(&drbg);
   mbedtls_entropy_free(&ent);
   mbedtls_x509_crt_free(&ca);
+  mbedtls_x509_crt_free(&own);
+  mbedtls_pk_free(&own_key);
   return ret;
 }

@@ -67,5 +67,8 @@ void tu_server_stop(tu_server *s);
  * in hex (as openssl prints it). Returns 0 or an mbedTLS error. ca_file may be
  * NULL (no verification). */
 int tu_client_serial(int port, const char *ca_file, char *serial, size_t len);
+/* Same, presenting a client certificate (cert_file/key_file may be NULL). */
+int tu_client_ex(int port, const char *ca_file, const char *cert_file,
+                 const char *key_file, char *serial, size_t len);
 
 #endif
