@@ -7,7 +7,8 @@
  * Layout (integers big-endian):
  *   header, 32 bytes: "HTSN" | version u16 (1) | kind u16 (0 contents,
  *                     1 paths) | total length u64 | generation u64 |
- *                     checksum u64 (FNV-1a 64 over bytes 32..total)
+ *                     checksum u64 (FNV-1a 64 over bytes 0..24 and
+ *                     32..total)
  *   records:          tag u16 | 0 u16 | length u32 | value
  *     SETTING  "name\0value"         (only explicitly set settings)
  *     BASEDIR / SOURCE               string (the configuration's folder/file)
@@ -57,14 +58,19 @@ static const char *const setting_names[HOTSSL__S_COUNT] = {
 #undef SNAP_SET_NAME
 };
 
-static uint64_t fnv1a64(const unsigned char *p, size_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
+static uint64_t fnv1a64(uint64_t h, const unsigned char *p, size_t n) {
   size_t i;
   for (i = 0; i < n; i++) {
     h ^= p[i];
     h *= 0x100000001b3ull;
   }
   return h;
+}
+
+/* Over the whole snapshot except the checksum field itself. */
+static uint64_t checksum(const unsigned char *b, size_t len) {
+  uint64_t h = fnv1a64(0xcbf29ce484222325ull, b, 24);
+  return fnv1a64(h, b + HOTSSL__SNAPSHOT_HEADER, len - HOTSSL__SNAPSHOT_HEADER);
 }
 
 /* ---- writer: first pass counts (buf == NULL), second pass writes ---- */
@@ -272,7 +278,7 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
       put_u64(&h, body);
       h.buf = w.buf + 24;
       h.off = 0;
-      put_u64(&h, fnv1a64(w.buf + HOTSSL__SNAPSHOT_HEADER, body - HOTSSL__SNAPSHOT_HEADER));
+      put_u64(&h, checksum(w.buf, body));
     }
   }
   *out = w.buf;
@@ -447,7 +453,7 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     why = "length does not match (truncated?)";
     goto bad;
   }
-  if (be(b + 24, 8) != fnv1a64(b + HOTSSL__SNAPSHOT_HEADER, len - HOTSSL__SNAPSHOT_HEADER)) {
+  if (be(b + 24, 8) != checksum(b, len)) {
     why = "checksum mismatch";
     goto bad;
   }

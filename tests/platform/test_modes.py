@@ -1,0 +1,130 @@
+"""`hotssl serve --mode fork|spawn` end to end, with external clients.
+
+--case rotation:    an open connection keeps its old certificate (echo works,
+                    peer serial is the old one) after a SIGHUP rotation while
+                    new connections get the new one.
+--case rng:         200 connections, each served by a different forked child
+                    or spawned backend: no ServerHello random and no ECDHE
+                    key share ever repeats.
+--case descriptors: a live child/backend holds stdio and its connection only:
+                    not the listening socket, not the manager's wake-up pipe,
+                    no inotify descriptor, no other pipe of the parent.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptlib import (Fail, Pki, Server, TempDir, check, children, echo, fd_links, listening_inodes,
+                   main, peer_der, server_hello_capture, tls_connect, wait_until)
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--hotssl", required=True)
+ap.add_argument("--mode", required=True)
+ap.add_argument("--case", required=True)
+ap.add_argument("--count", type=int, default=200)
+args = ap.parse_args()
+
+
+def start(d, extra=(), watch="off"):
+    with open(os.path.join(d, "hotssl.conf"), "w") as f:
+        f.write("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nhotssl_watch = %s\n" % watch)
+    return Server([args.hotssl, "serve", "-c", os.path.join(d, "hotssl.conf"), "-p", "0",
+                   "--mode", args.mode] + list(extra), d)
+
+
+def rotation(d, pki):
+    pki.server(0xA1, "a")
+    pki.server(0xB2, "b")
+    pki.install("a")
+    srv = start(d)
+    try:
+        old = tls_connect(srv.port)
+        check(peer_der(old) == pki.der("a"), "first connection not served certificate A")
+        check(echo(old, b"before"), "echo before rotation failed")
+        pki.install("b")
+        srv.hup()
+        wait_until(lambda: srv.count("reloaded (generation 2)") == 1, "reload log line")
+        new = tls_connect(srv.port)
+        check(peer_der(new) == pki.der("b"), "new connection after rotation not served certificate B")
+        check(echo(new, b"new"), "echo on new connection failed")
+        # The open connection: same session, old certificate, still echoing.
+        check(echo(old, b"after rotation"), "open connection stopped working after rotation")
+        check(peer_der(old) == pki.der("a"), "open connection's certificate changed")
+        old.close()
+        new.close()
+        # And again: a third generation reaches the next connection.
+        pki.install("a")
+        srv.hup()
+        wait_until(lambda: srv.count("reloaded (generation 3)") == 1, "second reload")
+        t = tls_connect(srv.port)
+        check(peer_der(t) == pki.der("a"), "third generation not served")
+        t.close()
+    finally:
+        rc = srv.stop()
+    check(rc == 0, "server exit code %r\n%s" % (rc, srv.text()))
+
+
+def rng(d, pki):
+    pki.server(0xC3, "a")
+    pki.install("a")
+    srv = start(d)
+    try:
+        randoms, tails, shares = set(), set(), set()
+        for i in range(args.count):
+            r, s = server_hello_capture(srv.port)
+            check(r is not None and len(r) == 32, "no ServerHello random")
+            check(s is not None and len(s) >= 32, "no ECDHE key share")
+            check(r not in randoms and r[4:] not in tails, "ServerHello random repeated at connection %d" % i)
+            check(s not in shares, "ECDHE key share repeated at connection %d" % i)
+            randoms.add(r)
+            tails.add(r[4:])
+            shares.add(s)
+        print("%d connections: %d distinct randoms, %d distinct key shares" %
+              (args.count, len(randoms), len(shares)))
+    finally:
+        srv.stop()
+
+
+def descriptors(d, pki):
+    pki.server(0xD4, "a")
+    pki.install("a")
+    # With the watcher on when this build has one (its descriptors must not
+    # reach children either).
+    srv = start(d, watch="on")
+    try:
+        listen = listening_inodes(srv.port)
+        check(listen, "cannot find the listening socket in /proc/net/tcp")
+        parent = fd_links(srv.pid)
+        check(any(v in listen for v in parent.values()), "parent does not hold the listening socket?")
+        parent_pipes = {v for k, v in parent.items() if v.startswith("pipe:") and k > 2}
+        t = tls_connect(srv.port)
+        check(echo(t), "echo failed")
+        kids = wait_until(lambda: children(srv.pid), "a live child")
+        check(len(kids) == 1, "expected one child, got %r" % kids)
+        fds = fd_links(kids[0])
+        extra = {k: v for k, v in fds.items() if k > 2}
+        print("child %d fds: %r" % (kids[0], fds))
+        check(not any(v in listen for v in fds.values()), "child holds the listening socket")
+        check(not any("inotify" in v for v in fds.values()), "child holds an inotify descriptor")
+        check(not (parent_pipes & set(extra.values())),
+              "child holds a pipe of the parent (wake-up or signal pipe): %r" % (parent_pipes & set(extra.values())))
+        # Its connection, plus at most what the child opened itself (a
+        # spawned backend's own manager has its own wake-up pipe).
+        socks = [v for v in extra.values() if v.startswith("socket:")]
+        check(len(socks) == 1, "child holds other sockets than its connection: %r" % extra)
+        check(all(v.startswith("socket:") or v.startswith("pipe:") for v in extra.values()),
+              "child holds unexpected descriptors: %r" % extra)
+        t.close()
+        wait_until(lambda: not children(srv.pid), "child exit")
+    finally:
+        srv.stop()
+
+
+def run():
+    with TempDir() as d:
+        pki = Pki(d)
+        {"rotation": rotation, "rng": rng, "descriptors": descriptors}[args.case](d, pki)
+
+
+main(run)

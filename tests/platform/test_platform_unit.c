@@ -1,0 +1,336 @@
+/*
+ * Library-level tests of the platform layer, with real files, real fork()
+ * and real handshakes (tu_server / tu_client):
+ *  - snapshot round trip: a manager built from a CONTENTS snapshot serves the
+ *    same certificate, generation number and fingerprint, even with every
+ *    file deleted from disk; a PATHS snapshot then fails (it re-reads);
+ *  - snapshots are hostile input: every truncation, bit flips, and records
+ *    with lying lengths behind a valid checksum are refused without a crash;
+ *  - fork: without after_fork_child two children draw the SAME random bytes
+ *    (the hazard, shown), with it they differ; a DRBG mutex held by a parent
+ *    thread at fork time does not deadlock the child; the child's wake-up
+ *    pipe is closed;
+ *  - prefork: a forked worker picks up the parent's next generation through
+ *    hotssl_prefork_check and serves it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hotssl/platform.h"
+#include "internal.h"
+#include "testutil.h"
+
+static int checks;
+#define T(c) do { checks++; CHECK(c); } while (0)
+#define TEQ(a, b) do { checks++; CHECK_EQ_INT(a, b); } while (0)
+
+static char *dir;
+
+static void put(const char *name, const char *src, int mode) {
+  char *from = tu_path(tu_testdata(), src), *to = tu_path(dir, name);
+  tu_copy(from, to, mode);
+  free(from);
+  free(to);
+}
+
+static int manager_from(const char *conf, hotssl_manager **m) {
+  hotssl_config *cfg;
+  hotssl_manager_options o = {0};
+  char *p = tu_path(dir, "hotssl.conf"), err[512];
+  int r;
+  tu_write(p, conf, 0644);
+  hotssl_config_create(&cfg);
+  r = hotssl_config_load_file(cfg, p, err, sizeof err);
+  o.log = tu_log;
+  if (r == 0)
+    r = hotssl_manager_create(m, cfg, &o, err, sizeof err);
+  if (r != 0)
+    fprintf(stderr, "manager: %s\n", err);
+  hotssl_config_destroy(cfg);
+  free(p);
+  return r;
+}
+
+static const char *full_conf =
+    "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+    "ssl_ca_file = 'ca.crt'\nssl_crl_file = 'root.crl'\nhotssl_watch = off\n";
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
+  while (n--) {
+    h ^= *p++;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+static void fix_checksum(unsigned char *b, size_t len) {
+  uint64_t h = fnv(0xcbf29ce484222325ull, b, 24);
+  h = fnv(h, b + 32, len - 32);
+  int i;
+  for (i = 0; i < 8; i++)
+    b[24 + i] = (unsigned char)(h >> (56 - 8 * i));
+}
+
+static void test_snapshot(void) {
+  hotssl_manager *m = NULL, *b = NULL;
+  hotssl_snapshot *s = NULL, *sp = NULL;
+  hotssl_stats st1, st2;
+  const unsigned char *bytes;
+  unsigned char *copy;
+  size_t len, i;
+  char serial[80], err[512];
+  tu_server *srv;
+  hotssl_generation *g1, *g2;
+
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-cn-only.key", 0600);
+  put("ca.crt", "root+client_ca.crt", 0644);
+  put("root.crl", "root+client.crl", 0644);
+  TEQ(manager_from(full_conf, &m), 0);
+  if (m == NULL)
+    return;
+  TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &s), 0);
+  TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_PATHS, &sp), 0);
+  TEQ(hotssl_snapshot_generation(s), 1);
+  bytes = hotssl_snapshot_bytes(s, &len);
+  T(len > 32 && memcmp(bytes, "HTSN", 4) == 0);
+
+  /* Files gone from disk: CONTENTS still builds, PATHS cannot. */
+  tu_rmtree(dir);
+  TEQ(hotssl_manager_create_from_snapshot(&b, bytes, len, NULL, err, sizeof err), 0);
+  if (b != NULL) {
+    hotssl_manager_stats(m, &st1);
+    hotssl_manager_stats(b, &st2);
+    T(strcmp(st1.serial, st2.serial) == 0);
+    T(strcmp(st1.sha256, st2.sha256) == 0);
+    TEQ(st2.generation, 1);
+    g1 = hotssl_manager_acquire(m);
+    g2 = hotssl_manager_acquire(b);
+    T(memcmp(g1->fingerprint, g2->fingerprint, 32) == 0);
+    T(g2->ca != NULL && g2->crl != NULL);
+    T(memcmp(g1->crl->fp, g2->crl->fp, 32) == 0);
+    hotssl_generation_release(g1);
+    hotssl_generation_release(g2);
+    srv = tu_server_start(b, 1);
+    TEQ(tu_client_serial(tu_server_port(srv), NULL, serial, sizeof serial), 0);
+    T(strcmp(serial, st1.serial) == 0);
+    tu_server_stop(srv);
+    hotssl_manager_destroy(b);
+    b = NULL;
+  }
+  bytes = hotssl_snapshot_bytes(sp, &len);
+  T(hotssl_manager_create_from_snapshot(&b, bytes, len, NULL, err, sizeof err) == HOTSSL_EFILE);
+  T(b == NULL && strstr(err, "server.crt") != NULL);
+
+  /* Hostile input. */
+  bytes = hotssl_snapshot_bytes(s, &len);
+  copy = malloc(len);
+  for (i = 0; i < len; i += (i < 600 ? 1 : 61)) {
+    T(hotssl_manager_create_from_snapshot(&b, bytes, i, NULL, err, sizeof err) == HOTSSL_EINVAL);
+    T(b == NULL);
+  }
+  for (i = 0; i < len; i += 1 + i / 7) {
+    memcpy(copy, bytes, len);
+    copy[i] ^= 0x40;
+    T(hotssl_manager_create_from_snapshot(&b, copy, len, NULL, err, sizeof err) != 0);
+    T(b == NULL);
+  }
+  /* Lying record lengths behind a valid checksum. */
+  for (i = 36; i < 200 && i < len; i++) {
+    int r;
+    memcpy(copy, bytes, len);
+    copy[i] ^= 0x80;
+    fix_checksum(copy, len);
+    r = hotssl_manager_create_from_snapshot(&b, copy, len, NULL, err, sizeof err);
+    if (r == 0) { /* a flipped byte inside a value may still decode */
+      hotssl_manager_destroy(b);
+      b = NULL;
+    }
+    T(b == NULL);
+  }
+  memcpy(copy, bytes, len);
+  copy[4] = 0x7f; /* version */
+  fix_checksum(copy, len);
+  T(hotssl_manager_create_from_snapshot(&b, copy, len, NULL, err, sizeof err) == HOTSSL_EINVAL);
+  T(strstr(err, "version") != NULL);
+  free(copy);
+  hotssl_snapshot_destroy(s);
+  hotssl_snapshot_destroy(sp);
+  hotssl_manager_destroy(m);
+}
+
+/* Fork a child that (maybe) runs after_fork_child, then sends 32 random
+ * bytes and whether its wake-up pipe is closed. */
+static int child_random(hotssl_manager *m, int use_after_fork, int hold_mutex,
+                        unsigned char out[32], int *wakeup_closed) {
+  int fds[2], st, old = hotssl_manager_wakeup_fd(m);
+  pid_t pid;
+  unsigned char msg[33];
+  size_t got = 0;
+  uint64_t deadline = tu_now_ms() + 20000;
+  hotssl_generation *g = hotssl_manager_acquire(m);
+  if (pipe(fds) != 0)
+    return -1;
+  if (hold_mutex)
+    mbedtls_mutex_lock(&g->drbg.mutex); /* as a parent thread mid-handshake */
+  if (use_after_fork)
+    hotssl_manager_before_fork(m);
+  pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (use_after_fork && hotssl_manager_after_fork_child(m) != 0)
+      _exit(3);
+    if (mbedtls_ctr_drbg_random(&g->drbg, msg, 32) != 0)
+      _exit(4);
+    msg[32] = (unsigned char)(hotssl_manager_wakeup_fd(m) == -1 && fcntl(old, F_GETFD) < 0 &&
+                              errno == EBADF);
+    if (write(fds[1], msg, 33) != 33)
+      _exit(5);
+    _exit(0);
+  }
+  if (use_after_fork)
+    hotssl_manager_after_fork_parent(m);
+  if (hold_mutex)
+    mbedtls_mutex_unlock(&g->drbg.mutex);
+  hotssl_generation_release(g);
+  close(fds[1]);
+  while (got < 33 && tu_now_ms() < deadline) {
+    struct pollfd p = {fds[0], POLLIN, 0};
+    ssize_t n;
+    if (poll(&p, 1, 500) <= 0)
+      continue;
+    n = read(fds[0], msg + got, 33 - got);
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  close(fds[0]);
+  if (got != 33)
+    kill(pid, SIGKILL);
+  waitpid(pid, &st, 0);
+  if (got != 33)
+    return -1;
+  memcpy(out, msg, 32);
+  *wakeup_closed = msg[32];
+  return 0;
+}
+
+static void test_fork(void) {
+  hotssl_manager *m = NULL;
+  unsigned char a[32], b[32];
+  int wa = 0, wb = 0;
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-cn-only.key", 0600);
+  TEQ(manager_from("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n", &m), 0);
+  if (m == NULL)
+    return;
+  /* The hazard: inherited DRBG state gives two children the same bytes. */
+  TEQ(child_random(m, 0, 0, a, &wa), 0);
+  TEQ(child_random(m, 0, 0, b, &wb), 0);
+  T(memcmp(a, b, 32) == 0);
+  TEQ(wa, 0);
+  /* With after_fork_child: different, and the wake-up pipe is closed. */
+  TEQ(child_random(m, 1, 0, a, &wa), 0);
+  TEQ(child_random(m, 1, 0, b, &wb), 0);
+  T(memcmp(a, b, 32) != 0);
+  TEQ(wa, 1);
+  TEQ(wb, 1);
+  /* A DRBG mutex held at fork time does not deadlock the child. */
+  TEQ(child_random(m, 1, 1, a, &wa), 0);
+  T(memcmp(a, b, 32) != 0);
+  /* The parent still works and still owns its wake-up pipe. */
+  T(hotssl_manager_wakeup_fd(m) >= 0);
+  T(hotssl_manager_reload(m, HOTSSL_TRIGGER_API) == HOTSSL_UNCHANGED);
+  hotssl_manager_destroy(m);
+}
+
+static void test_prefork(void) {
+  hotssl_manager *m = NULL;
+  hotssl_prefork *p = NULL;
+  int fds[2], st;
+  pid_t pid;
+  char buf[200] = "", *sp;
+  size_t got = 0;
+  uint64_t deadline;
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-cn-only.key", 0600);
+  TEQ(manager_from("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n", &m), 0);
+  if (m == NULL)
+    return;
+  TEQ(hotssl_prefork_create(&p, m, 0), 0);
+  if (p == NULL)
+    return;
+  if (pipe(fds) != 0)
+    return;
+  hotssl_manager_before_fork(m);
+  pid = fork();
+  if (pid == 0) {
+    char serial[80], line[200];
+    int r = 0, first;
+    uint64_t end = tu_now_ms() + 20000;
+    tu_server *srv;
+    close(fds[0]);
+    if (hotssl_manager_after_fork_child(m) != 0)
+      _exit(3);
+    first = hotssl_prefork_check(p, m); /* nothing new yet: 0 */
+    while (tu_now_ms() < end && (r = hotssl_prefork_check(p, m)) == 0)
+      usleep(2000); /* a worker's accept loop */
+    srv = tu_server_start(m, 1);
+    if (r != 1 || tu_client_serial(tu_server_port(srv), NULL, serial, sizeof serial) != 0)
+      strcpy(serial, "none");
+    tu_server_stop(srv);
+    snprintf(line, sizeof line, "%d %d %s\n", first, r, serial);
+    if (write(fds[1], line, strlen(line)) < 0)
+      _exit(4);
+    _exit(0);
+  }
+  hotssl_manager_after_fork_parent(m);
+  close(fds[1]);
+  put("server.crt", "server-cn-and-alt-names.crt", 0644);
+  put("server.key", "server-cn-and-alt-names.key", 0600);
+  TEQ(hotssl_manager_reload(m, HOTSSL_TRIGGER_API), 0);
+  TEQ(hotssl_prefork_publish(p), 0);
+  deadline = tu_now_ms() + 30000;
+  while (tu_now_ms() < deadline && strchr(buf, '\n') == NULL) {
+    struct pollfd q = {fds[0], POLLIN, 0};
+    ssize_t n;
+    if (poll(&q, 1, 500) <= 0)
+      continue;
+    if ((n = read(fds[0], buf + got, sizeof buf - 1 - got)) <= 0)
+      break;
+    got += (size_t)n;
+    buf[got] = '\0';
+  }
+  close(fds[0]);
+  waitpid(pid, &st, 0);
+  {
+    hotssl_stats s;
+    hotssl_manager_stats(m, &s);
+    sp = strstr(buf, s.serial);
+    T(strncmp(buf, "0 1 ", 4) == 0);
+    T(sp != NULL);
+    if (sp == NULL)
+      fprintf(stderr, "worker said \"%s\", parent serves %s\n", buf, s.serial);
+  }
+  hotssl_prefork_destroy(p);
+  hotssl_manager_destroy(m);
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  dir = tu_mkdtemp();
+  test_snapshot();
+  tu_rmtree(dir);
+  free(dir);
+  dir = tu_mkdtemp();
+  test_fork();
+  test_prefork();
+  tu_rmtree(dir);
+  free(dir);
+  return tu_finish("test_platform_unit", checks);
+}
