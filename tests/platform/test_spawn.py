@@ -1,0 +1,189 @@
+"""`hotssl serve --mode spawn`: failure isolation and passphrase-protected keys.
+
+--case isolation-snapshot: after the parent's last good load, the certificate
+    on disk is broken (and a SIGHUP reload of it fails): new backends built
+    from the parent's snapshot keep working on the last good certificate.
+--case isolation-reread: with --spawn-strategy reread a backend that starts
+    while the file is broken has no TLS: it answers 'N' to the SSLRequest and
+    logs why; the parent and a connection already open are unaffected; the
+    first backend after the fix works.
+--case passphrase: an encrypted key (PBES2) whose passphrase command counts
+    its runs. Snapshot strategy: many backends serve, the command ran once
+    (in the parent), no backend maps a file outside the system/binary, no
+    file appears in /dev/shm or the test folder. Reread strategy with
+    ssl_passphrase_command_supports_reload off: the backend has no TLS and
+    says why (PostgreSQL's EXEC_BACKEND rule); with it on, the backend runs
+    the command itself and serves.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ptlib import (Pki, Server, TempDir, check, children, echo, main, peer_der, run,
+                   tls_connect, wait_until)
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--hotssl", required=True)
+ap.add_argument("--case", required=True)
+args = ap.parse_args()
+
+
+def conf(d, extra=""):
+    with open(os.path.join(d, "hotssl.conf"), "w") as f:
+        f.write("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nhotssl_watch = off\n" + extra)
+
+
+def start(d, strategy, starttls=True):
+    argv = [args.hotssl, "serve", "-c", os.path.join(d, "hotssl.conf"), "-p", "0", "--mode", "spawn",
+            "--spawn-strategy", strategy]
+    if starttls:
+        argv.append("--starttls-postgres")
+    return Server(argv, d)
+
+
+def break_cert(pki):
+    # A half-written certificate: the first 100 bytes of the PEM.
+    with open(pki.p("a.crt")) as f:
+        half = f.read()[:100]
+    tmp = pki.p("server.crt.tmp")
+    with open(tmp, "w") as f:
+        f.write(half)
+    os.rename(tmp, pki.p("server.crt"))
+
+
+def isolation_snapshot(d, pki):
+    pki.server(0xE5, "a")
+    pki.install("a")
+    conf(d)
+    srv = start(d, "snapshot")
+    try:
+        t = tls_connect(srv.port, starttls=True)
+        check(peer_der(t) == pki.der("a"), "first backend not served A")
+        t.close()
+        break_cert(pki)
+        srv.hup()
+        wait_until(lambda: srv.count("was not reloaded") == 1, "failed reload log line")
+        for i in range(5):
+            t = tls_connect(srv.port, starttls=True)
+            check(not isinstance(t, bytes), "backend %d refused TLS with a broken file on disk" % i)
+            check(peer_der(t) == pki.der("a"), "backend %d not served the last good certificate" % i)
+            check(echo(t), "echo failed")
+            t.close()
+        check(srv.count("has no TLS") == 0, "a backend had no TLS:\n" + srv.text())
+    finally:
+        rc = srv.stop()
+    check(rc == 0, "server exit %r" % rc)
+
+
+def isolation_reread(d, pki):
+    pki.server(0xF6, "a")
+    pki.install("a")
+    conf(d)
+    srv = start(d, "reread")
+    try:
+        keep = tls_connect(srv.port, starttls=True)
+        check(peer_der(keep) == pki.der("a"), "first backend not served A")
+        break_cert(pki)
+        a = tls_connect(srv.port, starttls=True)
+        check(a == b"N", "backend started while the file is broken answered %r, not 'N'" % (a,))
+        wait_until(lambda: srv.count("this backend has no TLS") == 1, "backend error log line")
+        text = srv.text()
+        check("could not load server certificate file" in text and "server.crt" in text,
+              "the log does not say why:\n" + text)
+        check(echo(keep, b"still here"), "an open connection was affected by another backend's failure")
+        pki.install("a")
+        t = tls_connect(srv.port, starttls=True)
+        check(not isinstance(t, bytes), "first backend after the fix has no TLS")
+        check(peer_der(t) == pki.der("a") and echo(t), "first backend after the fix does not serve")
+        t.close()
+        keep.close()
+        check(srv.proc.poll() is None, "parent died")
+    finally:
+        rc = srv.stop()
+    check(rc == 0, "server exit %r" % rc)
+
+
+def encrypted_key(pki):
+    pki.server(0x77, "a")
+    run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", pki.p("a.key"),
+         "-out", pki.p("a.enc"), "-passout", "pass:s3cret"])
+    os.replace(pki.p("a.enc"), pki.p("a.key"))
+    os.chmod(pki.p("a.key"), 0o600)
+    pki.install("a")
+    with open(pki.p("a.key")) as f:
+        check("ENCRYPTED" in f.read(), "key not encrypted")
+    cmd = pki.p("pass.sh")
+    with open(cmd, "w") as f:
+        f.write('#!/bin/sh\necho run >> "%s"\necho s3cret\n' % pki.p("runs"))
+    os.chmod(cmd, 0o755)
+    return cmd
+
+
+def runs(pki):
+    try:
+        with open(pki.p("runs")) as f:
+            return len(f.read().split())
+    except FileNotFoundError:
+        return 0
+
+
+def passphrase(d, pki):
+    cmd = encrypted_key(pki)
+    before_shm = set(os.listdir("/dev/shm"))
+    before_dir = set(os.listdir(d))
+    conf(d, "ssl_passphrase_command = '%s'\n" % cmd)
+    srv = start(d, "snapshot")
+    try:
+        check(runs(pki) == 1, "passphrase command did not run once at start")
+        for i in range(5):
+            t = tls_connect(srv.port, starttls=True)
+            check(not isinstance(t, bytes), "backend %d has no TLS with an encrypted key" % i)
+            check(peer_der(t) == pki.der("a") and echo(t), "backend %d does not serve" % i)
+            if i == 0:
+                kids = wait_until(lambda: children(srv.pid), "a live backend")
+                with open("/proc/%d/maps" % kids[0]) as f:
+                    maps = f.read()
+                files = {l.split(None, 5)[5] for l in maps.splitlines() if len(l.split(None, 5)) == 6}
+                bad = [p for p in files if p.startswith("/") and not p.startswith(("/usr/", "/lib", "/etc/"))
+                       and os.path.realpath(p) != os.path.realpath(args.hotssl)]
+                check(not bad, "backend maps files: %r" % bad)
+                check(not any("memfd" in p or "/dev/shm" in p for p in files), "backend has a shm file mapping")
+            t.close()
+        check(runs(pki) == 1, "backends ran the passphrase command (%d runs)" % runs(pki))
+        check(set(os.listdir("/dev/shm")) <= before_shm, "files appeared in /dev/shm")
+        new_files = set(os.listdir(d)) - before_dir - {"hotssl.conf", "server.log", "runs"}
+        check(not new_files, "files appeared in the folder: %r" % new_files)
+    finally:
+        srv.stop()
+
+    # Re-read strategy: PostgreSQL's EXEC_BACKEND rule.
+    srv = start(d, "reread")
+    try:
+        a = tls_connect(srv.port, starttls=True)
+        check(a == b"N", "reread backend without supports_reload answered %r" % (a,))
+        wait_until(lambda: srv.count("this backend has no TLS") == 1, "backend error")
+        check("ssl_passphrase_command_supports_reload is off" in srv.text(), "no reason:\n" + srv.text())
+    finally:
+        srv.stop()
+    conf(d, "ssl_passphrase_command = '%s'\nssl_passphrase_command_supports_reload = on\n" % cmd)
+    n0 = runs(pki)
+    srv = start(d, "reread")
+    try:
+        t = tls_connect(srv.port, starttls=True)
+        check(not isinstance(t, bytes) and peer_der(t) == pki.der("a") and echo(t),
+              "reread backend with supports_reload does not serve")
+        t.close()
+        check(runs(pki) == n0 + 2, "expected the parent and the backend to run the command (%d)" % (runs(pki) - n0))
+    finally:
+        srv.stop()
+
+
+def go():
+    with TempDir() as d:
+        pki = Pki(d)
+        {"isolation-snapshot": isolation_snapshot, "isolation-reread": isolation_reread,
+         "passphrase": passphrase}[args.case](d, pki)
+
+
+main(go)
