@@ -1,0 +1,138 @@
+/*
+ * A forking (prefork) TLS echo server embedding hotssl.
+ *   prefork_server CONF [WORKERS]
+ * The parent loads the configuration, listens on 127.0.0.1 (port printed),
+ * forks WORKERS workers that accept on the shared socket, and reloads on
+ * SIGHUP. Each worker re-creates its random generator after fork
+ * (hotssl_manager_after_fork_child) and, at every accept, checks for a newer
+ * generation published by the parent (hotssl_prefork_check: one atomic
+ * load; a rebuild from the parent's last good snapshot when there is one).
+ * A connection keeps the generation it started with until it ends.
+ */
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+#include <hotssl/hotssl.h>
+#include <hotssl/platform.h>
+
+static volatile sig_atomic_t stop;
+static hotssl_manager *mgr;
+
+static void on_hup(int s) { (void)s; hotssl_manager_request_reload(mgr); }
+static void on_term(int s) { (void)s; stop = 1; }
+
+static void logline(void *ud, hotssl_log_level lv, const char *msg) {
+  (void)ud;
+  fprintf(stderr, "prefork[%ld] %s: %s\n", (long)getpid(), hotssl_log_level_name(lv), msg);
+}
+
+static void serve(hotssl_generation *g, int fd) {
+  mbedtls_ssl_context ssl;
+  mbedtls_net_context net = {fd};
+  unsigned char buf[4096];
+  int n;
+  mbedtls_ssl_init(&ssl);
+  if (mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g)) == 0) {
+    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+    if (mbedtls_ssl_handshake(&ssl) == 0)
+      while ((n = mbedtls_ssl_read(&ssl, buf, sizeof buf)) > 0)
+        if (mbedtls_ssl_write(&ssl, buf, (size_t)n) < 0)
+          break;
+  }
+  mbedtls_ssl_free(&ssl);
+}
+
+static void worker(hotssl_prefork *pf, int lfd) {
+  struct sigaction sa = {0};
+  sa.sa_handler = SIG_IGN; /* reloads are the parent's */
+  sigaction(SIGHUP, &sa, NULL);
+  sa.sa_handler = SIG_DFL;
+  sigaction(SIGTERM, &sa, NULL);
+  if (hotssl_manager_after_fork_child(mgr) != 0)
+    _exit(1);
+  for (;;) {
+    int fd = accept(lfd, NULL, NULL);
+    hotssl_generation *g;
+    if (fd < 0)
+      continue;
+    hotssl_prefork_check(pf, mgr); /* cheap unless the parent reloaded */
+    g = hotssl_manager_acquire(mgr);
+    serve(g, fd);
+    hotssl_generation_release(g);
+    close(fd);
+  }
+}
+
+int main(int argc, char **argv) {
+  hotssl_config *cfg;
+  hotssl_manager_options mo = {0};
+  hotssl_prefork *pf;
+  struct sockaddr_in a = {0};
+  socklen_t alen = sizeof a;
+  struct sigaction sa = {0};
+  char err[512];
+  int lfd, i, nworkers = argc > 2 ? atoi(argv[2]) : 4;
+  pid_t *pids;
+
+  if (argc < 2 || nworkers < 1) {
+    fprintf(stderr, "usage: %s CONF [WORKERS]\n", argv[0]);
+    return 2;
+  }
+  mo.log = logline;
+  if (hotssl_config_create(&cfg) != 0 || hotssl_config_load_file(cfg, argv[1], err, sizeof err) != 0 ||
+      hotssl_manager_create(&mgr, cfg, &mo, err, sizeof err) != 0) {
+    fprintf(stderr, "could not start: %s\n", err);
+    return 1;
+  }
+  hotssl_config_destroy(cfg);
+  if (hotssl_prefork_create(&pf, mgr, 0) != 0)
+    return 1;
+  lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 128) != 0 ||
+      getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+    return 1;
+  sa.sa_handler = on_hup;
+  sigaction(SIGHUP, &sa, NULL);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  pids = calloc((size_t)nworkers, sizeof *pids);
+  for (i = 0; i < nworkers; i++) {
+    hotssl_manager_before_fork(mgr);
+    pids[i] = fork();
+    if (pids[i] == 0)
+      worker(pf, lfd);
+    hotssl_manager_after_fork_parent(mgr);
+  }
+  printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
+  fflush(stdout);
+  while (!stop) {
+    fd_set rs;
+    int wfd = hotssl_manager_wakeup_fd(mgr);
+    FD_ZERO(&rs);
+    FD_SET(wfd, &rs);
+    if (select(wfd + 1, &rs, NULL, NULL, NULL) > 0 && hotssl_manager_dispatch(mgr) == 0)
+      hotssl_prefork_publish(pf); /* workers pick it up at their next accept */
+  }
+  for (i = 0; i < nworkers; i++)
+    kill(pids[i], SIGTERM);
+  while (wait(NULL) > 0)
+    ;
+  free(pids);
+  close(lfd);
+  hotssl_prefork_destroy(pf);
+  hotssl_manager_destroy(mgr);
+  return 0;
+}
