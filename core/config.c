@@ -571,6 +571,12 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     r = HOTSSL_ECONFIG;
     goto fail;
   }
+  /* Also checked by the builder; here the error can name the file. */
+  if ((s->crl_file != NULL || s->crl_dir != NULL) && s->ca_file == NULL) {
+    hotssl__fmt(errbuf, errlen, "ssl_crl_file and ssl_crl_dir require ssl_ca_file to be set");
+    r = HOTSSL_ECONFIG;
+    goto fail;
+  }
 
   /* Canonical text of every setting that shapes a generation. */
   for (i = 0; i < HOTSSL__S_COUNT; i++)

@@ -258,6 +258,8 @@ CASES = [
     ("client_cert_without_ca", lambda d: write_conf(d, drop=("ssl_ca_file", "ssl_crl_file"),
                                                     add=[("ssl_client_cert", "require")]), CONF,
      r"requires ssl_ca_file", "plain"),
+    ("crl_without_ca", lambda d: write_conf(d, drop=("ssl_ca_file",), add=[("ssl_client_cert", "off")]), CONF,
+     r"require ssl_ca_file", "plain"),
     ("unknown_config_key", lambda d: write_conf(d, add=[("ssl_no_such_setting", "on")]), CONF,
      r"unrecognized configuration parameter", "plain"),
     ("config_syntax_error", lambda d: write_conf(d, raw="ssl_ciphers = 'unterminated\n"), CONF,
@@ -304,6 +306,21 @@ class Start(unittest.TestCase):
         with E.Server(CONF(d)) as s:
             self.assertEqual(E.served_serial(s.port), SERIAL_A)
             self.assertEqual(s.stop(), 0)
+
+    def test_info_reports_the_certificate(self):
+        d = tempfile.mkdtemp(dir=TMP)
+        make_good(d)
+        p = E.run([E.cli(), "info", "-c", CONF(d)])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^serial:\s+0*A1A1$")
+        self.assertRegex(p.stdout, r"(?m)^subject:\s+CN=localhost$")
+        fp = E.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", K["a"]], check=True)
+        self.assertIn(fp.stdout.strip().split("=", 1)[1].upper(), p.stdout.upper())
+        # info refuses a bad configuration like check does.
+        put(d, "server.crt", GARBAGE)
+        p = E.run([E.cli(), "info", "-c", CONF(d)])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(quoted(CERT(d)), p.stderr)
 
     def test_each_case_refused_at_start(self):
         nobody_bin = None
