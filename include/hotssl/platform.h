@@ -172,7 +172,9 @@ typedef struct hotssl_spawn_request {
  * close-on-exec; the host must create its listening socket close-on-exec).
  * The snapshot is written into the pipe before returning (bounded by a
  * deadline). The caller still owns conn_fd (close it after the call).
- * Returns 0 and *out, or HOTSSL_ESYS with the reason in errbuf.
+ * Returns 0 and *out, or HOTSSL_ESYS with the reason in errbuf. When the
+ * backend started but the hand-off failed (it died or stalled), the error is
+ * returned with *out set: the backend fails alone; reap it as usual.
  * Serializes with reloads of m (which may run the passphrase command).
  */
 HOTSSL_EXTERN int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req,

@@ -1,0 +1,25 @@
+/*
+ * Windows placeholder for platform/posix/fork.c (not built yet; the Windows
+ * issue builds it). Windows has no fork(): a host starts backends with
+ * hotssl_spawn (CreateProcess through apr_proc_create), so
+ *   hotssl_manager_before_fork / after_fork_parent / after_fork_child /
+ *   hotssl_generation_after_fork_child  -> HOTSSL_ENOTSUP (parent: no-op),
+ *   hotssl_prefork_*                     -> HOTSSL_ENOTSUP: a Windows worker
+ *     pool would map a named, unnamed-ACL'd CreateFileMapping(INVALID_HANDLE_VALUE)
+ *     section inherited by handle, with the same seqlock layout.
+ */
+#include "../../core/internal.h"
+#include "hotssl/platform.h"
+
+int hotssl_manager_before_fork(hotssl_manager *m) { (void)m; return HOTSSL_ENOTSUP; }
+void hotssl_manager_after_fork_parent(hotssl_manager *m) { (void)m; }
+int hotssl_manager_after_fork_child(hotssl_manager *m) { (void)m; return HOTSSL_ENOTSUP; }
+int hotssl_generation_after_fork_child(hotssl_generation *g) { (void)g; return HOTSSL_ENOTSUP; }
+int hotssl_prefork_create(hotssl_prefork **out, hotssl_manager *m, size_t capacity) {
+  (void)m; (void)capacity;
+  if (out != NULL) *out = NULL;
+  return HOTSSL_ENOTSUP;
+}
+int hotssl_prefork_publish(hotssl_prefork *p) { (void)p; return HOTSSL_ENOTSUP; }
+int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) { (void)p; (void)wm; return HOTSSL_ENOTSUP; }
+void hotssl_prefork_destroy(hotssl_prefork *p) { (void)p; }
