@@ -187,6 +187,19 @@ def c_key_other_owner(d):
         os.symlink("/etc/passwd", KEY(d))
 
 
+def c_key_other_owner_unprivileged(d):
+    if E.IS_ROOT:
+        # The server runs as nobody; the key belongs to user daemon and is
+        # readable through the group, so only the owner rule can refuse it.
+        import pwd
+        uid = pwd.getpwnam("daemon").pw_uid
+        _, gid = E.nobody_ids()
+        os.chown(KEY(d), uid, gid)
+        os.chmod(KEY(d), 0o640)
+    else:
+        c_key_other_owner(d)
+
+
 def c_enc_no_cmd(d):
     put(d, "server.key", E.read(K["a_key_enc"]), 0o600)
 
@@ -239,6 +252,8 @@ CASES = [
     ("key_mode_0644", c_key_0644, KEY, r"group or world access", "plain"),
     ("key_other_owner", c_key_other_owner, KEY, r"must be owned by the server user or root",
      "plain" if E.IS_ROOT else "userns"),
+    ("key_other_owner_unprivileged_server", c_key_other_owner_unprivileged, KEY,
+     r"must be owned by the server user or root", "nobody" if E.IS_ROOT else "userns"),
     ("key_encrypted_no_passphrase_command", c_enc_no_cmd, KEY, r"requires a passphrase", "plain"),
     ("key_wrong_passphrase", c_wrong_pass, KEY, r"wrong passphrase", "plain"),
     ("key_passphrase_command_fails", c_failing_cmd, KEY, r"exit code 3", "plain"),
@@ -328,10 +343,10 @@ class Start(unittest.TestCase):
             with self.subTest(case=name):
                 d = tempfile.mkdtemp(dir=TMP)
                 make_good(d)
-                apply(d)
+                own_for(mode, d)   # the good files belong to the server's user
+                apply(d)           # then the case breaks them (its own owners)
                 binary = E.cli()
                 if mode == "nobody":
-                    own_for(mode, d)
                     nobody_bin = nobody_bin or E.binary_for_nobody(TMP)
                     binary = nobody_bin
                 pre = prefix_for(mode)
@@ -370,7 +385,6 @@ class Reload(unittest.TestCase):
             for name, apply, named, reason, _ in cases:
                 with self.subTest(case=name, mode=mode):
                     apply(d)
-                    own_for(mode, d)
                     path = named(d)
                     line, lines = s.reload()
                     self.assertIn("SSL configuration was not reloaded: ", line, "%s: %s" % (name, lines))
