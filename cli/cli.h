@@ -17,6 +17,7 @@ typedef struct cli_serve_opts {
   int starttls_postgres;
   int watch;        /* -1: from the configuration (hotssl_watch), 0/1 forced */
   const char *strategy; /* spawn: "snapshot" (default) or "reread" */
+  struct cli_watch *watcher; /* the parent's watcher, or NULL */
 } cli_serve_opts;
 
 /* Log callback writing "hotssl[pid]: LEVEL:  message" lines to stderr. */

@@ -364,6 +364,7 @@ int cli_cmd_serve(int argc, char **argv) {
     hotssl_manager_destroy(m);
     return 1;
   }
+  o.watcher = w;
   printf("listening on 127.0.0.1:%d\n", port);
   fflush(stdout);
   if (strcmp(o.mode, "thread") == 0)

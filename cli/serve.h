@@ -22,5 +22,8 @@ int cli_serve_mode(hotssl_manager *m, int listen_fd, const cli_serve_opts *o);
 typedef struct cli_watch cli_watch;
 int cli_watch_start(hotssl_manager *m, cli_watch **out);
 void cli_watch_stop(cli_watch *w); /* NULL ok */
+/* In a forked child: drop the parent's watcher (descriptors and memory)
+ * without touching its thread, which does not exist in the child. */
+void cli_watch_after_fork_child(cli_watch *w); /* NULL ok */
 
 #endif

@@ -105,6 +105,7 @@ static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts 
   /* First thing: the random generator (and the wake-up pipe). */
   if (hotssl_manager_after_fork_child(m) != 0)
     _exit(1);
+  cli_watch_after_fork_child(o->watcher);
   child_signals();
   close(lfd);
   /* Everything else the parent had open (signal pipe, watcher's inotify

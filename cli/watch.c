@@ -41,6 +41,13 @@ int cli_watch_start(hotssl_manager *m, cli_watch **out) {
   return 0;
 }
 
+void cli_watch_after_fork_child(cli_watch *w) {
+  if (w == NULL)
+    return;
+  hotssl_watcher_after_fork_child(w->w);
+  free(w);
+}
+
 void cli_watch_stop(cli_watch *w) {
   if (w == NULL)
     return;

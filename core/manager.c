@@ -114,56 +114,8 @@ static void free_manager(hotssl_manager *m) {
 int hotssl_manager_create(hotssl_manager **out, const hotssl_config *cfg,
                           const hotssl_manager_options *opts, char *errbuf,
                           size_t errlen) {
-  hotssl_manager *m;
-  hotssl__inputs in;
-  hotssl_generation *g = NULL;
-  char err[HOTSSL__ERRLEN];
-  int r;
-
-  if (out == NULL || cfg == NULL)
-    return HOTSSL_EINVAL;
-  *out = NULL;
-  err[0] = '\0';
-  if ((r = hotssl__runtime_acquire()) != 0) {
-    hotssl__fmt(errbuf, errlen, "could not initialize the APR runtime");
-    return r;
-  }
-  if ((m = calloc(1, sizeof *m)) == NULL) {
-    hotssl__runtime_release();
-    return HOTSSL_ENOMEM;
-  }
-  m->wakeup.rfd = m->wakeup.wfd = -1;
-  if (opts != NULL) {
-    m->opts = *opts;
-    m->log.fn = opts->log;
-    m->log.ud = opts->log_userdata;
-  }
-  if ((r = hotssl__config_copy(&m->cfg, cfg)) != 0 ||
-      (r = hotssl__mutex_create(&m->reload_lock, &m->pool)) != 0 ||
-      (r = hotssl__wakeup_open(&m->wakeup)) != 0) {
-    hotssl__fmt(err, sizeof err, "could not create the manager: %s", hotssl_strerror(r));
-    goto fail;
-  }
-  if ((r = hotssl__inputs_load(&in, m->cfg, err, sizeof err)) != 0)
-    goto fail;
-  r = hotssl__generation_build(&g, &in, NULL, 0, 1, &m->log, err, sizeof err);
-  hotssl__inputs_free(&in);
-  if (r != 0)
-    goto fail;
-  atomic_init(&m->current, g);
-  m->next_number = 2;
-  hotssl__logf(&m->log, HOTSSL_LOG_INFO,
-               "SSL configuration loaded (generation 1): certificate subject \"%s\", serial %s, not after %s",
-               g->cert_info.subject, g->cert_info.serial, g->cert_info.not_after);
-  *out = m;
-  return 0;
-fail:
-  if (err[0] == '\0')
-    hotssl__fmt(err, sizeof err, "%s", hotssl_strerror(r));
-  hotssl__logf(&m->log, HOTSSL_LOG_ERROR, "%s", err);
-  hotssl__fmt(errbuf, errlen, "%s", err);
-  free_manager(m);
-  return r;
+  /* Start rules: generation 1, read from the files, passphrase allowed. */
+  return hotssl__manager_create_with(out, cfg, NULL, 1, 0, opts, errbuf, errlen);
 }
 
 void hotssl_manager_destroy(hotssl_manager *m) { free_manager(m); }
