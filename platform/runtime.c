@@ -85,11 +85,10 @@ int hotssl__run_passphrase_command(const char *cmd, char **out, char *errbuf,
   for (;;) {
     apr_size_t n = PASS_MAX - got;
     if (n == 0) {
-      /* Keep draining so the command does not block on a full pipe. */
-      char sink[256];
-      n = sizeof sink;
-      rv = apr_file_read(proc.out, sink, &n);
-      mbedtls_platform_zeroize(sink, sizeof sink);
+      /* Enough: close the pipe below. A command that keeps writing gets
+       * SIGPIPE and ends (as with PostgreSQL's popen/pclose); draining it
+       * would never end for a command like `yes`. */
+      break;
     } else {
       rv = apr_file_read(proc.out, buf + got, &n);
       got += n;

@@ -216,6 +216,13 @@ def c_failing_cmd(d):
                        ("ssl_passphrase_command_supports_reload", "on")])
 
 
+def c_endless_cmd(d):
+    # A command that never stops writing must not hang start or reload.
+    put(d, "server.key", E.read(K["a_key_enc"]), 0o600)
+    write_conf(d, add=[("ssl_passphrase_command", "'yes'"),
+                       ("ssl_passphrase_command_supports_reload", "on")])
+
+
 def c_crldir_bad(d):
     os.mkdir(os.path.join(d, "crldir"))
     E.write(os.path.join(d, "crldir", "9bb9e3c3.r0"), GARBAGE)
@@ -257,6 +264,8 @@ CASES = [
     ("key_encrypted_no_passphrase_command", c_enc_no_cmd, KEY, r"requires a passphrase", "plain"),
     ("key_wrong_passphrase", c_wrong_pass, KEY, r"wrong passphrase", "plain"),
     ("key_passphrase_command_fails", c_failing_cmd, KEY, r"exit code 3", "plain"),
+    ("key_passphrase_command_endless_output", c_endless_cmd, KEY, r"ssl_passphrase_command: command \"yes\" failed",
+     "plain"),
     ("ca_garbage", lambda d: put(d, "ca.crt", GARBAGE), CA, r"could not load root certificate file", "plain"),
     ("ca_missing", lambda d: E.remove(CA(d)), CA, r"No such file", "plain"),
     ("ca_only_leaf", lambda d: put(d, "ca.crt", E.read(K["b"])), CA, r"no CA certificate", "plain"),
