@@ -63,6 +63,13 @@ def setUpModule():
     # Leaf A's key encrypted as OpenSSL 3 writes it by default (PKCS#8 PBES2, AES-256).
     K["a_key_enc"] = p.path("leafA-enc.key")
     p.ossl("pkey", "-in", K["a_key"], "-aes256", "-passout", "pass:" + PASS, "-out", K["a_key_enc"])
+    # The CA's CRL with one bit of its signature flipped (DER, last byte).
+    crl_der = p.path("ca-crl.der")
+    p.ossl("crl", "-in", K["crl"], "-outform", "DER", "-out", crl_der)
+    raw = bytearray(E.read(crl_der))
+    raw[-1] ^= 0x01
+    K["crl_badsig"] = p.path("ca-crl-badsig.der")
+    E.write(K["crl_badsig"], bytes(raw))
     K["b_der"] = p.der(K["b"], "leafB.der")
     K["b_key_der"] = p.path("leafB-key.der")
     p.ossl("pkey", "-in", K["b_key"], "-outform", "DER", "-out", K["b_key_der"])
@@ -271,6 +278,8 @@ CASES = [
     ("ca_only_leaf", lambda d: put(d, "ca.crt", E.read(K["b"])), CA, r"no CA certificate", "plain"),
     ("crl_garbage", lambda d: put(d, "crl.pem", GARBAGE), CRL, r"revocation list", "plain"),
     ("crl_not_from_ca", lambda d: put(d, "crl.pem", E.read(K["other_crl"])), CRL, r"no certificate in ssl_ca_file issued it", "plain"),
+    ("crl_bad_signature", lambda d: put(d, "crl.pem", E.read(K["crl_badsig"])), CRL,
+     r"signature does not verify", "plain"),
     ("crl_dir_bad_file", c_crldir_bad, lambda d: os.path.join(d, "crldir", "9bb9e3c3.r0"), r"revocation list", "plain"),
     ("cipher_unknown", lambda d: write_conf(d, add=[("ssl_ciphers", "'TLS-NO-SUCH-CIPHER-SHA999'")]), CONF,
      r"unknown cipher suite", "plain"),
