@@ -278,6 +278,8 @@ static void test_prefork(void) {
     if (hotssl_manager_after_fork_child(m) != 0)
       _exit(3);
     first = hotssl_prefork_check(p, m); /* nothing new yet: 0 */
+    if (write(fds[1], "R", 1) != 1) /* tell the parent it may publish now */
+      _exit(4);
     while (tu_now_ms() < end && (r = hotssl_prefork_check(p, m)) == 0)
       usleep(2000); /* a worker's accept loop */
     srv = tu_server_start(m, 1);
@@ -291,6 +293,13 @@ static void test_prefork(void) {
   }
   hotssl_manager_after_fork_parent(m);
   close(fds[1]);
+  {
+    /* Publish only after the worker's first check, or it might already see
+     * generation 2 there. */
+    struct pollfd q = {fds[0], POLLIN, 0};
+    char ready = 0;
+    T(poll(&q, 1, 30000) == 1 && read(fds[0], &ready, 1) == 1 && ready == 'R');
+  }
   put("server.crt", "server-cn-and-alt-names.crt", 0644);
   put("server.key", "server-cn-and-alt-names.key", 0600);
   TEQ(hotssl_manager_reload(m, HOTSSL_TRIGGER_API), 0);
