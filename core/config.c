@@ -108,6 +108,10 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
     if (hotssl__parse_uint(v, (uint64_t)1 << 40, &n) < 0 || n == 0)
       goto bad;
     return 0;
+  case HOTSSL__S_PASS_TIMEOUT_MS:
+    if (hotssl__parse_uint(v, 3600000, &n) < 0)
+      goto bad;
+    return 0;
   case HOTSSL__S_DEBOUNCE_MS:
   case HOTSSL__S_RETRY_WINDOW_MS:
     if (hotssl__parse_uint(v, 600000, &n) < 0)
@@ -536,6 +540,11 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     goto fail;
   }
   s->passphrase_supports_reload = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_RELOAD));
+  {
+    uint64_t t = 0;
+    hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_PASS_TIMEOUT_MS), 3600000, &t);
+    s->passphrase_timeout_ms = (unsigned)t;
+  }
   s->refuse_expired = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_REFUSE_EXPIRED));
   hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_MAX_FILE_SIZE), (uint64_t)1 << 40, &s->max_file_size);
 

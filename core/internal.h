@@ -73,6 +73,7 @@ typedef enum hotssl__client_cert {
   X(SSL_MAX_PROTO, "ssl_max_protocol_version", "")           \
   X(SSL_PASS_CMD, "ssl_passphrase_command", "")              \
   X(SSL_PASS_RELOAD, "ssl_passphrase_command_supports_reload", "off") \
+  X(PASS_TIMEOUT_MS, "hotssl_passphrase_timeout_ms", "30000") \
   X(SSL_CLIENT_CERT, "ssl_client_cert", "")                  \
   X(REFUSE_EXPIRED, "hotssl_refuse_expired", "off")          \
   X(MAX_FILE_SIZE, "hotssl_max_file_size", "10485760")       \
@@ -110,6 +111,7 @@ typedef struct hotssl__settings {
   char *cert_file, *key_file, *ca_file, *crl_file, *crl_dir; /* absolute or NULL */
   char *passphrase_command;                                  /* or NULL */
   int passphrase_supports_reload;
+  unsigned passphrase_timeout_ms; /* 0: no limit */
   int *ciphersuites;        /* 0-terminated, or NULL for mbedTLS defaults */
   int min_minor, max_minor; /* mbedTLS minor version numbers (3 = TLS 1.2) */
   hotssl__client_cert client_cert;
@@ -143,7 +145,7 @@ int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
                          char *errbuf, size_t errlen);
 /* Run cmd through the shell, return the first line of its stdout (secret,
  * free with hotssl__secret_free). Non-zero exit is an error. */
-int hotssl__run_passphrase_command(const char *cmd, char **out,
+int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **out,
                                    char *errbuf, size_t errlen);
 /* Absolute form of path (relative to the current directory); malloc'ed. */
 char *hotssl__path_absolute(const char *path);

@@ -4,6 +4,7 @@
  * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
  * with another thread's first APR use (documented in hotssl.h).
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,8 +55,33 @@ void hotssl__yield(void) { apr_thread_yield(); }
 
 #define PASS_MAX 1024
 
-int hotssl__run_passphrase_command(const char *cmd, char **out, char *errbuf,
-                                   size_t errlen) {
+#ifdef SIGKILL
+#  define HOTSSL__KILL SIGKILL
+#else
+#  define HOTSSL__KILL 9
+#endif
+
+/* Wait for the command, killing it at the deadline (0: no deadline).
+ * Returns 1 if it had to be killed. */
+static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit_why_e *why) {
+  if (deadline == 0) {
+    apr_proc_wait(proc, code, why, APR_WAIT);
+    return 0;
+  }
+  for (;;) {
+    if (APR_STATUS_IS_CHILD_DONE(apr_proc_wait(proc, code, why, APR_NOWAIT)))
+      return 0;
+    if (hotssl__now_ms() >= deadline) {
+      apr_proc_kill(proc, HOTSSL__KILL);
+      apr_proc_wait(proc, code, why, APR_WAIT);
+      return 1;
+    }
+    apr_sleep(10000); /* a child process has no descriptor to wait on here */
+  }
+}
+
+int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **out,
+                                   char *errbuf, size_t errlen) {
   apr_pool_t *pool = NULL;
   apr_procattr_t *attr;
   apr_proc_t proc;
@@ -63,8 +89,9 @@ int hotssl__run_passphrase_command(const char *cmd, char **out, char *errbuf,
   const char *args[2];
   char buf[PASS_MAX + 1];
   apr_size_t got = 0;
-  int code = 0, r;
-  apr_exit_why_e why;
+  int code = 0, r, timed_out = 0;
+  apr_exit_why_e why = APR_PROC_EXIT;
+  uint64_t deadline = timeout_ms ? hotssl__now_ms() + timeout_ms : 0;
   char t[200];
 
   *out = NULL;
@@ -90,15 +117,38 @@ int hotssl__run_passphrase_command(const char *cmd, char **out, char *errbuf,
        * would never end for a command like `yes`. */
       break;
     } else {
+      if (deadline != 0) {
+        uint64_t now = hotssl__now_ms();
+        if (now >= deadline) {
+          timed_out = 1;
+          break;
+        }
+        apr_file_pipe_timeout_set(proc.out, (apr_interval_time_t)(deadline - now) * 1000);
+      }
       rv = apr_file_read(proc.out, buf + got, &n);
       got += n;
+    }
+    if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
+      timed_out = 1;
+      break;
     }
     if (rv != APR_SUCCESS)
       break;
   }
   apr_file_close(proc.out);
-  apr_proc_wait(&proc, &code, &why, APR_WAIT);
+  if (timed_out) {
+    apr_proc_kill(&proc, HOTSSL__KILL);
+    apr_proc_wait(&proc, &code, &why, APR_WAIT);
+  } else {
+    timed_out = wait_or_kill(&proc, deadline, &code, &why);
+  }
   buf[got] = '\0';
+  if (timed_out) {
+    hotssl__fmt(errbuf, errlen, "command \"%s\" did not finish within %u ms (hotssl_passphrase_timeout_ms) and was killed",
+                cmd, timeout_ms);
+    r = HOTSSL_EPASSPHRASE;
+    goto out;
+  }
   if (why != APR_PROC_EXIT || code != 0) {
     if (why == APR_PROC_EXIT)
       hotssl__fmt(errbuf, errlen, "command \"%s\" failed: exit code %d", cmd, code);

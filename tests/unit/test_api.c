@@ -336,6 +336,33 @@ static void test_client_cert_modes(void) {
   }
 }
 
+/* A passphrase command that never finishes is killed at the deadline: with
+ * its output pipe open, and after closing it. Start fails, nothing hangs. */
+static void test_passphrase_timeout(void) {
+  static const char *cmds[] = {"sleep 30", "exec >&-; sleep 30", "echo secret1"};
+  char conf[512], err[512];
+  int i;
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-password.key", 0600);
+  for (i = 0; i < 3; i++) {
+    hotssl_manager *m = NULL;
+    uint64_t t0 = tu_now_ms();
+    int r;
+    snprintf(conf, sizeof conf,
+             "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+             "ssl_passphrase_command = '%s'\nhotssl_passphrase_timeout_ms = 300\n", cmds[i]);
+    r = manager_from(conf, &m, err, sizeof err);
+    if (i < 2) {
+      TEQ(r, HOTSSL_EPASSPHRASE);
+      T(strstr(err, "did not finish within 300 ms") != NULL);
+      T(tu_now_ms() - t0 < 20000);
+    } else {
+      TEQ(r, 0);
+    }
+    hotssl_manager_destroy(m);
+  }
+}
+
 int main(void) {
   td = tu_testdata();
   dir = tu_mkdtemp();
@@ -347,6 +374,7 @@ int main(void) {
   test_signal_path();
   test_reuse();
   test_client_cert_modes();
+  test_passphrase_timeout();
   tu_rmtree(dir);
   free(dir);
   tu_log_clear();
