@@ -20,8 +20,8 @@ static atomic_int stop;
 static atomic_ullong acquisitions, backwards, bad;
 static hotssl_manager *mgr;
 static char *conf_path;
-static const char *conf_a = "ssl_cert_file = 'a.crt'\nssl_key_file = 'a.key'\n";
-static const char *conf_b = "ssl_cert_file = 'b.crt'\nssl_key_file = 'b.key'\n";
+static const char *conf_a = TU_CONF_A;
+static const char *conf_b = TU_CONF_B;
 
 static void delay_hook(void *arg) {
   static _Thread_local unsigned n;
@@ -53,9 +53,7 @@ static void *reader_main(void *p) {
 }
 
 int main(void) {
-  const char *td = tu_testdata();
-  char *dir = tu_mkdtemp(), src[1024], *dst, err[512];
-  hotssl_config *cfg;
+  char *dir = tu_mkdtemp();
   pthread_t readers[4];
   int i, checks = 0, published = 0, ms = 2000;
   uint64_t end;
@@ -63,21 +61,9 @@ int main(void) {
 
   if (env != NULL)
     ms = atoi(env) * 1000;
-  snprintf(src, sizeof src, "%s/server-cn-only.crt", td);
-  tu_copy(src, dst = tu_path(dir, "a.crt"), 0644), free(dst);
-  snprintf(src, sizeof src, "%s/server-cn-only.key", td);
-  tu_copy(src, dst = tu_path(dir, "a.key"), 0600), free(dst);
-  snprintf(src, sizeof src, "%s/server-cn-and-alt-names.crt", td);
-  tu_copy(src, dst = tu_path(dir, "b.crt"), 0644), free(dst);
-  snprintf(src, sizeof src, "%s/server-cn-and-alt-names.key", td);
-  tu_copy(src, dst = tu_path(dir, "b.key"), 0600), free(dst);
-  conf_path = tu_path(dir, "hotssl.conf");
-  tu_write(conf_path, conf_a, 0644);
-  hotssl_config_create(&cfg);
-  CHECK_EQ_INT(hotssl_config_load_file(cfg, conf_path, err, sizeof err), 0);
-  CHECK_EQ_INT(hotssl_manager_create(&mgr, cfg, NULL, err, sizeof err), 0);
-  checks += 2;
-  hotssl_config_destroy(cfg);
+  conf_path = tu_two_pairs_manager(dir, NULL, &mgr);
+  CHECK(conf_path != NULL);
+  checks++;
   if (mgr == NULL)
     return tu_finish("acquire_race", checks);
   hotssl__manager_set_acquire_hook(mgr, delay_hook, NULL);

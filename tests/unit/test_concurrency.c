@@ -13,8 +13,8 @@
 
 #include "testutil.h"
 
-#define SERIAL_A "2023071316352302" /* server-cn-only.crt */
-#define SERIAL_B "2023071316352300" /* server-cn-and-alt-names.crt */
+#define SERIAL_A TU_SERIAL_A
+#define SERIAL_B TU_SERIAL_B
 
 static atomic_int stop;
 static atomic_ullong handshakes, client_failures, wrong_serial, seen_a, seen_b;
@@ -46,8 +46,8 @@ static void *client_main(void *p) {
   return NULL;
 }
 
-static const char *conf_a = "ssl_cert_file = 'a.crt'\nssl_key_file = 'a.key'\n";
-static const char *conf_b = "ssl_cert_file = 'b.crt'\nssl_key_file = 'b.key'\n";
+static const char *conf_a = TU_CONF_A;
+static const char *conf_b = TU_CONF_B;
 
 static void *reloader_main(void *p) {
   int i = 0;
@@ -65,14 +65,9 @@ static void *reloader_main(void *p) {
 }
 
 int main(void) {
-  const char *td = tu_testdata();
   char *dir = tu_mkdtemp();
-  char src[1024], *dst;
-  hotssl_config *cfg;
-  hotssl_manager_options o = {0};
   tu_server *srv;
   pthread_t clients[3], reloader;
-  char err[512];
   int i, checks = 0, seconds = 3;
   hotssl_stats st;
   const char *env = getenv("HOTSSL_STRESS_SECONDS");
@@ -80,23 +75,9 @@ int main(void) {
 
   if (env != NULL)
     seconds = atoi(env);
-  snprintf(src, sizeof src, "%s/server-cn-only.crt", td);
-  tu_copy(src, dst = tu_path(dir, "a.crt"), 0644), free(dst);
-  snprintf(src, sizeof src, "%s/server-cn-only.key", td);
-  tu_copy(src, dst = tu_path(dir, "a.key"), 0600), free(dst);
-  snprintf(src, sizeof src, "%s/server-cn-and-alt-names.crt", td);
-  tu_copy(src, dst = tu_path(dir, "b.crt"), 0644), free(dst);
-  snprintf(src, sizeof src, "%s/server-cn-and-alt-names.key", td);
-  tu_copy(src, dst = tu_path(dir, "b.key"), 0600), free(dst);
-  conf_path = tu_path(dir, "hotssl.conf");
-  tu_write(conf_path, conf_a, 0644);
-
-  hotssl_config_create(&cfg);
-  CHECK_EQ_INT(hotssl_config_load_file(cfg, conf_path, err, sizeof err), 0);
-  o.log = tu_log;
-  CHECK_EQ_INT(hotssl_manager_create(&mgr, cfg, &o, err, sizeof err), 0);
-  checks += 2;
-  hotssl_config_destroy(cfg);
+  conf_path = tu_two_pairs_manager(dir, tu_log, &mgr);
+  CHECK(conf_path != NULL);
+  checks++;
   if (mgr == NULL)
     return tu_finish("concurrency", checks);
 

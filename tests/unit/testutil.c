@@ -119,6 +119,37 @@ uint64_t tu_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+char *tu_two_pairs_manager(const char *dir, hotssl_log_fn log, hotssl_manager **m) {
+  static const char *files[4][2] = {{"server-cn-only.crt", "a.crt"},
+                                    {"server-cn-only.key", "a.key"},
+                                    {"server-cn-and-alt-names.crt", "b.crt"},
+                                    {"server-cn-and-alt-names.key", "b.key"}};
+  const char *td = tu_testdata();
+  hotssl_config *cfg;
+  hotssl_manager_options o = {0};
+  char src[1024], err[512], *dst, *conf;
+  int i, r;
+  for (i = 0; i < 4; i++) {
+    snprintf(src, sizeof src, "%s/%s", td, files[i][0]);
+    tu_copy(src, dst = tu_path(dir, files[i][1]), (i & 1) ? 0600 : 0644);
+    free(dst);
+  }
+  conf = tu_path(dir, "hotssl.conf");
+  tu_write(conf, TU_CONF_A, 0644);
+  o.log = log;
+  *m = NULL;
+  if ((r = hotssl_config_create(&cfg)) == 0 &&
+      (r = hotssl_config_load_file(cfg, conf, err, sizeof err)) == 0)
+    r = hotssl_manager_create(m, cfg, &o, err, sizeof err);
+  hotssl_config_destroy(cfg);
+  if (r != 0) {
+    fprintf(stderr, "could not create the manager: %s\n", err);
+    free(conf);
+    return NULL;
+  }
+  return conf;
+}
+
 /* ---- log collector ---- */
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;

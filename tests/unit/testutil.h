@@ -50,6 +50,16 @@ void tu_write(const char *path, const char *text, int mode);
 void tu_write_atomic(const char *path, const char *text, int mode);
 uint64_t tu_now_ms(void);
 
+/* Two valid pairs from PostgreSQL's test certificates in dir: a.crt/a.key
+ * (serial TU_SERIAL_A) and b.crt/b.key (TU_SERIAL_B); TU_CONF_A / TU_CONF_B
+ * select one. Writes dir/hotssl.conf with TU_CONF_A, creates a manager from
+ * it (log may be NULL) and returns the conf path (malloc'ed), or NULL. */
+#define TU_SERIAL_A "2023071316352302" /* server-cn-only.crt */
+#define TU_SERIAL_B "2023071316352300" /* server-cn-and-alt-names.crt */
+#define TU_CONF_A "ssl_cert_file = 'a.crt'\nssl_key_file = 'a.key'\n"
+#define TU_CONF_B "ssl_cert_file = 'b.crt'\nssl_key_file = 'b.key'\n"
+char *tu_two_pairs_manager(const char *dir, hotssl_log_fn log, hotssl_manager **m);
+
 /* Log collector: keeps every line; thread-safe. */
 void tu_log(void *ud, hotssl_log_level level, const char *msg);
 int tu_log_count(const char *substring);
