@@ -10,6 +10,7 @@
  * A connection keeps the generation it started with until it ends.
  */
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,11 +120,8 @@ int main(int argc, char **argv) {
   printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
   fflush(stdout);
   while (!stop) {
-    fd_set rs;
-    int wfd = hotssl_manager_wakeup_fd(mgr);
-    FD_ZERO(&rs);
-    FD_SET(wfd, &rs);
-    if (select(wfd + 1, &rs, NULL, NULL, NULL) > 0 && hotssl_manager_dispatch(mgr) == 0)
+    struct pollfd p = {hotssl_manager_wakeup_fd(mgr), POLLIN, 0};
+    if (poll(&p, 1, -1) > 0 && hotssl_manager_dispatch(mgr) == 0)
       hotssl_prefork_publish(pf); /* workers pick it up at their next accept */
   }
   for (i = 0; i < nworkers; i++)
