@@ -22,7 +22,7 @@ import watchlib  # noqa: E402
 
 
 def measure(backend, n, debounce, poll_interval):
-    tmp = TempDir()
+    tmp = TempDir("hotssl-watch-")
     try:
         d = tmp.path
         pki = Certs(os.path.join(d, "pki"))

@@ -1,150 +1,45 @@
-"""Helpers for the platform tests: certificates made with the openssl CLI,
-a `hotssl serve` (or example) process, Python ssl clients, a raw TLS 1.2
-ClientHello that captures the ServerHello random and the ECDHE key share,
-and /proc inspection of children. Never a fixed sleep: wait_until polls a
-condition with a generous deadline."""
+"""The platform tests' own helpers: the served files of a rotation, a
+server process with no deadline on its start, a raw TLS 1.2 ClientHello
+that captures the ServerHello random and the ECDHE key share, and /proc
+inspection of children. The common helpers (failures and waits, TLS
+clients, the openssl-made PKI, temporary folders, PASS/FAIL) live in
+tests/pylib/hotssltest.py and are re-exported here."""
 import os
-import re
-import shutil
-import signal
 import socket
-import ssl
 import struct
-import subprocess
 import sys
-import tempfile
-import time
 
-DEADLINE = 30.0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
+import hotssltest as H  # noqa: E402
+from hotssltest import (SSL_REQUEST, Fail, TempDir, check, echo, peer_der, read, run,  # noqa: E402,F401
+                        tls_connect, wait_for, write_atomic)
+from hotssltest import check_main as main  # noqa: E402,F401
 
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
+DEADLINE = H.DEADLINE
 
 
-def wait_until(cond, what, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise Fail("timed out waiting for " + what)
-
-
-def run(cmd, **kw):
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-
-
-class Pki:
-    """A CA and server certificates (EC P-256), each with its own serial."""
+class Pki(H.Pki):
+    """A CA and server certificates (EC P-256) named by a prefix, each with its own serial."""
 
     def __init__(self, d):
-        self.d = d
-        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-keyout", self.p("ca.key"), "-out", self.p("ca.crt"), "-subj", "/CN=Platform Test CA",
-             "-days", "30"])
-
-    def p(self, name):
-        return os.path.join(self.d, name)
+        super().__init__(d, ca_cn="Platform Test CA")
 
     def server(self, serial, prefix):
         """Make prefix.crt / prefix.key with the given serial (int)."""
-        key, csr, crt = self.p(prefix + ".key"), self.p(prefix + ".csr"), self.p(prefix + ".crt")
-        run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", key, "-out", csr, "-subj", "/CN=localhost"])
-        run(["openssl", "x509", "-req", "-in", csr, "-CA", self.p("ca.crt"), "-CAkey", self.p("ca.key"),
-             "-set_serial", str(serial), "-out", crt, "-days", "10"])
-        os.chmod(key, 0o600)
-        return crt, key
+        return self.leaf(prefix, self.ca_pair, serial, cn="localhost")
 
     def install(self, prefix, cert="server.crt", key="server.key"):
         """Atomically replace the served files with prefix.* (rename over)."""
         for src, dst, mode in ((prefix + ".crt", cert, 0o644), (prefix + ".key", key, 0o600)):
-            tmp = self.p(dst + ".tmp")
-            shutil.copyfile(self.p(src), tmp)
-            os.chmod(tmp, mode)
-            os.rename(tmp, self.p(dst))
-
-    def der(self, prefix):
-        with open(self.p(prefix + ".crt")) as f:
-            return ssl.PEM_cert_to_DER_cert(f.read())
+            write_atomic(self.path(dst), read(self.path(src)), mode)
 
 
-class Server:
-    def __init__(self, argv, d, env=None):
-        self.log_path = os.path.join(d, "server.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=env)
-        line = self.proc.stdout.readline().decode()
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if not m:
-            self.stop()
-            raise Fail("server did not start: %r\n%s" % (line, self.text()))
-        self.port = int(m.group(1))
-        self.pid = self.proc.pid
+class Server(H.Server):
+    """hotssl serve or an example server, from argv; waits for its
+    'listening on' line as long as it takes."""
 
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def count(self, s):
-        return self.text().count(s)
-
-    def hup(self):
-        os.kill(self.pid, signal.SIGHUP)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
-
-def client_ctx():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def tls_connect(port, starttls=False):
-    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
-    if starttls:
-        s.sendall(struct.pack("!II", 8, 80877103))
-        a = s.recv(1)
-        if a != b"S":
-            s.close()
-            return a  # b"N" or b""
-    t = client_ctx().wrap_socket(s)
-    return t
-
-
-def echo(t, data=b"ping"):
-    t.sendall(data)
-    got = b""
-    while len(got) < len(data):
-        c = t.recv(len(data) - len(got))
-        if not c:
-            break
-        got += c
-    return got == data
-
-
-def peer_der(t):
-    return t.getpeercert(binary_form=True)
+    def __init__(self, argv, env=None):
+        super().__init__(argv, env=env, start_deadline=float("inf"), label=os.path.basename(argv[0]))
 
 
 # ---- raw TLS 1.2 ClientHello: capture ServerHello random and key share ----
@@ -167,12 +62,8 @@ def _client_hello():
 
 
 def _recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise Fail("connection closed during handshake")
-        b += c
+    b = H.recv_up_to(s, n)
+    check(len(b) == n, "connection closed during handshake")
     return b
 
 
@@ -181,7 +72,7 @@ def server_hello_capture(port, starttls=False):
     s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     try:
         if starttls:
-            s.sendall(struct.pack("!II", 8, 80877103))
+            s.sendall(SSL_REQUEST)
             check(_recv_exact(s, 1) == b"S", "SSLRequest refused")
         s.sendall(_client_hello())
         hs = b""
@@ -252,21 +143,3 @@ def listening_inodes(port):
         except OSError:
             pass
     return inodes
-
-
-class TempDir:
-    def __enter__(self):
-        self.d = tempfile.mkdtemp(prefix="hotssl-platform-")
-        return self.d
-
-    def __exit__(self, *a):
-        shutil.rmtree(self.d, ignore_errors=True)
-
-
-def main(fn):
-    try:
-        fn()
-    except Fail as e:
-        print("FAIL:", e)
-        sys.exit(1)
-    print("PASS")

@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptlib import (Pki, Server, TempDir, check, echo, main, peer_der, server_hello_capture,
-                   tls_connect, wait_until)
+                   tls_connect, wait_for)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--example", required=True)
@@ -21,7 +21,7 @@ args = ap.parse_args()
 
 
 def go():
-    with TempDir() as d:
+    with TempDir("hotssl-platform-") as d:
         pki = Pki(d)
         pki.server(0xA1, "a")
         pki.server(0xB2, "b")
@@ -30,10 +30,10 @@ def go():
         with open(conf, "w") as f:
             f.write("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
         argv = [args.binary, conf] + (["3"] if args.example == "prefork" else [])
-        srv = Server(argv, d)
+        srv = Server(argv)
         try:
             old = tls_connect(srv.port)
-            check(peer_der(old) == pki.der("a") and echo(old), "first connection not served A")
+            check(peer_der(old) == pki.cert_der("a") and echo(old), "first connection not served A")
             seen = set()
             for i in range(100):
                 r, s = server_hello_capture(srv.port)
@@ -42,22 +42,22 @@ def go():
                 seen.add(s)
             pki.install("b")
             srv.hup()
-            wait_until(lambda: srv.count("reloaded (generation 2)") == 1, "parent reload")
+            wait_for(lambda: srv.count("reloaded (generation 2)") == 1, "parent reload")
 
             def new_is_b():
                 t = tls_connect(srv.port)
-                ok = peer_der(t) == pki.der("b")
+                ok = peer_der(t) == pki.cert_der("b")
                 t.close()
                 return ok
-            wait_until(new_is_b, "a new connection served B")
+            wait_for(new_is_b, "a new connection served B")
             for i in range(20):
                 check(new_is_b(), "connection %d after the rotation not served B" % i)
             check(echo(old, b"still"), "open connection broken by the rotation")
-            check(peer_der(old) == pki.der("a"), "open connection changed certificate")
+            check(peer_der(old) == pki.cert_der("a"), "open connection changed certificate")
             old.close()
         finally:
             rc = srv.stop()
-        check(rc == 0, "example exit %r\n%s" % (rc, srv.text()))
+        check(rc == 0, "example exit %r\n%s" % (rc, srv.log()))
 
 
 main(go)

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptlib import (Fail, Pki, Server, TempDir, check, children, echo, fd_links, listening_inodes,
-                   main, peer_der, server_hello_capture, tls_connect, wait_until)
+                   main, peer_der, server_hello_capture, tls_connect, wait_for)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--hotssl", required=True)
@@ -30,7 +30,7 @@ def start(d, extra=(), watch="off"):
     with open(os.path.join(d, "hotssl.conf"), "w") as f:
         f.write("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nhotssl_watch = %s\n" % watch)
     return Server([args.hotssl, "serve", "-c", os.path.join(d, "hotssl.conf"), "-p", "0",
-                   "--mode", args.mode] + list(extra), d)
+                   "--mode", args.mode] + list(extra))
 
 
 def rotation(d, pki):
@@ -40,29 +40,29 @@ def rotation(d, pki):
     srv = start(d)
     try:
         old = tls_connect(srv.port)
-        check(peer_der(old) == pki.der("a"), "first connection not served certificate A")
+        check(peer_der(old) == pki.cert_der("a"), "first connection not served certificate A")
         check(echo(old, b"before"), "echo before rotation failed")
         pki.install("b")
         srv.hup()
-        wait_until(lambda: srv.count("reloaded (generation 2)") == 1, "reload log line")
+        wait_for(lambda: srv.count("reloaded (generation 2)") == 1, "reload log line")
         new = tls_connect(srv.port)
-        check(peer_der(new) == pki.der("b"), "new connection after rotation not served certificate B")
+        check(peer_der(new) == pki.cert_der("b"), "new connection after rotation not served certificate B")
         check(echo(new, b"new"), "echo on new connection failed")
         # The open connection: same session, old certificate, still echoing.
         check(echo(old, b"after rotation"), "open connection stopped working after rotation")
-        check(peer_der(old) == pki.der("a"), "open connection's certificate changed")
+        check(peer_der(old) == pki.cert_der("a"), "open connection's certificate changed")
         old.close()
         new.close()
         # And again: a third generation reaches the next connection.
         pki.install("a")
         srv.hup()
-        wait_until(lambda: srv.count("reloaded (generation 3)") == 1, "second reload")
+        wait_for(lambda: srv.count("reloaded (generation 3)") == 1, "second reload")
         t = tls_connect(srv.port)
-        check(peer_der(t) == pki.der("a"), "third generation not served")
+        check(peer_der(t) == pki.cert_der("a"), "third generation not served")
         t.close()
     finally:
         rc = srv.stop()
-    check(rc == 0, "server exit code %r\n%s" % (rc, srv.text()))
+    check(rc == 0, "server exit code %r\n%s" % (rc, srv.log()))
 
 
 def rng(d, pki):
@@ -100,7 +100,7 @@ def descriptors(d, pki):
         parent_pipes = {v for k, v in parent.items() if v.startswith("pipe:") and k > 2}
         t = tls_connect(srv.port)
         check(echo(t), "echo failed")
-        kids = wait_until(lambda: children(srv.pid), "a live child")
+        kids = wait_for(lambda: children(srv.pid), "a live child")
         check(len(kids) == 1, "expected one child, got %r" % kids)
         fds = fd_links(kids[0])
         extra = {k: v for k, v in fds.items() if k > 2}
@@ -116,13 +116,13 @@ def descriptors(d, pki):
         check(all(v.startswith("socket:") or v.startswith("pipe:") for v in extra.values()),
               "child holds unexpected descriptors: %r" % extra)
         t.close()
-        wait_until(lambda: not children(srv.pid), "child exit")
+        wait_for(lambda: not children(srv.pid), "child exit")
     finally:
         srv.stop()
 
 
 def run():
-    with TempDir() as d:
+    with TempDir("hotssl-platform-") as d:
         pki = Pki(d)
         {"rotation": rotation, "rng": rng, "descriptors": descriptors}[args.case](d, pki)
 

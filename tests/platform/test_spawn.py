@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptlib import (Pki, Server, TempDir, check, children, echo, main, peer_der, run,
-                   tls_connect, wait_until)
+                   tls_connect, wait_for)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--hotssl", required=True)
@@ -39,17 +39,17 @@ def start(d, strategy, starttls=True):
             "--spawn-strategy", strategy]
     if starttls:
         argv.append("--starttls-postgres")
-    return Server(argv, d)
+    return Server(argv)
 
 
 def break_cert(pki):
     # A half-written certificate: the first 100 bytes of the PEM.
-    with open(pki.p("a.crt")) as f:
+    with open(pki.path("a.crt")) as f:
         half = f.read()[:100]
-    tmp = pki.p("server.crt.tmp")
+    tmp = pki.path("server.crt.tmp")
     with open(tmp, "w") as f:
         f.write(half)
-    os.rename(tmp, pki.p("server.crt"))
+    os.rename(tmp, pki.path("server.crt"))
 
 
 def isolation_snapshot(d, pki):
@@ -59,18 +59,18 @@ def isolation_snapshot(d, pki):
     srv = start(d, "snapshot")
     try:
         t = tls_connect(srv.port, starttls=True)
-        check(peer_der(t) == pki.der("a"), "first backend not served A")
+        check(peer_der(t) == pki.cert_der("a"), "first backend not served A")
         t.close()
         break_cert(pki)
         srv.hup()
-        wait_until(lambda: srv.count("was not reloaded") == 1, "failed reload log line")
+        wait_for(lambda: srv.count("was not reloaded") == 1, "failed reload log line")
         for i in range(5):
             t = tls_connect(srv.port, starttls=True)
             check(not isinstance(t, bytes), "backend %d refused TLS with a broken file on disk" % i)
-            check(peer_der(t) == pki.der("a"), "backend %d not served the last good certificate" % i)
+            check(peer_der(t) == pki.cert_der("a"), "backend %d not served the last good certificate" % i)
             check(echo(t), "echo failed")
             t.close()
-        check(srv.count("has no TLS") == 0, "a backend had no TLS:\n" + srv.text())
+        check(srv.count("has no TLS") == 0, "a backend had no TLS:\n" + srv.log())
     finally:
         rc = srv.stop()
     check(rc == 0, "server exit %r" % rc)
@@ -83,19 +83,19 @@ def isolation_reread(d, pki):
     srv = start(d, "reread")
     try:
         keep = tls_connect(srv.port, starttls=True)
-        check(peer_der(keep) == pki.der("a"), "first backend not served A")
+        check(peer_der(keep) == pki.cert_der("a"), "first backend not served A")
         break_cert(pki)
         a = tls_connect(srv.port, starttls=True)
         check(a == b"N", "backend started while the file is broken answered %r, not 'N'" % (a,))
-        wait_until(lambda: srv.count("this backend has no TLS") == 1, "backend error log line")
-        text = srv.text()
+        wait_for(lambda: srv.count("this backend has no TLS") == 1, "backend error log line")
+        text = srv.log()
         check("could not load server certificate file" in text and "server.crt" in text,
               "the log does not say why:\n" + text)
         check(echo(keep, b"still here"), "an open connection was affected by another backend's failure")
         pki.install("a")
         t = tls_connect(srv.port, starttls=True)
         check(not isinstance(t, bytes), "first backend after the fix has no TLS")
-        check(peer_der(t) == pki.der("a") and echo(t), "first backend after the fix does not serve")
+        check(peer_der(t) == pki.cert_der("a") and echo(t), "first backend after the fix does not serve")
         t.close()
         keep.close()
         check(srv.proc.poll() is None, "parent died")
@@ -106,23 +106,23 @@ def isolation_reread(d, pki):
 
 def encrypted_key(pki):
     pki.server(0x77, "a")
-    run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", pki.p("a.key"),
-         "-out", pki.p("a.enc"), "-passout", "pass:s3cret"])
-    os.replace(pki.p("a.enc"), pki.p("a.key"))
-    os.chmod(pki.p("a.key"), 0o600)
+    run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", pki.path("a.key"),
+         "-out", pki.path("a.enc"), "-passout", "pass:s3cret"], check=True)
+    os.replace(pki.path("a.enc"), pki.path("a.key"))
+    os.chmod(pki.path("a.key"), 0o600)
     pki.install("a")
-    with open(pki.p("a.key")) as f:
+    with open(pki.path("a.key")) as f:
         check("ENCRYPTED" in f.read(), "key not encrypted")
-    cmd = pki.p("pass.sh")
+    cmd = pki.path("pass.sh")
     with open(cmd, "w") as f:
-        f.write('#!/bin/sh\necho run >> "%s"\necho s3cret\n' % pki.p("runs"))
+        f.write('#!/bin/sh\necho run >> "%s"\necho s3cret\n' % pki.path("runs"))
     os.chmod(cmd, 0o755)
     return cmd
 
 
 def runs(pki):
     try:
-        with open(pki.p("runs")) as f:
+        with open(pki.path("runs")) as f:
             return len(f.read().split())
     except FileNotFoundError:
         return 0
@@ -139,9 +139,9 @@ def passphrase(d, pki):
         for i in range(5):
             t = tls_connect(srv.port, starttls=True)
             check(not isinstance(t, bytes), "backend %d has no TLS with an encrypted key" % i)
-            check(peer_der(t) == pki.der("a") and echo(t), "backend %d does not serve" % i)
+            check(peer_der(t) == pki.cert_der("a") and echo(t), "backend %d does not serve" % i)
             if i == 0:
-                kids = wait_until(lambda: children(srv.pid), "a live backend")
+                kids = wait_for(lambda: children(srv.pid), "a live backend")
                 with open("/proc/%d/maps" % kids[0]) as f:
                     maps = f.read()
                 files = {l.split(None, 5)[5] for l in maps.splitlines() if len(l.split(None, 5)) == 6}
@@ -165,8 +165,8 @@ def passphrase(d, pki):
     try:
         a = tls_connect(srv.port, starttls=True)
         check(a == b"N", "reread backend without supports_reload answered %r" % (a,))
-        wait_until(lambda: srv.count("this backend has no TLS") == 1, "backend error")
-        check("ssl_passphrase_command_supports_reload is off" in srv.text(), "no reason:\n" + srv.text())
+        wait_for(lambda: srv.count("this backend has no TLS") == 1, "backend error")
+        check("ssl_passphrase_command_supports_reload is off" in srv.log(), "no reason:\n" + srv.log())
     finally:
         srv.stop()
     conf(d, "ssl_passphrase_command = '%s'\nssl_passphrase_command_supports_reload = on\n" % cmd)
@@ -174,7 +174,7 @@ def passphrase(d, pki):
     srv = start(d, "reread")
     try:
         t = tls_connect(srv.port, starttls=True)
-        check(not isinstance(t, bytes) and peer_der(t) == pki.der("a") and echo(t),
+        check(not isinstance(t, bytes) and peer_der(t) == pki.cert_der("a") and echo(t),
               "reread backend with supports_reload does not serve")
         t.close()
         check(runs(pki) == n0 + 2, "expected the parent and the backend to run the command (%d)" % (runs(pki) - n0))
@@ -183,7 +183,7 @@ def passphrase(d, pki):
 
 
 def go():
-    with TempDir() as d:
+    with TempDir("hotssl-platform-") as d:
         pki = Pki(d)
         {"isolation-snapshot": isolation_snapshot, "isolation-reread": isolation_reread,
          "passphrase": passphrase}[args.case](d, pki)

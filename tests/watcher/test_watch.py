@@ -28,7 +28,7 @@ class Base:
     POLL_MS = 1000
 
     def setUp(self):
-        self.tmp = TempDir()
+        self.tmp = TempDir("hotssl-watch-")
         self.d = self.tmp.path
         self.pki = Certs(os.path.join(self.d, "pki"))
         self.server = None
@@ -209,8 +209,9 @@ class Base:
         os.makedirs(os.path.join(self.d, "certs"))
         ca_dir = os.path.join(self.d, "ca")
         os.mkdir(ca_dir)
-        shutil.copy(self.pki.ca_crt, os.path.join(ca_dir, "root.crt"))
-        write_atomic(os.path.join(ca_dir, "root.crl"), self.pki.crl())
+        ca = self.pki.ca_pair
+        shutil.copy(ca[0], os.path.join(ca_dir, "root.crt"))
+        write_atomic(os.path.join(ca_dir, "root.crl"), read(self.pki.crl("ca", ca)))
         s1, crt, key = self.new_pair()
         write_file(os.path.join(self.d, "certs", "server.crt"), crt)
         write_file(os.path.join(self.d, "certs", "server.key"), key, 0o600)
@@ -220,15 +221,10 @@ class Base:
                                "ssl_client_cert = optional\n")
         clients = {}
         for serial, cn in ((0x2001, "client1"), (0x2002, "client2")):
-            self.pki.issue(serial, cn=cn)
-            base = os.path.join(self.pki.root, "leaf%x" % serial)
-            clients[cn] = (base + ".crt", base + ".key")
+            clients[cn] = self.pki.leaf("leaf%x" % serial, ca, serial, cn=cn)
         # A client of a second CA, trusted only once the CA file names it.
-        ca2 = (os.path.join(self.pki.root, "ca2.key"), os.path.join(self.pki.root, "ca2.crt"))
-        self.pki.make_ca(ca2[0], ca2[1], "second CA")
-        self.pki.issue(0x3001, cn="client3", ca=ca2)
-        base = os.path.join(self.pki.root, "leaf3001")
-        clients["client3"] = (base + ".crt", base + ".key")
+        ca2 = self.pki.ca("ca2", "second CA")
+        clients["client3"] = self.pki.leaf("leaf3001", ca2, 0x3001, cn="client3")
 
         srv = self.start(conf, s1)
         srv.handshake(clients["client1"])
@@ -237,14 +233,13 @@ class Base:
             srv.handshake(clients["client3"])
 
         # CRL change: client1 revoked.
-        self.pki.revoke(clients["client1"][0])
-        write_atomic(os.path.join(ca_dir, "root.crl"), self.pki.crl())
+        write_atomic(os.path.join(ca_dir, "root.crl"), read(self.pki.crl("ca", ca, revoke=[clients["client1"][0]])))
         t0 = time.monotonic()
         self.wait_refused(clients["client1"], t0, "crl")
         srv.handshake(clients["client2"])
 
         # CA file change: the second CA added.
-        write_atomic(os.path.join(ca_dir, "root.crt"), read(self.pki.ca_crt) + read(ca2[1]))
+        write_atomic(os.path.join(ca_dir, "root.crt"), read(ca[0]) + read(ca2[0]))
         t0 = time.monotonic()
         end = t0 + 20
         while True:
@@ -327,7 +322,7 @@ class Base:
         self.assertEqual(fails, [])
         self.assertEqual(self.server.count("was not reloaded"), 1,
                          "the broken file must be reported exactly once\n" + self.server.log())
-        self.assertIn(crt, [l for l in self.server.lines if "was not reloaded" in l][0])
+        self.assertIn(crt, [l for l in self.server.err if "was not reloaded" in l][0])
 
     def test_event_storm(self):
         conf, s1 = self.std_setup()
