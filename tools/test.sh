@@ -3,7 +3,8 @@
 #   1. default build (-Werror): every test (unit, e2e, watcher, platform, valgrind)
 #   2. AddressSanitizer + UBSan build: every test
 #   3. ThreadSanitizer build: the concurrency, watcher and platform tests
-#   4. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
+#   4. libFuzzer smoke run (clang): the config parser and the PKCS#8 decoder, 30 s each
+#   5. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -16,20 +17,24 @@ run_suite() { # name, cmake args, ctest args
   cargs=$1; shift
   echo "=== $name ==="
   # shellcheck disable=SC2086
-  cmake -S . -B "build-$name" -DHOTSSL_WERROR=ON $cargs >/dev/null
-  cmake --build "build-$name" -j"$JOBS" >/dev/null
+  cmake -S . -B "build-$name" -DHOTSSL_WERROR=ON $cargs >/dev/null || { echo "=== $name: configure FAILED ==="; return 1; }
+  cmake --build "build-$name" -j"$JOBS" >/dev/null || { echo "=== $name: build FAILED ==="; return 1; }
   # shellcheck disable=SC2068
-  if ! ctest --test-dir "build-$name" --output-on-failure --timeout 900 -j"$JOBS" $@; then
+  if ! ctest --test-dir "build-$name" --no-tests=error --output-on-failure --timeout 900 -j"$JOBS" $@; then
     echo "=== $name: FAILED ==="
-    status=1
+    return 1
   fi
 }
 
-run_suite default "-DCMAKE_BUILD_TYPE=RelWithDebInfo"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite asan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=address" -LE valgrind
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-  run_suite tsan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=thread" -L "concurrency|watcher|platform" -LE valgrind
+# Each suite in a subshell, so its environment does not leak into the next.
+(run_suite default "-DCMAKE_BUILD_TYPE=RelWithDebInfo") || status=1
+(export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ run_suite asan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=address" -LE valgrind) || status=1
+(export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+ run_suite tsan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=thread" -L "concurrency|watcher|platform" -LE valgrind) || status=1
+
+(export CC=clang
+ run_suite fuzz "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_BUILD_FUZZERS=ON -DHOTSSL_BUILD_TESTS=OFF -DHOTSSL_BUILD_CLI=OFF -DHOTSSL_BUILD_EXAMPLES=OFF" -L fuzz) || status=1
 
 echo "=== fresh clone: README set-up command ==="
 clone=$(mktemp -d /tmp/hotssl-clone-XXXXXX)
