@@ -363,6 +363,50 @@ static void test_passphrase_timeout(void) {
   }
 }
 
+/* The optional on_reload callback fires once per reload attempt (not at
+ * start) with the result and the generation then served. */
+static int cb_calls, cb_last_result;
+static uint64_t cb_last_gen;
+static void on_reload(void *ud, int result, uint64_t generation) {
+  (void)ud;
+  cb_calls++;
+  cb_last_result = result;
+  cb_last_gen = generation;
+}
+
+static void test_on_reload(void) {
+  hotssl_config *cfg;
+  hotssl_manager *m = NULL;
+  hotssl_manager_options o = {0};
+  char err[512], *p = tu_path(dir, "hotssl.conf");
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-cn-only.key", 0600);
+  put_text("hotssl.conf", good_conf, 0644);
+  hotssl_config_create(&cfg);
+  TEQ(hotssl_config_load_file(cfg, p, err, sizeof err), 0);
+  o.on_reload = on_reload;
+  TEQ(hotssl_manager_create(&m, cfg, &o, err, sizeof err), 0);
+  hotssl_config_destroy(cfg);
+  free(p);
+  if (m == NULL)
+    return;
+  TEQ(cb_calls, 0);
+  TEQ(hotssl_manager_reload(m, HOTSSL_TRIGGER_API), HOTSSL_UNCHANGED);
+  TEQ(cb_calls, 1);
+  TEQ(cb_last_result, HOTSSL_UNCHANGED);
+  put("server.key", "server-cn-and-alt-names.key", 0600);
+  TEQ(hotssl_manager_reload(m, HOTSSL_TRIGGER_API), HOTSSL_EMISMATCH);
+  TEQ(cb_calls, 2);
+  TEQ(cb_last_result, HOTSSL_EMISMATCH);
+  TEQ(cb_last_gen, 1);
+  put("server.crt", "server-cn-and-alt-names.crt", 0644);
+  TEQ(hotssl_manager_reload(m, HOTSSL_TRIGGER_API), 0);
+  TEQ(cb_calls, 3);
+  TEQ(cb_last_result, 0);
+  TEQ(cb_last_gen, 2);
+  hotssl_manager_destroy(m);
+}
+
 int main(void) {
   td = tu_testdata();
   dir = tu_mkdtemp();
@@ -375,6 +419,7 @@ int main(void) {
   test_reuse();
   test_client_cert_modes();
   test_passphrase_timeout();
+  test_on_reload();
   tu_rmtree(dir);
   free(dir);
   tu_log_clear();
