@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "pkcs8.h"
+#include "revocation.h"
 
 #ifndef MBEDTLS_PRIVATE
 #  define MBEDTLS_PRIVATE(member) member
@@ -70,6 +71,7 @@ void hotssl__shared_release(hotssl__shared *o) {
     break;
   default:
     mbedtls_x509_crl_free(&o->u.crl);
+    hotssl__revocation_free(o->revocation);
     break;
   }
   mbedtls_platform_zeroize(o, sizeof *o);
@@ -363,6 +365,19 @@ static int verify_presented(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_
   return *flags != 0 ? MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED : 0;
 }
 
+/* With a CRL set, mbedTLS gets no CRLs (or only those the table left to it)
+ * and this callback (ctx: the generation) applies the revocation table to
+ * each certificate of the verified chain, setting the flags mbedTLS's own
+ * CRL check would have set; then the optional mode's rule as above. */
+static int verify_with_table(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  const hotssl_generation *g = ctx;
+  *flags |= hotssl__revocation_verify(g->crl->revocation, crt, depth, &g->ca->u.crt,
+                                      (int64_t)time(NULL));
+  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
+    return verify_presented(NULL, crt, depth, flags);
+  return 0;
+}
+
 static void time_str(char *buf, size_t len, const mbedtls_x509_time *t) {
   hotssl__fmt(buf, len, "%04d-%02d-%02d %02d:%02d:%02d", t->year, t->mon, t->day,
               t->hour, t->min, t->sec);
@@ -430,6 +445,15 @@ void hotssl__generation_free(hotssl_generation *g) {
   free(g->ciphersuites);
   mbedtls_platform_zeroize(g, sizeof *g);
   free(g);
+}
+
+void hotssl__generation_use_mbedtls_crl(hotssl_generation *g) {
+  if (g->ca == NULL || g->crl == NULL)
+    return;
+  mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt, &g->crl->u.crl);
+  mbedtls_ssl_conf_verify(&g->conf,
+                          g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL ? verify_presented : NULL,
+                          NULL);
 }
 
 int hotssl__generation_reseed(hotssl_generation *g, const unsigned char *extra,
@@ -563,6 +587,14 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
       for (i = 0; i < in->n_crl_dir_files; i++)
         if ((r = parse_crl_blob(&g->crl->u.crl, &in->crl_dir_files[i], &g->ca->u.crt, errbuf, errlen)) != 0)
           goto fail;
+      /* The profile is the one mbedtls_ssl_config_defaults sets below. */
+      r = hotssl__revocation_build(&g->crl->revocation, &g->crl->u.crl, &g->ca->u.crt,
+                                   &mbedtls_x509_crt_profile_default);
+      if (r != 0) {
+        hotssl__fmt(errbuf, errlen, "could not build the revocation table of the CRL set: %s",
+                    hotssl_strerror(r));
+        goto fail;
+      }
     }
   }
 
@@ -584,7 +616,8 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     goto fail;
   }
   if (g->ca != NULL)
-    mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt, g->crl ? &g->crl->u.crl : NULL);
+    mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt,
+                              g->crl ? hotssl__revocation_fallback(g->crl->revocation) : NULL);
   g->client_cert = in->s.client_cert;
   switch (in->s.client_cert) {
   case HOTSSL__CLIENT_CERT_OFF:
@@ -598,6 +631,8 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     break;
   }
+  if (g->crl != NULL)
+    mbedtls_ssl_conf_verify(&g->conf, verify_with_table, g);
   if (in->s.ciphersuites != NULL) {
     /* The config keeps the pointer: the generation owns the array. */
     g->ciphersuites = in->s.ciphersuites;

@@ -190,6 +190,9 @@ typedef struct hotssl__shared {
     mbedtls_pk_context pk;
     mbedtls_x509_crl crl;
   } u;
+  /* kind crl: the revocation table built from u.crl (core/revocation.h),
+   * checked by the verify callback instead of mbedTLS's CRL walk. */
+  struct hotssl__revocation *revocation;
 } hotssl__shared;
 
 void hotssl__shared_release(hotssl__shared *o);
@@ -226,6 +229,10 @@ void hotssl__generation_free(hotssl_generation *g);
 /* Mix fresh entropy and the caller's identity into g's DRBG (after fork). */
 int hotssl__generation_reseed(hotssl_generation *g, const unsigned char *extra,
                               size_t len);
+/* Benchmarks only (bench/bench_crl.c): make g's config check the CRL set with
+ * mbedTLS's own CRL walk instead of the revocation table. Call before any
+ * handshake uses g. */
+void hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
 
 /* ---- manager (core/manager.c) ---- */
 
