@@ -125,18 +125,14 @@ static int serial_cmp(const unsigned char *a, size_t alen, const unsigned char *
 typedef struct tmp_entry {
   const unsigned char *p;
   size_t len;
-  int64_t at;
   size_t group;
 } tmp_entry;
 
 static int tmp_cmp(const void *va, const void *vb) {
   const tmp_entry *a = va, *b = vb;
-  int r;
   if (a->group != b->group)
     return a->group < b->group ? -1 : 1;
-  if ((r = serial_cmp(a->p, a->len, b->p, b->len)) != 0)
-    return r;
-  return a->at < b->at ? -1 : a->at > b->at;
+  return serial_cmp(a->p, a->len, b->p, b->len);
 }
 
 /* What x509_profile_check_key accepts. */
@@ -248,7 +244,7 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
       g[j].clean = 0;
   }
 
-  /* Entries of the clean groups, sorted by (group, serial, date). */
+  /* Entries of the clean groups, sorted by (group, serial). */
   for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
     if (!g[of[i]].clean)
       continue;
@@ -272,7 +268,6 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
       te->p = e->serial.p;
       te->len = e->serial.len;
       strip(&te->p, &te->len);
-      te->at = hotssl__x509_time_unix(&e->revocation_date);
       te->group = of[i];
     }
   }
@@ -289,7 +284,7 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   for (k = 0; k < n_tmp; k++) {
     if (k > 0 && tmp[k].group == tmp[k - 1].group &&
         serial_cmp(tmp[k].p, tmp[k].len, tmp[k - 1].p, tmp[k - 1].len) == 0)
-      continue; /* duplicate: the earlier date (sorted first) decides */
+      continue; /* listed twice */
     t->n_entries++;
     bytes += tmp[k].len;
   }
@@ -332,7 +327,6 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     is->count++;
     en = &t->entries[i++];
     PUT(tmp[k].p, tmp[k].len, en->off, en->len);
-    en->revoked_at = tmp[k].at;
   }
 #undef PUT
 
@@ -406,8 +400,8 @@ static long find_name(const hotssl__revocation *t, const mbedtls_x509_buf *raw,
   return -1;
 }
 
-static int revoked_at(const hotssl__revocation *t, long issuer, const unsigned char *serial,
-                      size_t serial_len, int64_t now) {
+static int is_revoked(const hotssl__revocation *t, long issuer, const unsigned char *serial,
+                      size_t serial_len) {
   const hotssl__rev_issuer *is = &t->issuers[issuer];
   size_t lo = 0, hi = is->count;
   strip(&serial, &serial_len);
@@ -416,7 +410,7 @@ static int revoked_at(const hotssl__revocation *t, long issuer, const unsigned c
     const hotssl__rev_entry *en = &t->entries[is->first + mid];
     int r = serial_cmp(t->bytes + en->off, en->len, serial, serial_len);
     if (r == 0)
-      return now > en->revoked_at; /* mbedtls_x509_time_is_past */
+      return 1;
     if (r < 0)
       lo = mid + 1;
     else
@@ -426,10 +420,9 @@ static int revoked_at(const hotssl__revocation *t, long issuer, const unsigned c
 }
 
 int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *issuer_raw,
-                              size_t issuer_len, const unsigned char *serial, size_t serial_len,
-                              int64_t now) {
+                              size_t issuer_len, const unsigned char *serial, size_t serial_len) {
   long i = hotssl__revocation_find(t, issuer_raw, issuer_len);
-  return i >= 0 && revoked_at(t, i, serial, serial_len, now);
+  return i >= 0 && is_revoked(t, i, serial, serial_len);
 }
 
 uint32_t hotssl__revocation_verify(const hotssl__revocation *t, const mbedtls_x509_crt *crt,
@@ -467,7 +460,7 @@ uint32_t hotssl__revocation_verify(const hotssl__revocation *t, const mbedtls_x5
     flags |= MBEDTLS_X509_BADCRL_EXPIRED;
   if (is->this_update > now)
     flags |= MBEDTLS_X509_BADCRL_FUTURE;
-  if (revoked_at(t, i, crt->serial.p, crt->serial.len, now))
+  if (is_revoked(t, i, crt->serial.p, crt->serial.len))
     flags |= MBEDTLS_X509_BADCERT_REVOKED;
   return flags;
 }

@@ -15,7 +15,8 @@
  * this replaces in the handshake: issuers are grouped by mbedTLS's name
  * comparison (exact bytes, or UTF8String/PrintableString values equal up to
  * ASCII case); a certificate is revoked when one of its issuer's CRLs lists
- * its serial with a revocation date in the past; the issuer's CRLs are
+ * its serial, whatever the revocation date (mbedtls_x509_crt_is_revoked
+ * ignores it); the issuer's CRLs are
  * flagged expired (next_update past, or absent) or not yet valid
  * (this_update in the future). An issuer whose CRLs mbedTLS would not simply
  * trust (several CA certificates with its name that do not all verify them,
@@ -45,8 +46,7 @@ typedef struct hotssl__rev_issuer {
 } hotssl__rev_issuer;
 
 typedef struct hotssl__rev_entry {
-  uint32_t off, len;  /* serial, leading zero bytes stripped (bytes pool) */
-  int64_t revoked_at; /* earliest revocation date listed for it (Unix seconds) */
+  uint32_t off, len; /* serial, leading zero bytes stripped (bytes pool) */
 } hotssl__rev_entry;
 
 typedef struct hotssl__revocation {
@@ -74,11 +74,10 @@ mbedtls_x509_crl *hotssl__revocation_fallback(const hotssl__revocation *t);
 /* Index of the issuer whose raw DN is issuer_raw (bytes equal), or -1. */
 long hotssl__revocation_find(const hotssl__revocation *t, const unsigned char *issuer_raw,
                              size_t issuer_len);
-/* 1 if (issuer_raw, serial) is revoked at time now (Unix seconds), else 0.
- * serial is big-endian; leading zero bytes are ignored. */
+/* 1 if (issuer_raw, serial) is revoked, else 0. serial is big-endian;
+ * leading zero bytes are ignored. */
 int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *issuer_raw,
-                              size_t issuer_len, const unsigned char *serial, size_t serial_len,
-                              int64_t now);
+                              size_t issuer_len, const unsigned char *serial, size_t serial_len);
 
 /* The MBEDTLS_X509_BAD* flags mbedTLS's CRL check would have given crt, a
  * certificate at `depth` of a chain being verified against trust_ca (the
