@@ -283,6 +283,10 @@ static int dispatch(hotssl_watcher *w) {
   }
 
   now = hotssl__now_ms();
+  /* The backend may need read() again without its descriptor becoming
+   * readable (its own timers): honour its timeout() as the ops promise. */
+  if (w->be != NULL)
+    t = min_timeout(t, w->ops->timeout(w->be, now));
   if (w->due != 0)
     t = min_timeout(t, ms_until(w->due, now));
   if (w->retrying)

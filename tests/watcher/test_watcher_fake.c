@@ -11,6 +11,9 @@
  *   'l'  watch lost      (CHANGED | RESYNC, as inotify's IN_IGNORED)
  *   'c'  a watched name changed (CHANGED)
  *   'n'  nothing (a no-op event, used to know a dispatch has run)
+ *   'd'  deferred: nothing now, but the backend asks (timeout()) to be read
+ *        again in 200 ms without its descriptor becoming readable, and then
+ *        reports CHANGED (a backend with timers of its own)
  * Its sync() sets one simulated watch per directory through fake_add_watch(),
  * which fails with ENOSPC once fk.watch_limit watches exist (the kernel's
  * max_user_watches), so sync() returns 1 ("some could not be watched").
@@ -25,7 +28,9 @@
  *     with "trigger: file change";
  *  4. an event while the key no longer matches the certificate, the
  *     certificate follows 300 ms later with no event: the retry window
- *     picks it up, nothing "was not reloaded".
+ *     picks it up, nothing "was not reloaded";
+ *  5. a deferred event: the watcher honours the backend's timeout() and
+ *     reads it on time (no descriptor readiness, no polling).
  *
  * Argument "loop": host-loop mode (own_thread = 0, the test dispatches);
  * otherwise the watcher runs its own thread.
@@ -62,11 +67,13 @@ static struct {
   unsigned enospc;      /* add-watch calls that failed with ENOSPC */
   int saw_cert;         /* the last set contained (dir, "a.crt") */
   unsigned live;        /* backend states open */
+  unsigned deferred;    /* deferred events delivered */
   char dir[PATH_MAX];   /* canonical test directory */
-} fk = {PTHREAD_MUTEX_INITIALIZER, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
+} fk = {PTHREAD_MUTEX_INITIALIZER, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}};
 
 typedef struct fake_be {
   int n;
+  uint64_t deferred_at; /* 'd' pending: report CHANGED from then on */
 } fake_be;
 
 static int fake_open(void **out) {
@@ -132,11 +139,17 @@ static int fake_fd(const void *p) {
 }
 
 static int fake_read(void *p, uint64_t now_ms) {
+  fake_be *b = p;
   char c;
   ssize_t n;
   int flags;
-  (void)p;
-  (void)now_ms;
+  if (b->deferred_at != 0 && now_ms >= b->deferred_at) {
+    b->deferred_at = 0;
+    pthread_mutex_lock(&fk.mu);
+    fk.deferred++;
+    pthread_mutex_unlock(&fk.mu);
+    return HOTSSL__WATCH_CHANGED;
+  }
   do
     n = read(fk.rfd, &c, 1);
   while (n < 0 && errno == EINTR);
@@ -152,6 +165,10 @@ static int fake_read(void *p, uint64_t now_ms) {
   case 'c':
     flags = HOTSSL__WATCH_CHANGED;
     break;
+  case 'd':
+    b->deferred_at = now_ms + 200;
+    flags = 0;
+    break;
   default:
     flags = 0;
   }
@@ -164,9 +181,10 @@ static int fake_read(void *p, uint64_t now_ms) {
 }
 
 static int fake_timeout(const void *p, uint64_t now_ms) {
-  (void)p;
-  (void)now_ms;
-  return -1;
+  const fake_be *b = p;
+  if (b->deferred_at == 0)
+    return -1;
+  return b->deferred_at > now_ms ? (int)(b->deferred_at - now_ms) : 0;
 }
 
 static const hotssl__watch_ops fake_ops = {
@@ -208,13 +226,13 @@ static void send_events(char c, int n) {
 
 static hotssl_watcher *g_w;
 static hotssl_manager *g_m;
-static int g_loop, g_port;
+static int g_loop, g_port, g_last_t;
 
 /* One step of waiting: in host-loop mode, run the watcher's dispatch. */
 static void pump(void) {
   if (g_loop) {
     struct pollfd p[2];
-    int t = hotssl_watcher_dispatch(g_w);
+    int t = g_last_t = hotssl_watcher_dispatch(g_w);
     p[0].fd = hotssl_watcher_fd(g_w);
     p[1].fd = hotssl_manager_wakeup_fd(g_m);
     p[0].events = p[1].events = POLLIN;
@@ -515,6 +533,28 @@ static void scenario_retry_window(void) {
   checks += 11;
 }
 
+static void scenario_deferred(void) {
+  int r0 = tu_log_count(RELOADED), warn0 = tu_log_count(WARN_POLL);
+  unsigned c0 = fk_get(&fk.consumed), d0 = fk_get(&fk.deferred);
+  char s[80];
+
+  printf("5. deferred event (the backend's own timeout)\n");
+  CHECK(strcmp(name_now(), "fake") == 0);
+  rotate('a');
+  serial_of(s, sizeof s);
+  CHECK(strcmp(s, TU_SERIAL_B) == 0); /* nothing reported it yet */
+  send_events('d', 1);
+  CHECK(wait_consumed(c0 + 1) == 0);
+  if (g_loop) /* the dispatch that read 'd' asks to be called within 200 ms */
+    CHECK(g_last_t >= 0 && g_last_t <= 200);
+  CHECK(wait_serial(TU_SERIAL_A) == 0);
+  CHECK_EQ_INT(fk_get(&fk.deferred), d0 + 1);
+  CHECK_EQ_INT(fk_get(&fk.consumed), c0 + 1);
+  CHECK_EQ_INT(tu_log_count(RELOADED), r0 + 1);
+  CHECK_EQ_INT(tu_log_count(WARN_POLL), warn0);
+  checks += g_loop ? 8 : 7;
+}
+
 int main(int argc, char **argv) {
   char *dir, *conf, s[80], *p;
   const char *orig[4][2] = {
@@ -576,6 +616,7 @@ int main(int argc, char **argv) {
   scenario_enospc_at_start();
   scenario_burst();
   scenario_retry_window();
+  scenario_deferred();
 
   CHECK_EQ_INT(tu_log_count(BACKEND_FAILED), 0);
   CHECK_EQ_INT(tu_log_count(NOT_RELOADED), 0);
