@@ -383,18 +383,6 @@ static void time_str(char *buf, size_t len, const mbedtls_x509_time *t) {
               t->hour, t->min, t->sec);
 }
 
-static int64_t time_unix(const mbedtls_x509_time *t) {
-  /* days from civil (Howard Hinnant), valid for the Gregorian calendar */
-  int64_t y = t->year - (t->mon <= 2);
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t mp = (t->mon + 9) % 12;
-  int64_t doy = (153 * mp + 2) / 5 + t->day - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  int64_t days = era * 146097 + doe - 719468;
-  return days * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
-}
-
 static void fill_cert_info(hotssl_stats *st, const mbedtls_x509_crt *c) {
   unsigned char h[32];
   size_t i, start = 0, off = 0;
@@ -406,7 +394,7 @@ static void fill_cert_info(hotssl_stats *st, const mbedtls_x509_crt *c) {
     off += (size_t)snprintf(st->serial + off, sizeof st->serial - off, "%02X", c->serial.p[i]);
   time_str(st->not_before, sizeof st->not_before, &c->valid_from);
   time_str(st->not_after, sizeof st->not_after, &c->valid_to);
-  st->not_after_unix = time_unix(&c->valid_to);
+  st->not_after_unix = hotssl__x509_time_unix(&c->valid_to);
   hotssl__sha256(c->raw.p, c->raw.len, h);
   for (i = 0, off = 0; i < 32; i++)
     off += (size_t)snprintf(st->sha256 + off, sizeof st->sha256 - off, i ? ":%02X" : "%02X", h[i]);

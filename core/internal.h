@@ -52,6 +52,8 @@ void hotssl__mbedtls_err(char *buf, size_t len, int ret);
 /* Join base dir and path unless path is absolute; malloc'ed. */
 char *hotssl__path_join(const char *base, const char *path);
 void hotssl__sha256(const unsigned char *data, size_t len, unsigned char out[32]);
+/* mbedtls_x509_time as Unix seconds (UTC). */
+int64_t hotssl__x509_time_unix(const mbedtls_x509_time *t);
 
 /* ---- settings (core/config.c) ---- */
 

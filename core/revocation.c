@@ -25,18 +25,6 @@
 #  define MBEDTLS_PRIVATE(member) member
 #endif
 
-int64_t hotssl__x509_time_unix(const mbedtls_x509_time *t) {
-  /* days from civil (Howard Hinnant), valid for the Gregorian calendar */
-  int64_t y = t->year - (t->mon <= 2);
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t mp = (t->mon + 9) % 12;
-  int64_t doy = (153 * mp + 2) / 5 + t->day - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  int64_t days = era * 146097 + doe - 719468;
-  return days * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
-}
-
 /* ---- canonical DN: equal bytes iff mbedTLS's x509_name_cmp says equal ----
  * Per attribute: OID tag, length, bytes; value tag (UTF8String and
  * PrintableString both as UTF8String, their ASCII letters lowercased, as

@@ -88,7 +88,4 @@ int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *
 uint32_t hotssl__revocation_verify(const hotssl__revocation *t, const mbedtls_x509_crt *crt,
                                    int depth, const mbedtls_x509_crt *trust_ca, int64_t now);
 
-/* mbedtls_x509_time as Unix seconds (UTC). */
-int64_t hotssl__x509_time_unix(const mbedtls_x509_time *t);
-
 #endif /* HOTSSL_CORE_REVOCATION_H */

@@ -82,3 +82,15 @@ void hotssl__sha256(const unsigned char *data, size_t len, unsigned char out[32]
   mbedtls_sha256_ret(data, len, out, 0);
 #endif
 }
+
+int64_t hotssl__x509_time_unix(const mbedtls_x509_time *t) {
+  /* days from civil (Howard Hinnant), valid for the Gregorian calendar */
+  int64_t y = t->year - (t->mon <= 2);
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t mp = (t->mon + 9) % 12;
+  int64_t doy = (153 * mp + 2) / 5 + t->day - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  return days * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+}
