@@ -246,7 +246,10 @@ HOTSSL_EXTERN void hotssl_generation_release(hotssl_generation *g);
 HOTSSL_EXTERN hotssl_generation *hotssl_generation_ref(hotssl_generation *g);
 
 /* The ready server configuration: pass it to mbedtls_ssl_setup(). Read-only;
- * shared by all connections of the generation. */
+ * shared by all connections of the generation. Client-certificate checks
+ * (revocation table, ssl_client_cert = optional) run in the configuration's
+ * verify callback: a host that replaces it per connection with
+ * mbedtls_ssl_set_verify() bypasses them. */
 HOTSSL_EXTERN const struct mbedtls_ssl_config *
 hotssl_generation_ssl_config(const hotssl_generation *g);
 
