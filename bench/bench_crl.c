@@ -14,7 +14,6 @@
  *     as the server's handshake runs it.
  * Prints the medians and the table/mbedTLS ratios. Not a test: no pass/fail.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +32,7 @@
 #include "certgen.h"
 #include "internal.h"
 #include "revocation.h"
+#include "testutil.h"
 
 #define ROUNDS 3
 
@@ -60,7 +60,7 @@ static int make_pki(unsigned long entries) {
   static char buf[16384];
   certgen_rng rng;
   mbedtls_pk_context cak, sk, ck;
-  char p[600], cmd[1200];
+  char p[600];
   const char *issuer = "CN=hotssl bench CA";
   unsigned long i;
   FILE *f;
@@ -96,15 +96,7 @@ static int make_pki(unsigned long entries) {
   for (i = 0; i < entries; i++)
     fprintf(f, "R\t491231000000Z\t230101000000Z\t%08lX\tunknown\t/CN=r%lu\n", 0x10000000ul + i, i);
   fclose(f);
-  put("crlnumber", "01\n");
-  snprintf(buf, sizeof buf,
-           "[ca]\ndefault_ca=b\n[b]\ndatabase=%s/index.txt\ncrlnumber=%s/crlnumber\n"
-           "default_md=sha256\ndefault_crl_days=30\n", dir, dir);
-  put("ca.cnf", buf);
-  snprintf(cmd, sizeof cmd,
-           "cd '%s' && openssl ca -config ca.cnf -gencrl -keyfile ca.key -cert ca.crt -out crl.pem"
-           " >ca.log 2>&1", dir);
-  r = system(cmd) == 0 ? 0 : -1;
+  r = tu_openssl_gencrl(dir);
 out:
   mbedtls_pk_free(&cak);
   mbedtls_pk_free(&sk);

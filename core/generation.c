@@ -444,11 +444,6 @@ void hotssl__generation_use_mbedtls_crl(hotssl_generation *g) {
                           NULL);
 }
 
-int hotssl__generation_reseed(hotssl_generation *g, const unsigned char *extra,
-                              size_t len) {
-  return mbedtls_ctr_drbg_reseed(&g->drbg, extra, len) == 0 ? 0 : HOTSSL_ETLS;
-}
-
 int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              const hotssl_generation *prev, int is_reload,
                              uint64_t number, const hotssl__log *log,

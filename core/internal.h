@@ -153,7 +153,6 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
 char *hotssl__path_absolute(const char *path);
 /* Monotonic milliseconds. */
 uint64_t hotssl__now_ms(void);
-void hotssl__sleep_ms(unsigned ms);
 void hotssl__yield(void);
 
 /* Self-pipe used by request_reload (async-signal-safe write). */
@@ -228,9 +227,6 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
-/* Mix fresh entropy and the caller's identity into g's DRBG (after fork). */
-int hotssl__generation_reseed(hotssl_generation *g, const unsigned char *extra,
-                              size_t len);
 /* Benchmarks only (bench/bench_crl.c): make g's config check the CRL set with
  * mbedTLS's own CRL walk instead of the revocation table. Call before any
  * handshake uses g. */

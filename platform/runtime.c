@@ -49,7 +49,6 @@ void hotssl__mutex_destroy(void *mutex, void *pool) {
 void hotssl__mutex_lock(void *mutex) { apr_thread_mutex_lock(mutex); }
 void hotssl__mutex_unlock(void *mutex) { apr_thread_mutex_unlock(mutex); }
 
-void hotssl__sleep_ms(unsigned ms) { apr_sleep((apr_interval_time_t)ms * 1000); }
 
 void hotssl__yield(void) { apr_thread_yield(); }
 

@@ -97,6 +97,8 @@ def descriptors(d, pki):
         check(listen, "cannot find the listening socket in /proc/net/tcp")
         parent = fd_links(srv.pid)
         check(any(v in listen for v in parent.values()), "parent does not hold the listening socket?")
+        # The check on the child below is only meaningful if the parent watches.
+        check(any("inotify" in v for v in parent.values()), "parent holds no inotify descriptor: watcher off?")
         parent_pipes = {v for k, v in parent.items() if v.startswith("pipe:") and k > 2}
         t = tls_connect(srv.port)
         check(echo(t), "echo failed")

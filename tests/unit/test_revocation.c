@@ -146,7 +146,7 @@ static int make_pki(void) {
   certgen_rng rng;
   mbedtls_pk_context cak, sk, ck;
   static char buf[16384];
-  char *cmd, *idx;
+  char *idx;
   FILE *f;
   unsigned long k;
   size_t i;
@@ -202,22 +202,7 @@ static int make_pki(void) {
   fprintf(f, "R\t491231000000Z\t491230000000Z\t%s\tunknown\t/CN=future\n", edge_future);
   fclose(f);
   free(idx);
-  write_file("crlnumber", "01\n");
-  cmd = malloc(4096);
-  snprintf(buf, sizeof buf,
-           "[ca]\ndefault_ca=b\n[b]\ndatabase=%s/index.txt\ncrlnumber=%s/crlnumber\n"
-           "default_md=sha256\ndefault_crl_days=30\n", dir, dir);
-  write_file("ca.cnf", buf);
-  snprintf(cmd, 4096,
-           "cd '%s' && openssl ca -config ca.cnf -gencrl -keyfile ca.key -cert ca.crt -out crl.pem"
-           " >ca.log 2>&1", dir);
-  ret = system(cmd) == 0 ? 0 : -1;
-  if (ret != 0) {
-    snprintf(cmd, 4096, "cat '%s/ca.log' >&2", dir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "openssl ca failed\n");
-  }
-  free(cmd);
+  ret = tu_openssl_gencrl(dir);
 out:
   mbedtls_pk_free(&cak);
   mbedtls_pk_free(&sk);

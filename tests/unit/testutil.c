@@ -150,6 +150,31 @@ char *tu_two_pairs_manager(const char *dir, hotssl_log_fn log, hotssl_manager **
   return conf;
 }
 
+int tu_openssl_gencrl(const char *dir) {
+  char *p, *cmd, cnf[1024];
+  size_t n = strlen(dir) + 256;
+  int r;
+  snprintf(cnf, sizeof cnf,
+           "[ca]\ndefault_ca=b\n[b]\ndatabase=%s/index.txt\ncrlnumber=%s/crlnumber\n"
+           "default_md=sha256\ndefault_crl_days=30\n", dir, dir);
+  tu_write(p = tu_path(dir, "ca.cnf"), cnf, 0644);
+  free(p);
+  tu_write(p = tu_path(dir, "crlnumber"), "01\n", 0644);
+  free(p);
+  cmd = malloc(n);
+  snprintf(cmd, n,
+           "cd '%s' && openssl ca -config ca.cnf -gencrl -keyfile ca.key -cert ca.crt -out crl.pem"
+           " >ca.log 2>&1", dir);
+  r = system(cmd) == 0 ? 0 : -1;
+  if (r != 0) {
+    snprintf(cmd, n, "echo 'openssl ca -gencrl failed:' >&2; cat '%s/ca.log' >&2", dir);
+    if (system(cmd) != 0)
+      fprintf(stderr, "openssl ca -gencrl failed in %s\n", dir);
+  }
+  free(cmd);
+  return r;
+}
+
 /* ---- log collector ---- */
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -60,6 +60,11 @@ uint64_t tu_now_ms(void);
 #define TU_CONF_B "ssl_cert_file = 'b.crt'\nssl_key_file = 'b.key'\n"
 char *tu_two_pairs_manager(const char *dir, hotssl_log_fn log, hotssl_manager **m);
 
+/* Sign a CRL with the openssl CLI: dir holds ca.crt, ca.key and index.txt
+ * (openssl ca's database: "R\t<exp>\t<revoked>\t<serial hex>\tunknown\t/CN=..."
+ * lines); writes dir/crl.pem. Returns 0 or -1 (openssl's output in ca.log). */
+int tu_openssl_gencrl(const char *dir);
+
 /* Log collector: keeps every line; thread-safe. */
 void tu_log(void *ud, hotssl_log_level level, const char *msg);
 int tu_log_count(const char *substring);
