@@ -1,5 +1,5 @@
 /*
- * Internal declarations shared by core/, platform/ and watcher/. Never
+ * Internal declarations shared by os/, core/, platform/ and watcher/. Never
  * installed. Names carry the hotssl__ prefix.
  *
  * Data flows one way: hotssl__settings (parsed config) -> hotssl__inputs
@@ -126,7 +126,7 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
                                  char *errbuf, size_t errlen);
 void hotssl__settings_free(hotssl__settings *s);
 
-/* ---- platform: files, processes (platform/) ---- */
+/* ---- OS layer: files, processes (os/) ---- */
 
 typedef struct hotssl__blob {
   unsigned char *data; /* NUL-terminated (data[len] == 0); zeroized on free */
@@ -295,7 +295,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
  * becomes the manager's configuration. Takes reload_lock; logs one line. */
 void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_config *cfg);
 
-/* platform mutex (platform/) */
+/* mutex (os/runtime.c) */
 int hotssl__mutex_create(void **mutex, void **pool);
 void hotssl__mutex_destroy(void *mutex, void *pool);
 void hotssl__mutex_lock(void *mutex);

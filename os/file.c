@@ -16,7 +16,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "../core/internal.h"
-#include "platform.h"
+#include "os.h"
 
 void hotssl__blob_free(hotssl__blob *b) {
   if (b == NULL)

@@ -9,7 +9,7 @@
 #include <apr_file_info.h>
 
 #include "../../core/internal.h"
-#include "../platform.h"
+#include "../os.h"
 
 int hotssl__keyfile_check(const apr_finfo_t *fi, char *errbuf, size_t errlen) {
   uid_t me = geteuid();
