@@ -13,6 +13,8 @@ int cli_install_signals(hotssl_manager *m);
 int cli_term_fd(void);
 /* Listening socket on 127.0.0.1:port (close-on-exec); -1 on error. */
 int cli_listen(int port, int *actual_port);
+/* accept4 (close-on-exec) with TCP_NODELAY set on the new socket; -1 on error. */
+int cli_accept(int lfd);
 
 /* Fork and spawn modes: accept loop until cli_term_fd() is readable.
  * Must dispatch reload requests (hotssl_manager_wakeup_fd) in the parent. */

@@ -137,7 +137,7 @@ static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
       break;
     if (ev == 0)
       continue;
-    if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+    if ((fd = cli_accept(lfd)) < 0)
       continue;
     hotssl_manager_before_fork(m);
     pid = fork();
@@ -222,7 +222,7 @@ static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
       break;
     if (ev == 0)
       continue;
-    if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+    if ((fd = cli_accept(lfd)) < 0)
       continue;
     /* The last good generation's snapshot, taken once per generation. */
     g = hotssl_manager_acquire(m);
