@@ -3,7 +3,9 @@
  * on file change when the watcher runs), logs to stderr and exits 0 on
  * SIGTERM. Thread mode runs here: one thread per connection, each acquiring
  * the generation current at accept time and releasing it when the
- * connection ends. Fork and spawn modes live in serve_modes.c.
+ * connection ends. Fork and spawn modes live in serve_modes.c. In every mode
+ * reloads run on their own thread (watch.c), so accepting never waits for
+ * one; TCP_NODELAY is set on every accepted socket (cli_accept).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -238,20 +240,17 @@ static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   t.active = 0;
 
   for (;;) {
-    struct pollfd p[3];
+    struct pollfd p[2];
     p[0].fd = lfd;
-    p[1].fd = hotssl_manager_wakeup_fd(m);
-    p[2].fd = cli_term_fd();
-    p[0].events = p[1].events = p[2].events = POLLIN;
-    if (poll(p, 3, -1) < 0) {
+    p[1].fd = cli_term_fd();
+    p[0].events = p[1].events = POLLIN;
+    if (poll(p, 2, -1) < 0) {
       if (errno == EINTR)
         continue;
       break;
     }
-    if (p[2].revents)
-      break;
     if (p[1].revents)
-      hotssl_manager_dispatch(m);
+      break;
     if (p[0].revents) {
       int fd = cli_accept(lfd);
       conn_arg *a;
@@ -368,8 +367,9 @@ int cli_cmd_serve(int argc, char **argv) {
     hotssl_manager_destroy(m);
     return 1;
   }
-  if (o.watch && cli_watch_start(m, &w) != 0) {
-    fprintf(stderr, "hotssl: FATAL:  could not start the file watcher\n");
+  if (cli_watch_start(m, o.watch, &w) != 0) {
+    fprintf(stderr, "hotssl: FATAL:  could not start the %s\n",
+            o.watch ? "file watcher" : "reload thread");
     close(lfd);
     hotssl_manager_destroy(m);
     return 1;

@@ -225,7 +225,8 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
     r = HOTSSL_ENOMEM;
     goto out;
   }
-  r = hotssl__run_passphrase_command(cmd, in->s.passphrase_timeout_ms, &pass, t, sizeof t);
+  r = hotssl__run_passphrase_command(cmd, in->s.passphrase_timeout_ms, in->spawn_lock, &pass,
+                                     t, sizeof t);
   if (r != 0) {
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": ssl_passphrase_command: %s",
                 b->path, t);

@@ -146,9 +146,10 @@ void hotssl__blob_free(hotssl__blob *b);
 int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
                          char *errbuf, size_t errlen);
 /* Run cmd through the shell, return the first line of its stdout (secret,
- * free with hotssl__secret_free). Non-zero exit is an error. */
-int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **out,
-                                   char *errbuf, size_t errlen);
+ * free with hotssl__secret_free). Non-zero exit is an error. spawn_lock (a
+ * hotssl__mutex, may be NULL) is held while the process is created. */
+int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *spawn_lock,
+                                   char **out, char *errbuf, size_t errlen);
 /* Absolute form of path (relative to the current directory); malloc'ed. */
 char *hotssl__path_absolute(const char *path);
 /* Monotonic milliseconds. */
@@ -173,6 +174,7 @@ typedef struct hotssl__inputs {
   size_t n_crl_dir_files;
   unsigned char fingerprint[32]; /* over settings + all bytes */
   unsigned char fp_cert[32], fp_key[32], fp_ca[32], fp_crl[32];
+  void *spawn_lock; /* the manager's (for the passphrase command), or NULL */
 } hotssl__inputs;
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
@@ -253,8 +255,23 @@ struct hotssl_manager {
   hotssl__wakeup wakeup;
   atomic_int reload_flag; /* lock-free: set from signal handlers */
 
-  void *reload_lock; /* platform mutex, serializes reloads and stats */
-  void *pool;        /* apr pool for the lock */
+  /* Locks, in this order when nested: build_lock, then reload_lock.
+   * build_lock serializes reloads for their whole length (re-reading the
+   * configuration, loading files, the passphrase command, parsing).
+   * reload_lock guards the manager's state (cfg, counters, next_number,
+   * last_error) and publication; it is only held for short steps, never
+   * during a build, so snapshots, spawns, forks, stats and the watcher never
+   * wait for a reload in progress. spawn_lock is held while a process is
+   * created (hotssl_spawn's inheritable duplicates, the passphrase command),
+   * so no child inherits another's descriptors. */
+  void *build_lock, *build_pool;
+  /* Reloads waiting for or holding build_lock (incremented before locking,
+   * decremented after unlocking): 0 in a fork child means its copy of
+   * build_lock is free. */
+  atomic_int building;
+  void *reload_lock;
+  void *pool; /* apr pool for reload_lock */
+  void *spawn_lock, *spawn_pool;
 
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;
