@@ -316,7 +316,7 @@ int hotssl_config_load_file(hotssl_config *cfg, const char *path, char *errbuf,
     return HOTSSL_EINVAL;
   if ((abs = hotssl__path_absolute(path)) == NULL)
     return HOTSSL_ENOMEM;
-  r = hotssl__file_read(abs, 0, 1024 * 1024, &b, sub, sizeof sub);
+  r = hotssl__file_read(abs, 0, 1024 * 1024, NULL, &b, sub, sizeof sub);
   if (r != 0) {
     hotssl__fmt(errbuf, errlen, "could not open configuration file \"%s\": %s",
                 abs, sub);

@@ -85,6 +85,16 @@ static hotssl__shared *reuse(hotssl__shared *prev, const unsigned char fp[32]) {
   return NULL;
 }
 
+/* The loader skips reading a file only when its parsed object is reused
+ * (core/inputs.c); one that reaches a parser unread is a bug, refused. */
+static int unread(const hotssl__blob *b, const char *what, char *errbuf, size_t errlen) {
+  if (b->data != NULL)
+    return 0;
+  hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": internal error: file was not read", what,
+              b->path != NULL ? b->path : "");
+  return 1;
+}
+
 static int looks_pem(const hotssl__blob *b) {
   return strstr((const char *)b->data, "-----BEGIN ") != NULL;
 }
@@ -114,6 +124,8 @@ static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
                           const char *what, char *errbuf, size_t errlen) {
   int ret;
   char t[300];
+  if (unread(b, what, errbuf, errlen))
+    return -1;
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": file is empty", what, b->path);
     return -1;
@@ -177,13 +189,16 @@ static char *expand_command(const char *cmd, const char *prompt) {
 static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
                     mbedtls_ctr_drbg_context *drbg, char *errbuf, size_t errlen) {
   const hotssl__blob *b = &in->key;
-  size_t len = looks_pem(b) ? b->len + 1 : b->len;
+  size_t len;
   unsigned char *p8 = NULL, *plain = NULL;
   size_t p8len = 0, plainlen = 0;
   char *pass = NULL, *cmd = NULL;
   char t[300];
   int ret, r, encrypted_pkcs8 = 0;
 
+  if (unread(b, "private key file", errbuf, errlen))
+    return HOTSSL_EKEY;
+  len = looks_pem(b) ? b->len + 1 : b->len;
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": file is empty", b->path);
     return HOTSSL_EKEY;
@@ -331,6 +346,8 @@ static int parse_crl_blob(mbedtls_x509_crl *crl, const hotssl__blob *b,
   mbedtls_x509_crl *last = NULL, *c;
   char t[300];
   int ret;
+  if (unread(b, "SSL certificate revocation list file", errbuf, errlen))
+    return HOTSSL_ECRL;
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen,
                 "could not load SSL certificate revocation list file \"%s\": file is empty", b->path);
@@ -528,7 +545,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
   }
 
   /* CA file. */
-  if (in->ca.data != NULL) {
+  if (HOTSSL__BLOB_SET(in->ca)) {
     if ((g->ca = reuse(prev ? prev->ca : NULL, in->fp_ca)) == NULL) {
       const mbedtls_x509_crt *c;
       int any_ca = 0;
@@ -552,7 +569,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     }
   }
   /* CRL file and directory, one set. */
-  if (in->crl.data != NULL || in->n_crl_dir_files > 0) {
+  if (HOTSSL__BLOB_SET(in->crl) || in->n_crl_dir_files > 0) {
     if (g->ca == NULL) {
       hotssl__fmt(errbuf, errlen,
                   "ssl_crl_file and ssl_crl_dir require ssl_ca_file to be set");
@@ -565,7 +582,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
         r = HOTSSL_ENOMEM;
         goto fail;
       }
-      if (in->crl.data != NULL &&
+      if (HOTSSL__BLOB_SET(in->crl) &&
           (r = parse_crl_blob(&g->crl->u.crl, &in->crl, &g->ca->u.crt, errbuf, errlen)) != 0)
         goto fail;
       for (i = 0; i < in->n_crl_dir_files; i++)

@@ -128,18 +128,40 @@ void hotssl__settings_free(hotssl__settings *s);
 
 /* ---- OS layer: files, processes (os/) ---- */
 
+/* A file's identity as fstat gives it on the open descriptor: any write,
+ * rename over, chmod or touch changes at least one field (ctime is set by
+ * the kernel and cannot be set back), unless it happens within the same
+ * timestamp tick as the fstat that recorded the identity. */
+typedef struct hotssl__file_id {
+  uint64_t dev, ino, size;
+  int64_t mtime_ns, ctime_ns;
+} hotssl__file_id;
+
 typedef struct hotssl__blob {
   unsigned char *data; /* NUL-terminated (data[len] == 0); zeroized on free */
   size_t len;
   char *path;          /* as opened, absolute */
+  hotssl__file_id id;  /* of the open descriptor */
+  int64_t seen_ns;     /* wall clock just before the fstat that gave id */
+  unsigned char sha256[32]; /* of the content (read, or known unchanged) */
+  int unread;          /* data is NULL: same identity as skip_if (below) */
 } hotssl__blob;
 
 #define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
 
 /* Open once, check the open descriptor (regular file, size limit, key
- * permissions), read from that descriptor. Never blocks on a FIFO. */
+ * permissions), read from that descriptor and hash what was read. Never
+ * blocks on a FIFO. When skip_if is given and the descriptor's identity
+ * equals it, nothing is read: out->unread is set, out->data stays NULL and
+ * out->sha256 is left for the caller to fill. */
 int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
-                      hotssl__blob *out, char *errbuf, size_t errlen);
+                      const hotssl__file_id *skip_if, hotssl__blob *out, char *errbuf,
+                      size_t errlen);
+/* Identity of an open APR file, and the wall clock, in nanoseconds
+ * (os/posix/fileid.c). */
+struct apr_file_t;
+int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id);
+int64_t hotssl__wall_ns(void);
 void hotssl__blob_free(hotssl__blob *b);
 /* Sorted list of names in dir that look like OpenSSL hashed CRL names
  * (xxxxxxxx.rN). malloc'ed array of malloc'ed strings. */
@@ -179,6 +201,40 @@ typedef struct hotssl__inputs {
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
                         char *errbuf, size_t errlen);
+
+/* What a manager remembers of the files it read (its last load), so that a
+ * reload reads and hashes only files whose identity changed (git's index
+ * does the same). A memo is trusted only when the file's mtime and ctime
+ * were older than HOTSSL__RACY_NS when it was recorded: a file changed
+ * within its timestamp tick could otherwise keep the same identity with
+ * different bytes ("racily clean" in git), so such a file is hashed again
+ * at every load until it is old enough. The margin also absorbs a file
+ * server's clock running up to that much behind ours. Touched under
+ * build_lock only. */
+#define HOTSSL__RACY_NS (2 * 1000000000LL)
+typedef struct hotssl__file_memo {
+  char *path;
+  hotssl__file_id id;
+  int64_t seen_ns;
+  unsigned char sha256[32];
+} hotssl__file_memo;
+typedef struct hotssl__file_memos {
+  hotssl__file_memo *v;
+  size_t n;
+} hotssl__file_memos;
+void hotssl__file_memos_free(hotssl__file_memos *m);
+/* 1 if memo may stand for the file's content without reading it. */
+int hotssl__file_memo_trusted(const hotssl__file_memo *memo);
+/* hotssl__inputs_load, reading only files whose identity differs from a
+ * trusted memo (memos may be NULL). A file skipped that way keeps its
+ * memo's hash, and is only skipped when the builder will reuse the parsed
+ * object of cur (may be NULL) for it, so the builder never needs bytes that
+ * were not read. Afterwards memos describe exactly the files of in. */
+int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
+                             hotssl__file_memos *memos, const hotssl_generation *cur,
+                             char *errbuf, size_t errlen);
+/* 1 if b holds a file (read, or unread and known), 0 if none is configured. */
+#define HOTSSL__BLOB_SET(b) ((b).data != NULL || (b).unread)
 void hotssl__inputs_free(hotssl__inputs *in);
 
 /* ---- generations (core/generation.c) ---- */
@@ -252,6 +308,7 @@ struct hotssl_manager {
   hotssl_config *cfg;
   hotssl__log log;
   hotssl_manager_options opts;
+  hotssl__file_memos memos; /* under build_lock */
   hotssl__wakeup wakeup;
   atomic_int reload_flag; /* lock-free: set from signal handlers */
 

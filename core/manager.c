@@ -116,6 +116,7 @@ static void free_manager(hotssl_manager *m) {
   hotssl__mutex_destroy(m->build_lock, m->build_pool);
   hotssl__mutex_destroy(m->reload_lock, m->pool);
   hotssl__mutex_destroy(m->spawn_lock, m->spawn_pool);
+  hotssl__file_memos_free(&m->memos);
   hotssl_config_destroy(m->cfg);
   free(m);
   hotssl__runtime_release();
@@ -153,7 +154,7 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int fin
   /* Long: no lock anyone else takes. */
   if (r != 0 || (r = hotssl__config_reread(base, &cfg, err, sizeof err)) != 0)
     goto done;
-  if ((r = hotssl__inputs_load(&in, cfg, err, sizeof err)) != 0)
+  if ((r = hotssl__inputs_load_memo(&in, cfg, &m->memos, cur, err, sizeof err)) != 0)
     goto done;
   have_inputs = 1;
   in.spawn_lock = m->spawn_lock;
@@ -383,7 +384,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     goto fail;
   }
   if (in == NULL) {
-    if ((r = hotssl__inputs_load(&loaded, m->cfg, err, sizeof err)) != 0)
+    if ((r = hotssl__inputs_load_memo(&loaded, m->cfg, &m->memos, NULL, err, sizeof err)) != 0)
       goto fail;
     in = &loaded;
   }
