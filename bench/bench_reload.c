@@ -20,6 +20,9 @@
  *   bench_reload rotation CONF_A CONF_B N
  *     Certificate-only rotations in process: median ms of hotssl_manager_reload
  *     after switching the live conf between A and B (other files unchanged).
+ *   bench_reload hsrate CONF SECONDS CLIENT_CRT CLIENT_KEY
+ *     Full handshakes per second presenting a client certificate (one client
+ *     thread, the test server), e.g. with and without a CRL configured.
  *   bench_reload memory CONF_A CONF_B RELOADS HOLD
  *     Heap of the first generation (mallinfo2 around hotssl_manager_create),
  *     of a second one after a certificate-only rotation, then RSS before and
@@ -212,18 +215,18 @@ static int latency(int watch, pid_t pid, const char *livep, const char *a, const
                    const char *sa, const char *sb, int port, int n) {
   live l;
   int i;
-  live_init(&l, livep, a, b);
-  /* live_init wrote A: wait until A is served (the server may still hold B). */
+  live_init(&l, livep, a, b); /* the server was started on A */
   for (i = 0; i < n; i++) {
-    const char *want = l.cur ? sa : sb;
+    const char *want;
     char serial[64];
     double t0, dt;
     live_flip(&l);
+    want = l.cur ? sb : sa;
     t0 = now_ms();
     if (!watch)
       kill(pid, SIGHUP);
     for (;;) {
-      if (tu_client_serial(port, NULL, serial, sizeof serial) == 0 && strcmp(serial, want) == 0)
+      if (tu_client_handshake(port, serial, sizeof serial) == 0 && strcmp(serial, want) == 0)
         break;
       if (now_ms() - t0 > 20000) {
         fprintf(stderr, "rotation %d: serial %s never served\n", i, want);
@@ -263,6 +266,27 @@ static int rotation(const char *a, const char *b, int n) {
   hotssl_manager_destroy(m);
   free(v);
   free(lp);
+  return 0;
+}
+
+/* ---- client-certificate handshakes ---- */
+
+static int hsrate(const char *conf, double seconds, const char *crt, const char *key) {
+  hotssl_manager *m = manager(conf);
+  tu_server *srv = tu_server_start(m, 2);
+  double t0 = now_ms(), t_end = t0 + seconds * 1e3;
+  unsigned long ok = 0, bad = 0;
+  char serial[64];
+  while (now_ms() < t_end) {
+    if (tu_client_ex(tu_server_port(srv), NULL, crt, key, serial, sizeof serial) == 0)
+      ok++;
+    else
+      bad++;
+  }
+  printf("hs_per_s %.1f\n", (double)ok * 1e3 / (now_ms() - t0));
+  printf("failed %lu\n", bad + (unsigned long)tu_server_handshake_failures(srv));
+  tu_server_stop(srv);
+  hotssl_manager_destroy(m);
   return 0;
 }
 
@@ -344,6 +368,8 @@ int main(int argc, char **argv) {
                    argv[7], argv[8], atoi(argv[9]), atoi(argv[10]));
   if (argc == 5 && strcmp(argv[1], "rotation") == 0)
     return rotation(argv[2], argv[3], atoi(argv[4]));
+  if (argc == 6 && strcmp(argv[1], "hsrate") == 0)
+    return hsrate(argv[2], atof(argv[3]), argv[4], argv[5]);
   if (argc == 6 && strcmp(argv[1], "memory") == 0)
     return memory(argv[2], argv[3], atol(argv[4]), atoi(argv[5]));
   fprintf(stderr, "usage: see the comment at the top of bench/bench_reload.c\n");
