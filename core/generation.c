@@ -85,6 +85,17 @@ static hotssl__shared *reuse(hotssl__shared *prev, const unsigned char fp[32]) {
   return NULL;
 }
 
+/* The same, also looking at the manager's recently replaced objects. */
+static hotssl__shared *reuse_any(hotssl__shared *prev, const hotssl__inputs *in, int kind,
+                                 const unsigned char fp[32]) {
+  hotssl__shared *o = reuse(prev, fp);
+  size_t i;
+  for (i = 0; o == NULL && i < in->n_recent; i++)
+    if (in->recent[i] != NULL && in->recent[i]->kind == kind)
+      o = reuse(in->recent[i], fp);
+  return o;
+}
+
 /* The loader skips reading a file only when its parsed object is reused
  * (core/inputs.c); one that reaches a parser unread is a bug, refused. */
 static int unread(const hotssl__blob *b, const char *what, char *errbuf, size_t errlen) {
@@ -468,7 +479,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              char *errbuf, size_t errlen) {
   hotssl_generation *g;
   char t[300];
-  int ret, r;
+  int ret, r, key_is_new = 0;
   unsigned char pers[64];
 
   *out = NULL;
@@ -494,7 +505,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
   }
 
   /* Certificate chain. */
-  if ((g->cert = reuse(prev ? prev->cert : NULL, in->fp_cert)) == NULL) {
+  if ((g->cert = reuse_any(prev ? prev->cert : NULL, in, KIND_CRT, in->fp_cert)) == NULL) {
     if ((g->cert = shared_new(KIND_CRT, in->fp_cert)) == NULL) {
       r = HOTSSL_ENOMEM;
       goto fail;
@@ -505,20 +516,29 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     }
   }
   /* Private key (an unchanged key is reused: no passphrase needed). */
-  if ((g->key = reuse(prev ? prev->key : NULL, in->fp_key)) == NULL) {
+  if ((g->key = reuse_any(prev ? prev->key : NULL, in, KIND_PK, in->fp_key)) == NULL) {
     if ((g->key = shared_new(KIND_PK, in->fp_key)) == NULL) {
       r = HOTSSL_ENOMEM;
       goto fail;
     }
     if ((r = load_key(&g->key->u.pk, in, is_reload, &g->drbg, errbuf, errlen)) != 0)
       goto fail;
+    key_is_new = 1;
   }
-  if (check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
+  /* A key's pairing with the same certificate bytes was checked when it was
+   * parsed: the same bytes give the same answer. */
+  if (g->key->paired && memcmp(g->key->paired_cert_fp, in->fp_cert, 32) == 0) {
+    /* checked */
+  } else if (check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
     hotssl__fmt(errbuf, errlen,
                 "check of private key failed: private key file \"%s\" does not match server certificate file \"%s\"",
                 in->key.path, in->cert.path);
     r = HOTSSL_EMISMATCH;
     goto fail;
+  } else if (key_is_new) {
+    /* Parsed by this build and not shared yet: record the check. */
+    memcpy(g->key->paired_cert_fp, in->fp_cert, 32);
+    g->key->paired = 1;
   }
 
   /* Expiry of the leaf. */

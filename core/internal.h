@@ -197,6 +197,10 @@ typedef struct hotssl__inputs {
   unsigned char fingerprint[32]; /* over settings + all bytes */
   unsigned char fp_cert[32], fp_key[32], fp_ca[32], fp_crl[32];
   void *spawn_lock; /* the manager's (for the passphrase command), or NULL */
+  /* Parsed objects the builder may reuse besides the previous generation's
+   * (the manager's recently replaced certificate and key), or NULL. */
+  struct hotssl__shared *const *recent;
+  size_t n_recent;
 } hotssl__inputs;
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
@@ -252,6 +256,12 @@ typedef struct hotssl__shared {
   /* kind crl: the revocation table built from u.crl (core/revocation.h),
    * checked by the verify callback instead of mbedTLS's CRL walk. */
   struct hotssl__revocation *revocation;
+  /* kind pk: fingerprint of the certificate file this key was checked
+   * against (mbedtls_pk_check_pair) by the build that parsed it; a later
+   * build pairing the same bytes again skips that check. Written once,
+   * before the object is shared. */
+  unsigned char paired_cert_fp[32];
+  int paired;
 } hotssl__shared;
 
 void hotssl__shared_release(hotssl__shared *o);
@@ -309,6 +319,10 @@ struct hotssl_manager {
   hotssl__log log;
   hotssl_manager_options opts;
   hotssl__file_memos memos; /* under build_lock */
+  /* The certificate and key of the generation last replaced, kept so that a
+   * rotation back to them (A -> B -> A) does not parse and check them again.
+   * Under build_lock. */
+  hotssl__shared *recent[2];
   hotssl__wakeup wakeup;
   atomic_int reload_flag; /* lock-free: set from signal handlers */
 

@@ -94,6 +94,18 @@ void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *), voi
   m->acquire_delay_hook = fn;
 }
 
+/* Keep the certificate and key of old (the generation being replaced) for a
+ * rotation back to them. Caller holds build_lock. */
+static void keep_recent(hotssl_manager *m, const hotssl_generation *old) {
+  hotssl__shared *keep[2] = {old->cert, old->key};
+  int i;
+  for (i = 0; i < 2; i++) {
+    atomic_fetch_add_explicit(&keep[i]->refs, 1, memory_order_relaxed);
+    hotssl__shared_release(m->recent[i]);
+    m->recent[i] = keep[i];
+  }
+}
+
 /* Caller holds reload_lock. Takes over the caller's reference to g. */
 static void publish(hotssl_manager *m, hotssl_generation *g) {
   hotssl_generation *old = atomic_exchange(&m->current, g);
@@ -117,6 +129,8 @@ static void free_manager(hotssl_manager *m) {
   hotssl__mutex_destroy(m->reload_lock, m->pool);
   hotssl__mutex_destroy(m->spawn_lock, m->spawn_pool);
   hotssl__file_memos_free(&m->memos);
+  hotssl__shared_release(m->recent[0]);
+  hotssl__shared_release(m->recent[1]);
   hotssl_config_destroy(m->cfg);
   free(m);
   hotssl__runtime_release();
@@ -158,6 +172,8 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int fin
     goto done;
   have_inputs = 1;
   in.spawn_lock = m->spawn_lock;
+  in.recent = m->recent;
+  in.n_recent = 2;
   if (memcmp(in.fingerprint, cur->fingerprint, 32) == 0) {
     r = HOTSSL_UNCHANGED;
     goto done;
@@ -173,6 +189,7 @@ done:
     /* A prefork install may have used numbers meanwhile; g is not yet
      * visible to anyone, so its number can still change. */
     g->number = m->next_number++;
+    keep_recent(m, cur);
     publish(m, g);
   }
   if (r < 0 && !final) {

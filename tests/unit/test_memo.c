@@ -11,7 +11,11 @@
  *    is caught, because such a memo is necessarily racy;
  *  - through a manager: 60 in-place rewrites of the certificate file with
  *    the other certificate of the same size, each followed at once by a
- *    reload: every one is picked up (reloaded, right serial), none missed.
+ *    reload: every one is picked up (reloaded, right serial), none missed;
+ *  - a rotation back to the previous pair (A -> C -> A) reuses the kept
+ *    objects and skips the pair check it already made, while a certificate
+ *    with another pair's key (A + key of C, C + key of A), each of which the
+ *    manager has seen in a valid pair, is still refused as a mismatch.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,6 +34,7 @@ static int checks;
 
 static char *dir;
 static char pem_a[4096], pem_b[4096]; /* two leaves of the same length */
+static char pem_c[4096], key_1[4096], key_2[4096]; /* C: another key (key_2) */
 
 static void make_pki(void) {
   certgen_rng rng;
@@ -59,9 +64,15 @@ static void make_pki(void) {
     pem_b[lb++] = '\n', pem_b[lb] = '\0';
   tu_write(p = tu_path(dir, "server.crt"), pem_a, 0644);
   free(p);
-  T(certgen_key_pem(&leaf, buf, sizeof buf) == 0);
-  tu_write(p = tu_path(dir, "server.key"), buf, 0600);
+  T(certgen_key_pem(&leaf, key_1, sizeof key_1) == 0);
+  tu_write(p = tu_path(dir, "server.key"), key_1, 0600);
   free(p);
+  mbedtls_pk_free(&leaf);
+  mbedtls_pk_init(&leaf);
+  T(certgen_key(&leaf, &rng) == 0);
+  T(certgen_cert(&leaf, "CN=localhost", &ca, "CN=memo ca", 0xC3, "20200101000000",
+                 "20990101000000", 0, &rng, pem_c, sizeof pem_c) == 0);
+  T(certgen_key_pem(&leaf, key_2, sizeof key_2) == 0);
   mbedtls_pk_free(&ca);
   mbedtls_pk_free(&leaf);
   certgen_rng_free(&rng);
@@ -197,11 +208,49 @@ static void test_manager_rewrites(void) {
   free(p);
 }
 
+static int install(hotssl_manager *m, const char *crt, const char *key) {
+  char *pc = tu_path(dir, "server.crt"), *pk = tu_path(dir, "server.key");
+  tu_write_atomic(pc, crt, 0644);
+  tu_write_atomic(pk, key, 0600);
+  free(pc);
+  free(pk);
+  return hotssl_manager_reload(m, HOTSSL_TRIGGER_API);
+}
+
+static void test_rotate_back(void) {
+  hotssl_config *cfg = conf();
+  hotssl_manager *m = NULL;
+  hotssl_stats st;
+  char err[512];
+  int i;
+  T(install(NULL, pem_a, key_1) == HOTSSL_EINVAL);
+  T(hotssl_manager_create(&m, cfg, NULL, err, sizeof err) == 0);
+  hotssl_config_destroy(cfg);
+  if (m == NULL)
+    return;
+  for (i = 0; i < 3; i++) {
+    TEQ(install(m, pem_c, key_2), 0);
+    T(hotssl_manager_stats(m, &st) == 0 && strcmp(st.serial, "C3") == 0);
+    TEQ(install(m, pem_a, key_1), 0);
+    T(hotssl_manager_stats(m, &st) == 0 && strcmp(st.serial, "A1") == 0);
+  }
+  /* Now the manager holds A (current) and C (kept), each checked once. */
+  TEQ(install(m, pem_a, key_2), HOTSSL_EMISMATCH);
+  TEQ(install(m, pem_c, key_1), HOTSSL_EMISMATCH);
+  T(hotssl_manager_stats(m, &st) == 0 && strcmp(st.serial, "A1") == 0);
+  TEQ(install(m, pem_c, key_2), 0);
+  TEQ(install(m, pem_c, key_1), HOTSSL_EMISMATCH);
+  TEQ(install(m, pem_a, key_2), HOTSSL_EMISMATCH);
+  T(hotssl_manager_stats(m, &st) == 0 && strcmp(st.serial, "C3") == 0);
+  hotssl_manager_destroy(m);
+}
+
 int main(void) {
   dir = tu_mkdtemp();
   make_pki();
   test_loader();
   test_manager_rewrites();
+  test_rotate_back();
   tu_rmtree(dir);
   free(dir);
   return tu_finish("memo", checks);
