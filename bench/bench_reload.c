@@ -4,8 +4,9 @@
  *
  *   bench_reload throughput CONF_A CONF_B SECONDS
  *     A server (4 threads, acquire per connection) and 2 client threads doing
- *     full handshakes: SECONDS with no reload, then SECONDS with a reloader
- *     thread publishing a new generation every 10 ms (the live conf file
+ *     full handshakes, 2 x SECONDS in 500 ms slices that alternate between no
+ *     reloads and a reloader publishing a new generation every 10 ms (the
+ *     live conf file
  *     renamed between CONF_A's and CONF_B's contents, then
  *     hotssl_manager_reload). Counts failed handshakes and "stale" ones: begun
  *     after a publish completed, served another certificate than that
@@ -48,6 +49,14 @@ static double now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* One sleep, not a polling loop: the reloader must not eat the CPU it is
+ * measured against. */
+static void sleep_until(double t_ms) {
+  double d = t_ms - now_ms();
+  if (d > 0)
+    usleep((useconds_t)(d * 1000.0));
 }
 
 static char *slurp(const char *path) {
@@ -114,16 +123,17 @@ static char *live_path(const char *conf_a) {
 /* ---- throughput ---- */
 
 #define MAX_PUB 100000
-#define SLOTS 1200 /* 100 ms slots: 120 s */
+#define SLOTS 1200   /* 100 ms slots: 120 s */
+#define SLICE_MS 500 /* phases alternate every SLICE_MS, so a machine whose
+                      * load drifts (other processes) affects both alike */
 
 static struct {
   hotssl_manager *m;
   int port;
-  atomic_int phase; /* 0 static, 1 reloading, 2 stop */
+  atomic_int slice; /* even: no reloads, odd: reloading; -1: stop */
   atomic_ulong ok[2], failed[2], stale;
-  atomic_ulong series[2][SLOTS];
-  double t_phase[2];
-  double pub_t[MAX_PUB];
+  atomic_ulong series[SLOTS];
+  double t0;
   char pub_serial[MAX_PUB][80];
   atomic_int n_pub;
   live lv;
@@ -131,67 +141,66 @@ static struct {
 
 static void *client_main(void *arg) {
   (void)arg;
-  while (atomic_load(&tp.phase) < 2) {
-    int ph = atomic_load(&tp.phase), k0, k1, k;
+  for (;;) {
+    int sl = atomic_load(&tp.slice), ph, k0, k1, k, r;
     char serial[64];
     double t1;
-    int r;
+    if (sl < 0)
+      return NULL;
+    ph = sl & 1;
     k0 = atomic_load(&tp.n_pub);
     r = tu_client_serial(tp.port, NULL, serial, sizeof serial);
     t1 = now_ms();
     k1 = atomic_load(&tp.n_pub);
-    if (atomic_load(&tp.phase) != ph)
-      continue; /* straddles the phase change: count in neither */
+    if (atomic_load(&tp.slice) != sl)
+      continue; /* straddles a phase change: count in neither */
     if (r != 0) {
       atomic_fetch_add(&tp.failed[ph], 1);
       continue;
     }
     atomic_fetch_add(&tp.ok[ph], 1);
-    k = (int)((t1 - tp.t_phase[ph]) / 100.0);
+    k = (int)((t1 - tp.t0) / 100.0);
     if (k >= 0 && k < SLOTS)
-      atomic_fetch_add(&tp.series[ph][k], 1);
+      atomic_fetch_add(&tp.series[k], 1);
     /* Publish k0-1 was complete before we connected; if no publish
      * completed while we ran, that one's certificate was the only right
      * answer. */
     if (ph == 1 && k0 > 0 && k1 == k0 && strcmp(serial, tp.pub_serial[k0 - 1]) != 0)
       atomic_fetch_add(&tp.stale, 1);
   }
-  return NULL;
 }
 
 static int throughput(const char *a, const char *b, double seconds) {
   char *lp = live_path(a);
   pthread_t c[2];
   tu_server *srv;
-  int i, n;
-  double t_end;
+  int i, n, sl, slices = (int)(2 * seconds * 1000 / SLICE_MS);
   live_init(&tp.lv, lp, a, b);
   tp.m = manager(lp);
   srv = tu_server_start(tp.m, 4);
   tp.port = tu_server_port(srv);
-  tp.t_phase[0] = now_ms();
+  tp.t0 = now_ms();
   for (i = 0; i < 2; i++)
     pthread_create(&c[i], NULL, client_main, NULL);
-  while (now_ms() < tp.t_phase[0] + seconds * 1e3)
-    usleep(10000);
-  tp.t_phase[1] = now_ms();
-  atomic_store(&tp.phase, 1);
-  t_end = tp.t_phase[1] + seconds * 1e3;
-  while (now_ms() < t_end && atomic_load(&tp.n_pub) < MAX_PUB) {
-    double next = now_ms() + 10.0;
-    hotssl_stats st;
-    live_flip(&tp.lv);
-    if (hotssl_manager_reload(tp.m, HOTSSL_TRIGGER_API) == 0) {
-      n = atomic_load(&tp.n_pub);
-      hotssl_manager_stats(tp.m, &st);
-      snprintf(tp.pub_serial[n], sizeof tp.pub_serial[n], "%s", st.serial);
-      tp.pub_t[n] = now_ms();
-      atomic_store(&tp.n_pub, n + 1);
+  for (sl = 0; sl < slices; sl++) {
+    double end = tp.t0 + (sl + 1) * SLICE_MS;
+    atomic_store(&tp.slice, sl);
+    while (now_ms() < end) {
+      double next = now_ms() + 10.0;
+      hotssl_stats st;
+      if ((sl & 1) && atomic_load(&tp.n_pub) < MAX_PUB) {
+        live_flip(&tp.lv);
+        if (hotssl_manager_reload(tp.m, HOTSSL_TRIGGER_API) == 0) {
+          n = atomic_load(&tp.n_pub);
+          hotssl_manager_stats(tp.m, &st);
+          snprintf(tp.pub_serial[n], sizeof tp.pub_serial[n], "%s", st.serial);
+          atomic_store(&tp.n_pub, n + 1);
+        }
+      }
+      sleep_until(next < end ? next : end);
     }
-    while (now_ms() < next)
-      usleep(200);
   }
-  atomic_store(&tp.phase, 2);
+  atomic_store(&tp.slice, -1);
   for (i = 0; i < 2; i++)
     pthread_join(c[i], NULL);
   printf("static_hs_per_s %.1f\n", (double)atomic_load(&tp.ok[0]) / seconds);
@@ -200,9 +209,8 @@ static int throughput(const char *a, const char *b, double seconds) {
                              (unsigned long)tu_server_handshake_failures(srv));
   printf("stale %lu\n", atomic_load(&tp.stale));
   printf("publishes %d\n", atomic_load(&tp.n_pub));
-  for (i = 0; i < (int)(seconds * 10) && i < SLOTS; i++)
-    printf("series %.1f %lu %lu\n", i * 0.1, atomic_load(&tp.series[0][i]),
-           atomic_load(&tp.series[1][i]));
+  for (i = 0; i < slices * SLICE_MS / 100 && i < SLOTS; i++)
+    printf("series %.1f %lu %d\n", i * 0.1, atomic_load(&tp.series[i]), (i * 100 / SLICE_MS) & 1);
   tu_server_stop(srv);
   hotssl_manager_destroy(tp.m);
   free(lp);
