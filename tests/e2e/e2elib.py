@@ -35,6 +35,11 @@ def cli():
     return p
 
 
+def tls13():
+    """True when the hotssl under test has TLS 1.3 (mbedTLS 3.6)."""
+    return H.mbedtls_of(cli())["tls13"]
+
+
 def testdata():
     d = os.environ.get("HOTSSL_TESTDATA", "") or os.environ.get("HOTSSL_E2E_DEFAULT_TESTDATA", "")
     if not d or not os.path.isfile(os.path.join(d, "root_ca.crt")):
