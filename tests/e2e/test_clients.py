@@ -6,9 +6,7 @@ import os
 import re
 import shutil
 import ssl
-import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
@@ -49,36 +47,7 @@ def make_conf(extra=()):
 
 
 def s_client(port, extra=(), payload="hello-from-s_client"):
-    """Run openssl s_client, send one line, wait for its echo, then close
-    stdin. Returns (returncode, all output)."""
-    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", K["ca"],
-            "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost",
-            "-showcerts"] + list(extra)
-    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, bufsize=1)
-    out = []
-    seen = threading.Event()
-
-    def pump():
-        for line in p.stdout:
-            out.append(line)
-            if line.strip() == payload:
-                seen.set()
-        seen.set()
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
-    try:
-        p.stdin.write(payload + "\n")
-        p.stdin.flush()
-        seen.wait(E.DEADLINE)
-        p.stdin.close()
-        rc = p.wait(timeout=E.DEADLINE)
-    except (subprocess.TimeoutExpired, BrokenPipeError):
-        p.kill()
-        p.wait()
-        rc = -1
-    t.join(timeout=5)
-    return rc, "".join(out)
+    return E.s_client(port, K["ca"], extra, payload)
 
 
 def first_pem(text):
