@@ -3,7 +3,7 @@
 # packages, and make sure an mbedTLS >= 3.6 is available. Idempotent; needs
 # root (apt-get).
 #
-# mbedTLS: when the system has mbedTLS >= 3.6 (Debian 13, Ubuntu 24.04), it is
+# mbedTLS: when the system has mbedTLS >= 3.6.6 (Debian 13), it is
 # used. Otherwise mbedTLS 3.6.6 is fetched as Debian 13's source package
 # (tools/fetch-source.sh) and built into .deps/mbedtls-3.6.6 inside the
 # checkout (ignored by git), where CMake finds it with no extra flags. The
@@ -55,8 +55,9 @@ system_mbedtls_version() { # prints MMmmpp as a number, or 0
   done
   echo 0
 }
-if [ "$(system_mbedtls_version)" -ge $((0x03060000)) ]; then
-  echo "mbedTLS: the system's ($(system_mbedtls_version | awk '{ printf "0x%08x", $1 }')) is >= 3.6, using it"
+# 3.6.6 is the first 3.6 release with psa_random_reseed (core/internal.h).
+if [ "$(system_mbedtls_version)" -ge $((0x03060600)) ]; then
+  echo "mbedTLS: the system's ($(system_mbedtls_version | awk '{ printf "0x%08x", $1 }')) is >= 3.6.6, using it"
   exit 0
 fi
 
@@ -71,7 +72,7 @@ if [ -f "$PREFIX/.hotssl-stamp" ] && [ "$(cat "$PREFIX/.hotssl-stamp")" = "$STAM
   exit 0
 fi
 
-echo "mbedTLS $MBEDTLS_VER: building into ${PREFIX#"$ROOT"/} (the system has none >= 3.6)"
+echo "mbedTLS $MBEDTLS_VER: building into ${PREFIX#"$ROOT"/} (the system has none >= 3.6.6)"
 SRC=$ROOT/.deps/src
 tarball=$SRC/mbedtls_$MBEDTLS_VER.orig.tar.bz2
 [ -f "$tarball" ] || sh tools/fetch-source.sh mbedtls trixie "$SRC" >/dev/null
