@@ -47,8 +47,10 @@ git clone -q "$ROOT" "$clone/hotssl"
 if [ -d .deps/mbedtls-3.6.6 ]; then
   mkdir -p "$clone/hotssl/.deps" && cp -a .deps/mbedtls-3.6.6 "$clone/hotssl/.deps/"
 fi
-if (cd "$clone/hotssl" && sh tools/setup.sh); then
-  echo "fresh clone: demo OK"
+# The demo's client must have negotiated TLS 1.3 (mbedTLS 3.6 by default).
+if (cd "$clone/hotssl" && sh tools/setup.sh > "$clone/setup.log" 2>&1; rc=$?; cat "$clone/setup.log"; exit $rc) &&
+   grep -q "client: TLSv1.3, verified" "$clone/setup.log"; then
+  echo "fresh clone: demo OK (TLS 1.3)"
 else
   echo "=== fresh clone: FAILED ==="
   status=1
