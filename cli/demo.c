@@ -185,7 +185,7 @@ static int run(demo *d) {
   hotssl_config_destroy(cfg);
   if (r != 0)
     return fail(err);
-  if ((d->lfd = cli_listen(0, &d->port)) < 0 || pthread_create(&d->server, NULL, server_main, d) != 0)
+  if ((d->lfd = cli_listen(NULL, 0, &d->port, NULL, 0)) < 0 || pthread_create(&d->server, NULL, server_main, d) != 0)
     return fail("could not listen");
   printf("[2] serving on 127.0.0.1:%d\n", d->port);
   if (client(d, s1, sizeof s1) != 0)
@@ -214,9 +214,10 @@ int cli_cmd_demo(int argc, char **argv) {
   demo d;
   int r;
   char cmd[128];
-  (void)argv;
+  if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+    return cli_help(stdout, "demo"), 0;
   if (argc > 1) {
-    fprintf(stderr, "hotssl demo takes no arguments\n");
+    fprintf(stderr, "hotssl demo: takes no arguments, not \"%s\"\nTry \"hotssl demo --help\".\n", argv[1]);
     return 2;
   }
   memset(&d, 0, sizeof d);

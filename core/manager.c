@@ -30,6 +30,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -150,6 +151,9 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int fin
     goto done;
   m->next_number++;
   publish(m, g);
+  if (hotssl__generation_time_warnings(g, (int64_t)time(NULL), NULL) &
+      (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
+    m->expiry_warned_at = (int64_t)time(NULL);
 done:
   if (have_inputs)
     hotssl__inputs_free(&in);
@@ -228,6 +232,11 @@ int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out) {
   g = hotssl_manager_acquire(m);
   memcpy(out, &g->cert_info, sizeof *out);
   out->generation = g->number;
+  {
+    int64_t now = (int64_t)time(NULL);
+    out->seconds_left = out->not_after_unix - now;
+    out->warnings |= hotssl__generation_time_warnings(g, now, NULL);
+  }
   hotssl_generation_release(g);
   hotssl__mutex_lock(m->reload_lock);
   out->reloads_attempted = m->attempted;
@@ -366,6 +375,10 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     goto fail;
   atomic_init(&m->current, g);
   m->next_number = number + 1;
+  m->expiry_repeat_s = 86400;
+  if (hotssl__generation_time_warnings(g, (int64_t)time(NULL), NULL) &
+      (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
+    m->expiry_warned_at = (int64_t)time(NULL);
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,
                "SSL configuration loaded (generation %llu): certificate subject \"%s\", serial %s, not after %s",
                (unsigned long long)number, g->cert_info.subject, g->cert_info.serial,
@@ -379,6 +392,30 @@ fail:
   hotssl__fmt(errbuf, errlen, "%s", err);
   free_manager(m);
   return r;
+}
+
+int hotssl__manager_expiry_tick(hotssl_manager *m) {
+  int64_t now = (int64_t)time(NULL), next;
+  hotssl_generation *g;
+  hotssl__mutex_lock(m->reload_lock);
+  g = atomic_load(&m->current); /* stable while we hold the lock */
+  if (m->expiry_warned_at == 0 || now - m->expiry_warned_at >= m->expiry_repeat_s) {
+    if (hotssl__generation_time_warnings(g, now, &m->log) & (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
+      m->expiry_warned_at = now;
+  }
+  /* Look again when the next repeat is due, and at least every minute (a
+   * certificate can enter the window while nothing changes). */
+  next = m->expiry_warned_at != 0 ? m->expiry_warned_at + m->expiry_repeat_s - now : 60;
+  hotssl__mutex_unlock(m->reload_lock);
+  if (next > 60)
+    next = 60;
+  return next <= 0 ? 1 : (int)(next * 1000);
+}
+
+void hotssl__manager_set_expiry_repeat(hotssl_manager *m, int64_t seconds) {
+  hotssl__mutex_lock(m->reload_lock);
+  m->expiry_repeat_s = seconds > 0 ? seconds : 1;
+  hotssl__mutex_unlock(m->reload_lock);
 }
 
 void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_config *cfg) {
