@@ -5,6 +5,8 @@
 #   3. ThreadSanitizer build: the concurrency, watcher and platform tests
 #   4. libFuzzer smoke run (clang): the config parser and the PKCS#8 decoder, 30 s each
 #   5. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
+#   6. a bare clone (no ../shared beside it, no HOTSSL_TESTDATA): Release build with
+#      -Werror, then the default ctest suite (minus valgrind) on the generated test data
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -46,5 +48,22 @@ else
   status=1
 fi
 rm -rf "$clone"
+
+# ---- bare clone: Release -Werror build and the default tests (issue 12) ----
+echo "=== bare clone: Release -Werror build, tests on the generated test data ==="
+clone=$(mktemp -d /tmp/hotssl-bare-XXXXXX)
+git clone -q "$ROOT" "$clone/hotssl"
+if (cd "$clone/hotssl" && unset HOTSSL_TESTDATA &&
+    test ! -e ../shared &&
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DHOTSSL_WERROR=ON | grep 'hotssl test data' &&
+    cmake --build build-release -j"$JOBS" >/dev/null &&
+    ctest --test-dir build-release --no-tests=error --output-on-failure --timeout 900 -j"$JOBS" -LE valgrind); then
+  echo "bare clone: Release build and tests OK"
+else
+  echo "=== bare clone: FAILED ==="
+  status=1
+fi
+rm -rf "$clone"
+# ---- end of the bare-clone block ----
 [ $status -eq 0 ] && echo "ALL SUITES PASSED" || echo "SOME SUITES FAILED"
 exit $status
