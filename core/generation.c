@@ -741,7 +741,8 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
   g->cert_info.expiry_warning_days = in->s.expiry_warning_days;
   fill_set_info(&g->cert_info, g);
   g->cert_info.warnings = static_warnings(&g->cert->u.crt, in->cert.path, log);
-  hotssl__generation_time_warnings(g, (int64_t)time(NULL), log);
+  /* The time-dependent ones ("expires in") are logged by the manager at
+   * start and reload (not by every spawned backend's build). */
 
   /* The ssl config that points to all of the above. */
   ret = mbedtls_ssl_config_defaults(&g->conf, MBEDTLS_SSL_IS_SERVER,

@@ -112,11 +112,23 @@ static void free_manager(hotssl_manager *m) {
   hotssl__runtime_release();
 }
 
+/* Log the expiry warnings of g (just published or loaded) and start the
+ * daily repeat clock when there were any. Caller holds reload_lock or is
+ * the only user of m. */
+static void expiry_warnings(hotssl_manager *m, const hotssl_generation *g) {
+  int64_t now = (int64_t)time(NULL);
+  if (hotssl__generation_time_warnings(g, now, &m->log) & (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
+    m->expiry_warned_at = now;
+}
+
 int hotssl_manager_create(hotssl_manager **out, const hotssl_config *cfg,
                           const hotssl_manager_options *opts, char *errbuf,
                           size_t errlen) {
   /* Start rules: generation 1, read from the files, passphrase allowed. */
-  return hotssl__manager_create_with(out, cfg, NULL, 1, 0, opts, errbuf, errlen);
+  int r = hotssl__manager_create_with(out, cfg, NULL, 1, 0, opts, errbuf, errlen);
+  if (r == 0)
+    expiry_warnings(*out, atomic_load(&(*out)->current));
+  return r;
 }
 
 void hotssl_manager_destroy(hotssl_manager *m) { free_manager(m); }
@@ -151,9 +163,7 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int fin
     goto done;
   m->next_number++;
   publish(m, g);
-  if (hotssl__generation_time_warnings(g, (int64_t)time(NULL), NULL) &
-      (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
-    m->expiry_warned_at = (int64_t)time(NULL);
+  expiry_warnings(m, g);
 done:
   if (have_inputs)
     hotssl__inputs_free(&in);
@@ -376,9 +386,6 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
   atomic_init(&m->current, g);
   m->next_number = number + 1;
   m->expiry_repeat_s = 86400;
-  if (hotssl__generation_time_warnings(g, (int64_t)time(NULL), NULL) &
-      (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
-    m->expiry_warned_at = (int64_t)time(NULL);
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,
                "SSL configuration loaded (generation %llu): certificate subject \"%s\", serial %s, not after %s",
                (unsigned long long)number, g->cert_info.subject, g->cert_info.serial,
