@@ -653,7 +653,6 @@ void hotssl__generation_free(hotssl_generation *g) {
     return;
   mbedtls_ssl_config_free(&g->conf);
   mbedtls_ctr_drbg_free(&g->drbg); /* zeroizes the DRBG state */
-  mbedtls_entropy_free(&g->entropy);
   hotssl__shared_release(g->cert);
   hotssl__shared_release(g->key);
   hotssl__shared_release(g->ca);
@@ -688,15 +687,13 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
   atomic_init(&g->refs, 1);
   g->number = number;
   memcpy(g->fingerprint, in->fingerprint, 32);
-  mbedtls_entropy_init(&g->entropy);
   mbedtls_ctr_drbg_init(&g->drbg);
   mbedtls_ssl_config_init(&g->conf);
 
   /* Each generation has its own DRBG, personalized with its identity. */
   hotssl__fmt((char *)pers, sizeof pers, "hotssl generation %llu %p",
               (unsigned long long)number, (void *)g);
-  ret = mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy, pers,
-                              strlen((char *)pers));
+  ret = mbedtls_ctr_drbg_seed(&g->drbg, hotssl__os_entropy, NULL, pers, strlen((char *)pers));
   if (ret != 0) {
     hotssl__mbedtls_err(t, sizeof t, ret);
     hotssl__fmt(errbuf, errlen, "could not seed the random generator: %s", t);

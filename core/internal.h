@@ -37,8 +37,8 @@
     (MBEDTLS_VERSION_NUMBER >= 0x03000000 && MBEDTLS_VERSION_NUMBER < 0x03060600)
 #  error "hotssl needs mbedTLS 2.28 or 3.6.6 and later (3.6 LTS)"
 #endif
-/* A generation's DRBG and entropy context are used by every connection
- * thread at once: mbedTLS must lock them. Without MBEDTLS_THREADING_C it
+/* A generation's DRBG is used by every connection thread at once: mbedTLS
+ * must lock it. Without MBEDTLS_THREADING_C it
  * would share an unlocked DRBG silently. */
 #if !defined(MBEDTLS_THREADING_C)
 #  error "hotssl needs mbedTLS built with MBEDTLS_THREADING_C (and MBEDTLS_THREADING_PTHREAD on POSIX)"
@@ -196,6 +196,9 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
 struct apr_file_t;
 int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id);
 int64_t hotssl__wall_ns(void);
+/* Fill out with len bytes from the OS's CSPRNG; 0 or -1. The signature of
+ * a CTR-DRBG entropy callback (os/posix/random.c). */
+int hotssl__os_entropy(void *unused, unsigned char *out, size_t len);
 void hotssl__blob_free(hotssl__blob *b);
 /* Sorted list of names in dir that look like OpenSSL hashed CRL names
  * (xxxxxxxx.rN). malloc'ed array of malloc'ed strings. */
@@ -312,7 +315,6 @@ struct hotssl_generation {
   mbedtls_ecp_group_id *groups; /* MBEDTLS_ECP_DP_NONE-terminated */
 #endif
   hotssl__client_cert client_cert;
-  mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */

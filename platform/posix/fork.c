@@ -5,18 +5,19 @@
  * these around its own fork().
  *
  * Why the child re-creates its random generator instead of only reseeding
- * it. Debian's mbedTLS is built with MBEDTLS_THREADING_C: the CTR-DRBG and
- * the entropy context each hold a pthread mutex, taken on every
- * mbedtls_ctr_drbg_random() / mbedtls_entropy_func() call. fork() copies
+ * it. Debian's mbedTLS is built with MBEDTLS_THREADING_C: the CTR-DRBG holds
+ * a pthread mutex, taken on every mbedtls_ctr_drbg_random() call (its
+ * entropy source is the OS's CSPRNG directly, os/posix/random.c, with no
+ * context or lock of its own). fork() copies
  * those mutexes in whatever state they had: if a parent thread was in the
  * middle of a handshake (thread-mode hosts that also fork) the child holds
  * a mutex locked by a thread that does not exist there, and its first
  * handshake deadlocks; the DRBG state itself may be half-updated. Calling
  * mbedtls_ctr_drbg_reseed() would take that mutex. So, in the child, which
- * is single-threaded right after fork(), we overwrite both contexts
+ * is single-threaded right after fork(), we overwrite the DRBG context
  * (zeroized first: the old state must not survive anywhere) and initialize
- * them anew (mbedtls_*_init creates fresh mutexes in place; none of these
- * contexts owns heap memory, so nothing leaks), then seed the DRBG from
+ * it anew (mbedtls_ctr_drbg_init creates a fresh mutex in place; the
+ * context owns no heap memory, so nothing leaks), then seed the DRBG from
  * fresh OS entropy personalized with the child's pid, parent pid, clock
  * readings and a per-manager fork counter. The generation's
  * mbedtls_ssl_config keeps pointing at the same (re-created) DRBG. The
@@ -102,11 +103,9 @@ static int recreate_rng(hotssl_generation *g, unsigned count) {
   if (n < 0)
     n = 0;
   mbedtls_platform_zeroize(&g->drbg, sizeof g->drbg);
-  mbedtls_platform_zeroize(&g->entropy, sizeof g->entropy);
-  mbedtls_entropy_init(&g->entropy);
   mbedtls_ctr_drbg_init(&g->drbg);
-  if (mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy,
-                            (const unsigned char *)pers, (size_t)n) != 0)
+  if (mbedtls_ctr_drbg_seed(&g->drbg, hotssl__os_entropy, NULL, (const unsigned char *)pers,
+                            (size_t)n) != 0)
     return HOTSSL_ETLS;
   return reseed_psa(pers, (size_t)n);
 }
