@@ -521,22 +521,30 @@ static unsigned count_crts(const mbedtls_x509_crt *c) {
   return n;
 }
 
-/* Facts about the CA file and CRL set, for the stats. */
-static void fill_set_info(hotssl_stats *st, const hotssl_generation *g) {
+/* Entries and earliest next update of a parsed CRL set, into o (once, when
+ * it is parsed: walking 100,000 entries at every rotation would cost more
+ * than the rest of the reload). */
+static void count_crls(hotssl__shared *o) {
   const mbedtls_x509_crl *c;
-  st->chain_length = count_crts(&g->cert->u.crt);
-  st->ca_count = g->ca != NULL ? count_crts(&g->ca->u.crt) : 0;
-  st->crl_entries = 0;
-  st->crl_next_update_unix = 0;
-  for (c = g->crl != NULL ? &g->crl->u.crl : NULL; c != NULL && c->raw.p != NULL; c = c->next) {
+  o->crl_entries = 0;
+  o->crl_next_update = 0;
+  for (c = &o->u.crl; c != NULL && c->raw.p != NULL; c = c->next) {
     const mbedtls_x509_crl_entry *e;
     /* An absent next update counts as already past, as mbedTLS sees it. */
     int64_t nu = c->next_update.year == 0 ? 1 : hotssl__x509_time_unix(&c->next_update);
     for (e = &c->entry; e != NULL && e->raw.p != NULL; e = e->next)
-      st->crl_entries++;
-    if (st->crl_next_update_unix == 0 || nu < st->crl_next_update_unix)
-      st->crl_next_update_unix = nu;
+      o->crl_entries++;
+    if (o->crl_next_update == 0 || nu < o->crl_next_update)
+      o->crl_next_update = nu;
   }
+}
+
+/* Facts about the CA file and CRL set, for the stats. */
+static void fill_set_info(hotssl_stats *st, const hotssl_generation *g) {
+  st->chain_length = count_crts(&g->cert->u.crt);
+  st->ca_count = g->ca != NULL ? count_crts(&g->ca->u.crt) : 0;
+  st->crl_entries = g->crl != NULL ? g->crl->crl_entries : 0;
+  st->crl_next_update_unix = g->crl != NULL ? g->crl->crl_next_update : 0;
 }
 
 /* Problems that do not depend on the time: a weak key, a chain whose
@@ -813,6 +821,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                     hotssl_strerror(r));
         goto fail;
       }
+      count_crls(g->crl);
     }
   }
 

@@ -299,6 +299,10 @@ typedef struct hotssl__shared {
    * before the object is shared. */
   unsigned char paired_cert_fp[32];
   int paired;
+  /* kind crl: entries and earliest next update of the set (stats), counted
+   * once when parsed, not at every build that reuses it. */
+  uint64_t crl_entries;
+  int64_t crl_next_update;
 } hotssl__shared;
 
 void hotssl__shared_release(hotssl__shared *o);
