@@ -239,13 +239,6 @@ static int handshake(client *c, int port) {
 
 /* ---- verification alone, as the server's handshake runs it ---- */
 
-static int table_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  const hotssl_generation *g = ctx;
-  *flags |= hotssl__revocation_verify(g->crl->revocation, crt, depth, &g->ca->u.crt,
-                                      (int64_t)time(NULL));
-  return 0;
-}
-
 static double verify_rate(hotssl_generation *g, int legacy, const mbedtls_x509_crt *crt,
                           double seconds, int *bad) {
   double t0 = now_s(), t;
@@ -258,9 +251,8 @@ static double verify_rate(hotssl_generation *g, int legacy, const mbedtls_x509_c
         mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, &g->ca->u.crt, &g->crl->u.crl, NULL,
                                 &flags, NULL, NULL);
       else
-        mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, &g->ca->u.crt,
-                                hotssl__revocation_fallback(g->crl->revocation), NULL, &flags,
-                                table_cb, g);
+        mbedtls_x509_crt_verify((mbedtls_x509_crt *)crt, &g->ca->u.crt, NULL, NULL, &flags,
+                                hotssl__verify_conf_cb, g);
       *bad |= flags != 0;
     }
     n += 10;
@@ -309,9 +301,9 @@ int main(int argc, char **argv) {
     if (k == 1)
       hotssl__generation_use_mbedtls_crl(g[k]); /* the old path, for comparison only */
   }
-  printf("table: %zu issuer(s), %zu entries, %zu bytes of serials and names, fallback CRLs: %s\n",
+  printf("table: %zu issuer(s), %zu entries, %zu bytes of serials and names\n",
          g[0]->crl->revocation->n_issuers, g[0]->crl->revocation->n_entries,
-         g[0]->crl->revocation->n_bytes, g[0]->crl->revocation->fallback ? "yes" : "none");
+         g[0]->crl->revocation->n_bytes);
   if (client_init(&c) != 0) {
     fprintf(stderr, "client setup failed\n");
     return 1;

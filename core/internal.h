@@ -205,6 +205,7 @@ struct hotssl_generation {
   hotssl__shared *cert, *key, *ca, *crl; /* ca/crl may be NULL */
   int *ciphersuites;
   hotssl__client_cert client_cert;
+  int crl_walk; /* 1: the CRL walk instead of the revocation table (tests, bench) */
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
@@ -227,10 +228,21 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
-/* Benchmarks only (bench/bench_crl.c): make g's config check the CRL set with
- * mbedTLS's own CRL walk instead of the revocation table. Call before any
- * handshake uses g. */
+/* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
+ * questions with the walk (every CRL searched and its signature verified on
+ * every handshake, as mbedTLS's own CRL check does) instead of the revocation
+ * table. Call before any handshake uses g. */
 void hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
+
+/* ---- client-certificate verifier (core/verify.c) ---- */
+
+/* The configuration's verify callback (ctx: the generation). */
+int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
+/* Verify a presented chain (leaf first) as a handshake of g would, without
+ * a connection: 1 refused (details in v), 0 accepted, or a negative code.
+ * walk: answer CRL questions with the walk. */
+int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, int walk,
+                         hotssl_client_verify *v);
 
 /* ---- manager (core/manager.c) ---- */
 
