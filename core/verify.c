@@ -54,7 +54,7 @@
   X(EE_KEY_TOO_SMALL, "EE certificate key too weak", 42, 0, 2)                         \
   X(CA_KEY_TOO_SMALL, "CA certificate key too weak", 42, 0, 2)                         \
   X(CA_MD_TOO_WEAK, "CA signature digest algorithm too weak", 42, 0, 3)               \
-  X(INVALID_PURPOSE, "unsupported certificate purpose", 43, 1, 0)                      \
+  X(INVALID_PURPOSE, "unsuitable certificate purpose", 43, 1, 0)                      \
   X(UNABLE_TO_GET_CRL, "unable to get certificate CRL", 48, 2, 0)                     \
   X(NO_CRL_SIGN, "key usage does not include CRL signing", 46, 2, 1)                  \
   X(CRL_NOT_YET_VALID, "CRL is not yet valid", 42, 2, 2)                               \
