@@ -65,6 +65,7 @@ typedef enum hotssl__client_cert {
 
 /* Names of every setting, in a fixed order; the array index is the id. */
 #define HOTSSL__SETTINGS(X)                                  \
+  X(SSL, "ssl", "on")                                        \
   X(SSL_CERT_FILE, "ssl_cert_file", "server.crt")            \
   X(SSL_KEY_FILE, "ssl_key_file", "server.key")              \
   X(SSL_CA_FILE, "ssl_ca_file", "")                          \
@@ -95,6 +96,11 @@ struct hotssl_config {
   char *value[HOTSSL__S_COUNT]; /* NULL: default */
   char *base_dir;               /* NULL: current directory */
   char *source_file;            /* absolute path of the conf file, or NULL */
+  unsigned load_flags;          /* HOTSSL_LOAD_* of hotssl_config_load_file_ex */
+  /* Files and folders the configuration file included (include,
+   * include_if_exists, include_dir), absolute: the watcher watches them. */
+  char **included;
+  size_t n_included;
 };
 
 int hotssl__config_copy(hotssl_config **out, const hotssl_config *src);
@@ -145,6 +151,12 @@ void hotssl__blob_free(hotssl__blob *b);
  * (xxxxxxxx.rN). malloc'ed array of malloc'ed strings. */
 int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
                          char *errbuf, size_t errlen);
+/* The same for an include_dir: names ending in ".conf", not starting with
+ * a dot. */
+int hotssl__conf_dir_list(const char *dir, char ***names, size_t *count,
+                          char *errbuf, size_t errlen);
+/* 1 when path does not exist (ENOENT), else 0. */
+int hotssl__path_missing(const char *path);
 /* Run cmd through the shell, return the first line of its stdout (secret,
  * free with hotssl__secret_free). Non-zero exit is an error. */
 int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **out,

@@ -111,7 +111,8 @@ HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
 
 /*
  * A set of settings, by PostgreSQL's names:
- *   ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
+ *   ssl (on | off; default on: off makes hotssl_manager_create fail with
+ *   HOTSSL_ENOTLS), ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
  *   ssl_ciphers, ssl_min_protocol_version, ssl_max_protocol_version,
  *   ssl_passphrase_command, ssl_passphrase_command_supports_reload,
  *   ssl_client_cert (off | optional | require)
@@ -157,6 +158,24 @@ HOTSSL_EXTERN int hotssl_config_set_base_dir(hotssl_config *cfg,
  */
 HOTSSL_EXTERN int hotssl_config_load_file(hotssl_config *cfg, const char *path,
                                           char *errbuf, size_t errlen);
+
+/*
+ * The same, with options. The file may use postgresql.conf's directives
+ * `include 'file'`, `include_if_exists 'file'` (a missing file is skipped)
+ * and `include_dir 'dir'` (its *.conf files in name order, hidden files
+ * skipped), paths relative to the including file, nested at most 10 deep;
+ * plain hotssl_config_load_file accepts them too. A manager watches the
+ * included files and folders like the configuration file itself.
+ *
+ * HOTSSL_LOAD_IGNORE_NON_SSL: settings whose names begin neither with "ssl"
+ * nor with "hotssl_" are ignored (a host hands hotssl its whole
+ * postgresql.conf: port, shared_buffers, ...), while an unknown ssl_* or
+ * hotssl_* name stays an error. The option sticks: reloads re-read the file
+ * with it.
+ */
+#define HOTSSL_LOAD_IGNORE_NON_SSL 1u
+HOTSSL_EXTERN int hotssl_config_load_file_ex(hotssl_config *cfg, const char *path,
+                                             unsigned flags, char *errbuf, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Manager and generations                                                   */
