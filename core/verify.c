@@ -9,9 +9,9 @@
  *  - purpose: an extendedKeyUsage without clientAuth; at depth 0 a keyUsage
  *    without digitalSignature (mbedTLS checks these only after the callback,
  *    and VERIFY_OPTIONAL ignores them);
- *  - with CRLs (fail closed, as CRL_CHECK_ALL): unless X is a self-issued
- *    trust anchor, X's issuer must have CRLs ("unable to get certificate
- *    CRL"), one of them valid now, none listing X; the issuer's key must be
+ *  - with CRLs (fail closed, as CRL_CHECK_ALL): X's issuer (for the root:
+ *    itself) must have CRLs ("unable to get certificate CRL"), one of them
+ *    valid now, none listing X; the issuer's key must be
  *    allowed to sign them (checked where the issuer appears, at depth d + 1,
  *    and charged to X); and when X is a trust anchor that is not self-issued
  *    (an intermediate of ssl_ca_file, where mbedTLS ends the chain), the
@@ -193,6 +193,19 @@ static int flags_err(uint32_t f, int depth, const mbedtls_x509_crt *crt, vacc *a
   return a->err;
 }
 
+/* OpenSSL's sslclient purpose: an extendedKeyUsage must list clientAuth
+ * (anyExtendedKeyUsage alone does not do, unlike mbedTLS's own check). */
+static int eku_refuses_client(const mbedtls_x509_crt *c) {
+  const mbedtls_x509_sequence *cur;
+  if ((c->MBEDTLS_PRIVATE(ext_types) & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) == 0)
+    return 0;
+  for (cur = &c->ext_key_usage; cur != NULL; cur = cur->next) /* public in 2.28 and 3.6 */
+    if (cur->buf.len == MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH) &&
+        memcmp(cur->buf.p, MBEDTLS_OID_CLIENT_AUTH, cur->buf.len) == 0)
+      return 0;
+  return 1;
+}
+
 /*
  * Everything certificate crt at depth adds (see the top of the file). The
  * problem of crt's key as the signer of the CRLs of the certificate below is
@@ -205,8 +218,7 @@ static int check_depth(const hotssl_generation *g, int walk, const mbedtls_x509_
   int below = E_NONE;
 
   flags_err(mflags, depth, crt, a);
-  if (mbedtls_x509_crt_check_extended_key_usage(crt, MBEDTLS_OID_CLIENT_AUTH,
-                                                MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) != 0 ||
+  if (eku_refuses_client(crt) ||
       (depth == 0 && mbedtls_x509_crt_check_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0))
     offer(a, E_INVALID_PURPOSE, depth, crt);
   if (g->crl == NULL || g->ca == NULL)
@@ -219,10 +231,13 @@ static int check_depth(const hotssl_generation *g, int walk, const mbedtls_x509_
   cv.walk = walk || g->crl_walk;
   now = (int64_t)time(NULL);
 
-  if (hotssl__crlview_ca_index(&cv, crt) < 0 || !self_issued(crt))
-    subject_checks(&cv, crt, depth, now, a);
+  /* Every certificate of the chain, the self-signed root included (OpenSSL
+   * checks the root against its own CRL too). */
+  subject_checks(&cv, crt, depth, now, a);
   if (depth > 0)
     below = signer_checks(&cv, crt);
+  if (self_issued(crt))
+    offer(a, signer_checks(&cv, crt), depth, crt); /* it signs its own CRLs */
   /* A trust anchor below the root: mbedTLS's chain ends here, OpenSSL's goes
    * on inside the CA file. */
   if (hotssl__crlview_ca_index(&cv, crt) >= 0 && !self_issued(crt)) {
@@ -234,10 +249,12 @@ static int check_depth(const hotssl_generation *g, int walk, const mbedtls_x509_
         offer(a, E_UNABLE_TO_GET_CRL, d, x);
         break;
       }
-      offer(a, signer_err(hotssl__crlview_signer(&cv, p)), d, x);
-      if (self_issued(p))
-        break;
+      offer(a, signer_checks(&cv, p), d, x);
       subject_checks(&cv, p, ++d, now, a);
+      if (self_issued(p)) {
+        offer(a, signer_checks(&cv, p), d, p);
+        break;
+      }
       x = p;
     }
   }

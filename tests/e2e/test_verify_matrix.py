@@ -63,6 +63,10 @@ extendedKeyUsage = serverAuth
 basicConstraints = CA:FALSE
 keyUsage = critical,keyEncipherment
 extendedKeyUsage = clientAuth
+[v3_anyeku]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = anyExtendedKeyUsage
 [v3_server]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
@@ -283,6 +287,10 @@ class Matrix(unittest.TestCase):
         srv = I.issue("serveronly", "serverAuth only", "v3_serveronly")
         nds = I.issue("nodigsig", "no digitalSignature", "v3_nodigsig")
         under_n = N.issue("under_n", "client of a CA without cRLSign", "v3_client")
+        anyeku = I.issue("anyeku", "anyExtendedKeyUsage only", "v3_anyeku")
+        S = Ca("selfrev", "Matrix Root that revokes itself")
+        under_s = S.issue("under_s", "client of a revoked root", "v3_client")
+        s_rev = S.crl("s_rev", revoke=[S.crt])
         i_empty = I.crl("i_empty")
         time.sleep(1.1)  # a later lastUpdate for the second CRL of the issuer
         i_rev = I.crl("i_rev", revoke=[bad[0]])
@@ -309,6 +317,8 @@ class Matrix(unittest.TestCase):
             ("two CRLs for one issuer, leaf listed in neither", ri, [r_empty, i_empty, i_rev], good, ()),
             ("CA without cRLSign", rn, [r_empty, n_crl], under_n, ()),
             ("leaf with serverAuth-only EKU", ri, [r_empty, i_rev], srv, ()),
+            ("leaf with anyExtendedKeyUsage only", ri, [r_empty, i_rev], anyeku, ()),
+            ("root listed in its own CRL", S.crt, [s_rev], under_s, ()),
             ("leaf without digitalSignature", ri, [r_empty, i_rev], nds, ()),
             ("no CRL: good leaf", ri, [], good, ()),
             ("no CRL: revoked leaf", ri, [], bad, ()),
