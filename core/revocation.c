@@ -256,6 +256,7 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   *out = NULL;
   if ((t = calloc(1, sizeof *t)) == NULL)
     return HOTSSL_ENOMEM;
+  atomic_init(&t->presented_checks, 0);
   for (c = crl; c != NULL && c->raw.p != NULL; c = c->next)
     n_crl++;
   for (a = ca; a != NULL && a->raw.p != NULL; a = a->next)
@@ -510,12 +511,13 @@ int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *sig
     return 1;
   /* A presented issuer: once per key, then cached. */
   hotssl__sha256(signer->pk_raw.p, signer->pk_raw.len, h);
-  slots = &t->slots[(size_t)gi * HOTSSL__REV_SLOTS];
+  slots = &t->slots[(size_t)gi * HOTSSL__REV_SLOTS]; /* the only part written after build */
   for (s = 0; s < HOTSSL__REV_SLOTS; s++)
     if (atomic_load_explicit(&slots[s].state, memory_order_acquire) == 2 &&
         memcmp(slots[s].key_hash, h, 32) == 0)
       return slots[s].answer;
   is = &t->issuers[gi];
+  atomic_fetch_add_explicit(&((hotssl__revocation *)t)->presented_checks, 1, memory_order_relaxed);
   answer = HOTSSL__REV_OK;
   if (mbedtls_x509_crt_check_key_usage(signer, MBEDTLS_X509_KU_CRL_SIGN) != 0)
     answer = HOTSSL__REV_NO_CRL_SIGN;

@@ -80,6 +80,9 @@ typedef struct hotssl__revocation {
   size_t n_ca;
   int *ca_sign;   /* signer answer (HOTSSL__REV_*) for the CRLs named as it, or 1: none */
   long *ca_parent; /* index of the CA-file certificate that issued it, -1: none or itself */
+  /* How many times a presented issuer's key was checked against CRLs (not
+   * cached yet): the tests prove it is once per key, not per handshake. */
+  atomic_ulong presented_checks;
 } hotssl__revocation;
 
 /* Answers of hotssl__crlview_signer (0 = the key may sign these CRLs). */
