@@ -111,13 +111,18 @@ static int serial_cmp(const unsigned char *a, size_t alen, const unsigned char *
 
 
 int hotssl__name_equal(const mbedtls_x509_name *a, const mbedtls_x509_name *b) {
-  size_t len;
-  unsigned char *k = canon_new(b, &len);
+  unsigned char small[512], *k = small;
+  canon c = {NULL, NULL, 0, 0, 0};
   int eq;
-  if (k == NULL)
+  canon_name(&c, b); /* measure: no allocation for the usual short names */
+  if (c.len > sizeof small && (k = malloc(c.len)) == NULL)
     return 0;
-  eq = canon_equal(a, k, len);
-  free(k);
+  c.out = k;
+  c.len = 0;
+  canon_name(&c, b);
+  eq = canon_equal(a, k, c.len);
+  if (k != small)
+    free(k);
   return eq;
 }
 
