@@ -6,6 +6,7 @@
  *   ssl_* name in it is still an error; without the option port is refused.
  * - The option sticks across reloads (the file is re-read with it).
  * - Included files and folders are among the manager's watch paths.
+ * - A backend made from a snapshot of the paths re-reads with the option.
  * - ssl = off: hotssl_manager_create fails with HOTSSL_ENOTLS.
  * Certificates are made here (cli/certgen.c): no external test data.
  */
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "certgen.h"
+#include "hotssl/platform.h"
 #include "internal.h"
 #include "testutil.h"
 
@@ -94,6 +96,22 @@ int main(void) {
       found += strcmp(paths[i], sslconf) == 0 || strcmp(paths[i], conf) == 0;
     TEQ(found, 2);
     hotssl__manager_watch_paths_free(paths, n);
+    /* A spawned backend (snapshot of the paths) re-reads the file with the
+     * option too. */
+    {
+      hotssl_snapshot *snap = NULL;
+      hotssl_manager *b = NULL;
+      const unsigned char *bytes;
+      size_t len = 0;
+      TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_PATHS, &snap), 0);
+      bytes = snap ? hotssl_snapshot_bytes(snap, &len) : NULL;
+      TEQ(hotssl_manager_create_from_snapshot(&b, bytes, len, NULL, err, sizeof err), 0);
+      if (b != NULL) {
+        TEQ(hotssl_manager_reload(b, HOTSSL_TRIGGER_API), HOTSSL_UNCHANGED);
+        hotssl_manager_destroy(b);
+      }
+      hotssl_snapshot_destroy(snap);
+    }
     /* An unknown ssl_* name stays an error, at reload too. */
     tu_write(sslconf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_no_such = 1\n", 0644);
     TEQ(hotssl_manager_reload(m, HOTSSL_TRIGGER_API), HOTSSL_ECONFIG);
