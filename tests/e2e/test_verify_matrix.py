@@ -303,6 +303,12 @@ class Matrix(unittest.TestCase):
         r_empty = R.crl("r_empty")
         r_rev_i = R.crl("r_rev_i", revoke=[I.crt])
         n_crl = N.crl("n_crl")
+        # Three levels in the CA file: mbedTLS ends its chain at I2; OpenSSL
+        # goes on to I1 (checked against R's CRL) and R.
+        I2 = Ca("inter2", "Matrix Second Intermediate", parent=I)
+        under_i2 = I2.issue("under_i2", "client of the second intermediate", "v3_client")
+        i2_empty = I2.crl("i2_empty")
+        rii2 = cat("r+i+i2.crt", [R.crt, I.crt, I2.crt])
         ri = cat("r+i.crt", [R.crt, I.crt])
         rn = cat("r+n.crt", [R.crt, N.crt])
         cls.rows = [
@@ -310,6 +316,9 @@ class Matrix(unittest.TestCase):
             ("good leaf", ri, [r_empty, i_rev], good, ()),
             ("revoked leaf", ri, [r_empty, i_rev], bad, ()),
             ("revoked intermediate in the CA file", ri, [r_rev_i, i_empty], good, ()),
+            ("three levels in the CA file, all good", rii2, [r_empty, i_empty, i2_empty], under_i2, ()),
+            ("three levels in the CA file, first intermediate revoked", rii2, [r_rev_i, i_empty, i2_empty], under_i2, ()),
+            ("three levels in the CA file, no CRL of the root", rii2, [i_empty, i2_empty], under_i2, ()),
             ("revoked intermediate sent by the client", R.crt, [r_rev_i, i_empty], good, (I.crt,)),
             ("intermediate sent by the client, its CRL not in the CA file", R.crt, [r_empty, i_rev], good, (I.crt,)),
             ("revoked leaf, intermediate sent by the client", R.crt, [r_empty, i_rev], bad, (I.crt,)),
