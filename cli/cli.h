@@ -30,6 +30,7 @@ int cli_cmd_check(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_version(int argc, char **argv); /* cli/version.c */
 
 /*
  * Serve one accepted connection on fd with generation g: optional

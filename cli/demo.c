@@ -138,7 +138,8 @@ static int client(demo *d, char *serial, size_t serial_len) {
   peer = mbedtls_ssl_get_peer_cert(&ssl);
   mbedtls_x509_dn_gets(subject, sizeof subject, &peer->subject);
   mbedtls_x509_serial_gets(serial, serial_len, &peer->serial);
-  printf("      client: verified \"%s\", serial %s, echo ok\n", subject, serial);
+  printf("      client: %s, verified \"%s\", serial %s, echo ok\n", mbedtls_ssl_get_version(&ssl),
+         subject, serial);
   mbedtls_ssl_close_notify(&ssl);
   ret = 0;
 out:

@@ -126,10 +126,8 @@ int main(int argc, char **argv) {
     return cli_cmd_serve(argc - 1, argv + 1);
   if (strcmp(argv[1], "demo") == 0)
     return cli_cmd_demo(argc - 1, argv + 1);
-  if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-    printf("hotssl %s\n", hotssl_version_string());
-    return 0;
-  }
+  if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)
+    return cli_cmd_version(argc - 1, argv + 1);
   if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
     usage(stdout);
     return 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
@@ -285,8 +286,13 @@ out:
 }
 
 static int crt_is_ca(const mbedtls_x509_crt *c) {
-  if (c->MBEDTLS_PRIVATE(ca_istrue))
+#if HOTSSL__MBEDTLS3
+  if (mbedtls_x509_crt_get_ca_istrue(c) == 1)
     return 1;
+#else
+  if (c->ca_istrue)
+    return 1;
+#endif
   /* A v1 self-signed root has no basicConstraints. */
   return c->version == 1 && c->subject_raw.len == c->issuer_raw.len &&
          memcmp(c->subject_raw.p, c->issuer_raw.p, c->subject_raw.len) == 0;
@@ -393,6 +399,30 @@ static int check_pair(const mbedtls_x509_crt *crt, const mbedtls_pk_context *key
 #endif
 }
 
+/* The group list the config points to (owned by the generation). */
+static int set_groups(hotssl_generation *g, const uint16_t *ids) {
+  size_t n = 0, i;
+  while (ids[n] != 0)
+    n++;
+  if ((g->groups = calloc(n + 1, sizeof *g->groups)) == NULL)
+    return HOTSSL_ENOMEM;
+  for (i = 0; i < n; i++) {
+#if HOTSSL__MBEDTLS3
+    g->groups[i] = ids[i];
+#else
+    g->groups[i] = mbedtls_ecp_curve_info_from_tls_id(ids[i])->grp_id; /* checked by the config */
+#endif
+  }
+#if HOTSSL__MBEDTLS3
+  g->groups[n] = 0;
+  mbedtls_ssl_conf_groups(&g->conf, g->groups);
+#else
+  g->groups[n] = MBEDTLS_ECP_DP_NONE;
+  mbedtls_ssl_conf_curves(&g->conf, g->groups);
+#endif
+  return 0;
+}
+
 static void set_versions(mbedtls_ssl_config *conf, int min_minor, int max_minor) {
 #if HOTSSL__MBEDTLS3
   mbedtls_ssl_conf_min_tls_version(conf, (mbedtls_ssl_protocol_version)(0x0300 | min_minor));
@@ -414,6 +444,7 @@ void hotssl__generation_free(hotssl_generation *g) {
   hotssl__shared_release(g->ca);
   hotssl__shared_release(g->crl);
   free(g->ciphersuites);
+  free(g->groups);
   mbedtls_platform_zeroize(g, sizeof *g);
   free(g);
 }
@@ -600,6 +631,8 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     in->s.ciphersuites = NULL;
     mbedtls_ssl_conf_ciphersuites(&g->conf, g->ciphersuites);
   }
+  if (in->s.groups != NULL && (r = set_groups(g, in->s.groups)) != 0)
+    goto fail;
   set_versions(&g->conf, in->s.min_minor, in->s.max_minor);
 
   *out = g;

@@ -30,6 +30,20 @@
 #  define HOTSSL__MBEDTLS3 0
 #endif
 
+/* Supported mbedTLS: the 2.28 LTS (compatibility) and 3.6 LTS from 3.6.6 on
+ * (3.6.6 is the first whose PSA random generator can be reseeded explicitly
+ * after fork(): psa_random_reseed). */
+#if MBEDTLS_VERSION_NUMBER < 0x021C0000 || \
+    (MBEDTLS_VERSION_NUMBER >= 0x03000000 && MBEDTLS_VERSION_NUMBER < 0x03060600)
+#  error "hotssl needs mbedTLS 2.28 or 3.6.6 and later (3.6 LTS)"
+#endif
+/* A generation's DRBG and entropy context are used by every connection
+ * thread at once: mbedTLS must lock them. Without MBEDTLS_THREADING_C it
+ * would share an unlocked DRBG silently. */
+#if !defined(MBEDTLS_THREADING_C)
+#  error "hotssl needs mbedTLS built with MBEDTLS_THREADING_C (and MBEDTLS_THREADING_PTHREAD on POSIX)"
+#endif
+
 #if defined(__GNUC__)
 #  define HOTSSL__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -63,6 +77,9 @@ typedef enum hotssl__client_cert {
   HOTSSL__CLIENT_CERT_REQUIRE = 2
 } hotssl__client_cert;
 
+/* The default group order, chosen by measurement (README, "TLS 1.3"). */
+#define HOTSSL__DEFAULT_GROUPS "X25519:prime256v1"
+
 /* Names of every setting, in a fixed order; the array index is the id. */
 #define HOTSSL__SETTINGS(X)                                  \
   X(SSL, "ssl", "on")                                        \
@@ -72,6 +89,9 @@ typedef enum hotssl__client_cert {
   X(SSL_CRL_FILE, "ssl_crl_file", "")                        \
   X(SSL_CRL_DIR, "ssl_crl_dir", "")                          \
   X(SSL_CIPHERS, "ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL")  \
+  X(SSL_TLS13_CIPHERS, "ssl_tls13_ciphers", "")              \
+  X(SSL_GROUPS, "ssl_groups", HOTSSL__DEFAULT_GROUPS)        \
+  X(SSL_ECDH_CURVE, "ssl_ecdh_curve", "")                    \
   X(SSL_MIN_PROTO, "ssl_min_protocol_version", "TLSv1.2")    \
   X(SSL_MAX_PROTO, "ssl_max_protocol_version", "")           \
   X(SSL_PASS_CMD, "ssl_passphrase_command", "")              \
@@ -121,6 +141,7 @@ typedef struct hotssl__settings {
   int passphrase_supports_reload;
   unsigned passphrase_timeout_ms; /* 0: no limit */
   int *ciphersuites;        /* 0-terminated, or NULL for mbedTLS defaults */
+  uint16_t *groups;         /* IANA group ids, 0-terminated */
   int min_minor, max_minor; /* mbedTLS minor version numbers (3 = TLS 1.2) */
   hotssl__client_cert client_cert;
   int refuse_expired;
@@ -131,6 +152,17 @@ typedef struct hotssl__settings {
 int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
                                  char *errbuf, size_t errlen);
 void hotssl__settings_free(hotssl__settings *s);
+
+/* TLS settings (core/tls_settings.c). */
+int hotssl__parse_tls13_ciphers(const char *v, int **out, char *errbuf, size_t errlen);
+/* *tls12 (ssl_ciphers, NULL: defaults) becomes the list mbedTLS is given:
+ * the TLS 1.2 part then the TLS 1.3 part (tls13, NULL: defaults; consumed). */
+int hotssl__merge_ciphersuites(int **tls12, int *tls13, char *errbuf, size_t errlen);
+int hotssl__parse_groups(const char *param, const char *v, uint16_t **out,
+                         char *errbuf, size_t errlen);
+const char *hotssl__group_name(uint16_t id);
+/* psa_crypto_init() (mbedTLS 3.x), once per process; 0 or HOTSSL_ETLS. */
+int hotssl__psa_init(void);
 
 /* ---- OS layer: files, processes (os/) ---- */
 
@@ -216,6 +248,11 @@ struct hotssl_generation {
   unsigned char fingerprint[32];
   hotssl__shared *cert, *key, *ca, *crl; /* ca/crl may be NULL */
   int *ciphersuites;
+#if HOTSSL__MBEDTLS3
+  uint16_t *groups; /* IANA ids, 0-terminated: mbedtls_ssl_conf_groups */
+#else
+  mbedtls_ecp_group_id *groups; /* MBEDTLS_ECP_DP_NONE-terminated */
+#endif
   hotssl__client_cert client_cert;
   int crl_walk; /* 1: the CRL walk instead of the revocation table (tests, bench) */
   mbedtls_entropy_context entropy;

@@ -341,6 +341,12 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     hotssl__fmt(errbuf, errlen, "could not initialize the APR runtime");
     return r;
   }
+  if (hotssl__psa_init() != 0) {
+    hotssl__inputs_free(in);
+    hotssl__runtime_release();
+    hotssl__fmt(errbuf, errlen, "could not initialize mbedTLS's PSA crypto (psa_crypto_init)");
+    return HOTSSL_ETLS;
+  }
   if ((m = calloc(1, sizeof *m)) == NULL) {
     hotssl__inputs_free(in);
     hotssl__runtime_release();

@@ -214,6 +214,13 @@ typedef struct hotssl_manager_options {
  * reload and dispatch serialize on an internal mutex (one reload at a time);
  * destroy only when no other thread uses the manager. Generations still held
  * stay valid after destroy until released.
+ *
+ * mbedTLS 3.x: creating a manager calls psa_crypto_init() (TLS 1.3 needs
+ * PSA). It is idempotent, so a host that uses PSA itself may call it too,
+ * before or after; hotssl never calls mbedtls_psa_crypto_free(). A host that
+ * forks must call hotssl_manager_after_fork_child() in the child (include/
+ * hotssl/platform.h): it re-creates the generation's DRBG and reseeds PSA's
+ * global random generator, from which TLS 1.3 key shares are drawn.
  */
 HOTSSL_EXTERN int hotssl_manager_create(hotssl_manager **out,
                                         const hotssl_config *cfg,

@@ -1,4 +1,5 @@
 /* Helpers for the C tests; see testutil.h. */
+#include "certgen.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -368,7 +369,7 @@ int tu_client_ex(int port, const char *ca_file, const char *cert_file,
   }
   if (cert_file != NULL) {
     if ((ret = mbedtls_x509_crt_parse_file(&own, cert_file)) != 0 ||
-        (ret = mbedtls_pk_parse_keyfile(&own_key, key_file, NULL)) != 0 ||
+        (ret = certgen_parse_keyfile(&own_key, key_file, &drbg)) != 0 ||
         (ret = mbedtls_ssl_conf_own_cert(&conf, &own, &own_key)) != 0)
       goto out;
   }
