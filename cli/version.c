@@ -14,12 +14,14 @@
 #include "cli.h"
 
 int cli_cmd_version(int argc, char **argv) {
+  static const cli_opt no_opts[] = {{0, NULL, NULL, NULL}};
+  const char *vals[1];
   char linked[32] = "unknown";
-  (void)argv;
-  if (argc > 1) {
-    fprintf(stderr, "hotssl: version takes no arguments\n");
-    return 2;
-  }
+  int help, r = cli_parse_args("version", no_opts, argc, argv, vals, &help);
+  if (r != 0)
+    return r;
+  if (help)
+    return cli_help(stdout, "version"), 0;
 #if defined(MBEDTLS_VERSION_C)
   mbedtls_version_get_string(linked);
 #endif

@@ -125,6 +125,10 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
     if (hotssl__parse_uint(v, 3600000, &n) < 0 || n < 10)
       goto bad;
     return 0;
+  case HOTSSL__S_EXPIRY_WARNING_DAYS:
+    if (hotssl__parse_uint(v, 3650, &n) < 0)
+      goto bad;
+    return 0;
   case HOTSSL__S_SSL_CLIENT_CERT:
     if (strcmp(v, "") != 0 && strcmp(v, "off") != 0 &&
         strcmp(v, "optional") != 0 && strcmp(v, "require") != 0)
@@ -677,6 +681,11 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     s->passphrase_timeout_ms = (unsigned)t;
   }
   s->refuse_expired = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_REFUSE_EXPIRED));
+  {
+    uint64_t d = 0;
+    hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_EXPIRY_WARNING_DAYS), 3650, &d);
+    s->expiry_warning_days = (unsigned)d;
+  }
   hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_MAX_FILE_SIZE), (uint64_t)1 << 40, &s->max_file_size);
 
   if ((r = parse_ciphers(hotssl__config_value(cfg, HOTSSL__S_SSL_CIPHERS), &s->ciphersuites, errbuf, errlen)) != 0)

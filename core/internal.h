@@ -103,7 +103,8 @@ typedef enum hotssl__client_cert {
   X(WATCH, "hotssl_watch", "on")                             \
   X(DEBOUNCE_MS, "hotssl_debounce_ms", "150")                \
   X(RETRY_WINDOW_MS, "hotssl_retry_window_ms", "2000")       \
-  X(POLL_INTERVAL_MS, "hotssl_poll_interval_ms", "1000")
+  X(POLL_INTERVAL_MS, "hotssl_poll_interval_ms", "1000")     \
+  X(EXPIRY_WARNING_DAYS, "hotssl_expiry_warning_days", "30")
 
 enum {
 #define HOTSSL__SET_ENUM(id, name, def) HOTSSL__S_##id,
@@ -145,6 +146,7 @@ typedef struct hotssl__settings {
   int min_minor, max_minor; /* mbedTLS minor version numbers (3 = TLS 1.2) */
   hotssl__client_cert client_cert;
   int refuse_expired;
+  unsigned expiry_warning_days; /* 0: no "expires soon" warnings */
   uint64_t max_file_size;
   char *canonical;          /* normalized text of all TLS settings: fingerprinted */
 } hotssl__settings;
@@ -277,6 +279,12 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
+/* Time-dependent HOTSSL_WARN_* bits of g at now (Unix seconds): expired, not
+ * yet valid, expiring within hotssl_expiry_warning_days, CRL next update
+ * past or near. Logs one WARNING line for "expiring" and for the CRL when
+ * log is not NULL (expired / not yet valid are logged by the build). */
+unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t now,
+                                          const hotssl__log *log);
 /* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
  * questions with the walk (every CRL searched and its signature verified on
  * every handshake, as mbedTLS's own CRL check does) instead of the revocation
@@ -320,6 +328,10 @@ struct hotssl_manager {
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;
   char last_error[HOTSSL__ERRLEN];
+  /* Expiry warnings repeated from the watcher's loop (hotssl__manager_expiry_tick):
+   * when the last one was logged (Unix seconds; 0: never) and how often. */
+  int64_t expiry_warned_at;
+  int64_t expiry_repeat_s;
 
   /* Fork support (platform/posix/fork.c): before_fork counts forks (the
    * count personalizes each child's reseed) and holds reload_lock until
@@ -355,6 +367,15 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
  * a prefork worker's rebuild from the parent's snapshot; cfg (may be NULL)
  * becomes the manager's configuration. Takes reload_lock; logs one line. */
 void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_config *cfg);
+
+/* Repeat the expiry warnings of the served generation (certificate expiring
+ * within hotssl_expiry_warning_days, CRL next update near or past) when the
+ * last ones were logged expiry_repeat_s (default one day) ago or more; a
+ * load or reload that logs them resets the clock. Called by the watcher's
+ * loop. Returns the milliseconds until it wants to run again. */
+int hotssl__manager_expiry_tick(hotssl_manager *m);
+/* Tests: repeat every `seconds` instead of once a day. */
+void hotssl__manager_set_expiry_repeat(hotssl_manager *m, int64_t seconds);
 
 /* mutex (os/runtime.c) */
 int hotssl__mutex_create(void **mutex, void **pool);

@@ -7,7 +7,9 @@
 #   3. ThreadSanitizer build: the concurrency, watcher and platform tests
 #   4. libFuzzer smoke run (clang): the config parser and the PKCS#8 decoder, 30 s each
 #   5. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
-#   6. compatibility: default build against the system's mbedTLS 2.28, every test
+#   6. a bare clone (no ../shared beside it, no HOTSSL_TESTDATA): Release build with
+#      -Werror, then the default ctest suite (minus valgrind) on the generated test data
+#   7. compatibility: default build against the system's mbedTLS 2.28, every test
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -56,6 +58,27 @@ else
   status=1
 fi
 rm -rf "$clone"
+
+# ---- bare clone: Release -Werror build and the default tests (issue 12) ----
+echo "=== bare clone: Release -Werror build, tests on the generated test data ==="
+clone=$(mktemp -d /tmp/hotssl-bare-XXXXXX)
+git clone -q "$ROOT" "$clone/hotssl"
+# The same mbedTLS 3.6 build as above (what tools/deps.sh gives a user's clone).
+if [ -d .deps/mbedtls-3.6.6 ]; then
+  mkdir -p "$clone/hotssl/.deps" && cp -a .deps/mbedtls-3.6.6 "$clone/hotssl/.deps/"
+fi
+if (cd "$clone/hotssl" && unset HOTSSL_TESTDATA &&
+    test ! -e ../shared &&
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DHOTSSL_WERROR=ON | grep 'hotssl test data' &&
+    cmake --build build-release -j"$JOBS" >/dev/null &&
+    ctest --test-dir build-release --no-tests=error --output-on-failure --timeout 900 -j"$JOBS" -LE valgrind); then
+  echo "bare clone: Release build and tests OK"
+else
+  echo "=== bare clone: FAILED ==="
+  status=1
+fi
+rm -rf "$clone"
+# ---- end of the bare-clone block ----
 
 # ---- mbedTLS 2.28 compatibility (issue 8): one default-build run on the
 # system's mbedTLS (Debian 12's 2.28), every test; version-dependent

@@ -6,9 +6,10 @@ and are re-exported here, so the tests use them as E.read, E.Pki, ...
 
 Environment (set by tests/e2e/CMakeLists.txt, or by hand):
   HOTSSL_CLI          path of the built `hotssl` binary (required)
-  HOTSSL_TESTDATA     PostgreSQL's SSL test data (shared/testdata/postgresql-ssl);
-                      overrides HOTSSL_E2E_DEFAULT_TESTDATA, which CMake sets to
-                      ${CMAKE_SOURCE_DIR}/../shared/testdata/postgresql-ssl
+  HOTSSL_TESTDATA     the test certificates: the generated PostgreSQL-shaped set
+                      (tests/data/gen_testdata.sh) or PostgreSQL's own files
+                      (shared/testdata/postgresql-ssl); overrides
+                      HOTSSL_E2E_DEFAULT_TESTDATA (CMake: the generated set)
   HOTSSL_E2E_DEADLINE every deadline and timeout, in seconds (default 30)
 """
 import os
@@ -45,9 +46,12 @@ def testdata():
     d = os.environ.get("HOTSSL_TESTDATA", "") or os.environ.get("HOTSSL_E2E_DEFAULT_TESTDATA", "")
     if not d or not os.path.isfile(os.path.join(d, "root_ca.crt")):
         raise AssertionError(
-            "PostgreSQL SSL test data not found at %r: set HOTSSL_TESTDATA to the "
-            "shared/testdata/postgresql-ssl directory (it sits beside the repository "
-            "as ../shared/testdata/postgresql-ssl)" % d)
+            "test data not found at %r: run tests/data/gen_testdata.sh DIR and set "
+            "HOTSSL_TESTDATA=DIR, or point it at PostgreSQL's files "
+            "(../shared/testdata/postgresql-ssl)" % d)
+    kind = ("generated PostgreSQL-shaped set" if os.path.exists(os.path.join(d, ".complete"))
+            else "PostgreSQL's own files")
+    print("test data: %s (%s)" % (kind, d), flush=True)
     return d
 
 
