@@ -156,6 +156,27 @@ static void fp_crl_set(hotssl__inputs *in) {
   mbedtls_sha256_free(&c);
 }
 
+/* A parsed key is reused by the next generation only when every input that
+ * produced it is unchanged: the key's content (its hash, known even when the
+ * file was not read again), and for an encrypted key the passphrase command
+ * and its reload flag (issue 7). A changed command makes the builder decrypt
+ * again: it runs the new command when reloads may run it, and refuses the
+ * reload otherwise. */
+static void fp_key(hotssl__inputs *in) {
+  mbedtls_sha256_context c;
+  const char *cmd = in->s.passphrase_command ? in->s.passphrase_command : "";
+  unsigned char flag = (unsigned char)(in->s.passphrase_supports_reload ? 1 : 0);
+  mbedtls_sha256_init(&c);
+  SHA_START(&c);
+  if (HOTSSL__BLOB_SET(in->key))
+    SHA_UPDATE(&c, in->key.sha256, 32);
+  SHA_UPDATE(&c, (const unsigned char *)"\0cmd", 4);
+  SHA_UPDATE(&c, (const unsigned char *)cmd, strlen(cmd) + 1);
+  SHA_UPDATE(&c, &flag, 1);
+  SHA_FINISH(&c, in->fp_key);
+  mbedtls_sha256_free(&c);
+}
+
 static int fp_is(const unsigned char fp[32], const hotssl__shared *o) {
   return o != NULL && memcmp(fp, o->fp, 32) == 0;
 }
@@ -189,7 +210,7 @@ static int reread_unless_reused(hotssl__inputs *in, const hotssl_generation *cur
   }
   /* Content read again may differ from the memo (a racy change). */
   fp_blob(&in->cert, in->fp_cert);
-  fp_blob(&in->key, in->fp_key);
+  fp_key(in);
   fp_blob(&in->ca, in->fp_ca);
   fp_crl_set(in);
   return 0;
@@ -251,7 +272,7 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
   }
 
   fp_blob(&in->cert, in->fp_cert);
-  fp_blob(&in->key, in->fp_key);
+  fp_key(in);
   fp_blob(&in->ca, in->fp_ca);
   fp_crl_set(in);
   if ((r = reread_unless_reused(in, cur, errbuf, errlen)) != 0)
