@@ -10,10 +10,21 @@
 #define HOTSSL_OS_H
 
 #include <apr_file_info.h>
+#include <apr_file_io.h>
 
-/* PostgreSQL's key-file rule on the fstat result of the open descriptor.
- * Returns 0 or HOTSSL_EKEYPERM with the reason in errbuf, worded to follow
- * `private key file "%s" `. */
-int hotssl__keyfile_check(const apr_finfo_t *fi, char *errbuf, size_t errlen);
+/* PostgreSQL's key-file rule on the open file f (fi: its fstat result);
+ * POSIX checks owner and mode bits, Windows the owner and the DACL of the
+ * open handle. Returns 0 or HOTSSL_EKEYPERM with the reason in errbuf,
+ * worded to follow `private key file "%s" `. */
+int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, size_t errlen);
+
+/* How a TLS file is opened: non-blocking on POSIX, so a FIFO put in place of
+ * a file cannot hang the open; Windows has no FIFOs in the file system and
+ * APR refuses the flag there. */
+#ifdef _WIN32
+#  define HOTSSL__OPEN_FLAGS (APR_FOPEN_READ | APR_FOPEN_BINARY)
+#else
+#  define HOTSSL__OPEN_FLAGS (APR_FOPEN_READ | APR_FOPEN_BINARY | APR_FOPEN_NONBLOCK)
+#endif
 
 #endif
