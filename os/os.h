@@ -18,6 +18,13 @@
  * worded to follow `private key file "%s" `. */
 int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, size_t errlen);
 
+#ifdef _WIN32
+/* The Windows rule on an owner SID and a DACL (os/win32/keyperm.c); what
+ * hotssl__keyfile_check applies to the open handle. Tests call it with
+ * security descriptors that Wine cannot store on a file. */
+int hotssl__keyfile_check_sd(void *owner_sid, void *dacl, char *errbuf, size_t errlen);
+#endif
+
 /* How a TLS file is opened: non-blocking on POSIX, so a FIFO put in place of
  * a file cannot hang the open; Windows has no FIFOs in the file system and
  * APR refuses the flag there. */

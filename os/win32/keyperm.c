@@ -68,31 +68,17 @@ static PSID process_user(void) {
   return copy;
 }
 
-int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, size_t errlen) {
-  apr_os_file_t h;
-  PSECURITY_DESCRIPTOR sd = NULL;
-  PSID owner = NULL, me = NULL;
-  PACL dacl = NULL;
+int hotssl__keyfile_check_sd(void *owner_sid, void *dacl_acl, char *errbuf, size_t errlen) {
+  PSID owner = owner_sid, me;
+  PACL dacl = dacl_acl;
   ACL_SIZE_INFORMATION info;
   char a[200], b[200];
-  DWORD i, err;
+  DWORD i;
   int r = HOTSSL_EKEYPERM;
 
-  (void)fi;
-  if (apr_os_file_get(&h, f) != APR_SUCCESS) {
-    hotssl__fmt(errbuf, errlen, "could not check its protection (no handle)");
-    return HOTSSL_EKEYPERM;
-  }
-  err = GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                        &owner, NULL, &dacl, NULL, &sd);
-  if (err != ERROR_SUCCESS) {
-    hotssl__fmt(errbuf, errlen, "could not read its owner and DACL (Windows error %lu)",
-                (unsigned long)err);
-    return HOTSSL_EKEYPERM;
-  }
   if ((me = process_user()) == NULL) {
     hotssl__fmt(errbuf, errlen, "could not check its owner (no process user)");
-    goto out;
+    return HOTSSL_EKEYPERM;
   }
   if (owner == NULL || (!EqualSid(owner, me) && !IsWellKnownSid(owner, WinLocalSystemSid) &&
                         !IsWellKnownSid(owner, WinBuiltinAdministratorsSid))) {
@@ -135,6 +121,30 @@ int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, si
   r = 0;
 out:
   free(me);
+  return r;
+}
+
+int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, size_t errlen) {
+  apr_os_file_t h;
+  PSECURITY_DESCRIPTOR sd = NULL;
+  PSID owner = NULL;
+  PACL dacl = NULL;
+  DWORD err;
+  int r;
+
+  (void)fi;
+  if (apr_os_file_get(&h, f) != APR_SUCCESS) {
+    hotssl__fmt(errbuf, errlen, "could not check its protection (no handle)");
+    return HOTSSL_EKEYPERM;
+  }
+  err = GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                        &owner, NULL, &dacl, NULL, &sd);
+  if (err != ERROR_SUCCESS) {
+    hotssl__fmt(errbuf, errlen, "could not read its owner and DACL (Windows error %lu)",
+                (unsigned long)err);
+    return HOTSSL_EKEYPERM;
+  }
+  r = hotssl__keyfile_check_sd(owner, dacl, errbuf, errlen);
   LocalFree(sd);
   return r;
 }
