@@ -76,7 +76,7 @@ def rotation(d, pki):
 def isolation(d, pki):
     path = conf(d, "hotssl_watch = off\n")
     srv = serve([args.hotssl, "serve", "-c", path, "-p", "0", "--mode", "spawn", "--spawn-strategy", "reread",
-                 "--starttls-postgres"], d)
+                 "--starttls-postgres"])
     try:
         keep = tls_connect(srv.port, starttls=True)
         check(not isinstance(keep, bytes) and peer_der(keep) == pki.cert_der("a"), "first backend not served A")
