@@ -23,6 +23,12 @@ int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, si
  * hotssl__keyfile_check applies to the open handle. Tests call it with
  * security descriptors that Wine cannot store on a file. */
 int hotssl__keyfile_check_sd(void *owner_sid, void *dacl, char *errbuf, size_t errlen);
+
+/* UTF-8 <-> UTF-16 for the W functions (os/win32/text.c); malloc'ed, NULL
+ * on bad input or no memory. */
+#include <wchar.h>
+wchar_t *hotssl__utf8_to_wide(const char *s);
+char *hotssl__wide_to_utf8(const wchar_t *w);
 #endif
 
 /* How a TLS file is opened: non-blocking on POSIX, so a FIFO put in place of

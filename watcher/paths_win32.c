@@ -20,18 +20,10 @@
 #include <string.h>
 #include <windows.h>
 
+#include "../os/os.h"
 #include "watcher.h"
 
 #define WPATH 32768
-
-static char *to_utf8(const wchar_t *w) {
-  int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
-  char *s;
-  if (n <= 0 || (s = malloc((size_t)n)) == NULL)
-    return NULL;
-  WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
-  return s;
-}
 
 /* Watch entry `full` (absolute, '\' separators): its directory and name;
  * for a directory also its entries. */
@@ -49,13 +41,13 @@ static int add_entry(hotssl__watch_set *set, wchar_t *full) {
   /* The directory keeps its trailing '\' only when it is a drive root. */
   saved = sep == full + 2 ? sep[1] : sep[0];
   if (sep == full + 2) {
-    name = to_utf8(sep + 1);
+    name = hotssl__wide_to_utf8(sep + 1);
     sep[1] = L'\0';
   } else {
-    name = to_utf8(sep + 1);
+    name = hotssl__wide_to_utf8(sep + 1);
     sep[0] = L'\0';
   }
-  dir = to_utf8(full);
+  dir = hotssl__wide_to_utf8(full);
   if (GetFileAttributesW(full) == INVALID_FILE_ATTRIBUTES)
     set->missing_dir = 1;
   if (sep == full + 2)
@@ -67,7 +59,7 @@ static int add_entry(hotssl__watch_set *set, wchar_t *full) {
   free(name);
   if (r == 0 && attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY) &&
       !(attr & FILE_ATTRIBUTE_REPARSE_POINT)) {
-    char *self = to_utf8(full);
+    char *self = hotssl__wide_to_utf8(full);
     r = self != NULL ? hotssl__watch_set_add(set, self, NULL) : HOTSSL_ENOMEM;
     free(self);
   }
@@ -76,20 +68,15 @@ static int add_entry(hotssl__watch_set *set, wchar_t *full) {
 
 int hotssl__watch_resolve(hotssl__watch_set *set, const char *path) {
   wchar_t *wpath = NULL, *full = NULL;
-  int n, r = 0;
+  int r = 0;
   DWORD len, attr;
 
   if (path == NULL || path[0] == '\0')
     return 0;
-  n = MultiByteToWideChar(CP_UTF8, 0, path, -1, NULL, 0);
-  if (n <= 0)
-    return 0;
-  if ((wpath = malloc((size_t)n * sizeof *wpath)) == NULL ||
-      (full = malloc(WPATH * sizeof *full)) == NULL) {
+  if ((wpath = hotssl__utf8_to_wide(path)) == NULL || (full = malloc(WPATH * sizeof *full)) == NULL) {
     r = HOTSSL_ENOMEM;
     goto out;
   }
-  MultiByteToWideChar(CP_UTF8, 0, path, -1, wpath, n);
   len = GetFullPathNameW(wpath, WPATH, full, NULL);
   if (len == 0 || len >= WPATH)
     goto out;

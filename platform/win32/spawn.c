@@ -41,6 +41,7 @@
 
 #include "../../core/internal.h"
 #include "../../core/snapshot.h"
+#include "../../os/os.h"
 #include "hotssl/platform.h"
 
 #define HANDOFF_DEADLINE_MS 30000
@@ -59,15 +60,6 @@ static void win_err(char *buf, size_t len, const char *what, DWORD err) {
     t[--n] = '\0';
   hotssl__fmt(buf, len, "%s: %s (Windows error %lu)", what, n > 0 ? t : "unknown error",
               (unsigned long)err);
-}
-
-static wchar_t *to_wide(const char *s) {
-  int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-  wchar_t *w;
-  if (n <= 0 || (w = malloc((size_t)n * sizeof *w)) == NULL)
-    return NULL;
-  MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
-  return w;
 }
 
 /* Append one argument quoted by the rules of the C runtime's command-line
@@ -122,7 +114,7 @@ static wchar_t *command_line(const char *const *argv, const char *handoff) {
     p = quote_arg(p, strcmp(argv[i], HOTSSL_SPAWN_HANDOFF_ARG) == 0 ? handoff : argv[i]);
   }
   *p = '\0';
-  w = to_wide(line);
+  w = hotssl__utf8_to_wide(line);
   free(line);
   return w;
 }
@@ -252,7 +244,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   }
   hotssl__fmt(handoff, sizeof handoff, "hotssl1:%s:%llu", req->conn_fd >= 0 ? "w" : "-1",
               (unsigned long long)(uintptr_t)cli);
-  if ((program = to_wide(req->program)) == NULL || (cmdline = command_line(req->argv, handoff)) == NULL) {
+  if ((program = hotssl__utf8_to_wide(req->program)) == NULL || (cmdline = command_line(req->argv, handoff)) == NULL) {
     r = HOTSSL_ENOMEM;
     goto fail;
   }
@@ -362,6 +354,8 @@ static int read_all(HANDLE h, unsigned char *p, size_t n) {
   return 0;
 }
 
+static int read_some(void *ctx, unsigned char *p, size_t n) { return read_all((HANDLE)ctx, p, n); }
+
 int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
                         const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
   hotssl__log log = {NULL, NULL};
@@ -370,10 +364,8 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
   DWORD hflags;
   WSAPROTOCOL_INFOW info;
   WSADATA wsa;
-  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf = NULL, extra;
   unsigned long long hv;
-  uint64_t total = 0;
-  int has_conn, r, used = 0;
+  int has_conn, r, used = 0, built = 0;
   char err[HOTSSL__ERRLEN];
 
   if (conn_fd != NULL)
@@ -438,33 +430,14 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
     SetHandleInformation((HANDLE)sk, HANDLE_FLAG_INHERIT, 0);
     *conn_fd = (int)sk;
   }
-  if (read_all(pipe, hdr, sizeof hdr) != 0 || hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: %s",
-                total == 0 ? "missing or invalid header" : "read failed");
-    r = HOTSSL_EINVAL;
-    goto fail;
-  }
-  if ((buf = malloc((size_t)total)) == NULL) {
-    r = HOTSSL_ENOMEM;
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: out of memory");
-    goto fail;
-  }
-  memcpy(buf, hdr, sizeof hdr);
-  if (read_all(pipe, buf + sizeof hdr, (size_t)total - sizeof hdr) != 0 ||
-      read_all(pipe, &extra, 1) != -2) {
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: truncated or too long");
-    r = HOTSSL_EINVAL;
-    goto fail;
-  }
+  r = hotssl__snapshot_receive(read_some, pipe, m, opts, errbuf, errlen, err, sizeof err, &built);
   CloseHandle(pipe);
-  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
-  hotssl__snapshot_bytes_free(buf, (size_t)total);
-  return r; /* create_from_snapshot logged any failure */
+  pipe = NULL;
+  if (r == 0 || built)
+    return r; /* create_from_snapshot logged any failure */
 fail:
   if (pipe != NULL)
     CloseHandle(pipe);
-  if (buf != NULL)
-    hotssl__snapshot_bytes_free(buf, (size_t)total);
   hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
   hotssl__fmt(errbuf, errlen, "%s", err);
   return r;

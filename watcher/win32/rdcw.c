@@ -30,6 +30,7 @@
 #include <string.h>
 #include <windows.h>
 
+#include "../../os/os.h"
 #include "../watcher.h"
 
 #define BUF_BYTES 65536u
@@ -52,15 +53,6 @@ typedef struct rdcw {
   size_t n;
   const hotssl__watch_set *set;
 } rdcw;
-
-static wchar_t *to_wide(const char *s) {
-  int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
-  wchar_t *w;
-  if (n <= 0 || (w = malloc((size_t)n * sizeof *w)) == NULL)
-    return NULL;
-  MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
-  return w;
-}
 
 static int arm(rdcw *b, wdir *d) {
   memset(&d->ov, 0, sizeof d->ov);
@@ -88,7 +80,7 @@ static wdir *wdir_open(rdcw *b, const char *dir) {
   if (d == NULL)
     return NULL;
   d->h = INVALID_HANDLE_VALUE;
-  if ((d->dir = hotssl__strdup(dir)) == NULL || (w = to_wide(dir)) == NULL) {
+  if ((d->dir = hotssl__strdup(dir)) == NULL || (w = hotssl__utf8_to_wide(dir)) == NULL) {
     wdir_close(d);
     return NULL;
   }
