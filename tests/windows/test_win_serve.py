@@ -67,7 +67,7 @@ def rotation(d, pki):
     srv = serve([args.hotssl, "serve", "-c", path, "-p", "0", "--mode", "spawn"])
     try:
         check(any(line.startswith("listening on 127.0.0.1:") for line in srv.out), "no listening line")
-        check("ReadDirectoryChangesW" in srv.log(), "not watching with ReadDirectoryChangesW:\n" + srv.log())
+        srv.wait_err(r"watching .*\(ReadDirectoryChangesW;", what="the watcher's start line")
         rotation_seen(srv, pki)
     finally:
         srv.kill()
