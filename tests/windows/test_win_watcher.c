@@ -10,7 +10,8 @@
  * fallback is set to one hour, so only notifications can explain a reload
  * within the deadline, and the backend must still be ReadDirectoryChangesW
  * (not "notify+poll") after each step. No failed reload is counted: a
- * half-rotated pair is retried silently.
+ * half-rotated pair is retried silently. The configuration names the files
+ * in another case than they have on disk (names match without case).
  */
 #include <winsock2.h>
 #include <windows.h>
@@ -92,7 +93,10 @@ int main(void) {
   wl_write(pk, key);
   free(crt);
   free(key);
-  wl_write(conf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+  /* The configuration spells the names in another case than the files
+   * have: Windows names match without regard to case, and so must the
+   * watcher's events. */
+  wl_write(conf, "ssl_cert_file = 'Server.CRT'\nssl_key_file = 'SERVER.key'\n"
                  "hotssl_debounce_ms = 150\nhotssl_retry_window_ms = 5000\n"
                  "hotssl_poll_interval_ms = 3600000\n");
   mo.log = wl_log;

@@ -14,7 +14,8 @@
  *          kernel handle values fit in 32 bits); paths_win32.c waits on it.
  *  read    reset the event, then look at every completed read: each record
  *          names an entry of that directory (UTF-16, converted to UTF-8)
- *          -> CHANGED when it is of interest; an empty completion means the
+ *          -> CHANGED when it is of interest (names compared without
+ *          regard to case, as the file system does); an empty completion means the
  *          buffer overflowed -> CHANGED | RESYNC | LOST (IN_Q_OVERFLOW);
  *          a failed one (directory removed, access lost) -> CHANGED |
  *          RESYNC, and the next sync closes the handle. Then the read is
@@ -181,6 +182,28 @@ static int rdcw_sync(void *be, const hotssl__watch_set *set) {
 
 static int rdcw_fd(const void *be) { return (int)(intptr_t)((const rdcw *)be)->ev; }
 
+/* hotssl__watch_match with Windows' rule for names: case-insensitive
+ * (ordinal, as the file system compares them). */
+static int match(const hotssl__watch_set *set, const char *dir, const char *name) {
+  size_t i;
+  for (i = 0; i < set->n_iv; i++) {
+    wchar_t *a, *b;
+    int eq;
+    if (strcmp(set->iv[i].dir, dir) != 0)
+      continue;
+    if (set->iv[i].name == NULL)
+      return 1;
+    a = hotssl__utf8_to_wide(set->iv[i].name);
+    b = hotssl__utf8_to_wide(name);
+    eq = a != NULL && b != NULL && CompareStringOrdinal(a, -1, b, -1, TRUE) == CSTR_EQUAL;
+    free(a);
+    free(b);
+    if (eq)
+      return 1;
+  }
+  return 0;
+}
+
 /* Walk the records of one completed read. */
 static int records(const rdcw *b, const wdir *d, DWORD len) {
   const unsigned char *base = (const unsigned char *)d->buf;
@@ -193,7 +216,7 @@ static int records(const rdcw *b, const wdir *d, DWORD len) {
     int n = WideCharToMultiByte(CP_UTF8, 0, fni->FileName, wl, name, (int)sizeof name - 1, NULL, NULL);
     if (n > 0) {
       name[n] = '\0';
-      if (b->set != NULL && hotssl__watch_match(b->set, d->dir, name))
+      if (b->set != NULL && match(b->set, d->dir, name))
         flags |= HOTSSL__WATCH_CHANGED;
     }
     if (fni->NextEntryOffset == 0 || off + fni->NextEntryOffset >= len)
