@@ -9,8 +9,9 @@ find_library(_hotssl_apr_lib NAMES apr-1 REQUIRED)
 set(APR_CFLAGS_OTHER -DAPR_DECLARE_STATIC)
 set(APR_LINK_LIBRARIES ${_hotssl_apr_lib} ws2_32 mswsock rpcrt4 iphlpapi advapi32 bcrypt)
 add_compile_definitions(APR_DECLARE_STATIC)
-# Vista or later: CreateProcess handle lists, GetTickCount64, condition variables.
-add_compile_definitions(_WIN32_WINNT=0x0600 WIN32_LEAN_AND_MEAN)
+# Windows 10 API level (handle lists, GetTickCount64, FILE_ID_INFO,
+# GetSystemTimePreciseAsFileTime, CompareStringOrdinal). Wine 8 has them.
+add_compile_definitions(_WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN)
 # C99 printf formats (%zu, %lld) at run time and in format checks.
 add_compile_definitions(__USE_MINGW_ANSI_STDIO=1 HOTSSL__PRINTF_ARCHETYPE=gnu_printf)
 # The cross-built mbedTLS headers for every target (on Linux they sit in
