@@ -14,6 +14,8 @@ add_compile_definitions(APR_DECLARE_STATIC)
 add_compile_definitions(_WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN)
 # C99 printf formats (%zu, %lld) at run time and in format checks.
 add_compile_definitions(__USE_MINGW_ANSI_STDIO=1 HOTSSL__PRINTF_ARCHETYPE=gnu_printf)
+# gmtime_r / localtime_r (mingw-w64's time.h has them under this name).
+add_compile_definitions(_POSIX_THREAD_SAFE_FUNCTIONS=200112L)
 # The cross-built mbedTLS headers for every target (on Linux they sit in
 # /usr/include or come with the library's imported target).
 if(HOTSSL_WIN_SYSROOT)
