@@ -2,8 +2,8 @@
  * `hotssl serve` and its backends on Windows (the POSIX build uses serve.c,
  * serve_modes.c and backend.c instead; main.c, watch.c are shared).
  *
- *   hotssl serve -c CONF -p PORT [--mode spawn] [--spawn-strategy snapshot|reread]
- *                [--starttls-postgres] [--no-watch | --watch]
+ *   hotssl serve -c CONF -p PORT [-l HOST] [-m spawn] [-S snapshot|reread] [-s] [-w|-n]
+ * with the options, help and checks of POSIX (cli_serve_options, cli/args.c).
  *
  * Windows has no fork and no SIGHUP, so serve runs one mode: spawn, a new
  * process per connection (hotssl_spawn: CreateProcess with a handle list,
@@ -169,27 +169,40 @@ int cli_cmd_backend(int argc, char **argv) {
   return r == 0 ? 0 : 1;
 }
 
-/* A listening socket on 127.0.0.1:port that no child inherits. */
-static SOCKET listen_on(int port, int *actual) {
-  struct sockaddr_in a;
+/* A listening socket on host:port that no child inherits. */
+static SOCKET listen_on(const char *host, int port, int *actual) {
+  struct addrinfo hints, *ai = NULL;
+  struct sockaddr_storage a;
   int alen = sizeof a;
-  SOCKET s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
-                        WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-  if (s == INVALID_SOCKET)
-    s = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
-  if (s == INVALID_SOCKET)
+  SOCKET s;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  if (getaddrinfo(host, NULL, &hints, &ai) != 0 || ai == NULL)
     return INVALID_SOCKET;
+  s = WSASocketW(ai->ai_family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                 WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET)
+    s = WSASocketW(ai->ai_family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+  if (s == INVALID_SOCKET) {
+    freeaddrinfo(ai);
+    return INVALID_SOCKET;
+  }
   SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((u_short)port);
-  if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 128) != 0 ||
+  memcpy(&a, ai->ai_addr, ai->ai_addrlen);
+  if (a.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)&a)->sin6_port = htons((u_short)port);
+  else
+    ((struct sockaddr_in *)&a)->sin_port = htons((u_short)port);
+  if (bind(s, (struct sockaddr *)&a, (int)ai->ai_addrlen) != 0 || listen(s, 128) != 0 ||
       getsockname(s, (struct sockaddr *)&a, &alen) != 0) {
+    freeaddrinfo(ai);
     closesocket(s);
     return INVALID_SOCKET;
   }
-  *actual = ntohs(a.sin_port);
+  freeaddrinfo(ai);
+  *actual = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
+                                          : ((struct sockaddr_in *)&a)->sin_port);
   return s;
 }
 
@@ -315,53 +328,57 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, unsigned kind, int starttl
 }
 
 int cli_cmd_serve(int argc, char **argv) {
+  static const char *const strategies[] = {"snapshot", "reread", NULL};
+  static const char *const backends[] = {"auto", "notify", "inotify", "poll", NULL};
   hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL;
   hotssl_manager_options mo = {0};
-  const char *conf = NULL, *mode = "spawn", *strategy = "snapshot";
+  const char *v[9], *conf, *host, *env;
   char err[600];
-  int i, r, port = -1, actual = 0, watch = -1, starttls = 0;
+  int r, actual = 0, watch = -1, starttls, help;
+  unsigned long port;
   unsigned kind;
   cli_watch *w = NULL;
   WSADATA wsa;
   SOCKET lfd;
 
-  for (i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-      conf = argv[++i];
-    else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
-      port = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
-      mode = argv[++i];
-    else if (strcmp(argv[i], "--spawn-strategy") == 0 && i + 1 < argc)
-      strategy = argv[++i];
-    else if (strcmp(argv[i], "--starttls-postgres") == 0)
-      starttls = 1;
-    else if (strcmp(argv[i], "--no-watch") == 0)
-      watch = 0;
-    else if (strcmp(argv[i], "--watch") == 0)
-      watch = 1;
-    else {
-      fprintf(stderr, "hotssl serve: unknown argument \"%s\"\n", argv[i]);
-      return 2;
-    }
+  /* The same options, help and checks as on POSIX (cli_serve_options). */
+  if ((r = cli_parse_args("serve", cli_serve_options, argc, argv, v, &help)) != 0)
+    return r;
+  if (help) {
+    cli_help(stdout, "serve");
+    printf("\nOn Windows: --mode spawn only (the default; no fork), Ctrl+Break reloads, Ctrl+C stops.\n");
+    return 0;
   }
-  if (port < 0 || port > 65535) {
-    fprintf(stderr, "hotssl serve: -p PORT is required (0 picks a free port)\n");
+  if (v[0] == NULL || v[1] == NULL) {
+    fprintf(stderr, "hotssl serve: %s is required\nTry \"hotssl serve --help\".\n",
+            v[0] == NULL ? "-c/--config CONF" : "-p/--port PORT (0 picks a free port)");
     return 2;
   }
-  if (strcmp(mode, "spawn") != 0) {
-    fprintf(stderr, "hotssl serve: mode \"%s\" is not available on Windows (spawn only: no fork)\n", mode);
+  if (cli_parse_uint("serve", "-p/--port", v[1], 0, 65535, &port) != 0)
+    return 2;
+  conf = v[0];
+  host = v[2] != NULL ? v[2] : "127.0.0.1";
+  if (v[3] != NULL && strcmp(v[3], "spawn") != 0) {
+    fprintf(stderr, "hotssl serve: mode \"%s\" is not available on Windows (spawn only: no fork)\n", v[3]);
     return 2;
   }
-  if (strcmp(strategy, "snapshot") == 0) {
-    kind = HOTSSL_SNAPSHOT_CONTENTS;
-  } else if (strcmp(strategy, "reread") == 0) {
-    kind = HOTSSL_SNAPSHOT_PATHS;
-  } else {
-    fprintf(stderr, "hotssl serve: unknown spawn strategy \"%s\" (snapshot or reread)\n", strategy);
+  if (cli_parse_choice("serve", "--spawn-strategy", v[4] != NULL ? v[4] : "snapshot", strategies) < 0)
+    return 2;
+  kind = v[4] != NULL && strcmp(v[4], "reread") == 0 ? HOTSSL_SNAPSHOT_PATHS : HOTSSL_SNAPSHOT_CONTENTS;
+  starttls = v[5] != NULL;
+  if (v[6] != NULL && v[7] != NULL) {
+    fprintf(stderr, "hotssl serve: --watch and --no-watch contradict each other\n");
     return 2;
   }
+  if (v[6] != NULL)
+    watch = 1;
+  if (v[7] != NULL)
+    watch = 0;
+  env = getenv("HOTSSL_WATCH_BACKEND");
+  if (env != NULL && env[0] != '\0' &&
+      cli_parse_choice("serve", "the environment variable HOTSSL_WATCH_BACKEND", env, backends) < 0)
+    return 2;
   if ((r = cli_load_config(conf, &cfg)) != 0)
     return r;
   mo.log = cli_log;
@@ -371,14 +388,14 @@ int cli_cmd_serve(int argc, char **argv) {
     return 1;
   }
   if (watch < 0) {
-    const char *v = hotssl_config_get(cfg, "hotssl_watch");
-    watch = v != NULL && (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
-                          strcmp(v, "1") == 0);
+    const char *hw = hotssl_config_get(cfg, "hotssl_watch");
+    watch = hw != NULL && (strcmp(hw, "on") == 0 || strcmp(hw, "true") == 0 || strcmp(hw, "yes") == 0 ||
+                           strcmp(hw, "1") == 0);
   }
   hotssl_config_destroy(cfg);
   if ((g_stop = CreateEventW(NULL, TRUE, FALSE, NULL)) == NULL || WSAStartup(MAKEWORD(2, 2), &wsa) != 0 ||
-      (lfd = listen_on(port, &actual)) == INVALID_SOCKET) {
-    fprintf(stderr, "hotssl: FATAL:  could not listen on 127.0.0.1:%d\n", port);
+      (lfd = listen_on(host, (int)port, &actual)) == INVALID_SOCKET) {
+    fprintf(stderr, "hotssl: FATAL:  could not listen on %s:%lu\n", host, port);
     hotssl_manager_destroy(m);
     return 1;
   }
@@ -390,7 +407,7 @@ int cli_cmd_serve(int argc, char **argv) {
     hotssl_manager_destroy(m);
     return 1;
   }
-  printf("listening on 127.0.0.1:%d\n", actual);
+  printf("listening on %s:%d\n", host, actual);
   fflush(stdout);
   r = serve_spawn(m, lfd, kind, starttls);
   closesocket(lfd);
