@@ -8,23 +8,36 @@
  * run the same rotations with inotify disabled); the library itself never
  * reads the environment.
  */
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#ifndef _WIN32
+#  include <fcntl.h>
+#  include <poll.h>
+#  include <pthread.h>
+#  include <unistd.h>
+#endif
 
 #include "hotssl/watcher.h"
 #include "serve.h"
 
 struct cli_watch {
   hotssl_watcher *w; /* file watching, or: */
-  hotssl_manager *m; /* the plain reload thread */
+#ifndef _WIN32
+  hotssl_manager *m; /* the plain reload thread (POSIX serve) */
   pthread_t th;
   int stop[2];
+#endif
 };
+
+#ifdef _WIN32
+/* serve_win32.c only asks for file watching. */
+static int reload_thread_start(hotssl_manager *m, cli_watch **out) {
+  (void)m;
+  (void)out;
+  return -1;
+}
+#else
 
 static void *reload_main(void *arg) {
   cli_watch *cw = arg;
@@ -62,6 +75,7 @@ static int reload_thread_start(hotssl_manager *m, cli_watch **out) {
   *out = cw;
   return 0;
 }
+#endif
 
 int cli_watch_start(hotssl_manager *m, int watch_files, cli_watch **out) {
   hotssl_watcher_options o;
@@ -93,27 +107,29 @@ int cli_watch_start(hotssl_manager *m, int watch_files, cli_watch **out) {
 void cli_watch_after_fork_child(cli_watch *w) {
   if (w == NULL)
     return;
-  if (w->w != NULL) {
-    hotssl_watcher_after_fork_child(w->w);
-  } else {
+#ifndef _WIN32
+  if (w->w == NULL) {
     close(w->stop[0]);
     close(w->stop[1]);
-  }
+  } else
+#endif
+    hotssl_watcher_after_fork_child(w->w);
   free(w);
 }
 
 void cli_watch_stop(cli_watch *w) {
   if (w == NULL)
     return;
-  if (w->w != NULL) {
-    hotssl_watcher_destroy(w->w);
-  } else {
+#ifndef _WIN32
+  if (w->w == NULL) {
     if (write(w->stop[1], "x", 1) != 1) {
       /* cannot happen on a fresh pipe; the join below would hang */
     }
     pthread_join(w->th, NULL);
     close(w->stop[0]);
     close(w->stop[1]);
-  }
+  } else
+#endif
+    hotssl_watcher_destroy(w->w);
   free(w);
 }

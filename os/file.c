@@ -73,8 +73,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
   memset(out, 0, sizeof *out);
   if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
     return HOTSSL_ENOMEM;
-  rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY | APR_FOPEN_NONBLOCK,
-                     APR_OS_DEFAULT, pool);
+  rv = apr_file_open(&f, path, HOTSSL__OPEN_FLAGS, APR_OS_DEFAULT, pool);
   if (rv != APR_SUCCESS) {
     apr_err(errbuf, errlen, rv);
     r = HOTSSL_EFILE;
@@ -100,7 +99,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     goto out;
   }
   if ((flags & HOTSSL__READ_KEYFILE) &&
-      (r = hotssl__keyfile_check(&fi, errbuf, errlen)) != 0)
+      (r = hotssl__keyfile_check(f, &fi, errbuf, errlen)) != 0)
     goto out;
   if (hotssl__file_id_get(f, &out->id) != 0) {
     hotssl__fmt(errbuf, errlen, "could not get the file's status");

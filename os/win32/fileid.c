@@ -1,11 +1,15 @@
 /*
- * File identity for the loader's memos, Windows (not built yet, like the
- * other win32 files): GetFileInformationByHandleEx(FileIdInfo) gives the
- * volume serial number and the 128-bit file id (dev, ino),
- * FileBasicInfo gives LastWriteTime and ChangeTime (100 ns units, since
+ * File identity for the loader's memos, Windows:
+ * GetFileInformationByHandleEx(FileIdInfo) gives the volume serial number
+ * and the 128-bit file id (dev, and the id's first 8 bytes as ino),
+ * FileBasicInfo gives LastWriteTime and ChangeTime (100 ns units since
  * 1601), FileStandardInfo the size; GetSystemTimePreciseAsFileTime the wall
  * clock on the same scale.
  */
+#include <string.h>
+
+#include <winsock2.h> /* before windows.h; apr_portable.h needs both */
+#include <ws2tcpip.h>
 #include <windows.h>
 
 #include <apr_portable.h>

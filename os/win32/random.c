@@ -1,7 +1,7 @@
 /*
- * The OS's random generator as a CTR-DRBG entropy source, Windows (not
- * built yet, like the other win32 files): BCryptGenRandom with the system
- * preferred RNG, as mbedTLS's own Windows entropy poll does.
+ * The OS's random generator as a CTR-DRBG entropy source, Windows:
+ * BCryptGenRandom with the system preferred RNG, as mbedTLS's own Windows
+ * entropy poll does.
  */
 #include <windows.h>
 #include <bcrypt.h>
