@@ -1,7 +1,7 @@
 /*
  * File identity for the loader's memos, Windows:
  * GetFileInformationByHandleEx(FileIdInfo) gives the volume serial number
- * and the 128-bit file id (dev, and the id's first 8 bytes as ino),
+ * and the 128-bit file id (dev, and the id's two halves XORed as ino),
  * FileBasicInfo gives LastWriteTime and ChangeTime (100 ns units since
  * 1601), FileStandardInfo the size; GetSystemTimePreciseAsFileTime the wall
  * clock on the same scale.
@@ -29,7 +29,12 @@ int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id) {
       !GetFileInformationByHandleEx(h, FileStandardInfo, &std, sizeof std))
     return HOTSSL_EFILE;
   id->dev = fid.VolumeSerialNumber;
-  memcpy(&id->ino, fid.FileId.Identifier, sizeof id->ino);
+  {
+    uint64_t lo, hi; /* a 128-bit id (ReFS) folded into 64 bits */
+    memcpy(&lo, fid.FileId.Identifier, 8);
+    memcpy(&hi, fid.FileId.Identifier + 8, 8);
+    id->ino = lo ^ hi;
+  }
   id->size = (uint64_t)std.EndOfFile.QuadPart;
   id->mtime_ns = ft_ns(basic.LastWriteTime);
   id->ctime_ns = ft_ns(basic.ChangeTime);
