@@ -509,6 +509,41 @@ static void count_crls(hotssl__shared *o) {
   }
 }
 
+/* The CRL set of in into o: from the files (parsed, each CRL's signature
+ * checked against ca, then the revocation table built), or a spawn
+ * snapshot's table (built, and its CRLs' signatures checked, by the parent
+ * against this same CA list: taken as is). */
+static int crl_set_build(hotssl__shared *o, hotssl__inputs *in, const mbedtls_x509_crt *ca,
+                         char *errbuf, size_t errlen) {
+  size_t i;
+  int r;
+  if (in->rev != NULL) {
+    if (in->rev->n_ca != count_crts(ca)) {
+      hotssl__fmt(errbuf, errlen, "the revocation table does not match ssl_ca_file");
+      return HOTSSL_ECRL;
+    }
+    o->revocation = in->rev;
+    in->rev = NULL;
+    o->crl_entries = in->crl_entries;
+    o->crl_next_update = in->crl_next_update;
+    return 0;
+  }
+  if (HOTSSL__BLOB_SET(in->crl) && (r = parse_crl_blob(&o->u.crl, &in->crl, ca, errbuf, errlen)) != 0)
+    return r;
+  for (i = 0; i < in->n_crl_dir_files; i++)
+    if ((r = parse_crl_blob(&o->u.crl, &in->crl_dir_files[i], ca, errbuf, errlen)) != 0)
+      return r;
+  /* The profile is the one mbedtls_ssl_config_defaults sets below. */
+  r = hotssl__revocation_build(&o->revocation, &o->u.crl, ca, &mbedtls_x509_crt_profile_default);
+  if (r != 0) {
+    hotssl__fmt(errbuf, errlen, "could not build the revocation table of the CRL set: %s",
+                hotssl_strerror(r));
+    return r;
+  }
+  count_crls(o);
+  return 0;
+}
+
 /* Facts about the CA file and CRL set, for the stats. */
 static void fill_set_info(hotssl_stats *st, const hotssl_generation *g) {
   st->chain_length = count_crts(&g->cert->u.crt);
@@ -759,7 +794,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     }
   }
   /* CRL file and directory, one set. */
-  if (HOTSSL__BLOB_SET(in->crl) || in->n_crl_dir_files > 0) {
+  if (HOTSSL__BLOB_SET(in->crl) || in->n_crl_dir_files > 0 || in->rev != NULL) {
     if (g->ca == NULL) {
       hotssl__fmt(errbuf, errlen,
                   "ssl_crl_file and ssl_crl_dir require ssl_ca_file to be set");
@@ -767,26 +802,12 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
       goto fail;
     }
     if ((g->crl = reuse(prev && prev->ca == g->ca ? prev->crl : NULL, in->fp_crl)) == NULL) {
-      size_t i;
       if ((g->crl = shared_new(KIND_CRL, in->fp_crl)) == NULL) {
         r = HOTSSL_ENOMEM;
         goto fail;
       }
-      if (HOTSSL__BLOB_SET(in->crl) &&
-          (r = parse_crl_blob(&g->crl->u.crl, &in->crl, &g->ca->u.crt, errbuf, errlen)) != 0)
+      if ((r = crl_set_build(g->crl, in, &g->ca->u.crt, errbuf, errlen)) != 0)
         goto fail;
-      for (i = 0; i < in->n_crl_dir_files; i++)
-        if ((r = parse_crl_blob(&g->crl->u.crl, &in->crl_dir_files[i], &g->ca->u.crt, errbuf, errlen)) != 0)
-          goto fail;
-      /* The profile is the one mbedtls_ssl_config_defaults sets below. */
-      r = hotssl__revocation_build(&g->crl->revocation, &g->crl->u.crl, &g->ca->u.crt,
-                                   &mbedtls_x509_crt_profile_default);
-      if (r != 0) {
-        hotssl__fmt(errbuf, errlen, "could not build the revocation table of the CRL set: %s",
-                    hotssl_strerror(r));
-        goto fail;
-      }
-      count_crls(g->crl);
     }
   }
 

@@ -14,6 +14,7 @@
 #include <mbedtls/sha256.h>
 
 #include "internal.h"
+#include "revocation.h"
 
 void hotssl__inputs_free(hotssl__inputs *in) {
   size_t i;
@@ -27,6 +28,7 @@ void hotssl__inputs_free(hotssl__inputs *in) {
   for (i = 0; i < in->n_crl_dir_files; i++)
     hotssl__blob_free(&in->crl_dir_files[i]);
   free(in->crl_dir_files);
+  hotssl__revocation_free(in->rev);
   memset(in, 0, sizeof *in);
 }
 

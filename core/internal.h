@@ -250,6 +250,11 @@ typedef struct hotssl__inputs {
   size_t n_crl_dir_files;
   unsigned char fingerprint[32]; /* over settings + all bytes */
   unsigned char fp_cert[32], fp_key[32], fp_ca[32], fp_crl[32];
+  /* A spawn snapshot's CRL set: the parent's revocation table (in place of
+   * crl / crl_dir_files), with its entry count and earliest next update. */
+  struct hotssl__revocation *rev;
+  uint64_t crl_entries;
+  int64_t crl_next_update;
   void *spawn_lock; /* the manager's (for the passphrase command), or NULL */
   /* Parsed objects the builder may reuse besides the previous generation's
    * (the manager's recently replaced certificate and key), or NULL. */

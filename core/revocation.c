@@ -156,21 +156,30 @@ static int profile_key_ok(const mbedtls_x509_crt_profile *profile, const mbedtls
 }
 
 
-/* Signature of (tbs, sig fields) with key: 0 if it verifies under profile
- * (NULL: no profile check). */
+/* A signature over a digest with key: 0 if it verifies under profile (NULL:
+ * no profile check). */
+static int sig_check(mbedtls_md_type_t md_type, mbedtls_pk_type_t pk_type, const void *opts,
+                     const unsigned char *hash, size_t hash_len, const unsigned char *sig,
+                     size_t sig_len, const mbedtls_pk_context *key,
+                     const mbedtls_x509_crt_profile *profile) {
+  if (profile != NULL &&
+      ((profile->allowed_mds & MBEDTLS_X509_ID_FLAG(md_type)) == 0 ||
+       (profile->allowed_pks & MBEDTLS_X509_ID_FLAG(pk_type)) == 0 || !profile_key_ok(profile, key)))
+    return -1;
+  return mbedtls_pk_verify_ext(pk_type, opts, (mbedtls_pk_context *)key, md_type, hash, hash_len,
+                               sig, sig_len) == 0 ? 0 : -1;
+}
+
+/* Signature of (tbs, sig fields) with key, as sig_check. */
 static int sig_ok(const mbedtls_x509_buf *tbs, mbedtls_md_type_t md_type, mbedtls_pk_type_t pk_type,
                   const void *opts, const mbedtls_x509_buf *sig, const mbedtls_pk_context *key,
                   const mbedtls_x509_crt_profile *profile) {
   unsigned char hash[MBEDTLS_MD_MAX_SIZE];
   const mbedtls_md_info_t *md = mbedtls_md_info_from_type(md_type);
-  if (profile != NULL &&
-      ((profile->allowed_mds & MBEDTLS_X509_ID_FLAG(md_type)) == 0 ||
-       (profile->allowed_pks & MBEDTLS_X509_ID_FLAG(pk_type)) == 0 || !profile_key_ok(profile, key)))
-    return -1;
   if (md == NULL || mbedtls_md(md, tbs->p, tbs->len, hash) != 0)
     return -1;
-  return mbedtls_pk_verify_ext(pk_type, opts, (mbedtls_pk_context *)key, md_type, hash,
-                               mbedtls_md_get_size(md), sig->p, sig->len) == 0 ? 0 : -1;
+  return sig_check(md_type, pk_type, opts, hash, mbedtls_md_get_size(md), sig->p, sig->len, key,
+                   profile);
 }
 
 static int crl_signed_by(const mbedtls_x509_crl *crl, const mbedtls_pk_context *key,
@@ -200,6 +209,31 @@ static int signer_walk(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *sign
       return HOTSSL__REV_BAD_SIG;
   }
   return any ? HOTSSL__REV_OK : 1;
+}
+
+static long find_name(const hotssl__revocation *t, const mbedtls_x509_buf *raw,
+                      const mbedtls_x509_name *name);
+
+/* May signer sign every CRL of the table's issuer gi (HOTSSL__REV_*)? From
+ * the digests and signatures the table keeps: no parsed CRL needed. */
+static int group_signed_by(const hotssl__revocation *t, long gi, const mbedtls_x509_crt *signer,
+                           const mbedtls_x509_crt_profile *profile) {
+  const hotssl__rev_issuer *is = &t->issuers[gi];
+  uint32_t k;
+  if (mbedtls_x509_crt_check_key_usage(signer, MBEDTLS_X509_KU_CRL_SIGN) != 0)
+    return HOTSSL__REV_NO_CRL_SIGN;
+  for (k = 0; k < is->n_crl; k++) {
+    const hotssl__rev_crl *rc = &t->crls[is->crl_first + k];
+    mbedtls_pk_rsassa_pss_options o;
+    o.mgf1_hash_id = (mbedtls_md_type_t)rc->pss_md;
+    o.expected_salt_len = rc->pss_salt;
+    if (rc->hash_len == 0 ||
+        sig_check((mbedtls_md_type_t)rc->md, (mbedtls_pk_type_t)rc->pk,
+                  rc->pk == MBEDTLS_PK_RSASSA_PSS ? &o : NULL, rc->hash, rc->hash_len,
+                  t->bytes + rc->sig_off, rc->sig_len, &signer->pk, profile) != 0)
+      return HOTSSL__REV_BAD_SIG;
+  }
+  return HOTSSL__REV_OK;
 }
 
 static int64_t next_update_of(const mbedtls_x509_crl *c) {
@@ -281,7 +315,7 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
         t->ca_parent[i] = (long)k;
         break;
       }
-    t->ca_sign[i] = signer_walk(crl, a, profile);
+    t->ca_sign[i] = 1; /* no CRL names it (set below when one does) */
   }
   if (n_crl == 0) {
     *out = t;
@@ -322,9 +356,22 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
     hotssl__rev_issuer *is = &t->issuers[of[i]];
     hotssl__rev_crl *rc = &t->crls[is->crl_first + crl_pos[of[i]]++];
-    rc->crl = c;
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(c->MBEDTLS_PRIVATE(sig_md));
     rc->this_update = hotssl__x509_time_unix(&c->this_update);
     rc->next_update = next_update_of(c);
+    rc->md = (int)c->MBEDTLS_PRIVATE(sig_md);
+    rc->pk = (int)c->MBEDTLS_PRIVATE(sig_pk);
+    if (rc->pk == MBEDTLS_PK_RSASSA_PSS && c->MBEDTLS_PRIVATE(sig_opts) != NULL) {
+      const mbedtls_pk_rsassa_pss_options *o = c->MBEDTLS_PRIVATE(sig_opts);
+      rc->pss_md = (int)o->mgf1_hash_id;
+      rc->pss_salt = o->expected_salt_len;
+    }
+    /* The digest once here; the signer checks (build, presented issuers)
+     * verify against it. */
+    if (md != NULL && mbedtls_md_get_size(md) <= sizeof rc->hash &&
+        mbedtls_md(md, c->tbs.p, c->tbs.len, rc->hash) == 0)
+      rc->hash_len = mbedtls_md_get_size(md);
+    bytes += c->MBEDTLS_PRIVATE(sig).len;
     for (e = &c->entry; e != NULL && e->serial.len != 0; e = e->next)
       n_tmp++;
   }
@@ -345,7 +392,8 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   if (n_tmp > 1)
     qsort(tmp, n_tmp, sizeof *tmp, tmp_cmp);
 
-  /* Sizes, then one pass that fills the flat arrays. */
+  /* Sizes (the signatures counted above), then one pass that fills the
+   * flat arrays. */
   for (j = 0; j < n_g; j++)
     bytes += g[j].first->issuer_raw.len + g[j].key_len;
   for (k = 0; k < n_tmp; k++) {
@@ -376,6 +424,12 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     PUT(g[j].first->issuer_raw.p, g[j].first->issuer_raw.len, is->dn_off, is->dn_len);
     PUT(g[j].key, g[j].key_len, is->key_off, is->key_len);
   }
+  for (j = 0; j < n_crl; j++)
+    crl_pos[j] = 0;
+  for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
+    hotssl__rev_crl *rc = &t->crls[t->issuers[of[i]].crl_first + crl_pos[of[i]]++];
+    PUT(c->MBEDTLS_PRIVATE(sig).p, c->MBEDTLS_PRIVATE(sig).len, rc->sig_off, rc->sig_len);
+  }
   for (k = 0, i = 0; k < n_tmp; k++) {
     hotssl__rev_issuer *is = &t->issuers[tmp[k].group];
     hotssl__rev_entry *en;
@@ -389,6 +443,11 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     PUT(tmp[k].p, tmp[k].len, en->off, en->len);
   }
 #undef PUT
+  /* Which CA-file keys may sign the CRLs named as them: checked once here. */
+  for (a = ca, i = 0; a != NULL && a->raw.p != NULL; a = a->next, i++) {
+    long gi = find_name(t, &a->subject_raw, &a->subject);
+    t->ca_sign[i] = gi < 0 ? 1 : group_signed_by(t, gi, a, profile);
+  }
   r = 0;
   *out = t;
   t = NULL;
@@ -509,8 +568,6 @@ int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *sig
   unsigned char h[32];
   long i, gi;
   int answer, s;
-  const hotssl__rev_issuer *is;
-  uint32_t k;
 
   if (v->walk)
     return signer_walk(v->crl, signer, v->profile);
@@ -525,14 +582,8 @@ int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *sig
     if (atomic_load_explicit(&slots[s].state, memory_order_acquire) == 2 &&
         memcmp(slots[s].key_hash, h, 32) == 0)
       return slots[s].answer;
-  is = &t->issuers[gi];
   atomic_fetch_add_explicit(&((hotssl__revocation *)t)->presented_checks, 1, memory_order_relaxed);
-  answer = HOTSSL__REV_OK;
-  if (mbedtls_x509_crt_check_key_usage(signer, MBEDTLS_X509_KU_CRL_SIGN) != 0)
-    answer = HOTSSL__REV_NO_CRL_SIGN;
-  for (k = 0; answer == HOTSSL__REV_OK && k < is->n_crl; k++)
-    if (crl_signed_by(t->crls[is->crl_first + k].crl, &signer->pk, v->profile) != 0)
-      answer = HOTSSL__REV_BAD_SIG;
+  answer = group_signed_by(t, gi, signer, v->profile);
   for (s = 0; s < HOTSSL__REV_SLOTS; s++) {
     int expect = 0;
     if (atomic_compare_exchange_strong_explicit(&slots[s].state, &expect, 1,
@@ -586,4 +637,223 @@ int hotssl__crlview_revoked(const hotssl__crlview *v, const mbedtls_x509_crt *cr
   }
   gi = find_name(v->t, &crt->issuer_raw, &crt->issuer);
   return gi >= 0 && is_revoked(v->t, gi, crt->serial.p, crt->serial.len);
+}
+
+/* ---- flat form (the spawn snapshot) ----
+ * Big-endian: u32 n_issuers, n_entries, n_crls, n_bytes, n_ca;
+ * issuers: u32 dn_off, dn_len, key_off, key_len, first, count, crl_first, n_crl;
+ * entries: u32 off, len;
+ * crls: u64 this_update, next_update; u32 sig_off, sig_len, md, pk, pss_md,
+ *       pss_salt, hash_len; hash;
+ * CA list: u32 sign, parent (two's complement); then the bytes pool. */
+
+typedef struct flat {
+  unsigned char *out; /* NULL: measure */
+  size_t off;
+} flat;
+
+static void flat_put(flat *f, uint64_t v, int n) {
+  int i;
+  for (i = n - 1; i >= 0; i--, f->off++)
+    if (f->out != NULL)
+      f->out[f->off] = (unsigned char)(v >> (8 * i));
+}
+
+static void flat_bytes(flat *f, const unsigned char *p, size_t n) {
+  if (f->out != NULL && n > 0)
+    memcpy(f->out + f->off, p, n);
+  f->off += n;
+}
+
+size_t hotssl__revocation_encode(const hotssl__revocation *t, unsigned char *out) {
+  flat f = {out, 0};
+  size_t i;
+  flat_put(&f, t->n_issuers, 4);
+  flat_put(&f, t->n_entries, 4);
+  flat_put(&f, t->n_crls, 4);
+  flat_put(&f, t->n_bytes, 4);
+  flat_put(&f, t->n_ca, 4);
+  for (i = 0; i < t->n_issuers; i++) {
+    const hotssl__rev_issuer *is = &t->issuers[i];
+    flat_put(&f, is->dn_off, 4);
+    flat_put(&f, is->dn_len, 4);
+    flat_put(&f, is->key_off, 4);
+    flat_put(&f, is->key_len, 4);
+    flat_put(&f, is->count > 0 ? is->first : 0, 4);
+    flat_put(&f, is->count, 4);
+    flat_put(&f, is->crl_first, 4);
+    flat_put(&f, is->n_crl, 4);
+  }
+  for (i = 0; i < t->n_entries; i++) {
+    flat_put(&f, t->entries[i].off, 4);
+    flat_put(&f, t->entries[i].len, 4);
+  }
+  for (i = 0; i < t->n_crls; i++) {
+    const hotssl__rev_crl *rc = &t->crls[i];
+    flat_put(&f, (uint64_t)rc->this_update, 8);
+    flat_put(&f, (uint64_t)rc->next_update, 8);
+    flat_put(&f, rc->sig_off, 4);
+    flat_put(&f, rc->sig_len, 4);
+    flat_put(&f, (uint32_t)rc->md, 4);
+    flat_put(&f, (uint32_t)rc->pk, 4);
+    flat_put(&f, (uint32_t)rc->pss_md, 4);
+    flat_put(&f, (uint32_t)rc->pss_salt, 4);
+    flat_put(&f, rc->hash_len, 4);
+    flat_bytes(&f, rc->hash, rc->hash_len);
+  }
+  for (i = 0; i < t->n_ca; i++) {
+    flat_put(&f, (uint32_t)t->ca_sign[i], 4);
+    flat_put(&f, (uint32_t)(int32_t)t->ca_parent[i], 4);
+  }
+  flat_bytes(&f, t->bytes, t->n_bytes);
+  return f.off;
+}
+
+typedef struct unflat {
+  const unsigned char *p;
+  size_t left;
+} unflat;
+
+static uint64_t unflat_get(unflat *u, int n) {
+  uint64_t v = 0;
+  int i;
+  for (i = 0; i < n; i++)
+    v = v << 8 | u->p[i];
+  u->p += n;
+  u->left -= (size_t)n;
+  return v;
+}
+
+/* A count of records of `size` bytes each that the bytes left can hold. */
+static int unflat_count(const unflat *u, size_t n, size_t size) {
+  return n <= u->left / size;
+}
+
+static int in_pool(size_t n_bytes, uint32_t off, uint32_t len) {
+  return off <= n_bytes && len <= n_bytes - off;
+}
+
+static int known_pk(int pk) {
+  return pk == MBEDTLS_PK_RSA || pk == MBEDTLS_PK_ECDSA || pk == MBEDTLS_PK_ECKEY ||
+         pk == MBEDTLS_PK_RSASSA_PSS;
+}
+
+int hotssl__revocation_decode(const unsigned char *p, size_t len, size_t n_ca,
+                              hotssl__revocation **out) {
+  unflat u = {p, len};
+  hotssl__revocation *t;
+  size_t i, j, ne, nc;
+  int r = HOTSSL_EINVAL;
+
+  *out = NULL;
+  if (len < 20)
+    return HOTSSL_EINVAL;
+  if ((t = calloc(1, sizeof *t)) == NULL)
+    return HOTSSL_ENOMEM;
+  atomic_init(&t->presented_checks, 0);
+  t->n_issuers = (size_t)unflat_get(&u, 4);
+  t->n_entries = (size_t)unflat_get(&u, 4);
+  t->n_crls = (size_t)unflat_get(&u, 4);
+  t->n_bytes = (size_t)unflat_get(&u, 4);
+  t->n_ca = (size_t)unflat_get(&u, 4);
+  /* Each count bounded by the bytes left before anything is allocated. */
+  if (t->n_ca != n_ca || !unflat_count(&u, t->n_issuers, 32) || !unflat_count(&u, t->n_entries, 8) ||
+      !unflat_count(&u, t->n_crls, 44) || !unflat_count(&u, t->n_ca, 8) ||
+      t->n_bytes > u.left || t->n_crls < t->n_issuers || (t->n_issuers == 0) != (t->n_crls == 0))
+    goto fail;
+  r = HOTSSL_ENOMEM;
+  if ((t->n_issuers > 0 && ((t->issuers = calloc(t->n_issuers, sizeof *t->issuers)) == NULL ||
+                            (t->slots = calloc(t->n_issuers * HOTSSL__REV_SLOTS, sizeof *t->slots)) == NULL)) ||
+      (t->n_entries > 0 && (t->entries = malloc(t->n_entries * sizeof *t->entries)) == NULL) ||
+      (t->n_crls > 0 && (t->crls = calloc(t->n_crls, sizeof *t->crls)) == NULL) ||
+      (t->n_ca > 0 && ((t->ca_sign = calloc(t->n_ca, sizeof *t->ca_sign)) == NULL ||
+                       (t->ca_parent = calloc(t->n_ca, sizeof *t->ca_parent)) == NULL)) ||
+      (t->n_bytes > 0 && (t->bytes = malloc(t->n_bytes)) == NULL))
+    goto fail;
+  r = HOTSSL_EINVAL;
+  for (i = 0; i < t->n_issuers * HOTSSL__REV_SLOTS; i++)
+    atomic_init(&t->slots[i].state, 0);
+  for (i = 0, ne = 0, nc = 0; i < t->n_issuers; i++) {
+    hotssl__rev_issuer *is = &t->issuers[i];
+    is->dn_off = (uint32_t)unflat_get(&u, 4);
+    is->dn_len = (uint32_t)unflat_get(&u, 4);
+    is->key_off = (uint32_t)unflat_get(&u, 4);
+    is->key_len = (uint32_t)unflat_get(&u, 4);
+    is->first = (uint32_t)unflat_get(&u, 4);
+    is->count = (uint32_t)unflat_get(&u, 4);
+    is->crl_first = (uint32_t)unflat_get(&u, 4);
+    is->n_crl = (uint32_t)unflat_get(&u, 4);
+    /* Entries and CRLs tile their arrays in issuer order. */
+    if (!in_pool(t->n_bytes, is->dn_off, is->dn_len) || is->dn_len == 0 ||
+        !in_pool(t->n_bytes, is->key_off, is->key_len) || is->key_len == 0 ||
+        (is->count > 0 && is->first != ne) || is->count > t->n_entries - ne ||
+        is->crl_first != nc || is->n_crl == 0 || is->n_crl > t->n_crls - nc)
+      goto fail;
+    ne += is->count;
+    nc += is->n_crl;
+  }
+  if (ne != t->n_entries || nc != t->n_crls)
+    goto fail;
+  for (i = 0; i < t->n_entries; i++) {
+    t->entries[i].off = (uint32_t)unflat_get(&u, 4);
+    t->entries[i].len = (uint32_t)unflat_get(&u, 4);
+    if (!in_pool(t->n_bytes, t->entries[i].off, t->entries[i].len))
+      goto fail;
+  }
+  for (i = 0; i < t->n_crls; i++) {
+    hotssl__rev_crl *rc = &t->crls[i];
+    const mbedtls_md_info_t *md;
+    if (u.left < 44)
+      goto fail;
+    rc->this_update = (int64_t)unflat_get(&u, 8);
+    rc->next_update = (int64_t)unflat_get(&u, 8);
+    rc->sig_off = (uint32_t)unflat_get(&u, 4);
+    rc->sig_len = (uint32_t)unflat_get(&u, 4);
+    rc->md = (int)(int32_t)unflat_get(&u, 4);
+    rc->pk = (int)(int32_t)unflat_get(&u, 4);
+    rc->pss_md = (int)(int32_t)unflat_get(&u, 4);
+    rc->pss_salt = (int)(int32_t)unflat_get(&u, 4);
+    rc->hash_len = (uint32_t)unflat_get(&u, 4);
+    md = rc->md > 0 ? mbedtls_md_info_from_type((mbedtls_md_type_t)rc->md) : NULL;
+    if (md == NULL || rc->hash_len != mbedtls_md_get_size(md) || rc->hash_len > sizeof rc->hash ||
+        rc->hash_len > u.left || !known_pk(rc->pk) || rc->sig_len == 0 ||
+        !in_pool(t->n_bytes, rc->sig_off, rc->sig_len))
+      goto fail;
+    memcpy(rc->hash, u.p, rc->hash_len);
+    u.p += rc->hash_len;
+    u.left -= rc->hash_len;
+  }
+  if (!unflat_count(&u, t->n_ca, 8))
+    goto fail;
+  for (i = 0; i < t->n_ca; i++) {
+    int sign = (int)(int32_t)unflat_get(&u, 4);
+    long parent = (long)(int32_t)unflat_get(&u, 4);
+    if ((sign != HOTSSL__REV_OK && sign != HOTSSL__REV_NO_CRL_SIGN && sign != HOTSSL__REV_BAD_SIG &&
+         sign != 1) ||
+        parent < -1 || parent >= (long)t->n_ca || parent == (long)i)
+      goto fail;
+    t->ca_sign[i] = sign;
+    t->ca_parent[i] = parent;
+  }
+  if (u.left != t->n_bytes)
+    goto fail;
+  if (t->n_bytes > 0)
+    memcpy(t->bytes, u.p, t->n_bytes);
+  /* Serials: stripped, strictly ascending within each issuer. */
+  for (i = 0; i < t->n_issuers; i++) {
+    const hotssl__rev_issuer *is = &t->issuers[i];
+    for (j = is->first; j < (size_t)is->first + is->count; j++) {
+      const hotssl__rev_entry *en = &t->entries[j];
+      if (en->len > 0 && t->bytes[en->off] == 0)
+        goto fail;
+      if (j > is->first && serial_cmp(t->bytes + en[-1].off, en[-1].len, t->bytes + en->off,
+                                      en->len) >= 0)
+        goto fail;
+    }
+  }
+  *out = t;
+  return 0;
+fail:
+  hotssl__revocation_free(t);
+  return r;
 }

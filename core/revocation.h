@@ -64,9 +64,16 @@ typedef struct hotssl__rev_entry {
   uint32_t off, len; /* serial, leading zero bytes stripped (bytes pool) */
 } hotssl__rev_entry;
 
+/* One CRL: its dates, and what checking its signature against a key needs
+ * (the digest of its tbs, the signature and its algorithm), so the table
+ * stands without the parsed CRL (a spawned backend never parses it). */
 typedef struct hotssl__rev_crl {
   int64_t this_update, next_update; /* Unix seconds; INT64_MAX: no nextUpdate */
-  const mbedtls_x509_crl *crl;      /* in the shared CRL object the table belongs to */
+  uint32_t sig_off, sig_len;        /* signature value (bytes pool) */
+  int md, pk;                       /* mbedtls_md_type_t / mbedtls_pk_type_t of the signature */
+  int pss_md, pss_salt;             /* RSASSA-PSS options (pk == MBEDTLS_PK_RSASSA_PSS) */
+  uint32_t hash_len;                /* digest of the tbs with md */
+  unsigned char hash[64];
 } hotssl__rev_crl;
 
 typedef struct hotssl__revocation {
@@ -103,6 +110,18 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
                              const mbedtls_x509_crt *ca,
                              const mbedtls_x509_crt_profile *profile);
 void hotssl__revocation_free(hotssl__revocation *t); /* NULL ok */
+
+/* The table as flat big-endian bytes (the spawn snapshot's CRL record):
+ * writes to out (NULL: only measures) and returns the length. */
+size_t hotssl__revocation_encode(const hotssl__revocation *t, unsigned char *out);
+/* Read a table written by hotssl__revocation_encode, as hostile input:
+ * every count bounded by the bytes left, every offset inside the pool,
+ * ranges tiling their arrays, serials stripped, sorted and unique per
+ * issuer, known digest and key types, CA links inside the CA list.
+ * n_ca: the CA list the table must describe. 0, HOTSSL_EINVAL or
+ * HOTSSL_ENOMEM; *out is malloc'ed. */
+int hotssl__revocation_decode(const unsigned char *p, size_t len, size_t n_ca,
+                              hotssl__revocation **out);
 
 /* Index of the issuer whose raw DN is issuer_raw (bytes equal), or -1. */
 long hotssl__revocation_find(const hotssl__revocation *t, const unsigned char *issuer_raw,

@@ -13,9 +13,17 @@
  *     SETTING  "name\0value"         (only explicitly set settings)
  *     BASEDIR / SOURCE               string (the configuration's folder/file)
  *     FPRINT   32 bytes              overall content fingerprint
- *     CERT / KEY / CA / CRL          fingerprint[32] | u32 label length |
+ *     CERT / KEY / CA                fingerprint[32] | u32 label length |
  *                                    label | u32 count | count x (u32 len | DER)
- * Certificates, CA set and CRLs are the DER the parent parsed and validated;
+ *     CRL                            fingerprint[32] | u64 entries | u64 earliest
+ *                                    next update | the revocation table, flat
+ *                                    (hotssl__revocation_encode)
+ * Certificates and CA set are the DER the parent parsed and validated (each
+ * parsed as DER by the backend, no PEM); the CRL set travels as the table
+ * the parent built from it, with the CRLs' signatures already checked
+ * against the CA file (the backend neither parses a CRL nor verifies its
+ * signature again; a presented intermediate's key is still checked against
+ * the digests and signatures the table keeps);
  * the key is the parsed key written as DER (so an encrypted key needs no
  * passphrase in the backend: see include/hotssl/platform.h for where these
  * bytes may travel). A backend still runs every check of the builder on
@@ -36,9 +44,10 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/platform_util.h>
 
+#include "revocation.h"
 #include "snapshot.h"
 
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u
 #define KEY_DER_MAX 16384
 
 enum {
@@ -150,14 +159,15 @@ static size_t crt_items(const mbedtls_x509_crt *c, item *v) {
   return n;
 }
 
-static size_t crl_items(const mbedtls_x509_crl *c, item *v) {
-  size_t n = 0;
-  for (; c != NULL && c->raw.p != NULL; c = c->next, n++)
-    if (v != NULL) {
-      v[n].p = c->raw.p;
-      v[n].len = c->raw.len;
-    }
-  return n;
+/* The CRL record: the parent's revocation table, flat. */
+static void put_crl(wr *w, const hotssl__shared *crl, size_t table_len) {
+  put_rec(w, T_CRL, 32 + 16 + table_len);
+  put(w, crl->fp, 32);
+  put_u64(w, crl->crl_entries);
+  put_u64(w, (uint64_t)crl->crl_next_update);
+  if (w->buf != NULL)
+    hotssl__revocation_encode(crl->revocation, w->buf + w->off);
+  w->off += table_len;
 }
 
 static const char *label_of(const hotssl_config *cfg, int id, char **owned) {
@@ -178,9 +188,9 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
   hotssl_generation *g;
   const hotssl_config *cfg;
   unsigned char *keybuf = NULL;
-  size_t keylen = 0, n_cert = 0, n_ca = 0, n_crl = 0, pass, i;
-  item *v_cert = NULL, *v_ca = NULL, *v_crl = NULL, v_key = {NULL, 0};
-  char *lab[4] = {NULL, NULL, NULL, NULL};
+  size_t keylen = 0, n_cert = 0, n_ca = 0, crl_len = 0, pass, i;
+  item *v_cert = NULL, *v_ca = NULL, v_key = {NULL, 0};
+  char *lab[3] = {NULL, NULL, NULL};
   int r = 0;
   wr w = {NULL, 0};
 
@@ -197,20 +207,17 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
     int kl;
     n_cert = crt_items(&g->cert->u.crt, NULL);
     n_ca = g->ca != NULL ? crt_items(&g->ca->u.crt, NULL) : 0;
-    n_crl = g->crl != NULL ? crl_items(&g->crl->u.crl, NULL) : 0;
+    crl_len = g->crl != NULL ? hotssl__revocation_encode(g->crl->revocation, NULL) : 0;
     v_cert = calloc(n_cert + 1, sizeof *v_cert);
     v_ca = calloc(n_ca + 1, sizeof *v_ca);
-    v_crl = calloc(n_crl + 1, sizeof *v_crl);
     keybuf = malloc(KEY_DER_MAX);
-    if (v_cert == NULL || v_ca == NULL || v_crl == NULL || keybuf == NULL) {
+    if (v_cert == NULL || v_ca == NULL || keybuf == NULL) {
       r = HOTSSL_ENOMEM;
       goto out;
     }
     crt_items(&g->cert->u.crt, v_cert);
     if (g->ca != NULL)
       crt_items(&g->ca->u.crt, v_ca);
-    if (g->crl != NULL)
-      crl_items(&g->crl->u.crl, v_crl);
     /* mbedtls writes the DER at the end of the buffer. */
     kl = mbedtls_pk_write_key_der(&g->key->u.pk, keybuf, KEY_DER_MAX);
     if (kl <= 0) {
@@ -263,9 +270,7 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
         label_of(cfg, HOTSSL__S_SSL_CERT_FILE, &lab[0]);
         label_of(cfg, HOTSSL__S_SSL_KEY_FILE, &lab[1]);
         label_of(cfg, HOTSSL__S_SSL_CA_FILE, &lab[2]);
-        label_of(cfg, hotssl__config_value(cfg, HOTSSL__S_SSL_CRL_FILE)[0] != '\0'
-                          ? HOTSSL__S_SSL_CRL_FILE : HOTSSL__S_SSL_CRL_DIR, &lab[3]);
-        for (i = 0; i < 4; i++)
+        for (i = 0; i < 3; i++)
           if (lab[i] == NULL) {
             r = HOTSSL_ENOMEM;
             goto out;
@@ -276,7 +281,7 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
       if (g->ca != NULL)
         put_file(&w, T_CA, g->ca->fp, lab[2], v_ca, n_ca);
       if (g->crl != NULL)
-        put_file(&w, T_CRL, g->crl->fp, lab[3], v_crl, n_crl);
+        put_crl(&w, g->crl, crl_len);
     }
     if (pass == 1) {
       wr h = {w.buf + 8, 0};
@@ -298,11 +303,10 @@ out:
     mbedtls_platform_zeroize(keybuf, KEY_DER_MAX);
     free(keybuf);
   }
-  for (i = 0; i < 4; i++)
+  for (i = 0; i < 3; i++)
     free(lab[i]);
   free(v_cert);
   free(v_ca);
-  free(v_crl);
   if (w.buf != NULL)
     hotssl__snapshot_bytes_free(w.buf, w.off);
   return r;
@@ -474,6 +478,8 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
   } f[4];
   size_t i;
   unsigned seen_mask = 0;
+  const unsigned char *crl_v = NULL;
+  size_t crl_vl = 0;
 
   memset(f, 0, sizeof f);
   memset(in, 0, sizeof *in);
@@ -565,10 +571,17 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
       memcpy(in->fingerprint, v, 32);
       have_fp = 1;
       break;
+    case T_CRL:
+      /* Decoded below, once the CA list it describes is known. */
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || vl < 32 + 16)
+        goto bad;
+      crl_v = v;
+      crl_vl = vl;
+      f[3].seen = 1;
+      break;
     case T_CERT:
     case T_KEY:
-    case T_CA:
-    case T_CRL: {
+    case T_CA: {
       int k = (int)tag - T_CERT;
       if (kind != HOTSSL_SNAPSHOT_CONTENTS ||
           parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n) != 0)
@@ -613,22 +626,21 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
   memcpy(in->fp_cert, f[0].fp, 32);
   memcpy(in->fp_key, f[1].fp, 32);
   memcpy(in->fp_ca, f[2].fp, 32);
-  memcpy(in->fp_crl, f[3].fp, 32);
   if (f[3].seen) {
-    /* One CRL per blob, all DER: the first as the CRL file, the others as
-     * directory entries (the builder checks each against the CA set). */
-    if ((ret = make_blob(&in->crl, f[3].label, f[3].items, 1, 1)) != 0)
-      goto fail;
-    if (f[3].n > 1) {
-      if ((in->crl_dir_files = calloc(f[3].n - 1, sizeof *in->crl_dir_files)) == NULL) {
-        ret = HOTSSL_ENOMEM;
+    uint64_t nu;
+    if (!f[2].seen) {
+      why = "files do not match the settings";
+      goto bad;
+    }
+    memcpy(in->fp_crl, crl_v, 32);
+    in->crl_entries = be(crl_v + 32, 8);
+    nu = be(crl_v + 40, 8);
+    in->crl_next_update = (int64_t)nu;
+    if ((ret = hotssl__revocation_decode(crl_v + 48, crl_vl - 48, f[2].n, &in->rev)) != 0) {
+      if (ret != HOTSSL_EINVAL)
         goto fail;
-      }
-      for (i = 1; i < f[3].n; i++) {
-        if ((ret = make_blob(&in->crl_dir_files[i - 1], f[3].label, &f[3].items[i], 1, 1)) != 0)
-          goto fail;
-        in->n_crl_dir_files = i;
-      }
+      why = "invalid revocation table";
+      goto bad;
     }
   }
   for (i = 0; i < 4; i++) {
