@@ -195,12 +195,39 @@ static int truncated_pem(const hotssl__blob *b, const char *what, char *errbuf, 
 
 /* Strict chain parse: every certificate must parse (mbedTLS returns a
  * positive count of failures and keeps the rest). */
+/* A snapshot's DER list (hotssl__blob.der_list), each certificate parsed as
+ * DER. */
+static int parse_der_list(mbedtls_x509_crt *crt, const hotssl__blob *b, const char *what,
+                          char *errbuf, size_t errlen) {
+  size_t off = 0;
+  while (off < b->len) {
+    const unsigned char *p = b->data + off;
+    size_t n;
+    int ret;
+    char t[300];
+    if (b->len - off < 4 ||
+        (n = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]) > b->len - off - 4) {
+      hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": malformed certificate list", what, b->path);
+      return -1;
+    }
+    if ((ret = mbedtls_x509_crt_parse_der(crt, p + 4, n)) != 0) {
+      parse_error_text(t, sizeof t, b, "crt", ret);
+      hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": %s", what, b->path, t);
+      return -1;
+    }
+    off += 4 + n;
+  }
+  return 0;
+}
+
 static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
                           const char *what, char *errbuf, size_t errlen) {
   int ret;
   char t[300];
   if (unread(b, what, errbuf, errlen))
     return -1;
+  if (b->der_list && b->len > 0)
+    return parse_der_list(crt, b, what, errbuf, errlen);
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": file is empty", what, b->path);
     return -1;

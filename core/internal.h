@@ -190,6 +190,8 @@ typedef struct hotssl__blob {
   int64_t seen_ns;     /* wall clock just before the fstat that gave id */
   unsigned char sha256[32]; /* of the content (read, or known unchanged) */
   int unread;          /* data is NULL: same identity as skip_if (below) */
+  int der_list;        /* data holds (u32 big-endian length | DER certificate)
+                        * repeated: a snapshot's chain or CA set */
 } hotssl__blob;
 
 #define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */

@@ -41,7 +41,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/base64.h>
 #include <mbedtls/platform_util.h>
 
 #include "revocation.h"
@@ -394,11 +393,9 @@ int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total)
   return 0;
 }
 
-static const char b64_hdr[] = "-----BEGIN CERTIFICATE-----\n";
-static const char b64_ftr[] = "\n-----END CERTIFICATE-----\n";
-
 /* Blob for a list of DER items: a single item stays DER (the builder's
- * parsers take one DER object directly), several become PEM (a chain). */
+ * parsers take one DER object directly), several become a DER list (each
+ * certificate parsed as DER by the builder, no PEM round trip). */
 static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n,
                      int der_only) {
   size_t i, need = 1, off = 0;
@@ -414,21 +411,18 @@ static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n
     return 0;
   }
   for (i = 0; i < n; i++)
-    need += sizeof b64_hdr + sizeof b64_ftr + 4 * (v[i].len / 3 + 1) + 1;
+    need += 4 + v[i].len; /* each bounded by the snapshot's length */
   if ((b->data = malloc(need)) == NULL)
     return HOTSSL_ENOMEM;
   for (i = 0; i < n; i++) {
-    size_t o = 0;
-    memcpy(b->data + off, b64_hdr, sizeof b64_hdr - 1);
-    off += sizeof b64_hdr - 1;
-    if (mbedtls_base64_encode(b->data + off, need - off, &o, v[i].p, v[i].len) != 0)
-      return HOTSSL_ENOMEM;
-    off += o;
-    memcpy(b->data + off, b64_ftr, sizeof b64_ftr - 1);
-    off += sizeof b64_ftr - 1;
+    wr w = {b->data + off, 0};
+    put_u32(&w, v[i].len);
+    memcpy(b->data + off + 4, v[i].p, v[i].len);
+    off += 4 + v[i].len;
   }
   b->data[off] = '\0';
   b->len = off;
+  b->der_list = 1;
   return 0;
 }
 
