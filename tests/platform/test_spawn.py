@@ -14,6 +14,12 @@
     ssl_passphrase_command_supports_reload off: the backend has no TLS and
     says why (PostgreSQL's EXEC_BACKEND rule); with it on, the backend runs
     the command itself and serves.
+--case crl: client certificates checked by backends built from the snapshot
+    (the CRL set travels as the parent's revocation table; the backend never
+    parses a CRL): with the root's CRL and the CRL of an intermediate that only
+    clients send, good leaves of both are served (echo) and revoked ones
+    refused; with the root's CRL alone every leaf of the intermediate is
+    refused (CRL_CHECK_ALL fails closed), over a SIGHUP reload of the set.
 """
 import argparse
 import os
@@ -23,6 +29,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptlib import (Pki, Server, TempDir, check, children, echo, main, peer_der, run,
                    tls_connect, wait_for)
+from hotssltest import client_context
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--hotssl", required=True)
@@ -185,11 +192,89 @@ def passphrase(d, pki):
         srv.stop()
 
 
+def intermediate(pki, name, cn):
+    """A CA signed by the Pki's root (not written into any CA file)."""
+    key = pki.genkey(name)
+    pki.ossl("req", "-new", "-key", key, "-out", pki.path(name + ".csr"), "-subj", "/CN=" + cn,
+             "-config", pki.cnf)
+    pki.ossl("x509", "-req", "-in", pki.path(name + ".csr"), "-CA", pki.ca_pair[0], "-CAkey",
+             pki.ca_pair[1], "-set_serial", "77", "-days", "3650", "-out", pki.path(name + ".crt"),
+             "-extfile", pki.cnf, "-extensions", "v3_ca")
+    cadir = pki.path(name + ".db")
+    os.makedirs(cadir, exist_ok=True)
+    for f, v in (("index.txt", ""), ("serial", "1000\n"), ("crlnumber", "1000\n")):
+        with open(os.path.join(cadir, f), "w") as fh:
+            fh.write(v)
+    return pki.path(name + ".crt"), key
+
+
+def client_ok(port, pki, name, chain=None):
+    """True if a backend accepts the client certificate name.crt (+ chain)
+    and echoes; False if the handshake or the echo fails."""
+    cert = pki.path(name + ".crt")
+    if chain:
+        cert = pki.path(name + "-chain.pem")
+        with open(cert, "w") as f:
+            f.write(open(pki.path(name + ".crt")).read() + open(chain).read())
+    ctx = client_context(cert=cert, key=pki.path(name + ".key"))
+    try:
+        t = tls_connect(port, ctx, starttls=True)
+    except (OSError, ValueError):
+        return False
+    try:
+        return not isinstance(t, bytes) and echo(t)
+    except (OSError, ValueError):
+        return False
+    finally:
+        if not isinstance(t, bytes):
+            t.close()
+
+
+def crl(d, pki):
+    root = pki.ca_pair
+    inter = intermediate(pki, "inter", "Inter CA")
+    pki.server(0xE5, "a")
+    pki.install("a")
+    pki.leaf("good", root, 0x51)
+    pki.leaf("bad", root, 0x52)
+    pki.leaf("igood", inter, 0x61)
+    pki.leaf("ibad", inter, 0x62)
+    rcrl = open(pki.crl("root", root, revoke=[pki.path("bad.crt")])).read()
+    icrl = open(pki.crl("inter", inter, revoke=[pki.path("ibad.crt")])).read()
+    with open(pki.path("set.crl"), "w") as f:
+        f.write(rcrl + icrl)
+    conf(d, "ssl_ca_file = 'ca.crt'\nssl_crl_file = 'set.crl'\nssl_client_cert = require\n")
+    srv = start(d, "snapshot")
+    try:
+        for name, chain, want in (("good", None, True), ("bad", None, False),
+                                  ("igood", inter[0], True), ("ibad", inter[0], False),
+                                  ("igood", inter[0], True)):
+            got = client_ok(srv.port, pki, name, chain)
+            check(got == want, "client %s: %s, expected %s\n%s" % (
+                name, "accepted" if got else "refused", "accepted" if want else "refused", srv.log()))
+        # Only the root's CRL: the intermediate's leaves have no CRL of their
+        # issuer, so both are refused; the root's leaves keep their verdicts.
+        with open(pki.path("set.crl.tmp"), "w") as f:
+            f.write(rcrl)
+        os.rename(pki.path("set.crl.tmp"), pki.path("set.crl"))
+        srv.hup()
+        wait_for(lambda: srv.count("configuration reloaded (generation 2)") == 1, "reload log line")
+        for name, chain, want in (("good", None, True), ("bad", None, False),
+                                  ("igood", inter[0], False), ("ibad", inter[0], False)):
+            got = client_ok(srv.port, pki, name, chain)
+            check(got == want, "after reload, client %s: %s, expected %s\n%s" % (
+                name, "accepted" if got else "refused", "accepted" if want else "refused", srv.log()))
+        check(srv.count("has no TLS") == 0, "a backend had no TLS:\n" + srv.log())
+    finally:
+        rc = srv.stop()
+    check(rc == 0, "server exit %r" % rc)
+
+
 def go():
     with TempDir("hotssl-platform-") as d:
         pki = Pki(d)
         {"isolation-snapshot": isolation_snapshot, "isolation-reread": isolation_reread,
-         "passphrase": passphrase}[args.case](d, pki)
+         "passphrase": passphrase, "crl": crl}[args.case](d, pki)
 
 
 main(go)
