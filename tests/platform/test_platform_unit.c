@@ -6,6 +6,14 @@
  *    file deleted from disk; a PATHS snapshot then fails (it re-reads);
  *  - snapshots are hostile input: every truncation, bit flips, and records
  *    with lying lengths behind a valid checksum are refused without a crash;
+ *  - the flat revocation table (the snapshot's CRL record) is hostile input:
+ *    a hand-made table decodes and answers lookups; each lie (unsorted or
+ *    repeated serials, a serial with a leading zero, offsets outside the
+ *    pool, ranges that do not tile, unknown digest or key type, a wrong
+ *    digest length, a CA link out of range, a count the bytes cannot hold,
+ *    trailing bytes, the wrong CA count) and every truncation is refused;
+ *    the real table survives every byte flip, and a lying table inside a
+ *    checksummed snapshot is refused;
  *  - fork: without after_fork_child two children draw the SAME random bytes
  *    (the hazard, shown), with it they differ; a DRBG mutex held by a parent
  *    thread at fork time does not deadlock the child; the child's wake-up
@@ -23,6 +31,7 @@
 
 #include "hotssl/platform.h"
 #include "internal.h"
+#include "revocation.h"
 #include "testutil.h"
 
 static int checks;
@@ -74,6 +83,177 @@ static void fix_checksum(unsigned char *b, size_t len) {
   int i;
   for (i = 0; i < 8; i++)
     b[24 + i] = (unsigned char)(h >> (56 - 8 * i));
+}
+
+/* A hand-made table: issuer "DN1" with serials 01, 02, 0100, one CRL, one CA. */
+typedef struct synth {
+  hotssl__revocation t;
+  hotssl__rev_issuer is[1];
+  hotssl__rev_entry en[3];
+  hotssl__rev_crl crl[1];
+  int ca_sign[1];
+  long ca_parent[1];
+  unsigned char bytes[14];
+} synth;
+
+static void synth_init(synth *y) {
+  static const unsigned char pool[14] = {'D', 'N', '1', 'K', 'E', 'Y', '1', 1, 2, 1, 0, 'S', 'I', 'G'};
+  memset(y, 0, sizeof *y);
+  memcpy(y->bytes, pool, sizeof pool);
+  y->is[0] = (hotssl__rev_issuer){0, 3, 3, 4, 0, 3, 0, 1};
+  y->en[0] = (hotssl__rev_entry){7, 1};
+  y->en[1] = (hotssl__rev_entry){8, 1};
+  y->en[2] = (hotssl__rev_entry){9, 2};
+  y->crl[0].next_update = INT64_MAX;
+  y->crl[0].sig_off = 11;
+  y->crl[0].sig_len = 3;
+  y->crl[0].md = MBEDTLS_MD_SHA256;
+  y->crl[0].pk = MBEDTLS_PK_ECDSA;
+  y->crl[0].hash_len = 32;
+  y->ca_sign[0] = 0;
+  y->ca_parent[0] = -1;
+  y->t.issuers = y->is;
+  y->t.entries = y->en;
+  y->t.crls = y->crl;
+  y->t.ca_sign = y->ca_sign;
+  y->t.ca_parent = y->ca_parent;
+  y->t.bytes = y->bytes;
+  y->t.n_issuers = 1;
+  y->t.n_entries = 3;
+  y->t.n_crls = 1;
+  y->t.n_bytes = sizeof pool;
+  y->t.n_ca = 1;
+}
+
+/* Encode y and decode it against n_ca: the decode's result. */
+static int synth_decode(const synth *y, size_t n_ca, const unsigned char *patch_at, size_t patch_len,
+                        size_t cut) {
+  size_t n = hotssl__revocation_encode(&y->t, NULL);
+  unsigned char *b = malloc(n + 1);
+  hotssl__revocation *t = NULL;
+  int r;
+  hotssl__revocation_encode(&y->t, b);
+  if (patch_at != NULL) /* trailing bytes */
+    memcpy(b + n, patch_at, patch_len), n += patch_len;
+  r = hotssl__revocation_decode(b, cut != 0 ? cut : n, n_ca, &t);
+  if (r == 0) {
+    unsigned char q[2] = {0, 2}, x[1] = {3}, z[2] = {1, 0};
+    T(hotssl__revocation_lookup(t, (const unsigned char *)"DN1", 3, q, 2) == 1);
+    T(hotssl__revocation_lookup(t, (const unsigned char *)"DN1", 3, z, 2) == 1);
+    T(hotssl__revocation_lookup(t, (const unsigned char *)"DN1", 3, x, 1) == 0);
+    T(hotssl__revocation_lookup(t, (const unsigned char *)"DN2", 3, q, 2) == 0);
+  } else {
+    T(t == NULL);
+  }
+  hotssl__revocation_free(t);
+  free(b);
+  return r;
+}
+
+static void test_table_hostile(void) {
+  synth y;
+  size_t i, n;
+  unsigned char extra = 0;
+#define LIE(...)                                                 \
+  do {                                                           \
+    synth_init(&y);                                              \
+    __VA_ARGS__;                                                 \
+    TEQ(synth_decode(&y, 1, NULL, 0, 0), HOTSSL_EINVAL);         \
+  } while (0)
+  synth_init(&y);
+  TEQ(synth_decode(&y, 1, NULL, 0, 0), 0);
+  TEQ(synth_decode(&y, 2, NULL, 0, 0), HOTSSL_EINVAL); /* another CA list */
+  TEQ(synth_decode(&y, 0, NULL, 0, 0), HOTSSL_EINVAL);
+  TEQ(synth_decode(&y, 1, &extra, 1, 0), HOTSSL_EINVAL); /* trailing byte */
+  n = hotssl__revocation_encode(&y.t, NULL);
+  for (i = 1; i < n; i++)
+    TEQ(synth_decode(&y, 1, NULL, 0, i), HOTSSL_EINVAL);
+  LIE((y.en[0] = (hotssl__rev_entry){8, 1}, y.en[1] = (hotssl__rev_entry){7, 1})); /* unsorted */
+  LIE(y.en[1] = y.en[0]);                          /* listed twice */
+  LIE(y.en[0] = (hotssl__rev_entry){10, 1});       /* leading zero byte */
+  LIE(y.en[2] = (hotssl__rev_entry){13, 2});       /* past the pool */
+  LIE(y.en[2].off = 0xFFFFFFFFu);
+  LIE(y.is[0].count = 4);                          /* more than there are */
+  LIE(y.is[0].count = 2);                          /* entries left over */
+  LIE(y.is[0].first = 1);
+  LIE(y.is[0].crl_first = 1);
+  LIE(y.is[0].n_crl = 0);
+  LIE(y.is[0].dn_len = 0);
+  LIE(y.is[0].key_off = 14);
+  LIE(y.is[0].dn_off = 12);
+  LIE(y.crl[0].md = 0);                            /* no digest */
+  LIE(y.crl[0].md = 1000);
+  LIE(y.crl[0].hash_len = 20);                     /* not SHA-256's length */
+  LIE(y.crl[0].pk = 99);
+  LIE(y.crl[0].sig_len = 0);
+  LIE(y.crl[0].sig_off = 12);
+  LIE(y.ca_sign[0] = 5);
+  LIE(y.ca_parent[0] = 0);                         /* itself */
+  LIE(y.ca_parent[0] = 1);                         /* no such CA */
+  LIE(y.ca_parent[0] = -2);
+  LIE(y.t.n_crls = 0);
+  LIE(y.t.n_issuers = 0);
+  /* Counts the bytes cannot hold: refused before any allocation. */
+  {
+    unsigned char *b;
+    hotssl__revocation *t = NULL;
+    synth_init(&y);
+    n = hotssl__revocation_encode(&y.t, NULL);
+    b = malloc(n);
+    for (i = 0; i < 20; i += 4) {
+      hotssl__revocation_encode(&y.t, b);
+      memset(b + i, 0xFF, 4);
+      TEQ(hotssl__revocation_decode(b, n, 1, &t), HOTSSL_EINVAL);
+      T(t == NULL);
+    }
+    free(b);
+  }
+#undef LIE
+}
+
+/* The real table of m's generation: every byte flipped once decodes or is
+ * refused, never crashes (ASan/valgrind); a lie inside the snapshot's CRL
+ * record behind a valid checksum is refused. */
+static void test_table_real(hotssl_manager *m, const unsigned char *snap, size_t slen) {
+  hotssl_generation *g = hotssl_manager_acquire(m);
+  size_t n = hotssl__revocation_encode(g->crl->revocation, NULL), i, at;
+  unsigned char *b = malloc(n), *copy;
+  hotssl__revocation *t = NULL;
+  hotssl_manager *bm = NULL;
+  char err[512];
+  hotssl__revocation_encode(g->crl->revocation, b);
+  TEQ(hotssl__revocation_decode(b, n, g->crl->revocation->n_ca, &t), 0);
+  hotssl__revocation_free(t);
+  for (i = 0; i < n; i++) {
+    int r;
+    t = NULL;
+    b[i] ^= 0x81;
+    r = hotssl__revocation_decode(b, n, g->crl->revocation->n_ca, &t);
+    T(r == 0 || (r == HOTSSL_EINVAL && t == NULL));
+    hotssl__revocation_free(t);
+    b[i] ^= 0x81;
+  }
+  /* Find the table inside the snapshot: after the CRL record's fingerprint
+   * and its two counters. */
+  copy = malloc(slen);
+  for (at = 32; at + n <= slen && memcmp(snap + at, b, n) != 0; at++)
+    ;
+  T(at + n <= slen);
+  if (at + n <= slen) {
+    memcpy(copy, snap, slen);
+    copy[at + 4] ^= 0x10; /* n_entries */
+    fix_checksum(copy, slen);
+    TEQ(hotssl_manager_create_from_snapshot(&bm, copy, slen, NULL, err, sizeof err), HOTSSL_EINVAL);
+    T(bm == NULL && strstr(err, "revocation table") != NULL);
+    memcpy(copy, snap, slen);
+    copy[at + 16] ^= 0x01; /* n_ca */
+    fix_checksum(copy, slen);
+    TEQ(hotssl_manager_create_from_snapshot(&bm, copy, slen, NULL, err, sizeof err), HOTSSL_EINVAL);
+    T(bm == NULL);
+  }
+  free(copy);
+  free(b);
+  hotssl_generation_release(g);
 }
 
 static void test_snapshot(void) {
@@ -129,6 +309,7 @@ static void test_snapshot(void) {
 
   /* Hostile input. */
   bytes = hotssl_snapshot_bytes(s, &len);
+  test_table_real(m, bytes, len);
   copy = malloc(len);
   for (i = 0; i < len; i += (i < 600 ? 1 : 61)) {
     T(hotssl_manager_create_from_snapshot(&b, bytes, i, NULL, err, sizeof err) == HOTSSL_EINVAL);
@@ -341,6 +522,7 @@ static void test_prefork(void) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   dir = tu_mkdtemp();
+  test_table_hostile();
   test_snapshot();
   tu_rmtree(dir);
   free(dir);

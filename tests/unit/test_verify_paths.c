@@ -12,6 +12,10 @@
  *   answers (the lock-free cache; run under TSan in CI);
  * - without the intermediate's CRL, every leaf is refused ("unable to get
  *   certificate CRL"), on both paths.
+ * - a manager built from a CONTENTS snapshot (a spawned backend: the CRL
+ *   set arrives as the parent's table, never parsed) gives the parent's
+ *   verdicts for both CRL sets, checks the intermediate's key once from the
+ *   table's digests, and holds a table that encodes to the parent's bytes.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +24,7 @@
 #include <string.h>
 
 #include "certgen.h"
+#include "hotssl/platform.h"
 #include "internal.h"
 #include "revocation.h"
 #include "testutil.h"
@@ -179,6 +184,50 @@ static void *run(void *arg) {
   return NULL;
 }
 
+/* The parent m's generation against a backend built from its snapshot. */
+static void backend_same(hotssl_manager *m, const char *good_verdict, const char *bad_verdict) {
+  hotssl_snapshot *s = NULL;
+  hotssl_manager *b = NULL;
+  hotssl_generation *gp, *gb;
+  const unsigned char *bytes;
+  unsigned char *ep, *eb;
+  size_t len, lp, lb;
+  char err[512];
+  int i;
+  TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &s), 0);
+  bytes = hotssl_snapshot_bytes(s, &len);
+  TEQ(hotssl_manager_create_from_snapshot(&b, bytes, len, NULL, err, sizeof err), 0);
+  hotssl_snapshot_destroy(s);
+  if (b == NULL)
+    return;
+  gp = hotssl_manager_acquire(m);
+  gb = hotssl_manager_acquire(b);
+  T(gb->crl != NULL && gb->crl->u.crl.raw.p == NULL); /* no CRL parsed */
+  TEQ(gb->crl->crl_entries, gp->crl->crl_entries);
+  T(gb->crl->crl_next_update == gp->crl->crl_next_update);
+  lp = hotssl__revocation_encode(gp->crl->revocation, NULL);
+  lb = hotssl__revocation_encode(gb->crl->revocation, NULL);
+  TEQ(lp, lb);
+  ep = malloc(lp);
+  eb = malloc(lb);
+  hotssl__revocation_encode(gp->crl->revocation, ep);
+  hotssl__revocation_encode(gb->crl->revocation, eb);
+  T(lp == lb && memcmp(ep, eb, lp) == 0);
+  free(ep);
+  free(eb);
+  T(strcmp(verdict(gb, "good-chain.pem", 0), good_verdict) == 0);
+  T(strcmp(verdict(gb, "revoked-chain.pem", 0), bad_verdict) == 0);
+  T(strcmp(verdict(gp, "good-chain.pem", 0), good_verdict) == 0);
+  T(strcmp(verdict(gp, "revoked-chain.pem", 0), bad_verdict) == 0);
+  for (i = 0; i < 20; i++)
+    verdict(gb, i % 2 ? "good-chain.pem" : "revoked-chain.pem", 0);
+  /* The presented intermediate's key: checked once, from the table. */
+  T(atomic_load(&gb->crl->revocation->presented_checks) <= 1);
+  hotssl_generation_release(gp);
+  hotssl_generation_release(gb);
+  hotssl_manager_destroy(b);
+}
+
 int main(void) {
   hotssl_manager *m;
   hotssl_generation *g;
@@ -202,6 +251,7 @@ int main(void) {
     }
     TEQ(atomic_load(&g->crl->revocation->presented_checks), 1);
     hotssl_generation_release(g);
+    backend_same(m, "accept", "certificate revoked");
     hotssl_manager_destroy(m);
   }
 
@@ -236,6 +286,7 @@ int main(void) {
       T(strcmp(verdict(g, "revoked-chain.pem", walk), "unable to get certificate CRL") == 0);
     }
     hotssl_generation_release(g);
+    backend_same(m, "unable to get certificate CRL", "unable to get certificate CRL");
     hotssl_manager_destroy(m);
   }
 
