@@ -295,6 +295,8 @@ int main(int argc, char **argv) {
   for (k = 0; k < 2; k++) {
     hotssl_config *cfg;
     hotssl_config_create(&cfg);
+    if (k == 1)
+      hotssl__config_keep_crl_walk(cfg); /* the walk needs the parsed CRLs */
     if (hotssl_config_load_file(cfg, conf, err, sizeof err) != 0 ||
         hotssl_manager_create(&m[k], cfg, NULL, err, sizeof err) != 0) {
       fprintf(stderr, "%s\n", err);
@@ -302,8 +304,10 @@ int main(int argc, char **argv) {
     }
     hotssl_config_destroy(cfg);
     g[k] = hotssl_manager_acquire(m[k]);
-    if (k == 1)
-      hotssl__generation_use_mbedtls_crl(g[k]); /* the CRL walk, for comparison only */
+    if (k == 1 && hotssl__generation_use_mbedtls_crl(g[k]) != 0) { /* the walk, for comparison only */
+      fprintf(stderr, "the parsed CRL set was not kept\n");
+      return 1;
+    }
   }
   printf("table: %zu issuer(s), %zu entries, %zu bytes of serials and names\n",
          g[0]->crl->revocation->n_issuers, g[0]->crl->revocation->n_entries,

@@ -203,6 +203,7 @@ int hotssl__config_copy(hotssl_config **out, const hotssl_config *src) {
   if (src->source_file && (c->source_file = hotssl__strdup(src->source_file)) == NULL)
     goto nomem;
   c->load_flags = src->load_flags;
+  c->keep_crl_walk = src->keep_crl_walk;
   if (src->n_included > 0) {
     size_t k;
     if ((c->included = calloc(src->n_included, sizeof *c->included)) == NULL)
@@ -500,8 +501,13 @@ int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
     hotssl_config_destroy(c);
     return r;
   }
+  c->keep_crl_walk = cfg->keep_crl_walk;
   *out = c;
   return 0;
+}
+
+void hotssl__config_keep_crl_walk(hotssl_config *cfg) {
+  cfg->keep_crl_walk = 1;
 }
 
 /* ---- settings check ---- */
@@ -648,6 +654,7 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
   const char *cc;
   size_t need = 1;
   memset(s, 0, sizeof *s);
+  s->keep_crl_walk = cfg->keep_crl_walk;
 
   for (i = 0; i < HOTSSL__S_COUNT; i++) {
     if ((r = check_value(i, hotssl__config_value(cfg, i), errbuf, errlen)) != 0)

@@ -568,6 +568,14 @@ static int crl_set_build(hotssl__shared *o, hotssl__inputs *in, const mbedtls_x5
     return r;
   }
   count_crls(o);
+  /* The table (with each CRL's digest and signature) answers every question
+   * of the verifier and the snapshot: the parsed CRLs and their DER copies
+   * (about 100 bytes + malloc overhead per entry) go, unless the walk is
+   * wanted (tests, bench). */
+  if (!in->s.keep_crl_walk) {
+    mbedtls_x509_crl_free(&o->u.crl);
+    mbedtls_x509_crl_init(&o->u.crl);
+  }
   return 0;
 }
 
@@ -703,8 +711,11 @@ void hotssl__generation_free(hotssl_generation *g) {
   free(g);
 }
 
-void hotssl__generation_use_mbedtls_crl(hotssl_generation *g) {
+int hotssl__generation_use_mbedtls_crl(hotssl_generation *g) {
+  if (g->crl != NULL && g->crl->u.crl.raw.p == NULL)
+    return HOTSSL_EINVAL; /* not kept: hotssl__config_keep_crl_walk */
   g->crl_walk = 1;
+  return 0;
 }
 
 int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,

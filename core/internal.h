@@ -127,7 +127,16 @@ struct hotssl_config {
    * include_if_exists, include_dir), absolute: the watcher watches them. */
   char **included;
   size_t n_included;
+  /* Tests and benchmarks only (hotssl__config_keep_crl_walk): generations
+   * keep the parsed CRL set beside the revocation table, for the walk. */
+  int keep_crl_walk;
 };
+
+/* Make the generations of managers created from cfg (and its reloads) keep
+ * the parsed CRL set, so that the CRL walk (hotssl__generation_use_mbedtls_crl,
+ * hotssl__verify_chain's walk) can answer. Without it a generation holds the
+ * revocation table only. */
+void hotssl__config_keep_crl_walk(hotssl_config *cfg);
 
 int hotssl__config_copy(hotssl_config **out, const hotssl_config *src);
 /* Value after defaults; never NULL. */
@@ -154,6 +163,7 @@ typedef struct hotssl__settings {
   unsigned expiry_warning_days; /* 0: no "expires soon" warnings */
   uint64_t max_file_size;
   char *canonical;          /* normalized text of all TLS settings: fingerprinted */
+  int keep_crl_walk;        /* the config's (not a setting, not fingerprinted) */
 } hotssl__settings;
 
 int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
@@ -374,8 +384,10 @@ unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t no
 /* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
  * questions with the walk (every CRL searched and its signature verified on
  * every handshake, as mbedTLS's own CRL check does) instead of the revocation
- * table. Call before any handshake uses g. */
-void hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
+ * table. Call before any handshake uses g. HOTSSL_EINVAL when g's CRL set was
+ * not kept parsed (create the manager from a config marked with
+ * hotssl__config_keep_crl_walk). */
+int hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
 
 /* ---- client-certificate verifier (core/verify.c) ---- */
 
@@ -383,7 +395,8 @@ void hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
 int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
 /* Verify a presented chain (leaf first) as a handshake of g would, without
  * a connection: 1 refused (details in v), 0 accepted, or a negative code.
- * walk: answer CRL questions with the walk. */
+ * walk: answer CRL questions with the walk (HOTSSL_EINVAL when g's CRL set
+ * was not kept parsed: hotssl__config_keep_crl_walk). */
 int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, int walk,
                          hotssl_client_verify *v);
 

@@ -526,6 +526,8 @@ int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, in
   int ret;
   if (g == NULL || g->ca == NULL || chain == NULL || v == NULL)
     return HOTSSL_EINVAL;
+  if (walk && g->crl != NULL && g->crl->u.crl.raw.p == NULL)
+    return HOTSSL_EINVAL; /* the parsed CRL set was not kept (hotssl__config_keep_crl_walk) */
   v->ssl = NULL;
   v->g = g;
   v->walk = walk;

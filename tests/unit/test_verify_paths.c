@@ -12,6 +12,8 @@
  *   answers (the lock-free cache; run under TSan in CI);
  * - without the intermediate's CRL, every leaf is refused ("unable to get
  *   certificate CRL"), on both paths.
+ * - by default a generation holds the table only (no parsed CRL: the walk
+ *   is refused with HOTSSL_EINVAL) and gives the same verdicts;
  * - a manager built from a CONTENTS snapshot (a spawned backend: the CRL
  *   set arrives as the parent's table, never parsed) gives the parent's
  *   verdicts for both CRL sets, checks the intermediate's key once from the
@@ -124,7 +126,7 @@ out:
   return rc;
 }
 
-static hotssl_manager *manager(const char *crl) {
+static hotssl_manager *manager_ex(const char *crl, int keep) {
   char conf[512], err[512], *p = tu_path(dir, "hotssl.conf");
   hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL;
@@ -133,12 +135,18 @@ static hotssl_manager *manager(const char *crl) {
            "ssl_crl_file = '%s'\nssl_client_cert = require\nhotssl_watch = off\n", crl);
   tu_write(p, conf, 0644);
   hotssl_config_create(&cfg);
+  if (keep)
+    hotssl__config_keep_crl_walk(cfg); /* the walk is the reference */
   if (hotssl_config_load_file(cfg, p, err, sizeof err) != 0 ||
       hotssl_manager_create(&m, cfg, NULL, err, sizeof err) != 0)
     fprintf(stderr, "%s\n", err);
   hotssl_config_destroy(cfg);
   free(p);
   return m;
+}
+
+static hotssl_manager *manager(const char *crl) {
+  return manager_ex(crl, 1);
 }
 
 /* 0 accepted, else the reason; same on both paths. */
@@ -287,6 +295,30 @@ int main(void) {
     }
     hotssl_generation_release(g);
     backend_same(m, "unable to get certificate CRL", "unable to get certificate CRL");
+    hotssl_manager_destroy(m);
+  }
+
+  /* By default a generation keeps the table only: no parsed CRL, the walk
+   * refused, the table's verdicts unchanged. */
+  T((m = manager_ex("both.crl", 0)) != NULL);
+  if (m != NULL) {
+    mbedtls_x509_crt chain;
+    hotssl_client_verify *v;
+    char *p = tu_path(dir, "good-chain.pem");
+    g = hotssl_manager_acquire(m);
+    T(g->crl->u.crl.raw.p == NULL);
+    T(strcmp(verdict(g, "good-chain.pem", 0), "accept") == 0);
+    T(strcmp(verdict(g, "revoked-chain.pem", 0), "certificate revoked") == 0);
+    mbedtls_x509_crt_init(&chain);
+    TEQ(mbedtls_x509_crt_parse_file(&chain, p), 0);
+    hotssl_client_verify_create(&v);
+    TEQ(hotssl__verify_chain(g, &chain, 1, v), HOTSSL_EINVAL);
+    TEQ(hotssl__generation_use_mbedtls_crl(g), HOTSSL_EINVAL);
+    hotssl_client_verify_destroy(v);
+    mbedtls_x509_crt_free(&chain);
+    free(p);
+    hotssl_generation_release(g);
+    backend_same(m, "accept", "certificate revoked");
     hotssl_manager_destroy(m);
   }
 

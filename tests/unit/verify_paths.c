@@ -26,7 +26,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s CONF CHAIN...\n", argv[0]);
     return 2;
   }
-  if (hotssl_config_create(&cfg) != 0 || hotssl_config_load_file(cfg, argv[1], err, sizeof err) != 0 ||
+  if (hotssl_config_create(&cfg) != 0)
+    return 2;
+  hotssl__config_keep_crl_walk(cfg); /* both paths: table and walk */
+  if (hotssl_config_load_file(cfg, argv[1], err, sizeof err) != 0 ||
       hotssl_manager_create(&m, cfg, NULL, err, sizeof err) != 0) {
     fprintf(stderr, "%s\n", err);
     hotssl_config_destroy(cfg);
