@@ -196,6 +196,16 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
     return HOTSSL_EKEY;
   }
   encrypted_pkcs8 = ret == 1;
+  /* Bounded work: a password-based key's iteration count and estimated
+   * derivation time are checked here, before the passphrase command runs and
+   * before any decoder (ours or mbedTLS's, which has no limit) derives. */
+  if ((encrypted_pkcs8 || !looks_pem(b)) &&
+      hotssl__pkcs8_cost_check(encrypted_pkcs8 ? p8 : b->data, encrypted_pkcs8 ? p8len : b->len,
+                               HOTSSL__PKCS8_BUDGET_MS, t, sizeof t) != HOTSSL__PKCS8_OK) {
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s", b->path, t);
+    r = HOTSSL_EKEY;
+    goto out;
+  }
   if (!encrypted_pkcs8) {
     ret = pk_parse(pk, b->data, len, NULL, 0, drbg);
     if (ret == 0)
