@@ -153,6 +153,8 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
 char *hotssl__path_absolute(const char *path);
 /* Monotonic milliseconds. */
 uint64_t hotssl__now_ms(void);
+/* The current process's id (os/posix/process.c, os/win32/process.c). */
+long hotssl__process_id(void);
 void hotssl__yield(void);
 
 /* Self-pipe used by request_reload (async-signal-safe write). */
@@ -207,6 +209,13 @@ struct hotssl_generation {
   hotssl__client_cert client_cert;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
+  /* Fork safety by construction: the process id the DRBG was seeded in,
+   * compared on every use; a mismatch (a forked child that made no
+   * after-fork call) re-creates the DRBG before any byte is produced.
+   * rng_lock: 0, or the id of the process one of whose threads is
+   * re-creating it (a stale holder from another process is taken over). */
+  _Atomic long rng_pid;
+  _Atomic long rng_lock;
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */
 };
@@ -227,6 +236,11 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
+/* Re-create g's DRBG in place from fresh entropy without touching the
+ * inherited (possibly locked) mutexes, personalized with the process, the
+ * clocks and count; records the current process id. Only for a process in
+ * which the DRBG has not been re-created yet (platform/posix/fork.c). */
+int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count);
 /* Benchmarks only (bench/bench_crl.c): make g's config check the CRL set with
  * mbedTLS's own CRL walk instead of the revocation table. Call before any
  * handshake uses g. */

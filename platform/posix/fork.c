@@ -23,6 +23,15 @@
  * inherited state is never used again, so two children can never produce
  * the same randoms, and no inherited mutex is ever touched.
  *
+ * The explicit calls are the fast path, not the guarantee: every generation
+ * records the process id its DRBG was seeded in and its random callback
+ * (core/generation.c) compares it on each use, re-creating the DRBG here
+ * before producing a byte in a process that made no after-fork call, or for
+ * a generation (an open connection's, from before a reload) that
+ * hotssl_manager_after_fork_child does not touch. Known limit of a pid check:
+ * a descendant whose pid recycles that of a dead ancestor that seeded the
+ * state, with no process in between having used it, is not detected.
+ *
  * The manager's own lock (reload_lock) is handled the classic atfork way:
  * before_fork takes it (waiting for a reload in progress, e.g. in a watcher
  * thread), the parent releases it after fork, the child releases its copy.
@@ -61,7 +70,7 @@ void hotssl_manager_after_fork_parent(hotssl_manager *m) {
   hotssl__mutex_unlock(m->reload_lock);
 }
 
-static int recreate_rng(hotssl_generation *g, unsigned count) {
+int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
   struct timespec rt, mono;
   char pers[160];
   int n;
@@ -80,13 +89,14 @@ static int recreate_rng(hotssl_generation *g, unsigned count) {
   if (mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy,
                             (const unsigned char *)pers, (size_t)n) != 0)
     return HOTSSL_ETLS;
+  atomic_store(&g->rng_pid, (long)getpid());
   return 0;
 }
 
 int hotssl_generation_after_fork_child(hotssl_generation *g) {
   if (g == NULL)
     return HOTSSL_EINVAL;
-  return recreate_rng(g, 0);
+  return hotssl__generation_rng_recreate(g, 0);
 }
 
 int hotssl_manager_after_fork_child(hotssl_manager *m) {
@@ -96,7 +106,7 @@ int hotssl_manager_after_fork_child(hotssl_manager *m) {
   /* Single-threaded now: no reader is in flight. */
   atomic_store(&m->readers[0], 0);
   atomic_store(&m->readers[1], 0);
-  r = recreate_rng(atomic_load(&m->current), atomic_load(&m->fork_count));
+  r = hotssl__generation_rng_recreate(atomic_load(&m->current), atomic_load(&m->fork_count));
   /* The parent's wake-up pipe is the parent's: a child writing to it would
    * trigger the parent's reloads, a child reading it would steal them. */
   hotssl__wakeup_close(&m->wakeup);
