@@ -283,6 +283,11 @@ struct hotssl_manager {
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
                                       void *arg);
+/* Test hook of hotssl_prefork_check (platform/posix/fork.c): fn(arg) runs
+ * after each copy of the snapshot out of shared memory, before the seqlock
+ * re-check (a publication from the hook forces a retry). */
+struct hotssl_prefork;
+void hotssl__prefork_set_copy_hook(struct hotssl_prefork *p, void (*fn)(void *), void *arg);
 /* hotssl_manager_reload with a choice: when final is 0 a failure is neither
  * logged nor counted (the watcher retries inside its window and reports only
  * the last failure). errbuf gets the reason. */

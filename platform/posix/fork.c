@@ -141,7 +141,16 @@ struct hotssl_prefork {
   size_t capacity;
   _Atomic uint64_t seen; /* per process (copied at fork) */
   pid_t owner;           /* the parent: zeroizes the region at destroy */
+  /* Test hook (hotssl__prefork_set_copy_hook): called in hotssl_prefork_check
+   * after each copy out of the region, before the seqlock re-check. */
+  void (*copy_hook)(void *);
+  void *copy_arg;
 };
+
+void hotssl__prefork_set_copy_hook(hotssl_prefork *p, void (*fn)(void *), void *arg) {
+  p->copy_hook = fn;
+  p->copy_arg = arg;
+}
 
 #define PREFORK_DEFAULT_CAPACITY ((size_t)64 << 20)
 
@@ -223,7 +232,7 @@ int hotssl_prefork_publish(hotssl_prefork *p) {
 int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
   uint64_t pub, gen = 0, start;
   unsigned char *buf = NULL;
-  size_t len = 0;
+  size_t len = 0, cap = 0; /* cap: the allocation, wiped whole when freed */
   hotssl_generation *cur, *g = NULL;
   hotssl_config *cfg = NULL;
   char err[HOTSSL__ERRLEN];
@@ -242,14 +251,20 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
       uint64_t l = p->base->len;
       if (l > p->capacity || l < HOTSSL__SNAPSHOT_HEADER)
         goto retry;
-      if (buf == NULL || len < l) {
-        hotssl__snapshot_bytes_free(buf, len);
+      if (buf == NULL || cap < l) {
+        /* An earlier, retried copy may hold key DER anywhere in the old
+         * buffer: wipe all of it, not the length last copied. */
+        hotssl__snapshot_bytes_free(buf, cap);
+        cap = 0;
         if ((buf = malloc((size_t)l)) == NULL)
           return HOTSSL_ENOMEM;
+        cap = (size_t)l;
       }
       len = (size_t)l;
       gen = p->base->generation;
       memcpy(buf, p->base->data, len);
+      if (p->copy_hook != NULL)
+        p->copy_hook(p->copy_arg);
       atomic_thread_fence(memory_order_acquire);
       s2 = atomic_load_explicit(&p->base->seq, memory_order_relaxed);
       if (s1 == s2)
@@ -257,7 +272,7 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
     }
   retry:
     if (hotssl__now_ms() - start > 10000) {
-      hotssl__snapshot_bytes_free(buf, len);
+      hotssl__snapshot_bytes_free(buf, cap);
       hotssl__logf(&wm->log, HOTSSL_LOG_WARNING,
                    "could not read the parent's snapshot: it kept changing; keeping the current generation");
       return HOTSSL_EBUSY;
@@ -268,12 +283,12 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
   cur = hotssl_manager_acquire(wm);
   if (gen <= cur->number) {
     hotssl_generation_release(cur);
-    hotssl__snapshot_bytes_free(buf, len);
+    hotssl__snapshot_bytes_free(buf, cap);
     return 0;
   }
   r = hotssl__snapshot_build(buf, len, cur, &wm->log, &g, &cfg, err, sizeof err);
   hotssl_generation_release(cur);
-  hotssl__snapshot_bytes_free(buf, len);
+  hotssl__snapshot_bytes_free(buf, cap);
   if (r != 0) {
     hotssl__logf(&wm->log, HOTSSL_LOG_WARNING,
                  "SSL configuration was not updated from the parent's snapshot (generation %llu): %s",
