@@ -4,7 +4,6 @@
  * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
  * with another thread's first APR use (documented in hotssl.h).
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +17,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "../core/internal.h"
+#include "os.h"
 
 int hotssl__runtime_acquire(void) {
   return apr_initialize() == APR_SUCCESS ? 0 : HOTSSL_ESYS;
@@ -54,12 +54,6 @@ void hotssl__yield(void) { apr_thread_yield(); }
 
 #define PASS_MAX 1024
 
-#ifdef SIGKILL
-#  define HOTSSL__KILL SIGKILL
-#else
-#  define HOTSSL__KILL 9
-#endif
-
 /* Wait for the command, killing it at the deadline (0: no deadline).
  * Returns 1 if it had to be killed. */
 static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit_why_e *why) {
@@ -71,7 +65,7 @@ static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit
     if (APR_STATUS_IS_CHILD_DONE(apr_proc_wait(proc, code, why, APR_NOWAIT)))
       return 0;
     if (hotssl__now_ms() >= deadline) {
-      apr_proc_kill(proc, HOTSSL__KILL);
+      hotssl__proc_kill_group(proc);
       apr_proc_wait(proc, code, why, APR_WAIT);
       return 1;
     }
@@ -102,7 +96,10 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
       /* No error check: with APR_SHELLCMD, APR would access() the whole
        * command line as a path when it starts with '/' ("/bin/echo x"),
        * and fail. A command the shell cannot run exits 127, reported below. */
-      (rv = apr_procattr_error_check_set(attr, 0)) != APR_SUCCESS)
+      (rv = apr_procattr_error_check_set(attr, 0)) != APR_SUCCESS ||
+      /* Its own process group: at the deadline the whole group is killed,
+       * not only the shell (whose children would outlive the timeout). */
+      (rv = hotssl__procattr_own_group(attr)) != APR_SUCCESS)
     goto apr_fail;
   args[0] = cmd;
   args[1] = NULL;
@@ -136,7 +133,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
   }
   apr_file_close(proc.out);
   if (timed_out) {
-    apr_proc_kill(&proc, HOTSSL__KILL);
+    hotssl__proc_kill_group(&proc);
     apr_proc_wait(&proc, &code, &why, APR_WAIT);
   } else {
     timed_out = wait_or_kill(&proc, deadline, &code, &why);
