@@ -7,11 +7,14 @@
  *   valid CRL, client not listed     -> handshake succeeds (the control);
  *   valid CRL listing the client      -> refused (revocation lookup);
  *   CRL whose nextUpdate has passed   -> refused (as mbedTLS: BADCRL_EXPIRED);
- *   CRL whose thisUpdate is to come   -> refused (BADCRL_FUTURE).
+ *   CRL whose thisUpdate is to come   -> refused (BADCRL_FUTURE);
+ *   a CRL directory with a good CRL and one from another CA -> start
+ *   refused (all or nothing: the good part is not served alone).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "certgen.h"
 #include "testutil.h"
@@ -39,14 +42,16 @@ static int gen(mbedtls_pk_context *key, const char *subject, mbedtls_pk_context 
   return 0;
 }
 
-/* Sign crl.pem with the given dates ("" = openssl's defaults) over index. */
-static int sign_crl(const char *index, const char *last, const char *next) {
+/* Sign `out` with CA `ca` (ca.crt/ca.key) and the given dates ("" =
+ * openssl's defaults) over index. */
+static int sign_crl_as(const char *ca, const char *out, const char *index, const char *last,
+                       const char *next) {
   char cmd[2048];
   write_file("index.txt", index, 0644);
   write_file("crlnumber", "01\n", 0644);
   snprintf(cmd, sizeof cmd,
-           "cd '%s' && openssl ca -config ca.cnf -gencrl -keyfile ca.key -cert ca.crt -out crl.pem %s%s %s%s >ca.log 2>&1",
-           dir, *last ? "-crl_lastupdate " : "", last, *next ? "-crl_nextupdate " : "", next);
+           "cd '%s' && openssl ca -config ca.cnf -gencrl -keyfile %s.key -cert %s.crt -out %s %s%s %s%s >ca.log 2>&1",
+           dir, ca, ca, out, *last ? "-crl_lastupdate " : "", last, *next ? "-crl_nextupdate " : "", next);
   if (system(cmd) != 0) {
     snprintf(cmd, sizeof cmd, "cat '%s/ca.log' >&2", dir);
     if (system(cmd) != 0)
@@ -54,6 +59,37 @@ static int sign_crl(const char *index, const char *last, const char *next) {
     return -1;
   }
   return 0;
+}
+
+static int sign_crl(const char *index, const char *last, const char *next) {
+  return sign_crl_as("ca", "crl.pem", index, last, next);
+}
+
+/* All or nothing: a CRL directory with one good CRL and one that no CA in
+ * ssl_ca_file issued must refuse the whole configuration, not serve the
+ * good part. Returns the start result. */
+static int start_with_crl_dir(void) {
+  hotssl_config *cfg;
+  hotssl_manager *m = NULL;
+  hotssl_manager_options o = {0};
+  char err[512], *conf = tu_path(dir, "dir.conf");
+  int r;
+  tu_write(conf,
+           "ssl_cert_file='server.crt'\nssl_key_file='server.key'\nssl_ca_file='ca.crt'\n"
+           "ssl_crl_dir='crldir'\nssl_client_cert='require'\n",
+           0644);
+  hotssl_config_create(&cfg);
+  r = hotssl_config_load_file(cfg, conf, err, sizeof err);
+  if (r == 0)
+    r = hotssl_manager_create(&m, cfg, &o, err, sizeof err);
+  if (r != 0 && strstr(err, "00000001.r1") == NULL) {
+    fprintf(stderr, "crl dir: refused for another reason: %s\n", err);
+    r = 1000;
+  }
+  hotssl_config_destroy(cfg);
+  hotssl_manager_destroy(m);
+  free(conf);
+  return r;
 }
 
 /* Start a server on the current files; one client handshake with the client
@@ -127,6 +163,22 @@ int main(void) {
   CHECK(sign_crl("", "20980101000000Z", "20990101000000Z") == 0);
   r = handshake();
   CHECK(r != 0 && r != 1000); /* not yet valid CRL */
+
+  /* All or nothing: crldir/00000001.r0 good, 00000001.r1 from another CA. */
+  {
+    mbedtls_pk_context other;
+    mbedtls_pk_init(&other);
+    char *d = tu_path(dir, "crldir");
+    mkdir(d, 0755);
+    free(d);
+    checks += 4;
+    CHECK(gen(&other, "CN=other CA", NULL, 9, 1, &rng, "other.crt", "other.key") == 0);
+    CHECK(sign_crl_as("ca", "crldir/00000001.r0", "", "", "") == 0);
+    CHECK(sign_crl_as("other", "crldir/00000001.r1", "", "", "") == 0);
+    r = start_with_crl_dir();
+    CHECK(r != 0 && r != 1000);
+    mbedtls_pk_free(&other);
+  }
 
   mbedtls_pk_free(&ca);
   mbedtls_pk_free(&srv);
