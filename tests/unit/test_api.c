@@ -363,69 +363,6 @@ static void test_passphrase_timeout(void) {
   }
 }
 
-/* How many of the command's recorded processes are still alive (not zombies). */
-static int group_alive(const long *pids, int n) {
-  char path[64], buf[512];
-  int alive = 0;
-  for (int i = 0; i < n; i++) {
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%ld/stat", pids[i]);
-    if ((f = fopen(path, "r")) == NULL)
-      continue;
-    if (fgets(buf, sizeof buf, f) != NULL) {
-      const char *rp = strrchr(buf, ')');
-      char state = 0;
-      if (rp != NULL && sscanf(rp + 2, "%c", &state) == 1 && state != 'Z' && state != 'X')
-        alive++;
-    }
-    fclose(f);
-  }
-  return alive;
-}
-
-/* The command runs in a process group of its own and the whole group is
- * killed at the deadline: a background child and a foreground child of the
- * shell (the `sleep`s) must not outlive the timeout, with and without the
- * output pipe open. */
-static void test_passphrase_group(void) {
-  static const char *shapes[] = {"sleep 30 & echo $! >> %s; sleep 31 & echo $! >> %s; wait",
-                                 "exec >&-; sleep 30 & echo $! >> %s; sleep 31 & echo $! >> %s; wait"};
-  char conf[1024], cmd[600], err[512];
-  char *pidfile = tu_path(dir, "group.pids");
-  put("server.crt", "server-cn-only.crt", 0644);
-  put("server.key", "server-password.key", 0600);
-  for (int i = 0; i < 2; i++) {
-    hotssl_manager *m = NULL;
-    long pids[3] = {0, 0, 0};
-    int n = 0, alive = 0;
-    FILE *f;
-    unlink(pidfile);
-    /* The shell records its own pid first: the group's id. */
-    snprintf(cmd, sizeof cmd, "echo $$ >> %s; ", pidfile);
-    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), shapes[i], pidfile, pidfile);
-    snprintf(conf, sizeof conf,
-             "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
-             "ssl_passphrase_command = '%s'\nhotssl_passphrase_timeout_ms = 500\n", cmd);
-    TEQ(manager_from(conf, &m, err, sizeof err), HOTSSL_EPASSPHRASE);
-    T(strstr(err, "did not finish within 500 ms") != NULL);
-    hotssl_manager_destroy(m);
-    if ((f = fopen(pidfile, "r")) != NULL) {
-      while (n < 3 && fscanf(f, "%ld", &pids[n]) == 1)
-        n++;
-      fclose(f);
-    }
-    TEQ(n, 3); /* the shell and both sleeps started before the deadline */
-    /* Killed processes are reaped by init; wait (bounded) for them to go. */
-    uint64_t deadline = tu_now_ms() + 10000;
-    while ((alive = group_alive(pids, n)) > 0 && tu_now_ms() < deadline)
-      usleep(20000);
-    TEQ(alive, 0);
-    for (int k = 1; k < n; k++) /* never leave them behind, pass or fail */
-      kill((pid_t)pids[k], SIGKILL);
-  }
-  free(pidfile);
-}
-
 /* The optional on_reload callback fires once per reload attempt (not at
  * start) with the result and the generation then served. */
 static int cb_calls, cb_last_result;
@@ -482,7 +419,6 @@ int main(void) {
   test_reuse();
   test_client_cert_modes();
   test_passphrase_timeout();
-  test_passphrase_group();
   test_on_reload();
   tu_rmtree(dir);
   free(dir);
