@@ -150,8 +150,10 @@ int hotssl_config_set(hotssl_config *cfg, const char *name, const char *value,
   if (value != NULL) {
     if ((r = check_value(id, value, errbuf, errlen)) != 0)
       return r;
-    if ((copy = hotssl__strdup(value)) == NULL)
+    if ((copy = hotssl__strdup(value)) == NULL) {
+      hotssl__fmt(errbuf, errlen, "out of memory");
       return HOTSSL_ENOMEM;
+    }
   }
   hotssl__secret_free(cfg->value[id]);
   cfg->value[id] = copy;
@@ -314,8 +316,10 @@ int hotssl_config_load_file(hotssl_config *cfg, const char *path, char *errbuf,
 
   if (cfg == NULL || path == NULL)
     return HOTSSL_EINVAL;
-  if ((abs = hotssl__path_absolute(path)) == NULL)
+  if ((abs = hotssl__path_absolute(path)) == NULL) {
+    hotssl__fmt(errbuf, errlen, "could not open configuration file \"%s\": out of memory", path);
     return HOTSSL_ENOMEM;
+  }
   r = hotssl__file_read(abs, 0, 1024 * 1024, &b, sub, sizeof sub);
   if (r != 0) {
     hotssl__fmt(errbuf, errlen, "could not open configuration file \"%s\": %s",

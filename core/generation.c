@@ -192,8 +192,9 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
     return HOTSSL_EKEY;
   ret = hotssl__pkcs8_pem_extract((const char *)b->data, b->len, &p8, &p8len);
   if (ret < 0) {
-    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": malformed PEM block", b->path);
-    return HOTSSL_EKEY;
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s", b->path,
+                ret == HOTSSL__PKCS8_NOMEM ? "out of memory" : "malformed PEM block");
+    return ret == HOTSSL__PKCS8_NOMEM ? HOTSSL_ENOMEM : HOTSSL_EKEY;
   }
   encrypted_pkcs8 = ret == 1;
   /* Bounded work: a password-based key's iteration count and estimated

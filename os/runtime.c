@@ -83,15 +83,18 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
   char buf[PASS_MAX + 1];
   apr_size_t got = 0;
   int code = 0, r, timed_out = 0;
+  apr_status_t read_rv = APR_SUCCESS;
   apr_exit_why_e why = APR_PROC_EXIT;
   uint64_t deadline = timeout_ms ? hotssl__now_ms() + timeout_ms : 0;
   char t[200];
 
   *out = NULL;
-  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+  if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+    hotssl__fmt(errbuf, errlen, "could not run command \"%s\": out of memory", cmd);
     return HOTSSL_ENOMEM;
+  }
   if ((rv = apr_procattr_create(&attr, pool)) != APR_SUCCESS ||
-      (rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)) != APR_SUCCESS ||
+      (rv = hotssl__os()->procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)) != APR_SUCCESS ||
       (rv = apr_procattr_cmdtype_set(attr, APR_SHELLCMD)) != APR_SUCCESS ||
       /* No error check: with APR_SHELLCMD, APR would access() the whole
        * command line as a path when it starts with '/' ("/bin/echo x"),
@@ -103,7 +106,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
     goto apr_fail;
   args[0] = cmd;
   args[1] = NULL;
-  if ((rv = apr_proc_create(&proc, cmd, args, NULL, attr, pool)) != APR_SUCCESS)
+  if ((rv = hotssl__os()->proc_create(&proc, cmd, args, NULL, attr, pool)) != APR_SUCCESS)
     goto apr_fail;
   for (;;) {
     apr_size_t n = PASS_MAX - got;
@@ -121,15 +124,18 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
         }
         apr_file_pipe_timeout_set(proc.out, (apr_interval_time_t)(deadline - now) * 1000);
       }
-      rv = apr_file_read(proc.out, buf + got, &n);
+      rv = hotssl__os()->file_read(proc.out, buf + got, &n);
       got += n;
     }
     if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
       timed_out = 1;
       break;
     }
-    if (rv != APR_SUCCESS)
+    if (rv != APR_SUCCESS) {
+      if (!APR_STATUS_IS_EOF(rv))
+        read_rv = rv; /* not the end of its output: reading failed */
       break;
+    }
   }
   apr_file_close(proc.out);
   if (timed_out) {
@@ -145,6 +151,14 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
     r = HOTSSL_EPASSPHRASE;
     goto out;
   }
+  if (read_rv != APR_SUCCESS) {
+    /* Reported before the exit status: closing the pipe early may itself
+     * have made the command fail (SIGPIPE). */
+    apr_strerror(read_rv, t, sizeof t);
+    hotssl__fmt(errbuf, errlen, "could not read the output of command \"%s\": %s", cmd, t);
+    r = HOTSSL_EPASSPHRASE;
+    goto out;
+  }
   if (why != APR_PROC_EXIT || code != 0) {
     if (why == APR_PROC_EXIT)
       hotssl__fmt(errbuf, errlen, "command \"%s\" failed: exit code %d", cmd, code);
@@ -155,6 +169,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
   }
   buf[strcspn(buf, "\r\n")] = '\0';
   if ((*out = hotssl__strdup(buf)) == NULL) {
+    hotssl__fmt(errbuf, errlen, "command \"%s\": out of memory", cmd);
     r = HOTSSL_ENOMEM;
     goto out;
   }

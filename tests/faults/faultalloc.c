@@ -73,8 +73,11 @@ static int should_fail(void) {
 }
 
 void fa_fail_at(long n) {
-  atomic_store(&calls, 0);
-  atomic_store(&fired, 0);
+  atomic_store(&fail_at, 0);
+  if (n != 0) { /* disarming keeps the count and fa_fired() for the caller */
+    atomic_store(&calls, 0);
+    atomic_store(&fired, 0);
+  }
   atomic_store(&fail_at, n);
 }
 long fa_count(void) { return atomic_load(&calls); }
@@ -126,3 +129,5 @@ void __wrap_free(void *p) {
     free_hook(p, n, free_arg);
   __real_free(p);
 }
+
+int fa_tick(void) { return should_fail(); }

@@ -13,7 +13,8 @@
 #define HOTSSL_FAULTALLOC_H
 #include <stddef.h>
 
-/* Fail the n-th allocation counted from now (1 = the next); 0 disarms. */
+/* Fail the n-th allocation counted from now (1 = the next); 0 disarms
+ * (keeping fa_count() and fa_fired() of the run that just ended). */
 void fa_fail_at(long n);
 /* Allocations seen since the last fa_fail_at / fa_reset_count. */
 long fa_count(void);
@@ -22,6 +23,9 @@ void fa_reset_count(void);
 int fa_fired(void);
 /* Number of blocks allocated here and not yet freed. */
 long fa_live(void);
+/* Counts one call of another kind (the os/ call table) on the same counter:
+ * 1 if it is the one to fail. */
+int fa_tick(void);
 /* Called with each tracked block and its size before it is freed. */
 void fa_set_free_hook(void (*fn)(void *p, size_t size, void *arg), void *arg);
 #endif
