@@ -1,10 +1,11 @@
 #!/bin/sh
 # The README's second command: the whole test suite, as CI runs it.
-#   1. default build (-Werror): every test (unit, e2e, watcher, platform, valgrind)
-#   2. AddressSanitizer + UBSan build: every test
+#   1. default build (-Werror): every test (unit, faults, e2e, watcher, platform, soak 10 s per mode, valgrind)
+#   2. AddressSanitizer + UBSan build: every test but the soak
 #   3. ThreadSanitizer build: the concurrency, watcher and platform tests
-#   4. libFuzzer smoke run (clang): the config parser and the PKCS#8 decoder, 30 s each
-#   5. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
+#   4. libFuzzer smoke run (clang): config, PKCS#8, snapshot, loader, revocation table, 15 s each
+#   5. mutation check (tools/mutants.sh): every listed mutation must be caught
+#   6. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -29,12 +30,20 @@ run_suite() { # name, cmake args, ctest args
 # Each suite in a subshell, so its environment does not leak into the next.
 (run_suite default "-DCMAKE_BUILD_TYPE=RelWithDebInfo") || status=1
 (export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
- run_suite asan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=address" -LE valgrind) || status=1
+ run_suite asan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=address" -LE "valgrind|soak") || status=1
 (export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
  run_suite tsan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=thread" -L "concurrency|watcher|platform" -LE valgrind) || status=1
 
 (export CC=clang
  run_suite fuzz "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_BUILD_FUZZERS=ON -DHOTSSL_BUILD_TESTS=OFF -DHOTSSL_BUILD_CLI=OFF -DHOTSSL_BUILD_EXAMPLES=OFF" -L fuzz) || status=1
+
+# ---- issue 11: mutation check (each critical check mutated in a scratch copy; ~3 min) ----
+echo "=== mutants ==="
+if ! sh tools/mutants.sh; then
+  echo "=== mutants: FAILED ==="
+  status=1
+fi
+# ---- end of the mutation check ----
 
 echo "=== fresh clone: README set-up command ==="
 clone=$(mktemp -d /tmp/hotssl-clone-XXXXXX)
