@@ -62,12 +62,7 @@ static int names_cause(const char *msg) {
 
 /* ---- files ---- */
 
-static void put(const char *name, const char *src, int mode) {
-  char from[1024], *to = tu_path(dir, name);
-  snprintf(from, sizeof from, "%s/%s", tu_testdata(), src);
-  tu_copy(from, to, mode);
-  free(to);
-}
+static void put(const char *name, const char *src, int mode) { tu_put_testdata(dir, name, src, mode); }
 
 #define FULL                                                                          \
   "ssl_cert_file='a.crt'\nssl_key_file='a-enc.key'\nssl_ca_file='ca.crt'\n"           \

@@ -25,12 +25,7 @@ static int checks;
 
 static char *dir;
 
-static void put(const char *name, const char *src, int mode) {
-  char from[1024], *to = tu_path(dir, name);
-  snprintf(from, sizeof from, "%s/%s", tu_testdata(), src);
-  tu_copy(from, to, mode);
-  free(to);
-}
+static void put(const char *name, const char *src, int mode) { tu_put_testdata(dir, name, src, mode); }
 
 static hotssl_manager *manager(const char *conf_name, const char *text) {
   hotssl_config *cfg;

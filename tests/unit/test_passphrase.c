@@ -19,12 +19,7 @@ static int checks;
 
 static char *dir;
 
-static void put(const char *name, const char *testdata_name, int mode) {
-  char src[1024], *dst = tu_path(dir, name);
-  snprintf(src, sizeof src, "%s/%s", tu_testdata(), testdata_name);
-  tu_copy(src, dst, mode);
-  free(dst);
-}
+static void put(const char *name, const char *src, int mode) { tu_put_testdata(dir, name, src, mode); }
 
 static int manager_from(const char *conf_text, hotssl_manager **m, char *err, size_t errlen) {
   hotssl_config *cfg;
