@@ -74,6 +74,13 @@ static void hotssl__pkcs8_err(char *errbuf, size_t errlen, const char *fmt, ...)
   va_end(ap);
 }
 
+/* End of an ASN.1 value: absent parameters have p == NULL and len 0, and
+ * NULL + 0 is undefined behaviour in C (UBSan, found by fuzz_pkcs8). */
+static const unsigned char *hotssl__pkcs8_end(const mbedtls_asn1_buf *b)
+{
+  return b->len != 0 ? b->p + b->len : b->p;
+}
+
 static int hotssl__pkcs8_oid_eq(const mbedtls_asn1_buf *oid, const char *want, size_t wantlen)
 {
   return oid->len == wantlen && memcmp(oid->p, want, wantlen) == 0;
@@ -161,7 +168,7 @@ static int hotssl__pkcs8_parse_pbkdf2(const mbedtls_asn1_buf *params, hotssl__pk
   };
   const hotssl__pkcs8_alg *prf = &prfs[0];
   unsigned char *p = params->p;
-  const unsigned char *end = params->p + params->len;
+  const unsigned char *end = hotssl__pkcs8_end(params);
   size_t len;
 
   if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
@@ -242,7 +249,7 @@ static int hotssl__pkcs8_parse_pbes2(const mbedtls_asn1_buf *params, hotssl__pkc
     { "aes-256-cbc", HOTSSL__PKCS8_OID_AES256_CBC, MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_AES256_CBC), 32 },
   };
   unsigned char *p = params->p;
-  const unsigned char *end = params->p + params->len;
+  const unsigned char *end = hotssl__pkcs8_end(params);
   mbedtls_asn1_buf kdf_oid, kdf_params, enc_oid, enc_params;
 
   if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
@@ -484,7 +491,7 @@ static int hotssl__pkcs8_get_count(unsigned char **p, const unsigned char *end, 
 static int hotssl__pkcs8_salt_count(const mbedtls_asn1_buf *params, hotssl__pkcs8_cost *c)
 {
   unsigned char *p = params->p;
-  const unsigned char *end = params->p + params->len;
+  const unsigned char *end = hotssl__pkcs8_end(params);
   size_t len;
   if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) ||
       mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0)
@@ -500,7 +507,7 @@ static int hotssl__pkcs8_salt_count(const mbedtls_asn1_buf *params, hotssl__pkcs
 static int hotssl__pkcs8_pbes2_count(const mbedtls_asn1_buf *params, hotssl__pkcs8_cost *c)
 {
   unsigned char *p = params->p, *q;
-  const unsigned char *end = params->p + params->len, *qend;
+  const unsigned char *end = hotssl__pkcs8_end(params), *qend;
   mbedtls_asn1_buf kdf_oid, kdf_params, enc_oid, enc_params;
   size_t len;
   if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) ||
@@ -520,7 +527,7 @@ static int hotssl__pkcs8_pbes2_count(const mbedtls_asn1_buf *params, hotssl__pkc
   if (kdf_params.tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
     return 0;
   q = kdf_params.p;
-  qend = kdf_params.p + kdf_params.len;
+  qend = hotssl__pkcs8_end(&kdf_params);
   if (mbedtls_asn1_get_tag(&q, qend, &len, MBEDTLS_ASN1_OCTET_STRING) != 0)
     return -1; /* otherSource salt: refused by every decoder before deriving */
   c->salt = q;
