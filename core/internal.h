@@ -153,6 +153,8 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
 char *hotssl__path_absolute(const char *path);
 /* Monotonic milliseconds. */
 uint64_t hotssl__now_ms(void);
+/* CPU time of the calling thread, microseconds (os/posix/clock.c). */
+uint64_t hotssl__thread_cpu_us(void);
 /* The current process's id (os/posix/process.c, os/win32/process.c). */
 long hotssl__process_id(void);
 void hotssl__yield(void);

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h" /* hotssl__now_ms */
+#include "internal.h" /* hotssl__thread_cpu_us */
 
 #include <mbedtls/aes.h>
 #include <mbedtls/asn1.h>
@@ -551,17 +551,19 @@ static int hotssl__pkcs8_pbes2_count(const mbedtls_asn1_buf *params, hotssl__pkc
   return 1;
 }
 
-/* Milliseconds for `iter` rounds of c's derivation, extrapolated from timing
- * the same derivation (same hash, key length, salt) on a count doubled until
- * it takes 20 ms: the estimate costs at most ~40 ms, and a loaded machine
- * only makes it larger (refusing earlier), never smaller. */
+/* Milliseconds for `iter` rounds of c's derivation, extrapolated from the
+ * CPU time of the same derivation (same hash, key length, salt) on a count
+ * doubled until it costs 25 ms of this thread's CPU: the estimate costs at
+ * most ~50 ms, and is not inflated when other processes hold the CPU (a
+ * wall-clock calibration over a few ms was: up to 3x on a loaded machine,
+ * refusing a key at one reload and accepting it at the next). */
 static uint64_t hotssl__pkcs8_estimate_ms(const hotssl__pkcs8_cost *c)
 {
   unsigned char out[64];
   uint64_t n = 1024, t0, dt;
   for (;;) {
     int ret = -1;
-    t0 = hotssl__now_ms();
+    t0 = hotssl__thread_cpu_us();
     if (c->kdf == 1) {
       ret = hotssl__pkcs8_pbkdf2(c->md, (const unsigned char *) "", 0, c->salt, c->saltlen, (int) n,
                                  out, c->keylen < sizeof out ? c->keylen : sizeof out);
@@ -577,12 +579,12 @@ static uint64_t hotssl__pkcs8_estimate_ms(const hotssl__pkcs8_cost *c)
                                         MBEDTLS_MD_SHA1, MBEDTLS_PKCS12_DERIVE_IV, (int) n);
     }
 #endif
-    dt = hotssl__now_ms() - t0;
+    dt = hotssl__thread_cpu_us() - t0;
     mbedtls_platform_zeroize(out, sizeof out);
     if (ret != 0)
       return 0; /* not derivable here: the decoder refuses it without deriving */
-    if (dt >= 20 || n >= c->iter)
-      return n >= c->iter ? dt : (dt * c->iter) / n;
+    if (dt >= 25000 || n >= c->iter)
+      return (n >= c->iter ? dt : (dt * c->iter) / n) / 1000;
     n *= 2;
   }
 }

@@ -21,8 +21,10 @@
  * cipher, PKCS#12 PBE, PBES1), whichever decoder (ours or mbedTLS's) would
  * run the derivation: nothing sane needs more (OpenSSL writes 2048). */
 #define HOTSSL__PKCS8_MAX_ITER 10000000
-/* Wall-clock budget for deriving one key's decryption key, estimated before
- * any derivation by timing the same derivation on a smaller count. */
+/* Time budget for deriving one key's decryption key, estimated before any
+ * derivation from the CPU time of the same derivation on a smaller count
+ * (what it costs on an idle core: a loaded machine does not change the
+ * verdict). */
 #define HOTSSL__PKCS8_BUDGET_MS 5000u
 
 /* If der is an EncryptedPrivateKeyInfo with a password-based scheme, checks
