@@ -42,7 +42,11 @@ TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_f
 
 echo "=== mutants: scratch copy in $SCRATCH ==="
 (cd "$ROOT" && git ls-files -co --exclude-standard -z | grep -zv '^build' | xargs -0 cp --parents -t "$SCRATCH")
-cmake -S "$SCRATCH" -B "$SCRATCH/build" -DCMAKE_BUILD_TYPE=Debug -DHOTSSL_BUILD_EXAMPLES=OFF >/dev/null
+# The scratch copy has no .deps/: use the tree's local mbedTLS build if any.
+mb=""
+[ -f "$ROOT/.deps/mbedtls-3.6.6/.hotssl-stamp" ] && mb="-DHOTSSL_MBEDTLS=$ROOT/.deps/mbedtls-3.6.6"
+# shellcheck disable=SC2086
+cmake -S "$SCRATCH" -B "$SCRATCH/build" -DCMAKE_BUILD_TYPE=Debug -DHOTSSL_BUILD_EXAMPLES=OFF $mb >/dev/null
 # shellcheck disable=SC2086
 build() { (IFS=' '; cmake --build "$SCRATCH/build" -j"$JOBS" --target $TARGETS >"$SCRATCH/build.log" 2>&1); }
 field() { echo "$1" | awk -F' ~~ ' -v n="$2" '{print $n}'; }
