@@ -3,9 +3,10 @@
  * generations across a reload (an open connection's old one and the current
  * one), has used both, then forks 50 children WITHOUT calling any after-fork
  * function. Each child does a real TLS 1.2 handshake (ECDHE) with each
- * generation over a socket pair; the client records the server's flight
- * and the child reports the ServerHello random and the ServerKeyExchange
- * key share. Across the 100 handshakes (and the parent's own two) there must
+ * generation over a socket pair, and with mbedTLS 3.x a TLS 1.3 one too;
+ * the client records the server's flight and the child reports the
+ * ServerHello random and the server's key share (TLS 1.2: ServerKeyExchange;
+ * TLS 1.3: the ServerHello's key_share extension). Across all handshakes (and the parent's own) there must
  * be no repeated random and no repeated key share. Every wait on a child has
  * a deadline: a child that hangs is killed and counted as a failure.
  */
@@ -31,6 +32,14 @@
 #include "testutil.h"
 
 #define CHILDREN 50
+/* TLS 1.2 (the generation's DRBG) and, with mbedTLS 3.x, TLS 1.3 (whose key
+ * shares come from PSA's generator, reseeded with the DRBG). */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#  define VERSIONS 2
+#else
+#  define VERSIONS 1
+#endif
+#define PER_CHILD (2 * VERSIONS)
 #define REC 200 /* 32 random, 1 share length, up to 167 share bytes (P-521: 137) */
 
 static int checks;
@@ -71,6 +80,7 @@ static int fd_recv(void *ctx, unsigned char *b, size_t n) {
 
 typedef struct client {
   rec_io io;
+  int tls13; /* 1: TLS 1.3 only (mbedTLS 3.x), 0: TLS 1.2 only */
   int result;
 } client;
 
@@ -94,7 +104,8 @@ static void *client_main(void *arg) {
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
     mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-    mbedtls_ssl_conf_max_tls_version(&conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_min_tls_version(&conf, c->tls13 ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(&conf, c->tls13 ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
 #else
     mbedtls_ssl_conf_max_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
@@ -137,6 +148,24 @@ static int extract(const unsigned char *in, size_t inlen, unsigned char out[REC]
     if (hs[i] == 2 && len >= 34) {
       memcpy(out, b + 2, 32);
       got |= 1;
+      /* TLS 1.3: the server's key share is the ServerHello's key_share
+       * extension (the rest of the flight is encrypted). */
+      size_t o = 34;
+      if (o < len)
+        o += 1 + b[o];           /* legacy_session_id */
+      o += 2 + 1;                /* cipher suite, compression */
+      if (o + 2 <= len) {
+        size_t end = o + 2 + ((size_t)b[o] << 8 | b[o + 1]);
+        for (o += 2; o + 4 <= end && end <= len;) {
+          size_t et = (size_t)b[o] << 8 | b[o + 1], el = (size_t)b[o + 2] << 8 | b[o + 3];
+          if (et == 0x0033 && el >= 4 && el <= REC - 33 && o + 4 + el <= end) {
+            out[32] = (unsigned char)el;
+            memcpy(out + 33, b + o + 4, el);
+            got |= 2;
+          }
+          o += 4 + el;
+        }
+      }
     } else if (hs[i] == 12 && len >= 4 && b[0] == 3 && 4u + b[3] <= len && 4u + b[3] <= REC - 33) {
       out[32] = (unsigned char)(4 + b[3]);
       memcpy(out + 33, b, 4u + b[3]);
@@ -148,7 +177,7 @@ static int extract(const unsigned char *in, size_t inlen, unsigned char out[REC]
 }
 
 /* One handshake with generation g: server here, client in a thread. */
-static int handshake(hotssl_generation *g, unsigned char out[REC]) {
+static int handshake(hotssl_generation *g, int tls13, unsigned char out[REC]) {
   int sv[2], r;
   pthread_t th;
   static client c;
@@ -157,6 +186,7 @@ static int handshake(hotssl_generation *g, unsigned char out[REC]) {
     return -1;
   memset(&c, 0, sizeof c);
   c.io.fd = sv[1];
+  c.tls13 = tls13;
   if (pthread_create(&th, NULL, client_main, &c) != 0)
     return -1;
   mbedtls_ssl_init(&ssl);
@@ -197,7 +227,7 @@ int main(void) {
   char *dir = tu_mkdtemp(), *conf;
   hotssl_manager *m = NULL;
   hotssl_generation *g[2];
-  static unsigned char recs[2 * CHILDREN + 2][REC];
+  static unsigned char recs[PER_CHILD * (CHILDREN + 1)][REC];
   int nrec = 0, failed_children = 0;
   pid_t pids[CHILDREN];
   int fds[CHILDREN];
@@ -214,8 +244,8 @@ int main(void) {
   g[1] = hotssl_manager_acquire(m);
   T(g[0] != g[1]);
   /* The parent uses both before forking: the state the children inherit. */
-  for (int k = 0; k < 2; k++) {
-    T(handshake(g[k], recs[nrec]) == 0);
+  for (int k = 0; k < PER_CHILD; k++) {
+    T(handshake(g[k % 2], k / 2, recs[nrec]) == 0);
     nrec++;
   }
 
@@ -225,10 +255,10 @@ int main(void) {
       return 1;
     pids[i] = fork();
     if (pids[i] == 0) { /* no after-fork call of any kind */
-      unsigned char out[2][REC];
+      unsigned char out[PER_CHILD][REC];
       close(p[0]);
-      for (int k = 0; k < 2; k++)
-        if (handshake(g[k], out[k]) != 0)
+      for (int k = 0; k < PER_CHILD; k++)
+        if (handshake(g[k % 2], k / 2, out[k]) != 0)
           _exit(2);
       _exit(write(p[1], out, sizeof out) == (ssize_t)sizeof out ? 0 : 3);
     }
@@ -236,15 +266,15 @@ int main(void) {
     fds[i] = p[0];
   }
   for (int i = 0; i < CHILDREN; i++) {
-    unsigned char out[2][REC];
+    unsigned char out[PER_CHILD][REC];
     int st = 0;
     /* Generous deadline on a loaded machine; a hung child fails, never hangs. */
     if (read_all(fds[i], &out[0][0], sizeof out, tu_now_ms() + 60000) != 0) {
       kill(pids[i], SIGKILL);
       failed_children++;
     } else {
-      memcpy(recs[nrec++], out[0], REC);
-      memcpy(recs[nrec++], out[1], REC);
+      for (int k = 0; k < PER_CHILD; k++)
+        memcpy(recs[nrec++], out[k], REC);
     }
     close(fds[i]);
     waitpid(pids[i], &st, 0);
@@ -254,7 +284,7 @@ int main(void) {
   checks++;
   CHECK_EQ_INT(failed_children, 0);
   checks++;
-  CHECK_EQ_INT(nrec, 2 * CHILDREN + 2);
+  CHECK_EQ_INT(nrec, PER_CHILD * (CHILDREN + 1));
 
   int same_random = 0, same_share = 0;
   for (int a = 0; a < nrec; a++)
