@@ -3,9 +3,10 @@
  * their internal interface (core/revocation.h), on arbitrary CRLs. Input
  * layout: u16 length of a CA part, the CA part (certificates, PEM or DER),
  * then CRL bytes (PEM or DER; several PEM CRLs allowed). Whatever mbedTLS
- * parses is handed to hotssl__revocation_build; every parsed certificate is
- * then checked against the table at depths 0 and 1 (hotssl__revocation_verify)
- * and each CRL's entries looked up. The signature check that precedes the
+ * parses is handed to hotssl__revocation_build; then every question the
+ * verifier asks (core/revocation.h, hotssl__crlview_*) is asked about every
+ * parsed certificate, of the table and of the walk, and each CRL's entries
+ * are looked up. The signature check that precedes the
  * table in the builder is skipped: the table must be safe on any parsed CRL.
  */
 #include <stdint.h>
@@ -61,17 +62,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       hotssl__revocation_build(&t, &crl, &ca, &mbedtls_x509_crt_profile_default) == 0) {
     const mbedtls_x509_crt *c;
     const mbedtls_x509_crl *l;
-    for (c = &ca; c != NULL && c->raw.p != NULL; c = c->next) {
-      (void)hotssl__revocation_verify(t, c, 0, &ca, 1700000000);
-      (void)hotssl__revocation_verify(t, c, 1, &ca, 1700000000);
+    /* The verifier's questions, answered by the table and by the walk. */
+    for (int walk = 0; walk <= 1; walk++) {
+      hotssl__crlview v = {t, &crl, &ca, &mbedtls_x509_crt_profile_default, walk};
+      for (c = &ca; c != NULL && c->raw.p != NULL; c = c->next) {
+        (void)hotssl__crlview_has(&v, &c->subject_raw, &c->subject);
+        (void)hotssl__crlview_has(&v, &c->issuer_raw, &c->issuer);
+        (void)hotssl__crlview_signer(&v, c);
+        (void)hotssl__crlview_time(&v, &c->issuer_raw, &c->issuer, 1700000000);
+        (void)hotssl__crlview_revoked(&v, c);
+        (void)hotssl__crlview_ca_parent(&v, c);
+        (void)hotssl__crlview_ca_index(&v, c);
+      }
     }
     for (l = &crl; l != NULL && l->raw.p != NULL; l = l->next) {
       const mbedtls_x509_crl_entry *e;
+      (void)hotssl__revocation_find(t, l->issuer_raw.p, l->issuer_raw.len);
       for (e = &l->entry; e != NULL && e->serial.p != NULL; e = e->next)
         (void)hotssl__revocation_lookup(t, l->issuer_raw.p, l->issuer_raw.len, e->serial.p,
                                         e->serial.len);
     }
-    (void)hotssl__revocation_fallback(t);
     hotssl__revocation_free(t);
   }
   mbedtls_x509_crt_free(&ca);
