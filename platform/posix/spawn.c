@@ -9,10 +9,11 @@
  * inherits only stdin/stdout/stderr plus two descriptors made inheritable
  * for it: a duplicate of the connection and the read end of a socket pair
  * carrying the snapshot. The duplicates exist only while apr_proc_create
- * runs, under the manager's reload_lock, so no reload of this manager can
- * start the passphrase command (the library's only other child process) and
- * leak them meanwhile; the host's own concurrent forks are the host's
- * business. A socket pair rather than a pipe: send(MSG_NOSIGNAL) never
+ * runs, under the manager's spawn_lock, which a reload also holds while it
+ * starts the passphrase command (the library's only other child process),
+ * so neither leaks into the other; the host's own concurrent forks are the
+ * host's business. A reload in progress does not hold spawn_lock while it
+ * builds: spawning never waits for it. A socket pair rather than a pipe: send(MSG_NOSIGNAL) never
  * raises SIGPIPE in a host whose backend died early (the library installs no
  * signal handlers).
  *
@@ -142,7 +143,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
     goto fail;
   }
 
-  hotssl__mutex_lock(m->reload_lock);
+  hotssl__mutex_lock(m->spawn_lock);
   cfd = req->conn_fd >= 0 ? dup_inheritable(req->conn_fd) : -1;
   sfd = dup_inheritable(sv[1]);
   if ((req->conn_fd >= 0 && cfd < 0) || sfd < 0) {
@@ -171,7 +172,7 @@ unlock:
     close(cfd);
   if (sfd >= 0)
     close(sfd);
-  hotssl__mutex_unlock(m->reload_lock);
+  hotssl__mutex_unlock(m->spawn_lock);
   close(sv[1]);
   sv[1] = -1;
   if (r != 0)
@@ -265,13 +266,22 @@ static int recv_all(int fd, unsigned char *p, size_t n, uint64_t deadline) {
   return 0;
 }
 
+typedef struct recv_state {
+  int fd;
+  uint64_t deadline;
+} recv_state;
+
+static int recv_some(void *ctx, unsigned char *p, size_t n) {
+  recv_state *rs = ctx;
+  return recv_all(rs->fd, p, n, rs->deadline);
+}
+
 int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
                         const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
   hotssl__log log = {NULL, NULL};
   const char *s = handoff;
-  int cfd = -1, sfd = -1, r;
-  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf = NULL, extra;
-  uint64_t total = 0, deadline;
+  int cfd = -1, sfd = -1, r, built = 0;
+  recv_state rs;
   char err[HOTSSL__ERRLEN];
 
   if (conn_fd != NULL)
@@ -309,36 +319,16 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
   if (cfd >= 0)
     fcntl(cfd, F_SETFD, FD_CLOEXEC);
   *conn_fd = cfd;
-  deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
-  if (recv_all(sfd, hdr, sizeof hdr, deadline) != 0 ||
-      hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: %s",
-                total == 0 ? "missing or invalid header" : "read failed");
-    r = HOTSSL_EINVAL;
-    goto fail;
-  }
-  if ((buf = malloc((size_t)total)) == NULL) {
-    r = HOTSSL_ENOMEM;
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: out of memory");
-    goto fail;
-  }
-  memcpy(buf, hdr, sizeof hdr);
-  if (recv_all(sfd, buf + sizeof hdr, (size_t)total - sizeof hdr, deadline) != 0 ||
-      recv_all(sfd, &extra, 1, deadline) != -2) {
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: truncated or too long");
-    r = HOTSSL_EINVAL;
-    goto fail;
-  }
+  rs.fd = sfd;
+  rs.deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
+  r = hotssl__snapshot_receive(recv_some, &rs, m, opts, errbuf, errlen, err, sizeof err, &built);
   close(sfd);
   sfd = -1;
-  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
-  hotssl__snapshot_bytes_free(buf, (size_t)total);
-  return r; /* create_from_snapshot logged any failure */
+  if (r == 0 || built)
+    return r; /* create_from_snapshot logged any failure */
 fail:
   if (sfd >= 0)
     close(sfd);
-  if (buf != NULL)
-    hotssl__snapshot_bytes_free(buf, (size_t)total);
   hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
   hotssl__fmt(errbuf, errlen, "%s", err);
   return r;

@@ -37,7 +37,7 @@ static void sha_str(mbedtls_sha256_context *c, const char *s) {
 
 static void sha_file(mbedtls_sha256_context *c, const char *path, uint64_t max) {
   hotssl__blob b;
-  int r = hotssl__file_read(path, 0, max, &b, NULL, 0);
+  int r = hotssl__file_read(path, 0, max, NULL, &b, NULL, 0);
   if (r != 0) {
     SHA_UPDATE(c, (const unsigned char *)&r, sizeof r);
     return;
@@ -66,8 +66,13 @@ void hotssl__watch_fingerprint(const hotssl__watch_set *set, unsigned char out[3
     }
     {
       /* Permissions matter: fixing a key's mode must trigger a reload. */
+#ifdef _WIN32
+      /* apr_uid_t is a pointer to a SID in the pool there: not a value. */
+      unsigned long meta[3] = {(unsigned long)fi.filetype, (unsigned long)fi.protection, 0};
+#else
       unsigned long meta[3] = {(unsigned long)fi.filetype, (unsigned long)fi.protection,
                                (unsigned long)fi.user};
+#endif
       SHA_UPDATE(&c, (const unsigned char *)meta, sizeof meta);
     }
     if (fi.filetype == APR_DIR) {
