@@ -815,7 +815,10 @@ int hotssl__revocation_decode(const unsigned char *p, size_t len, size_t n_ca,
     rc->pss_salt = (int)(int32_t)unflat_get(&u, 4);
     rc->hash_len = (uint32_t)unflat_get(&u, 4);
     md = rc->md > 0 ? mbedtls_md_info_from_type((mbedtls_md_type_t)rc->md) : NULL;
-    if (md == NULL || rc->hash_len != mbedtls_md_get_size(md) || rc->hash_len > sizeof rc->hash ||
+    /* hash_len 0: the builder could not hash it (no such digest here); its
+     * signature never verifies. */
+    if ((rc->hash_len != 0 && (md == NULL || rc->hash_len != mbedtls_md_get_size(md))) ||
+        rc->hash_len > sizeof rc->hash ||
         rc->hash_len > u.left || !known_pk(rc->pk) || rc->sig_len == 0 ||
         !in_pool(t->n_bytes, rc->sig_off, rc->sig_len))
       goto fail;
