@@ -100,6 +100,7 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
   switch (id) {
   case HOTSSL__S_SSL_PASS_RELOAD:
   case HOTSSL__S_REFUSE_EXPIRED:
+  case HOTSSL__S_SSL_SNI:
   case HOTSSL__S_WATCH:
     if (hotssl__parse_bool(v) < 0)
       goto bad;
@@ -283,7 +284,7 @@ syntax:
   return HOTSSL_ECONFIG;
 }
 
-static char *dir_of(const char *path) {
+char *hotssl__dir_of(const char *path) {
   const char *slash = strrchr(path, '/');
 #ifdef _WIN32
   const char *bs = strrchr(path, '\\');
@@ -343,7 +344,7 @@ int hotssl_config_load_file(hotssl_config *cfg, const char *path, char *errbuf,
     if ((r = parse_line(cfg, line, abs, lineno, errbuf, errlen)) != 0)
       goto out;
   }
-  if ((dir = dir_of(abs)) == NULL) {
+  if ((dir = hotssl__dir_of(abs)) == NULL) {
     r = HOTSSL_ENOMEM;
     goto out;
   }
@@ -506,6 +507,7 @@ void hotssl__settings_free(hotssl__settings *s) {
   free(s->ca_file);
   free(s->crl_file);
   free(s->crl_dir);
+  free(s->hosts_file);
   hotssl__secret_free(s->passphrase_command);
   free(s->ciphersuites);
   free(s->canonical);
@@ -529,7 +531,18 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
       (r = resolve(&s->crl_file, cfg, HOTSSL__S_SSL_CRL_FILE)) != 0 ||
       (r = resolve(&s->crl_dir, cfg, HOTSSL__S_SSL_CRL_DIR)) != 0)
     goto fail;
-  if (s->cert_file == NULL || s->key_file == NULL) {
+  /* With ssl_sni on, the configuration file may name no certificate at all
+   * (the hosts file does): core/hosts.c. */
+  s->sni = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_SNI)) == 1;
+  if (s->sni && (r = resolve(&s->hosts_file, cfg, HOTSSL__S_SSL_HOSTS_FILE)) != 0)
+    goto fail;
+  if (s->sni && s->hosts_file == NULL) {
+    hotssl__fmt(errbuf, errlen, "ssl_sni is on but ssl_hosts_file is empty");
+    r = HOTSSL_ECONFIG;
+    goto fail;
+  }
+  if ((s->cert_file == NULL || s->key_file == NULL) &&
+      !(s->sni && s->cert_file == NULL && s->key_file == NULL)) {
     hotssl__fmt(errbuf, errlen, "ssl_cert_file and ssl_key_file must be set");
     r = HOTSSL_ECONFIG;
     goto fail;
@@ -574,11 +587,18 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     s->client_cert = HOTSSL__CLIENT_CERT_OFF;
   else
     s->client_cert = strcmp(cc, "optional") == 0 ? HOTSSL__CLIENT_CERT_OPTIONAL : HOTSSL__CLIENT_CERT_REQUIRE;
-  if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL) {
+  if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL && s->cert_file != NULL) {
     hotssl__fmt(errbuf, errlen,
                 "ssl_client_cert = %s requires ssl_ca_file to be set", cc);
     r = HOTSSL_ECONFIG;
     goto fail;
+  }
+  if (s->sni && s->ca_file == NULL) {
+    /* The CRLs are for the hosts' CAs (core/hosts.c derives each entry's
+     * settings from the configuration, not from these). */
+    free(s->crl_file);
+    free(s->crl_dir);
+    s->crl_file = s->crl_dir = NULL;
   }
   /* Also checked by the builder; here the error can name the file. */
   if ((s->crl_file != NULL || s->crl_dir != NULL) && s->ca_file == NULL) {

@@ -21,6 +21,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
 
+#include "hosts.h"
 #include "internal.h"
 #include "pkcs8.h"
 #include "revocation.h"
@@ -430,6 +431,7 @@ void hotssl__generation_free(hotssl_generation *g) {
   hotssl__shared_release(g->key);
   hotssl__shared_release(g->ca);
   hotssl__shared_release(g->crl);
+  hotssl__hosts_free(g->hosts);
   free(g->ciphersuites);
   mbedtls_platform_zeroize(g, sizeof *g);
   free(g);
@@ -448,6 +450,15 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              const hotssl_generation *prev, int is_reload,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen) {
+  if (in->hosts != NULL)
+    return hotssl__hosts_build(out, in, prev, is_reload, number, log, errbuf, errlen);
+  return hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
+}
+
+int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
+                                 const hotssl_generation *prev, int is_reload,
+                                 uint64_t number, const hotssl__log *log,
+                                 char *errbuf, size_t errlen) {
   hotssl_generation *g;
   char t[300];
   int ret, r;
@@ -591,7 +602,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     goto fail;
   }
   mbedtls_ssl_conf_rng(&g->conf, mbedtls_ctr_drbg_random, &g->drbg);
-  ret = mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
+  ret = in->no_own_cert ? 0 : mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
   if (ret != 0) {
     hotssl__mbedtls_err(t, sizeof t, ret);
     hotssl__fmt(errbuf, errlen, "could not use server certificate file \"%s\": %s", in->cert.path, t);
@@ -630,3 +641,42 @@ fail:
   hotssl__generation_free(g);
   return r;
 }
+
+/* ---- SNI (core/hosts.c): one entry's identity for one handshake ---- */
+
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+/* Replaces the served configuration's callback for a handshake whose entry
+ * needs none: mbedTLS then applies the entry's authmode to the flags. */
+static int verify_flags_only(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  (void)ctx;
+  (void)crt;
+  (void)depth;
+  (void)flags;
+  return 0;
+}
+
+int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host) {
+  hotssl_generation *g = (hotssl_generation *)host; /* mbedTLS takes non-const */
+  int (*fn)(void *, mbedtls_x509_crt *, int, uint32_t *) = verify_flags_only;
+  void *ctx = NULL;
+  int authmode = MBEDTLS_SSL_VERIFY_NONE;
+  if (mbedtls_ssl_set_hs_own_cert(ssl, &g->cert->u.crt, &g->key->u.pk) != 0)
+    return -1;
+  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL) {
+    authmode = MBEDTLS_SSL_VERIFY_OPTIONAL;
+    fn = verify_presented;
+  } else if (g->client_cert == HOTSSL__CLIENT_CERT_REQUIRE) {
+    authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
+  }
+  if (g->crl != NULL) {
+    fn = verify_with_table;
+    ctx = g;
+  }
+  if (g->ca != NULL)
+    mbedtls_ssl_set_hs_ca_chain(ssl, &g->ca->u.crt,
+                                g->crl ? hotssl__revocation_fallback(g->crl->revocation) : NULL);
+  mbedtls_ssl_set_hs_authmode(ssl, authmode);
+  mbedtls_ssl_set_verify(ssl, fn, ctx);
+  return 0;
+}
+#endif

@@ -78,6 +78,8 @@ typedef enum hotssl__client_cert {
   X(PASS_TIMEOUT_MS, "hotssl_passphrase_timeout_ms", "30000") \
   X(SSL_CLIENT_CERT, "ssl_client_cert", "")                  \
   X(REFUSE_EXPIRED, "hotssl_refuse_expired", "off")          \
+  X(SSL_SNI, "ssl_sni", "off")                               \
+  X(SSL_HOSTS_FILE, "ssl_hosts_file", "pg_hosts.conf")       \
   X(MAX_FILE_SIZE, "hotssl_max_file_size", "10485760")       \
   X(WATCH, "hotssl_watch", "on")                             \
   X(DEBOUNCE_MS, "hotssl_debounce_ms", "150")                \
@@ -100,6 +102,8 @@ struct hotssl_config {
 int hotssl__config_copy(hotssl_config **out, const hotssl_config *src);
 /* Value after defaults; never NULL. */
 const char *hotssl__config_value(const hotssl_config *cfg, int id);
+/* The folder of a file path ("." when it has none); malloc'ed. */
+char *hotssl__dir_of(const char *path);
 /* Re-read cfg->source_file into a fresh config (for reloads). */
 int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
                           char *errbuf, size_t errlen);
@@ -119,6 +123,8 @@ typedef struct hotssl__settings {
   hotssl__client_cert client_cert;
   int refuse_expired;
   uint64_t max_file_size;
+  int sni;                  /* ssl_sni (issue 13, core/hosts.c) */
+  char *hosts_file;         /* absolute, when sni is on */
   char *canonical;          /* normalized text of all TLS settings: fingerprinted */
 } hotssl__settings;
 
@@ -135,6 +141,7 @@ typedef struct hotssl__blob {
 } hotssl__blob;
 
 #define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
+#define HOTSSL__READ_MISSING_OK 2 /* a missing file is no error: out->data NULL */
 
 /* Open once, check the open descriptor (regular file, size limit, key
  * permissions), read from that descriptor. Never blocks on a FIFO. */
@@ -173,6 +180,11 @@ typedef struct hotssl__inputs {
   size_t n_crl_dir_files;
   unsigned char fingerprint[32]; /* over settings + all bytes */
   unsigned char fp_cert[32], fp_key[32], fp_ca[32], fp_crl[32];
+  /* ssl_sni (core/hosts.h): the hosts file's entries, NULL when off. */
+  struct hotssl__hosts_in *hosts;
+  /* Build without an own certificate (SNI: nothing serves a connection
+   * without a server name); cert/key still name some entry's pair. */
+  int no_own_cert;
 } hotssl__inputs;
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
@@ -209,6 +221,7 @@ struct hotssl_generation {
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */
+  struct hotssl__hosts *hosts; /* ssl_sni entries (core/hosts.h), or NULL */
 };
 
 typedef struct hotssl__log {
@@ -227,6 +240,15 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
+/* One generation from in, ignoring in->hosts (core/hosts.c builds each
+ * entry with it). */
+int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
+                                 const hotssl_generation *prev, int is_reload,
+                                 uint64_t number, const hotssl__log *log,
+                                 char *errbuf, size_t errlen);
+/* From an SNI callback: make ssl's handshake use host's certificate, key,
+ * CA set, client-certificate mode and verify callback. */
+int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host);
 /* Benchmarks only (bench/bench_crl.c): make g's config check the CRL set with
  * mbedTLS's own CRL walk instead of the revocation table. Call before any
  * handshake uses g. */

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hosts.h"
 #include "internal.h"
 
 void hotssl__logf(const hotssl__log *log, hotssl_log_level level, const char *fmt, ...) {
@@ -260,6 +261,16 @@ static int add_path(char ***v, size_t *n, char *p) {
   return 0;
 }
 
+struct paths_vec {
+  char ***v;
+  size_t *n;
+};
+
+static int add_path_cb(void *ctx, char *p) {
+  struct paths_vec *pv = ctx;
+  return add_path(pv->v, pv->n, p);
+}
+
 static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   static const int ids[] = {HOTSSL__S_SSL_CERT_FILE, HOTSSL__S_SSL_KEY_FILE, HOTSSL__S_SSL_CA_FILE,
                             HOTSSL__S_SSL_CRL_FILE, HOTSSL__S_SSL_CRL_DIR};
@@ -279,7 +290,11 @@ static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   }
   if (cfg->source_file != NULL && (r = add_path(v, n, hotssl__strdup(cfg->source_file))) != 0)
     return r;
-  return 0;
+  {
+    /* ssl_sni: the hosts file, its @files and every entry's files. */
+    struct paths_vec pv = {v, n};
+    return hotssl__hosts_watch_paths(cfg, add_path_cb, &pv);
+  }
 }
 
 void hotssl__manager_watch_paths_free(char **paths, size_t n) {

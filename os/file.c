@@ -67,6 +67,10 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     return HOTSSL_ENOMEM;
   rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY | APR_FOPEN_NONBLOCK,
                      APR_OS_DEFAULT, pool);
+  if (rv != APR_SUCCESS && (flags & HOTSSL__READ_MISSING_OK) && APR_STATUS_IS_ENOENT(rv)) {
+    r = 0; /* out->data stays NULL: the file does not exist */
+    goto out;
+  }
   if (rv != APR_SUCCESS) {
     apr_err(errbuf, errlen, rv);
     r = HOTSSL_EFILE;

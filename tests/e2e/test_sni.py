@@ -1,0 +1,358 @@
+"""ssl_sni and the hosts file (issue 13), against `hotssl serve` with
+`openssl s_client -servername` (and -noservername): every selection rule,
+every start error with its file and line, per-host client CAs, reloads that
+edit the hosts file, watcher rotation of one host's files while the others
+keep theirs, and fork and spawn modes with two hosts.
+
+Each host's leaf has CN = the host's label and its own serial, so the
+served identity is read from s_client's "subject=" line."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import e2elib as E
+
+TMP = None
+PKI = None
+K = {}
+SUBJECT_RE = re.compile(r"^subject=.*CN\s*=\s*([^,\s/]+)", re.M)
+
+
+def setUpModule():
+    global TMP, PKI
+    TMP = tempfile.mkdtemp(prefix="hotssl-e2e-sni-")
+    PKI = E.Pki(os.path.join(TMP, "pki"))
+    K["ca"] = PKI.ca("ca", "hotssl sni CA")
+    K["ca2"] = PKI.ca("ca2", "hotssl sni other CA")
+    for i, name in enumerate(["main", "alpha", "beta", "dflt", "nosni", "alpha2", "beta2", "gamma"]):
+        K[name] = PKI.leaf(name, K["ca"], 0x5100 + i, cn=name)
+    K["client1"] = PKI.leaf("client1", K["ca"], 0x5200, cn="client1")
+    K["client2"] = PKI.leaf("client2", K["ca2"], 0x5201, cn="client2")
+
+
+def tearDownModule():
+    if TMP:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+def put_pair(d, label, name):
+    """Copy leaf `name` into d as label.crt / label.key."""
+    crt, key = K[name]
+    shutil.copyfile(crt, os.path.join(d, label + ".crt"))
+    shutil.copyfile(key, os.path.join(d, label + ".key"))
+    os.chmod(os.path.join(d, label + ".key"), 0o600)
+
+
+def make_dir(main=True, conf_extra="", hosts=None):
+    """A folder with hotssl.conf (ssl_sni on) and, if hosts is not None, a
+    pg_hosts.conf with that text. main: the configuration names main.crt."""
+    d = tempfile.mkdtemp(dir=TMP)
+    for label in ["main", "alpha", "beta", "dflt", "nosni", "gamma"]:
+        put_pair(d, label, label)
+    conf = os.path.join(d, "hotssl.conf")
+    text = "ssl_sni = on\n"
+    text += "ssl_cert_file = 'main.crt'\nssl_key_file = 'main.key'\n" if main else \
+        "ssl_cert_file = ''\nssl_key_file = ''\n"
+    E.write(conf, text + conf_extra)
+    if hosts is not None:
+        E.write(os.path.join(d, "pg_hosts.conf"), hosts)
+    return d, conf
+
+
+def s_client(port, servername, extra=()):
+    """One handshake with openssl s_client; servername None: no SNI.
+    Returns (returncode, CN of the served certificate or None, output)."""
+    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port]
+    args += ["-noservername"] if servername is None else ["-servername", servername]
+    p = E.run(args + list(extra), input="")
+    out = p.stdout + p.stderr
+    m = SUBJECT_RE.search(out)
+    return p.returncode, (m.group(1) if m else None), out
+
+
+def served(port, servername, extra=()):
+    rc, cn, out = s_client(port, servername, extra)
+    if rc != 0 or cn is None:
+        raise AssertionError("handshake with servername %r failed (rc %d):\n%s" % (servername, rc, out))
+    return cn
+
+
+def refused(port, servername, alert, extra=()):
+    rc, cn, out = s_client(port, servername, extra)
+    if rc == 0 and cn is not None:
+        raise AssertionError("servername %r was served %s; expected the %s alert" % (servername, cn, alert))
+    if alert not in out:
+        raise AssertionError("servername %r: no %r alert in:\n%s" % (servername, alert, out))
+
+
+HOSTS_ALL = """# every rule
+"alpha.test", ALIAS.test  alpha.crt alpha.key
+@names.txt                beta.crt  beta.key
+*                         dflt.crt  dflt.key
+/no_sni/                  nosni.crt nosni.key
+"""
+
+
+class Selection(unittest.TestCase):
+    def test_every_rule(self):
+        d, conf = make_dir(hosts=HOSTS_ALL)
+        E.write(os.path.join(d, "names.txt"), "# beta's names\nbeta.test\n\n  Gamma.Test  \n")
+        with E.Server(conf) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            self.assertEqual(served(s.port, "ALPHA.Test"), "alpha")      # letter case
+            self.assertEqual(served(s.port, "alias.test"), "alpha")      # second name of the list
+            self.assertEqual(served(s.port, "beta.test"), "beta")        # @file
+            self.assertEqual(served(s.port, "gamma.TEST"), "beta")       # @file, trimmed, any case
+            self.assertEqual(served(s.port, "unknown.test"), "dflt")     # "*"
+            self.assertEqual(served(s.port, "alpha.test.evil"), "dflt")  # exact match only
+            self.assertEqual(served(s.port, None), "nosni")              # /no_sni/
+            self.assertEqual(s.stop(), 0)
+
+    def test_no_default_unrecognized_name(self):
+        d, conf = make_dir(hosts="alpha.test alpha.crt alpha.key\n")
+        with E.Server(conf) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            refused(s.port, "other.test", "unrecognized name")
+            # No server name, no /no_sni/: the configuration file's certificate.
+            self.assertEqual(served(s.port, None), "main")
+            self.assertEqual(s.stop(), 0)
+
+    def test_no_sni_without_any_certificate_fails(self):
+        d, conf = make_dir(main=False, hosts="alpha.test alpha.crt alpha.key\n* dflt.crt dflt.key\n")
+        with E.Server(conf) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            self.assertEqual(served(s.port, "x.test"), "dflt")
+            refused(s.port, None, "handshake failure")
+            self.assertEqual(s.stop(), 0)
+
+    def test_missing_and_empty_hosts_file(self):
+        for hosts in (None, "# nothing here\n\n"):
+            d, conf = make_dir(hosts=hosts)
+            with E.Server(conf) as s:
+                self.assertEqual(served(s.port, "anything.test"), "main")
+                self.assertEqual(served(s.port, None), "main")
+                self.assertEqual(s.stop(), 0)
+
+    def test_sni_off_ignores_hosts_file(self):
+        d, conf = make_dir(hosts="this line is not valid at all\n")
+        E.write(conf, E.read(conf).decode().replace("ssl_sni = on", "ssl_sni = off"))
+        with E.Server(conf) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "main")
+            self.assertEqual(s.stop(), 0)
+
+    def test_ssl_hosts_file_setting_and_quotes(self):
+        d, conf = make_dir(conf_extra="ssl_hosts_file = 'sub dir/my hosts'\n")
+        os.makedirs(os.path.join(d, "sub dir", "a b"))
+        put_pair(os.path.join(d, "sub dir", "a b"), "alpha", "alpha")
+        E.write(os.path.join(d, "sub dir", "my hosts"),
+                "alpha.test 'a b/alpha.crt' \"a b/alpha.key\"  # relative to the hosts file\n")
+        with E.Server(conf) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            self.assertEqual(s.stop(), 0)
+
+
+def check_fails(conf, *needles):
+    """`hotssl check` and `hotssl serve` both refuse conf, naming needles."""
+    p = E.run([E.cli(), "check", "-c", conf])
+    if p.returncode == 0:
+        raise AssertionError("check accepted %s" % conf)
+    for n in needles:
+        if n not in p.stdout + p.stderr:
+            raise AssertionError("check's message lacks %r:\n%s%s" % (n, p.stdout, p.stderr))
+    rc, out, err = E.serve_must_fail(conf)
+    if rc == 0 or "listening" in out:
+        raise AssertionError("serve started on %s" % conf)
+    for n in needles:
+        if n not in err:
+            raise AssertionError("serve's message lacks %r:\n%s" % (n, err))
+
+
+class StartErrors(unittest.TestCase):
+    CASES = [
+        ("star_with_names", "a.test alpha.crt alpha.key\n*,b.test beta.crt beta.key\n", 2, "\"*\""),
+        ("two_defaults", "* alpha.crt alpha.key\n# x\n* beta.crt beta.key\n", 3, "second default"),
+        ("two_no_sni", "/no_sni/ alpha.crt alpha.key\n/no_sni/ beta.crt beta.key\n", 2, "/no_sni/"),
+        ("repeated_name", "a.test,b.test alpha.crt alpha.key\n@n.txt beta.crt beta.key\n", 2, "\"b.test\""),
+        ("repeated_in_list", "A.test,a.TEST alpha.crt alpha.key\n", 1, "\"a.test\""),
+        ("extra_fields", "a.test alpha.crt alpha.key '' '' off extra\n", 1, "extra fields"),
+        ("bad_reload_flag", "a.test alpha.crt alpha.key '' 'echo x' maybe\n", 1, "maybe"),
+        ("missing_fields", "a.test alpha.crt\n", 1, "missing fields"),
+        ("unterminated_quote", "a.test 'alpha.crt alpha.key\n", 1, "quote"),
+        ("missing_cert", "a.test alpha.crt alpha.key\nb.test nothere.crt beta.key\n", 2, "nothere.crt"),
+        ("key_mismatch", "a.test alpha.crt beta.key\n", 1, "does not match"),
+        ("bad_ca", "a.test alpha.crt alpha.key alpha.key\n", 1, "root certificate file"),
+        ("missing_names_file", "@nofile.txt alpha.crt alpha.key\n", 1, "nofile.txt"),
+    ]
+
+    def test_each_error_names_file_and_line(self):
+        for name, hosts, line, needle in self.CASES:
+            with self.subTest(name):
+                d, conf = make_dir(hosts=hosts)
+                E.write(os.path.join(d, "n.txt"), "c.test\nB.Test\n")
+                check_fails(conf, os.path.join(d, "pg_hosts.conf"), "line %d" % line, needle)
+
+    def test_require_without_ca(self):
+        d, conf = make_dir(hosts="a.test alpha.crt alpha.key ca.crt\nb.test beta.crt beta.key\n",
+                           conf_extra="ssl_client_cert = require\nssl_ca_file = 'ca.crt'\n")
+        shutil.copyfile(K["ca"][0], os.path.join(d, "ca.crt"))
+        check_fails(conf, os.path.join(d, "pg_hosts.conf"), "line 2",
+                    "client certificates can only be checked if a root certificate store is available")
+
+    def test_no_certificate_anywhere(self):
+        d, conf = make_dir(main=False, hosts="")
+        check_fails(conf, "no entries")
+
+
+class PerHostCA(unittest.TestCase):
+    def setUp(self):
+        self.d, self.conf = make_dir(hosts="a.test alpha.crt alpha.key ca.crt\nb.test beta.crt beta.key\n",
+                                     conf_extra="ssl_client_cert = optional\n")
+        shutil.copyfile(K["ca"][0], os.path.join(self.d, "ca.crt"))
+
+    def client(self, name):
+        return ["-cert", K[name][0], "-key", K[name][1]]
+
+    def test_accept_refuse_and_no_ca(self):
+        with E.Server(self.conf) as s:
+            # a.test trusts ca: its client certificate is accepted.
+            rc, cn, out = s_client(s.port, "a.test", self.client("client1"))
+            self.assertEqual((rc, cn), (0, "alpha"), out)
+            self.assertIn("Acceptable client certificate CA names", out)
+            # A certificate from another CA is refused (unknown ca).
+            refused(s.port, "a.test", "unknown ca", self.client("client2"))
+            # b.test has no CA: no certificate request at all.
+            rc, cn, out = s_client(s.port, "b.test", self.client("client2"))
+            self.assertEqual((rc, cn), (0, "beta"), out)
+            self.assertNotIn("Acceptable client certificate CA names", out)
+            self.assertEqual(s.stop(), 0)
+
+    def test_require(self):
+        E.write(self.conf, E.read(self.conf).decode().replace("optional", "require") +
+                "ssl_ca_file = 'ca.crt'\n")
+        E.write(os.path.join(self.d, "pg_hosts.conf"), "a.test alpha.crt alpha.key ca.crt\n")
+        with E.Server(self.conf) as s:
+            rc, cn, out = s_client(s.port, "a.test", self.client("client1"))
+            self.assertEqual((rc, cn), (0, "alpha"), out)
+            # No certificate presented: refused.
+            rc, _, out = s_client(s.port, "a.test", ["-ign_eof"])
+            self.assertTrue(rc != 0 or "alert" in out, out)
+            self.assertEqual(s.stop(), 0)
+
+
+class ReloadEdits(unittest.TestCase):
+    def test_add_remove_rename_delete(self):
+        d, conf = make_dir(hosts="alpha.test alpha.crt alpha.key\n")
+        hosts = os.path.join(d, "pg_hosts.conf")
+        with E.Server(conf) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            refused(s.port, "beta.test", "unrecognized name")
+            # add
+            E.write(hosts, "alpha.test alpha.crt alpha.key\nbeta.test beta.crt beta.key\n")
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            self.assertEqual(served(s.port, "beta.test"), "beta")
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            # rename an entry
+            E.write(hosts, "alpha.test alpha.crt alpha.key\nbeta2.test beta.crt beta.key\n")
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            self.assertEqual(served(s.port, "beta2.test"), "beta")
+            refused(s.port, "beta.test", "unrecognized name")
+            # remove
+            E.write(hosts, "beta2.test beta.crt beta.key\n")
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            refused(s.port, "alpha.test", "unrecognized name")
+            # a broken hosts file keeps the whole previous set
+            E.write(hosts, "beta2.test beta.crt beta.key\n*,x.test alpha.crt alpha.key\n")
+            line, lines = s.reload()
+            self.assertIn("was not reloaded", line)
+            self.assertIn(hosts, line)
+            self.assertIn("line 2", line)
+            self.assertEqual(served(s.port, "beta2.test"), "beta")
+            # delete: no entries, the configuration file's certificate for all
+            os.remove(hosts)
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            self.assertEqual(served(s.port, "beta2.test"), "main")
+            self.assertEqual(s.stop(), 0)
+
+
+def swap_data(d, label, leaf):
+    """Kubernetes-style update: a new timestamped folder, ..data_tmp ->
+    it, renamed over ..data (the visible files are links through ..data)."""
+    n = len([x for x in os.listdir(d) if x.startswith("..ts")])
+    ts = os.path.join(d, "..ts%d" % n)
+    os.mkdir(ts)
+    put_pair(ts, label, leaf)
+    tmp = os.path.join(d, "..data_tmp")
+    os.symlink(os.path.basename(ts), tmp)
+    os.rename(tmp, os.path.join(d, "..data"))
+
+
+class Watcher(unittest.TestCase):
+    def test_rotate_one_host(self):
+        d, conf = make_dir(hosts="alpha.test alpha/alpha.crt alpha/alpha.key\n"
+                                 "beta.test beta/beta.crt beta/beta.key\n")
+        E.write(conf, E.read(conf).decode() + "hotssl_debounce_ms = 50\nhotssl_poll_interval_ms = 200\n")
+        os.mkdir(os.path.join(d, "alpha"))
+        put_pair(os.path.join(d, "alpha"), "alpha", "alpha")
+        kb = os.path.join(d, "beta")
+        os.mkdir(kb)
+        swap_data(kb, "beta", "beta")
+        for f in ("beta.crt", "beta.key"):
+            os.symlink(os.path.join("..data", f), os.path.join(kb, f))
+        with E.Server(conf, watch=True) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            self.assertEqual(served(s.port, "beta.test"), "beta")
+            # alpha: rename-over of key then certificate
+            for ext in ("key", "crt"):
+                tmp = os.path.join(d, "alpha", "new." + ext)
+                shutil.copyfile(K["alpha2"][1 if ext == "key" else 0], tmp)
+                os.chmod(tmp, 0o600)
+                os.rename(tmp, os.path.join(d, "alpha", "alpha." + ext))
+            E.H.wait_for(lambda: served(s.port, "alpha.test") == "alpha2", "alpha's rotation")
+            self.assertEqual(served(s.port, "beta.test"), "beta")
+            # beta: ..data swap
+            swap_data(kb, "beta", "beta2")
+            E.H.wait_for(lambda: served(s.port, "beta.test") == "beta2", "beta's ..data swap")
+            self.assertEqual(served(s.port, "alpha.test"), "alpha2")
+            # a broken file of one host: every host keeps its certificate
+            mark = s.mark()
+            tmp = os.path.join(d, "alpha", "new.crt")
+            E.write(tmp, "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+            os.rename(tmp, os.path.join(d, "alpha", "alpha.crt"))
+            _, line = s.wait_err("was not reloaded", mark, "the failure line")
+            self.assertIn("pg_hosts.conf", line)
+            self.assertIn("line 1", line)
+            self.assertIn("alpha.crt", line)
+            self.assertEqual(served(s.port, "alpha.test"), "alpha2")
+            self.assertEqual(served(s.port, "beta.test"), "beta2")
+            self.assertEqual(s.stop(), 0)
+
+
+class Modes(unittest.TestCase):
+    def test_fork_and_spawn(self):
+        for extra in (["--mode", "fork"], ["--mode", "spawn"],
+                      ["--mode", "spawn", "--spawn-strategy", "reread"]):
+            with self.subTest(extra=" ".join(extra)):
+                d, conf = make_dir(hosts="alpha.test alpha.crt alpha.key\nbeta.test beta.crt beta.key\n")
+                with E.Server(conf, extra=extra) as s:
+                    self.assertEqual(served(s.port, "alpha.test"), "alpha")
+                    self.assertEqual(served(s.port, "beta.test"), "beta")
+                    self.assertEqual(served(s.port, None), "main")
+                    refused(s.port, "gamma.test", "unrecognized name")
+                    E.write(os.path.join(d, "pg_hosts.conf"),
+                            "alpha.test gamma.crt gamma.key\nbeta.test beta.crt beta.key\n")
+                    line, _ = s.reload()
+                    self.assertIn("reloaded", line)
+                    self.assertEqual(served(s.port, "alpha.test"), "gamma")
+                    self.assertEqual(served(s.port, "beta.test"), "beta")
+                    self.assertEqual(s.stop(), 0)
+
+
+if __name__ == "__main__":
+    E.main("test_sni")
