@@ -587,6 +587,11 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     s->client_cert = HOTSSL__CLIENT_CERT_OFF;
   else
     s->client_cert = strcmp(cc, "optional") == 0 ? HOTSSL__CLIENT_CERT_OPTIONAL : HOTSSL__CLIENT_CERT_REQUIRE;
+  /* ssl_sni: as for a hosts file entry without ca_file (core/hosts.c), the
+   * configuration file's own identity without one checks no client
+   * certificates; require stays an error. */
+  if (s->sni && s->ca_file == NULL && s->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
+    s->client_cert = HOTSSL__CLIENT_CERT_OFF;
   if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL && s->cert_file != NULL) {
     hotssl__fmt(errbuf, errlen,
                 "ssl_client_cert = %s requires ssl_ca_file to be set", cc);

@@ -272,68 +272,76 @@ static int read_names_file(load_ctx *c, hotssl__host_in *e, const char *rel, uns
 /* The entry's configuration: the configuration file's settings with the
  * entry's files and passphrase command; no inherited CA file (and so no
  * client certificates and no CRLs for an entry without one). */
-static int entry_config(load_ctx *c, const line_fields *lf, unsigned lineno, hotssl_config **out) {
+int hotssl__host_config(hotssl_config **out, const hotssl_config *cfg, const char *cert,
+                        const char *key, const char *ca, const char *cmd, const char *reload,
+                        char *errbuf, size_t errlen) {
   hotssl_config *ec = NULL;
-  char *cert = NULL, *key = NULL, *ca = NULL;
-  const char *cc = hotssl__config_value(c->cfg, HOTSSL__S_SSL_CLIENT_CERT);
+  const char *cc = hotssl__config_value(cfg, HOTSSL__S_SSL_CLIENT_CERT);
   char sub[HOTSSL__ERRLEN];
-  int r, has_ca = lf->nf > 3 && lf->f[3][0] != '\0';
+  int r;
 
   *out = NULL;
-  if (has_ca && strcmp(cc, "require") != 0 && strcmp(cc, "optional") != 0 && strcmp(cc, "off") != 0)
-    cc = ""; /* default: optional with a CA */
-  if (!has_ca && strcmp(cc, "require") == 0) {
-    hotssl__fmt(c->errbuf, c->errlen,
-                "client certificates can only be checked if a root certificate store is available (ssl_client_cert = require, and the entry has no ca_file) in hosts file \"%s\" line %u",
-                c->h->path, lineno);
+  if (ca == NULL && strcmp(cc, "require") == 0) {
+    hotssl__fmt(errbuf, errlen,
+                "client certificates can only be checked if a root certificate store is available (ssl_client_cert = require, and the entry has no ca_file)");
     return HOTSSL_ECONFIG;
   }
-  if (lf->nf > 5 && hotssl__parse_bool(lf->f[5]) < 0) {
-    hotssl__fmt(c->errbuf, c->errlen,
-                "invalid value for passphrase_command_supports_reload: \"%s\" (expected a boolean) in hosts file \"%s\" line %u",
-                lf->f[5], c->h->path, lineno);
-    return HOTSSL_ECONFIG;
-  }
-  if ((r = hotssl__config_copy(&ec, c->cfg)) != 0)
+  if ((r = hotssl__config_copy(&ec, cfg)) != 0)
     return r;
-  r = HOTSSL_ENOMEM;
   free(ec->source_file);
   ec->source_file = NULL;
-  if ((cert = hotssl__path_join(c->dir, lf->f[1])) == NULL ||
-      (key = hotssl__path_join(c->dir, lf->f[2])) == NULL ||
-      (has_ca && (ca = hotssl__path_join(c->dir, lf->f[3])) == NULL))
-    goto fail;
   if ((r = hotssl_config_set(ec, "ssl_sni", "off", sub, sizeof sub)) != 0 ||
       (r = hotssl_config_set(ec, "ssl_cert_file", cert, sub, sizeof sub)) != 0 ||
       (r = hotssl_config_set(ec, "ssl_key_file", key, sub, sizeof sub)) != 0 ||
-      (r = hotssl_config_set(ec, "ssl_ca_file", has_ca ? ca : "", sub, sizeof sub)) != 0)
+      (r = hotssl_config_set(ec, "ssl_ca_file", ca != NULL ? ca : "", sub, sizeof sub)) != 0)
     goto fail;
-  if (!has_ca && ((r = hotssl_config_set(ec, "ssl_client_cert", "off", sub, sizeof sub)) != 0 ||
-                  (r = hotssl_config_set(ec, "ssl_crl_file", "", sub, sizeof sub)) != 0 ||
-                  (r = hotssl_config_set(ec, "ssl_crl_dir", "", sub, sizeof sub)) != 0))
+  if (ca == NULL && ((r = hotssl_config_set(ec, "ssl_client_cert", "off", sub, sizeof sub)) != 0 ||
+                     (r = hotssl_config_set(ec, "ssl_crl_file", "", sub, sizeof sub)) != 0 ||
+                     (r = hotssl_config_set(ec, "ssl_crl_dir", "", sub, sizeof sub)) != 0))
     goto fail;
-  if (lf->nf > 4 && lf->f[4][0] != '\0') {
-    if ((r = hotssl_config_set(ec, "ssl_passphrase_command", lf->f[4], sub, sizeof sub)) != 0 ||
-        (r = hotssl_config_set(ec, "ssl_passphrase_command_supports_reload",
-                               lf->nf > 5 ? lf->f[5] : "off", sub, sizeof sub)) != 0)
-      goto fail;
-  } else if (lf->nf > 5 &&
-             (r = hotssl_config_set(ec, "ssl_passphrase_command_supports_reload", lf->f[5], sub,
-                                    sizeof sub)) != 0) {
+  if (cmd != NULL && (r = hotssl_config_set(ec, "ssl_passphrase_command", cmd, sub, sizeof sub)) != 0)
     goto fail;
-  }
-  free(cert);
-  free(key);
-  free(ca);
+  if ((cmd != NULL || reload != NULL) &&
+      (r = hotssl_config_set(ec, "ssl_passphrase_command_supports_reload",
+                             reload != NULL ? reload : "off", sub, sizeof sub)) != 0)
+    goto fail;
   *out = ec;
   return 0;
 fail:
-  if (r != HOTSSL_ENOMEM)
+  hotssl__fmt(errbuf, errlen, "%s", r == HOTSSL_ENOMEM ? "out of memory" : sub);
+  hotssl_config_destroy(ec);
+  return r;
+}
+
+/* hotssl__host_config from a line's fields (paths relative to the hosts
+ * file's folder); errors name the hosts file and line. */
+static int entry_config(load_ctx *c, const line_fields *lf, unsigned lineno, hotssl_config **out) {
+  char *cert = NULL, *key = NULL, *ca = NULL;
+  const char *cmd = lf->nf > 4 && lf->f[4][0] != '\0' ? lf->f[4] : NULL;
+  const char *reload = lf->nf > 5 ? lf->f[5] : NULL;
+  char sub[HOTSSL__ERRLEN];
+  int r;
+
+  *out = NULL;
+  if (reload != NULL && hotssl__parse_bool(reload) < 0) {
+    hotssl__fmt(c->errbuf, c->errlen,
+                "invalid value for passphrase_command_supports_reload: \"%s\" (expected a boolean) in hosts file \"%s\" line %u",
+                reload, c->h->path, lineno);
+    return HOTSSL_ECONFIG;
+  }
+  if ((cert = hotssl__path_join(c->dir, lf->f[1])) == NULL ||
+      (key = hotssl__path_join(c->dir, lf->f[2])) == NULL ||
+      (lf->nf > 3 && lf->f[3][0] != '\0' && (ca = hotssl__path_join(c->dir, lf->f[3])) == NULL)) {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  r = hotssl__host_config(out, c->cfg, cert, key, ca, cmd, reload, sub, sizeof sub);
+  if (r != 0)
     hotssl__fmt(c->errbuf, c->errlen, "%s in hosts file \"%s\" line %u", sub, c->h->path, lineno);
+out:
   free(cert);
   free(key);
   free(ca);
-  hotssl_config_destroy(ec);
   return r;
 }
 
@@ -562,6 +570,9 @@ void hotssl__hosts_free(struct hotssl__hosts *h) {
     for (j = 0; j < h->v[i].n_names; j++)
       free(h->v[i].names[j]);
     free(h->v[i].names);
+    free(h->v[i].cert_file);
+    free(h->v[i].key_file);
+    free(h->v[i].ca_file);
     hotssl_generation_release(h->v[i].g);
   }
   free(h->v);
@@ -687,12 +698,19 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
     goto fail;
   h->n = hi->n;
   h->idx_default = -1;
+  h->top_entry = top_entry;
   for (i = 0; i < hi->n; i++) {
     hotssl__host_in *e = &hi->v[i];
     const hotssl_generation *lend = (long)i == top_entry ? top : lender(prev, &e->in);
     r = hotssl__generation_build_one(&h->v[i].g, &e->in, lend, is_reload, number, log, sub, sizeof sub);
     if (r != 0) {
       hotssl__fmt(errbuf, errlen, "%s (hosts file \"%s\" line %u)", sub, hi->path, e->line);
+      goto fail;
+    }
+    if ((h->v[i].cert_file = hotssl__strdup(e->in.s.cert_file)) == NULL ||
+        (h->v[i].key_file = hotssl__strdup(e->in.s.key_file)) == NULL ||
+        (e->in.s.ca_file != NULL && (h->v[i].ca_file = hotssl__strdup(e->in.s.ca_file)) == NULL)) {
+      r = HOTSSL_ENOMEM;
       goto fail;
     }
     h->v[i].line = e->line;

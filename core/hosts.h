@@ -35,6 +35,13 @@ struct hotssl__hosts_in {
 int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
                        const hotssl__settings *s, char *errbuf, size_t errlen);
 void hotssl__hosts_in_free(struct hotssl__hosts_in *h);
+/* An entry's configuration: cfg's settings with the entry's files (absolute;
+ * ca NULL: none, and then no client certificates and no CRLs) and, when not
+ * NULL, its passphrase command and reload flag. Also used by the snapshot
+ * decoder. Errors (ssl_client_cert = require without ca) in errbuf. */
+int hotssl__host_config(hotssl_config **out, const hotssl_config *cfg, const char *cert,
+                        const char *key, const char *ca, const char *cmd, const char *reload,
+                        char *errbuf, size_t errlen);
 
 /* One entry of a built generation. */
 typedef struct hotssl__host {
@@ -42,6 +49,7 @@ typedef struct hotssl__host {
   int is_default, is_no_sni;
   char **names;
   size_t n_names;
+  char *cert_file, *key_file, *ca_file; /* absolute; ca_file may be NULL */
   hotssl_generation *g; /* the entry's own certificate, key, CA set, CRLs */
 } hotssl__host;
 
@@ -56,6 +64,10 @@ struct hotssl__hosts {
   hotssl__host *v;
   size_t n;
   long idx_default; /* -1: none */
+  /* The entry the served generation's own identity was built from (it
+   * serves connections without a server name): -1 when that is the
+   * configuration file's certificate. */
+  long top_entry;
   hotssl__host_name *ix; /* sorted by name, for the SNI callback */
   size_t n_ix;
 };
