@@ -36,6 +36,7 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/platform_util.h>
 
+#include "hosts.h"
 #include "snapshot.h"
 
 #define SNAP_VERSION 1u
@@ -49,7 +50,12 @@ enum {
   T_CERT = 10,
   T_KEY = 11,
   T_CA = 12,
-  T_CRL = 13
+  T_CRL = 13,
+  T_HOSTS = 20, /* ssl_sni: u32 1 + index of the no-SNI entry (0: the
+                 * configuration's own files) | hosts file path */
+  T_HOST = 21   /* repeated: u32 line | u32 flags (1 "*", 2 "/no_sni/") |
+                 * u32 count | count x (u32 len | name) | CERT, KEY, CA, CRL
+                 * records of the entry */
 };
 
 static const char *const setting_names[HOTSSL__S_COUNT] = {
@@ -165,6 +171,94 @@ static const char *label_of(const hotssl_config *cfg, int id, char **owned) {
   return *owned != NULL ? *owned : v;
 }
 
+/* The DER items of one generation's files (pointing into its objects; the
+ * key written into keybuf). */
+typedef struct gen_files {
+  item *cert, *ca, *crl, key;
+  size_t n_cert, n_ca, n_crl;
+  unsigned char *keybuf;
+} gen_files;
+
+static void gen_files_free(gen_files *f) {
+  if (f->keybuf != NULL) {
+    mbedtls_platform_zeroize(f->keybuf, KEY_DER_MAX);
+    free(f->keybuf);
+  }
+  free(f->cert);
+  free(f->ca);
+  free(f->crl);
+  memset(f, 0, sizeof *f);
+}
+
+static int gen_files_get(gen_files *f, const hotssl_generation *g) {
+  int kl;
+  memset(f, 0, sizeof *f);
+  f->n_cert = crt_items(&g->cert->u.crt, NULL);
+  f->n_ca = g->ca != NULL ? crt_items(&g->ca->u.crt, NULL) : 0;
+  f->n_crl = g->crl != NULL ? crl_items(&g->crl->u.crl, NULL) : 0;
+  f->cert = calloc(f->n_cert + 1, sizeof *f->cert);
+  f->ca = calloc(f->n_ca + 1, sizeof *f->ca);
+  f->crl = calloc(f->n_crl + 1, sizeof *f->crl);
+  f->keybuf = malloc(KEY_DER_MAX);
+  if (f->cert == NULL || f->ca == NULL || f->crl == NULL || f->keybuf == NULL)
+    return HOTSSL_ENOMEM;
+  crt_items(&g->cert->u.crt, f->cert);
+  if (g->ca != NULL)
+    crt_items(&g->ca->u.crt, f->ca);
+  if (g->crl != NULL)
+    crl_items(&g->crl->u.crl, f->crl);
+  /* mbedtls writes the DER at the end of the buffer. */
+  kl = mbedtls_pk_write_key_der(&g->key->u.pk, f->keybuf, KEY_DER_MAX);
+  if (kl <= 0)
+    return HOTSSL_ETLS;
+  f->key.p = f->keybuf + KEY_DER_MAX - (size_t)kl;
+  f->key.len = (size_t)kl;
+  return 0;
+}
+
+static size_t file_rec_len(const char *label, const item *items, size_t n) {
+  size_t total = 8 + 32 + 4 + strlen(label) + 4, i;
+  for (i = 0; i < n; i++)
+    total += 4 + items[i].len;
+  return total;
+}
+
+/* ssl_sni: every entry of g->hosts, with its files (hf[i] for entry i). */
+static void put_hosts(wr *w, const struct hotssl__hosts *h, const gen_files *hf) {
+  size_t i, j;
+  put_rec(w, T_HOSTS, 4 + strlen(h->path));
+  put_u32(w, (size_t)(h->top_entry + 1));
+  put(w, h->path, strlen(h->path));
+  for (i = 0; i < h->n; i++) {
+    const hotssl__host *e = &h->v[i];
+    const hotssl_generation *g = e->g;
+    const char *crl_label = "CRL";
+    size_t len = 12;
+    for (j = 0; j < e->n_names; j++)
+      len += 4 + strlen(e->names[j]);
+    len += file_rec_len(e->cert_file, hf[i].cert, hf[i].n_cert) +
+           file_rec_len(e->key_file, &hf[i].key, 1);
+    if (g->ca != NULL)
+      len += file_rec_len(e->ca_file, hf[i].ca, hf[i].n_ca);
+    if (g->crl != NULL)
+      len += file_rec_len(crl_label, hf[i].crl, hf[i].n_crl);
+    put_rec(w, T_HOST, len);
+    put_u32(w, e->line);
+    put_u32(w, (size_t)((e->is_default ? 1 : 0) | (e->is_no_sni ? 2 : 0)));
+    put_u32(w, e->n_names);
+    for (j = 0; j < e->n_names; j++) {
+      put_u32(w, strlen(e->names[j]));
+      put(w, e->names[j], strlen(e->names[j]));
+    }
+    put_file(w, T_CERT, g->cert->fp, e->cert_file, hf[i].cert, hf[i].n_cert);
+    put_file(w, T_KEY, g->key->fp, e->key_file, &hf[i].key, 1);
+    if (g->ca != NULL)
+      put_file(w, T_CA, g->ca->fp, e->ca_file, hf[i].ca, hf[i].n_ca);
+    if (g->crl != NULL)
+      put_file(w, T_CRL, g->crl->fp, crl_label, hf[i].crl, hf[i].n_crl);
+  }
+}
+
 void hotssl__snapshot_bytes_free(unsigned char *p, size_t len) {
   if (p == NULL)
     return;
@@ -182,6 +276,8 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
   char *lab[4] = {NULL, NULL, NULL, NULL};
   int r = 0;
   wr w = {NULL, 0};
+  gen_files *hf = NULL; /* ssl_sni entries */
+  size_t n_hf = 0;
 
   *out = NULL;
   *len = 0;
@@ -192,6 +288,16 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
    * and belong together (cfg produced, or matched, what is served). */
   g = atomic_load(&m->current);
   cfg = m->cfg;
+  if (what == HOTSSL_SNAPSHOT_CONTENTS && g->hosts != NULL) {
+    if ((hf = calloc(g->hosts->n, sizeof *hf)) == NULL) {
+      r = HOTSSL_ENOMEM;
+      goto out;
+    }
+    n_hf = g->hosts->n;
+    for (i = 0; i < n_hf; i++)
+      if ((r = gen_files_get(&hf[i], g->hosts->v[i].g)) != 0)
+        goto out;
+  }
   if (what == HOTSSL_SNAPSHOT_CONTENTS) {
     int kl;
     n_cert = crt_items(&g->cert->u.crt, NULL);
@@ -265,12 +371,18 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
             goto out;
           }
       }
-      put_file(&w, T_CERT, g->cert->fp, lab[0], v_cert, n_cert);
-      put_file(&w, T_KEY, g->key->fp, lab[1], &v_key, 1);
-      if (g->ca != NULL)
-        put_file(&w, T_CA, g->ca->fp, lab[2], v_ca, n_ca);
-      if (g->crl != NULL)
-        put_file(&w, T_CRL, g->crl->fp, lab[3], v_crl, n_crl);
+      /* With a hosts file whose entry serves connections without a server
+       * name, g's own files are that entry's: carried only in T_HOST. */
+      if (g->hosts == NULL || g->hosts->top_entry < 0) {
+        put_file(&w, T_CERT, g->cert->fp, lab[0], v_cert, n_cert);
+        put_file(&w, T_KEY, g->key->fp, lab[1], &v_key, 1);
+        if (g->ca != NULL)
+          put_file(&w, T_CA, g->ca->fp, lab[2], v_ca, n_ca);
+        if (g->crl != NULL)
+          put_file(&w, T_CRL, g->crl->fp, lab[3], v_crl, n_crl);
+      }
+      if (g->hosts != NULL)
+        put_hosts(&w, g->hosts, hf);
     }
     if (pass == 1) {
       wr h = {w.buf + 8, 0};
@@ -294,6 +406,9 @@ out:
   }
   for (i = 0; i < 4; i++)
     free(lab[i]);
+  for (i = 0; i < n_hf; i++)
+    gen_files_free(&hf[i]);
+  free(hf);
   free(v_cert);
   free(v_ca);
   free(v_crl);
@@ -422,6 +537,127 @@ static int parse_file(const unsigned char *p, size_t n, unsigned char fp[32], ch
   return r.left == 0 ? 0 : -1;
 }
 
+/* The CERT, KEY, CA and CRL records of one identity (the configuration's or
+ * a hosts file entry's). */
+typedef struct file_set {
+  int seen;
+  unsigned char fp[32];
+  char *label;
+  item *items;
+  size_t n;
+} file_set;
+
+static void file_sets_free(file_set *f) {
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    free(f[i].label);
+    free(f[i].items);
+  }
+  memset(f, 0, 4 * sizeof *f);
+}
+
+/* One CERT..CRL record into f (not seen before). -1: malformed. */
+static int file_record(file_set *f, unsigned tag, const unsigned char *v, size_t vl) {
+  int k = (int)tag - T_CERT;
+  if (tag < T_CERT || tag > T_CRL || f[k].seen ||
+      parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n) != 0)
+    return -1;
+  if (tag == T_KEY && f[k].n != 1)
+    return -1;
+  f[k].seen = 1;
+  return 0;
+}
+
+/* in's blobs and fingerprints from f (in->s already checked). */
+static int files_to_inputs(hotssl__inputs *in, const file_set *f) {
+  size_t i;
+  int ret;
+  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0)) != 0 ||
+      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1)) != 0 ||
+      (f[2].seen && (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0)) != 0))
+    return ret;
+  memcpy(in->fp_cert, f[0].fp, 32);
+  memcpy(in->fp_key, f[1].fp, 32);
+  memcpy(in->fp_ca, f[2].fp, 32);
+  memcpy(in->fp_crl, f[3].fp, 32);
+  if (f[3].seen) {
+    /* One CRL per blob, all DER: the first as the CRL file, the others as
+     * directory entries (the builder checks each against the CA set). */
+    if ((ret = make_blob(&in->crl, f[3].label, f[3].items, 1, 1)) != 0)
+      return ret;
+    if (f[3].n > 1) {
+      if ((in->crl_dir_files = calloc(f[3].n - 1, sizeof *in->crl_dir_files)) == NULL)
+        return HOTSSL_ENOMEM;
+      for (i = 1; i < f[3].n; i++) {
+        if ((ret = make_blob(&in->crl_dir_files[i - 1], f[3].label, &f[3].items[i], 1, 1)) != 0)
+          return ret;
+        in->n_crl_dir_files = i;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Whether the CA and CRL records match the checked settings. */
+static int files_match(const hotssl__inputs *in, const file_set *f) {
+  return (in->s.ca_file != NULL) == f[2].seen && !(in->s.crl_file != NULL && !f[3].seen) &&
+         !(f[3].seen && in->s.crl_file == NULL && in->s.crl_dir == NULL);
+}
+
+/* One T_HOST record into e, its settings derived from cfg as the loader
+ * derives them. -1 malformed, or a negative HOTSSL_ code. */
+static int decode_host(hotssl__host_in *e, const unsigned char *v, size_t vl,
+                       const hotssl_config *cfg) {
+  rd r = {v, vl};
+  size_t flags, n, i, line;
+  file_set f[4];
+  hotssl_config *ec = NULL;
+  char sub[HOTSSL__ERRLEN];
+  int ret = -1;
+
+  memset(f, 0, sizeof f);
+  if (get_u32(&r, &line) != 0 || line == 0 || get_u32(&r, &flags) != 0 || flags > 3 ||
+      get_u32(&r, &n) != 0 || n > r.left / 4)
+    return -1;
+  e->line = (unsigned)line;
+  e->is_default = (flags & 1) != 0;
+  e->is_no_sni = (flags & 2) != 0;
+  if (n > 0 && (e->names = calloc(n, sizeof *e->names)) == NULL)
+    return HOTSSL_ENOMEM;
+  for (i = 0; i < n; i++) {
+    size_t l;
+    const unsigned char *q;
+    if (get_u32(&r, &l) != 0 || l == 0 || get(&r, l, &q) != 0 ||
+        (e->names[i] = dup_str(q, l)) == NULL)
+      return -1;
+    e->n_names = i + 1;
+  }
+  while (r.left > 0) {
+    const unsigned char *h, *q;
+    size_t ql;
+    if (get(&r, 8, &h) != 0 || be(h + 2, 2) != 0)
+      goto out;
+    ql = (size_t)be(h + 4, 4);
+    if (get(&r, ql, &q) != 0 || file_record(f, (unsigned)be(h, 2), q, ql) != 0)
+      goto out;
+  }
+  if (!f[0].seen || !f[1].seen)
+    goto out;
+  ret = hotssl__host_config(&ec, cfg, f[0].label, f[1].label, f[2].seen ? f[2].label : NULL,
+                            NULL, NULL, sub, sizeof sub);
+  if (ret == 0)
+    ret = hotssl__settings_from_config(&e->in.s, ec, sub, sizeof sub);
+  if (ret != 0) {
+    ret = ret == HOTSSL_ENOMEM ? ret : -1;
+    goto out;
+  }
+  ret = files_match(&e->in, f) ? files_to_inputs(&e->in, f) : -1;
+out:
+  hotssl_config_destroy(ec);
+  file_sets_free(f);
+  return ret;
+}
+
 int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **cfg_out,
                             hotssl__inputs *in, int *has_contents, uint64_t *generation,
                             char *errbuf, size_t errlen) {
@@ -431,15 +667,17 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
   rd r;
   int ret = HOTSSL_EINVAL, have_fp = 0;
   const char *why = "malformed record";
-  struct {
-    int seen;
-    unsigned char fp[32];
-    char *label;
-    item *items;
-    size_t n;
-  } f[4];
+  file_set f[4];
   size_t i;
   unsigned seen_mask = 0;
+  /* ssl_sni */
+  struct {
+    const unsigned char *p;
+    size_t len;
+  } *hrec = NULL;
+  size_t n_hrec = 0, top_entry = 0;
+  char *hosts_path = NULL;
+  int have_hosts = 0, main_files = 1;
 
   memset(f, 0, sizeof f);
   memset(in, 0, sizeof *in);
@@ -478,7 +716,7 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     vl = (size_t)be(h + 4, 4);
     if (be(h + 2, 2) != 0 || get(&r, vl, &v) != 0)
       goto bad;
-    if (tag != T_SETTING) {
+    if (tag != T_SETTING && tag != T_HOST) {
       unsigned bit = tag < 32 ? 1u << tag : 0;
       if (bit == 0 || (seen_mask & bit)) {
         why = "unknown or repeated record";
@@ -529,14 +767,27 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     case T_CERT:
     case T_KEY:
     case T_CA:
-    case T_CRL: {
-      int k = (int)tag - T_CERT;
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS ||
-          parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n) != 0)
+    case T_CRL:
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || file_record(f, tag, v, vl) != 0)
         goto bad;
-      if (tag == T_KEY && f[k].n != 1)
+      break;
+    case T_HOSTS: {
+      rd hr = {v, vl};
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || get_u32(&hr, &top_entry) != 0 ||
+          (hosts_path = dup_str(hr.p, hr.left)) == NULL)
         goto bad;
-      f[k].seen = 1;
+      have_hosts = 1;
+      main_files = top_entry == 0;
+      break;
+    }
+    case T_HOST: {
+      void *bigger;
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || n_hrec >= len / 8 ||
+          (bigger = realloc(hrec, (n_hrec + 1) * sizeof *hrec)) == NULL)
+        goto bad;
+      hrec = bigger;
+      hrec[n_hrec].p = v;
+      hrec[n_hrec++].len = vl;
       break;
     }
     default:
@@ -548,7 +799,8 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     *cfg_out = cfg;
     return 0;
   }
-  if (!have_fp || !f[0].seen || !f[1].seen) {
+  if (!have_fp || (main_files && (!f[0].seen || !f[1].seen)) || (!main_files && f[0].seen) ||
+      have_hosts != (n_hrec > 0) || top_entry > n_hrec) {
     why = "certificate, key or fingerprint missing";
     goto bad;
   }
@@ -561,41 +813,39 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     }
   }
   ret = HOTSSL_EINVAL;
-  if ((in->s.ca_file != NULL) != f[2].seen ||
-      (in->s.crl_file != NULL && !f[3].seen) ||
-      (f[3].seen && in->s.crl_file == NULL && in->s.crl_dir == NULL)) {
+  if ((have_hosts && !in->s.sni) || (main_files && !files_match(in, f))) {
     why = "files do not match the settings";
     goto bad;
   }
-  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0)) != 0 ||
-      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1)) != 0 ||
-      (f[2].seen && (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0)) != 0))
+  if (main_files && (ret = files_to_inputs(in, f)) != 0)
     goto fail;
-  memcpy(in->fp_cert, f[0].fp, 32);
-  memcpy(in->fp_key, f[1].fp, 32);
-  memcpy(in->fp_ca, f[2].fp, 32);
-  memcpy(in->fp_crl, f[3].fp, 32);
-  if (f[3].seen) {
-    /* One CRL per blob, all DER: the first as the CRL file, the others as
-     * directory entries (the builder checks each against the CA set). */
-    if ((ret = make_blob(&in->crl, f[3].label, f[3].items, 1, 1)) != 0)
+  if (have_hosts) {
+    struct hotssl__hosts_in *hi = calloc(1, sizeof *hi);
+    if (hi == NULL || (hi->v = calloc(n_hrec, sizeof *hi->v)) == NULL) {
+      free(hi);
+      ret = HOTSSL_ENOMEM;
       goto fail;
-    if (f[3].n > 1) {
-      if ((in->crl_dir_files = calloc(f[3].n - 1, sizeof *in->crl_dir_files)) == NULL) {
-        ret = HOTSSL_ENOMEM;
-        goto fail;
-      }
-      for (i = 1; i < f[3].n; i++) {
-        if ((ret = make_blob(&in->crl_dir_files[i - 1], f[3].label, &f[3].items[i], 1, 1)) != 0)
+    }
+    in->hosts = hi;
+    hi->path = hosts_path;
+    hosts_path = NULL;
+    for (i = 0; i < n_hrec; i++) {
+      hi->n = i + 1;
+      if ((ret = decode_host(&hi->v[i], hrec[i].p, hrec[i].len, cfg)) != 0) {
+        why = "malformed host entry";
+        if (ret == HOTSSL_ENOMEM)
           goto fail;
-        in->n_crl_dir_files = i;
+        goto bad;
       }
     }
+    if (top_entry > 0 && !hi->v[top_entry - 1].is_no_sni &&
+        !(in->s.cert_file == NULL && top_entry == 1)) {
+      why = "the entry for connections without a server name does not match";
+      goto bad;
+    }
   }
-  for (i = 0; i < 4; i++) {
-    free(f[i].label);
-    free(f[i].items);
-  }
+  file_sets_free(f);
+  free(hrec);
   *has_contents = 1;
   *cfg_out = cfg;
   return 0;
@@ -605,10 +855,9 @@ bad:
 fail:
   if (ret == HOTSSL_ENOMEM)
     hotssl__fmt(errbuf, errlen, "could not decode the snapshot: out of memory");
-  for (i = 0; i < 4; i++) {
-    free(f[i].label);
-    free(f[i].items);
-  }
+  file_sets_free(f);
+  free(hrec);
+  free(hosts_path);
   hotssl__inputs_free(in);
   hotssl_config_destroy(cfg);
   return ret;

@@ -338,23 +338,44 @@ class Watcher(unittest.TestCase):
 
 
 class Modes(unittest.TestCase):
-    def test_fork_and_spawn(self):
-        for extra in (["--mode", "fork"], ["--mode", "spawn"],
-                      ["--mode", "spawn", "--spawn-strategy", "reread"]):
-            with self.subTest(extra=" ".join(extra)):
-                d, conf = make_dir(hosts="alpha.test alpha.crt alpha.key\nbeta.test beta.crt beta.key\n")
-                with E.Server(conf, extra=extra) as s:
-                    self.assertEqual(served(s.port, "alpha.test"), "alpha")
-                    self.assertEqual(served(s.port, "beta.test"), "beta")
-                    self.assertEqual(served(s.port, None), "main")
-                    refused(s.port, "gamma.test", "unrecognized name")
-                    E.write(os.path.join(d, "pg_hosts.conf"),
-                            "alpha.test gamma.crt gamma.key\nbeta.test beta.crt beta.key\n")
-                    line, _ = s.reload()
-                    self.assertIn("reloaded", line)
-                    self.assertEqual(served(s.port, "alpha.test"), "gamma")
-                    self.assertEqual(served(s.port, "beta.test"), "beta")
-                    self.assertEqual(s.stop(), 0)
+    def check_mode(self, extra):
+        # The configuration's certificate serves connections without a name.
+        d, conf = make_dir(hosts="alpha.test alpha.crt alpha.key\nbeta.test beta.crt beta.key\n")
+        with E.Server(conf, extra=extra) as s:
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            self.assertEqual(served(s.port, "beta.test"), "beta")
+            self.assertEqual(served(s.port, None), "main")
+            refused(s.port, "gamma.test", "unrecognized name")
+            E.write(os.path.join(d, "pg_hosts.conf"),
+                    "alpha.test gamma.crt gamma.key\nbeta.test beta.crt beta.key\n")
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            self.assertEqual(served(s.port, "alpha.test"), "gamma")
+            self.assertEqual(served(s.port, "beta.test"), "beta")
+            self.assertEqual(s.stop(), 0)
+        # No certificate in the configuration: /no_sni/, then none at all.
+        d, conf = make_dir(main=False, hosts="/no_sni/ nosni.crt nosni.key\n"
+                                             "alpha.test alpha.crt alpha.key\n* dflt.crt dflt.key\n")
+        with E.Server(conf, extra=extra) as s:
+            self.assertEqual(served(s.port, None), "nosni")
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            self.assertEqual(served(s.port, "x.test"), "dflt")
+            E.write(os.path.join(d, "pg_hosts.conf"), "alpha.test alpha.crt alpha.key\n* dflt.crt dflt.key\n")
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            refused(s.port, None, "handshake failure")
+            self.assertEqual(served(s.port, "alpha.test"), "alpha")
+            self.assertEqual(served(s.port, "x.test"), "dflt")
+            self.assertEqual(s.stop(), 0)
+
+    def test_fork(self):
+        self.check_mode(["--mode", "fork"])
+
+    def test_spawn_snapshot(self):
+        self.check_mode(["--mode", "spawn"])
+
+    def test_spawn_reread(self):
+        self.check_mode(["--mode", "spawn", "--spawn-strategy", "reread"])
 
 
 if __name__ == "__main__":
