@@ -108,6 +108,7 @@ int cli_cmd_info(int argc, char **argv) {
   printf("sha256:      %s\n", st.sha256);
   if (st.not_after_unix < (int64_t)time(NULL))
     printf("warning:     the certificate has expired\n");
+  cli_print_hosts(stdout, m);
   hotssl_manager_destroy(m);
   return 0;
 }

@@ -826,3 +826,37 @@ int hotssl__hosts_watch_paths(const hotssl_config *cfg, int (*add)(void *ctx, ch
   free(dir);
   return r;
 }
+
+/* ---- observability ---- */
+
+uint32_t hotssl_generation_host_count(const hotssl_generation *g) {
+  return g != NULL && g->hosts != NULL ? (uint32_t)g->hosts->n : 0;
+}
+
+int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i, hotssl_host_stats *out) {
+  const hotssl__host *e;
+  size_t j, off = 0;
+  if (out == NULL || i >= hotssl_generation_host_count(g))
+    return HOTSSL_EINVAL;
+  e = &g->hosts->v[i];
+  memset(out, 0, sizeof *out);
+  out->line = e->line;
+  out->is_default = e->is_default;
+  out->is_no_sni = e->is_no_sni;
+  out->has_ca = e->ca_file != NULL;
+  out->n_names = (uint32_t)e->n_names;
+  for (j = 0; j < e->n_names; j++) {
+    size_t l = strlen(e->names[j]);
+    if (off + l + 5 > sizeof out->names) {
+      memcpy(out->names + off, "...", 4);
+      break;
+    }
+    if (j > 0)
+      out->names[off++] = ',';
+    memcpy(out->names + off, e->names[j], l + 1);
+    off += l;
+  }
+  memcpy(&out->cert, &e->g->cert_info, sizeof out->cert);
+  out->cert.generation = g->number;
+  return 0;
+}

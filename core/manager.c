@@ -229,6 +229,7 @@ int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out) {
   g = hotssl_manager_acquire(m);
   memcpy(out, &g->cert_info, sizeof *out);
   out->generation = g->number;
+  out->sni_hosts = hotssl_generation_host_count(g);
   hotssl_generation_release(g);
   hotssl__mutex_lock(m->reload_lock);
   out->reloads_attempted = m->attempted;

@@ -275,9 +275,35 @@ typedef struct hotssl_stats {
   char not_after[24];
   int64_t not_after_unix;       /* seconds since the epoch, for alerting */
   char sha256[96];              /* "AB:CD:..." of the DER certificate */
+  /* ssl_sni: entries of the hosts file served by the current generation
+   * (0 when off or empty); iterate them with hotssl_generation_host_stats
+   * on an acquired generation. */
+  uint32_t sni_hosts;
 } hotssl_stats;
 
 HOTSSL_EXTERN int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out);
+
+/*
+ * ssl_sni (a hosts file in PostgreSQL's pg_hosts.conf format): one entry of
+ * the hosts file as generation g serves it. Iterate i from 0 while the call
+ * returns 0 (HOTSSL_EINVAL past the last entry); hold g (acquire/release)
+ * for the whole iteration so every entry comes from the same generation.
+ */
+typedef struct hotssl_host_stats {
+  unsigned line;        /* line of the entry in the hosts file */
+  int is_default;       /* the "*" entry */
+  int is_no_sni;        /* "/no_sni/" is among its names */
+  int has_ca;           /* the entry has a ca_file (client certificates) */
+  uint32_t n_names;     /* server names, "@file" names included */
+  char names[1024];     /* comma-separated, lower case; ends in "..." when cut */
+  /* The entry's certificate: subject, issuer, serial, not_before,
+   * not_after, not_after_unix, sha256 (the counters are 0). */
+  hotssl_stats cert;
+} hotssl_host_stats;
+
+HOTSSL_EXTERN uint32_t hotssl_generation_host_count(const hotssl_generation *g);
+HOTSSL_EXTERN int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i,
+                                               hotssl_host_stats *out);
 
 HOTSSL_EXTERN const char *hotssl_version_string(void);
 

@@ -112,6 +112,14 @@ class Selection(unittest.TestCase):
             self.assertEqual(served(s.port, "alpha.test.evil"), "dflt")  # exact match only
             self.assertEqual(served(s.port, None), "nosni")              # /no_sni/
             self.assertEqual(s.stop(), 0)
+        # `hotssl info` lists every entry with its certificate.
+        out = E.run([E.cli(), "info", "-c", conf], check=True).stdout
+        for line, names, cn in [(2, "alpha.test,alias.test", "alpha"), (3, "beta.test,gamma.test", "beta"),
+                                (4, "*", "dflt"), (5, "/no_sni/", "nosni")]:
+            self.assertRegex(out, r"host line %d: %s\n  subject:   CN=%s\n  serial:    51"
+                             % (line, re.escape(names), cn))
+        self.assertIn("hosts:       4 entries", out)
+        self.assertEqual(E.run([E.cli(), "check", "-c", conf]).returncode, 0)
 
     def test_no_default_unrecognized_name(self):
         d, conf = make_dir(hosts="alpha.test alpha.crt alpha.key\n")
@@ -281,6 +289,55 @@ class ReloadEdits(unittest.TestCase):
             line, _ = s.reload()
             self.assertIn("reloaded", line)
             self.assertEqual(served(s.port, "beta2.test"), "main")
+            self.assertEqual(s.stop(), 0)
+
+
+class Passphrase(unittest.TestCase):
+    def test_per_host_commands(self):
+        d, conf = make_dir(hosts="")
+        for label, leaf, pw in [("alpha_enc", "alpha", "alphapw"), ("alpha2_enc", "alpha2", "alphapw"),
+                                ("beta_enc", "beta", "globalpw"), ("beta2_enc", "beta2", "globalpw")]:
+            out = os.path.join(d, label + ".key")
+            E.run(["openssl", "pkey", "-in", K[leaf][1], "-aes256", "-passout", "pass:" + pw,
+                   "-out", out], check=True)
+            os.chmod(out, 0o600)
+        shutil.copyfile(K["alpha2"][0], os.path.join(d, "alpha2.crt"))
+        shutil.copyfile(K["beta2"][0], os.path.join(d, "beta2.crt"))
+        for name, pw in [("alpha", "alphapw"), ("global", "globalpw")]:
+            E.write(os.path.join(d, name + ".sh"), "#!/bin/sh\necho run >> '%s'\necho %s\n"
+                    % (os.path.join(d, name + ".count"), pw))
+            os.chmod(os.path.join(d, name + ".sh"), 0o755)
+        runs = lambda name: E.read(os.path.join(d, name + ".count")).count(b"run") \
+            if os.path.exists(os.path.join(d, name + ".count")) else 0
+        E.write(conf, E.read(conf).decode() + "ssl_passphrase_command = '%s'\n" % os.path.join(d, "global.sh"))
+        hosts = os.path.join(d, "pg_hosts.conf")
+        # alpha: its own command, reloadable; beta: the global command (reload off).
+        text = "alpha.test alpha.crt alpha_enc.key '' '%s' on\nbeta.test beta.crt beta_enc.key\n" \
+            % os.path.join(d, "alpha.sh")
+        E.write(hosts, text)
+        with E.Server(conf) as s:
+            self.assertEqual((served(s.port, "alpha.test"), served(s.port, "beta.test")), ("alpha", "beta"))
+            self.assertEqual((runs("alpha"), runs("global")), (1, 1))
+            # Unchanged keys are reused at reload: no command runs.
+            E.write(hosts, "# edited\n" + text)
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            self.assertEqual((runs("alpha"), runs("global")), (1, 1))
+            # alpha's key rotated: its command runs again (supports reload).
+            text = text.replace("alpha.crt alpha_enc.key", "alpha2.crt alpha2_enc.key")
+            E.write(hosts, "# edited\n" + text)
+            line, _ = s.reload()
+            self.assertIn("reloaded", line)
+            self.assertEqual((runs("alpha"), runs("global")), (2, 1))
+            self.assertEqual(served(s.port, "alpha.test"), "alpha2")
+            # beta's key rotated: the global command does not support reload.
+            E.write(hosts, "# edited\n" + text.replace("beta.crt beta_enc.key", "beta2.crt beta2_enc.key"))
+            line, _ = s.reload()
+            self.assertIn("was not reloaded", line)
+            self.assertIn("cannot be reloaded because it requires a passphrase", line)
+            self.assertIn("line 3", line)
+            self.assertEqual(runs("global"), 1)
+            self.assertEqual((served(s.port, "alpha.test"), served(s.port, "beta.test")), ("alpha2", "beta"))
             self.assertEqual(s.stop(), 0)
 
 
