@@ -5,7 +5,13 @@
  * broken entry at reload keeping the whole previous set, and a spawn
  * snapshot carrying every entry (taken, decoded into a new manager, and
  * compared). Certificates come from cli/certgen.c: no test data needed.
+ *
+ * `test_hosts stress` (label concurrency, run under TSan): client threads
+ * handshake with three server names while the main thread rotates one
+ * host's files and reloads; every handshake must be served the right
+ * host's certificate.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <mbedtls/pk.h>
@@ -81,7 +87,86 @@ static const char *host_serial(hotssl_generation *g, uint32_t i, hotssl_host_sta
   return h->cert.serial;
 }
 
-int main(void) {
+/* ---- stress ---- */
+
+static volatile int stress_stop;
+static int stress_port;
+static _Atomic unsigned long stress_ok, stress_bad, stress_failed;
+
+static void *stress_client(void *arg) {
+  static const char *names[3] = {"a.test", "B.TEST", "x.test"};
+  unsigned i = (unsigned)(size_t)arg;
+  char serial[80];
+  while (!stress_stop) {
+    const char *name = names[i++ % 3];
+    if (tu_client_sni(stress_port, NULL, NULL, NULL, name, serial, sizeof serial) != 0)
+      stress_failed++;
+    else if (name[0] == 'a' ? strcmp(serial, "A1") == 0
+             : name[0] == 'B' ? (strcmp(serial, "B1") == 0 || strcmp(serial, "B2") == 0)
+                              : strcmp(serial, "C1") == 0)
+      stress_ok++;
+    else
+      stress_bad++;
+  }
+  return NULL;
+}
+
+static int stress(void) {
+  char *dir = tu_mkdtemp(), *conf = tu_path(dir, "hotssl.conf"), *hosts = tu_path(dir, "pg_hosts.conf");
+  char err[512];
+  hotssl_config *cfg = NULL;
+  hotssl_manager *m = NULL;
+  tu_server *srv;
+  pthread_t th[2];
+  uint64_t end;
+  const char *secs = getenv("HOTSSL_STRESS_SECONDS");
+  unsigned long reloads = 0, t;
+
+  make_leaf(dir, "a", 0xA1);
+  make_leaf(dir, "b", 0xB1);
+  make_leaf(dir, "b2", 0xB2);
+  make_leaf(dir, "c", 0xC1);
+  copy_pair(dir, "b", "bcur");
+  tu_write(conf, "ssl_sni = on\nssl_cert_file = ''\nssl_key_file = ''\n", 0644);
+  tu_write(hosts, "a.test a.crt a.key\nb.test bcur.crt bcur.key\n* c.crt c.key\n", 0644);
+  C(hotssl_config_create(&cfg) == 0);
+  C(hotssl_config_load_file(cfg, conf, err, sizeof err) == 0);
+  CE(hotssl_manager_create(&m, cfg, NULL, err, sizeof err), 0);
+  if (m == NULL) {
+    fprintf(stderr, "%s\n", err);
+    return tu_finish("test_hosts stress", checks);
+  }
+  srv = tu_server_start(m, 4);
+  stress_port = tu_server_port(srv);
+  for (t = 0; t < 2; t++)
+    pthread_create(&th[t], NULL, stress_client, (void *)(size_t)t);
+  end = tu_now_ms() + 1000 * (uint64_t)(secs != NULL ? atoi(secs) : 3);
+  while (tu_now_ms() < end) {
+    copy_pair(dir, reloads % 2 ? "b" : "b2", "bcur");
+    if (hotssl_manager_reload(m, HOTSSL_TRIGGER_API) == 0)
+      reloads++;
+  }
+  stress_stop = 1;
+  for (t = 0; t < 2; t++)
+    pthread_join(th[t], NULL);
+  printf("stress: %lu handshakes served the right host, %lu the wrong one, %lu failed; %lu reloads\n",
+         (unsigned long)stress_ok, (unsigned long)stress_bad, (unsigned long)stress_failed, reloads);
+  C(stress_ok > 10);
+  CE(stress_bad, 0);
+  CE(stress_failed, 0);
+  CE(tu_server_handshake_failures(srv), 0);
+  C(reloads > 10);
+  tu_server_stop(srv);
+  hotssl_manager_destroy(m);
+  hotssl_config_destroy(cfg);
+  tu_rmtree(dir);
+  free(dir);
+  free(conf);
+  free(hosts);
+  return tu_finish("test_hosts stress", checks);
+}
+
+int main(int argc, char **argv) {
   char *dir = tu_mkdtemp(), *conf = tu_path(dir, "hotssl.conf"), *hosts = tu_path(dir, "pg_hosts.conf");
   char err[512], *bcrt;
   hotssl_config *cfg = NULL;
@@ -101,6 +186,16 @@ int main(void) {
                    "20991231235959", 1, &rng, pem, sizeof pem) != 0) {
     fprintf(stderr, "certgen failed\n");
     return 1;
+  }
+  if (argc > 1 && strcmp(argv[1], "stress") == 0) {
+    int rc = stress();
+    mbedtls_pk_free(&ca_key);
+    certgen_rng_free(&rng);
+    tu_rmtree(dir);
+    free(dir);
+    free(conf);
+    free(hosts);
+    return rc;
   }
   make_leaf(dir, "a", 0xA1);
   make_leaf(dir, "b", 0xB1);

@@ -331,6 +331,11 @@ int tu_client_serial(int port, const char *ca_file, char *serial, size_t len) {
 
 int tu_client_ex(int port, const char *ca_file, const char *cert_file,
                  const char *key_file, char *serial, size_t len) {
+  return tu_client_sni(port, ca_file, cert_file, key_file, NULL, serial, len);
+}
+
+int tu_client_sni(int port, const char *ca_file, const char *cert_file, const char *key_file,
+                  const char *server_name, char *serial, size_t len) {
   mbedtls_x509_crt own;
   mbedtls_pk_context own_key;
   mbedtls_ssl_context ssl;
@@ -373,6 +378,8 @@ int tu_client_ex(int port, const char *ca_file, const char *cert_file,
       goto out;
   }
   if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0)
+    goto out;
+  if (server_name != NULL && (ret = mbedtls_ssl_set_hostname(&ssl, server_name)) != 0)
     goto out;
   if ((net.fd = connect_port(port)) < 0) {
     ret = -1;
