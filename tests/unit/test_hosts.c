@@ -89,7 +89,7 @@ static const char *host_serial(hotssl_generation *g, uint32_t i, hotssl_host_sta
 
 /* ---- stress ---- */
 
-static volatile int stress_stop;
+static atomic_int stress_stop;
 static int stress_port;
 static _Atomic unsigned long stress_ok, stress_bad, stress_failed;
 
