@@ -29,8 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/platform_util.h>
-#include <mbedtls/sha256.h>
 
 #include "hosts.h"
 
@@ -182,15 +180,23 @@ static char *lower_dup(const char *s) {
   return d;
 }
 
-#if HOTSSL__MBEDTLS3
-#  define SHA_START(c) mbedtls_sha256_starts(c, 0)
-#  define SHA_UPDATE(c, d, l) mbedtls_sha256_update(c, d, l)
-#  define SHA_FINISH(c, o) mbedtls_sha256_finish(c, o)
-#else
-#  define SHA_START(c) mbedtls_sha256_starts_ret(c, 0)
-#  define SHA_UPDATE(c, d, l) mbedtls_sha256_update_ret(c, d, l)
-#  define SHA_FINISH(c, o) mbedtls_sha256_finish_ret(c, o)
-#endif
+/* The hosts fingerprint: SHA-256 over a list of 32-byte digests (the hosts
+ * file's, each @file's path and bytes, each entry's inputs). */
+typedef struct digests {
+  unsigned char *v;
+  size_t n;
+  int nomem;
+} digests;
+
+static void digest_add(digests *d, const void *data, size_t len) {
+  unsigned char *bigger = d->nomem ? NULL : realloc(d->v, (d->n + 1) * 32);
+  if (bigger == NULL) {
+    d->nomem = 1;
+    return;
+  }
+  d->v = bigger;
+  hotssl__sha256(data, len, d->v + 32 * d->n++);
+}
 
 /* ---- loader ---- */
 
@@ -199,7 +205,7 @@ typedef struct load_ctx {
   const hotssl_config *cfg;
   const hotssl__settings *s;
   char *dir; /* the hosts file's folder */
-  mbedtls_sha256_context sha;
+  digests fp;
   unsigned default_line, no_sni_line;
   char *errbuf;
   size_t errlen;
@@ -255,8 +261,8 @@ static int read_names_file(load_ctx *c, hotssl__host_in *e, const char *rel, uns
     free(p);
     return r == HOTSSL_ENOMEM ? r : HOTSSL_ECONFIG;
   }
-  SHA_UPDATE(&c->sha, (const unsigned char *)p, strlen(p) + 1);
-  SHA_UPDATE(&c->sha, b.data, b.len);
+  digest_add(&c->fp, p, strlen(p) + 1);
+  digest_add(&c->fp, b.data, b.len);
   free(p);
   if (memchr(b.data, '\0', b.len) != NULL) {
     hotssl__fmt(c->errbuf, c->errlen, "server name file \"%s\" contains a NUL byte in hosts file \"%s\" line %u",
@@ -462,14 +468,19 @@ static int name_index(char **const *names, const size_t *n_names, size_t n_hosts
   return 0;
 }
 
+static void free_names(char **names, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
+}
+
 void hotssl__hosts_in_free(struct hotssl__hosts_in *h) {
-  size_t i, j;
+  size_t i;
   if (h == NULL)
     return;
   for (i = 0; i < h->n; i++) {
-    for (j = 0; j < h->v[i].n_names; j++)
-      free(h->v[i].names[j]);
-    free(h->v[i].names);
+    free_names(h->v[i].names, h->v[i].n_names);
     hotssl__inputs_free(&h->v[i].in);
   }
   free(h->v);
@@ -492,8 +503,6 @@ int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
   c.s = s;
   c.errbuf = errbuf;
   c.errlen = errlen;
-  mbedtls_sha256_init(&c.sha);
-  SHA_START(&c.sha);
   if ((c.h = calloc(1, sizeof *c.h)) == NULL || (c.h->path = hotssl__path_absolute(s->hosts_file)) == NULL ||
       (c.dir = hotssl__dir_of(c.h->path)) == NULL) {
     r = HOTSSL_ENOMEM;
@@ -505,9 +514,9 @@ int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
     goto out;
   }
   if (b.data == NULL) {
-    SHA_UPDATE(&c.sha, (const unsigned char *)"missing", 7);
+    digest_add(&c.fp, "missing", 7);
   } else {
-    SHA_UPDATE(&c.sha, b.data, b.len);
+    digest_add(&c.fp, b.data, b.len);
     if (memchr(b.data, '\0', b.len) != NULL) {
       hotssl__fmt(errbuf, errlen, "hosts file \"%s\" contains a NUL byte", c.h->path);
       r = HOTSSL_ECONFIG;
@@ -547,13 +556,17 @@ int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
       goto out;
   }
   for (i = 0; i < c.h->n; i++)
-    SHA_UPDATE(&c.sha, c.h->v[i].in.fingerprint, 32);
-  SHA_FINISH(&c.sha, c.h->fp);
+    digest_add(&c.fp, c.h->v[i].in.fingerprint, 32);
+  if (c.fp.nomem) {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  hotssl__sha256(c.fp.v, 32 * c.fp.n, c.h->fp);
   *out = c.h;
   c.h = NULL;
   r = 0;
 out:
-  mbedtls_sha256_free(&c.sha);
+  free(c.fp.v);
   hotssl__blob_free(&b);
   free(c.dir);
   hotssl__hosts_in_free(c.h);
@@ -563,13 +576,11 @@ out:
 /* ---- builder ---- */
 
 void hotssl__hosts_free(struct hotssl__hosts *h) {
-  size_t i, j;
+  size_t i;
   if (h == NULL)
     return;
   for (i = 0; i < h->n; i++) {
-    for (j = 0; j < h->v[i].n_names; j++)
-      free(h->v[i].names[j]);
-    free(h->v[i].names);
+    free_names(h->v[i].names, h->v[i].n_names);
     free(h->v[i].cert_file);
     free(h->v[i].key_file);
     free(h->v[i].ca_file);

@@ -87,6 +87,30 @@ static const char *host_serial(hotssl_generation *g, uint32_t i, hotssl_host_sta
   return h->cert.serial;
 }
 
+/* Leaves a, b, b2, c in dir, bcur = b, an ssl_sni configuration naming no
+ * certificate, the hosts file text, and a manager from them (NULL on
+ * failure, reason printed). */
+static hotssl_manager *start(const char *dir, const char *hosts_text, hotssl_config **cfg,
+                             const hotssl_manager_options *o) {
+  char *conf = tu_path(dir, "hotssl.conf"), *hosts = tu_path(dir, "pg_hosts.conf"), err[512];
+  hotssl_manager *m = NULL;
+  make_leaf(dir, "a", 0xA1);
+  make_leaf(dir, "b", 0xB1);
+  make_leaf(dir, "b2", 0xB2);
+  make_leaf(dir, "c", 0xC1);
+  copy_pair(dir, "b", "bcur");
+  tu_write(conf, "ssl_sni = on\nssl_cert_file = ''\nssl_key_file = ''\n", 0644);
+  tu_write(hosts, hosts_text, 0644);
+  C(hotssl_config_create(cfg) == 0);
+  C(hotssl_config_load_file(*cfg, conf, err, sizeof err) == 0);
+  CE(hotssl_manager_create(&m, *cfg, o, err, sizeof err), 0);
+  if (m == NULL)
+    fprintf(stderr, "%s\n", err);
+  free(conf);
+  free(hosts);
+  return m;
+}
+
 /* ---- stress ---- */
 
 static atomic_int stress_stop;
@@ -111,31 +135,17 @@ static void *stress_client(void *arg) {
   return NULL;
 }
 
-static int stress(void) {
-  char *dir = tu_mkdtemp(), *conf = tu_path(dir, "hotssl.conf"), *hosts = tu_path(dir, "pg_hosts.conf");
-  char err[512];
+static int stress(const char *dir) {
   hotssl_config *cfg = NULL;
-  hotssl_manager *m = NULL;
+  hotssl_manager *m = start(dir, "a.test a.crt a.key\nb.test bcur.crt bcur.key\n* c.crt c.key\n", &cfg, NULL);
   tu_server *srv;
   pthread_t th[2];
   uint64_t end;
   const char *secs = getenv("HOTSSL_STRESS_SECONDS");
   unsigned long reloads = 0, t;
 
-  make_leaf(dir, "a", 0xA1);
-  make_leaf(dir, "b", 0xB1);
-  make_leaf(dir, "b2", 0xB2);
-  make_leaf(dir, "c", 0xC1);
-  copy_pair(dir, "b", "bcur");
-  tu_write(conf, "ssl_sni = on\nssl_cert_file = ''\nssl_key_file = ''\n", 0644);
-  tu_write(hosts, "a.test a.crt a.key\nb.test bcur.crt bcur.key\n* c.crt c.key\n", 0644);
-  C(hotssl_config_create(&cfg) == 0);
-  C(hotssl_config_load_file(cfg, conf, err, sizeof err) == 0);
-  CE(hotssl_manager_create(&m, cfg, NULL, err, sizeof err), 0);
-  if (m == NULL) {
-    fprintf(stderr, "%s\n", err);
+  if (m == NULL)
     return tu_finish("test_hosts stress", checks);
-  }
   srv = tu_server_start(m, 4);
   stress_port = tu_server_port(srv);
   for (t = 0; t < 2; t++)
@@ -159,16 +169,11 @@ static int stress(void) {
   tu_server_stop(srv);
   hotssl_manager_destroy(m);
   hotssl_config_destroy(cfg);
-  tu_rmtree(dir);
-  free(dir);
-  free(conf);
-  free(hosts);
   return tu_finish("test_hosts stress", checks);
 }
 
-int main(int argc, char **argv) {
-  char *dir = tu_mkdtemp(), *conf = tu_path(dir, "hotssl.conf"), *hosts = tu_path(dir, "pg_hosts.conf");
-  char err[512], *bcrt;
+static int basic(const char *dir) {
+  char err[512], *bcrt = tu_path(dir, "bcur.crt");
   hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL, *m2 = NULL;
   hotssl_manager_options o = {0};
@@ -176,47 +181,20 @@ int main(int argc, char **argv) {
   hotssl_host_stats h;
   hotssl_stats st;
   hotssl_snapshot *snap = NULL;
-  static char pem[8192];
   const unsigned char *bytes;
   size_t len;
 
-  mbedtls_pk_init(&ca_key);
-  if (certgen_rng_init(&rng) != 0 || certgen_key(&ca_key, &rng) != 0 ||
-      certgen_cert(&ca_key, "CN=hosts test CA", &ca_key, "CN=hosts test CA", 1, "20200101000000",
-                   "20991231235959", 1, &rng, pem, sizeof pem) != 0) {
-    fprintf(stderr, "certgen failed\n");
-    return 1;
-  }
-  if (argc > 1 && strcmp(argv[1], "stress") == 0) {
-    int rc = stress();
-    mbedtls_pk_free(&ca_key);
-    certgen_rng_free(&rng);
-    tu_rmtree(dir);
-    free(dir);
-    free(conf);
-    free(hosts);
-    return rc;
-  }
-  make_leaf(dir, "a", 0xA1);
-  make_leaf(dir, "b", 0xB1);
-  make_leaf(dir, "c", 0xC1);
-  copy_pair(dir, "b", "bcur");
-  tu_write(conf, "ssl_sni = on\nssl_cert_file = ''\nssl_key_file = ''\n", 0644);
-  tu_write(hosts, "# two hosts\nA.test,@names a.crt a.key\nb.test bcur.crt bcur.key\n", 0644);
   {
     char *names = tu_path(dir, "names");
     tu_write(names, "a2.test\nA3.Test\n", 0644);
     free(names);
   }
   o.log = tu_log;
-  C(hotssl_config_create(&cfg) == 0);
-  C(hotssl_config_load_file(cfg, conf, err, sizeof err) == 0);
-  CE(hotssl_manager_create(&m, cfg, &o, err, sizeof err), 0);
+  m = start(dir, "# two hosts\nA.test,@names a.crt a.key\nb.test bcur.crt bcur.key\n", &cfg, &o);
   if (m == NULL) {
-    fprintf(stderr, "%s\n", err);
+    free(bcrt);
     return tu_finish("test_hosts", checks);
   }
-
   /* The iteration API. */
   C(hotssl_manager_stats(m, &st) == 0);
   CE(st.sni_hosts, 2);
@@ -249,7 +227,6 @@ int main(int argc, char **argv) {
 
   /* A broken entry at reload: the whole previous set keeps serving, and the
    * one failure line names the hosts file line and the file. */
-  bcrt = tu_path(dir, "bcur.crt");
   tu_write(bcrt, "-----BEGIN CERTIFICATE-----\nAAAA\n", 0644);
   tu_log_clear();
   C(hotssl_manager_reload(m, HOTSSL_TRIGGER_API) < 0);
@@ -323,12 +300,25 @@ int main(int argc, char **argv) {
 
   hotssl_manager_destroy(m);
   hotssl_config_destroy(cfg);
+  free(bcrt);
+  return tu_finish("test_hosts", checks);
+}
+
+int main(int argc, char **argv) {
+  char *dir = tu_mkdtemp();
+  static char pem[8192];
+  int rc;
+  mbedtls_pk_init(&ca_key);
+  if (certgen_rng_init(&rng) != 0 || certgen_key(&ca_key, &rng) != 0 ||
+      certgen_cert(&ca_key, "CN=hosts test CA", &ca_key, "CN=hosts test CA", 1, "20200101000000",
+                   "20991231235959", 1, &rng, pem, sizeof pem) != 0) {
+    fprintf(stderr, "certgen failed\n");
+    return 1;
+  }
+  rc = argc > 1 && strcmp(argv[1], "stress") == 0 ? stress(dir) : basic(dir);
   mbedtls_pk_free(&ca_key);
   certgen_rng_free(&rng);
   tu_rmtree(dir);
   free(dir);
-  free(conf);
-  free(hosts);
-  free(bcrt);
-  return tu_finish("test_hosts", checks);
+  return rc;
 }
