@@ -80,6 +80,11 @@ def served(port, servername, extra=()):
     return cn
 
 
+def cn_of(port, servername):
+    """The served CN, or None when the handshake fails (for waits)."""
+    return s_client(port, servername)[1]
+
+
 def refused(port, servername, alert, extra=()):
     """alert: the alert's text in s_client's output (a tuple: any of them)."""
     rc, cn, out = s_client(port, servername, extra)
@@ -380,6 +385,16 @@ class Watcher(unittest.TestCase):
             swap_data(kb, "beta", "beta2")
             E.H.wait_for(lambda: served(s.port, "beta.test") == "beta2", "beta's ..data swap")
             self.assertEqual(served(s.port, "alpha.test"), "alpha2")
+            # the hosts file itself and an @file, replaced by rename
+            hosts = os.path.join(d, "pg_hosts.conf")
+            E.write(os.path.join(d, "more.txt"), "delta.test\n")
+            E.H.write_atomic(hosts, E.read(hosts).decode().replace("alpha.test ", "alpha.test,@more.txt ")
+                             + "gamma.test gamma.crt gamma.key\n")
+            E.H.wait_for(lambda: cn_of(s.port, "gamma.test") == "gamma", "the new entry in the hosts file")
+            self.assertEqual(served(s.port, "delta.test"), "alpha2")
+            E.H.write_atomic(os.path.join(d, "more.txt"), "epsilon.test\n")
+            E.H.wait_for(lambda: cn_of(s.port, "epsilon.test") == "alpha2", "the @file's new name")
+            refused(s.port, "delta.test", "unrecognized name")
             # a broken file of one host: every host keeps its certificate
             mark = s.mark()
             tmp = os.path.join(d, "alpha", "new.crt")
@@ -391,6 +406,7 @@ class Watcher(unittest.TestCase):
             self.assertIn("alpha.crt", line)
             self.assertEqual(served(s.port, "alpha.test"), "alpha2")
             self.assertEqual(served(s.port, "beta.test"), "beta2")
+            self.assertEqual(served(s.port, "gamma.test"), "gamma")
             self.assertEqual(s.stop(), 0)
 
 
