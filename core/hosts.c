@@ -25,7 +25,6 @@
  * Called by the manager under its reload lock (through the loader and the
  * builder); the SNI callback runs on handshake threads and only reads.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +35,16 @@
 #define MAX_NAMES_FILE (1024u * 1024u)
 
 /* ---- the file format ---- */
+
+/* ASCII only, whatever the host's locale: names compare the same at load
+ * and in the SNI callback. */
+static int is_space(int c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
 
 typedef struct tok {
   char *s;
@@ -79,10 +88,10 @@ static int token(const char **pp, char **w, int in_list, tok *out) {
         *o++ = *p++;
       }
     }
-    if (*p != '\0' && !isspace((unsigned char)*p) && *p != '#' && !(in_list && *p == ','))
+    if (*p != '\0' && !is_space(*p) && *p != '#' && !(in_list && *p == ','))
       return -1;
   } else {
-    while (*p != '\0' && !isspace((unsigned char)*p) && *p != '#' && !(in_list && *p == ','))
+    while (*p != '\0' && !is_space(*p) && *p != '#' && !(in_list && *p == ','))
       *o++ = *p++;
   }
   *o++ = '\0';
@@ -104,7 +113,7 @@ static int split_line(const char *line, line_fields *lf, const char **why) {
   w = lf->buf;
   for (;;) {
     tok t;
-    while (isspace((unsigned char)*p))
+    while (is_space(*p))
       p++;
     if (*p == '\0' || *p == '#')
       return 0;
@@ -133,7 +142,7 @@ static int split_line(const char *line, line_fields *lf, const char **why) {
         if (*p != ',')
           break;
         p++;
-        while (isspace((unsigned char)*p))
+        while (is_space(*p))
           p++;
       }
     } else {
@@ -176,7 +185,7 @@ static char *lower_dup(const char *s) {
   char *d = hotssl__strdup(s), *p;
   if (d != NULL)
     for (p = d; *p; p++)
-      *p = (char)tolower((unsigned char)*p);
+      *p = (char)lower((unsigned char)*p);
   return d;
 }
 
@@ -235,10 +244,10 @@ static int names_file_line(void *vctx, char *line, unsigned lineno) {
   names_ctx *nc = vctx;
   char *end;
   (void)lineno;
-  while (isspace((unsigned char)*line))
+  while (is_space(*line))
     line++;
   end = line + strlen(line);
-  while (end > line && isspace((unsigned char)end[-1]))
+  while (end > line && is_space(end[-1]))
     *--end = '\0';
   if (*line == '\0' || *line == '#')
     return 0;
@@ -617,7 +626,7 @@ static const hotssl_generation *lender(const hotssl_generation *prev, const hots
 static int name_cmp(const unsigned char *name, size_t len, const hotssl__host_name *x) {
   size_t i, n = len < x->len ? len : x->len;
   for (i = 0; i < n; i++) {
-    int a = tolower(name[i]), b = (unsigned char)x->name[i];
+    int a = lower(name[i]), b = (unsigned char)x->name[i];
     if (a != b)
       return a < b ? -1 : 1;
   }

@@ -113,7 +113,9 @@ HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
  *   ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
  *   ssl_ciphers, ssl_min_protocol_version, ssl_max_protocol_version,
  *   ssl_passphrase_command, ssl_passphrase_command_supports_reload,
- *   ssl_client_cert (off | optional | require)
+ *   ssl_client_cert (off | optional | require),
+ *   ssl_sni (bool), ssl_hosts_file (PostgreSQL's pg_hosts.conf format: see
+ *   the README; default "pg_hosts.conf" beside the configuration file)
  * and hotssl's own:
  *   hotssl_refuse_expired (bool), hotssl_max_file_size (bytes),
  *   hotssl_watch (bool), hotssl_debounce_ms, hotssl_retry_window_ms,
@@ -267,7 +269,9 @@ typedef struct hotssl_stats {
   uint64_t reloads_unchanged;   /* identical content, nothing published */
   uint64_t reloads_failed;
   char last_error[512];         /* "" if none */
-  /* The served leaf certificate. */
+  /* The served leaf certificate. With ssl_sni: the one serving connections
+   * without a server name (the "/no_sni/" entry, else the configuration's),
+   * or the first entry's when none does; each entry's below. */
   char subject[256];
   char issuer[256];
   char serial[80];              /* hex, as `openssl x509 -serial` prints it */
