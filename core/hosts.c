@@ -683,7 +683,7 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
 #endif
   if (hi->n == 0) {
     /* No entries: the configuration file's certificate serves everyone. */
-    if (in->cert.data == NULL) {
+    if (in->s.cert_file == NULL) {
       hotssl__fmt(errbuf, errlen,
                   "ssl_sni is on, hosts file \"%s\" has no entries and the configuration names no certificate (ssl_cert_file is empty)",
                   hi->path);
@@ -694,7 +694,7 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
   for (i = 0; i < hi->n; i++)
     if (hi->v[i].is_no_sni)
       top_entry = (long)i;
-  if (top_entry < 0 && in->cert.data == NULL) {
+  if (top_entry < 0 && in->s.cert_file == NULL) {
     /* Nothing serves a connection without a server name: handshake_failure. */
     top_entry = 0;
     hi->v[0].in.no_own_cert = 1;
