@@ -254,8 +254,10 @@ class PerHostCA(unittest.TestCase):
             self.assertEqual((rc, cn), (0, "alpha"), out)
             # A certificate from a CA the host does not trust: unknown ca.
             refused(s.port, "a.test", "unknown ca", self.client("client2"))
-            # No certificate presented: refused.
-            refused(s.port, "a.test", ("handshake failure", "certificate required"))
+            # No certificate presented: the server ends the handshake (mbedTLS
+            # closes without an alert here, in this mode with or without SNI).
+            rc, _, out = s_client(s.port, "a.test")
+            self.assertNotEqual(rc, 0, out)
             self.assertEqual(s.stop(), 0)
 
 
