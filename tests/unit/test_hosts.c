@@ -256,6 +256,22 @@ static int basic(const char *dir) {
     hotssl_manager_destroy(m2);
   }
   {
+    /* A prefork worker's rebuild from the snapshot (prev: what it serves)
+     * reuses every entry's parsed objects. */
+    hotssl_generation *w = NULL;
+    hotssl_config *wc = NULL;
+    hotssl__log nolog = {NULL, NULL};
+    CE(hotssl__snapshot_build(bytes, len, g2, &nolog, &w, &wc, err, sizeof err), 0);
+    if (w != NULL) {
+      CE(hotssl_generation_host_count(w), 2);
+      C(w->hosts->v[0].g->cert == g2->hosts->v[0].g->cert);
+      C(w->hosts->v[1].g->key == g2->hosts->v[1].g->key);
+      C(strcmp(host_serial(w, 1, &h), "C1") == 0);
+      hotssl_generation_release(w);
+    }
+    hotssl_config_destroy(wc);
+  }
+  {
     /* Any flipped byte is refused (checksum), never crashes. */
     unsigned char *copy = malloc(len);
     size_t i, refused = 0;
