@@ -150,7 +150,7 @@ static int stress(const char *dir) {
   stress_port = tu_server_port(srv);
   for (t = 0; t < 2; t++)
     pthread_create(&th[t], NULL, stress_client, (void *)(size_t)t);
-  end = tu_now_ms() + 1000 * (uint64_t)(secs != NULL ? atoi(secs) : 3);
+  end = tu_now_ms() + 1000 * (uint64_t)(secs != NULL ? atoi(secs) : 2);
   while (tu_now_ms() < end) {
     copy_pair(dir, reloads % 2 ? "b" : "b2", "bcur");
     if (hotssl_manager_reload(m, HOTSSL_TRIGGER_API) == 0)
