@@ -506,7 +506,9 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     if ((r = load_key(&g->key->u.pk, in, is_reload, &g->drbg, errbuf, errlen)) != 0)
       goto fail;
   }
-  if (check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
+  /* Both objects reused from one previous generation: checked as a pair there. */
+  if (!(prev != NULL && g->cert == prev->cert && g->key == prev->key) &&
+      check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
     hotssl__fmt(errbuf, errlen,
                 "check of private key failed: private key file \"%s\" does not match server certificate file \"%s\"",
                 in->key.path, in->cert.path);
