@@ -196,7 +196,7 @@ static int client_init(client *c) {
   if (mbedtls_x509_crt_parse_file(&c->crt, p) != 0)
     return -1;
   snprintf(p, sizeof p, "%s/client.key", dir);
-  if (mbedtls_pk_parse_keyfile(&c->key, p, NULL) != 0)
+  if (certgen_parse_keyfile(&c->key, p, &c->rng.drbg) != 0)
     return -1;
   if (mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                   MBEDTLS_SSL_PRESET_DEFAULT) != 0)

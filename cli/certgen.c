@@ -21,6 +21,15 @@ void certgen_rng_free(certgen_rng *r) {
   mbedtls_entropy_free(&r->entropy);
 }
 
+int certgen_parse_keyfile(mbedtls_pk_context *key, const char *path, mbedtls_ctr_drbg_context *drbg) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  return mbedtls_pk_parse_keyfile(key, path, NULL, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void)drbg;
+  return mbedtls_pk_parse_keyfile(key, path, NULL);
+#endif
+}
+
 int certgen_key(mbedtls_pk_context *key, certgen_rng *r) {
   int ret = mbedtls_pk_setup(key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
   if (ret != 0)

@@ -17,6 +17,10 @@ typedef struct certgen_rng {
 int certgen_rng_init(certgen_rng *r);
 void certgen_rng_free(certgen_rng *r);
 
+/* mbedtls_pk_parse_keyfile (no password), on mbedTLS 2.28 and 3.x (which
+ * takes an RNG). */
+int certgen_parse_keyfile(mbedtls_pk_context *key, const char *path, mbedtls_ctr_drbg_context *drbg);
+
 /* New EC P-256 key in *key (initialized by the caller with mbedtls_pk_init). */
 int certgen_key(mbedtls_pk_context *key, certgen_rng *r);
 /* PEM of the private key into buf. */

@@ -12,6 +12,7 @@
 
 typedef struct cli_serve_opts {
   const char *conf;
+  const char *listen; /* host or address to listen on (default 127.0.0.1) */
   int port;
   const char *mode; /* "thread" (default), "fork", "spawn" */
   int starttls_postgres;
@@ -20,19 +21,51 @@ typedef struct cli_serve_opts {
   struct cli_watch *watcher; /* the parent's watcher, or NULL */
 } cli_serve_opts;
 
+/* One option of a subcommand: short letter, long name, value name (NULL:
+ * a flag), help text. Arrays end with lng == NULL. */
+typedef struct cli_opt {
+  char shrt;
+  const char *lng;
+  const char *arg;
+  const char *help;
+} cli_opt;
+
+/* Parse argv[1..] against defs: vals[i] is the value of defs[i] ("" for a
+ * flag, NULL when absent). Sets *help on -h/--help. Prints the problem and
+ * returns 2 on bad usage, else 0. */
+int cli_parse_args(const char *cmd, const cli_opt *defs, int argc, char **argv,
+                   const char **vals, int *help);
+/* Strict unsigned number in [min, max] ("what" names it in the message);
+ * returns 0, or prints the problem and returns 2. */
+int cli_parse_uint(const char *cmd, const char *what, const char *text, unsigned long min,
+                   unsigned long max, unsigned long *out);
+/* Index of text in the NULL-terminated choices, or prints and returns -1. */
+int cli_parse_choice(const char *cmd, const char *what, const char *text, const char *const *choices);
+void cli_print_options(FILE *f, const cli_opt *defs);
+/* serve's options (main.c, with the help texts): c p l m S s w n. */
+extern const cli_opt cli_serve_options[];
+/* Print the help of a subcommand ("check", ...) to f; -1 if unknown. */
+int cli_help(FILE *f, const char *cmd);
+
 /* Log callback writing "hotssl[pid]: LEVEL:  message" lines to stderr. */
 void cli_log(void *ud, hotssl_log_level level, const char *msg);
 
 /* Load CONF into a new config; prints the reason and returns non-zero. */
 int cli_load_config(const char *path, hotssl_config **out);
 
-/* ssl_sni: the hosts file's entries of m's current generation (cli/hosts_info.c). */
+/* ssl_sni: the hosts file's entries of m's current generation
+ * (cli/hosts_info.c), as text or as the `"hosts": [...]` member of `info
+ * --json` (an empty array when there are none). */
 void cli_print_hosts(FILE *f, hotssl_manager *m);
+void cli_print_hosts_json(FILE *f, hotssl_manager *m);
+/* v as a JSON string, quotes included (cli/main.c). */
+void cli_json_string(FILE *f, const char *v);
 
 int cli_cmd_check(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_version(int argc, char **argv); /* cli/version.c */
 
 /*
  * Serve one accepted connection on fd with generation g: optional

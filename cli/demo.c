@@ -2,8 +2,8 @@
  * `hotssl demo`: a self-contained tour in a temporary folder. Makes a CA and
  * two server certificates, serves over TLS on 127.0.0.1, connects a verifying
  * client, rotates the certificate and key (written aside, then renamed into
- * place), breaks the certificate file and shows that the last good
- * configuration keeps serving. Exits 0 when every step behaved as promised.
+ * place; the file watcher picks it up, trigger "file change"), breaks the
+ * certificate file and shows that the last good configuration keeps serving. Exits 0 when every step behaved as promised.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,12 +13,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "hotssl/watcher.h"
 #include "certgen.h"
 #include "cli.h"
 #include "serve.h"
@@ -28,6 +30,7 @@ typedef struct demo {
   certgen_rng rng;
   mbedtls_pk_context ca_key;
   hotssl_manager *m;
+  hotssl_watcher *w;
   int lfd, port;
   pthread_t server;
 } demo;
@@ -96,6 +99,39 @@ static void *server_main(void *p) {
   return NULL;
 }
 
+/* The one serial format of hotssl (logs, info, stats): uppercase hex without
+ * separators or leading zero bytes, as `openssl x509 -serial` prints it. */
+static void serial_hex(const mbedtls_x509_buf *sn, char *out, size_t len) {
+  size_t i = 0, off = 0;
+  while (i + 1 < sn->len && sn->p[i] == 0)
+    i++;
+  out[0] = '\0';
+  for (; i < sn->len && off + 3 <= len; i++)
+    off += (size_t)snprintf(out + off, len - off, "%02X", sn->p[i]);
+}
+
+/* Wait up to 20 s for cond(d) (no fixed sleeps: a loaded machine is slow). */
+static int wait_for(demo *d, int (*cond)(demo *, uint64_t), uint64_t arg) {
+  struct timespec ts = {0, 20 * 1000 * 1000};
+  int i;
+  for (i = 0; i < 1000; i++) {
+    if (cond(d, arg))
+      return 0;
+    nanosleep(&ts, NULL);
+  }
+  return -1;
+}
+
+static int generation_above(demo *d, uint64_t n) {
+  hotssl_stats st;
+  return hotssl_manager_stats(d->m, &st) == 0 && st.generation > n;
+}
+
+static int failures_above(demo *d, uint64_t n) {
+  hotssl_stats st;
+  return hotssl_manager_stats(d->m, &st) == 0 && st.reloads_failed > n;
+}
+
 /* Connect, verify against the demo CA, echo "ping"; print what was served. */
 static int client(demo *d, char *serial, size_t serial_len) {
   mbedtls_ssl_context ssl;
@@ -137,8 +173,9 @@ static int client(demo *d, char *serial, size_t serial_len) {
   }
   peer = mbedtls_ssl_get_peer_cert(&ssl);
   mbedtls_x509_dn_gets(subject, sizeof subject, &peer->subject);
-  mbedtls_x509_serial_gets(serial, serial_len, &peer->serial);
-  printf("      client: verified \"%s\", serial %s, echo ok\n", subject, serial);
+  serial_hex(&peer->serial, serial, serial_len);
+  printf("      client: %s, verified \"%s\", serial %s, echo ok\n", mbedtls_ssl_get_version(&ssl),
+         subject, serial);
   mbedtls_ssl_close_notify(&ssl);
   ret = 0;
 out:
@@ -160,13 +197,15 @@ static int run(demo *d) {
   char pem[4096], path[256], err[600], s1[64], s2[64], s3[64];
   hotssl_config *cfg = NULL;
   hotssl_manager_options o = {0};
+  hotssl_watcher_options wo;
+  hotssl_stats st;
   int r;
 
   mbedtls_pk_init(&d->ca_key);
   if (certgen_rng_init(&d->rng) != 0 || certgen_key(&d->ca_key, &d->rng) != 0 ||
       certgen_cert(&d->ca_key, "CN=hotssl demo CA", &d->ca_key, "CN=hotssl demo CA", 1,
                    "20250101000000", "20450101000000", 1, &d->rng, pem, sizeof pem) != 0 ||
-      write_file(d->dir, "ca.crt", pem, 0644) != 0 || issue_server(d, 1001) != 0)
+      write_file(d->dir, "ca.crt", pem, 0644) != 0 || issue_server(d, 0x1001) != 0)
     return fail("could not make certificates");
   if (write_file(d->dir, "hotssl.conf",
                  "# postgresql.conf syntax; paths relative to this file\n"
@@ -185,38 +224,51 @@ static int run(demo *d) {
   hotssl_config_destroy(cfg);
   if (r != 0)
     return fail(err);
-  if ((d->lfd = cli_listen(0, &d->port)) < 0 || pthread_create(&d->server, NULL, server_main, d) != 0)
+  memset(&wo, 0, sizeof wo);
+  wo.backend = HOTSSL_WATCHER_AUTO;
+  wo.own_thread = 1;
+  if (hotssl_watcher_create(&d->w, d->m, &wo) != 0)
+    return fail("could not start the file watcher");
+  if ((d->lfd = cli_listen(NULL, 0, &d->port, NULL, 0)) < 0 ||
+      pthread_create(&d->server, NULL, server_main, d) != 0)
     return fail("could not listen");
-  printf("[2] serving on 127.0.0.1:%d\n", d->port);
+  printf("[2] serving on 127.0.0.1:%d, watching the files (%s)\n", d->port,
+         hotssl_watcher_backend_name(d->w));
   if (client(d, s1, sizeof s1) != 0)
     return fail("first connection");
 
-  printf("[3] rotating: new key and certificate (serial 1002) written aside and renamed into place\n");
-  if (issue_server(d, 1002) != 0)
+  printf("[3] rotating: new key and certificate (serial 1002) written aside and renamed into place;\n"
+         "    no API call, no signal: the watcher picks it up\n");
+  hotssl_manager_stats(d->m, &st);
+  if (issue_server(d, 0x1002) != 0)
     return fail("could not issue the second certificate");
-  if (hotssl_manager_reload(d->m, HOTSSL_TRIGGER_API) != 0)
-    return fail("reload after rotation");
+  if (wait_for(d, generation_above, st.generation) != 0)
+    return fail("the watcher did not pick up the rotation");
   if (client(d, s2, sizeof s2) != 0 || strcmp(s1, s2) == 0)
     return fail("the rotated certificate is not served");
 
-  printf("[4] breaking server.crt (truncated PEM) and reloading\n");
+  printf("[4] breaking server.crt (truncated PEM); the watcher tries it and keeps the last good one\n");
+  hotssl_manager_stats(d->m, &st);
   if (write_file(d->dir, "server.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n", 0644) != 0)
     return fail("could not break server.crt");
-  if (hotssl_manager_reload(d->m, HOTSSL_TRIGGER_API) >= 0)
-    return fail("a broken certificate file was accepted");
+  if (wait_for(d, failures_above, st.reloads_failed) != 0)
+    return fail("the broken certificate file was not reported");
   if (client(d, s3, sizeof s3) != 0 || strcmp(s2, s3) != 0)
     return fail("the last good configuration is not served");
-  printf("[5] the last good configuration (serial %s) kept serving\n", s3);
-  return 0;
+  hotssl_manager_stats(d->m, &st);
+  printf("[5] the last good configuration (serial %s, generation %llu) kept serving\n", st.serial,
+         (unsigned long long)st.generation);
+  return strcmp(st.serial, s3) == 0 ? 0 : fail("the stats and the client disagree on the serial");
 }
 
 int cli_cmd_demo(int argc, char **argv) {
   demo d;
   int r;
   char cmd[128];
-  (void)argv;
+  if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+    return cli_help(stdout, "demo"), 0;
   if (argc > 1) {
-    fprintf(stderr, "hotssl demo takes no arguments\n");
+    fprintf(stderr, "hotssl demo: takes no arguments, not \"%s\"\nTry \"hotssl demo --help\".\n", argv[1]);
     return 2;
   }
   memset(&d, 0, sizeof d);
@@ -234,6 +286,7 @@ int cli_cmd_demo(int argc, char **argv) {
       pthread_join(d.server, NULL);
     close(d.lfd);
   }
+  hotssl_watcher_destroy(d.w);
   hotssl_manager_destroy(d.m);
   mbedtls_pk_free(&d.ca_key);
   certgen_rng_free(&d.rng);

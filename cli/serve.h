@@ -11,8 +11,10 @@
 int cli_install_signals(hotssl_manager *m);
 /* Readable once SIGTERM or SIGINT arrived. */
 int cli_term_fd(void);
-/* Listening socket on 127.0.0.1:port (close-on-exec); -1 on error. */
-int cli_listen(int port, int *actual_port);
+/* Listening socket on host:port (close-on-exec; host NULL: 127.0.0.1);
+ * -1 on error (errno set; a name that does not resolve: EADDRNOTAVAIL).
+ * shown (may be NULL) gets "ADDR:PORT" as bound ("[ADDR]:PORT" for IPv6). */
+int cli_listen(const char *host, int port, int *actual_port, char *shown, size_t shownlen);
 
 /* Fork and spawn modes: accept loop until cli_term_fd() is readable.
  * Must dispatch reload requests (hotssl_manager_wakeup_fd) in the parent. */

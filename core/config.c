@@ -122,6 +122,10 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
     if (hotssl__parse_uint(v, 3600000, &n) < 0 || n < 10)
       goto bad;
     return 0;
+  case HOTSSL__S_EXPIRY_WARNING_DAYS:
+    if (hotssl__parse_uint(v, 3650, &n) < 0)
+      goto bad;
+    return 0;
   case HOTSSL__S_SSL_CLIENT_CERT:
     if (strcmp(v, "") != 0 && strcmp(v, "off") != 0 &&
         strcmp(v, "optional") != 0 && strcmp(v, "require") != 0)
@@ -408,8 +412,9 @@ static int parse_protocol(const char *name, const char *v, int allow_empty,
     if (strcasecmp(v, protos[i].name) == 0) {
       if (!protos[i].supported) {
         hotssl__fmt(errbuf, errlen,
-                    "invalid value for parameter \"%s\": \"%s\" is not supported by this mbedTLS build",
-                    name, v);
+                    "invalid value for parameter \"%s\": \"%s\" is not supported by this mbedTLS build (mbedTLS %s%s)",
+                    name, v, MBEDTLS_VERSION_STRING,
+                    protos[i].minor == 4 ? " has no TLS 1.3: build hotssl against mbedTLS 3.6" : "");
         return HOTSSL_EPROTOCOL;
       }
       *minor = protos[i].minor;
@@ -510,6 +515,7 @@ void hotssl__settings_free(hotssl__settings *s) {
   free(s->hosts_file);
   hotssl__secret_free(s->passphrase_command);
   free(s->ciphersuites);
+  free(s->groups);
   free(s->canonical);
   memset(s, 0, sizeof *s);
 }
@@ -559,10 +565,41 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     s->passphrase_timeout_ms = (unsigned)t;
   }
   s->refuse_expired = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_REFUSE_EXPIRED));
+  {
+    uint64_t d = 0;
+    hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_EXPIRY_WARNING_DAYS), 3650, &d);
+    s->expiry_warning_days = (unsigned)d;
+  }
   hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_MAX_FILE_SIZE), (uint64_t)1 << 40, &s->max_file_size);
 
   if ((r = parse_ciphers(hotssl__config_value(cfg, HOTSSL__S_SSL_CIPHERS), &s->ciphersuites, errbuf, errlen)) != 0)
     goto fail;
+  {
+    int *tls13 = NULL;
+    if ((r = hotssl__parse_tls13_ciphers(hotssl__config_value(cfg, HOTSSL__S_SSL_TLS13_CIPHERS), &tls13, errbuf, errlen)) != 0 ||
+        (r = hotssl__merge_ciphersuites(&s->ciphersuites, tls13, errbuf, errlen)) != 0)
+      goto fail;
+  }
+  {
+    /* ssl_ecdh_curve is ssl_groups' older name (PostgreSQL 18 keeps it as
+     * an alias): either may be set; both only with the same value. */
+    const char *groups = hotssl__config_value(cfg, HOTSSL__S_SSL_GROUPS);
+    const char *curve = hotssl__config_value(cfg, HOTSSL__S_SSL_ECDH_CURVE);
+    const char *param = "ssl_groups";
+    if (curve[0] != '\0') {
+      if (cfg->value[HOTSSL__S_SSL_GROUPS] != NULL && strcmp(curve, groups) != 0) {
+        hotssl__fmt(errbuf, errlen,
+                    "ssl_groups (\"%s\") and its older name ssl_ecdh_curve (\"%s\") are both set, to different values",
+                    groups, curve);
+        r = HOTSSL_ECONFIG;
+        goto fail;
+      }
+      groups = curve;
+      param = "ssl_ecdh_curve";
+    }
+    if ((r = hotssl__parse_groups(param, groups, &s->groups, errbuf, errlen)) != 0)
+      goto fail;
+  }
   if ((r = parse_protocol("ssl_min_protocol_version", hotssl__config_value(cfg, HOTSSL__S_SSL_MIN_PROTO), 0, &s->min_minor, errbuf, errlen)) != 0 ||
       (r = parse_protocol("ssl_max_protocol_version", hotssl__config_value(cfg, HOTSSL__S_SSL_MAX_PROTO), 1, &s->max_minor, errbuf, errlen)) != 0)
     goto fail;

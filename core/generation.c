@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/ecp.h>
+#include <mbedtls/asn1.h>
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
@@ -99,6 +101,68 @@ static size_t count_of(const char *s, const char *needle) {
   return n;
 }
 
+/* What kind of file a PEM label says it is. */
+static const char *pem_kind(const hotssl__blob *b) {
+  const char *t = (const char *)b->data;
+  if (strstr(t, "-----BEGIN X509 CRL-----") != NULL)
+    return "crl";
+  if (strstr(t, "-----BEGIN CERTIFICATE REQUEST-----") != NULL ||
+      strstr(t, "-----BEGIN NEW CERTIFICATE REQUEST-----") != NULL)
+    return "csr";
+  if (strstr(t, "-----BEGIN CERTIFICATE-----") != NULL ||
+      strstr(t, "-----BEGIN TRUSTED CERTIFICATE-----") != NULL)
+    return "crt";
+  if (strstr(t, "PRIVATE KEY-----") != NULL)
+    return "key";
+  if (strstr(t, "-----BEGIN PUBLIC KEY-----") != NULL)
+    return "pub";
+  return looks_pem(b) ? "other" : NULL;
+}
+
+/* A DER SEQUENCE whose length says more bytes than the file has. */
+static int der_truncated(const hotssl__blob *b) {
+  unsigned char *p = b->data + 1;
+  size_t len;
+  return mbedtls_asn1_get_len(&p, b->data + b->len, &len) == MBEDTLS_ERR_ASN1_OUT_OF_DATA;
+}
+
+/*
+ * A parse failure of b, which should hold `want` ("crt", "key" or "crl"),
+ * said in the user's words, with mbedTLS's text and code in parentheses:
+ * "this is a private key, not a certificate (X509 - ... (-0x2180))".
+ */
+static void parse_error_text(char *buf, size_t len, const hotssl__blob *b, const char *want, int ret) {
+  static const struct { const char *kind, *name; } names[] = {
+      {"crt", "a certificate"}, {"key", "a private key"}, {"crl", "a certificate revocation list"},
+      {"csr", "a certificate signing request"}, {"pub", "a public key"}};
+  const char *kind = pem_kind(b), *want_name = "", *is_name = NULL;
+  char t[300], why[200];
+  size_t i;
+  hotssl__mbedtls_err(t, sizeof t, ret);
+  for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (strcmp(names[i].kind, want) == 0)
+      want_name = names[i].name;
+    if (kind != NULL && strcmp(names[i].kind, kind) == 0)
+      is_name = names[i].name;
+  }
+  if (kind != NULL && strcmp(kind, want) != 0 && is_name != NULL)
+    hotssl__fmt(why, sizeof why, "this is %s, not %s", is_name, want_name);
+  else if (kind != NULL && strcmp(kind, want) == 0)
+    hotssl__fmt(why, sizeof why, "the PEM block does not hold valid %s data (damaged base64 or DER inside)",
+                strcmp(want, "crt") == 0 ? "certificate" : strcmp(want, "key") == 0 ? "private key" : "CRL");
+  else if (kind != NULL)
+    hotssl__fmt(why, sizeof why, "no PEM %s found (the file holds other PEM blocks)",
+                strcmp(want, "crt") == 0 ? "certificate" : strcmp(want, "key") == 0 ? "private key" : "CRL");
+  else if (b->len > 0 && b->data[0] == 0x30 && der_truncated(b))
+    hotssl__fmt(why, sizeof why, "DER data is truncated");
+  else if (b->len > 0 && b->data[0] == 0x30)
+    hotssl__fmt(why, sizeof why, "the DER data is not %s", want_name);
+  else
+    hotssl__fmt(why, sizeof why, "no PEM %s found, and the file is not DER either",
+                strcmp(want, "crt") == 0 ? "certificate" : strcmp(want, "key") == 0 ? "private key" : "CRL");
+  hotssl__fmt(buf, len, "%s (%s)", why, t);
+}
+
 /* A PEM block cut short (a half-written file) gets its own clear reason. */
 static int truncated_pem(const hotssl__blob *b, const char *what, char *errbuf, size_t errlen) {
   const char *t = (const char *)b->data;
@@ -123,7 +187,7 @@ static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
     return -1;
   ret = mbedtls_x509_crt_parse(crt, b->data, looks_pem(b) ? b->len + 1 : b->len);
   if (ret < 0) {
-    hotssl__mbedtls_err(t, sizeof t, ret);
+    parse_error_text(t, sizeof t, b, "crt", ret);
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": %s", what, b->path, t);
     return -1;
   }
@@ -202,7 +266,7 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
     if (ret == 0)
       return 0;
     if (ret != MBEDTLS_ERR_PK_PASSWORD_REQUIRED) {
-      hotssl__mbedtls_err(t, sizeof t, ret);
+      parse_error_text(t, sizeof t, b, "key", ret);
       hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s", b->path, t);
       return HOTSSL_EKEY;
     }
@@ -286,8 +350,13 @@ out:
 }
 
 static int crt_is_ca(const mbedtls_x509_crt *c) {
-  if (c->MBEDTLS_PRIVATE(ca_istrue))
+#if HOTSSL__MBEDTLS3
+  if (mbedtls_x509_crt_get_ca_istrue(c) == 1)
     return 1;
+#else
+  if (c->ca_istrue)
+    return 1;
+#endif
   /* A v1 self-signed root has no basicConstraints. */
   return c->version == 1 && c->subject_raw.len == c->issuer_raw.len &&
          memcmp(c->subject_raw.p, c->issuer_raw.p, c->subject_raw.len) == 0;
@@ -343,7 +412,7 @@ static int parse_crl_blob(mbedtls_x509_crl *crl, const hotssl__blob *b,
     last = c;
   ret = mbedtls_x509_crl_parse(crl, b->data, looks_pem(b) ? b->len + 1 : b->len);
   if (ret != 0) {
-    hotssl__mbedtls_err(t, sizeof t, ret);
+    parse_error_text(t, sizeof t, b, "crl", ret);
     hotssl__fmt(errbuf, errlen, "could not load SSL certificate revocation list file \"%s\": %s",
                 b->path, t);
     return HOTSSL_ECRL;
@@ -355,6 +424,19 @@ static int parse_crl_blob(mbedtls_x509_crl *crl, const hotssl__blob *b,
   return 0;
 }
 
+/* The error a verify callback returns to refuse a certificate. It must be
+ * one that MBEDTLS_SSL_VERIFY_OPTIONAL does not turn into success: 3.x
+ * accepts X509_CERT_VERIFY_FAILED and SSL_BAD_CERTIFICATE in optional mode
+ * (2.28: SSL_BAD_HS_CERTIFICATE), so a callback returning
+ * MBEDTLS_ERR_SSL_BAD_CERTIFICATE would let a bad certificate through.
+ * 3.x has no MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED; X509_FATAL_ERROR aborts the
+ * handshake on both TLS 1.2 and 1.3 (tests/e2e/test_tls13.py proves it). */
+#if HOTSSL__MBEDTLS3
+#  define HOTSSL__VERIFY_REFUSED MBEDTLS_ERR_X509_FATAL_ERROR
+#else
+#  define HOTSSL__VERIFY_REFUSED MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED
+#endif
+
 /* optional client certificates: request, and if one is presented it must
  * verify. mbedTLS's VERIFY_OPTIONAL would complete the handshake with a bad
  * certificate, so the callback turns any verification flag into a failure
@@ -363,7 +445,7 @@ static int verify_presented(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_
   (void)ctx;
   (void)crt;
   (void)depth;
-  return *flags != 0 ? MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED : 0;
+  return *flags != 0 ? HOTSSL__VERIFY_REFUSED : 0;
 }
 
 /* With a CRL set, mbedTLS gets no CRLs (or only those the table left to it)
@@ -399,6 +481,99 @@ static void fill_cert_info(hotssl_stats *st, const mbedtls_x509_crt *c) {
   hotssl__sha256(c->raw.p, c->raw.len, h);
   for (i = 0, off = 0; i < 32; i++)
     off += (size_t)snprintf(st->sha256 + off, sizeof st->sha256 - off, i ? ":%02X" : "%02X", h[i]);
+  st->not_before_unix = hotssl__x509_time_unix(&c->valid_from);
+  hotssl__fmt(st->key_type, sizeof st->key_type, "%s", mbedtls_pk_get_name(&c->pk));
+  st->key_bits = (unsigned)mbedtls_pk_get_bitlen(&c->pk);
+}
+
+static unsigned count_crts(const mbedtls_x509_crt *c) {
+  unsigned n = 0;
+  for (; c != NULL && c->raw.p != NULL; c = c->next)
+    n++;
+  return n;
+}
+
+/* Facts about the CA file and CRL set, for the stats. */
+static void fill_set_info(hotssl_stats *st, const hotssl_generation *g) {
+  const mbedtls_x509_crl *c;
+  st->chain_length = count_crts(&g->cert->u.crt);
+  st->ca_count = g->ca != NULL ? count_crts(&g->ca->u.crt) : 0;
+  st->crl_entries = 0;
+  st->crl_next_update_unix = 0;
+  for (c = g->crl != NULL ? &g->crl->u.crl : NULL; c != NULL && c->raw.p != NULL; c = c->next) {
+    const mbedtls_x509_crl_entry *e;
+    /* An absent next update counts as already past, as mbedTLS sees it. */
+    int64_t nu = c->next_update.year == 0 ? 1 : hotssl__x509_time_unix(&c->next_update);
+    for (e = &c->entry; e != NULL && e->raw.p != NULL; e = e->next)
+      st->crl_entries++;
+    if (st->crl_next_update_unix == 0 || nu < st->crl_next_update_unix)
+      st->crl_next_update_unix = nu;
+  }
+}
+
+/* Problems that do not depend on the time: a weak key, a chain whose
+ * certificates after the leaf did not issue the one before them. */
+static unsigned static_warnings(const mbedtls_x509_crt *chain, const char *path,
+                                const hotssl__log *log) {
+  const mbedtls_x509_crt *c;
+  unsigned w = 0, i;
+  size_t bits = mbedtls_pk_get_bitlen(&chain->pk);
+  mbedtls_pk_type_t type = mbedtls_pk_get_type(&chain->pk);
+  if (((type == MBEDTLS_PK_RSA || type == MBEDTLS_PK_RSASSA_PSS) && bits < 2048) ||
+      ((type == MBEDTLS_PK_ECKEY || type == MBEDTLS_PK_ECDSA) && bits < 224)) {
+    w |= HOTSSL_WARN_WEAK_KEY;
+    hotssl__logf(log, HOTSSL_LOG_WARNING,
+                 "server certificate file \"%s\": weak key (%s, %u bits; use RSA 2048 or EC 256 and up)",
+                 path, mbedtls_pk_get_name(&chain->pk), (unsigned)bits);
+  }
+  for (c = chain, i = 1; c->next != NULL && c->next->raw.p != NULL; c = c->next, i++) {
+    const mbedtls_x509_crt *up = c->next;
+    if (c->issuer_raw.len != up->subject_raw.len ||
+        memcmp(c->issuer_raw.p, up->subject_raw.p, c->issuer_raw.len) != 0 || !crt_is_ca(up)) {
+      char subj[256];
+      mbedtls_x509_dn_gets(subj, sizeof subj, &up->subject);
+      w |= HOTSSL_WARN_CHAIN;
+      hotssl__logf(log, HOTSSL_LOG_WARNING,
+                   "server certificate file \"%s\": the chain does not lead to a CA: certificate %u (\"%s\") %s certificate %u",
+                   path, i + 1, subj, crt_is_ca(up) ? "did not issue" : "is not a CA certificate, so cannot have issued",
+                   i);
+      break;
+    }
+  }
+  return w;
+}
+
+unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t now,
+                                          const hotssl__log *log) {
+  const hotssl_stats *st = &g->cert_info;
+  int64_t window = (int64_t)st->expiry_warning_days * 86400;
+  unsigned w = 0;
+  if (now > st->not_after_unix) {
+    w |= HOTSSL_WARN_EXPIRED;
+  } else if (now < st->not_before_unix) {
+    w |= HOTSSL_WARN_NOT_YET_VALID;
+  } else if (window > 0 && st->not_after_unix - now <= window) {
+    int64_t left = st->not_after_unix - now;
+    w |= HOTSSL_WARN_EXPIRING;
+    hotssl__logf(log, HOTSSL_LOG_WARNING,
+                 "server certificate (subject \"%s\", serial %s) expires in %lld day(s) %lld hour(s), on %s UTC (hotssl_expiry_warning_days = %u)",
+                 st->subject, st->serial, (long long)(left / 86400), (long long)(left % 86400 / 3600),
+                 st->not_after, st->expiry_warning_days);
+  }
+  if (g->crl != NULL && st->crl_next_update_unix != 0 &&
+      (now > st->crl_next_update_unix || (window > 0 && st->crl_next_update_unix - now <= window))) {
+    w |= HOTSSL_WARN_CRL_STALE;
+    if (now > st->crl_next_update_unix)
+      hotssl__logf(log, HOTSSL_LOG_WARNING,
+                   "certificate revocation list is past its next update (%lld day(s) ago): install a fresh CRL",
+                   (long long)((now - st->crl_next_update_unix) / 86400));
+    else
+      hotssl__logf(log, HOTSSL_LOG_WARNING,
+                   "certificate revocation list's next update is in %lld day(s) %lld hour(s) (hotssl_expiry_warning_days = %u): install a fresh CRL by then",
+                   (long long)((st->crl_next_update_unix - now) / 86400),
+                   (long long)((st->crl_next_update_unix - now) % 86400 / 3600), st->expiry_warning_days);
+  }
+  return w;
 }
 
 static int check_pair(const mbedtls_x509_crt *crt, const mbedtls_pk_context *key,
@@ -409,6 +584,30 @@ static int check_pair(const mbedtls_x509_crt *crt, const mbedtls_pk_context *key
   (void)drbg;
   return mbedtls_pk_check_pair(&crt->pk, key);
 #endif
+}
+
+/* The group list the config points to (owned by the generation). */
+static int set_groups(hotssl_generation *g, const uint16_t *ids) {
+  size_t n = 0, i;
+  while (ids[n] != 0)
+    n++;
+  if ((g->groups = calloc(n + 1, sizeof *g->groups)) == NULL)
+    return HOTSSL_ENOMEM;
+  for (i = 0; i < n; i++) {
+#if HOTSSL__MBEDTLS3
+    g->groups[i] = ids[i];
+#else
+    g->groups[i] = mbedtls_ecp_curve_info_from_tls_id(ids[i])->grp_id; /* checked by the config */
+#endif
+  }
+#if HOTSSL__MBEDTLS3
+  g->groups[n] = 0;
+  mbedtls_ssl_conf_groups(&g->conf, g->groups);
+#else
+  g->groups[n] = MBEDTLS_ECP_DP_NONE;
+  mbedtls_ssl_conf_curves(&g->conf, g->groups);
+#endif
+  return 0;
 }
 
 static void set_versions(mbedtls_ssl_config *conf, int min_minor, int max_minor) {
@@ -433,6 +632,7 @@ void hotssl__generation_free(hotssl_generation *g) {
   hotssl__shared_release(g->crl);
   hotssl__hosts_free(g->hosts);
   free(g->ciphersuites);
+  free(g->groups);
   mbedtls_platform_zeroize(g, sizeof *g);
   free(g);
 }
@@ -594,6 +794,13 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     }
   }
 
+  /* Warnings that do not stop the load. */
+  g->cert_info.expiry_warning_days = in->s.expiry_warning_days;
+  fill_set_info(&g->cert_info, g);
+  g->cert_info.warnings = static_warnings(&g->cert->u.crt, in->cert.path, log);
+  /* The time-dependent ones ("expires in") are logged by the manager at
+   * start and reload (not by every spawned backend's build). */
+
   /* The ssl config that points to all of the above. */
   ret = mbedtls_ssl_config_defaults(&g->conf, MBEDTLS_SSL_IS_SERVER,
                                     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
@@ -635,6 +842,8 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     in->s.ciphersuites = NULL;
     mbedtls_ssl_conf_ciphersuites(&g->conf, g->ciphersuites);
   }
+  if (in->s.groups != NULL && (r = set_groups(g, in->s.groups)) != 0)
+    goto fail;
   set_versions(&g->conf, in->s.min_minor, in->s.max_minor);
 
   *out = g;

@@ -30,6 +30,20 @@
 #  define HOTSSL__MBEDTLS3 0
 #endif
 
+/* Supported mbedTLS: the 2.28 LTS (compatibility) and 3.6 LTS from 3.6.6 on
+ * (3.6.6 is the first whose PSA random generator can be reseeded explicitly
+ * after fork(): psa_random_reseed). */
+#if MBEDTLS_VERSION_NUMBER < 0x021C0000 || \
+    (MBEDTLS_VERSION_NUMBER >= 0x03000000 && MBEDTLS_VERSION_NUMBER < 0x03060600)
+#  error "hotssl needs mbedTLS 2.28 or 3.6.6 and later (3.6 LTS)"
+#endif
+/* A generation's DRBG and entropy context are used by every connection
+ * thread at once: mbedTLS must lock them. Without MBEDTLS_THREADING_C it
+ * would share an unlocked DRBG silently. */
+#if !defined(MBEDTLS_THREADING_C)
+#  error "hotssl needs mbedTLS built with MBEDTLS_THREADING_C (and MBEDTLS_THREADING_PTHREAD on POSIX)"
+#endif
+
 #if defined(__GNUC__)
 #  define HOTSSL__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -63,6 +77,9 @@ typedef enum hotssl__client_cert {
   HOTSSL__CLIENT_CERT_REQUIRE = 2
 } hotssl__client_cert;
 
+/* The default group order, chosen by measurement (README, "TLS 1.3"). */
+#define HOTSSL__DEFAULT_GROUPS "X25519:prime256v1"
+
 /* Names of every setting, in a fixed order; the array index is the id. */
 #define HOTSSL__SETTINGS(X)                                  \
   X(SSL_CERT_FILE, "ssl_cert_file", "server.crt")            \
@@ -71,6 +88,9 @@ typedef enum hotssl__client_cert {
   X(SSL_CRL_FILE, "ssl_crl_file", "")                        \
   X(SSL_CRL_DIR, "ssl_crl_dir", "")                          \
   X(SSL_CIPHERS, "ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL")  \
+  X(SSL_TLS13_CIPHERS, "ssl_tls13_ciphers", "")              \
+  X(SSL_GROUPS, "ssl_groups", HOTSSL__DEFAULT_GROUPS)        \
+  X(SSL_ECDH_CURVE, "ssl_ecdh_curve", "")                    \
   X(SSL_MIN_PROTO, "ssl_min_protocol_version", "TLSv1.2")    \
   X(SSL_MAX_PROTO, "ssl_max_protocol_version", "")           \
   X(SSL_PASS_CMD, "ssl_passphrase_command", "")              \
@@ -84,7 +104,8 @@ typedef enum hotssl__client_cert {
   X(WATCH, "hotssl_watch", "on")                             \
   X(DEBOUNCE_MS, "hotssl_debounce_ms", "150")                \
   X(RETRY_WINDOW_MS, "hotssl_retry_window_ms", "2000")       \
-  X(POLL_INTERVAL_MS, "hotssl_poll_interval_ms", "1000")
+  X(POLL_INTERVAL_MS, "hotssl_poll_interval_ms", "1000")     \
+  X(EXPIRY_WARNING_DAYS, "hotssl_expiry_warning_days", "30")
 
 enum {
 #define HOTSSL__SET_ENUM(id, name, def) HOTSSL__S_##id,
@@ -119,9 +140,11 @@ typedef struct hotssl__settings {
   int passphrase_supports_reload;
   unsigned passphrase_timeout_ms; /* 0: no limit */
   int *ciphersuites;        /* 0-terminated, or NULL for mbedTLS defaults */
+  uint16_t *groups;         /* IANA group ids, 0-terminated */
   int min_minor, max_minor; /* mbedTLS minor version numbers (3 = TLS 1.2) */
   hotssl__client_cert client_cert;
   int refuse_expired;
+  unsigned expiry_warning_days; /* 0: no "expires soon" warnings */
   uint64_t max_file_size;
   int sni;                  /* ssl_sni (issue 13, core/hosts.c) */
   char *hosts_file;         /* absolute, when sni is on */
@@ -131,6 +154,17 @@ typedef struct hotssl__settings {
 int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
                                  char *errbuf, size_t errlen);
 void hotssl__settings_free(hotssl__settings *s);
+
+/* TLS settings (core/tls_settings.c). */
+int hotssl__parse_tls13_ciphers(const char *v, int **out, char *errbuf, size_t errlen);
+/* *tls12 (ssl_ciphers, NULL: defaults) becomes the list mbedTLS is given:
+ * the TLS 1.2 part then the TLS 1.3 part (tls13, NULL: defaults; consumed). */
+int hotssl__merge_ciphersuites(int **tls12, int *tls13, char *errbuf, size_t errlen);
+int hotssl__parse_groups(const char *param, const char *v, uint16_t **out,
+                         char *errbuf, size_t errlen);
+const char *hotssl__group_name(uint16_t id);
+/* psa_crypto_init() (mbedTLS 3.x), once per process; 0 or HOTSSL_ETLS. */
+int hotssl__psa_init(void);
 
 /* ---- OS layer: files, processes (os/) ---- */
 
@@ -216,6 +250,11 @@ struct hotssl_generation {
   unsigned char fingerprint[32];
   hotssl__shared *cert, *key, *ca, *crl; /* ca/crl may be NULL */
   int *ciphersuites;
+#if HOTSSL__MBEDTLS3
+  uint16_t *groups; /* IANA ids, 0-terminated: mbedtls_ssl_conf_groups */
+#else
+  mbedtls_ecp_group_id *groups; /* MBEDTLS_ECP_DP_NONE-terminated */
+#endif
   hotssl__client_cert client_cert;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
@@ -240,6 +279,12 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
+/* Time-dependent HOTSSL_WARN_* bits of g at now (Unix seconds): expired, not
+ * yet valid, expiring within hotssl_expiry_warning_days, CRL next update
+ * past or near. Logs one WARNING line for "expiring" and for the CRL when
+ * log is not NULL (expired / not yet valid are logged by the build). */
+unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t now,
+                                          const hotssl__log *log);
 /* One generation from in, ignoring in->hosts (core/hosts.c builds each
  * entry with it). */
 int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
@@ -281,6 +326,10 @@ struct hotssl_manager {
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;
   char last_error[HOTSSL__ERRLEN];
+  /* Expiry warnings repeated from the watcher's loop (hotssl__manager_expiry_tick):
+   * when the last one was logged (Unix seconds; 0: never) and how often. */
+  int64_t expiry_warned_at;
+  int64_t expiry_repeat_s;
 
   /* Fork support (platform/posix/fork.c): before_fork counts forks (the
    * count personalizes each child's reseed) and holds reload_lock until
@@ -316,6 +365,15 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
  * a prefork worker's rebuild from the parent's snapshot; cfg (may be NULL)
  * becomes the manager's configuration. Takes reload_lock; logs one line. */
 void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_config *cfg);
+
+/* Repeat the expiry warnings of the served generation (certificate expiring
+ * within hotssl_expiry_warning_days, CRL next update near or past) when the
+ * last ones were logged expiry_repeat_s (default one day) ago or more; a
+ * load or reload that logs them resets the clock. Called by the watcher's
+ * loop. Returns the milliseconds until it wants to run again. */
+int hotssl__manager_expiry_tick(hotssl_manager *m);
+/* Tests: repeat every `seconds` instead of once a day. */
+void hotssl__manager_set_expiry_repeat(hotssl_manager *m, int64_t seconds);
 
 /* mutex (os/runtime.c) */
 int hotssl__mutex_create(void **mutex, void **pool);

@@ -30,6 +30,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hosts.h"
 #include "internal.h"
@@ -112,11 +113,23 @@ static void free_manager(hotssl_manager *m) {
   hotssl__runtime_release();
 }
 
+/* Log the expiry warnings of g (just published or loaded) and start the
+ * daily repeat clock when there were any. Caller holds reload_lock or is
+ * the only user of m. */
+static void expiry_warnings(hotssl_manager *m, const hotssl_generation *g) {
+  int64_t now = (int64_t)time(NULL);
+  if (hotssl__generation_time_warnings(g, now, &m->log) & (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
+    m->expiry_warned_at = now;
+}
+
 int hotssl_manager_create(hotssl_manager **out, const hotssl_config *cfg,
                           const hotssl_manager_options *opts, char *errbuf,
                           size_t errlen) {
   /* Start rules: generation 1, read from the files, passphrase allowed. */
-  return hotssl__manager_create_with(out, cfg, NULL, 1, 0, opts, errbuf, errlen);
+  int r = hotssl__manager_create_with(out, cfg, NULL, 1, 0, opts, errbuf, errlen);
+  if (r == 0)
+    expiry_warnings(*out, atomic_load(&(*out)->current));
+  return r;
 }
 
 void hotssl_manager_destroy(hotssl_manager *m) { free_manager(m); }
@@ -151,6 +164,7 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int fin
     goto done;
   m->next_number++;
   publish(m, g);
+  expiry_warnings(m, g);
 done:
   if (have_inputs)
     hotssl__inputs_free(&in);
@@ -229,6 +243,11 @@ int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out) {
   g = hotssl_manager_acquire(m);
   memcpy(out, &g->cert_info, sizeof *out);
   out->generation = g->number;
+  {
+    int64_t now = (int64_t)time(NULL);
+    out->seconds_left = out->not_after_unix - now;
+    out->warnings |= hotssl__generation_time_warnings(g, now, NULL);
+  }
   out->sni_hosts = hotssl_generation_host_count(g);
   hotssl_generation_release(g);
   hotssl__mutex_lock(m->reload_lock);
@@ -353,6 +372,12 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     hotssl__fmt(errbuf, errlen, "could not initialize the APR runtime");
     return r;
   }
+  if (hotssl__psa_init() != 0) {
+    hotssl__inputs_free(in);
+    hotssl__runtime_release();
+    hotssl__fmt(errbuf, errlen, "could not initialize mbedTLS's PSA crypto (psa_crypto_init)");
+    return HOTSSL_ETLS;
+  }
   if ((m = calloc(1, sizeof *m)) == NULL) {
     hotssl__inputs_free(in);
     hotssl__runtime_release();
@@ -382,6 +407,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     goto fail;
   atomic_init(&m->current, g);
   m->next_number = number + 1;
+  m->expiry_repeat_s = 86400;
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,
                "SSL configuration loaded (generation %llu): certificate subject \"%s\", serial %s, not after %s",
                (unsigned long long)number, g->cert_info.subject, g->cert_info.serial,
@@ -395,6 +421,30 @@ fail:
   hotssl__fmt(errbuf, errlen, "%s", err);
   free_manager(m);
   return r;
+}
+
+int hotssl__manager_expiry_tick(hotssl_manager *m) {
+  int64_t now = (int64_t)time(NULL), next;
+  hotssl_generation *g;
+  hotssl__mutex_lock(m->reload_lock);
+  g = atomic_load(&m->current); /* stable while we hold the lock */
+  if (m->expiry_warned_at == 0 || now - m->expiry_warned_at >= m->expiry_repeat_s) {
+    if (hotssl__generation_time_warnings(g, now, &m->log) & (HOTSSL_WARN_EXPIRING | HOTSSL_WARN_CRL_STALE))
+      m->expiry_warned_at = now;
+  }
+  /* Look again when the next repeat is due, and at least every minute (a
+   * certificate can enter the window while nothing changes). */
+  next = m->expiry_warned_at != 0 ? m->expiry_warned_at + m->expiry_repeat_s - now : 60;
+  hotssl__mutex_unlock(m->reload_lock);
+  if (next > 60)
+    next = 60;
+  return next <= 0 ? 1 : (int)(next * 1000);
+}
+
+void hotssl__manager_set_expiry_repeat(hotssl_manager *m, int64_t seconds) {
+  hotssl__mutex_lock(m->reload_lock);
+  m->expiry_repeat_s = seconds > 0 ? seconds : 1;
+  hotssl__mutex_unlock(m->reload_lock);
 }
 
 void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_config *cfg) {

@@ -130,7 +130,11 @@ static int profile_key_ok(const mbedtls_x509_crt_profile *profile, const mbedtls
     return mbedtls_pk_get_bitlen(pk) >= profile->rsa_min_bitlen;
 #if defined(MBEDTLS_ECP_C)
   if (type == MBEDTLS_PK_ECDSA || type == MBEDTLS_PK_ECKEY || type == MBEDTLS_PK_ECKEY_DH) {
-    mbedtls_ecp_group_id gid = mbedtls_pk_ec(*pk)->MBEDTLS_PRIVATE(grp).id;
+#if HOTSSL__MBEDTLS3
+    mbedtls_ecp_group_id gid = mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(*pk));
+#else
+    mbedtls_ecp_group_id gid = mbedtls_pk_ec(*pk)->grp.id;
+#endif
     return gid != MBEDTLS_ECP_DP_NONE && (profile->allowed_curves & MBEDTLS_X509_ID_FLAG(gid)) != 0;
   }
 #endif

@@ -272,7 +272,7 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
   const hotssl_config *cfg;
   unsigned char *keybuf = NULL;
   size_t keylen = 0, n_cert = 0, n_ca = 0, n_crl = 0, pass, i;
-  item *v_cert = NULL, *v_ca = NULL, *v_crl = NULL, v_key;
+  item *v_cert = NULL, *v_ca = NULL, *v_crl = NULL, v_key = {NULL, 0};
   char *lab[4] = {NULL, NULL, NULL, NULL};
   int r = 0;
   wr w = {NULL, 0};

@@ -1,10 +1,15 @@
 #!/bin/sh
 # The README's second command: the whole test suite, as CI runs it.
+# Suites 1-5 build against mbedTLS 3.6 (the system's, or the one tools/deps.sh
+# builds once into .deps/); suite 6 against the system's mbedTLS 2.28.
 #   1. default build (-Werror): every test (unit, e2e, watcher, platform, valgrind)
 #   2. AddressSanitizer + UBSan build: every test
 #   3. ThreadSanitizer build: the concurrency, watcher and platform tests
 #   4. libFuzzer smoke run (clang): the config parser and the PKCS#8 decoder, 30 s each
 #   5. the README's first command in a fresh clone: builds and `hotssl demo` exits 0
+#   6. a bare clone (no ../shared beside it, no HOTSSL_TESTDATA): Release build with
+#      -Werror, then the default ctest suite (minus valgrind) on the generated test data
+#   7. compatibility: default build against the system's mbedTLS 2.28, every test
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -39,12 +44,51 @@ run_suite() { # name, cmake args, ctest args
 echo "=== fresh clone: README set-up command ==="
 clone=$(mktemp -d /tmp/hotssl-clone-XXXXXX)
 git clone -q "$ROOT" "$clone/hotssl"
-if (cd "$clone/hotssl" && sh tools/setup.sh); then
-  echo "fresh clone: demo OK"
+# mbedTLS 3.6 is built once per run: the clone gets the prefix built above
+# (tools/deps.sh checks its stamp and skips the build).
+if [ -d .deps/mbedtls-3.6.6 ]; then
+  mkdir -p "$clone/hotssl/.deps" && cp -a .deps/mbedtls-3.6.6 "$clone/hotssl/.deps/"
+fi
+# The demo's client must have negotiated TLS 1.3 (mbedTLS 3.6 by default).
+if (cd "$clone/hotssl" && sh tools/setup.sh > "$clone/setup.log" 2>&1; rc=$?; cat "$clone/setup.log"; exit $rc) &&
+   grep -q "client: TLSv1.3, verified" "$clone/setup.log"; then
+  echo "fresh clone: demo OK (TLS 1.3)"
 else
   echo "=== fresh clone: FAILED ==="
   status=1
 fi
 rm -rf "$clone"
+
+# ---- bare clone: Release -Werror build and the default tests (issue 12) ----
+echo "=== bare clone: Release -Werror build, tests on the generated test data ==="
+clone=$(mktemp -d /tmp/hotssl-bare-XXXXXX)
+git clone -q "$ROOT" "$clone/hotssl"
+# The same mbedTLS 3.6 build as above (what tools/deps.sh gives a user's clone).
+if [ -d .deps/mbedtls-3.6.6 ]; then
+  mkdir -p "$clone/hotssl/.deps" && cp -a .deps/mbedtls-3.6.6 "$clone/hotssl/.deps/"
+fi
+if (cd "$clone/hotssl" && unset HOTSSL_TESTDATA &&
+    test ! -e ../shared &&
+    cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DHOTSSL_WERROR=ON | grep 'hotssl test data' &&
+    cmake --build build-release -j"$JOBS" >/dev/null &&
+    ctest --test-dir build-release --no-tests=error --output-on-failure --timeout 900 -j"$JOBS" -LE valgrind); then
+  echo "bare clone: Release build and tests OK"
+else
+  echo "=== bare clone: FAILED ==="
+  status=1
+fi
+rm -rf "$clone"
+# ---- end of the bare-clone block ----
+
+# ---- mbedTLS 2.28 compatibility (issue 8): one default-build run on the
+# system's mbedTLS (Debian 12's 2.28), every test; version-dependent
+# expectations branch on `hotssl version`, nothing is skipped. ----
+if [ "$(sed -n 's/^#define MBEDTLS_VERSION_NUMBER *0x\([0-9A-Fa-f]*\).*/\1/p' /usr/include/mbedtls/version.h 2>/dev/null | cut -c1-4)" = "021C" ]; then
+  (run_suite compat-mbedtls228 "-DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTSSL_MBEDTLS=system") || status=1
+else
+  echo "=== compat-mbedtls228: the system's mbedTLS is not 2.28: FAILED (CI runs on Debian 12) ==="
+  status=1
+fi
+# ---- end of the mbedTLS 2.28 block ----
 [ $status -eq 0 ] && echo "ALL SUITES PASSED" || echo "SOME SUITES FAILED"
 exit $status

@@ -55,6 +55,7 @@ struct hotssl_watcher {
   int retrying;
   uint64_t window_end, next_retry;
   unsigned backoff;
+  uint64_t expiry_due; /* next hotssl__manager_expiry_tick (monotonic ms) */
 
   int own_thread;
   apr_pool_t *pool;
@@ -283,6 +284,12 @@ static int dispatch(hotssl_watcher *w) {
   }
 
   now = hotssl__now_ms();
+  /* Expiry warnings, repeated once a day while they hold. */
+  if (now >= w->expiry_due) {
+    w->expiry_due = now + (uint64_t)hotssl__manager_expiry_tick(w->m);
+    now = hotssl__now_ms();
+  }
+  t = min_timeout(t, ms_until(w->expiry_due, now));
   /* The backend may need read() again without its descriptor becoming
    * readable (its own timers): honour its timeout() as the ops promise. */
   if (w->be != NULL)

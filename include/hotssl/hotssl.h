@@ -119,7 +119,10 @@ HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
  * and hotssl's own:
  *   hotssl_refuse_expired (bool), hotssl_max_file_size (bytes),
  *   hotssl_watch (bool), hotssl_debounce_ms, hotssl_retry_window_ms,
- *   hotssl_poll_interval_ms
+ *   hotssl_poll_interval_ms,
+ *   hotssl_expiry_warning_days (default 30, 0 = off): a WARNING at each load
+ *   and reload when the served certificate expires, or a CRL's next update
+ *   falls, within that many days; repeated once a day by a running watcher
  *
  * Relative paths resolve against the base directory: the folder of the
  * configuration file (hotssl_config_load_file), else the one given to
@@ -196,6 +199,13 @@ typedef struct hotssl_manager_options {
  * reload and dispatch serialize on an internal mutex (one reload at a time);
  * destroy only when no other thread uses the manager. Generations still held
  * stay valid after destroy until released.
+ *
+ * mbedTLS 3.x: creating a manager calls psa_crypto_init() (TLS 1.3 needs
+ * PSA). It is idempotent, so a host that uses PSA itself may call it too,
+ * before or after; hotssl never calls mbedtls_psa_crypto_free(). A host that
+ * forks must call hotssl_manager_after_fork_child() in the child (include/
+ * hotssl/platform.h): it re-creates the generation's DRBG and reseeds PSA's
+ * global random generator, from which TLS 1.3 key shares are drawn.
  */
 HOTSSL_EXTERN int hotssl_manager_create(hotssl_manager **out,
                                         const hotssl_config *cfg,
@@ -279,11 +289,36 @@ typedef struct hotssl_stats {
   char not_after[24];
   int64_t not_after_unix;       /* seconds since the epoch, for alerting */
   char sha256[96];              /* "AB:CD:..." of the DER certificate */
+  /* For monitoring (`hotssl info --json`). */
+  int64_t not_before_unix;
+  int64_t seconds_left;         /* not_after_unix - now when the stats were
+                                   taken; negative once expired */
+  char key_type[16];            /* "RSA", "EC", ... */
+  unsigned key_bits;
+  unsigned chain_length;        /* certificates in ssl_cert_file */
+  unsigned ca_count;            /* certificates in ssl_ca_file (0: none) */
+  uint64_t crl_entries;         /* revoked serials over the CRL set */
+  int64_t crl_next_update_unix; /* earliest next update of the CRL set; 0: no CRL */
+  unsigned expiry_warning_days; /* hotssl_expiry_warning_days in force */
+  unsigned warnings;            /* HOTSSL_WARN_* bits, as of when the stats were taken */
   /* ssl_sni: entries of the hosts file served by the current generation
    * (0 when off or empty); iterate them with hotssl_generation_host_stats
    * on an acquired generation. */
   uint32_t sni_hosts;
 } hotssl_stats;
+
+/* Problems that do not stop a load (each logged as a WARNING at load and
+ * reload) but that an operator should see: hotssl_stats.warnings. */
+enum {
+  HOTSSL_WARN_EXPIRED = 1 << 0,        /* the certificate has expired */
+  HOTSSL_WARN_NOT_YET_VALID = 1 << 1,  /* its not-before is in the future */
+  HOTSSL_WARN_EXPIRING = 1 << 2,       /* expires within hotssl_expiry_warning_days */
+  HOTSSL_WARN_WEAK_KEY = 1 << 3,       /* RSA under 2048 bits, EC under 224 */
+  HOTSSL_WARN_CHAIN = 1 << 4,          /* a certificate after the leaf did not
+                                          issue the one before it, or is no CA */
+  HOTSSL_WARN_CRL_STALE = 1 << 5       /* a CRL's next update is past or within
+                                          hotssl_expiry_warning_days */
+};
 
 HOTSSL_EXTERN int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out);
 

@@ -14,7 +14,9 @@
  * after_fork_child throws away the inherited random generator state of the
  * current generation (two children with the same CTR-DRBG state would send
  * identical randoms and, with ECDSA, leak the key) and reseeds it from fresh
- * entropy and the child's identity, and closes the manager's wake-up pipe. A
+ * entropy and the child's identity; on mbedTLS 3.x it also reseeds PSA's
+ * global random generator (psa_random_reseed), from which TLS 1.3 key
+ * shares come; and it closes the manager's wake-up pipe. A
  * watcher running in the parent is dropped with
  * hotssl_watcher_after_fork_child() (hotssl/watcher.h).
  *

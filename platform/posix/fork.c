@@ -40,6 +40,9 @@
 #include <apr_shm.h>
 
 #include <mbedtls/platform_util.h>
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+#  include <psa/crypto.h>
+#endif
 
 #include "../../core/internal.h"
 #include "../../core/snapshot.h"
@@ -61,6 +64,21 @@ void hotssl_manager_after_fork_parent(hotssl_manager *m) {
   hotssl__mutex_unlock(m->reload_lock);
 }
 
+/* TLS 1.3 (mbedTLS 3.x) draws its ECDHE key shares from PSA's one global
+ * random generator, not from the generation's DRBG. 3.6.6 reseeds it by
+ * itself when it sees a new pid; reseed it explicitly too (the same
+ * personalization as the DRBG's), so a child never depends on that check.
+ * Versions of 3.x before 3.6.6 are refused at build time (core/internal.h). */
+static int reseed_psa(const char *pers, size_t n) {
+#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_PSA_CRYPTO_C) && !defined(MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG)
+  return psa_random_reseed((const uint8_t *)pers, n) == PSA_SUCCESS ? 0 : HOTSSL_ETLS;
+#else
+  (void)pers;
+  (void)n;
+  return 0;
+#endif
+}
+
 static int recreate_rng(hotssl_generation *g, unsigned count) {
   struct timespec rt, mono;
   char pers[160];
@@ -80,7 +98,7 @@ static int recreate_rng(hotssl_generation *g, unsigned count) {
   if (mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy,
                             (const unsigned char *)pers, (size_t)n) != 0)
     return HOTSSL_ETLS;
-  return 0;
+  return reseed_psa(pers, (size_t)n);
 }
 
 int hotssl_generation_after_fork_child(hotssl_generation *g) {

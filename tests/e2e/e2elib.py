@@ -6,9 +6,10 @@ and are re-exported here, so the tests use them as E.read, E.Pki, ...
 
 Environment (set by tests/e2e/CMakeLists.txt, or by hand):
   HOTSSL_CLI          path of the built `hotssl` binary (required)
-  HOTSSL_TESTDATA     PostgreSQL's SSL test data (shared/testdata/postgresql-ssl);
-                      overrides HOTSSL_E2E_DEFAULT_TESTDATA, which CMake sets to
-                      ${CMAKE_SOURCE_DIR}/../shared/testdata/postgresql-ssl
+  HOTSSL_TESTDATA     the test certificates: the generated PostgreSQL-shaped set
+                      (tests/data/gen_testdata.sh) or PostgreSQL's own files
+                      (shared/testdata/postgresql-ssl); overrides
+                      HOTSSL_E2E_DEFAULT_TESTDATA (CMake: the generated set)
   HOTSSL_E2E_DEADLINE every deadline and timeout, in seconds (default 30)
 """
 import os
@@ -16,11 +17,12 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
 import hotssltest as H  # noqa: E402
-from hotssltest import (Pki, client_context, handshake, read, remove, run,  # noqa: E402,F401
-                        serial_of_der, serial_of_pem_file, write)
+from hotssltest import (Pki, client_context, echo, handshake, read, recv_up_to, remove, run,  # noqa: E402,F401
+                        serial_of_der, serial_of_pem_file, tls_connect, write)
 from hotssltest import unittest_main as main  # noqa: E402,F401
 
 DEADLINE = H.DEADLINE = float(os.environ.get("HOTSSL_E2E_DEADLINE", "30"))
@@ -35,13 +37,21 @@ def cli():
     return p
 
 
+def tls13():
+    """True when the hotssl under test has TLS 1.3 (mbedTLS 3.6)."""
+    return H.mbedtls_of(cli())["tls13"]
+
+
 def testdata():
     d = os.environ.get("HOTSSL_TESTDATA", "") or os.environ.get("HOTSSL_E2E_DEFAULT_TESTDATA", "")
     if not d or not os.path.isfile(os.path.join(d, "root_ca.crt")):
         raise AssertionError(
-            "PostgreSQL SSL test data not found at %r: set HOTSSL_TESTDATA to the "
-            "shared/testdata/postgresql-ssl directory (it sits beside the repository "
-            "as ../shared/testdata/postgresql-ssl)" % d)
+            "test data not found at %r: run tests/data/gen_testdata.sh DIR and set "
+            "HOTSSL_TESTDATA=DIR, or point it at PostgreSQL's files "
+            "(../shared/testdata/postgresql-ssl)" % d)
+    kind = ("generated PostgreSQL-shaped set" if os.path.exists(os.path.join(d, ".complete"))
+            else "PostgreSQL's own files")
+    print("test data: %s (%s)" % (kind, d), flush=True)
     return d
 
 
@@ -133,3 +143,37 @@ def chown_tree(path, uid, gid):
     for root, dirs, files in os.walk(path):
         for n in dirs + files:
             os.lchown(os.path.join(root, n), uid, gid)
+
+
+def s_client(port, cafile, extra=(), payload="hello-from-s_client"):
+    """Run openssl s_client (verifying against cafile, host name localhost),
+    send one line, wait for its echo, then close stdin. Returns
+    (returncode, all output)."""
+    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cafile,
+            "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost",
+            "-showcerts"] + list(extra)
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, bufsize=1)
+    out = []
+    seen = threading.Event()
+
+    def pump():
+        for line in p.stdout:
+            out.append(line)
+            if line.strip() == payload:
+                seen.set()
+        seen.set()
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    try:
+        p.stdin.write(payload + "\n")
+        p.stdin.flush()
+        seen.wait(DEADLINE)
+        p.stdin.close()
+        rc = p.wait(timeout=DEADLINE)
+    except (subprocess.TimeoutExpired, BrokenPipeError):
+        p.kill()
+        p.wait()
+        rc = -1
+    t.join(timeout=5)
+    return rc, "".join(out)

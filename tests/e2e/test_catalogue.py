@@ -248,6 +248,9 @@ def c_future(d):
     write_conf(d, add=[("hotssl_refuse_expired", "on")])
 
 
+TLS13 = E.tls13()
+MIN_ABOVE_MAX = ("'TLSv1.3'", "'TLSv1.2'") if TLS13 else ("'TLSv1.2'", "'TLSv1.1'")
+
 CASES = [
     ("cert_garbage", lambda d: put(d, "server.crt", GARBAGE), CERT, r"could not load server certificate file", "plain"),
     ("cert_empty", lambda d: put(d, "server.crt", b""), CERT, r"file is empty", "plain"),
@@ -283,11 +286,18 @@ CASES = [
     ("crl_dir_bad_file", c_crldir_bad, lambda d: os.path.join(d, "crldir", "9bb9e3c3.r0"), r"revocation list", "plain"),
     ("cipher_unknown", lambda d: write_conf(d, add=[("ssl_ciphers", "'TLS-NO-SUCH-CIPHER-SHA999'")]), CONF,
      r"unknown cipher suite", "plain"),
-    ("protocol_min_above_max", lambda d: write_conf(d, add=[("ssl_min_protocol_version", "'TLSv1.2'"),
-                                                           ("ssl_max_protocol_version", "'TLSv1.1'")]), CONF,
+    # mbedTLS 3.6 has TLS 1.3 and no TLS 1.1; 2.28 the reverse.
+    ("protocol_min_above_max", lambda d: write_conf(d, add=[("ssl_min_protocol_version", MIN_ABOVE_MAX[0]),
+                                                           ("ssl_max_protocol_version", MIN_ABOVE_MAX[1])]), CONF,
      r"cannot be higher than", "plain"),
-    ("protocol_tls13_unsupported", lambda d: write_conf(d, add=[("ssl_min_protocol_version", "'TLSv1.3'")]), CONF,
-     r"TLSv1\.3", "plain"),
+    ("groups_unknown", lambda d: write_conf(d, add=[("ssl_groups", "'X25519:prime256v1:bogus25519'")]), CONF,
+     r'unknown group "bogus25519"', "plain"),
+    ("ecdh_curve_unknown", lambda d: write_conf(d, add=[("ssl_ecdh_curve", "'secp999r1'")]), CONF,
+     r'"ssl_ecdh_curve": unknown group "secp999r1"', "plain"),
+    ("tls13_cipher_unknown", lambda d: write_conf(d, add=[("ssl_tls13_ciphers", "'TLS_AES_512_GCM_SHA1024'")]), CONF,
+     r'unknown TLS 1\.3 cipher suite "TLS_AES_512_GCM_SHA1024"', "plain"),
+    ("tls13_suite_in_ssl_ciphers", lambda d: write_conf(d, add=[("ssl_ciphers", "'TLS1-3-AES-128-GCM-SHA256'")]), CONF,
+     r"TLS 1\.3 suite|unknown cipher suite", "plain"),
     ("client_cert_without_ca", lambda d: write_conf(d, drop=("ssl_ca_file", "ssl_crl_file"),
                                                     add=[("ssl_client_cert", "require")]), CONF,
      r"requires ssl_ca_file", "plain"),
@@ -300,6 +310,11 @@ CASES = [
     ("cert_expired_refused", c_expired, CERT, r"has expired", "plain"),
     ("cert_not_yet_valid_refused", c_future, CERT, r"is not yet valid", "plain"),
 ]
+if not TLS13:
+    # 2.28: TLSv1.3 is refused with a message saying this mbedTLS lacks it.
+    CASES.append(("protocol_tls13_unsupported",
+                  lambda d: write_conf(d, add=[("ssl_min_protocol_version", "'TLSv1.3'")]), CONF,
+                  r"TLSv1\.3.*has no TLS 1\.3", "plain"))
 
 
 def prefix_for(mode):

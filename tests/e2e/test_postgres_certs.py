@@ -1,5 +1,6 @@
-"""PostgreSQL's own SSL test certificates (shared/testdata/postgresql-ssl)
-served by `hotssl serve`, with real handshakes from Python's ssl module.
+"""PostgreSQL-shaped SSL test certificates (the generated set by default,
+PostgreSQL's own files in the .pgdata run) served by `hotssl serve`, with
+real handshakes from Python's ssl module.
 
 Keys are copied into the test's temporary directory with mode 0600 first:
 the key-file rule applies to them like to any key.
@@ -22,7 +23,7 @@ PG_HOST = "common-name.pg-ssltest.test"
 
 def setUpModule():
     global TD, TMP
-    TD = E.testdata()       # fails with a clear message when missing
+    TD = E.testdata()       # says which set; fails with a clear message when missing
     TMP = tempfile.mkdtemp(prefix="hotssl-e2e-pg-")
 
 

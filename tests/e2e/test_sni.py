@@ -6,6 +6,7 @@ keep theirs, and fork and spawn modes with two hosts.
 
 Each host's leaf has CN = the host's label and its own serial, so the
 served identity is read from s_client's "subject=" line."""
+import json
 import os
 import re
 import shutil
@@ -158,7 +159,13 @@ class Selection(unittest.TestCase):
                                 (4, "*", "dflt"), (5, "/no_sni/", "nosni")]:
             self.assertRegex(out, r"host line %d: %s\n  subject:   CN=%s\n  serial:    51"
                              % (line, re.escape(names), cn))
-        self.assertIn("hosts:       4 entries", out)
+        self.assertIn("hosts:         4 entries", out)
+        js = json.loads(E.run([E.cli(), "info", "-c", conf, "--json"], check=True).stdout)
+        self.assertEqual([(h["line"], h["names"], h["default"], h["no_sni"], h["subject"])
+                          for h in js["hosts"]],
+                         [(2, "alpha.test,alias.test", False, False, "CN=alpha"),
+                          (3, "beta.test,gamma.test", False, False, "CN=beta"),
+                          (4, "", True, False, "CN=dflt"), (5, "", False, True, "CN=nosni")])
         self.assertEqual(E.run([E.cli(), "check", "-c", conf]).returncode, 0)
 
     def test_no_default_unrecognized_name(self):

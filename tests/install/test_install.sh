@@ -1,20 +1,77 @@
 #!/bin/sh
-# Install the built tree into a temporary prefix, then build and run a
-# consumer project with find_package(hotssl) and another with pkg-config.
+# Install the built tree into a temporary prefix, then link a consumer the
+# three usual ways and run each: CMake find_package (shared and static
+# targets), plain `pkg-config --libs hotssl` (shared library), and
+# `pkg-config --static` (fully static binary). Also compiles the README's
+# embedding program with -Wall -Wextra -Werror, and checks the man page.
 set -eu
 build=$1
 src=$(cd "$(dirname "$0")" && pwd)
+readme="$src/../../README.md"
 tmp=$(mktemp -d /tmp/hotssl-install-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+passed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -x "$tmp/prefix/bin/hotssl"
 test -f "$tmp/prefix/include/hotssl/hotssl.h"
-cmake -S "$src/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
-cmake --build "$tmp/consumer" >/dev/null
-"$tmp/consumer/consumer"
-pcdir=$(dirname "$(find "$tmp/prefix" -name hotssl.pc | head -n 1)")
+lib=$(dirname "$(find "$tmp/prefix" -name 'libhotssl.so.0' | head -n 1)")
+test -f "$lib/libhotssl.a"
+readelf -d "$lib/libhotssl.so.0" | grep -q 'SONAME.*\[libhotssl\.so\.0\]'
+# Only the public API is exported.
+if nm -D --defined-only "$lib/libhotssl.so.0" | awk '$2 == "T" {print $3}' | grep -v '^hotssl_'; then
+  echo "FAIL: symbols outside the hotssl_ API are exported"; exit 1
+fi
+ok "libhotssl.so.0 (soname, API-only exports) and libhotssl.a installed"
+
+# 1. find_package: hotssl::hotssl (shared) and hotssl::hotssl_static.
+for kind in shared static; do
+  cmake -S "$src/consumer" -B "$tmp/consumer-$kind" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+        -DCONSUMER_STATIC=$([ $kind = static ] && echo ON || echo OFF) >/dev/null
+  cmake --build "$tmp/consumer-$kind" >/dev/null
+  "$tmp/consumer-$kind/consumer"
+done
+readelf -d "$tmp/consumer-shared/consumer" | grep -q 'NEEDED.*libhotssl\.so\.0'
+if readelf -d "$tmp/consumer-static/consumer" | grep -q 'NEEDED.*libhotssl'; then
+  echo "FAIL: the static consumer depends on libhotssl.so"; exit 1
+fi
+ok "find_package(hotssl): hotssl::hotssl (shared) and hotssl::hotssl_static"
+
+PKG_CONFIG_PATH="$lib/pkgconfig"
+export PKG_CONFIG_PATH
+# 2. plain pkg-config: the shared library.
 # shellcheck disable=SC2046
-cc -o "$tmp/pc-consumer" "$src/consumer/main.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs --static hotssl)
-"$tmp/pc-consumer"
+cc -Wall -Wextra -Werror -o "$tmp/pc-shared" "$src/consumer/main.c" $(pkg-config --cflags --libs hotssl)
+readelf -d "$tmp/pc-shared" | grep -q 'NEEDED.*libhotssl\.so\.0'
+LD_LIBRARY_PATH="$lib" "$tmp/pc-shared"
+ok "cc app.c \$(pkg-config --cflags --libs hotssl)"
+
+# 3. pkg-config --static: a fully static program (Requires.private/Libs.private).
+# shellcheck disable=SC2046
+cc -static -o "$tmp/pc-static" "$src/consumer/main.c" $(pkg-config --cflags --libs --static hotssl) 2>"$tmp/ld.err" ||
+  { cat "$tmp/ld.err"; exit 1; }
+if readelf -d "$tmp/pc-static" 2>/dev/null | grep -q NEEDED; then
+  echo "FAIL: the --static program has dynamic dependencies"; exit 1
+fi
+"$tmp/pc-static"
+ok "cc -static app.c \$(pkg-config --cflags --libs --static hotssl)"
+
+# The README's embedding program, warning-free.
+awk '/^## Embedding/ {e = 1} e && /^```c$/ {c = 1; next} c && /^```$/ {exit} c {print}' "$readme" > "$tmp/readme.c"
+test -s "$tmp/readme.c"
+# shellcheck disable=SC2046
+cc -Wall -Wextra -Werror -o "$tmp/readme" "$tmp/readme.c" $(pkg-config --cflags --libs hotssl)
+set +e
+LD_LIBRARY_PATH="$lib" "$tmp/readme" >/dev/null 2>&1
+rc=$?
+set -e
+[ $rc -eq 2 ] || { echo "FAIL: README program without arguments exited $rc, expected 2 (usage)"; exit 1; }
+ok "README embedding program compiles with -Wall -Wextra -Werror and runs"
+
 "$tmp/prefix/bin/hotssl" version
-echo "install: 3 passed, 0 failed"
+test -f "$tmp/prefix/share/man/man1/hotssl.1"
+man -l "$tmp/prefix/share/man/man1/hotssl.1" >/dev/null 2>&1 || groff -man -Tutf8 "$tmp/prefix/share/man/man1/hotssl.1" >/dev/null 2>&1 ||
+  grep -q '^\.TH HOTSSL 1' "$tmp/prefix/share/man/man1/hotssl.1"
+ok "hotssl CLI and hotssl(1) installed"
+echo "install: $passed passed, 0 failed"

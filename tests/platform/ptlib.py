@@ -61,20 +61,63 @@ def _client_hello():
     return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
 
 
+def _client_hello_tls13():
+    """A TLS 1.3-only ClientHello with a random X25519 key share (any 32
+    bytes are a valid X25519 public value); the server's ServerHello then
+    carries its own key share in the clear."""
+    suites = [0x1301, 0x1302, 0x1303]
+    body = struct.pack("!H", 0x0303) + os.urandom(32) + b"\x20" + os.urandom(32)
+    body += struct.pack("!H", 2 * len(suites)) + b"".join(struct.pack("!H", s) for s in suites)
+    body += b"\x01\x00"
+    exts = struct.pack("!HHB", 0x002b, 3, 2) + struct.pack("!H", 0x0304)
+    groups = struct.pack("!HH", 2, 0x001d)
+    exts += struct.pack("!HH", 0x000a, len(groups)) + groups
+    sigs = [0x0403, 0x0804, 0x0503]
+    sa = struct.pack("!H", 2 * len(sigs)) + b"".join(struct.pack("!H", s) for s in sigs)
+    exts += struct.pack("!HH", 0x000d, len(sa)) + sa
+    share = struct.pack("!HH", 0x001d, 32) + os.urandom(32)
+    exts += struct.pack("!HHH", 0x0033, len(share) + 2, len(share)) + share
+    body += struct.pack("!H", len(exts)) + exts
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+# SHA-256("HelloRetryRequest"): the ServerHello.random of a HelloRetryRequest.
+HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
+
+
+def _server_hello_tls13_share(msg):
+    """The key share in a TLS 1.3 ServerHello body (None if absent)."""
+    i = 2 + 32
+    i += 1 + msg[i]          # legacy_session_id_echo
+    i += 2 + 1               # cipher_suite, legacy_compression_method
+    end = i + 2 + int.from_bytes(msg[i:i + 2], "big")
+    i += 2
+    while i + 4 <= end:
+        typ, ln = struct.unpack("!HH", msg[i:i + 4])
+        data = msg[i + 4:i + 4 + ln]
+        if typ == 0x0033:
+            return data[4:4 + int.from_bytes(data[2:4], "big")]
+        i += 4 + ln
+    return None
+
+
 def _recv_exact(s, n):
     b = H.recv_up_to(s, n)
     check(len(b) == n, "connection closed during handshake")
     return b
 
 
-def server_hello_capture(port, starttls=False):
-    """Returns (server_random, ecdhe_public_point)."""
+def server_hello_capture(port, starttls=False, tls13=False):
+    """Returns (server_random, ecdhe_public_point), from a TLS 1.2 ClientHello
+    (the ServerKeyExchange's point) or a TLS 1.3-only one (tls13: the
+    ServerHello's X25519 key share). A refusal (alert) raises Fail."""
     s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     try:
         if starttls:
             s.sendall(SSL_REQUEST)
             check(_recv_exact(s, 1) == b"S", "SSLRequest refused")
-        s.sendall(_client_hello())
+        s.sendall(_client_hello_tls13() if tls13 else _client_hello())
         hs = b""
         rnd = share = None
         while share is None:
@@ -91,6 +134,10 @@ def server_hello_capture(port, starttls=False):
                 msg, hs = hs[4:4 + ml], hs[4 + ml:]
                 if mt == 2:
                     rnd = msg[2:34]
+                    if tls13:
+                        check(rnd != HRR_RANDOM, "HelloRetryRequest to an X25519 key share")
+                        share = _server_hello_tls13_share(msg)
+                        check(share is not None, "TLS 1.3 ServerHello without a key share")
                 elif mt == 12:
                     check(msg[0] == 3, "not a named curve")
                     pl = msg[3]

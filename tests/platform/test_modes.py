@@ -17,12 +17,15 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptlib import (Fail, Pki, Server, TempDir, check, children, echo, fd_links, listening_inodes,
                    main, peer_der, server_hello_capture, tls_connect, wait_for)
+import hotssltest as H  # noqa: E402  (ptlib put tests/pylib on sys.path)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--hotssl", required=True)
 ap.add_argument("--mode", required=True)
 ap.add_argument("--case", required=True)
 ap.add_argument("--count", type=int, default=200)
+ap.add_argument("--tls", default="1.2", choices=("1.2", "1.3"),
+                help="rng: the ClientHello's version (1.3: key shares from PSA's RNG on mbedTLS 3.6)")
 args = ap.parse_args()
 
 
@@ -40,6 +43,9 @@ def rotation(d, pki):
     srv = start(d)
     try:
         old = tls_connect(srv.port)
+        # Python's default client: TLS 1.3 when the build has it (mbedTLS 3.6).
+        want = "TLSv1.3" if H.mbedtls_of(args.hotssl)["tls13"] else "TLSv1.2"
+        check(old.version() == want, "negotiated %s, expected %s" % (old.version(), want))
         check(peer_der(old) == pki.cert_der("a"), "first connection not served certificate A")
         check(echo(old, b"before"), "echo before rotation failed")
         pki.install("b")
@@ -68,11 +74,20 @@ def rotation(d, pki):
 def rng(d, pki):
     pki.server(0xC3, "a")
     pki.install("a")
+    tls13 = args.tls == "1.3"
     srv = start(d)
     try:
+        if tls13 and not H.mbedtls_of(args.hotssl)["tls13"]:
+            # mbedTLS 2.28: no TLS 1.3; a TLS 1.3-only ClientHello is refused.
+            try:
+                server_hello_capture(srv.port, tls13=True)
+            except Fail as e:
+                print("mbedTLS without TLS 1.3: TLS 1.3-only ClientHello refused (%s)" % e)
+                return
+            raise Fail("a TLS 1.3-only ClientHello got a ServerHello from an mbedTLS without TLS 1.3")
         randoms, tails, shares = set(), set(), set()
         for i in range(args.count):
-            r, s = server_hello_capture(srv.port)
+            r, s = server_hello_capture(srv.port, tls13=tls13)
             check(r is not None and len(r) == 32, "no ServerHello random")
             check(s is not None and len(s) >= 32, "no ECDHE key share")
             check(r not in randoms and r[4:] not in tails, "ServerHello random repeated at connection %d" % i)
@@ -80,8 +95,8 @@ def rng(d, pki):
             randoms.add(r)
             tails.add(r[4:])
             shares.add(s)
-        print("%d connections: %d distinct randoms, %d distinct key shares" %
-              (args.count, len(randoms), len(shares)))
+        print("TLS %s, %d connections: %d distinct randoms, %d distinct key shares" %
+              (args.tls, args.count, len(randoms), len(shares)))
     finally:
         srv.stop()
 

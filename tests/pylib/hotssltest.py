@@ -27,6 +27,24 @@ import unittest
 
 DEADLINE = 30.0
 
+_MBEDTLS = {}
+
+
+def mbedtls_of(hotssl):
+    """What `hotssl version` says about the mbedTLS it was built against:
+    {"version": (3, 6, 6), "tls13": True, "everest": True}. Tests whose
+    expectations depend on the mbedTLS version branch on this explicitly."""
+    if hotssl not in _MBEDTLS:
+        out = subprocess.run([hotssl, "version"], stdout=subprocess.PIPE, text=True, check=True,
+                             timeout=DEADLINE).stdout
+        m = re.search(r"^mbedTLS (\d+)\.(\d+)\.(\d+) \(built against\)", out, re.M)
+        if m is None:
+            raise AssertionError("`hotssl version` does not name the mbedTLS version: %r" % out)
+        _MBEDTLS[hotssl] = {"version": tuple(int(x) for x in m.groups()),
+                            "tls13": "TLS 1.3: available" in out,
+                            "everest": "Everest" in out}
+    return _MBEDTLS[hotssl]
+
 
 def _deadline(d):
     return DEADLINE if d is None else d

@@ -1,4 +1,5 @@
 /* Helpers for the C tests; see testutil.h. */
+#include "certgen.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -28,15 +29,25 @@ int tu_finish(const char *name, int checks_run) {
 }
 
 const char *tu_testdata(void) {
+  static int said;
   const char *d = getenv("HOTSSL_TESTDATA");
   struct stat st;
+  char *mark;
 #ifdef HOTSSL_TESTDATA_DIR
-  if (d == NULL)
+  if (d == NULL || d[0] == '\0')
     d = HOTSSL_TESTDATA_DIR;
 #endif
   if (d == NULL || stat(d, &st) != 0 || !S_ISDIR(st.st_mode)) {
     fprintf(stderr, "test data directory not found (%s): set HOTSSL_TESTDATA\n", d ? d : "unset");
     exit(1);
+  }
+  if (!said) {
+    /* Say which set runs: the generated one carries a .complete mark. */
+    mark = tu_path(d, ".complete");
+    printf("test data: %s (%s)\n", access(mark, F_OK) == 0 ? "generated PostgreSQL-shaped set" : "PostgreSQL's own files", d);
+    fflush(stdout);
+    free(mark);
+    said = 1;
   }
   return d;
 }
@@ -373,7 +384,7 @@ int tu_client_sni(int port, const char *ca_file, const char *cert_file, const ch
   }
   if (cert_file != NULL) {
     if ((ret = mbedtls_x509_crt_parse_file(&own, cert_file)) != 0 ||
-        (ret = mbedtls_pk_parse_keyfile(&own_key, key_file, NULL)) != 0 ||
+        (ret = certgen_parse_keyfile(&own_key, key_file, &drbg)) != 0 ||
         (ret = mbedtls_ssl_conf_own_cert(&conf, &own, &own_key)) != 0)
       goto out;
   }

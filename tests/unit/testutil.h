@@ -37,7 +37,8 @@ extern int tu_failures;
 /* Print "N passed, N failed" and return the exit status. */
 int tu_finish(const char *name, int checks_run);
 
-/* Directory holding PostgreSQL's test certificates (HOTSSL_TESTDATA or the
+/* Directory holding the test certificates: the generated PostgreSQL-shaped
+ * set or PostgreSQL's own files (HOTSSL_TESTDATA or the
  * path compiled in). Exits the test with failure if it is missing. */
 const char *tu_testdata(void);
 /* New empty temporary directory (removed by tu_rmtree). */

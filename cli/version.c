@@ -1,0 +1,42 @@
+/*
+ * `hotssl version`: the hotssl version, the mbedTLS it was built against
+ * (headers) and linked with (library), and what that mbedTLS offers.
+ */
+#include <stdio.h>
+
+#include <mbedtls/version.h>
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#  include <mbedtls/build_info.h>
+#else
+#  include <mbedtls/config.h>
+#endif
+
+#include "cli.h"
+
+int cli_cmd_version(int argc, char **argv) {
+  static const cli_opt no_opts[] = {{0, NULL, NULL, NULL}};
+  const char *vals[1];
+  char linked[32] = "unknown";
+  int help, r = cli_parse_args("version", no_opts, argc, argv, vals, &help);
+  if (r != 0)
+    return r;
+  if (help)
+    return cli_help(stdout, "version"), 0;
+#if defined(MBEDTLS_VERSION_C)
+  mbedtls_version_get_string(linked);
+#endif
+  printf("hotssl %s\n", hotssl_version_string());
+  printf("mbedTLS %s (built against), %s (linked)\n", MBEDTLS_VERSION_STRING, linked);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  printf("TLS 1.3: available\n");
+#else
+  printf("TLS 1.3: not available (mbedTLS %s has no TLS 1.3; build against mbedTLS 3.6)\n",
+         MBEDTLS_VERSION_STRING);
+#endif
+#if defined(MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED)
+  printf("X25519: Project Everest (Apache-2.0)\n");
+#else
+  printf("X25519: mbedTLS's generic code\n");
+#endif
+  return 0;
+}
