@@ -10,9 +10,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
-import threading
 import unittest
 
 import e2elib as E
@@ -64,46 +62,14 @@ def make_dir(main=True, conf_extra="", hosts=None):
     return d, conf
 
 
-def s_client(port, servername, extra=(), payload="hello-from-s_client"):
-    """One connection with openssl s_client; servername None: no SNI. Sends
-    one line and waits for its echo (or the end of the output) before
-    closing stdin, so a refusal that comes after the client's side of the
-    handshake (a client certificate refused in TLS 1.3) is seen. Returns
-    (returncode, CN of the served certificate or None, output, echoed)."""
-    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port]
+def s_client(port, servername, extra=()):
+    """One connection with openssl s_client (E.s_client_exchange: one line
+    sent, its echo awaited); servername None: no SNI. Returns (returncode,
+    CN of the served certificate or None, output, echoed)."""
+    args = ["-connect", "127.0.0.1:%d" % port]
     args += ["-noservername"] if servername is None else ["-servername", servername]
-    p = subprocess.Popen(args + list(extra), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, bufsize=1)
-    out = []
-    done = threading.Event()
-
-    def pump():
-        for line in p.stdout:
-            out.append(line)
-            if line.strip() == payload:
-                done.set()
-        done.set()
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
-    try:
-        p.stdin.write(payload + "\n")
-        p.stdin.flush()
-    except BrokenPipeError:
-        pass
-    done.wait(E.DEADLINE)
-    try:
-        p.stdin.close()
-    except BrokenPipeError:
-        pass
-    try:
-        rc = p.wait(timeout=E.DEADLINE)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = p.wait()
-    t.join(timeout=5)
-    text = "".join(out)
+    rc, text, echoed = E.s_client_exchange(args + list(extra))
     m = SUBJECT_RE.search(text)
-    echoed = any(line.strip() == payload for line in out)
     return rc, (m.group(1) if m else None), text, echoed
 
 
