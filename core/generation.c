@@ -573,6 +573,8 @@ unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t no
                    (long long)((st->crl_next_update_unix - now) / 86400),
                    (long long)((st->crl_next_update_unix - now) % 86400 / 3600), st->expiry_warning_days);
   }
+  if (g->hosts != NULL)
+    w |= hotssl__hosts_time_warnings(g, now, log); /* ssl_sni: every entry */
   return w;
 }
 

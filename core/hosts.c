@@ -27,6 +27,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 #include "hosts.h"
@@ -849,6 +850,46 @@ int hotssl__hosts_watch_paths(const hotssl_config *cfg, int (*add)(void *ctx, ch
 
 /* ---- observability ---- */
 
+/* Expiry and CRL warnings of each entry, each line naming the hosts file
+ * and line; lines about the same certificate or CRL object as the served
+ * generation's (or an earlier entry's CRL) are not repeated. */
+typedef struct entry_log {
+  const hotssl__log *inner;
+  const char *path;
+  unsigned line;
+  int drop_cert, drop_crl;
+} entry_log;
+
+static void entry_log_fn(void *ud, hotssl_log_level level, const char *msg) {
+  const entry_log *el = ud;
+  if ((el->drop_cert && strncmp(msg, "server certificate", 18) == 0) ||
+      (el->drop_crl && strncmp(msg, "certificate revocation list", 27) == 0))
+    return;
+  hotssl__logf(el->inner, level, "%s (hosts file \"%s\" line %u)", msg, el->path, el->line);
+}
+
+unsigned hotssl__hosts_time_warnings(const hotssl_generation *g, int64_t now, const hotssl__log *log) {
+  const struct hotssl__hosts *h = g->hosts;
+  unsigned w = 0;
+  size_t i, j;
+  for (i = 0; h != NULL && i < h->n; i++) {
+    const hotssl_generation *e = h->v[i].g;
+    entry_log el;
+    hotssl__log l;
+    el.inner = log;
+    el.path = h->path;
+    el.line = h->v[i].line;
+    el.drop_cert = e->cert == g->cert;
+    el.drop_crl = e->crl == NULL || e->crl == g->crl;
+    for (j = 0; j < i && !el.drop_crl; j++)
+      el.drop_crl = h->v[j].g->crl == e->crl;
+    l.fn = entry_log_fn;
+    l.ud = &el;
+    w |= hotssl__generation_time_warnings(e, now, log != NULL && log->fn != NULL ? &l : NULL);
+  }
+  return w;
+}
+
 uint32_t hotssl_generation_host_count(const hotssl_generation *g) {
   return g != NULL && g->hosts != NULL ? (uint32_t)g->hosts->n : 0;
 }
@@ -878,5 +919,10 @@ int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i, hotssl_
   }
   memcpy(&out->cert, &e->g->cert_info, sizeof out->cert);
   out->cert.generation = g->number;
+  {
+    int64_t now = (int64_t)time(NULL);
+    out->cert.seconds_left = out->cert.not_after_unix - now;
+    out->cert.warnings |= hotssl__generation_time_warnings(e->g, now, NULL);
+  }
   return 0;
 }

@@ -79,6 +79,10 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
                         const hotssl_generation *prev, int is_reload, uint64_t number,
                         const hotssl__log *log, char *errbuf, size_t errlen);
 void hotssl__hosts_free(struct hotssl__hosts *h);
+/* hotssl__generation_time_warnings for every entry of g (its hosts), each
+ * logged line naming the hosts file and line. */
+unsigned hotssl__hosts_time_warnings(const hotssl_generation *g, int64_t now,
+                                     const hotssl__log *log);
 
 /* For the watcher: the hosts file, its @files and every entry's files, as
  * the hosts file on disk names them now (lines that do not parse add

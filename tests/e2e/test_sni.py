@@ -6,6 +6,7 @@ keep theirs, and fork and spawn modes with two hosts.
 
 Each host's leaf has CN = the host's label and its own serial, so the
 served identity is read from s_client's "subject=" line."""
+import datetime
 import json
 import os
 import re
@@ -158,6 +159,27 @@ class Selection(unittest.TestCase):
                 self.assertEqual(served(s.port, "anything.test"), "main")
                 self.assertEqual(served(s.port, None), "main")
                 self.assertEqual(s.stop(), 0)
+
+    def test_expiring_entry_warns(self):
+        # An entry's certificate expiring within hotssl_expiry_warning_days
+        # (30) is reported by check, info and the server, naming its line.
+        end = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=5)).strftime("%Y%m%d%H%M%SZ")
+        crt, key = PKI.leaf("soon", K["ca"], 0x5300, cn="soon", startdate="20200101000000Z", enddate=end)
+        d, conf = make_dir(hosts="alpha.test alpha.crt alpha.key\nsoon.test soon.crt soon.key\n")
+        shutil.copyfile(crt, os.path.join(d, "soon.crt"))
+        shutil.copyfile(key, os.path.join(d, "soon.key"))
+        os.chmod(os.path.join(d, "soon.key"), 0o600)
+        hosts = os.path.join(d, "pg_hosts.conf")
+        p = E.run([E.cli(), "check", "-c", conf], check=True)
+        self.assertIn("with 1 warning", p.stdout)
+        self.assertRegex(p.stdout, r"WARNING: .*serial 5300\) expires in [45] day.*\(hosts file \"%s\" line 2\)"
+                         % re.escape(hosts))
+        js = json.loads(E.run([E.cli(), "info", "-c", conf, "--json"], check=True).stdout)
+        self.assertIn("expiring", js["warnings"])
+        with E.Server(conf) as s:
+            s.wait_err(r"expires in .*line 2\)", 0, "the entry's expiry warning")
+            self.assertEqual(served(s.port, "soon.test"), "soon")
+            self.assertEqual(s.stop(), 0)
 
     def test_sni_off_ignores_hosts_file(self):
         d, conf = make_dir(hosts="this line is not valid at all\n")
