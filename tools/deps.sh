@@ -66,7 +66,7 @@ EVEREST=${HOTSSL_MBEDTLS_EVEREST:-1}
 if [ "$EVEREST" = 1 ]; then PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER; else PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER-stock; fi
 OPTIONS="MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD"
 [ "$EVEREST" = 1 ] && OPTIONS="$OPTIONS MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED"
-STAMP="mbedtls $MBEDTLS_VER; set: $OPTIONS; cc: $(cc --version | head -1)"
+STAMP="mbedtls $MBEDTLS_VER; set: $OPTIONS; shared+static, runpath ORIGIN; cc: $(cc --version | head -1)"
 if [ -f "$PREFIX/.hotssl-stamp" ] && [ "$(cat "$PREFIX/.hotssl-stamp")" = "$STAMP" ]; then
   echo "mbedTLS $MBEDTLS_VER: already built in ${PREFIX#"$ROOT"/}"
   exit 0
@@ -87,7 +87,8 @@ done
 rm -rf "$PREFIX"
 cmake -S "$srcdir" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
   -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
-  -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DMBEDTLS_FATAL_WARNINGS=OFF >/dev/null
+  -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=ON -DMBEDTLS_FATAL_WARNINGS=OFF \
+  "-DCMAKE_INSTALL_RPATH=\$ORIGIN" >/dev/null
 cmake --build "$work/build" -j"$(nproc)" >/dev/null
 cmake --install "$work/build" >/dev/null
 printf '%s\n' "$STAMP" > "$PREFIX/.hotssl-stamp"
