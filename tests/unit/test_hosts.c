@@ -287,13 +287,13 @@ static int basic(const char *dir) {
     free(copy);
   }
   {
-    /* Every byte changed with a valid checksum (the decoder's own checks,
+    /* Bytes changed with a valid checksum (the decoder's own checks,
      * T_HOSTS/T_HOST included): decode refuses or accepts, never reads out
      * of bounds (ASan, valgrind), never leaks. */
     unsigned char *copy = malloc(len);
     size_t i;
     int decoded = 0;
-    for (i = 32; copy != NULL && i < len; i++) {
+    for (i = 32; copy != NULL && i < len; i += 3) { /* every third byte: valgrind time */
       hotssl_config *dc;
       hotssl__inputs din;
       int contents;
