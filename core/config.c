@@ -629,7 +629,9 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
    * certificates; require stays an error. */
   if (s->sni && s->ca_file == NULL && s->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
     s->client_cert = HOTSSL__CLIENT_CERT_OFF;
-  if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL && s->cert_file != NULL) {
+  /* With ssl_sni, whether the configuration's own identity serves anyone is
+   * known once the hosts file is read: core/hosts.c checks require there. */
+  if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL && !s->sni) {
     hotssl__fmt(errbuf, errlen,
                 "ssl_client_cert = %s requires ssl_ca_file to be set", cc);
     r = HOTSSL_ECONFIG;

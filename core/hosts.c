@@ -682,6 +682,16 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
     return HOTSSL_ENOTSUP;
   }
 #endif
+  for (i = 0; i < hi->n; i++)
+    if (hi->v[i].is_no_sni)
+      top_entry = (long)i;
+  if (top_entry < 0 && in->s.cert_file != NULL && in->s.ca_file == NULL &&
+      in->s.client_cert == HOTSSL__CLIENT_CERT_REQUIRE) {
+    hotssl__fmt(errbuf, errlen,
+                "client certificates can only be checked if a root certificate store is available (ssl_client_cert = require, and ssl_cert_file, which serves connections %s, has no ssl_ca_file)",
+                hi->n == 0 ? "to every name (the hosts file has no entries)" : "without a server name");
+    return HOTSSL_ECONFIG;
+  }
   if (hi->n == 0) {
     /* No entries: the configuration file's certificate serves everyone. */
     if (in->s.cert_file == NULL) {
@@ -692,9 +702,6 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
     }
     return hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
   }
-  for (i = 0; i < hi->n; i++)
-    if (hi->v[i].is_no_sni)
-      top_entry = (long)i;
   if (top_entry < 0 && in->s.cert_file == NULL) {
     /* Nothing serves a connection without a server name: handshake_failure. */
     top_entry = 0;

@@ -246,6 +246,23 @@ class StartErrors(unittest.TestCase):
         check_fails(conf, os.path.join(d, "pg_hosts.conf"), "line 2",
                     "client certificates can only be checked if a root certificate store is available")
 
+    def test_require_and_the_configurations_certificate(self):
+        # ssl_client_cert = require with no ssl_ca_file: an error only when
+        # the configuration's certificate serves someone.
+        extra = "ssl_client_cert = require\n"
+        d, conf = make_dir(hosts="a.test alpha.crt alpha.key ca.crt\n", conf_extra=extra)
+        shutil.copyfile(K["ca"][0], os.path.join(d, "ca.crt"))
+        check_fails(conf, "root certificate store", "without a server name")
+        d, conf = make_dir(hosts="", conf_extra=extra)
+        check_fails(conf, "root certificate store", "to every name")
+        d, conf = make_dir(hosts="a.test alpha.crt alpha.key ca.crt\n/no_sni/ nosni.crt nosni.key ca.crt\n",
+                           conf_extra=extra)
+        shutil.copyfile(K["ca"][0], os.path.join(d, "ca.crt"))
+        self.assertEqual(E.run([E.cli(), "check", "-c", conf]).returncode, 0)
+        d, conf = make_dir(main=False, hosts="a.test alpha.crt alpha.key ca.crt\n", conf_extra=extra)
+        shutil.copyfile(K["ca"][0], os.path.join(d, "ca.crt"))
+        self.assertEqual(E.run([E.cli(), "check", "-c", conf]).returncode, 0)
+
     def test_no_certificate_anywhere(self):
         d, conf = make_dir(main=False, hosts="")
         check_fails(conf, "no entries")
