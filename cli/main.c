@@ -81,7 +81,8 @@ int cli_help(FILE *f, const char *cmd) {
                "serial (hex), validity, days and seconds left, SHA-256 fingerprint, key\n"
                "type and size, chain length, CA count, CRL entries and next update, and\n"
                "the warnings. --json prints the same as one JSON object, for monitoring\n"
-               "(e.g. alert when \"days_left\" < 14).\n\noptions:\n");
+               "(e.g. alert when \"days_left\" < 14). With ssl_sni, every entry of the\n"
+               "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n\noptions:\n");
     cli_print_options(f, info_opts);
     fprintf(f, "\n%s\nenvironment: none.\n", exit_codes_load);
     return 0;
