@@ -158,6 +158,7 @@ int cli_read_sslrequest(int fd) {
 int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
   mbedtls_ssl_context ssl;
   mbedtls_net_context net;
+  hotssl_client_verify *cv = NULL;
   unsigned char buf[4096];
   char err[200];
   int ret, rc = -1, one = 1;
@@ -175,10 +176,21 @@ int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
   mbedtls_ssl_init(&ssl);
   if ((ret = mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g))) != 0)
     goto out;
+  /* PostgreSQL's log lines and alerts for refused client certificates. */
+  if (hotssl_client_verify_create(&cv) == 0)
+    hotssl_client_verify_bind(&ssl, g, cv);
   mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
   while ((ret = mbedtls_ssl_handshake(&ssl)) != 0) {
-    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) {
+      char l1[600], l2[1200];
+      hotssl_client_verify_finish(&ssl, ret, cv);
+      if (hotssl_client_verify_lines(cv, l1, sizeof l1, l2, sizeof l2) > 0) {
+        cli_log(NULL, HOTSSL_LOG_INFO, l1);
+        if (l2[0] != '\0')
+          cli_log(NULL, HOTSSL_LOG_INFO, l2);
+      }
       goto out;
+    }
   }
   for (;;) {
     ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
@@ -216,6 +228,7 @@ out:
     }
   }
   mbedtls_ssl_free(&ssl);
+  hotssl_client_verify_destroy(cv);
   return rc;
 }
 

@@ -62,6 +62,9 @@ void hotssl_config_destroy(hotssl_config *cfg) {
     hotssl__secret_free(cfg->value[i]); /* passphrase_command may hold a secret */
   free(cfg->base_dir);
   free(cfg->source_file);
+  for (i = 0; i < (int)cfg->n_included; i++)
+    free(cfg->included[i]);
+  free(cfg->included);
   free(cfg);
   hotssl__runtime_release();
 }
@@ -98,6 +101,7 @@ int hotssl__parse_uint(const char *s, uint64_t max, uint64_t *out) {
 static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
   uint64_t n;
   switch (id) {
+  case HOTSSL__S_SSL:
   case HOTSSL__S_SSL_PASS_RELOAD:
   case HOTSSL__S_REFUSE_EXPIRED:
   case HOTSSL__S_SSL_SNI:
@@ -199,6 +203,15 @@ int hotssl__config_copy(hotssl_config **out, const hotssl_config *src) {
     goto nomem;
   if (src->source_file && (c->source_file = hotssl__strdup(src->source_file)) == NULL)
     goto nomem;
+  c->load_flags = src->load_flags;
+  if (src->n_included > 0) {
+    size_t k;
+    if ((c->included = calloc(src->n_included, sizeof *c->included)) == NULL)
+      goto nomem;
+    for (k = 0; k < src->n_included; k++, c->n_included++)
+      if ((c->included[k] = hotssl__strdup(src->included[k])) == NULL)
+        goto nomem;
+  }
   *out = c;
   return 0;
 nomem:
@@ -208,9 +221,22 @@ nomem:
 
 /* ---- postgresql.conf syntax ---- */
 
+#define MAX_INCLUDE_DEPTH 10 /* as PostgreSQL's CONF_FILE_MAX_DEPTH */
+
+typedef struct loadctx {
+  hotssl_config *cfg;
+  unsigned flags;
+  int depth;
+} loadctx;
+
+static int load_one(loadctx *lc, const char *abs, char *errbuf, size_t errlen);
+static int include_entry(loadctx *lc, const char *directive, const char *val, const char *file,
+                         unsigned lineno, char *errbuf, size_t errlen);
+
 /* Parse one line. Returns 0 (maybe nothing found), or ECONFIG. */
-static int parse_line(hotssl_config *cfg, char *line, const char *file,
+static int parse_line(loadctx *lc, char *line, const char *file,
                       unsigned lineno, char *errbuf, size_t errlen) {
+  hotssl_config *cfg = lc->cfg;
   char *p = line, *name, *val, *w;
   char saved;
   int r;
@@ -277,6 +303,12 @@ static int parse_line(hotssl_config *cfg, char *line, const char *file,
   if (*p != '\0' && *p != '#')
     goto syntax;
 set:
+  if (strcmp(name, "include") == 0 || strcmp(name, "include_if_exists") == 0 ||
+      strcmp(name, "include_dir") == 0)
+    return include_entry(lc, name, val, file, lineno, errbuf, errlen);
+  if ((lc->flags & HOTSSL_LOAD_IGNORE_NON_SSL) && strncmp(name, "ssl", 3) != 0 &&
+      strncmp(name, "hotssl_", 7) != 0)
+    return 0; /* another part of postgresql.conf */
   r = hotssl_config_set(cfg, name, val, sub, sizeof sub);
   if (r != 0) {
     hotssl__fmt(errbuf, errlen, "%s in file \"%s\" line %u", sub, file, lineno);
@@ -308,24 +340,92 @@ char *hotssl__dir_of(const char *path) {
   return d;
 }
 
-int hotssl_config_load_file(hotssl_config *cfg, const char *path, char *errbuf,
-                            size_t errlen) {
+static int add_included(hotssl_config *cfg, const char *abs) {
+  char **v;
+  size_t i;
+  for (i = 0; i < cfg->n_included; i++)
+    if (strcmp(cfg->included[i], abs) == 0)
+      return 0;
+  if ((v = realloc(cfg->included, (cfg->n_included + 1) * sizeof *v)) == NULL)
+    return HOTSSL_ENOMEM;
+  cfg->included = v;
+  if ((v[cfg->n_included] = hotssl__strdup(abs)) == NULL)
+    return HOTSSL_ENOMEM;
+  cfg->n_included++;
+  return 0;
+}
+
+/* include / include_if_exists / include_dir, relative to the including file. */
+static int include_entry(loadctx *lc, const char *directive, const char *val, const char *file,
+                         unsigned lineno, char *errbuf, size_t errlen) {
+  char *dir = hotssl__dir_of(file), *target, *abs;
+  int r = 0;
+  if (dir == NULL)
+    return HOTSSL_ENOMEM;
+  target = hotssl__path_join(dir, val);
+  free(dir);
+  if (target == NULL)
+    return HOTSSL_ENOMEM;
+  abs = hotssl__path_absolute(target);
+  free(target);
+  if (abs == NULL)
+    return HOTSSL_ENOMEM;
+  if (val[0] == '\0') {
+    hotssl__fmt(errbuf, errlen, "empty file name in \"%s\" in file \"%s\" line %u", directive,
+                file, lineno);
+    r = HOTSSL_ECONFIG;
+  } else if (lc->depth + 1 > MAX_INCLUDE_DEPTH) {
+    hotssl__fmt(errbuf, errlen,
+                "could not open configuration file \"%s\": maximum nesting depth exceeded", abs);
+    r = HOTSSL_ECONFIG;
+  } else if ((r = add_included(lc->cfg, abs)) != 0) {
+    /* out of memory */
+  } else if (strcmp(directive, "include_dir") == 0) {
+    char **names = NULL;
+    size_t n = 0, i;
+    char sub[HOTSSL__ERRLEN];
+    r = hotssl__conf_dir_list(abs, &names, &n, sub, sizeof sub); /* sorted by name */
+    if (r != 0) {
+      hotssl__fmt(errbuf, errlen, "could not open configuration directory \"%s\": %s", abs, sub);
+    } else {
+      for (i = 0; i < n; i++) {
+        if (r == 0) {
+          char *f = hotssl__path_join(abs, names[i]);
+          if (f == NULL)
+            r = HOTSSL_ENOMEM;
+          else {
+            lc->depth++;
+            r = load_one(lc, f, errbuf, errlen);
+            lc->depth--;
+            free(f);
+          }
+        }
+        free(names[i]);
+      }
+      free(names);
+    }
+  } else if (strcmp(directive, "include_if_exists") == 0 && hotssl__path_missing(abs)) {
+    r = 0; /* PostgreSQL: "skipping missing configuration file" (still watched) */
+  } else {
+    lc->depth++;
+    r = load_one(lc, abs, errbuf, errlen);
+    lc->depth--;
+  }
+  free(abs);
+  return r;
+}
+
+/* Parse one file (absolute path) into lc->cfg. */
+static int load_one(loadctx *lc, const char *abs, char *errbuf, size_t errlen) {
   hotssl__blob b = {0};
   char *line, *next;
   unsigned lineno = 0;
   int r;
-  char *abs, *dir;
   char sub[HOTSSL__ERRLEN];
 
-  if (cfg == NULL || path == NULL)
-    return HOTSSL_EINVAL;
-  if ((abs = hotssl__path_absolute(path)) == NULL)
-    return HOTSSL_ENOMEM;
   r = hotssl__file_read(abs, 0, 1024 * 1024, &b, sub, sizeof sub);
   if (r != 0) {
-    hotssl__fmt(errbuf, errlen, "could not open configuration file \"%s\": %s",
-                abs, sub);
-    free(abs);
+    hotssl__fmt(errbuf, errlen, "could not open configuration file \"%s\": %s", abs, sub);
     return r;
   }
   if (memchr(b.data, '\0', b.len) != NULL) {
@@ -345,23 +445,47 @@ int hotssl_config_load_file(hotssl_config *cfg, const char *path, char *errbuf,
       if (l > 0 && line[l - 1] == '\r')
         line[l - 1] = '\0';
     }
-    if ((r = parse_line(cfg, line, abs, lineno, errbuf, errlen)) != 0)
+    if ((r = parse_line(lc, line, abs, lineno, errbuf, errlen)) != 0)
       goto out;
   }
+  r = 0;
+out:
+  hotssl__blob_free(&b);
+  return r;
+}
+
+int hotssl_config_load_file_ex(hotssl_config *cfg, const char *path, unsigned flags,
+                               char *errbuf, size_t errlen) {
+  loadctx lc;
+  char *abs, *dir;
+  int r;
+
+  if (cfg == NULL || path == NULL || (flags & ~HOTSSL_LOAD_IGNORE_NON_SSL) != 0)
+    return HOTSSL_EINVAL;
+  if ((abs = hotssl__path_absolute(path)) == NULL)
+    return HOTSSL_ENOMEM;
+  lc.cfg = cfg;
+  lc.flags = flags;
+  lc.depth = 0;
+  if ((r = load_one(&lc, abs, errbuf, errlen)) != 0) {
+    free(abs);
+    return r;
+  }
   if ((dir = hotssl__dir_of(abs)) == NULL) {
-    r = HOTSSL_ENOMEM;
-    goto out;
+    free(abs);
+    return HOTSSL_ENOMEM;
   }
   free(cfg->base_dir);
   cfg->base_dir = dir;
   free(cfg->source_file);
   cfg->source_file = abs;
-  abs = NULL;
-  r = 0;
-out:
-  free(abs);
-  hotssl__blob_free(&b);
-  return r;
+  cfg->load_flags = flags;
+  return 0;
+}
+
+int hotssl_config_load_file(hotssl_config *cfg, const char *path, char *errbuf,
+                            size_t errlen) {
+  return hotssl_config_load_file_ex(cfg, path, 0, errbuf, errlen);
 }
 
 int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
@@ -373,7 +497,7 @@ int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
     return hotssl__config_copy(out, cfg);
   if ((r = hotssl_config_create(&c)) != 0)
     return r;
-  if ((r = hotssl_config_load_file(c, cfg->source_file, errbuf, errlen)) != 0) {
+  if ((r = hotssl_config_load_file_ex(c, cfg->source_file, cfg->load_flags, errbuf, errlen)) != 0) {
     hotssl_config_destroy(c);
     return r;
   }
@@ -530,6 +654,11 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
   for (i = 0; i < HOTSSL__S_COUNT; i++) {
     if ((r = check_value(i, hotssl__config_value(cfg, i), errbuf, errlen)) != 0)
       goto fail;
+  }
+  if (hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL)) == 0) {
+    hotssl__fmt(errbuf, errlen, "TLS is off (ssl = off): no TLS configuration to load");
+    r = HOTSSL_ENOTLS;
+    goto fail;
   }
   if ((r = resolve(&s->cert_file, cfg, HOTSSL__S_SSL_CERT_FILE)) != 0 ||
       (r = resolve(&s->key_file, cfg, HOTSSL__S_SSL_KEY_FILE)) != 0 ||

@@ -362,15 +362,18 @@ static int crt_is_ca(const mbedtls_x509_crt *c) {
          memcmp(c->subject_raw.p, c->issuer_raw.p, c->subject_raw.len) == 0;
 }
 
-/* A CRL that no CA in the CA file issued, or whose signature does not verify,
- * would be ignored by mbedTLS at handshake time: refuse it at load. */
+/* A CRL issued by a CA of the CA file must verify with its key: refuse it at
+ * load otherwise. A CRL whose issuer is not in the CA file is kept: it
+ * belongs to an intermediate that clients send, and its signature is checked
+ * against that intermediate at the first handshake that presents it
+ * (core/revocation.c), as PostgreSQL (OpenSSL) checks it. */
 static int check_crl(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *ca,
                      const char *path, char *errbuf, size_t errlen) {
   const mbedtls_x509_crt *c;
   unsigned char hash[MBEDTLS_MD_MAX_SIZE];
   const mbedtls_md_info_t *md = mbedtls_md_info_from_type(crl->MBEDTLS_PRIVATE(sig_md));
   char t[300];
-  int ret;
+  int ret, named = 0;
 
   if (md == NULL || mbedtls_md(md, crl->tbs.p, crl->tbs.len, hash) != 0) {
     hotssl__fmt(errbuf, errlen,
@@ -378,9 +381,11 @@ static int check_crl(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *ca,
     return HOTSSL_ECRL;
   }
   for (c = ca; c != NULL && c->raw.p != NULL; c = c->next) {
-    if (c->subject_raw.len != crl->issuer_raw.len ||
-        memcmp(c->subject_raw.p, crl->issuer_raw.p, crl->issuer_raw.len) != 0)
+    if ((c->subject_raw.len != crl->issuer_raw.len ||
+         memcmp(c->subject_raw.p, crl->issuer_raw.p, crl->issuer_raw.len) != 0) &&
+        !hotssl__name_equal(&c->subject, &crl->issuer))
       continue;
+    named = 1;
     ret = mbedtls_pk_verify_ext(crl->MBEDTLS_PRIVATE(sig_pk), crl->MBEDTLS_PRIVATE(sig_opts),
                                 (mbedtls_pk_context *)&c->pk, crl->MBEDTLS_PRIVATE(sig_md),
                                 hash, mbedtls_md_get_size(md), crl->MBEDTLS_PRIVATE(sig).p,
@@ -388,9 +393,11 @@ static int check_crl(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *ca,
     if (ret == 0)
       return 0;
   }
+  if (!named)
+    return 0;
   mbedtls_x509_dn_gets(t, sizeof t, &crl->issuer);
   hotssl__fmt(errbuf, errlen,
-              "could not load SSL certificate revocation list file \"%s\": no certificate in ssl_ca_file issued it or its signature does not verify (issuer: %s)",
+              "could not load SSL certificate revocation list file \"%s\": its signature does not verify with the key of its issuer in ssl_ca_file (issuer: %s)",
               path, t);
   return HOTSSL_ECRL;
 }
@@ -421,43 +428,6 @@ static int parse_crl_blob(mbedtls_x509_crl *crl, const hotssl__blob *b,
     if ((ret = check_crl(c, ca, b->path, errbuf, errlen)) != 0)
       return ret;
   }
-  return 0;
-}
-
-/* The error a verify callback returns to refuse a certificate. It must be
- * one that MBEDTLS_SSL_VERIFY_OPTIONAL does not turn into success: 3.x
- * accepts X509_CERT_VERIFY_FAILED and SSL_BAD_CERTIFICATE in optional mode
- * (2.28: SSL_BAD_HS_CERTIFICATE), so a callback returning
- * MBEDTLS_ERR_SSL_BAD_CERTIFICATE would let a bad certificate through.
- * 3.x has no MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED; X509_FATAL_ERROR aborts the
- * handshake on both TLS 1.2 and 1.3 (tests/e2e/test_tls13.py proves it). */
-#if HOTSSL__MBEDTLS3
-#  define HOTSSL__VERIFY_REFUSED MBEDTLS_ERR_X509_FATAL_ERROR
-#else
-#  define HOTSSL__VERIFY_REFUSED MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED
-#endif
-
-/* optional client certificates: request, and if one is presented it must
- * verify. mbedTLS's VERIFY_OPTIONAL would complete the handshake with a bad
- * certificate, so the callback turns any verification flag into a failure
- * (an error code that VERIFY_OPTIONAL does not swallow). */
-static int verify_presented(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  (void)ctx;
-  (void)crt;
-  (void)depth;
-  return *flags != 0 ? HOTSSL__VERIFY_REFUSED : 0;
-}
-
-/* With a CRL set, mbedTLS gets no CRLs (or only those the table left to it)
- * and this callback (ctx: the generation) applies the revocation table to
- * each certificate of the verified chain, setting the flags mbedTLS's own
- * CRL check would have set; then the optional mode's rule as above. */
-static int verify_with_table(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  const hotssl_generation *g = ctx;
-  *flags |= hotssl__revocation_verify(g->crl->revocation, crt, depth, &g->ca->u.crt,
-                                      (int64_t)time(NULL));
-  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
-    return verify_presented(NULL, crt, depth, flags);
   return 0;
 }
 
@@ -640,12 +610,7 @@ void hotssl__generation_free(hotssl_generation *g) {
 }
 
 void hotssl__generation_use_mbedtls_crl(hotssl_generation *g) {
-  if (g->ca == NULL || g->crl == NULL)
-    return;
-  mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt, &g->crl->u.crl);
-  mbedtls_ssl_conf_verify(&g->conf,
-                          g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL ? verify_presented : NULL,
-                          NULL);
+  g->crl_walk = 1;
 }
 
 int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
@@ -820,9 +785,10 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     r = HOTSSL_ETLS;
     goto fail;
   }
+  /* mbedTLS gets no CRL: the verifier (core/verify.c) checks revocation as
+   * PostgreSQL does, from the revocation table. */
   if (g->ca != NULL)
-    mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt,
-                              g->crl ? hotssl__revocation_fallback(g->crl->revocation) : NULL);
+    mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt, NULL);
   g->client_cert = in->s.client_cert;
   switch (in->s.client_cert) {
   case HOTSSL__CLIENT_CERT_OFF:
@@ -830,14 +796,13 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     break;
   case HOTSSL__CLIENT_CERT_OPTIONAL:
     mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
-    mbedtls_ssl_conf_verify(&g->conf, verify_presented, NULL);
     break;
   case HOTSSL__CLIENT_CERT_REQUIRE:
     mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     break;
   }
-  if (g->crl != NULL)
-    mbedtls_ssl_conf_verify(&g->conf, verify_with_table, g);
+  if (in->s.client_cert != HOTSSL__CLIENT_CERT_OFF)
+    mbedtls_ssl_conf_verify(&g->conf, hotssl__verify_conf_cb, g);
   if (in->s.ciphersuites != NULL) {
     /* The config keeps the pointer: the generation owns the array. */
     g->ciphersuites = in->s.ciphersuites;
@@ -859,7 +824,7 @@ fail:
 
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
 /* Replaces the served configuration's callback for a handshake whose entry
- * needs none: mbedTLS then applies the entry's authmode to the flags. */
+ * checks no client certificate (authmode NONE: mbedTLS does not verify). */
 static int verify_flags_only(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
   (void)ctx;
   (void)crt;
@@ -868,28 +833,26 @@ static int verify_flags_only(void *ctx, mbedtls_x509_crt *crt, int depth, uint32
   return 0;
 }
 
+/* The entry's verifier replaces the per-connection one: a connection bound
+ * with hotssl_client_verify_bind() to the served generation would otherwise
+ * be checked against that generation's CA set, not the entry's. */
 int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host) {
   hotssl_generation *g = (hotssl_generation *)host; /* mbedTLS takes non-const */
-  int (*fn)(void *, mbedtls_x509_crt *, int, uint32_t *) = verify_flags_only;
-  void *ctx = NULL;
   int authmode = MBEDTLS_SSL_VERIFY_NONE;
   if (mbedtls_ssl_set_hs_own_cert(ssl, &g->cert->u.crt, &g->key->u.pk) != 0)
     return -1;
-  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL) {
+  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
     authmode = MBEDTLS_SSL_VERIFY_OPTIONAL;
-    fn = verify_presented;
-  } else if (g->client_cert == HOTSSL__CLIENT_CERT_REQUIRE) {
+  else if (g->client_cert == HOTSSL__CLIENT_CERT_REQUIRE)
     authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
-  }
-  if (g->crl != NULL) {
-    fn = verify_with_table;
-    ctx = g;
-  }
+  /* mbedTLS gets no CRL: the verifier checks revocation (core/verify.c). */
   if (g->ca != NULL)
-    mbedtls_ssl_set_hs_ca_chain(ssl, &g->ca->u.crt,
-                                g->crl ? hotssl__revocation_fallback(g->crl->revocation) : NULL);
+    mbedtls_ssl_set_hs_ca_chain(ssl, &g->ca->u.crt, NULL);
   mbedtls_ssl_set_hs_authmode(ssl, authmode);
-  mbedtls_ssl_set_verify(ssl, fn, ctx);
+  if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
+    mbedtls_ssl_set_verify(ssl, hotssl__verify_conf_cb, g);
+  else
+    mbedtls_ssl_set_verify(ssl, verify_flags_only, NULL);
   return 0;
 }
 #endif

@@ -113,7 +113,25 @@ int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
   if (in->s.sni && (r = hotssl__hosts_load(&in->hosts, cfg, &in->s, errbuf, errlen)) != 0)
     goto fail;
   fp_blob(&in->cert, in->fp_cert);
-  fp_blob(&in->key, in->fp_key);
+  {
+    /* A parsed key is reused by the next generation only when every input
+     * that produced it is unchanged: the key bytes, and for an encrypted key
+     * the passphrase command and its reload flag (issue 7). A changed command
+     * makes the builder decrypt again: it runs the new command when reloads
+     * may run it, and refuses the reload otherwise. */
+    mbedtls_sha256_context c;
+    const char *cmd = in->s.passphrase_command ? in->s.passphrase_command : "";
+    unsigned char flag = (unsigned char)(in->s.passphrase_supports_reload ? 1 : 0);
+    mbedtls_sha256_init(&c);
+    SHA_START(&c);
+    if (in->key.data != NULL)
+      SHA_UPDATE(&c, in->key.data, in->key.len);
+    SHA_UPDATE(&c, (const unsigned char *)"\0cmd", 4);
+    SHA_UPDATE(&c, (const unsigned char *)cmd, strlen(cmd) + 1);
+    SHA_UPDATE(&c, &flag, 1);
+    SHA_FINISH(&c, in->fp_key);
+    mbedtls_sha256_free(&c);
+  }
   fp_blob(&in->ca, in->fp_ca);
   {
     /* One fingerprint for the whole CRL set (file + directory), in order. */

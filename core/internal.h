@@ -82,6 +82,7 @@ typedef enum hotssl__client_cert {
 
 /* Names of every setting, in a fixed order; the array index is the id. */
 #define HOTSSL__SETTINGS(X)                                  \
+  X(SSL, "ssl", "on")                                        \
   X(SSL_CERT_FILE, "ssl_cert_file", "server.crt")            \
   X(SSL_KEY_FILE, "ssl_key_file", "server.key")              \
   X(SSL_CA_FILE, "ssl_ca_file", "")                          \
@@ -118,6 +119,11 @@ struct hotssl_config {
   char *value[HOTSSL__S_COUNT]; /* NULL: default */
   char *base_dir;               /* NULL: current directory */
   char *source_file;            /* absolute path of the conf file, or NULL */
+  unsigned load_flags;          /* HOTSSL_LOAD_* of hotssl_config_load_file_ex */
+  /* Files and folders the configuration file included (include,
+   * include_if_exists, include_dir), absolute: the watcher watches them. */
+  char **included;
+  size_t n_included;
 };
 
 int hotssl__config_copy(hotssl_config **out, const hotssl_config *src);
@@ -186,6 +192,12 @@ void hotssl__blob_free(hotssl__blob *b);
  * (xxxxxxxx.rN). malloc'ed array of malloc'ed strings. */
 int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
                          char *errbuf, size_t errlen);
+/* The same for an include_dir: names ending in ".conf", not starting with
+ * a dot. */
+int hotssl__conf_dir_list(const char *dir, char ***names, size_t *count,
+                          char *errbuf, size_t errlen);
+/* 1 when path does not exist (ENOENT), else 0. */
+int hotssl__path_missing(const char *path);
 /* Run cmd through the shell, return the first line of its stdout (secret,
  * free with hotssl__secret_free). Non-zero exit is an error. */
 int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **out,
@@ -256,6 +268,7 @@ struct hotssl_generation {
   mbedtls_ecp_group_id *groups; /* MBEDTLS_ECP_DP_NONE-terminated */
 #endif
   hotssl__client_cert client_cert;
+  int crl_walk; /* 1: the CRL walk instead of the revocation table (tests, bench) */
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
@@ -294,10 +307,21 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
 /* From an SNI callback: make ssl's handshake use host's certificate, key,
  * CA set, client-certificate mode and verify callback. */
 int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host);
-/* Benchmarks only (bench/bench_crl.c): make g's config check the CRL set with
- * mbedTLS's own CRL walk instead of the revocation table. Call before any
- * handshake uses g. */
+/* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
+ * questions with the walk (every CRL searched and its signature verified on
+ * every handshake, as mbedTLS's own CRL check does) instead of the revocation
+ * table. Call before any handshake uses g. */
 void hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
+
+/* ---- client-certificate verifier (core/verify.c) ---- */
+
+/* The configuration's verify callback (ctx: the generation). */
+int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
+/* Verify a presented chain (leaf first) as a handshake of g would, without
+ * a connection: 1 refused (details in v), 0 accepted, or a negative code.
+ * walk: answer CRL questions with the walk. */
+int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, int walk,
+                         hotssl_client_verify *v);
 
 /* ---- manager (core/manager.c) ---- */
 

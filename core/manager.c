@@ -310,6 +310,10 @@ static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   }
   if (cfg->source_file != NULL && (r = add_path(v, n, hotssl__strdup(cfg->source_file))) != 0)
     return r;
+  /* Files and folders it included (issue 7). */
+  for (i = 0; i < cfg->n_included; i++)
+    if ((r = add_path(v, n, hotssl__strdup(cfg->included[i]))) != 0)
+      return r;
   {
     /* ssl_sni: the hosts file, its @files and every entry's files. */
     struct paths_vec pv = {v, n};

@@ -1,9 +1,10 @@
 /*
- * Revocation table (see revocation.h for the contract): built by the builder
- * (core/generation.c) from a CRL set whose signatures it checked, read by the
- * verify callback of every client-certificate handshake. Building costs one
- * more hash and signature check per CRL; each verification then costs a few
- * DN comparisons and a binary search.
+ * Revocation data (see revocation.h for the contract): built by the builder
+ * (core/generation.c) from a parsed CRL set, queried by the client-certificate
+ * verifier (core/verify.c) on every handshake. Building costs one hash and
+ * signature check per (CRL, CA-file key); each query then costs a few DN
+ * comparisons and a binary search. The walk answers the same questions from
+ * the parsed CRLs, re-verifying signatures on every call.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -108,19 +109,32 @@ static int serial_cmp(const unsigned char *a, size_t alen, const unsigned char *
   return alen == 0 ? 0 : memcmp(a, b, alen);
 }
 
-/* ---- build ---- */
 
-typedef struct tmp_entry {
-  const unsigned char *p;
-  size_t len;
-  size_t group;
-} tmp_entry;
+int hotssl__name_equal(const mbedtls_x509_name *a, const mbedtls_x509_name *b) {
+  unsigned char small[512], *k = small;
+  canon c = {NULL, NULL, 0, 0, 0};
+  int eq;
+  canon_name(&c, b); /* measure: no allocation for the usual short names */
+  if (c.len > sizeof small && (k = malloc(c.len)) == NULL)
+    return 0;
+  c.out = k;
+  c.len = 0;
+  canon_name(&c, b);
+  eq = canon_equal(a, k, c.len);
+  if (k != small)
+    free(k);
+  return eq;
+}
 
-static int tmp_cmp(const void *va, const void *vb) {
-  const tmp_entry *a = va, *b = vb;
-  if (a->group != b->group)
-    return a->group < b->group ? -1 : 1;
-  return serial_cmp(a->p, a->len, b->p, b->len);
+static int same_name(const mbedtls_x509_buf *araw, const mbedtls_x509_name *a,
+                     const mbedtls_x509_buf *braw, const mbedtls_x509_name *b) {
+  if (araw->len == braw->len && memcmp(araw->p, braw->p, araw->len) == 0)
+    return 1;
+  return hotssl__name_equal(a, b);
+}
+
+static int self_issued(const mbedtls_x509_crt *c) {
+  return same_name(&c->subject_raw, &c->subject, &c->issuer_raw, &c->issuer);
 }
 
 /* What x509_profile_check_key accepts. */
@@ -141,39 +155,97 @@ static int profile_key_ok(const mbedtls_x509_crt_profile *profile, const mbedtls
   return 0;
 }
 
-/* Would mbedTLS accept this CRL from this CA without any flag? */
-static int crl_clean_for(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *ca,
-                         const mbedtls_x509_crt_profile *profile) {
+
+/* Signature of (tbs, sig fields) with key: 0 if it verifies under profile
+ * (NULL: no profile check). */
+static int sig_ok(const mbedtls_x509_buf *tbs, mbedtls_md_type_t md_type, mbedtls_pk_type_t pk_type,
+                  const void *opts, const mbedtls_x509_buf *sig, const mbedtls_pk_context *key,
+                  const mbedtls_x509_crt_profile *profile) {
   unsigned char hash[MBEDTLS_MD_MAX_SIZE];
-  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(crl->MBEDTLS_PRIVATE(sig_md));
-  if (mbedtls_x509_crt_check_key_usage(ca, MBEDTLS_X509_KU_CRL_SIGN) != 0)
-    return 0;
-  if ((profile->allowed_mds & MBEDTLS_X509_ID_FLAG(crl->MBEDTLS_PRIVATE(sig_md))) == 0 ||
-      (profile->allowed_pks & MBEDTLS_X509_ID_FLAG(crl->MBEDTLS_PRIVATE(sig_pk))) == 0 ||
-      !profile_key_ok(profile, &ca->pk))
-    return 0;
-  if (md == NULL || mbedtls_md(md, crl->tbs.p, crl->tbs.len, hash) != 0)
-    return 0;
-  return mbedtls_pk_verify_ext(crl->MBEDTLS_PRIVATE(sig_pk), crl->MBEDTLS_PRIVATE(sig_opts),
-                               (mbedtls_pk_context *)&ca->pk, crl->MBEDTLS_PRIVATE(sig_md), hash,
-                               mbedtls_md_get_size(md), crl->MBEDTLS_PRIVATE(sig).p,
-                               crl->MBEDTLS_PRIVATE(sig).len) == 0;
+  const mbedtls_md_info_t *md = mbedtls_md_info_from_type(md_type);
+  if (profile != NULL &&
+      ((profile->allowed_mds & MBEDTLS_X509_ID_FLAG(md_type)) == 0 ||
+       (profile->allowed_pks & MBEDTLS_X509_ID_FLAG(pk_type)) == 0 || !profile_key_ok(profile, key)))
+    return -1;
+  if (md == NULL || mbedtls_md(md, tbs->p, tbs->len, hash) != 0)
+    return -1;
+  return mbedtls_pk_verify_ext(pk_type, opts, (mbedtls_pk_context *)key, md_type, hash,
+                               mbedtls_md_get_size(md), sig->p, sig->len) == 0 ? 0 : -1;
+}
+
+static int crl_signed_by(const mbedtls_x509_crl *crl, const mbedtls_pk_context *key,
+                         const mbedtls_x509_crt_profile *profile) {
+  return sig_ok(&crl->tbs, crl->MBEDTLS_PRIVATE(sig_md), crl->MBEDTLS_PRIVATE(sig_pk),
+                crl->MBEDTLS_PRIVATE(sig_opts), &crl->MBEDTLS_PRIVATE(sig), key, profile);
+}
+
+int hotssl__crt_signed_by(const mbedtls_x509_crt *crt, const mbedtls_x509_crt *issuer) {
+  return sig_ok(&crt->tbs, crt->MBEDTLS_PRIVATE(sig_md), crt->MBEDTLS_PRIVATE(sig_pk),
+                crt->MBEDTLS_PRIVATE(sig_opts), &crt->MBEDTLS_PRIVATE(sig), &issuer->pk, NULL);
+}
+
+/* The signer answer for `signer` over every CRL of the chain whose issuer is
+ * signer's subject (the walk; the table's build uses it once per key). */
+static int signer_walk(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *signer,
+                       const mbedtls_x509_crt_profile *profile) {
+  const mbedtls_x509_crl *c;
+  int any = 0;
+  for (c = crl; c != NULL && c->raw.p != NULL; c = c->next) {
+    if (!same_name(&c->issuer_raw, &c->issuer, &signer->subject_raw, &signer->subject))
+      continue;
+    if (!any && mbedtls_x509_crt_check_key_usage(signer, MBEDTLS_X509_KU_CRL_SIGN) != 0)
+      return HOTSSL__REV_NO_CRL_SIGN;
+    any = 1;
+    if (crl_signed_by(c, &signer->pk, profile) != 0)
+      return HOTSSL__REV_BAD_SIG;
+  }
+  return any ? HOTSSL__REV_OK : 1;
+}
+
+static int64_t next_update_of(const mbedtls_x509_crl *c) {
+  if (c->next_update.year == 0) /* absent: never expires, as in OpenSSL */
+    return INT64_MAX;
+  return hotssl__x509_time_unix(&c->next_update);
+}
+
+static int time_answer(int any_valid, int all_future) {
+  if (any_valid)
+    return HOTSSL__REV_TIME_OK;
+  return all_future ? HOTSSL__REV_NOT_YET_VALID : HOTSSL__REV_EXPIRED;
+}
+
+/* ---- build ---- */
+
+typedef struct tmp_entry {
+  const unsigned char *p;
+  size_t len;
+  size_t group;
+} tmp_entry;
+
+static int tmp_cmp(const void *va, const void *vb) {
+  const tmp_entry *a = va, *b = vb;
+  if (a->group != b->group)
+    return a->group < b->group ? -1 : 1;
+  return serial_cmp(a->p, a->len, b->p, b->len);
 }
 
 typedef struct group {
-  const mbedtls_x509_crl *first; /* its first CRL (raw DN, key) */
+  const mbedtls_x509_crl *first; /* its first CRL (raw DN) */
   unsigned char *key;
   size_t key_len;
-  const mbedtls_x509_crt *signer; /* first CA with the name */
-  int clean;
-  size_t out; /* index in the table when clean */
-  int64_t this_update, next_update;
+  size_t n_crl;
 } group;
 
-static int64_t next_update_of(const mbedtls_x509_crl *c) {
-  if (c->next_update.year == 0) /* absent: mbedTLS sees a date in the past */
-    return INT64_MIN;
-  return hotssl__x509_time_unix(&c->next_update);
+static const mbedtls_x509_crt *ca_parent_search(const mbedtls_x509_crt *ca,
+                                                const mbedtls_x509_crt *c) {
+  const mbedtls_x509_crt *p;
+  if (self_issued(c))
+    return NULL;
+  for (p = ca; p != NULL && p->raw.p != NULL; p = p->next)
+    if (p != c && same_name(&p->subject_raw, &p->subject, &c->issuer_raw, &c->issuer) &&
+        hotssl__crt_signed_by(c, p) == 0)
+      return p;
+  return NULL;
 }
 
 int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *crl,
@@ -185,6 +257,7 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   hotssl__revocation *t;
   group *g = NULL;
   size_t *of = NULL; /* group of each CRL */
+  size_t *crl_pos = NULL;
   tmp_entry *tmp = NULL;
   size_t n_crl = 0, n_g = 0, n_tmp = 0, i, j, k, bytes = 0;
   int r = HOTSSL_ENOMEM;
@@ -192,16 +265,35 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   *out = NULL;
   if ((t = calloc(1, sizeof *t)) == NULL)
     return HOTSSL_ENOMEM;
+  atomic_init(&t->presented_checks, 0);
   for (c = crl; c != NULL && c->raw.p != NULL; c = c->next)
     n_crl++;
+  for (a = ca; a != NULL && a->raw.p != NULL; a = a->next)
+    t->n_ca++;
+  if (t->n_ca > 0 && ((t->ca_sign = calloc(t->n_ca, sizeof *t->ca_sign)) == NULL ||
+                      (t->ca_parent = calloc(t->n_ca, sizeof *t->ca_parent)) == NULL))
+    goto fail;
+  for (a = ca, i = 0; a != NULL && a->raw.p != NULL; a = a->next, i++) {
+    const mbedtls_x509_crt *p = ca_parent_search(ca, a), *q;
+    t->ca_parent[i] = -1;
+    for (q = ca, k = 0; p != NULL && q != NULL; q = q->next, k++)
+      if (q == p) {
+        t->ca_parent[i] = (long)k;
+        break;
+      }
+    t->ca_sign[i] = signer_walk(crl, a, profile);
+  }
   if (n_crl == 0) {
     *out = t;
     return 0;
   }
-  if ((g = calloc(n_crl, sizeof *g)) == NULL || (of = calloc(n_crl, sizeof *of)) == NULL)
+  if ((g = calloc(n_crl, sizeof *g)) == NULL || (of = calloc(n_crl, sizeof *of)) == NULL ||
+      (crl_pos = calloc(n_crl, sizeof *crl_pos)) == NULL ||
+      (t->crls = calloc(n_crl, sizeof *t->crls)) == NULL)
     goto fail;
+  t->n_crls = n_crl;
 
-  /* Group the CRLs by issuer name, as mbedTLS matches them to a CA. */
+  /* Group the CRLs by issuer name, as mbedTLS compares names. */
   for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
     for (j = 0; j < n_g; j++)
       if (canon_equal(&c->issuer, g[j].key, g[j].key_len))
@@ -210,51 +302,38 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
       g[j].first = c;
       if ((g[j].key = canon_new(&c->issuer, &g[j].key_len)) == NULL)
         goto fail;
-      g[j].clean = 1;
-      g[j].this_update = INT64_MIN;
-      g[j].next_update = INT64_MAX;
       n_g++;
     }
     of[i] = j;
+    g[j].n_crl++;
   }
-  /* Clean groups: every CA with the name has the same key, may sign CRLs,
-   * passes the profile and verifies every CRL of the group. */
-  for (j = 0; j < n_g; j++) {
-    for (a = ca; a != NULL && a->raw.p != NULL; a = a->next) {
-      if (!canon_equal(&a->subject, g[j].key, g[j].key_len))
-        continue;
-      if (g[j].signer == NULL)
-        g[j].signer = a;
-      else if (a->pk_raw.len != g[j].signer->pk_raw.len ||
-               memcmp(a->pk_raw.p, g[j].signer->pk_raw.p, a->pk_raw.len) != 0)
-        g[j].clean = 0;
-      for (c = crl, i = 0; g[j].clean && c != NULL && c->raw.p != NULL; c = c->next, i++)
-        if (of[i] == j && !crl_clean_for(c, a, profile))
-          g[j].clean = 0;
-    }
-    if (g[j].signer == NULL)
-      g[j].clean = 0;
+  t->n_issuers = n_g;
+  if ((t->issuers = calloc(n_g, sizeof *t->issuers)) == NULL ||
+      (t->slots = calloc(n_g * HOTSSL__REV_SLOTS, sizeof *t->slots)) == NULL)
+    goto fail;
+  for (j = 0; j < n_g * HOTSSL__REV_SLOTS; j++)
+    atomic_init(&t->slots[j].state, 0);
+  /* CRLs in group order, each with its dates. */
+  for (j = 0, k = 0; j < n_g; j++) {
+    t->issuers[j].crl_first = (uint32_t)k;
+    t->issuers[j].n_crl = (uint32_t)g[j].n_crl;
+    k += g[j].n_crl;
   }
-
-  /* Entries of the clean groups, sorted by (group, serial). */
   for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
-    if (!g[of[i]].clean)
-      continue;
+    hotssl__rev_issuer *is = &t->issuers[of[i]];
+    hotssl__rev_crl *rc = &t->crls[is->crl_first + crl_pos[of[i]]++];
+    rc->crl = c;
+    rc->this_update = hotssl__x509_time_unix(&c->this_update);
+    rc->next_update = next_update_of(c);
     for (e = &c->entry; e != NULL && e->serial.len != 0; e = e->next)
       n_tmp++;
   }
+
+  /* Entries, sorted by (group, serial). */
   if (n_tmp > 0 && (tmp = malloc(n_tmp * sizeof *tmp)) == NULL)
     goto fail;
   n_tmp = 0;
   for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
-    group *gr = &g[of[i]];
-    int64_t nu;
-    if (!gr->clean)
-      continue;
-    if (hotssl__x509_time_unix(&c->this_update) > gr->this_update)
-      gr->this_update = hotssl__x509_time_unix(&c->this_update);
-    if ((nu = next_update_of(c)) < gr->next_update)
-      gr->next_update = nu;
     for (e = &c->entry; e != NULL && e->serial.len != 0; e = e->next) {
       tmp_entry *te = &tmp[n_tmp++];
       te->p = e->serial.p;
@@ -267,12 +346,8 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     qsort(tmp, n_tmp, sizeof *tmp, tmp_cmp);
 
   /* Sizes, then one pass that fills the flat arrays. */
-  for (j = 0; j < n_g; j++) {
-    if (!g[j].clean)
-      continue;
-    g[j].out = t->n_issuers++;
-    bytes += g[j].first->issuer_raw.len + g[j].key_len + g[j].signer->pk_raw.len;
-  }
+  for (j = 0; j < n_g; j++)
+    bytes += g[j].first->issuer_raw.len + g[j].key_len;
   for (k = 0; k < n_tmp; k++) {
     if (k > 0 && tmp[k].group == tmp[k - 1].group &&
         serial_cmp(tmp[k].p, tmp[k].len, tmp[k - 1].p, tmp[k - 1].len) == 0)
@@ -284,8 +359,7 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     r = HOTSSL_ECRL;
     goto fail;
   }
-  if ((t->n_issuers > 0 && (t->issuers = calloc(t->n_issuers, sizeof *t->issuers)) == NULL) ||
-      (t->n_entries > 0 && (t->entries = malloc(t->n_entries * sizeof *t->entries)) == NULL) ||
+  if ((t->n_entries > 0 && (t->entries = malloc(t->n_entries * sizeof *t->entries)) == NULL) ||
       (bytes > 0 && (t->bytes = malloc(bytes)) == NULL))
     goto fail;
   t->n_bytes = 0;
@@ -298,18 +372,12 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     t->n_bytes += (n_);                                 \
   } while (0)
   for (j = 0; j < n_g; j++) {
-    hotssl__rev_issuer *is;
-    if (!g[j].clean)
-      continue;
-    is = &t->issuers[g[j].out];
+    hotssl__rev_issuer *is = &t->issuers[j];
     PUT(g[j].first->issuer_raw.p, g[j].first->issuer_raw.len, is->dn_off, is->dn_len);
     PUT(g[j].key, g[j].key_len, is->key_off, is->key_len);
-    PUT(g[j].signer->pk_raw.p, g[j].signer->pk_raw.len, is->spki_off, is->spki_len);
-    is->this_update = g[j].this_update;
-    is->next_update = g[j].next_update;
   }
   for (k = 0, i = 0; k < n_tmp; k++) {
-    hotssl__rev_issuer *is = &t->issuers[g[tmp[k].group].out];
+    hotssl__rev_issuer *is = &t->issuers[tmp[k].group];
     hotssl__rev_entry *en;
     if (k > 0 && tmp[k].group == tmp[k - 1].group &&
         serial_cmp(tmp[k].p, tmp[k].len, tmp[k - 1].p, tmp[k - 1].len) == 0)
@@ -321,21 +389,6 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     PUT(tmp[k].p, tmp[k].len, en->off, en->len);
   }
 #undef PUT
-
-  /* The CRLs of the other groups stay with mbedTLS. */
-  for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
-    if (g[of[i]].clean)
-      continue;
-    if (t->fallback == NULL) {
-      if ((t->fallback = malloc(sizeof *t->fallback)) == NULL)
-        goto fail;
-      mbedtls_x509_crl_init(t->fallback);
-    }
-    if (mbedtls_x509_crl_parse_der(t->fallback, c->raw.p, c->raw.len) != 0) {
-      r = HOTSSL_ECRL;
-      goto fail;
-    }
-  }
   r = 0;
   *out = t;
   t = NULL;
@@ -344,6 +397,7 @@ fail:
     free(g[j].key);
   free(g);
   free(of);
+  free(crl_pos);
   free(tmp);
   hotssl__revocation_free(t);
   return r;
@@ -352,21 +406,17 @@ fail:
 void hotssl__revocation_free(hotssl__revocation *t) {
   if (t == NULL)
     return;
-  if (t->fallback != NULL) {
-    mbedtls_x509_crl_free(t->fallback);
-    free(t->fallback);
-  }
   free(t->issuers);
   free(t->entries);
+  free(t->crls);
+  free(t->slots);
   free(t->bytes);
+  free(t->ca_sign);
+  free(t->ca_parent);
   free(t);
 }
 
-mbedtls_x509_crl *hotssl__revocation_fallback(const hotssl__revocation *t) {
-  return t != NULL ? t->fallback : NULL;
-}
-
-/* ---- lookups ---- */
+/* ---- table lookups ---- */
 
 long hotssl__revocation_find(const hotssl__revocation *t, const unsigned char *issuer_raw,
                              size_t issuer_len) {
@@ -386,7 +436,7 @@ static long find_name(const hotssl__revocation *t, const mbedtls_x509_buf *raw,
   size_t k;
   if (i >= 0)
     return i;
-  for (k = 0; k < t->n_issuers; k++)
+  for (k = 0; t != NULL && k < t->n_issuers; k++)
     if (canon_equal(name, t->bytes + t->issuers[k].key_off, t->issuers[k].key_len))
       return (long)k;
   return -1;
@@ -417,42 +467,123 @@ int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *
   return i >= 0 && is_revoked(t, i, serial, serial_len);
 }
 
-uint32_t hotssl__revocation_verify(const hotssl__revocation *t, const mbedtls_x509_crt *crt,
-                                   int depth, const mbedtls_x509_crt *trust_ca, int64_t now) {
-  const mbedtls_x509_crt *c;
-  const hotssl__rev_issuer *is;
-  uint32_t flags = 0;
-  long i;
+/* ---- the questions, answered by the table or by the walk ---- */
 
-  if (t == NULL || t->n_issuers == 0)
+int hotssl__crlview_has(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
+                        const mbedtls_x509_name *name) {
+  const mbedtls_x509_crl *c;
+  if (!v->walk)
+    return find_name(v->t, raw, name) >= 0;
+  for (c = v->crl; c != NULL && c->raw.p != NULL; c = c->next)
+    if (same_name(&c->issuer_raw, &c->issuer, raw, name))
+      return 1;
+  return 0;
+}
+
+long hotssl__crlview_ca_index(const hotssl__crlview *v, const mbedtls_x509_crt *crt) {
+  const mbedtls_x509_crt *a;
+  long i = 0;
+  for (a = v->ca; a != NULL && a->raw.p != NULL; a = a->next, i++)
+    if (a == crt)
+      return i;
+  return -1;
+}
+
+const mbedtls_x509_crt *hotssl__crlview_ca_parent(const hotssl__crlview *v,
+                                                  const mbedtls_x509_crt *ca_crt) {
+  const mbedtls_x509_crt *a;
+  long i, k;
+  if (v->walk)
+    return ca_parent_search(v->ca, ca_crt);
+  if ((i = hotssl__crlview_ca_index(v, ca_crt)) < 0 || v->t->ca_parent[i] < 0)
+    return NULL;
+  for (a = v->ca, k = 0; a != NULL; a = a->next, k++)
+    if (k == v->t->ca_parent[i])
+      return a;
+  return NULL;
+}
+
+int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *signer) {
+  const hotssl__revocation *t = v->t;
+  hotssl__rev_slot *slots;
+  unsigned char h[32];
+  long i, gi;
+  int answer, s;
+  const hotssl__rev_issuer *is;
+  uint32_t k;
+
+  if (v->walk)
+    return signer_walk(v->crl, signer, v->profile);
+  if ((i = hotssl__crlview_ca_index(v, signer)) >= 0)
+    return t->ca_sign[i]; /* checked at build */
+  if ((gi = find_name(t, &signer->subject_raw, &signer->subject)) < 0)
+    return 1;
+  /* A presented issuer: once per key, then cached. */
+  hotssl__sha256(signer->pk_raw.p, signer->pk_raw.len, h);
+  slots = &t->slots[(size_t)gi * HOTSSL__REV_SLOTS]; /* the only part written after build */
+  for (s = 0; s < HOTSSL__REV_SLOTS; s++)
+    if (atomic_load_explicit(&slots[s].state, memory_order_acquire) == 2 &&
+        memcmp(slots[s].key_hash, h, 32) == 0)
+      return slots[s].answer;
+  is = &t->issuers[gi];
+  atomic_fetch_add_explicit(&((hotssl__revocation *)t)->presented_checks, 1, memory_order_relaxed);
+  answer = HOTSSL__REV_OK;
+  if (mbedtls_x509_crt_check_key_usage(signer, MBEDTLS_X509_KU_CRL_SIGN) != 0)
+    answer = HOTSSL__REV_NO_CRL_SIGN;
+  for (k = 0; answer == HOTSSL__REV_OK && k < is->n_crl; k++)
+    if (crl_signed_by(t->crls[is->crl_first + k].crl, &signer->pk, v->profile) != 0)
+      answer = HOTSSL__REV_BAD_SIG;
+  for (s = 0; s < HOTSSL__REV_SLOTS; s++) {
+    int expect = 0;
+    if (atomic_compare_exchange_strong_explicit(&slots[s].state, &expect, 1,
+                                                memory_order_acq_rel, memory_order_relaxed)) {
+      memcpy(slots[s].key_hash, h, 32);
+      slots[s].answer = answer;
+      atomic_store_explicit(&slots[s].state, 2, memory_order_release);
+      break;
+    }
+  }
+  return answer;
+}
+
+int hotssl__crlview_time(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
+                         const mbedtls_x509_name *name, int64_t now) {
+  int any_valid = 0, all_future = 1;
+  if (v->walk) {
+    const mbedtls_x509_crl *c;
+    for (c = v->crl; c != NULL && c->raw.p != NULL; c = c->next) {
+      int64_t tu, nu;
+      if (!same_name(&c->issuer_raw, &c->issuer, raw, name))
+        continue;
+      tu = hotssl__x509_time_unix(&c->this_update);
+      nu = next_update_of(c);
+      any_valid |= tu <= now && now <= nu;
+      all_future &= tu > now;
+    }
+  } else {
+    long gi = find_name(v->t, raw, name);
+    uint32_t k;
+    if (gi < 0)
+      return HOTSSL__REV_EXPIRED;
+    for (k = 0; k < v->t->issuers[gi].n_crl; k++) {
+      const hotssl__rev_crl *rc = &v->t->crls[v->t->issuers[gi].crl_first + k];
+      any_valid |= rc->this_update <= now && now <= rc->next_update;
+      all_future &= rc->this_update > now;
+    }
+  }
+  return time_answer(any_valid, all_future);
+}
+
+int hotssl__crlview_revoked(const hotssl__crlview *v, const mbedtls_x509_crt *crt) {
+  long gi;
+  if (v->walk) {
+    const mbedtls_x509_crl *c;
+    for (c = v->crl; c != NULL && c->raw.p != NULL; c = c->next)
+      if (same_name(&c->issuer_raw, &c->issuer, &crt->issuer_raw, &crt->issuer) &&
+          mbedtls_x509_crt_is_revoked(crt, c) != 0)
+        return 1;
     return 0;
-  /* A trust anchor ends the chain: mbedTLS checks no CRL for it. */
-  for (c = trust_ca; c != NULL; c = c->next)
-    if (c == crt)
-      return 0;
-  /* A presented intermediate that issued the certificate below it: mbedTLS
-   * checks that issuer's CRLs against this certificate's key and usage. */
-  if (depth > 0 && (i = find_name(t, &crt->subject_raw, &crt->subject)) >= 0) {
-    is = &t->issuers[i];
-    if (crt->pk_raw.len != is->spki_len ||
-        memcmp(crt->pk_raw.p, t->bytes + is->spki_off, is->spki_len) != 0 ||
-        mbedtls_x509_crt_check_key_usage(crt, MBEDTLS_X509_KU_CRL_SIGN) != 0)
-      flags |= MBEDTLS_X509_BADCRL_NOT_TRUSTED;
   }
-  if ((i = find_name(t, &crt->issuer_raw, &crt->issuer)) < 0)
-    return flags;
-  is = &t->issuers[i];
-  /* A self-issued leaf that is itself in the CA file is trusted as it is. */
-  if (depth == 0 && canon_equal(&crt->subject, t->bytes + is->key_off, is->key_len)) {
-    for (c = trust_ca; c != NULL && c->raw.p != NULL; c = c->next)
-      if (c->raw.len == crt->raw.len && memcmp(c->raw.p, crt->raw.p, crt->raw.len) == 0)
-        return flags;
-  }
-  if (now > is->next_update)
-    flags |= MBEDTLS_X509_BADCRL_EXPIRED;
-  if (is->this_update > now)
-    flags |= MBEDTLS_X509_BADCRL_FUTURE;
-  if (is_revoked(t, i, crt->serial.p, crt->serial.len))
-    flags |= MBEDTLS_X509_BADCERT_REVOKED;
-  return flags;
+  gi = find_name(v->t, &crt->issuer_raw, &crt->issuer);
+  return gi >= 0 && is_revoked(v->t, gi, crt->serial.p, crt->serial.len);
 }

@@ -1,75 +1,108 @@
 /*
- * Revocation table: the CRL set, once its signatures were checked at load,
- * turned into one sorted array of revoked serials per issuer, so that the
- * revocation check of a client certificate is a binary search instead of
- * mbedTLS's re-hash and re-verification of every CRL on every handshake
- * (DESIGN.md 3a).
+ * Revocation data of a generation's CRL set, as OpenSSL's CRL_CHECK_ALL
+ * (which PostgreSQL sets) needs it: for an issuer name, does a CRL exist, is
+ * one valid now, did this issuer key sign every CRL of that name, is a serial
+ * listed. Two implementations answer the same questions:
  *
- * Layout: flat arrays only (issuers, entries, one byte pool addressed by
- * offsets), no pointer inside them and no allocation per entry, so the same
- * bytes could later be handed to a spawned backend as they are. Serials are
- * compared as unsigned big-endian byte strings with leading zero bytes
- * stripped (shorter = smaller, then memcmp).
+ *  - the table (the default, DESIGN.md 3a): the CRL set turned into one
+ *    sorted array of revoked serials per issuer name, so that a lookup is a
+ *    binary search. CRL signatures are checked once per (issuer name, key):
+ *    at build time for the keys of ssl_ca_file, and at the first handshake
+ *    that presents another issuer (an intermediate that only clients send),
+ *    the answer then cached in the table (lock-free slots);
+ *  - the walk (hotssl__crlview.walk = 1, the reference for the tests and the
+ *    benchmark): the parsed CRLs searched one by one, every signature verified
+ *    again on every call, as mbedTLS's own CRL check does.
  *
- * Semantics follow mbedTLS 2.28's own CRL check (x509_crt_verifycrl), which
- * this replaces in the handshake: issuers are grouped by mbedTLS's name
- * comparison (exact bytes, or UTF8String/PrintableString values equal up to
- * ASCII case); a certificate is revoked when one of its issuer's CRLs lists
- * its serial, whatever the revocation date (mbedtls_x509_crt_is_revoked
- * ignores it); the issuer's CRLs are
- * flagged expired (next_update past, or absent) or not yet valid
- * (this_update in the future). An issuer whose CRLs mbedTLS would not simply
- * trust (several CA certificates with its name that do not all verify them,
- * a CA without the cRLSign key usage, an algorithm or key the default
- * profile refuses) is not put in the table: its CRLs stay in a small parsed
- * chain (hotssl__revocation_fallback) that mbedTLS keeps checking itself.
+ * Layout of the table: flat arrays (issuers, entries, one byte pool
+ * addressed by offsets). Serials are compared as unsigned big-endian byte
+ * strings with leading zero bytes stripped. Issuer names are grouped by
+ * mbedTLS's name comparison (exact bytes, or UTF8String/PrintableString
+ * values equal up to ASCII case).
  *
- * Thread rules: built once by the builder, then read-only; any number of
- * threads may call the lookups at once. Freed with the shared CRL object.
+ * Rules (both implementations):
+ *  - a CRL without nextUpdate never expires (as in OpenSSL);
+ *  - an issuer's CRLs are valid now when at least one of them is
+ *    (thisUpdate <= now <= nextUpdate); otherwise they are "not yet valid"
+ *    when all start in the future, else "expired";
+ *  - a serial is revoked when any CRL of the issuer lists it (a revocation
+ *    is never undone by an older or newer CRL: fail closed);
+ *  - a key may sign an issuer's CRLs when its certificate allows cRLSign
+ *    (or has no keyUsage), the default profile accepts the key and the
+ *    digest, and it verifies the signature of every CRL with that name.
+ *
+ * Thread rules: built once by the builder; then any number of threads may
+ * query it at once (the signature cache is the only part written after
+ * build, with atomics). Freed with the shared CRL object.
  */
 #ifndef HOTSSL_CORE_REVOCATION_H
 #define HOTSSL_CORE_REVOCATION_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 
+#define HOTSSL__REV_SLOTS 4 /* cached (key, answer) pairs per issuer */
+
+typedef struct hotssl__rev_slot {
+  atomic_int state; /* 0 empty, 1 being written, 2 ready */
+  unsigned char key_hash[32];
+  int answer;
+} hotssl__rev_slot;
+
 typedef struct hotssl__rev_issuer {
-  uint32_t dn_off, dn_len;     /* raw issuer DN (bytes pool) */
-  uint32_t key_off, key_len;   /* canonical DN: equal iff mbedTLS's names are equal */
-  uint32_t spki_off, spki_len; /* public key (SubjectPublicKeyInfo) that signed its CRLs */
-  uint32_t first, count;       /* entries[first .. first + count), sorted, unique */
-  int64_t this_update;         /* latest thisUpdate of its CRLs (Unix seconds) */
-  int64_t next_update;         /* earliest nextUpdate; INT64_MIN when one is absent */
+  uint32_t dn_off, dn_len;   /* raw issuer DN (bytes pool) */
+  uint32_t key_off, key_len; /* canonical DN: equal iff mbedTLS's names are equal */
+  uint32_t first, count;     /* entries[first .. first + count), sorted, unique */
+  uint32_t crl_first, n_crl; /* crls[crl_first .. crl_first + n_crl) */
 } hotssl__rev_issuer;
 
 typedef struct hotssl__rev_entry {
   uint32_t off, len; /* serial, leading zero bytes stripped (bytes pool) */
 } hotssl__rev_entry;
 
+typedef struct hotssl__rev_crl {
+  int64_t this_update, next_update; /* Unix seconds; INT64_MAX: no nextUpdate */
+  const mbedtls_x509_crl *crl;      /* in the shared CRL object the table belongs to */
+} hotssl__rev_crl;
+
 typedef struct hotssl__revocation {
   hotssl__rev_issuer *issuers;
   hotssl__rev_entry *entries;
+  hotssl__rev_crl *crls;
+  hotssl__rev_slot *slots; /* HOTSSL__REV_SLOTS per issuer */
   unsigned char *bytes;
-  size_t n_issuers, n_entries, n_bytes;
-  mbedtls_x509_crl *fallback; /* CRLs left to mbedTLS, or NULL */
+  size_t n_issuers, n_entries, n_bytes, n_crls;
+  /* Per certificate of the CA chain, in list order: */
+  size_t n_ca;
+  int *ca_sign;   /* signer answer (HOTSSL__REV_*) for the CRLs named as it, or 1: none */
+  long *ca_parent; /* index of the CA-file certificate that issued it, -1: none or itself */
+  /* How many times a presented issuer's key was checked against CRLs (not
+   * cached yet): the tests prove it is once per key, not per handshake. */
+  atomic_ulong presented_checks;
 } hotssl__revocation;
 
-/* Build the table from a parsed CRL chain (signatures already checked
- * against ca) and the CA chain the handshake trusts; profile is the one of
- * the mbedtls_ssl_config (mbedtls_x509_crt_profile_default). *out is
- * malloc'ed. Returns 0, HOTSSL_ENOMEM, or HOTSSL_ECRL (a CRL too large for
- * 32-bit offsets). */
+/* Answers of hotssl__crlview_signer (0 = the key may sign these CRLs). */
+enum {
+  HOTSSL__REV_OK = 0,
+  HOTSSL__REV_NO_CRL_SIGN = -1, /* keyUsage without cRLSign */
+  HOTSSL__REV_BAD_SIG = -2      /* a signature does not verify, or the profile refuses it */
+};
+/* Answers of hotssl__crlview_time. */
+enum { HOTSSL__REV_TIME_OK = 0, HOTSSL__REV_NOT_YET_VALID = 1, HOTSSL__REV_EXPIRED = 2 };
+
+/* Build the table from a parsed CRL chain and the CA chain the handshake
+ * trusts; profile is the one of the mbedtls_ssl_config. CRLs whose issuer is
+ * not in ca are kept: their signature is checked against the issuer a client
+ * presents. *out is malloc'ed. Returns 0, HOTSSL_ENOMEM, or HOTSSL_ECRL (a
+ * CRL too large for 32-bit offsets). */
 int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *crl,
                              const mbedtls_x509_crt *ca,
                              const mbedtls_x509_crt_profile *profile);
 void hotssl__revocation_free(hotssl__revocation *t); /* NULL ok */
-
-/* The CRLs mbedTLS must still check itself (pass to mbedtls_ssl_conf_ca_chain),
- * or NULL. */
-mbedtls_x509_crl *hotssl__revocation_fallback(const hotssl__revocation *t);
 
 /* Index of the issuer whose raw DN is issuer_raw (bytes equal), or -1. */
 long hotssl__revocation_find(const hotssl__revocation *t, const unsigned char *issuer_raw,
@@ -79,13 +112,35 @@ long hotssl__revocation_find(const hotssl__revocation *t, const unsigned char *i
 int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *issuer_raw,
                               size_t issuer_len, const unsigned char *serial, size_t serial_len);
 
-/* The MBEDTLS_X509_BAD* flags mbedTLS's CRL check would have given crt, a
- * certificate at `depth` of a chain being verified against trust_ca (the
- * arguments of an mbedTLS verify callback), for the issuers in the table:
- * BADCERT_REVOKED, BADCRL_EXPIRED, BADCRL_FUTURE, and BADCRL_NOT_TRUSTED
- * when crt is a presented (untrusted) issuer whose key did not sign its CRL.
- * Trust anchors are not checked, as in mbedTLS. */
-uint32_t hotssl__revocation_verify(const hotssl__revocation *t, const mbedtls_x509_crt *crt,
-                                   int depth, const mbedtls_x509_crt *trust_ca, int64_t now);
+/* The questions the verifier (core/verify.c) asks, answered by the table or
+ * by the walk. */
+typedef struct hotssl__crlview {
+  const hotssl__revocation *t;     /* the table (also used by the walk for ca_parent) */
+  const mbedtls_x509_crl *crl;     /* the parsed CRL set */
+  const mbedtls_x509_crt *ca;      /* the CA chain */
+  const mbedtls_x509_crt_profile *profile;
+  int walk;
+} hotssl__crlview;
+
+/* Is there any CRL whose issuer is this name? */
+int hotssl__crlview_has(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
+                        const mbedtls_x509_name *name);
+/* May `signer` sign the CRLs named as its subject? (HOTSSL__REV_*) */
+int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *signer);
+/* Are the CRLs of this issuer name valid at now? */
+int hotssl__crlview_time(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
+                         const mbedtls_x509_name *name, int64_t now);
+/* Does a CRL of crt's issuer list crt's serial? */
+int hotssl__crlview_revoked(const hotssl__crlview *v, const mbedtls_x509_crt *crt);
+/* The certificate of the CA chain that issued ca_crt (itself a member of the
+ * CA chain), or NULL when it is self-issued or its issuer is not there. */
+const mbedtls_x509_crt *hotssl__crlview_ca_parent(const hotssl__crlview *v,
+                                                  const mbedtls_x509_crt *ca_crt);
+/* Is crt a member of the CA chain (same object)? Its index, else -1. */
+long hotssl__crlview_ca_index(const hotssl__crlview *v, const mbedtls_x509_crt *crt);
+/* mbedTLS's name comparison (x509_name_cmp). */
+int hotssl__name_equal(const mbedtls_x509_name *a, const mbedtls_x509_name *b);
+/* Verify the signature of crt (tbs) with the key of issuer: 0 if it does. */
+int hotssl__crt_signed_by(const mbedtls_x509_crt *crt, const mbedtls_x509_crt *issuer);
 
 #endif /* HOTSSL_CORE_REVOCATION_H */

@@ -47,6 +47,7 @@ enum {
   T_BASEDIR = 2,
   T_SOURCE = 3,
   T_FPRINT = 4,
+  T_LOADFLAGS = 5, /* hotssl_config_load_file_ex's flags: a backend re-reads the file with them */
   T_CERT = 10,
   T_KEY = 11,
   T_CA = 12,
@@ -355,6 +356,11 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
       put_str_rec(&w, T_BASEDIR, cfg->base_dir);
     if (cfg->source_file != NULL)
       put_str_rec(&w, T_SOURCE, cfg->source_file);
+    if (cfg->load_flags != 0) {
+      unsigned char lf = (unsigned char)cfg->load_flags;
+      put_rec(&w, T_LOADFLAGS, 1);
+      put(&w, &lf, 1);
+    }
     if (what == HOTSSL_SNAPSHOT_CONTENTS) {
       put_rec(&w, T_FPRINT, 32);
       put(&w, g->fingerprint, 32);
@@ -758,6 +764,11 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
       }
       break;
     }
+    case T_LOADFLAGS:
+      if (vl != 1 || (v[0] & ~HOTSSL_LOAD_IGNORE_NON_SSL) != 0)
+        goto bad;
+      cfg->load_flags = v[0];
+      break;
     case T_FPRINT:
       if (vl != 32)
         goto bad;

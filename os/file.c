@@ -159,8 +159,37 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int is_conf_name(const char *n) {
+  size_t l = strlen(n);
+  return n[0] != '.' && l > 5 && strcmp(n + l - 5, ".conf") == 0;
+}
+
+static int dir_list(const char *dir, int (*accept)(const char *), char ***names, size_t *count,
+                    char *errbuf, size_t errlen);
+
 int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
                          char *errbuf, size_t errlen) {
+  return dir_list(dir, is_hashed_crl_name, names, count, errbuf, errlen);
+}
+
+int hotssl__conf_dir_list(const char *dir, char ***names, size_t *count,
+                          char *errbuf, size_t errlen) {
+  return dir_list(dir, is_conf_name, names, count, errbuf, errlen);
+}
+
+int hotssl__path_missing(const char *path) {
+  apr_pool_t *pool;
+  apr_finfo_t fi;
+  int missing;
+  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+    return 0;
+  missing = APR_STATUS_IS_ENOENT(apr_stat(&fi, path, APR_FINFO_TYPE, pool));
+  apr_pool_destroy(pool);
+  return missing;
+}
+
+static int dir_list(const char *dir, int (*accept)(const char *), char ***names, size_t *count,
+                    char *errbuf, size_t errlen) {
   apr_pool_t *pool = NULL;
   apr_dir_t *d = NULL;
   apr_finfo_t fi;
@@ -179,10 +208,10 @@ int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
     goto out;
   }
   while ((rv = apr_dir_read(&fi, APR_FINFO_NAME, d)) == APR_SUCCESS || rv == APR_INCOMPLETE) {
-    if (fi.name == NULL || !is_hashed_crl_name(fi.name))
+    if (fi.name == NULL || !accept(fi.name))
       continue;
     if (n == HOTSSL__MAX_CRL_DIR_FILES) {
-      hotssl__fmt(errbuf, errlen, "too many CRL files (limit %d)", HOTSSL__MAX_CRL_DIR_FILES);
+      hotssl__fmt(errbuf, errlen, "too many files (limit %d)", HOTSSL__MAX_CRL_DIR_FILES);
       r = HOTSSL_ECRL;
       goto out;
     }

@@ -42,6 +42,7 @@ extern "C" {
 #endif
 
 struct mbedtls_ssl_config;
+struct mbedtls_ssl_context;
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -110,7 +111,8 @@ HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
 
 /*
  * A set of settings, by PostgreSQL's names:
- *   ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
+ *   ssl (on | off; default on: off makes hotssl_manager_create fail with
+ *   HOTSSL_ENOTLS), ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
  *   ssl_ciphers, ssl_min_protocol_version, ssl_max_protocol_version,
  *   ssl_passphrase_command, ssl_passphrase_command_supports_reload,
  *   ssl_client_cert (off | optional | require),
@@ -161,6 +163,24 @@ HOTSSL_EXTERN int hotssl_config_set_base_dir(hotssl_config *cfg,
  */
 HOTSSL_EXTERN int hotssl_config_load_file(hotssl_config *cfg, const char *path,
                                           char *errbuf, size_t errlen);
+
+/*
+ * The same, with options. The file may use postgresql.conf's directives
+ * `include 'file'`, `include_if_exists 'file'` (a missing file is skipped)
+ * and `include_dir 'dir'` (its *.conf files in name order, hidden files
+ * skipped), paths relative to the including file, nested at most 10 deep;
+ * plain hotssl_config_load_file accepts them too. A manager watches the
+ * included files and folders like the configuration file itself.
+ *
+ * HOTSSL_LOAD_IGNORE_NON_SSL: settings whose names begin neither with "ssl"
+ * nor with "hotssl_" are ignored (a host hands hotssl its whole
+ * postgresql.conf: port, shared_buffers, ...), while an unknown ssl_* or
+ * hotssl_* name stays an error. The option sticks: reloads re-read the file
+ * with it.
+ */
+#define HOTSSL_LOAD_IGNORE_NON_SSL 1u
+HOTSSL_EXTERN int hotssl_config_load_file_ex(hotssl_config *cfg, const char *path,
+                                             unsigned flags, char *errbuf, size_t errlen);
 
 /* ------------------------------------------------------------------------ */
 /* Manager and generations                                                   */
@@ -261,12 +281,83 @@ HOTSSL_EXTERN hotssl_generation *hotssl_generation_ref(hotssl_generation *g);
  * shared by all connections of the generation. Client-certificate checks
  * (revocation table, ssl_client_cert = optional) run in the configuration's
  * verify callback: a host that replaces it per connection with
- * mbedtls_ssl_set_verify() bypasses them. */
+ * mbedtls_ssl_set_verify() bypasses them (hotssl_client_verify_bind() below
+ * installs the same checks per connection). */
 HOTSSL_EXTERN const struct mbedtls_ssl_config *
 hotssl_generation_ssl_config(const hotssl_generation *g);
 
 /* 1, 2, ...: increases by one with every published generation. */
 HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
+
+/* ------------------------------------------------------------------------ */
+/* Client-certificate verification result (per connection)                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * hotssl verifies a presented client certificate as PostgreSQL does with
+ * OpenSSL (see README "Client certificates"): chain, dates, keyUsage and
+ * extendedKeyUsage (clientAuth), and, when a CRL is configured, revocation of
+ * every certificate of the chain below the root, failing closed. The
+ * configuration's own verify callback gives every connection that verdict.
+ *
+ * A host that wants PostgreSQL's log lines for a refusal, and the TLS alert
+ * that names the reason in both client-certificate modes, binds a
+ * hotssl_client_verify to each connection: create it, call
+ * hotssl_client_verify_bind() after mbedtls_ssl_setup(), and after a failed
+ * mbedtls_ssl_handshake() call hotssl_client_verify_finish(). Without the
+ * binding, `require` refusals carry mbedTLS's alert for the verification
+ * flags and `optional` refusals carry access_denied.
+ *
+ * With ssl_sni, a handshake whose server name selects a hosts file entry is
+ * checked by that entry's own callback (its CA set), which replaces the
+ * binding: same verdict, but v records nothing and the alert is mbedTLS's.
+ *
+ * Thread rules: one hotssl_client_verify per connection, used by the thread
+ * running that connection's handshake. It must outlive the handshake; the
+ * generation must stay acquired while it is bound.
+ */
+typedef struct hotssl_client_verify hotssl_client_verify;
+
+HOTSSL_EXTERN int hotssl_client_verify_create(hotssl_client_verify **out);
+HOTSSL_EXTERN void hotssl_client_verify_destroy(hotssl_client_verify *v); /* NULL ok */
+
+/* Route the client-certificate checks of ssl (set up with g's
+ * configuration) through v: the same verdict, plus the record of a refusal
+ * and the alert that names its reason. Resets v. */
+HOTSSL_EXTERN int hotssl_client_verify_bind(struct mbedtls_ssl_context *ssl,
+                                            const hotssl_generation *g,
+                                            hotssl_client_verify *v);
+
+/* After mbedtls_ssl_handshake() returned ret < 0: send the fatal alert
+ * mbedTLS leaves out (handshake_failure in TLS 1.2, certificate_required in
+ * TLS 1.3, when `require` gets no certificate) and record that case in v.
+ * v may be NULL. */
+HOTSSL_EXTERN void hotssl_client_verify_finish(struct mbedtls_ssl_context *ssl, int ret,
+                                               hotssl_client_verify *v);
+
+/* 1 when the last handshake refused a presented certificate (or, after
+ * finish, got none under `require`), else 0. */
+HOTSSL_EXTERN int hotssl_client_verify_refused(const hotssl_client_verify *v);
+/* The TLS alert sent for the refusal (e.g. 44 certificate_revoked), or 0. */
+HOTSSL_EXTERN int hotssl_client_verify_alert(const hotssl_client_verify *v);
+/* OpenSSL's text for the reason ("certificate revoked", "unable to get
+ * certificate CRL", ...), "" when nothing was refused. */
+HOTSSL_EXTERN const char *hotssl_client_verify_reason(const hotssl_client_verify *v);
+
+/*
+ * PostgreSQL's log lines for the refusal, as its server writes them:
+ *   line 1: `Client certificate verification failed at depth N: REASON.`
+ *   line 2: `Failed certificate data (unverified): subject "/CN=...", serial
+ *            number N, issuer "/CN=...".`
+ * Names use OpenSSL's short attribute names; control characters and bytes
+ * outside printable ASCII are escaped (\xNN), and a name longer than 71
+ * characters keeps its end, after "...". With no certificate under
+ * `require`, line 1 is `peer did not return a certificate` and line 2 is
+ * empty. Returns the number of lines written (0: nothing was refused).
+ * Lines are cut to their buffer's size.
+ */
+HOTSSL_EXTERN int hotssl_client_verify_lines(const hotssl_client_verify *v, char *line1,
+                                             size_t len1, char *line2, size_t len2);
 
 /* ------------------------------------------------------------------------ */
 /* Observability                                                             */

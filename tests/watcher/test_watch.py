@@ -238,7 +238,10 @@ class Base:
         self.wait_refused(clients["client1"], t0, "crl")
         srv.handshake(clients["client2"])
 
-        # CA file change: the second CA added.
+        # CA file change: the second CA added (with its CRL: once a CRL is
+        # configured, a CA without one has its certificates refused).
+        write_atomic(os.path.join(ca_dir, "root.crl"),
+                     read(self.pki.crl("ca", ca)) + read(self.pki.crl("ca2", ca2)))
         write_atomic(os.path.join(ca_dir, "root.crt"), read(ca[0]) + read(ca2[0]))
         t0 = time.monotonic()
         end = t0 + 20

@@ -1,0 +1,633 @@
+/*
+ * The client-certificate verifier: PostgreSQL's verdict (OpenSSL's
+ * X509_verify_cert with purpose sslclient and, when a CRL is configured,
+ * X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL) on top of mbedTLS's chain
+ * verification, in the verify callback mbedTLS calls once per certificate of
+ * the chain it built, from the top (trust anchor) down to the leaf (depth 0).
+ *
+ * What each certificate X at depth d adds to mbedTLS's own flags:
+ *  - purpose: an extendedKeyUsage without clientAuth; at depth 0 a keyUsage
+ *    without digitalSignature (mbedTLS checks these only after the callback,
+ *    and VERIFY_OPTIONAL ignores them);
+ *  - with CRLs (fail closed, as CRL_CHECK_ALL): X's issuer (for the root:
+ *    itself) must have CRLs ("unable to get certificate CRL"), one of them
+ *    valid now, none listing X; the issuer's key must be
+ *    allowed to sign them (checked where the issuer appears, at depth d + 1,
+ *    and charged to X); and when X is a trust anchor that is not self-issued
+ *    (an intermediate of ssl_ca_file, where mbedTLS ends the chain), the
+ *    same for its issuers inside ssl_ca_file, up to the root.
+ *
+ * The configuration-wide callback (ctx: the generation) decides at each
+ * depth: any problem refuses the certificate (optional mode: an error code
+ * that VERIFY_OPTIONAL does not swallow; require mode: the matching mbedTLS
+ * flags, so mbedTLS sends its alert for them). A callback bound to one
+ * connection (hotssl_client_verify_bind) collects every depth and, at depth
+ * 0, picks the error OpenSSL would report first (chain, then purpose, then
+ * revocation from the leaf up, then dates from the top down), records it and
+ * sends the alert OpenSSL's server sends for it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/oid.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/x509.h>
+
+#include "internal.h"
+#include "revocation.h"
+
+#ifndef MBEDTLS_PRIVATE
+#  define MBEDTLS_PRIVATE(member) member
+#endif
+
+/* OpenSSL's verification errors that hotssl reports: name, OpenSSL's text,
+ * the alert OpenSSL's server sends for it, the phase of X509_verify_cert that
+ * finds it (0 chain, 1 purpose, 2 revocation, 3 dates), order in a phase at
+ * one depth. */
+#define VERRS(X)                                                                        \
+  X(NONE, "ok", 0, 9, 0)                                                                \
+  X(UNSPECIFIED, "unspecified certificate verification error", 46, 0, 0)               \
+  X(NO_ISSUER, "unable to get local issuer certificate", 48, 0, 1)                     \
+  X(SELF_SIGNED, "self-signed certificate", 48, 0, 1)                                  \
+  X(SELF_SIGNED_IN_CHAIN, "self-signed certificate in certificate chain", 48, 0, 1)    \
+  X(EE_KEY_TOO_SMALL, "EE certificate key too weak", 42, 0, 2)                         \
+  X(CA_KEY_TOO_SMALL, "CA certificate key too weak", 42, 0, 2)                         \
+  X(CA_MD_TOO_WEAK, "CA signature digest algorithm too weak", 42, 0, 3)               \
+  X(INVALID_PURPOSE, "unsuitable certificate purpose", 43, 1, 0)                      \
+  X(UNABLE_TO_GET_CRL, "unable to get certificate CRL", 48, 2, 0)                     \
+  X(NO_CRL_SIGN, "key usage does not include CRL signing", 46, 2, 1)                  \
+  X(CRL_NOT_YET_VALID, "CRL is not yet valid", 42, 2, 2)                               \
+  X(CRL_EXPIRED, "CRL has expired", 45, 2, 2)                                          \
+  X(CRL_SIGNATURE, "CRL signature failure", 51, 2, 3)                                  \
+  X(REVOKED, "certificate revoked", 44, 2, 4)                                          \
+  X(NOT_YET_VALID, "certificate is not yet valid", 42, 3, 0)                           \
+  X(EXPIRED, "certificate has expired", 45, 3, 1)
+
+enum {
+#define VERR_ENUM(name, text, alert, phase, order) E_##name,
+  VERRS(VERR_ENUM)
+#undef VERR_ENUM
+  E_COUNT
+};
+
+static const struct {
+  const char *text;
+  int alert, phase, order;
+} verr[E_COUNT] = {
+#define VERR_ROW(name, text, alert, phase, order) {text, alert, phase, order},
+    VERRS(VERR_ROW)
+#undef VERR_ROW
+};
+
+#define ALERT_HANDSHAKE_FAILURE 40
+#define ALERT_CERT_REQUIRED 116
+#define MAX_DEPTH 32
+
+/* The error OpenSSL would report first among those offered. */
+typedef struct vacc {
+  int err, depth;
+  const mbedtls_x509_crt *crt;
+} vacc;
+
+static int better(int err, int depth, const vacc *a) {
+  if (a->err == E_NONE)
+    return 1;
+  if (verr[err].phase != verr[a->err].phase)
+    return verr[err].phase < verr[a->err].phase;
+  if (depth != a->depth) /* dates: from the top down; the rest: from the leaf up */
+    return verr[err].phase == 3 ? depth > a->depth : depth < a->depth;
+  return verr[err].order < verr[a->err].order;
+}
+
+static void offer(vacc *a, int err, int depth, const mbedtls_x509_crt *crt) {
+  if (err != E_NONE && better(err, depth, a)) {
+    a->err = err;
+    a->depth = depth;
+    a->crt = crt;
+  }
+}
+
+struct hotssl_client_verify {
+  mbedtls_ssl_context *ssl; /* NULL: no alert to send (tests) */
+  const hotssl_generation *g;
+  int walk;    /* force the CRL walk (tests) */
+  int fresh;   /* the next callback starts a new verification */
+  vacc acc;
+  int pending; /* signer problem found at depth d, charged to depth d - 1 */
+  /* result */
+  int refused, no_cert, err, depth, alert;
+  char subject[1024], issuer[1024], serial[160];
+};
+
+static int self_issued(const mbedtls_x509_crt *c) {
+  return (c->subject_raw.len == c->issuer_raw.len &&
+          memcmp(c->subject_raw.p, c->issuer_raw.p, c->subject_raw.len) == 0) ||
+         hotssl__name_equal(&c->subject, &c->issuer);
+}
+
+static int signer_err(int answer) {
+  if (answer == HOTSSL__REV_NO_CRL_SIGN)
+    return E_NO_CRL_SIGN;
+  if (answer == HOTSSL__REV_BAD_SIG)
+    return E_CRL_SIGNATURE;
+  return E_NONE;
+}
+
+/* X as a subject: its issuer's CRLs exist, are valid now, do not list it. */
+static void subject_checks(const hotssl__crlview *cv, const mbedtls_x509_crt *x, int depth,
+                           int64_t now, vacc *a) {
+  int tm;
+  if (!hotssl__crlview_has(cv, &x->issuer_raw, &x->issuer)) {
+    offer(a, E_UNABLE_TO_GET_CRL, depth, x);
+    return;
+  }
+  tm = hotssl__crlview_time(cv, &x->issuer_raw, &x->issuer, now);
+  offer(a, tm == HOTSSL__REV_NOT_YET_VALID ? E_CRL_NOT_YET_VALID
+           : tm == HOTSSL__REV_EXPIRED     ? E_CRL_EXPIRED
+                                           : E_NONE,
+        depth, x);
+  if (hotssl__crlview_revoked(cv, x))
+    offer(a, E_REVOKED, depth, x);
+}
+
+/* X as an issuer: may its key sign the CRLs named as it? (E_NONE when there
+ * are none: the certificate below then has no CRL.) */
+static int signer_checks(const hotssl__crlview *cv, const mbedtls_x509_crt *x) {
+  if (!hotssl__crlview_has(cv, &x->subject_raw, &x->subject))
+    return E_NONE;
+  return signer_err(hotssl__crlview_signer(cv, x));
+}
+
+static int flags_err(uint32_t f, int depth, const mbedtls_x509_crt *crt, vacc *a) {
+  if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+    offer(a, !self_issued(crt) ? E_NO_ISSUER : depth == 0 ? E_SELF_SIGNED : E_SELF_SIGNED_IN_CHAIN,
+          depth, crt);
+  if (f & (MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY))
+    offer(a, depth == 0 ? E_EE_KEY_TOO_SMALL : E_CA_KEY_TOO_SMALL, depth, crt);
+  if (f & MBEDTLS_X509_BADCERT_BAD_MD)
+    offer(a, E_CA_MD_TOO_WEAK, depth, crt);
+  if (f & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+           MBEDTLS_X509_BADCERT_NS_CERT_TYPE))
+    offer(a, E_INVALID_PURPOSE, depth, crt);
+  if (f & MBEDTLS_X509_BADCERT_REVOKED)
+    offer(a, E_REVOKED, depth, crt);
+  if (f & MBEDTLS_X509_BADCRL_EXPIRED)
+    offer(a, E_CRL_EXPIRED, depth, crt);
+  if (f & MBEDTLS_X509_BADCRL_FUTURE)
+    offer(a, E_CRL_NOT_YET_VALID, depth, crt);
+  if (f & MBEDTLS_X509_BADCRL_NOT_TRUSTED)
+    offer(a, E_CRL_SIGNATURE, depth, crt);
+  if (f & MBEDTLS_X509_BADCERT_FUTURE)
+    offer(a, E_NOT_YET_VALID, depth, crt);
+  if (f & MBEDTLS_X509_BADCERT_EXPIRED)
+    offer(a, E_EXPIRED, depth, crt);
+  if (f & ~(uint32_t)(MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_BAD_PK |
+                      MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_MD |
+                      MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
+                      MBEDTLS_X509_BADCERT_NS_CERT_TYPE | MBEDTLS_X509_BADCERT_REVOKED |
+                      MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE |
+                      MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCERT_FUTURE |
+                      MBEDTLS_X509_BADCERT_EXPIRED))
+    offer(a, E_UNSPECIFIED, depth, crt);
+  return a->err;
+}
+
+/* OpenSSL's sslclient purpose: an extendedKeyUsage must list clientAuth
+ * (anyExtendedKeyUsage alone does not do, unlike mbedTLS's own check). */
+static int eku_refuses_client(const mbedtls_x509_crt *c) {
+  const mbedtls_x509_sequence *cur;
+  if ((c->MBEDTLS_PRIVATE(ext_types) & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) == 0)
+    return 0;
+  for (cur = &c->ext_key_usage; cur != NULL; cur = cur->next) /* public in 2.28 and 3.6 */
+    if (cur->buf.len == MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH) &&
+        memcmp(cur->buf.p, MBEDTLS_OID_CLIENT_AUTH, cur->buf.len) == 0)
+      return 0;
+  return 1;
+}
+
+/*
+ * Everything certificate crt at depth adds (see the top of the file). The
+ * problem of crt's key as the signer of the CRLs of the certificate below is
+ * returned, not offered: it belongs to depth - 1.
+ */
+static int check_depth(const hotssl_generation *g, int walk, const mbedtls_x509_crt *crt,
+                       int depth, uint32_t mflags, vacc *a) {
+  hotssl__crlview cv;
+  int64_t now;
+  int below = E_NONE;
+
+  flags_err(mflags, depth, crt, a);
+  if (eku_refuses_client(crt) ||
+      (depth == 0 && mbedtls_x509_crt_check_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0))
+    offer(a, E_INVALID_PURPOSE, depth, crt);
+  if (g->crl == NULL || g->ca == NULL)
+    return E_NONE;
+
+  cv.t = g->crl->revocation;
+  cv.crl = &g->crl->u.crl;
+  cv.ca = &g->ca->u.crt;
+  cv.profile = &mbedtls_x509_crt_profile_default;
+  cv.walk = walk || g->crl_walk;
+  now = (int64_t)time(NULL);
+
+  /* Every certificate of the chain, the self-signed root included (OpenSSL
+   * checks the root against its own CRL too). */
+  subject_checks(&cv, crt, depth, now, a);
+  if (depth > 0)
+    below = signer_checks(&cv, crt);
+  if (self_issued(crt))
+    offer(a, signer_checks(&cv, crt), depth, crt); /* it signs its own CRLs */
+  /* A trust anchor below the root: mbedTLS's chain ends here, OpenSSL's goes
+   * on inside the CA file. */
+  if (hotssl__crlview_ca_index(&cv, crt) >= 0 && !self_issued(crt)) {
+    const mbedtls_x509_crt *x = crt, *p;
+    int d = depth;
+    while (d < MAX_DEPTH) {
+      if ((p = hotssl__crlview_ca_parent(&cv, x)) == NULL) {
+        /* Its issuer is not in the CA file: no CRL of it can be verified. */
+        offer(a, E_UNABLE_TO_GET_CRL, d, x);
+        break;
+      }
+      offer(a, signer_checks(&cv, p), d, x);
+      subject_checks(&cv, p, ++d, now, a);
+      if (self_issued(p)) {
+        offer(a, signer_checks(&cv, p), d, p);
+        break;
+      }
+      x = p;
+    }
+  }
+  return below;
+}
+
+/* ---- the configuration's callback ---- */
+
+static uint32_t err_flag(int err, int depth) {
+  switch (err) {
+  case E_REVOKED:
+    return MBEDTLS_X509_BADCERT_REVOKED;
+  case E_CRL_EXPIRED:
+    return MBEDTLS_X509_BADCRL_EXPIRED;
+  case E_CRL_NOT_YET_VALID:
+    return MBEDTLS_X509_BADCRL_FUTURE;
+  case E_UNABLE_TO_GET_CRL:
+  case E_NO_CRL_SIGN:
+  case E_CRL_SIGNATURE:
+    return MBEDTLS_X509_BADCRL_NOT_TRUSTED;
+  case E_INVALID_PURPOSE:
+    return depth == 0 ? MBEDTLS_X509_BADCERT_KEY_USAGE : MBEDTLS_X509_BADCERT_EXT_KEY_USAGE;
+  default: /* found in mbedTLS's own flags */
+    return 0;
+  }
+}
+
+int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  const hotssl_generation *g = ctx;
+  vacc a = {E_NONE, 0, NULL};
+  int below = check_depth(g, 0, crt, depth, *flags, &a);
+  if (below != E_NONE)
+    offer(&a, below, depth, crt);
+  if (a.err == E_NONE)
+    return 0;
+  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
+    return MBEDTLS_ERR_X509_FATAL_ERROR; /* not swallowed by VERIFY_OPTIONAL */
+  *flags |= err_flag(a.err, depth); /* mbedTLS fails on it and sends its alert */
+  return 0;
+}
+
+/* ---- the per-connection callback and its record ---- */
+
+/* PostgreSQL's form of a name: "/SN=value" per attribute, the value printed
+ * as OpenSSL's ASN1_STRING_print_ex with RFC 2253 escapes but raw UTF-8, then
+ * kept to its last 71 characters and cleaned to ASCII (prepare_cert_name). */
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n && b->len + 1 < b->cap; i++)
+    b->p[b->len++] = s[i];
+  b->p[b->len] = '\0';
+}
+
+static void put_utf8(sbuf *b, unsigned long cp) {
+  char o[4];
+  size_t n;
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    n = 1;
+  } else if (cp < 0x800) {
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    n = 2;
+  } else if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    n = 3;
+  } else {
+    o[0] = (char)(0xF0 | ((cp >> 18) & 0x07));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    n = 4;
+  }
+  put(b, o, n);
+}
+
+static void put_value(sbuf *b, const mbedtls_x509_buf *v) {
+  char tmp[1024];
+  sbuf u = {tmp, 0, sizeof tmp};
+  size_t i, w = 1;
+  tmp[0] = '\0';
+  switch (v->tag) {
+  case MBEDTLS_ASN1_BMP_STRING:
+    w = 2;
+    break;
+  case MBEDTLS_ASN1_UNIVERSAL_STRING:
+    w = 4;
+    break;
+  case MBEDTLS_ASN1_T61_STRING: /* Latin-1, as OpenSSL reads it */
+    w = 0;
+    break;
+  case MBEDTLS_ASN1_UTF8_STRING:
+  case MBEDTLS_ASN1_PRINTABLE_STRING:
+  case MBEDTLS_ASN1_IA5_STRING:
+  case 0x1A: /* VisibleString */
+  case 0x12: /* NumericString */
+    break;
+  default: { /* not a string: "#" and the hex of its DER */
+    char h[8];
+    put(b, "#", 1);
+    snprintf(h, sizeof h, "%02X%02X", (unsigned)v->tag & 0xFF, (unsigned)v->len & 0xFF);
+    put(b, h, 4);
+    for (i = 0; i < v->len; i++) {
+      snprintf(h, sizeof h, "%02X", v->p[i]);
+      put(b, h, 2);
+    }
+    return;
+  }
+  }
+  if (w == 1) {
+    put(&u, (const char *)v->p, v->len);
+  } else if (w == 0) {
+    for (i = 0; i < v->len; i++)
+      put_utf8(&u, v->p[i]);
+  } else {
+    for (i = 0; i + w <= v->len; i += w) {
+      unsigned long cp = 0;
+      size_t k;
+      for (k = 0; k < w; k++)
+        cp = cp << 8 | v->p[i + k];
+      put_utf8(&u, cp);
+    }
+  }
+  for (i = 0; i < u.len; i++) {
+    unsigned char c = (unsigned char)tmp[i];
+    char e[4];
+    if (c < 0x20) {
+      snprintf(e, sizeof e, "\\%02X", c);
+      put(b, e, 3);
+      continue;
+    }
+    if (strchr(",+\"\\<>;", c) != NULL || (i == 0 && (c == '#' || c == ' ')) ||
+        (i + 1 == u.len && c == ' '))
+      put(b, "\\", 1);
+    put(b, (const char *)&c, 1);
+  }
+}
+
+static void pg_name(char *out, size_t outlen, const mbedtls_x509_name *n) {
+  char raw[2048];
+  sbuf b = {raw, 0, sizeof raw};
+  const char *s;
+  size_t i, o = 0;
+  raw[0] = '\0';
+  for (; n != NULL; n = n->next) {
+    const char *sn = NULL;
+    char num[128];
+    if (n->oid.p == NULL)
+      continue;
+    if (mbedtls_oid_get_attr_short_name(&n->oid, &sn) != 0 || sn == NULL) {
+      if (mbedtls_oid_get_numeric_string(num, sizeof num, &n->oid) < 0)
+        snprintf(num, sizeof num, "?");
+      sn = num;
+    }
+    put(&b, "/", 1);
+    put(&b, sn, strlen(sn));
+    put(&b, "=", 1);
+    put_value(&b, &n->val);
+  }
+  s = raw;
+  if (b.len > 71) { /* PostgreSQL keeps the end: the most specific part */
+    s = raw + b.len - 71;
+    raw[b.len - 71] = raw[b.len - 70] = raw[b.len - 69] = '.';
+  }
+  for (i = 0; s[i] != '\0' && o + 5 < outlen; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 32 || c > 126)
+      o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    else
+      out[o++] = (char)c;
+  }
+  if (outlen > 0)
+    out[o < outlen ? o : outlen - 1] = '\0';
+}
+
+/* A serial as a decimal number (OpenSSL's BN_bn2dec). */
+static void serial_dec(char *out, size_t outlen, const mbedtls_x509_buf *s) {
+  unsigned char n[64];
+  char d[200];
+  size_t len = s->len, i, nd = 0, k;
+  int neg = len > 0 && (s->p[0] & 0x80);
+  if (len > sizeof n || outlen == 0) {
+    hotssl__fmt(out, outlen, "unknown");
+    return;
+  }
+  memcpy(n, s->p, len);
+  if (neg) { /* two's complement */
+    int carry = 1;
+    for (i = len; i-- > 0;) {
+      int v = (unsigned char)~n[i] + carry;
+      n[i] = (unsigned char)v;
+      carry = v >> 8;
+    }
+  }
+  for (;;) {
+    unsigned rem = 0;
+    int zero = 1;
+    for (i = 0; i < len; i++) {
+      unsigned cur = rem << 8 | n[i];
+      n[i] = (unsigned char)(cur / 10);
+      rem = cur % 10;
+      zero &= n[i] == 0;
+    }
+    d[nd++] = (char)('0' + rem);
+    if (zero || nd + 2 >= sizeof d)
+      break;
+  }
+  k = 0;
+  if (neg)
+    out[k++] = '-';
+  while (nd > 0 && k + 1 < outlen)
+    out[k++] = d[--nd];
+  out[k] = '\0';
+}
+
+static void record(hotssl_client_verify *v, const vacc *a) {
+  v->refused = 1;
+  v->err = a->err;
+  v->depth = a->depth;
+  v->alert = verr[a->err].alert;
+  pg_name(v->subject, sizeof v->subject, &a->crt->subject);
+  pg_name(v->issuer, sizeof v->issuer, &a->crt->issuer);
+  serial_dec(v->serial, sizeof v->serial, &a->crt->serial);
+}
+
+static void reset(hotssl_client_verify *v) {
+  v->acc.err = E_NONE;
+  v->acc.depth = 0;
+  v->acc.crt = NULL;
+  v->pending = E_NONE;
+  v->refused = v->no_cert = v->depth = v->alert = 0;
+  v->err = E_NONE;
+  v->subject[0] = v->issuer[0] = v->serial[0] = '\0';
+}
+
+static int verify_bound(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  hotssl_client_verify *v = ctx;
+  int below;
+  if (v->fresh) {
+    reset(v);
+    v->fresh = 0;
+  }
+  if (v->pending != E_NONE) /* the key above signs this certificate's CRLs */
+    offer(&v->acc, v->pending, depth, crt);
+  below = check_depth(v->g, v->walk, crt, depth, *flags, &v->acc);
+  v->pending = below;
+  if (depth > 0)
+    return 0; /* decide at the leaf, once every depth was seen */
+  v->fresh = 1;
+  if (v->acc.err == E_NONE)
+    return 0;
+  record(v, &v->acc);
+  if (v->ssl != NULL)
+    (void)mbedtls_ssl_send_alert_message(v->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                         (unsigned char)v->alert);
+  return MBEDTLS_ERR_X509_FATAL_ERROR;
+}
+
+int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, int walk,
+                         hotssl_client_verify *v) {
+  uint32_t flags = 0;
+  int ret;
+  if (g == NULL || g->ca == NULL || chain == NULL || v == NULL)
+    return HOTSSL_EINVAL;
+  v->ssl = NULL;
+  v->g = g;
+  v->walk = walk;
+  v->fresh = 1;
+  reset(v);
+  ret = mbedtls_x509_crt_verify_with_profile(chain, &g->ca->u.crt, NULL,
+                                             &mbedtls_x509_crt_profile_default, NULL, &flags,
+                                             verify_bound, v);
+  if (ret != 0 && !v->refused) { /* no depth-0 call: report what mbedTLS said */
+    vacc a = {E_NONE, 0, NULL};
+    if (flags_err(flags == 0 ? MBEDTLS_X509_BADCERT_OTHER : flags, 0, chain, &a) != E_NONE)
+      record(v, &a);
+  }
+  return v->refused ? 1 : 0;
+}
+
+/* ---- public API ---- */
+
+int hotssl_client_verify_create(hotssl_client_verify **out) {
+  hotssl_client_verify *v;
+  if (out == NULL)
+    return HOTSSL_EINVAL;
+  if ((v = calloc(1, sizeof *v)) == NULL)
+    return HOTSSL_ENOMEM;
+  reset(v);
+  v->fresh = 1;
+  *out = v;
+  return 0;
+}
+
+void hotssl_client_verify_destroy(hotssl_client_verify *v) {
+  if (v == NULL)
+    return;
+  mbedtls_platform_zeroize(v, sizeof *v);
+  free(v);
+}
+
+int hotssl_client_verify_bind(mbedtls_ssl_context *ssl, const hotssl_generation *g,
+                              hotssl_client_verify *v) {
+  if (ssl == NULL || g == NULL || v == NULL)
+    return HOTSSL_EINVAL;
+  v->ssl = ssl;
+  v->g = g;
+  v->walk = 0;
+  v->fresh = 1;
+  reset(v);
+  if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
+    mbedtls_ssl_set_verify(ssl, verify_bound, v);
+  return 0;
+}
+
+void hotssl_client_verify_finish(mbedtls_ssl_context *ssl, int ret, hotssl_client_verify *v) {
+  if (ssl == NULL || ret != MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)
+    return;
+  {
+    int alert = ALERT_HANDSHAKE_FAILURE;
+#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    if (mbedtls_ssl_get_version_number(ssl) == MBEDTLS_SSL_VERSION_TLS1_3)
+      alert = ALERT_CERT_REQUIRED;
+#endif
+    (void)mbedtls_ssl_send_alert_message(ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, (unsigned char)alert);
+    if (v != NULL) {
+      reset(v);
+      v->refused = 1;
+      v->no_cert = 1;
+      v->alert = alert;
+    }
+  }
+}
+
+int hotssl_client_verify_refused(const hotssl_client_verify *v) {
+  return v != NULL && v->refused;
+}
+
+int hotssl_client_verify_alert(const hotssl_client_verify *v) {
+  return v != NULL && v->refused ? v->alert : 0;
+}
+
+const char *hotssl_client_verify_reason(const hotssl_client_verify *v) {
+  if (v == NULL || !v->refused)
+    return "";
+  return v->no_cert ? "peer did not return a certificate" : verr[v->err].text;
+}
+
+int hotssl_client_verify_lines(const hotssl_client_verify *v, char *line1, size_t len1,
+                               char *line2, size_t len2) {
+  if (line1 == NULL || line2 == NULL)
+    return 0;
+  if (len1 > 0)
+    line1[0] = '\0';
+  if (len2 > 0)
+    line2[0] = '\0';
+  if (v == NULL || !v->refused)
+    return 0;
+  if (v->no_cert) {
+    hotssl__fmt(line1, len1, "peer did not return a certificate");
+    return 1;
+  }
+  hotssl__fmt(line1, len1, "Client certificate verification failed at depth %d: %s.", v->depth,
+              verr[v->err].text);
+  hotssl__fmt(line2, len2,
+              "Failed certificate data (unverified): subject \"%s\", serial number %s, issuer \"%s\".",
+              v->subject, v->serial, v->issuer);
+  return 2;
+}

@@ -1,0 +1,540 @@
+"""Client certificates verified as PostgreSQL verifies them (issue 7).
+
+1. Generated matrix (always runs): small PKIs made with the openssl CLI, one
+   row per case of the issue. For each row, hotssl's verdict is compared with
+   `openssl verify -crl_check_all -purpose sslclient` on the same files (what
+   PostgreSQL's X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL amounts to):
+   - without a connection, from the revocation table and from the CRL walk
+     (tests/unit/verify_paths.c): same verdict, same reason and depth, same
+     PostgreSQL log lines on both paths;
+   - with real handshakes (`hotssl serve` + `openssl s_client`), in both
+     `optional` and `require`: accepted or refused as openssl verify says,
+     with the alert OpenSSL's server sends for that reason.
+2. PostgreSQL's own certificates (when ../shared/testdata/postgresql-ssl is
+   there): each CA/CRL combination of PostgreSQL's SSL suite.
+3. Log lines checked verbatim, with a UTF-8 subject (PostgreSQL's
+   client-revoked-utf8.crt, or one generated here) and a long subject.
+4. `require` without a certificate: a handshake_failure alert, not a reset.
+
+The summary line says which sets ran.
+"""
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import e2elib as E
+
+TMP = None
+RAN = []
+# PostgreSQL's files: their sets are defined (and counted) only when present.
+PGDATA = os.environ.get("HOTSSL_TESTDATA", "") or os.environ.get("HOTSSL_E2E_DEFAULT_TESTDATA", "")
+HAVE_PG = os.path.isfile(os.path.join(PGDATA, "root+client_ca.crt")) and \
+    os.path.isfile(os.path.join(PGDATA, "client-revoked-utf8.crt"))
+
+CNF = """\
+[req]
+distinguished_name = dn
+prompt = no
+utf8 = yes
+string_mask = utf8only
+[dn]
+CN = x
+[v3_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_ca_nocrlsign]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[v3_client]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+[v3_serveronly]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+[v3_nodigsig]
+basicConstraints = CA:FALSE
+keyUsage = critical,keyEncipherment
+extendedKeyUsage = clientAuth
+[v3_anyeku]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = anyExtendedKeyUsage
+[v3_server]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
+"""
+# openssl ca's sections, shared with the other suites (names kept: O and OU too).
+CNF += E.H.OPENSSL_CNF[E.H.OPENSSL_CNF.index("[ca]"):].replace(
+    "[anything]\n", "[anything]\norganizationName = optional\norganizationalUnitName = optional\n")
+
+# OpenSSL's server alert for a verification error (ssl_x509err2alert).
+ALERTS = {
+    "certificate revoked": 44,
+    "unable to get certificate CRL": 48,
+    "CRL has expired": 45,
+    "CRL is not yet valid": 42,
+    "unsuitable certificate purpose": 43,
+    "key usage does not include CRL signing": 46,
+    "unable to get local issuer certificate": 48,
+    "certificate has expired": 45,
+    "certificate is not yet valid": 42,
+    "CRL signature failure": 51,
+}
+
+
+def ossl(*args, cwd=None):
+    p = E.run(["openssl"] + list(args), cwd=cwd or TMP)
+    if p.returncode != 0:
+        raise AssertionError("openssl %s failed:\n%s" % (" ".join(args), p.stderr))
+    return p
+
+
+class Ca:
+    """A CA made with `openssl ca`, in its own directory."""
+
+    def __init__(self, name, cn, parent=None, ext="v3_ca"):
+        self.name = name
+        self.dir = os.path.join(TMP, name + ".db")
+        os.makedirs(self.dir)
+        E.write(os.path.join(self.dir, "index.txt"), "")
+        E.write(os.path.join(self.dir, "serial"), "1000\n")
+        E.write(os.path.join(self.dir, "crlnumber"), "1000\n")
+        self.key = genkey(name)
+        self.crt = os.path.join(TMP, name + ".crt")
+        if parent is None:
+            ossl("req", "-x509", "-new", "-key", self.key, "-out", self.crt, "-subj", "/CN=" + cn,
+                 "-days", "3650", "-set_serial", "1", "-config", CNF_PATH, "-extensions", ext)
+        else:
+            parent.issue(name, cn, ext, key=self.key)
+
+    def issue(self, name, subj, ext, key=None):
+        key = key or genkey(name)
+        csr = os.path.join(TMP, name + ".csr")
+        crt = os.path.join(TMP, name + ".crt")
+        if not subj.startswith("/"):
+            subj = "/CN=" + subj
+        ossl("req", "-new", "-key", key, "-out", csr, "-subj", subj, "-utf8", "-config", CNF_PATH)
+        ossl("ca", "-batch", "-config", CNF_PATH, "-cert", self.crt, "-keyfile", self.key,
+             "-in", csr, "-out", crt, "-notext", "-days", "3650", "-utf8",
+             "-extfile", CNF_PATH, "-extensions", ext, cwd=self.dir)
+        return crt, key
+
+    def crl(self, name, revoke=(), last=None, nxt=None):
+        for c in revoke:
+            ossl("ca", "-config", CNF_PATH, "-cert", self.crt, "-keyfile", self.key, "-revoke", c,
+                 cwd=self.dir)
+        out = os.path.join(TMP, name + ".crl")
+        args = ["ca", "-gencrl", "-config", CNF_PATH, "-cert", self.crt, "-keyfile", self.key,
+                "-out", out]
+        if last:
+            args += ["-crl_lastupdate", last]
+        if nxt:
+            args += ["-crl_nextupdate", nxt]
+        ossl(*args, cwd=self.dir)
+        return out
+
+
+def genkey(name):
+    out = os.path.join(TMP, name + ".key")
+    ossl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", out)
+    os.chmod(out, 0o600)
+    return out
+
+
+def cat(name, files):
+    out = os.path.join(TMP, name)
+    with open(out, "w") as f:
+        for p in files:
+            f.write(E.read(p).decode())
+    return out
+
+
+def openssl_verdict(ca, crls, leaf, untrusted=()):
+    """(None, None) when openssl verify accepts, else (reason, depth) of its
+    first error, the one PostgreSQL reports."""
+    args = ["verify", "-purpose", "sslclient", "-CAfile", ca]
+    if crls:
+        args += ["-crl_check_all"]
+        for c in crls:
+            args += ["-CRLfile", c]
+    if untrusted:
+        args += ["-untrusted", cat("untrusted-%d.pem" % time.monotonic_ns(), untrusted)]
+    p = E.run(["openssl"] + args + [leaf], cwd=TMP)
+    m = re.search(r"^error (\d+) at (\d+) depth lookup: (.*)$", p.stdout + p.stderr, re.M)
+    if p.returncode == 0 and m is None:
+        return None, None
+    if m is None:
+        raise AssertionError("openssl verify failed without an error line:\n%s%s" % (p.stdout, p.stderr))
+    return m.group(3).strip(), int(m.group(2))
+
+
+def write_conf(name, ca, crls, mode, crl_dir=None, server=None):
+    server = server or SERVER
+    lines = ["ssl_cert_file = '%s'" % server[0], "ssl_key_file = '%s'" % server[1],
+             "ssl_ca_file = '%s'" % ca, "ssl_client_cert = %s" % mode, "hotssl_watch = off"]
+    if crls:
+        lines.append("ssl_crl_file = '%s'" % cat(name + ".crls.pem", crls))
+    if crl_dir:
+        lines.append("ssl_crl_dir = '%s'" % crl_dir)
+    path = os.path.join(TMP, name + ".conf")
+    E.write(path, "\n".join(lines) + "\n")
+    return path
+
+
+def paths_verdict(conf, chain):
+    """hotssl's verdict without a connection, from the table and from the
+    walk, which must agree: (reason or None, line1, line2)."""
+    tool = os.environ.get("HOTSSL_VERIFY_PATHS", "")
+    if not tool or not os.access(tool, os.X_OK):
+        raise AssertionError("HOTSSL_VERIFY_PATHS must name the built hotssl_verify_paths")
+    p = E.run([tool, conf, chain])
+    if p.returncode not in (0, 3):
+        raise AssertionError("hotssl_verify_paths failed (%d): %s" % (p.returncode, p.stderr))
+    out = p.stdout.splitlines()
+    if p.returncode == 3:
+        raise AssertionError("revocation table and CRL walk disagree:\n" + p.stdout)
+    if out[0] == "table accept":
+        return None, None, None
+    return out[0][len("table refuse "):], out[1], out[2]
+
+
+def handshake(port, cert=None, key=None, chain=None, version="-tls1_2"):
+    """openssl s_client with the given client certificate: ("accept", None)
+    when the echo came back, else ("refuse", alert number or None).
+
+    Alerts are checked over TLS 1.2. Over TLS 1.3 (mbedTLS 3.6 builds) only
+    the verdict is: mbedTLS 3.6's server still protects records it sends
+    after its Finished with the handshake keys (Mbed-TLS/mbedtls#10877), so
+    a client cannot read the alert of a refused certificate there."""
+    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-quiet", "-no_ign_eof", version]
+    if cert:
+        args += ["-cert", cert, "-key", key]
+    if chain:
+        args += ["-cert_chain", chain]
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"ping\n")
+        p.stdin.flush()
+        end = time.monotonic() + E.DEADLINE
+        got = b""
+        while time.monotonic() < end:
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                got += chunk
+                if b"ping" in got:
+                    return "accept", None
+            elif p.poll() is not None:
+                break
+        p.stdin.close()
+        p.wait(timeout=E.DEADLINE)
+        err = p.stderr.read().decode(errors="replace")
+        m = re.search(r"alert number (\d+)", err)
+        return "refuse", int(m.group(1)) if m else None
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def tls13(port):
+    """Does the server speak TLS 1.3 (an mbedTLS 3.6 build)?"""
+    p = E.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_3", "-brief"],
+              input="")
+    return "Protocol version: TLSv1.3" in p.stdout + p.stderr
+
+
+def setUpModule():
+    global TMP, CNF_PATH, SERVER
+    TMP = tempfile.mkdtemp(prefix="hotssl-e2e-verify-")
+    CNF_PATH = os.path.join(TMP, "openssl.cnf")
+    E.write(CNF_PATH, CNF)
+    sca = Ca("serverca", "server CA")
+    SERVER = sca.issue("server", "localhost", "v3_server")
+
+
+def tearDownModule():
+    if TMP:
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("(sets run: %s)" % ", ".join(RAN or ["none"]), file=sys.stderr)
+    if not HAVE_PG:
+        print("(PostgreSQL sets not run: no test data at %r)" % PGDATA, file=sys.stderr)
+
+
+class Matrix(unittest.TestCase):
+    """The issue's rows, each against openssl verify, on both paths and in
+    both modes."""
+
+    @classmethod
+    def setUpClass(cls):
+        R = Ca("root", "Matrix Root")
+        I = Ca("inter", "Matrix Intermediate", parent=R)
+        N = Ca("nocrlsign", "Matrix CA without cRLSign", parent=R, ext="v3_ca_nocrlsign")
+        good = I.issue("good", "good client", "v3_client")
+        bad = I.issue("revoked", "revoked client", "v3_client")
+        srv = I.issue("serveronly", "serverAuth only", "v3_serveronly")
+        nds = I.issue("nodigsig", "no digitalSignature", "v3_nodigsig")
+        under_n = N.issue("under_n", "client of a CA without cRLSign", "v3_client")
+        anyeku = I.issue("anyeku", "anyExtendedKeyUsage only", "v3_anyeku")
+        S = Ca("selfrev", "Matrix Root that revokes itself")
+        under_s = S.issue("under_s", "client of a revoked root", "v3_client")
+        s_rev = S.crl("s_rev", revoke=[S.crt])
+        i_empty = I.crl("i_empty")
+        time.sleep(1.1)  # a later lastUpdate for the second CRL of the issuer
+        i_rev = I.crl("i_rev", revoke=[bad[0]])
+        i_expired = I.crl("i_expired", last="20200101000000Z", nxt="20200201000000Z")
+        i_future = I.crl("i_future", last="20491201000000Z", nxt="20500101000000Z")
+        r_empty = R.crl("r_empty")
+        r_rev_i = R.crl("r_rev_i", revoke=[I.crt])
+        n_crl = N.crl("n_crl")
+        # Three levels in the CA file: mbedTLS ends its chain at I2; OpenSSL
+        # goes on to I1 (checked against R's CRL) and R.
+        I2 = Ca("inter2", "Matrix Second Intermediate", parent=I)
+        under_i2 = I2.issue("under_i2", "client of the second intermediate", "v3_client")
+        i2_empty = I2.crl("i2_empty")
+        rii2 = cat("r+i+i2.crt", [R.crt, I.crt, I2.crt])
+        ri = cat("r+i.crt", [R.crt, I.crt])
+        rn = cat("r+n.crt", [R.crt, N.crt])
+        cls.rows = [
+            # name, CA file, CRLs, leaf (crt, key), presented intermediates
+            ("good leaf", ri, [r_empty, i_rev], good, ()),
+            ("revoked leaf", ri, [r_empty, i_rev], bad, ()),
+            ("revoked intermediate in the CA file", ri, [r_rev_i, i_empty], good, ()),
+            ("three levels in the CA file, all good", rii2, [r_empty, i_empty, i2_empty], under_i2, ()),
+            ("three levels in the CA file, first intermediate revoked", rii2, [r_rev_i, i_empty, i2_empty], under_i2, ()),
+            ("three levels in the CA file, no CRL of the root", rii2, [i_empty, i2_empty], under_i2, ()),
+            ("revoked intermediate sent by the client", R.crt, [r_rev_i, i_empty], good, (I.crt,)),
+            ("intermediate sent by the client, its CRL not in the CA file", R.crt, [r_empty, i_rev], good, (I.crt,)),
+            ("revoked leaf, intermediate sent by the client", R.crt, [r_empty, i_rev], bad, (I.crt,)),
+            ("CRL missing for the intermediate", ri, [r_empty], good, ()),
+            ("CRL missing for the root", ri, [i_empty], good, ()),
+            ("expired CRL", ri, [r_empty, i_expired], good, ()),
+            ("CRL not yet valid", ri, [r_empty, i_future], good, ()),
+            ("two CRLs for one issuer, the newer revokes", ri, [r_empty, i_empty, i_rev], bad, ()),
+            ("two CRLs for one issuer, leaf listed in neither", ri, [r_empty, i_empty, i_rev], good, ()),
+            ("CA without cRLSign", rn, [r_empty, n_crl], under_n, ()),
+            ("leaf with serverAuth-only EKU", ri, [r_empty, i_rev], srv, ()),
+            ("leaf with anyExtendedKeyUsage only", ri, [r_empty, i_rev], anyeku, ()),
+            ("root listed in its own CRL", S.crt, [s_rev], under_s, ()),
+            ("leaf without digitalSignature", ri, [r_empty, i_rev], nds, ()),
+            ("no CRL: good leaf", ri, [], good, ()),
+            ("no CRL: revoked leaf", ri, [], bad, ()),
+            ("no CRL: serverAuth-only EKU", ri, [], srv, ()),
+            ("no CRL: leaf without digitalSignature", ri, [], nds, ()),
+            ("no CRL: unknown issuer", R.crt, [], good, ()),
+        ]
+        RAN.append("generated matrix (%d rows x 2 modes)" % len(cls.rows))
+
+    def test_rows(self):
+        """One server per mode; each row is a reload of its configuration."""
+        failures = []
+        servers = {}
+        try:
+            for mode in ("optional", "require"):
+                conf = write_conf("matrix-" + mode, *self.rows[0][1:3], mode)
+                servers[mode] = E.Server(conf)
+            has13 = {mode: tls13(srv.port) for mode, srv in servers.items()}
+            if has13["require"]:
+                RAN.append("verdicts over TLS 1.3 too")
+            for i, (name, ca, crls, leaf, inter) in enumerate(self.rows):
+                want, want_depth = openssl_verdict(ca, crls, leaf[0], inter)
+                chain = cat("chain%d.pem" % i, [leaf[0]] + list(inter))
+                got, l1, _ = paths_verdict(write_conf("row%d" % i, ca, crls, "require"), chain)
+                if got != want:
+                    failures.append("%s: openssl verify says %r, hotssl %r" % (name, want, got))
+                    continue
+                if want is not None:
+                    exp = "Client certificate verification failed at depth %d: %s." % (want_depth, want)
+                    if l1 != exp:
+                        failures.append("%s: log line %r, expected %r" % (name, l1, exp))
+                inter_file = cat("inter%d.pem" % i, list(inter)) if inter else None
+                for mode, srv in servers.items():
+                    write_conf("matrix-" + mode, ca, crls, mode)
+                    line, _ = srv.reload()
+                    self.assertNotIn("not reloaded", line, name)
+                    if has13[mode]:
+                        v13, _ = handshake(srv.port, leaf[0], leaf[1], inter_file, "-tls1_3")
+                        if v13 != ("accept" if want is None else "refuse"):
+                            failures.append("%s (%s, TLS 1.3): %s, openssl verify: %s" % (name, mode, v13, want))
+                    verdict, alert = handshake(srv.port, leaf[0], leaf[1], inter_file)
+                    if want is None and verdict != "accept":
+                        failures.append("%s (%s): handshake refused (alert %s), openssl accepts"
+                                        % (name, mode, alert))
+                    if want is not None and (verdict != "refuse" or alert != ALERTS[want]):
+                        failures.append("%s (%s): handshake %s with alert %s, expected alert %d (%s)"
+                                        % (name, mode, verdict, alert, ALERTS[want], want))
+            for srv in servers.values():
+                self.assertEqual(srv.stop(), 0)
+        finally:
+            for srv in servers.values():
+                srv.kill()
+        self.assertEqual(failures, [], "\n".join(failures))
+
+    def test_require_without_certificate_gets_an_alert(self):
+        conf = write_conf("nocert", self.rows[0][1], self.rows[0][2], "require")
+        with E.Server(conf) as srv:
+            verdict, alert = handshake(srv.port)
+            srv.wait_err(r"peer did not return a certificate")
+            srv.stop()
+        self.assertEqual((verdict, alert), ("refuse", 40))
+        conf = write_conf("nocert-opt", self.rows[0][1], self.rows[0][2], "optional")
+        with E.Server(conf) as srv:
+            self.assertEqual(handshake(srv.port)[0], "accept")
+            srv.stop()
+
+
+def serial_of(crt):
+    return int(E.run(["openssl", "x509", "-in", crt, "-noout", "-serial"]).stdout.strip().split("=")[1], 16)
+
+
+def pg_escape(name):
+    """PostgreSQL's prepare_cert_name: keep the last 71 characters after
+    "...", then every byte outside printable ASCII as \\xNN."""
+    b = name.encode("utf-8")
+    if len(b) > 71:
+        b = b"..." + b[len(b) - 68:]
+    return "".join(chr(c) if 32 <= c <= 126 else "\\x%02x" % c for c in b)
+
+
+class CheckLines:
+    """Refuse a certificate through `hotssl serve` and wait for both log lines."""
+
+    def check_lines(self, conf, leaf, key, want1, want2):
+        with E.Server(conf) as srv:
+            self.assertEqual(handshake(srv.port, leaf, key)[0], "refuse")
+            srv.wait_err(re.escape(want1) + "$")
+            srv.wait_err(re.escape(want2) + "$")
+            srv.stop()
+
+
+class LogLines(CheckLines, unittest.TestCase):
+    """PostgreSQL's two lines for a refused certificate, verbatim, from
+    `hotssl serve` (the host's use of hotssl_client_verify_lines)."""
+
+    def test_generated_utf8_and_long_subjects(self):
+        ca = Ca("logca", "Log Test CA")
+        cn = "\u039f\u03b4\u03c5\u03c3\u03c3\u03ad\u03b1\u03c2"
+        utf8 = ca.issue("utf8", "/CN=" + cn, "v3_client")
+        long_subj = "/O=An organisation with a rather long name/OU=Unit, with a comma/CN=" + "l" * 40
+        lng = ca.issue("long", long_subj, "v3_client")
+        crl = ca.crl("logca", revoke=[utf8[0], lng[0]])
+        conf = write_conf("loglines", ca.crt, [crl], "require")
+        for crt, key, subj in ((utf8[0], utf8[1], "/CN=" + cn),
+                               (lng[0], lng[1], long_subj.replace(", ", "\\, "))):
+            serial = serial_of(crt)
+            self.check_lines(conf, crt, key,
+                             "Client certificate verification failed at depth 0: certificate revoked.",
+                             'Failed certificate data (unverified): subject "%s", serial number %d, issuer "/CN=Log Test CA".'
+                             % (pg_escape(subj), serial))
+        RAN.append("log lines (generated UTF-8 and long subjects)")
+
+# What PostgreSQL's 001_ssl_tests.pl and the issue say, independently of
+# openssl verify (which the test also compares with).
+EXPECTED_PG = {
+    ("root-only CA, client sends its CA, CRL file", "client"): "accept",
+    ("root-only CA, client sends its CA, CRL file", "client-revoked"): "refuse",
+    ("root+client CA, no CRL", "client-revoked"): "accept",
+    ("root+client CA, CRL file", "client-revoked"): "refuse",
+    ("root+client CA, CRL directory", "client"): "accept",
+    ("root+client CA, CRL directory", "client-revoked"): "refuse",
+    ("root+client CA, only the root's CRL", "client"): "refuse",
+    ("root+client CA, only the root's CRL", "client-revoked"): "refuse",
+}
+
+
+class PostgresSuite(CheckLines, unittest.TestCase):
+    """The CA/CRL combinations of PostgreSQL's SSL suite, with its files, and
+    its UTF-8 log line. Defined only when the files are there."""
+
+    def test_postgres_utf8_subject(self):
+        td = PGDATA
+        key = os.path.join(TMP, "client-revoked-utf8.key")
+        shutil.copyfile(os.path.join(td, "client-revoked-utf8.key"), key)
+        os.chmod(key, 0o600)
+        conf = write_conf("pgutf8", os.path.join(td, "root+client_ca.crt"), [],
+                          "require", crl_dir=os.path.join(td, "root+client-crldir"))
+        # As in PostgreSQL's 001_ssl_tests.pl (the serial of today's file).
+        crt = os.path.join(td, "client-revoked-utf8.crt")
+        self.check_lines(conf, crt, key,
+                         "Client certificate verification failed at depth 0: certificate revoked.",
+                         'Failed certificate data (unverified): subject "/CN=\\xce\\x9f\\xce\\xb4\\xcf\\x85'
+                         '\\xcf\\x83\\xcf\\x83\\xce\\xad\\xce\\xb1\\xcf\\x82", serial number %d, '
+                         'issuer "/CN=Test CA for PostgreSQL SSL regression test client certs".' % serial_of(crt))
+        RAN.append("log lines (PostgreSQL client-revoked-utf8.crt)")
+
+
+
+    def test_combinations(self):
+        td = PGDATA
+        t = lambda n: os.path.join(td, n)  # noqa: E731
+        keys = {}
+        for n in ("client", "client-revoked", "server-cn-only"):
+            keys[n] = os.path.join(TMP, n + ".key")
+            shutil.copyfile(t(n + ".key"), keys[n])
+            os.chmod(keys[n], 0o600)
+        server = (t("server-cn-only.crt"), keys["server-cn-only"])
+        combos = [
+            # name, CA file, CRL files, CRL dir, presented intermediates
+            ("root-only CA, client sends its CA, CRL file", "root_ca.crt", ["root+client.crl"], None, ["client_ca.crt"]),
+            ("root+client CA, no CRL", "root+client_ca.crt", [], None, []),
+            ("root+client CA, CRL file", "root+client_ca.crt", ["root+client.crl"], None, []),
+            ("root+client CA, CRL directory", "root+client_ca.crt", [], "root+client-crldir", []),
+            ("root+client CA, CRL file and directory", "root+client_ca.crt", ["root+client.crl"], "root+client-crldir", []),
+            ("root+client CA, only the root's CRL", "root+client_ca.crt", ["root.crl"], None, []),
+        ]
+        failures = []
+        servers = {}
+        try:
+            for mode in ("optional", "require"):
+                servers[mode] = E.Server(write_conf("pg-" + mode, t(combos[0][1]), [], mode, server=server))
+            for i, (name, ca, crls, crldir, inter) in enumerate(combos):
+                crlfiles = [t(c) for c in crls]
+                if crldir:
+                    crlfiles += [os.path.join(t(crldir), f) for f in sorted(os.listdir(t(crldir)))]
+                chain = cat("pgi%d.pem" % i, [t(x) for x in inter]) if inter else None
+                for mode, srv in servers.items():
+                    write_conf("pg-" + mode, t(ca), [t(c) for c in crls], mode,
+                               crl_dir=t(crldir) if crldir else None, server=server)
+                    line, _ = srv.reload()
+                    self.assertNotIn("not reloaded", line, name)
+                    for leaf in ("client", "client-revoked"):
+                        want, _ = openssl_verdict(t(ca), crlfiles, t(leaf + ".crt"), [t(x) for x in inter])
+                        verdict, alert = handshake(srv.port, t(leaf + ".crt"), keys[leaf], chain)
+                        exp = ("accept", None) if want is None else ("refuse", ALERTS[want])
+                        if (verdict, alert) != exp:
+                            failures.append("%s, %s (%s): got %s/%s, PostgreSQL (openssl verify): %s"
+                                            % (name, leaf, mode, verdict, alert, want or "accept"))
+                        if (name, leaf) in EXPECTED_PG and EXPECTED_PG[(name, leaf)] != verdict:
+                            failures.append("%s, %s: PostgreSQL's suite expects %s"
+                                            % (name, leaf, EXPECTED_PG[(name, leaf)]))
+            for srv in servers.values():
+                self.assertEqual(srv.stop(), 0)
+        finally:
+            for srv in servers.values():
+                srv.kill()
+        self.assertEqual(failures, [], "\n".join(failures))
+        RAN.append("PostgreSQL suite CA/CRL combinations (%d)" % len(combos))
+
+
+if not HAVE_PG:
+    del PostgresSuite
+
+
+if __name__ == "__main__":
+    E.main("e2e_verify_matrix")
