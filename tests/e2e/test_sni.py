@@ -32,6 +32,10 @@ def setUpModule():
         K[name] = PKI.leaf(name, K["ca"], 0x5100 + i, cn=name)
     K["client1"] = PKI.leaf("client1", K["ca"], 0x5200, cn="client1")
     K["client2"] = PKI.leaf("client2", K["ca2"], 0x5201, cn="client2")
+    K["client3"] = PKI.leaf("client3", K["ca"], 0x5202, cn="client3")
+    K["client4"] = PKI.leaf("client4", K["ca2"], 0x5203, cn="client4")
+    K["crl"] = PKI.crl("crl", K["ca"], revoke=[K["client3"][0]])
+    K["crl2"] = PKI.crl("crl2", K["ca2"], revoke=[K["client4"][0]])
 
 
 def tearDownModule():
@@ -302,6 +306,27 @@ class PerHostCA(unittest.TestCase):
             self.assertEqual(served(s.port, "b.test", self.client("client2")), "beta")
             _, _, out, _ = s_client(s.port, "b.test", ["-tls1_2"])
             self.assertIn("No client certificate CA names sent", out)
+            self.assertEqual(s.stop(), 0)
+
+    def test_crls_apply_to_every_host(self):
+        # ssl_crl_dir applies to each host's own CA: a.test (ca) and b.test
+        # (ca2) each refuse their CA's revoked certificate, accept the others.
+        crldir = os.path.join(self.d, "crls")
+        os.mkdir(crldir)
+        for name, crl in (("ca", K["crl"]), ("ca2", K["crl2"])):
+            h = E.run(["openssl", "x509", "-noout", "-subject_hash", "-in", K[name][0]], check=True).stdout.strip()
+            shutil.copyfile(crl, os.path.join(crldir, h + ".r0"))
+        shutil.copyfile(K["ca2"][0], os.path.join(self.d, "ca2.crt"))
+        E.write(os.path.join(self.d, "pg_hosts.conf"),
+                "a.test alpha.crt alpha.key ca.crt\nb.test beta.crt beta.key ca2.crt\n")
+        E.write(self.conf, E.read(self.conf).decode() + "ssl_crl_dir = 'crls'\n")
+        with E.Server(self.conf) as s:
+            self.assertEqual(served(s.port, "a.test", self.client("client1")), "alpha")
+            self.assertEqual(served(s.port, "b.test", self.client("client2")), "beta")
+            self.refused_cert(s.port, "a.test", ("certificate revoked", "access denied"), "client3")
+            self.refused_cert(s.port, "b.test", ("certificate revoked", "access denied"), "client4")
+            # Each host trusts only its own CA.
+            self.refused_cert(s.port, "b.test", ("unknown ca", "access denied"), "client1")
             self.assertEqual(s.stop(), 0)
 
     def test_require(self):
