@@ -1,6 +1,6 @@
 # Fork and spawn support (issue 4): snapshots in core/, one implementation
 # per OS in platform/posix/ or platform/win32/ (the win32 files are
-# placeholders until the Windows work builds them).
+# fork calls report HOTSSL_ENOTSUP on Windows).
 list(APPEND HOTSSL_EXTRA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../core/snapshot.c)
 if(WIN32)
   list(APPEND HOTSSL_EXTRA_SOURCES

@@ -8,8 +8,9 @@ set(_hotssl_w ${CMAKE_CURRENT_LIST_DIR}/../watcher)
 get_filename_component(_hotssl_w ${_hotssl_w} ABSOLUTE)
 list(APPEND HOTSSL_EXTRA_SOURCES ${_hotssl_w}/watcher.c ${_hotssl_w}/poll/poll.c)
 if(WIN32)
-  # watcher/win32/ (ReadDirectoryChangesW) and paths_win32.c come with the
-  # Windows work; see watcher/win32/README.c.
+  list(APPEND HOTSSL_EXTRA_SOURCES ${_hotssl_w}/paths_win32.c ${_hotssl_w}/win32/rdcw.c)
+  set_property(SOURCE ${_hotssl_w}/watcher.c ${_hotssl_w}/win32/rdcw.c
+               APPEND PROPERTY COMPILE_DEFINITIONS HOTSSL_HAVE_RDCW=1)
 else()
   list(APPEND HOTSSL_EXTRA_SOURCES ${_hotssl_w}/paths_posix.c)
 endif()

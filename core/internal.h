@@ -44,8 +44,13 @@
 #  error "hotssl needs mbedTLS built with MBEDTLS_THREADING_C (and MBEDTLS_THREADING_PTHREAD on POSIX)"
 #endif
 
+/* The build may name the C99 format archetype (gnu_printf with mingw-w64,
+ * where plain printf means the MSVC runtime's formats). */
+#ifndef HOTSSL__PRINTF_ARCHETYPE
+#  define HOTSSL__PRINTF_ARCHETYPE printf
+#endif
 #if defined(__GNUC__)
-#  define HOTSSL__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#  define HOTSSL__PRINTF(a, b) __attribute__((format(HOTSSL__PRINTF_ARCHETYPE, a, b)))
 #else
 #  define HOTSSL__PRINTF(a, b)
 #endif

@@ -467,6 +467,34 @@ static char *dup_str(const unsigned char *p, size_t n) {
   return s;
 }
 
+int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
+                             hotssl_manager **m, const hotssl_manager_options *opts,
+                             char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed) {
+  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf, extra;
+  uint64_t total = 0;
+  int r;
+  *build_failed = 0;
+  if (read_fn(ctx, hdr, sizeof hdr) != 0 || hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
+                total == 0 ? "missing or invalid header" : "read failed");
+    return HOTSSL_EINVAL;
+  }
+  if ((buf = malloc((size_t)total)) == NULL) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: out of memory");
+    return HOTSSL_ENOMEM;
+  }
+  memcpy(buf, hdr, sizeof hdr);
+  if (read_fn(ctx, buf + sizeof hdr, (size_t)total - sizeof hdr) != 0 || read_fn(ctx, &extra, 1) != -2) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: truncated or too long");
+    hotssl__snapshot_bytes_free(buf, (size_t)total);
+    return HOTSSL_EINVAL;
+  }
+  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
+  hotssl__snapshot_bytes_free(buf, (size_t)total);
+  *build_failed = r != 0; /* create_from_snapshot logged it */
+  return r;
+}
+
 int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total) {
   if (len < HOTSSL__SNAPSHOT_HEADER || memcmp(hdr, "HTSN", 4) != 0 ||
       be(hdr + 4, 2) != SNAP_VERSION || be(hdr + 6, 2) > HOTSSL_SNAPSHOT_PATHS)

@@ -23,6 +23,16 @@ void hotssl__snapshot_bytes_free(unsigned char *p, size_t len);
 /* Total length announced by a header, after checking magic and version. */
 int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total);
 
+/* A backend's end of the hand-off: read a whole snapshot with read_fn (0: all n
+ * bytes read; -2: end of stream; -1: error), check that the stream ends
+ * right after it, and build the backend's manager from it. On a read
+ * failure returns HOTSSL_EINVAL / HOTSSL_ENOMEM with the reason in err (for
+ * the caller to log); a failure of the build was logged through opts and
+ * is in errbuf (*built_failed = 1). */
+int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
+                             hotssl_manager **m, const hotssl_manager_options *opts,
+                             char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed);
+
 /* Check and decode. On success *cfg is a new configuration, *has_contents
  * tells whether in was filled (CONTENTS) or not (PATHS: load from *cfg).
  * Malformed input: HOTSSL_EINVAL with the reason in errbuf; nothing to free. */

@@ -65,8 +65,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
   memset(out, 0, sizeof *out);
   if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
     return HOTSSL_ENOMEM;
-  rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY | APR_FOPEN_NONBLOCK,
-                     APR_OS_DEFAULT, pool);
+  rv = apr_file_open(&f, path, HOTSSL__OPEN_FLAGS, APR_OS_DEFAULT, pool);
   if (rv != APR_SUCCESS && (flags & HOTSSL__READ_MISSING_OK) && APR_STATUS_IS_ENOENT(rv)) {
     r = 0; /* out->data stays NULL: the file does not exist */
     goto out;
@@ -94,7 +93,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     goto out;
   }
   if ((flags & HOTSSL__READ_KEYFILE) &&
-      (r = hotssl__keyfile_check(&fi, errbuf, errlen)) != 0)
+      (r = hotssl__keyfile_check(f, &fi, errbuf, errlen)) != 0)
     goto out;
   /* Read at most size + 1 bytes: a file that grew since fstat is caught. */
   data = malloc((size_t)fi.size + 2);

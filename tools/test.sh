@@ -1,7 +1,8 @@
 #!/bin/sh
 # The README's second command: the whole test suite, as CI runs it.
-# Suites 1-5 build against mbedTLS 3.6 (the system's, or the one tools/deps.sh
-# builds once into .deps/); suite 6 against the system's mbedTLS 2.28.
+# Suites 1-6 build against mbedTLS 3.6 (the system's, or the one tools/deps.sh
+# builds once into .deps/); suite 7 against the system's mbedTLS 2.28; suite 8
+# cross-builds mbedTLS 3.6.6 itself for Windows.
 #   1. default build (-Werror): every test (unit, e2e, watcher, platform, valgrind)
 #   2. AddressSanitizer + UBSan build: every test
 #   3. ThreadSanitizer build: the concurrency, watcher and platform tests
@@ -10,6 +11,7 @@
 #   6. a bare clone (no ../shared beside it, no HOTSSL_TESTDATA): Release build with
 #      -Werror, then the default ctest suite (minus valgrind) on the generated test data
 #   7. compatibility: default build against the system's mbedTLS 2.28, every test
+#   8. Windows: .ci/windows cross-builds with mingw-w64 and runs the Windows tests under Wine
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -90,5 +92,15 @@ else
   status=1
 fi
 # ---- end of the mbedTLS 2.28 block ----
+
+# ---- Windows: mingw-w64 cross-build, tests under Wine (.ci/windows; issue 9) ----
+echo "=== windows ==="
+if sh .ci/windows; then
+  echo "=== windows: passed ==="
+else
+  echo "=== windows: FAILED ==="
+  status=1
+fi
+# ---- end of the Windows block ----
 [ $status -eq 0 ] && echo "ALL SUITES PASSED" || echo "SOME SUITES FAILED"
 exit $status

@@ -404,9 +404,12 @@ int hotssl_watcher_create(hotssl_watcher **out, hotssl_manager *m,
     *out = NULL;
   if (b != HOTSSL_WATCHER_AUTO && b != HOTSSL_WATCHER_NOTIFY && b != HOTSSL_WATCHER_POLL)
     return HOTSSL_EINVAL;
-#ifdef HOTSSL_HAVE_INOTIFY
+#if defined(HOTSSL_HAVE_INOTIFY)
   if (b != HOTSSL_WATCHER_POLL)
     primary = &hotssl__watch_inotify_ops;
+#elif defined(HOTSSL_HAVE_RDCW)
+  if (b != HOTSSL_WATCHER_POLL)
+    primary = &hotssl__watch_rdcw_ops;
 #else
   if (b == HOTSSL_WATCHER_NOTIFY)
     return HOTSSL_ENOTSUP;

@@ -5,7 +5,7 @@
  * fallback to polling, the thread or the host-loop dispatch) and talks to
  * a backend only through a hotssl__watch_ops table chosen at run time:
  * inotify/ (Linux), poll/ (content fingerprints, everywhere), win32/
- * (ReadDirectoryChangesW, with the Windows work). Tests can plug a fake
+ * (ReadDirectoryChangesW, Windows). Tests can plug a fake
  * backend with hotssl__watcher_create_ops().
  *
  * The few calls that depend on the operating system and are not a backend
@@ -69,6 +69,9 @@ typedef struct hotssl__watch_ops {
 #ifdef HOTSSL_HAVE_INOTIFY
 extern const hotssl__watch_ops hotssl__watch_inotify_ops;
 #endif
+#ifdef HOTSSL_HAVE_RDCW
+extern const hotssl__watch_ops hotssl__watch_rdcw_ops;
+#endif
 extern const hotssl__watch_ops hotssl__watch_poll_ops;
 
 /* Create a watcher around an explicit primary backend (NULL: polling only).
@@ -85,7 +88,7 @@ int hotssl__watch_set_add(hotssl__watch_set *set, const char *dir,
                           const char *name);
 void hotssl__watch_set_free(hotssl__watch_set *set);
 
-/* paths_posix.c: add to set the interests for one configured path: every
+/* paths_posix.c (paths_win32.c): add to set the interests for one configured path: every
  * symlink met while resolving it component by component (its directory and
  * name), the final entry, and for a directory every entry in it. Sets
  * set->missing_dir when a directory on the way does not exist. */

@@ -254,7 +254,11 @@ HOTSSL_EXTERN int hotssl_manager_reload(hotssl_manager *m,
 HOTSSL_EXTERN void hotssl_manager_request_reload(hotssl_manager *m);
 
 /* Descriptor that becomes readable after hotssl_manager_request_reload();
- * -1 where the platform has none. Owned by the manager. */
+ * -1 where the platform has none. Owned by the manager. On Windows an event
+ * HANDLE value, signalled instead of readable: wait for
+ * (HANDLE)(intptr_t)fd with WaitForSingleObject / WaitForMultipleObjects
+ * (hotssl_manager_request_reload may be called from a console control
+ * handler there). */
 HOTSSL_EXTERN int hotssl_manager_wakeup_fd(const hotssl_manager *m);
 
 /* Run a requested reload, if any (trigger "signal"). Returns what

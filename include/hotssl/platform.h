@@ -178,6 +178,14 @@ typedef struct hotssl_spawn_request {
  * backend started but the hand-off failed (it died or stalled), the error is
  * returned with *out set: the backend fails alone; reap it as usual.
  * Serializes with reloads of m (which may run the passphrase command).
+ *
+ * Windows: CreateProcessW with a PROC_THREAD_ATTRIBUTE_HANDLE_LIST naming
+ * only the standard handles and the read end of a one-instance pipe, so no
+ * other handle of the host is inherited even if inheritable; conn_fd is a
+ * SOCKET (as int), blocking, handed over with WSADuplicateSocketW. The
+ * backend's hotssl_backend_open sets *conn_fd to its own SOCKET (it calls
+ * WSAStartup once for it). There are no signals: an exit code from
+ * TerminateProcess is reported as is.
  */
 HOTSSL_EXTERN int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req,
                                hotssl_process **out, char *errbuf, size_t errlen);

@@ -38,7 +38,8 @@ typedef struct hotssl_watcher hotssl_watcher;
 
 typedef enum hotssl_watcher_backend {
   HOTSSL_WATCHER_AUTO = 0,    /* the platform's notification API, else polling */
-  HOTSSL_WATCHER_NOTIFY = 1,  /* the platform's notification API (inotify); fail if none */
+  HOTSSL_WATCHER_NOTIFY = 1,  /* the platform's notification API (inotify,
+                                 ReadDirectoryChangesW); fail if none */
   HOTSSL_WATCHER_POLL = 2     /* content fingerprints only */
 } hotssl_watcher_backend;
 
@@ -58,7 +59,8 @@ HOTSSL_EXTERN int hotssl_watcher_create(hotssl_watcher **out, hotssl_manager *m,
                                         const hotssl_watcher_options *opts);
 
 /* Descriptor that becomes readable when file events are pending; -1 when
- * the watcher only polls (rely on the dispatch timeout). Owned by w. */
+ * the watcher only polls (rely on the dispatch timeout). Owned by w. On
+ * Windows an event HANDLE value: wait with (HANDLE)(intptr_t)fd. */
 HOTSSL_EXTERN int hotssl_watcher_fd(const hotssl_watcher *w);
 
 /*
@@ -70,7 +72,8 @@ HOTSSL_EXTERN int hotssl_watcher_fd(const hotssl_watcher *w);
  */
 HOTSSL_EXTERN int hotssl_watcher_dispatch(hotssl_watcher *w);
 
-/* "inotify", "poll" or "inotify+poll" (fallback polling active). Static
+/* "inotify", "poll" or "inotify+poll" (fallback polling active); on
+ * Windows "ReadDirectoryChangesW" or "notify+poll". Static
  * text. Any thread (a snapshot). */
 HOTSSL_EXTERN const char *hotssl_watcher_backend_name(const hotssl_watcher *w);
 

@@ -11,10 +11,11 @@
 #include "../../core/internal.h"
 #include "../os.h"
 
-int hotssl__keyfile_check(const apr_finfo_t *fi, char *errbuf, size_t errlen) {
+int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, size_t errlen) {
   uid_t me = geteuid();
   uid_t owner = (uid_t)fi->user;
   apr_fileperms_t prot = fi->protection;
+  (void)f; /* fi is the fstat of f */
 
   if (owner != me && owner != 0) {
     hotssl__fmt(errbuf, errlen,

@@ -265,13 +265,22 @@ static int recv_all(int fd, unsigned char *p, size_t n, uint64_t deadline) {
   return 0;
 }
 
+typedef struct recv_state {
+  int fd;
+  uint64_t deadline;
+} recv_state;
+
+static int recv_some(void *ctx, unsigned char *p, size_t n) {
+  recv_state *rs = ctx;
+  return recv_all(rs->fd, p, n, rs->deadline);
+}
+
 int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
                         const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
   hotssl__log log = {NULL, NULL};
   const char *s = handoff;
-  int cfd = -1, sfd = -1, r;
-  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf = NULL, extra;
-  uint64_t total = 0, deadline;
+  int cfd = -1, sfd = -1, r, built = 0;
+  recv_state rs;
   char err[HOTSSL__ERRLEN];
 
   if (conn_fd != NULL)
@@ -309,36 +318,16 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
   if (cfd >= 0)
     fcntl(cfd, F_SETFD, FD_CLOEXEC);
   *conn_fd = cfd;
-  deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
-  if (recv_all(sfd, hdr, sizeof hdr, deadline) != 0 ||
-      hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: %s",
-                total == 0 ? "missing or invalid header" : "read failed");
-    r = HOTSSL_EINVAL;
-    goto fail;
-  }
-  if ((buf = malloc((size_t)total)) == NULL) {
-    r = HOTSSL_ENOMEM;
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: out of memory");
-    goto fail;
-  }
-  memcpy(buf, hdr, sizeof hdr);
-  if (recv_all(sfd, buf + sizeof hdr, (size_t)total - sizeof hdr, deadline) != 0 ||
-      recv_all(sfd, &extra, 1, deadline) != -2) {
-    hotssl__fmt(err, sizeof err, "could not read the snapshot from the parent: truncated or too long");
-    r = HOTSSL_EINVAL;
-    goto fail;
-  }
+  rs.fd = sfd;
+  rs.deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
+  r = hotssl__snapshot_receive(recv_some, &rs, m, opts, errbuf, errlen, err, sizeof err, &built);
   close(sfd);
   sfd = -1;
-  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
-  hotssl__snapshot_bytes_free(buf, (size_t)total);
-  return r; /* create_from_snapshot logged any failure */
+  if (r == 0 || built)
+    return r; /* create_from_snapshot logged any failure */
 fail:
   if (sfd >= 0)
     close(sfd);
-  if (buf != NULL)
-    hotssl__snapshot_bytes_free(buf, (size_t)total);
   hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
   hotssl__fmt(errbuf, errlen, "%s", err);
   return r;

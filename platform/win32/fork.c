@@ -1,12 +1,10 @@
 /*
- * Windows placeholder for platform/posix/fork.c (not built yet; the Windows
- * issue builds it). Windows has no fork(): a host starts backends with
- * hotssl_spawn (CreateProcess through apr_proc_create), so
- *   hotssl_manager_before_fork / after_fork_parent / after_fork_child /
- *   hotssl_generation_after_fork_child  -> HOTSSL_ENOTSUP (parent: no-op),
- *   hotssl_prefork_*                     -> HOTSSL_ENOTSUP: a Windows worker
- *     pool would map a named, unnamed-ACL'd CreateFileMapping(INVALID_HANDLE_VALUE)
- *     section inherited by handle, with the same seqlock layout.
+ * Windows has no fork(): a host starts backends with hotssl_spawn
+ * (platform/win32/spawn.c) instead. The fork calls exist so that one host
+ * source compiles everywhere; they report HOTSSL_ENOTSUP (after_fork_parent
+ * is a no-op). A Windows worker pool (the prefork calls) would map an
+ * unnamed CreateFileMapping(INVALID_HANDLE_VALUE) section inherited by
+ * handle, with the same seqlock layout; it is not built.
  */
 #include "../../core/internal.h"
 #include "hotssl/platform.h"

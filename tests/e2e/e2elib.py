@@ -130,7 +130,26 @@ def binary_for_nobody(tmpdir):
     os.makedirs(bindir, exist_ok=True)
     os.chmod(bindir, 0o755)
     dst = os.path.join(bindir, "hotssl")
-    shutil.copy2(cli(), dst)
+    # Shared libraries from a private prefix (tools/deps.sh's mbedTLS in
+    # .deps/ of the checkout) are as unreachable as the binary: copy them
+    # beside it and start it through a wrapper that points the loader there.
+    libs = []
+    ldd = run(["ldd", cli()])
+    for line in ldd.stdout.splitlines():
+        m = re.search(r"=> (/\S+)", line)
+        if m and not m.group(1).startswith(("/usr/", "/lib")):
+            libs.append(m.group(1))
+    if libs:
+        real = os.path.join(bindir, "hotssl.bin")
+        shutil.copy2(cli(), real)
+        os.chmod(real, 0o755)
+        for lib in libs:
+            shutil.copy2(lib, os.path.join(bindir, os.path.basename(lib)))
+            os.chmod(os.path.join(bindir, os.path.basename(lib)), 0o755)
+        with open(dst, "w") as f:
+            f.write('#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' % (bindir, real))
+    else:
+        shutil.copy2(cli(), dst)
     os.chmod(dst, 0o755)
     p = run(prefix + [dst, "version"])
     if p.returncode != 0:

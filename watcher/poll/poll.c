@@ -66,8 +66,13 @@ void hotssl__watch_fingerprint(const hotssl__watch_set *set, unsigned char out[3
     }
     {
       /* Permissions matter: fixing a key's mode must trigger a reload. */
+#ifdef _WIN32
+      /* apr_uid_t is a pointer to a SID in the pool there: not a value. */
+      unsigned long meta[3] = {(unsigned long)fi.filetype, (unsigned long)fi.protection, 0};
+#else
       unsigned long meta[3] = {(unsigned long)fi.filetype, (unsigned long)fi.protection,
                                (unsigned long)fi.user};
+#endif
       SHA_UPDATE(&c, (const unsigned char *)meta, sizeof meta);
     }
     if (fi.filetype == APR_DIR) {

@@ -1,0 +1,122 @@
+"""hotssl.exe (the Windows build) under Wine, with Linux-side clients.
+
+--case rotation: `hotssl.exe serve -c /abs/unix/path/tls.conf -p 0 --mode
+    spawn` prints "listening on 127.0.0.1:PORT"; openssl s_client sees
+    certificate A; the files are replaced (rename over, from the Linux side)
+    and, with no signal or API call, s_client then sees certificate B (the
+    watcher: ReadDirectoryChangesW). Python's ssl echoes through a backend.
+--case isolation: --spawn-strategy reread --starttls-postgres: while the
+    certificate is broken a new backend has no TLS (answers 'N' to the
+    SSLRequest, logs why), a connection already open keeps echoing, the
+    parent lives on, and the first backend after the fix serves.
+--case example: examples/spawn_server_win32.c serves and picks up a
+    rotation through its watcher.
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "platform"))
+from ptlib import Pki, Server, TempDir, check, echo, main, peer_der, tls_connect, wait_for  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--wine", required=True)
+ap.add_argument("--hotssl", required=True)
+ap.add_argument("--example", required=True)
+ap.add_argument("--case", required=True)
+args = ap.parse_args()
+
+
+def s_client_serial(port):
+    """The serial (hex, as openssl x509 -serial) openssl s_client is served."""
+    sc = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost"],
+                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    x = subprocess.run(["openssl", "x509", "-noout", "-serial"], input=sc.stdout, capture_output=True,
+                       timeout=60)
+    out = x.stdout.decode()
+    return out.strip().split("=", 1)[1].upper() if out.startswith("serial=") else None
+
+
+def conf(d, extra):
+    path = os.path.join(d, "tls.conf")
+    with open(path, "w") as f:
+        f.write("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" + extra)
+    return path
+
+
+def serve(argv):
+    """Start a Windows program under Wine, from a folder on Wine's Z: drive
+    (where a Unix absolute path means itself)."""
+    return Server([args.wine] + argv, env=dict(os.environ, HOTSSL_WATCH_BACKEND="notify"))
+
+
+def rotation_seen(srv, pki):
+    check(s_client_serial(srv.port) == "A1", "s_client not served A")
+    t = tls_connect(srv.port)
+    check(peer_der(t) == pki.cert_der("a") and echo(t), "no echo through a backend")
+    t.close()
+    pki.install("b")
+    wait_for(lambda: s_client_serial(srv.port) == "B2", "s_client served B after the rotation")
+    check(srv.count("trigger: file change") >= 1, "no reload by the watcher:\n" + srv.log())
+
+
+def rotation(d, pki):
+    path = conf(d, "hotssl_watch = on\nhotssl_debounce_ms = 100\n")
+    check(os.path.isabs(path) and path.startswith("/"), "not a Unix absolute path")
+    srv = serve([args.hotssl, "serve", "-c", path, "-p", "0", "--mode", "spawn"])
+    try:
+        check(any(line.startswith("listening on 127.0.0.1:") for line in srv.out), "no listening line")
+        srv.wait_err(r"watching .*\(ReadDirectoryChangesW;", what="the watcher's start line")
+        rotation_seen(srv, pki)
+    finally:
+        srv.kill()
+
+
+def isolation(d, pki):
+    path = conf(d, "hotssl_watch = off\n")
+    srv = serve([args.hotssl, "serve", "-c", path, "-p", "0", "--mode", "spawn", "--spawn-strategy", "reread",
+                 "--starttls-postgres"])
+    try:
+        keep = tls_connect(srv.port, starttls=True)
+        check(not isinstance(keep, bytes) and peer_der(keep) == pki.cert_der("a"), "first backend not served A")
+        with open(pki.path("a.crt")) as f:
+            half = f.read()[:100]
+        with open(pki.path("server.crt.tmp"), "w") as f:
+            f.write(half)
+        os.rename(pki.path("server.crt.tmp"), pki.path("server.crt"))
+        answer = tls_connect(srv.port, starttls=True)
+        check(answer == b"N", "a backend started on the broken file answered %r, not 'N'" % (answer,))
+        wait_for(lambda: srv.count("this backend has no TLS") == 1, "the failing backend's log line")
+        check("could not load server certificate file" in srv.log(), "no reason logged:\n" + srv.log())
+        check(echo(keep, b"still here"), "an open connection was hurt by another backend's failure")
+        check(srv.proc.poll() is None, "the parent died")
+        pki.install("a")
+        t = tls_connect(srv.port, starttls=True)
+        check(not isinstance(t, bytes) and peer_der(t) == pki.cert_der("a") and echo(t),
+              "the first backend after the fix does not serve")
+        t.close()
+        keep.close()
+    finally:
+        srv.kill()
+
+
+def example(d, pki):
+    srv = serve([args.example, conf(d, "hotssl_debounce_ms = 100\n")])
+    try:
+        rotation_seen(srv, pki)
+    finally:
+        srv.kill()
+
+
+def go():
+    with TempDir("hotssl-windows-") as d:
+        pki = Pki(d)
+        pki.server(0xA1, "a")
+        pki.server(0xB2, "b")
+        pki.install("a")
+        os.chdir(d)
+        {"rotation": rotation, "isolation": isolation, "example": example}[args.case](d, pki)
+
+
+main(go)
