@@ -590,12 +590,14 @@ static void file_sets_free(file_set *f) {
   memset(f, 0, 4 * sizeof *f);
 }
 
-/* One CERT..CRL record into f (not seen before). -1: malformed. */
+/* One CERT..CRL record into f (not seen before). -1: malformed;
+ * HOTSSL_ENOMEM. */
 static int file_record(file_set *f, unsigned tag, const unsigned char *v, size_t vl) {
-  int k = (int)tag - T_CERT;
-  if (tag < T_CERT || tag > T_CRL || f[k].seen ||
-      parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n) != 0)
+  int k = (int)tag - T_CERT, pr;
+  if (tag < T_CERT || tag > T_CRL || f[k].seen)
     return -1;
+  if ((pr = parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n)) != 0)
+    return pr == HOTSSL_ENOMEM ? pr : -1;
   if (tag == T_KEY && f[k].n != 1)
     return -1;
   f[k].seen = 1;
@@ -623,9 +625,11 @@ static int files_to_inputs(hotssl__inputs *in, const file_set *f) {
       if ((in->crl_dir_files = calloc(f[3].n - 1, sizeof *in->crl_dir_files)) == NULL)
         return HOTSSL_ENOMEM;
       for (i = 1; i < f[3].n; i++) {
+        /* Counted before it is filled: a half-made entry is freed with the
+         * rest on failure. */
+        in->n_crl_dir_files = i;
         if ((ret = make_blob(&in->crl_dir_files[i - 1], f[3].label, &f[3].items[i], 1, 1)) != 0)
           return ret;
-        in->n_crl_dir_files = i;
       }
     }
   }
@@ -669,11 +673,16 @@ static int decode_host(hotssl__host_in *e, const unsigned char *v, size_t vl,
   while (r.left > 0) {
     const unsigned char *h, *q;
     size_t ql;
+    int fr;
     if (get(&r, 8, &h) != 0 || be(h + 2, 2) != 0)
       goto out;
     ql = (size_t)be(h + 4, 4);
-    if (get(&r, ql, &q) != 0 || file_record(f, (unsigned)be(h, 2), q, ql) != 0)
+    if (get(&r, ql, &q) != 0)
       goto out;
+    if ((fr = file_record(f, (unsigned)be(h, 2), q, ql)) != 0) {
+      ret = fr == HOTSSL_ENOMEM ? fr : -1;
+      goto out;
+    }
   }
   if (!f[0].seen || !f[1].seen)
     goto out;
@@ -807,8 +816,13 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     case T_KEY:
     case T_CA:
     case T_CRL:
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS || file_record(f, tag, v, vl) != 0)
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS)
         goto bad;
+      if ((ret = file_record(f, tag, v, vl)) == HOTSSL_ENOMEM)
+        goto fail;
+      if (ret != 0)
+        goto bad;
+      ret = HOTSSL_EINVAL;
       break;
     case T_HOSTS: {
       rd hr = {v, vl};
