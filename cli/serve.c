@@ -3,7 +3,9 @@
  * on file change when the watcher runs), logs to stderr and exits 0 on
  * SIGTERM. Thread mode runs here: one thread per connection, each acquiring
  * the generation current at accept time and releasing it when the
- * connection ends. Fork and spawn modes live in serve_modes.c.
+ * connection ends. Fork and spawn modes live in serve_modes.c. In every mode
+ * reloads run on their own thread (watch.c), so accepting never waits for
+ * one; TCP_NODELAY is set on every accepted socket (cli_accept).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +120,16 @@ int cli_listen(const char *host, int port, int *actual_port, char *shown, size_t
     if (shown != NULL)
       snprintf(shown, shownlen, "%s:%d", addr, *actual_port);
   }
+  return fd;
+}
+
+int cli_accept(int lfd) {
+  int one = 1, fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  /* mbedTLS writes each handshake message separately: with Nagle's
+   * algorithm and the client's delayed ACK, every handshake would stall
+   * about 40 ms on a small write waiting for an ACK. */
+  if (fd >= 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
 }
 
@@ -275,22 +287,19 @@ static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   t.active = 0;
 
   for (;;) {
-    struct pollfd p[3];
+    struct pollfd p[2];
     p[0].fd = lfd;
-    p[1].fd = hotssl_manager_wakeup_fd(m);
-    p[2].fd = cli_term_fd();
-    p[0].events = p[1].events = p[2].events = POLLIN;
-    if (poll(p, 3, -1) < 0) {
+    p[1].fd = cli_term_fd();
+    p[0].events = p[1].events = POLLIN;
+    if (poll(p, 2, -1) < 0) {
       if (errno == EINTR)
         continue;
       break;
     }
-    if (p[2].revents)
-      break;
     if (p[1].revents)
-      hotssl_manager_dispatch(m);
+      break;
     if (p[0].revents) {
-      int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+      int fd = cli_accept(lfd);
       conn_arg *a;
       pthread_t th;
       int slot = -1;
@@ -426,8 +435,9 @@ int cli_cmd_serve(int argc, char **argv) {
     hotssl_manager_destroy(m);
     return 1;
   }
-  if (o.watch && cli_watch_start(m, &w) != 0) {
-    fprintf(stderr, "hotssl: FATAL:  could not start the file watcher\n");
+  if (cli_watch_start(m, o.watch, &w) != 0) {
+    fprintf(stderr, "hotssl: FATAL:  could not start the %s\n",
+            o.watch ? "file watcher" : "reload thread");
     close(lfd);
     hotssl_manager_destroy(m);
     return 1;

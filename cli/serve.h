@@ -15,14 +15,18 @@ int cli_term_fd(void);
  * -1 on error (errno set; a name that does not resolve: EADDRNOTAVAIL).
  * shown (may be NULL) gets "ADDR:PORT" as bound ("[ADDR]:PORT" for IPv6). */
 int cli_listen(const char *host, int port, int *actual_port, char *shown, size_t shownlen);
+/* accept4 (close-on-exec) with TCP_NODELAY set on the new socket; -1 on error. */
+int cli_accept(int lfd);
 
 /* Fork and spawn modes: accept loop until cli_term_fd() is readable.
- * Must dispatch reload requests (hotssl_manager_wakeup_fd) in the parent. */
+ * Reload requests are served by cli_watch's thread, not here. */
 int cli_serve_mode(hotssl_manager *m, int listen_fd, const cli_serve_opts *o);
 
-/* File watching for serve (watch.c). */
+/* Reloads for serve, on their own thread (watch.c): the file watcher's
+ * thread when watch_files is set (it also serves SIGHUP), else a thread
+ * that only serves SIGHUP. The accept loops never dispatch. */
 typedef struct cli_watch cli_watch;
-int cli_watch_start(hotssl_manager *m, cli_watch **out);
+int cli_watch_start(hotssl_manager *m, int watch_files, cli_watch **out);
 void cli_watch_stop(cli_watch *w); /* NULL ok */
 /* In a forked child: drop the parent's watcher (descriptors and memory)
  * without touching its thread, which does not exist in the child. */

@@ -13,7 +13,9 @@
  * good generation, reread hands the settings and the backend re-reads the
  * files. The listening socket is close-on-exec and not inherited.
  *
- * Both: the parent dispatches reload requests and reaps children; on
+ * Both: the parent's reloads run on cli_watch's thread (a fork or a spawn
+ * never waits for one: the library holds no lock they need while it
+ * builds); the accept loop reaps children; on
  * SIGTERM it stops accepting, sends SIGTERM to the children and waits.
  */
 #include <errno.h>
@@ -35,21 +37,19 @@ static void logf_cli(hotssl_log_level level, const char *what, const char *why) 
   cli_log(NULL, level, line);
 }
 
-/* Wait for the listening socket, a reload request or shutdown. Returns
- * 1 when a connection is ready, 0 otherwise, -1 on shutdown. */
-static int wait_events(hotssl_manager *m, int lfd) {
-  struct pollfd p[3];
+/* Wait for the listening socket or shutdown (reload requests are served
+ * by cli_watch's thread). Returns 1 when a connection is ready, 0
+ * otherwise, -1 on shutdown. */
+static int wait_events(int lfd) {
+  struct pollfd p[2];
   p[0].fd = lfd;
-  p[1].fd = hotssl_manager_wakeup_fd(m);
-  p[2].fd = cli_term_fd();
-  p[0].events = p[1].events = p[2].events = POLLIN;
+  p[1].fd = cli_term_fd();
+  p[0].events = p[1].events = POLLIN;
   /* The timeout only bounds how long an ended child stays a zombie. */
-  if (poll(p, 3, 200) < 0)
+  if (poll(p, 2, 200) < 0)
     return errno == EINTR ? 0 : -1;
-  if (p[2].revents)
-    return -1;
   if (p[1].revents)
-    hotssl_manager_dispatch(m);
+    return -1;
   return p[0].revents ? 1 : 0;
 }
 
@@ -130,14 +130,14 @@ static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   pidlist kids = {NULL, 0, 0};
   size_t i;
   for (;;) {
-    int ev = wait_events(m, lfd), fd;
+    int ev = wait_events(lfd), fd;
     pid_t pid;
     reap_forked(&kids, 0);
     if (ev < 0)
       break;
     if (ev == 0)
       continue;
-    if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+    if ((fd = cli_accept(lfd)) < 0)
       continue;
     hotssl_manager_before_fork(m);
     pid = fork();
@@ -212,7 +212,7 @@ static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   argv[3] = o->starttls_postgres ? "--starttls-postgres" : NULL;
   argv[4] = NULL;
   for (;;) {
-    int ev = wait_events(m, lfd), fd, r;
+    int ev = wait_events(lfd), fd, r;
     hotssl_spawn_request req;
     hotssl_process *p = NULL;
     hotssl_generation *g;
@@ -222,7 +222,7 @@ static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
       break;
     if (ev == 0)
       continue;
-    if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+    if ((fd = cli_accept(lfd)) < 0)
       continue;
     /* The last good generation's snapshot, taken once per generation. */
     g = hotssl_manager_acquire(m);

@@ -277,6 +277,12 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, unsigned kind, int starttl
      * non-blocking mode: the backend wants a plain blocking socket. */
     WSAEventSelect(fd, NULL, 0);
     ioctlsocket(fd, FIONBIO, &blocking);
+    {
+      /* mbedTLS sends each handshake message on its own: without this,
+       * Nagle and the client's delayed ACK stall every handshake. */
+      BOOL one = TRUE;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+    }
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
     g = hotssl_manager_acquire(m);
     cur = hotssl_generation_number(g);
@@ -401,7 +407,7 @@ int cli_cmd_serve(int argc, char **argv) {
   }
   g_manager = m;
   SetConsoleCtrlHandler(on_console, TRUE);
-  if (watch && cli_watch_start(m, &w) != 0) {
+  if (watch && cli_watch_start(m, 1, &w) != 0) {
     fprintf(stderr, "hotssl: FATAL:  could not start the file watcher\n");
     closesocket(lfd);
     hotssl_manager_destroy(m);

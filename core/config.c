@@ -423,7 +423,7 @@ static int load_one(loadctx *lc, const char *abs, char *errbuf, size_t errlen) {
   int r;
   char sub[HOTSSL__ERRLEN];
 
-  r = hotssl__file_read(abs, 0, 1024 * 1024, &b, sub, sizeof sub);
+  r = hotssl__file_read(abs, 0, 1024 * 1024, NULL, &b, sub, sizeof sub);
   if (r != 0) {
     hotssl__fmt(errbuf, errlen, "could not open configuration file \"%s\": %s", abs, sub);
     return r;

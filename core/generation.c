@@ -88,6 +88,27 @@ static hotssl__shared *reuse(hotssl__shared *prev, const unsigned char fp[32]) {
   return NULL;
 }
 
+/* The same, also looking at the manager's recently replaced objects. */
+static hotssl__shared *reuse_any(hotssl__shared *prev, const hotssl__inputs *in, int kind,
+                                 const unsigned char fp[32]) {
+  hotssl__shared *o = reuse(prev, fp);
+  size_t i;
+  for (i = 0; o == NULL && i < in->n_recent; i++)
+    if (in->recent[i] != NULL && in->recent[i]->kind == kind)
+      o = reuse(in->recent[i], fp);
+  return o;
+}
+
+/* The loader skips reading a file only when its parsed object is reused
+ * (core/inputs.c); one that reaches a parser unread is a bug, refused. */
+static int unread(const hotssl__blob *b, const char *what, char *errbuf, size_t errlen) {
+  if (b->data != NULL)
+    return 0;
+  hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": internal error: file was not read", what,
+              b->path != NULL ? b->path : "");
+  return 1;
+}
+
 static int looks_pem(const hotssl__blob *b) {
   return strstr((const char *)b->data, "-----BEGIN ") != NULL;
 }
@@ -179,6 +200,8 @@ static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
                           const char *what, char *errbuf, size_t errlen) {
   int ret;
   char t[300];
+  if (unread(b, what, errbuf, errlen))
+    return -1;
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": file is empty", what, b->path);
     return -1;
@@ -242,13 +265,16 @@ static char *expand_command(const char *cmd, const char *prompt) {
 static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
                     mbedtls_ctr_drbg_context *drbg, char *errbuf, size_t errlen) {
   const hotssl__blob *b = &in->key;
-  size_t len = looks_pem(b) ? b->len + 1 : b->len;
+  size_t len;
   unsigned char *p8 = NULL, *plain = NULL;
   size_t p8len = 0, plainlen = 0;
   char *pass = NULL, *cmd = NULL;
   char t[300];
   int ret, r, encrypted_pkcs8 = 0;
 
+  if (unread(b, "private key file", errbuf, errlen))
+    return HOTSSL_EKEY;
+  len = looks_pem(b) ? b->len + 1 : b->len;
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": file is empty", b->path);
     return HOTSSL_EKEY;
@@ -290,7 +316,8 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
     r = HOTSSL_ENOMEM;
     goto out;
   }
-  r = hotssl__run_passphrase_command(cmd, in->s.passphrase_timeout_ms, &pass, t, sizeof t);
+  r = hotssl__run_passphrase_command(cmd, in->s.passphrase_timeout_ms, in->spawn_lock, &pass,
+                                     t, sizeof t);
   if (r != 0) {
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": ssl_passphrase_command: %s",
                 b->path, t);
@@ -407,6 +434,8 @@ static int parse_crl_blob(mbedtls_x509_crl *crl, const hotssl__blob *b,
   mbedtls_x509_crl *last = NULL, *c;
   char t[300];
   int ret;
+  if (unread(b, "SSL certificate revocation list file", errbuf, errlen))
+    return HOTSSL_ECRL;
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen,
                 "could not load SSL certificate revocation list file \"%s\": file is empty", b->path);
@@ -463,22 +492,30 @@ static unsigned count_crts(const mbedtls_x509_crt *c) {
   return n;
 }
 
-/* Facts about the CA file and CRL set, for the stats. */
-static void fill_set_info(hotssl_stats *st, const hotssl_generation *g) {
+/* Entries and earliest next update of a parsed CRL set, into o (once, when
+ * it is parsed: walking 100,000 entries at every rotation would cost more
+ * than the rest of the reload). */
+static void count_crls(hotssl__shared *o) {
   const mbedtls_x509_crl *c;
-  st->chain_length = count_crts(&g->cert->u.crt);
-  st->ca_count = g->ca != NULL ? count_crts(&g->ca->u.crt) : 0;
-  st->crl_entries = 0;
-  st->crl_next_update_unix = 0;
-  for (c = g->crl != NULL ? &g->crl->u.crl : NULL; c != NULL && c->raw.p != NULL; c = c->next) {
+  o->crl_entries = 0;
+  o->crl_next_update = 0;
+  for (c = &o->u.crl; c != NULL && c->raw.p != NULL; c = c->next) {
     const mbedtls_x509_crl_entry *e;
     /* An absent next update counts as already past, as mbedTLS sees it. */
     int64_t nu = c->next_update.year == 0 ? 1 : hotssl__x509_time_unix(&c->next_update);
     for (e = &c->entry; e != NULL && e->raw.p != NULL; e = e->next)
-      st->crl_entries++;
-    if (st->crl_next_update_unix == 0 || nu < st->crl_next_update_unix)
-      st->crl_next_update_unix = nu;
+      o->crl_entries++;
+    if (o->crl_next_update == 0 || nu < o->crl_next_update)
+      o->crl_next_update = nu;
   }
+}
+
+/* Facts about the CA file and CRL set, for the stats. */
+static void fill_set_info(hotssl_stats *st, const hotssl_generation *g) {
+  st->chain_length = count_crts(&g->cert->u.crt);
+  st->ca_count = g->ca != NULL ? count_crts(&g->ca->u.crt) : 0;
+  st->crl_entries = g->crl != NULL ? g->crl->crl_entries : 0;
+  st->crl_next_update_unix = g->crl != NULL ? g->crl->crl_next_update : 0;
 }
 
 /* Problems that do not depend on the time: a weak key, a chain whose
@@ -597,7 +634,6 @@ void hotssl__generation_free(hotssl_generation *g) {
     return;
   mbedtls_ssl_config_free(&g->conf);
   mbedtls_ctr_drbg_free(&g->drbg); /* zeroizes the DRBG state */
-  mbedtls_entropy_free(&g->entropy);
   hotssl__shared_release(g->cert);
   hotssl__shared_release(g->key);
   hotssl__shared_release(g->ca);
@@ -628,7 +664,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
                                  char *errbuf, size_t errlen) {
   hotssl_generation *g;
   char t[300];
-  int ret, r;
+  int ret, r, key_is_new = 0;
   unsigned char pers[64];
 
   *out = NULL;
@@ -637,15 +673,13 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
   atomic_init(&g->refs, 1);
   g->number = number;
   memcpy(g->fingerprint, in->fingerprint, 32);
-  mbedtls_entropy_init(&g->entropy);
   mbedtls_ctr_drbg_init(&g->drbg);
   mbedtls_ssl_config_init(&g->conf);
 
   /* Each generation has its own DRBG, personalized with its identity. */
   hotssl__fmt((char *)pers, sizeof pers, "hotssl generation %llu %p",
               (unsigned long long)number, (void *)g);
-  ret = mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy, pers,
-                              strlen((char *)pers));
+  ret = mbedtls_ctr_drbg_seed(&g->drbg, hotssl__os_entropy, NULL, pers, strlen((char *)pers));
   if (ret != 0) {
     hotssl__mbedtls_err(t, sizeof t, ret);
     hotssl__fmt(errbuf, errlen, "could not seed the random generator: %s", t);
@@ -654,7 +688,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
   }
 
   /* Certificate chain. */
-  if ((g->cert = reuse(prev ? prev->cert : NULL, in->fp_cert)) == NULL) {
+  if ((g->cert = reuse_any(prev ? prev->cert : NULL, in, KIND_CRT, in->fp_cert)) == NULL) {
     if ((g->cert = shared_new(KIND_CRT, in->fp_cert)) == NULL) {
       r = HOTSSL_ENOMEM;
       goto fail;
@@ -665,22 +699,29 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     }
   }
   /* Private key (an unchanged key is reused: no passphrase needed). */
-  if ((g->key = reuse(prev ? prev->key : NULL, in->fp_key)) == NULL) {
+  if ((g->key = reuse_any(prev ? prev->key : NULL, in, KIND_PK, in->fp_key)) == NULL) {
     if ((g->key = shared_new(KIND_PK, in->fp_key)) == NULL) {
       r = HOTSSL_ENOMEM;
       goto fail;
     }
     if ((r = load_key(&g->key->u.pk, in, is_reload, &g->drbg, errbuf, errlen)) != 0)
       goto fail;
+    key_is_new = 1;
   }
-  /* Both objects reused from one previous generation: checked as a pair there. */
-  if (!(prev != NULL && g->cert == prev->cert && g->key == prev->key) &&
-      check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
+  /* A key's pairing with the same certificate bytes was checked when it was
+   * parsed: the same bytes give the same answer. */
+  if (g->key->paired && memcmp(g->key->paired_cert_fp, in->fp_cert, 32) == 0) {
+    /* checked */
+  } else if (check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
     hotssl__fmt(errbuf, errlen,
                 "check of private key failed: private key file \"%s\" does not match server certificate file \"%s\"",
                 in->key.path, in->cert.path);
     r = HOTSSL_EMISMATCH;
     goto fail;
+  } else if (key_is_new) {
+    /* Parsed by this build and not shared yet: record the check. */
+    memcpy(g->key->paired_cert_fp, in->fp_cert, 32);
+    g->key->paired = 1;
   }
 
   /* Expiry of the leaf. */
@@ -707,7 +748,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
   }
 
   /* CA file. */
-  if (in->ca.data != NULL) {
+  if (HOTSSL__BLOB_SET(in->ca)) {
     if ((g->ca = reuse(prev ? prev->ca : NULL, in->fp_ca)) == NULL) {
       const mbedtls_x509_crt *c;
       int any_ca = 0;
@@ -731,7 +772,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     }
   }
   /* CRL file and directory, one set. */
-  if (in->crl.data != NULL || in->n_crl_dir_files > 0) {
+  if (HOTSSL__BLOB_SET(in->crl) || in->n_crl_dir_files > 0) {
     if (g->ca == NULL) {
       hotssl__fmt(errbuf, errlen,
                   "ssl_crl_file and ssl_crl_dir require ssl_ca_file to be set");
@@ -744,7 +785,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
         r = HOTSSL_ENOMEM;
         goto fail;
       }
-      if (in->crl.data != NULL &&
+      if (HOTSSL__BLOB_SET(in->crl) &&
           (r = parse_crl_blob(&g->crl->u.crl, &in->crl, &g->ca->u.crt, errbuf, errlen)) != 0)
         goto fail;
       for (i = 0; i < in->n_crl_dir_files; i++)
@@ -758,6 +799,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
                     hotssl_strerror(r));
         goto fail;
       }
+      count_crls(g->crl);
     }
   }
 

@@ -264,7 +264,7 @@ static int read_names_file(load_ctx *c, hotssl__host_in *e, const char *rel, uns
   int r;
   if (p == NULL)
     return HOTSSL_ENOMEM;
-  r = hotssl__file_read(p, 0, MAX_NAMES_FILE, &b, sub, sizeof sub);
+  r = hotssl__file_read(p, 0, MAX_NAMES_FILE, NULL, &b, sub, sizeof sub);
   if (r != 0) {
     hotssl__fmt(c->errbuf, c->errlen, "could not load server name file \"%s\": %s in hosts file \"%s\" line %u",
                 p, sub, c->h->path, lineno);
@@ -518,7 +518,8 @@ int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
     r = HOTSSL_ENOMEM;
     goto out;
   }
-  r = hotssl__file_read(c.h->path, HOTSSL__READ_MISSING_OK, s->max_file_size, &b, sub, sizeof sub);
+  r = hotssl__file_read(c.h->path, HOTSSL__READ_MISSING_OK, s->max_file_size, NULL, &b, sub,
+                        sizeof sub);
   if (r != 0) {
     hotssl__fmt(errbuf, errlen, "could not load hosts file \"%s\": %s", c.h->path, sub);
     goto out;
@@ -702,6 +703,8 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
     }
     return hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
   }
+  for (i = 0; i < hi->n; i++)
+    hi->v[i].in.spawn_lock = in->spawn_lock; /* the manager's, for passphrase commands */
   if (top_entry < 0 && in->s.cert_file == NULL) {
     /* Nothing serves a connection without a server name: handshake_failure. */
     top_entry = 0;
@@ -839,7 +842,7 @@ int hotssl__hosts_watch_paths(const hotssl_config *cfg, int (*add)(void *ctx, ch
     return HOTSSL_ENOMEM;
   }
   /* Unreadable or missing: only the file itself is watched. */
-  if (hotssl__file_read(path, HOTSSL__READ_MISSING_OK, 1u << 24, &b, sub, sizeof sub) != 0)
+  if (hotssl__file_read(path, HOTSSL__READ_MISSING_OK, 1u << 24, NULL, &b, sub, sizeof sub) != 0)
     memset(&b, 0, sizeof b);
   if ((r = add(ctx, path)) != 0 || b.data == NULL) {
     hotssl__blob_free(&b);

@@ -2,7 +2,10 @@
  * The loader: turns a configuration into hotssl__inputs, the exact bytes of
  * every file (read once through hotssl__file_read) plus the checked settings,
  * and fingerprints them. Nothing here parses certificates; the builder does.
- * Called by the manager under its reload lock; no state.
+ * With the manager's memos (hotssl__inputs_load_memo), a file whose identity
+ * is unchanged since the last load costs an open and an fstat, not a read
+ * and a hash. Called by the manager under its build lock; no state of its
+ * own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,21 +31,100 @@ void hotssl__inputs_free(hotssl__inputs *in) {
   memset(in, 0, sizeof *in);
 }
 
-/* what: PostgreSQL's words for the file ("server certificate file", ...). */
-static int read_one(hotssl__blob *b, const char *path, const char *what,
-                    unsigned flags, uint64_t max, char *errbuf, size_t errlen) {
+/* ---- memos ---- */
+
+void hotssl__file_memos_free(hotssl__file_memos *m) {
+  size_t i;
+  if (m == NULL)
+    return;
+  for (i = 0; i < m->n; i++)
+    free(m->v[i].path);
+  free(m->v);
+  m->v = NULL;
+  m->n = 0;
+}
+
+int hotssl__file_memo_trusted(const hotssl__file_memo *memo) {
+  int64_t limit = memo->seen_ns - HOTSSL__RACY_NS;
+  return memo->id.mtime_ns < limit && memo->id.ctime_ns < limit;
+}
+
+static const hotssl__file_memo *memo_find(const hotssl__file_memos *m, const char *path) {
+  size_t i;
+  if (m == NULL)
+    return NULL;
+  for (i = 0; i < m->n; i++)
+    if (strcmp(m->v[i].path, path) == 0)
+      return &m->v[i];
+  return NULL;
+}
+
+/* Replace memos with what in holds (read files get a new memo, unread ones
+ * keep theirs). On allocation failure memos are emptied: only slower. */
+static void memos_update(hotssl__file_memos *m, const hotssl__inputs *in) {
+  const hotssl__blob *b[4] = {&in->cert, &in->key, &in->ca, &in->crl};
+  size_t n = 0, i, cap = 4 + in->n_crl_dir_files;
+  hotssl__file_memo *v = calloc(cap, sizeof *v);
+  if (v != NULL) {
+    for (i = 0; i < cap; i++) {
+      const hotssl__blob *x = i < 4 ? b[i] : &in->crl_dir_files[i - 4];
+      if (!HOTSSL__BLOB_SET(*x) || memo_find(&(hotssl__file_memos){v, n}, x->path) != NULL)
+        continue;
+      if ((v[n].path = hotssl__strdup(x->path)) == NULL)
+        break;
+      v[n].id = x->id;
+      v[n].seen_ns = x->seen_ns;
+      memcpy(v[n].sha256, x->sha256, 32);
+      n++;
+    }
+    if (i < cap) {
+      hotssl__file_memos_free(&(hotssl__file_memos){v, n});
+      v = NULL;
+      n = 0;
+    }
+  }
+  hotssl__file_memos_free(m);
+  m->v = v;
+  m->n = n;
+}
+
+/* what: PostgreSQL's words for the file ("server certificate file", ...).
+ * With a trusted memo for path, an unchanged file is not read. */
+static int read_one(hotssl__blob *b, const char *path, const char *what, unsigned flags,
+                    uint64_t max, const hotssl__file_memos *memos, char *errbuf, size_t errlen) {
   char sub[HOTSSL__ERRLEN];
-  int r = hotssl__file_read(path, flags, max, b, sub, sizeof sub);
+  const hotssl__file_memo *memo = memo_find(memos, path);
+  int r;
+  if (memo != NULL && !hotssl__file_memo_trusted(memo))
+    memo = NULL;
+  r = hotssl__file_read(path, flags, max, memo != NULL ? &memo->id : NULL, b, sub, sizeof sub);
   if (r == HOTSSL_EKEYPERM)
     hotssl__fmt(errbuf, errlen, "%s \"%s\" %s", what, path, sub);
   else if (r != 0)
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": %s", what, path, sub);
+  else if (b->unread)
+    memcpy(b->sha256, memo->sha256, 32);
+  return r;
+}
+
+/* Read b again, for real, when it was skipped but is needed after all. */
+static int reread(hotssl__blob *b, const char *what, unsigned flags, uint64_t max,
+                  char *errbuf, size_t errlen) {
+  char *path;
+  int r;
+  if (!b->unread)
+    return 0;
+  if ((path = hotssl__strdup(b->path)) == NULL)
+    return HOTSSL_ENOMEM;
+  hotssl__blob_free(b);
+  r = read_one(b, path, what, flags, max, NULL, errbuf, errlen);
+  free(path);
   return r;
 }
 
 static void fp_blob(const hotssl__blob *b, unsigned char out[32]) {
-  if (b->data != NULL)
-    hotssl__sha256(b->data, b->len, out);
+  if (HOTSSL__BLOB_SET(*b))
+    memcpy(out, b->sha256, 32);
   else
     memset(out, 0, 32);
 }
@@ -57,8 +139,92 @@ static void fp_blob(const hotssl__blob *b, unsigned char out[32]) {
 #  define SHA_FINISH(c, o) mbedtls_sha256_finish_ret(c, o)
 #endif
 
+/* One fingerprint for the whole CRL set (file + directory, in order), over
+ * each file's name and content hash. */
+static void fp_crl_set(hotssl__inputs *in) {
+  mbedtls_sha256_context c;
+  size_t i;
+  mbedtls_sha256_init(&c);
+  SHA_START(&c);
+  if (HOTSSL__BLOB_SET(in->crl))
+    SHA_UPDATE(&c, in->crl.sha256, 32);
+  for (i = 0; i < in->n_crl_dir_files; i++) {
+    SHA_UPDATE(&c, (const unsigned char *)in->crl_dir_files[i].path,
+               strlen(in->crl_dir_files[i].path) + 1);
+    SHA_UPDATE(&c, in->crl_dir_files[i].sha256, 32);
+  }
+  SHA_FINISH(&c, in->fp_crl);
+  mbedtls_sha256_free(&c);
+}
+
+/* A parsed key is reused by the next generation only when every input that
+ * produced it is unchanged: the key's content (its hash, known even when the
+ * file was not read again), and for an encrypted key the passphrase command
+ * and its reload flag (issue 7). A changed command makes the builder decrypt
+ * again: it runs the new command when reloads may run it, and refuses the
+ * reload otherwise. */
+static void fp_key(hotssl__inputs *in) {
+  mbedtls_sha256_context c;
+  const char *cmd = in->s.passphrase_command ? in->s.passphrase_command : "";
+  unsigned char flag = (unsigned char)(in->s.passphrase_supports_reload ? 1 : 0);
+  mbedtls_sha256_init(&c);
+  SHA_START(&c);
+  if (HOTSSL__BLOB_SET(in->key))
+    SHA_UPDATE(&c, in->key.sha256, 32);
+  SHA_UPDATE(&c, (const unsigned char *)"\0cmd", 4);
+  SHA_UPDATE(&c, (const unsigned char *)cmd, strlen(cmd) + 1);
+  SHA_UPDATE(&c, &flag, 1);
+  SHA_FINISH(&c, in->fp_key);
+  mbedtls_sha256_free(&c);
+}
+
+static int fp_is(const unsigned char fp[32], const hotssl__shared *o) {
+  return o != NULL && memcmp(fp, o->fp, 32) == 0;
+}
+
+#define CRL_WHAT "SSL certificate revocation list file"
+
+/* Files skipped by their memo stay skipped only where the builder reuses
+ * cur's parsed object (its reuse rules in generation.c): same hash, and for
+ * the CRL set also the same CA set (a new CA set re-verifies the CRLs). */
+static int reread_unless_reused(hotssl__inputs *in, const hotssl_generation *cur,
+                                char *errbuf, size_t errlen) {
+  uint64_t max = in->s.max_file_size;
+  int r, crl_reused;
+  size_t i;
+  if (!fp_is(in->fp_cert, cur ? cur->cert : NULL) &&
+      (r = reread(&in->cert, "server certificate file", 0, max, errbuf, errlen)) != 0)
+    return r;
+  if (!fp_is(in->fp_key, cur ? cur->key : NULL) &&
+      (r = reread(&in->key, "private key file", HOTSSL__READ_KEYFILE, max, errbuf, errlen)) != 0)
+    return r;
+  if (!fp_is(in->fp_ca, cur ? cur->ca : NULL) &&
+      (r = reread(&in->ca, "root certificate file", 0, max, errbuf, errlen)) != 0)
+    return r;
+  crl_reused = fp_is(in->fp_crl, cur ? cur->crl : NULL) && fp_is(in->fp_ca, cur ? cur->ca : NULL);
+  if (!crl_reused) {
+    if ((r = reread(&in->crl, CRL_WHAT, 0, max, errbuf, errlen)) != 0)
+      return r;
+    for (i = 0; i < in->n_crl_dir_files; i++)
+      if ((r = reread(&in->crl_dir_files[i], CRL_WHAT, 0, max, errbuf, errlen)) != 0)
+        return r;
+  }
+  /* Content read again may differ from the memo (a racy change). */
+  fp_blob(&in->cert, in->fp_cert);
+  fp_key(in);
+  fp_blob(&in->ca, in->fp_ca);
+  fp_crl_set(in);
+  return 0;
+}
+
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
                         char *errbuf, size_t errlen) {
+  return hotssl__inputs_load_memo(in, cfg, NULL, NULL, errbuf, errlen);
+}
+
+int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
+                             hotssl__file_memos *memos, const hotssl_generation *cur,
+                             char *errbuf, size_t errlen) {
   int r;
   uint64_t max;
   memset(in, 0, sizeof *in);
@@ -67,14 +233,14 @@ int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
   max = in->s.max_file_size;
   /* With ssl_sni on the configuration file may name no certificate. */
   if (in->s.cert_file != NULL &&
-      ((r = read_one(&in->cert, in->s.cert_file, "server certificate file", 0, max, errbuf, errlen)) != 0 ||
-       (r = read_one(&in->key, in->s.key_file, "private key file", HOTSSL__READ_KEYFILE, max, errbuf, errlen)) != 0))
+      ((r = read_one(&in->cert, in->s.cert_file, "server certificate file", 0, max, memos, errbuf, errlen)) != 0 ||
+       (r = read_one(&in->key, in->s.key_file, "private key file", HOTSSL__READ_KEYFILE, max, memos, errbuf, errlen)) != 0))
     goto fail;
   if (in->s.ca_file != NULL &&
-      (r = read_one(&in->ca, in->s.ca_file, "root certificate file", 0, max, errbuf, errlen)) != 0)
+      (r = read_one(&in->ca, in->s.ca_file, "root certificate file", 0, max, memos, errbuf, errlen)) != 0)
     goto fail;
   if (in->s.crl_file != NULL &&
-      (r = read_one(&in->crl, in->s.crl_file, "SSL certificate revocation list file", 0, max, errbuf, errlen)) != 0)
+      (r = read_one(&in->crl, in->s.crl_file, CRL_WHAT, 0, max, memos, errbuf, errlen)) != 0)
     goto fail;
   if (in->s.crl_dir != NULL) {
     char **names = NULL;
@@ -96,8 +262,7 @@ int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
         if (p == NULL)
           r = HOTSSL_ENOMEM;
         else
-          r = read_one(&in->crl_dir_files[i], p,
-                       "SSL certificate revocation list file", 0, max, errbuf, errlen);
+          r = read_one(&in->crl_dir_files[i], p, CRL_WHAT, 0, max, memos, errbuf, errlen);
         free(p);
         if (r == 0)
           in->n_crl_dir_files = i + 1;
@@ -113,42 +278,11 @@ int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
   if (in->s.sni && (r = hotssl__hosts_load(&in->hosts, cfg, &in->s, errbuf, errlen)) != 0)
     goto fail;
   fp_blob(&in->cert, in->fp_cert);
-  {
-    /* A parsed key is reused by the next generation only when every input
-     * that produced it is unchanged: the key bytes, and for an encrypted key
-     * the passphrase command and its reload flag (issue 7). A changed command
-     * makes the builder decrypt again: it runs the new command when reloads
-     * may run it, and refuses the reload otherwise. */
-    mbedtls_sha256_context c;
-    const char *cmd = in->s.passphrase_command ? in->s.passphrase_command : "";
-    unsigned char flag = (unsigned char)(in->s.passphrase_supports_reload ? 1 : 0);
-    mbedtls_sha256_init(&c);
-    SHA_START(&c);
-    if (in->key.data != NULL)
-      SHA_UPDATE(&c, in->key.data, in->key.len);
-    SHA_UPDATE(&c, (const unsigned char *)"\0cmd", 4);
-    SHA_UPDATE(&c, (const unsigned char *)cmd, strlen(cmd) + 1);
-    SHA_UPDATE(&c, &flag, 1);
-    SHA_FINISH(&c, in->fp_key);
-    mbedtls_sha256_free(&c);
-  }
+  fp_key(in);
   fp_blob(&in->ca, in->fp_ca);
-  {
-    /* One fingerprint for the whole CRL set (file + directory), in order. */
-    mbedtls_sha256_context c;
-    size_t i;
-    mbedtls_sha256_init(&c);
-    SHA_START(&c);
-    if (in->crl.data != NULL)
-      SHA_UPDATE(&c, in->crl.data, in->crl.len);
-    for (i = 0; i < in->n_crl_dir_files; i++) {
-      SHA_UPDATE(&c, (const unsigned char *)in->crl_dir_files[i].path,
-                 strlen(in->crl_dir_files[i].path) + 1);
-      SHA_UPDATE(&c, in->crl_dir_files[i].data, in->crl_dir_files[i].len);
-    }
-    SHA_FINISH(&c, in->fp_crl);
-    mbedtls_sha256_free(&c);
-  }
+  fp_crl_set(in);
+  if ((r = reread_unless_reused(in, cur, errbuf, errlen)) != 0)
+    goto fail;
   {
     mbedtls_sha256_context c;
     mbedtls_sha256_init(&c);
@@ -163,6 +297,8 @@ int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
     SHA_FINISH(&c, in->fingerprint);
     mbedtls_sha256_free(&c);
   }
+  if (memos != NULL)
+    memos_update(memos, in);
   return 0;
 fail:
   hotssl__inputs_free(in);

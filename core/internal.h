@@ -37,8 +37,8 @@
     (MBEDTLS_VERSION_NUMBER >= 0x03000000 && MBEDTLS_VERSION_NUMBER < 0x03060600)
 #  error "hotssl needs mbedTLS 2.28 or 3.6.6 and later (3.6 LTS)"
 #endif
-/* A generation's DRBG and entropy context are used by every connection
- * thread at once: mbedTLS must lock them. Without MBEDTLS_THREADING_C it
+/* A generation's DRBG is used by every connection thread at once: mbedTLS
+ * must lock it. Without MBEDTLS_THREADING_C it
  * would share an unlocked DRBG silently. */
 #if !defined(MBEDTLS_THREADING_C)
 #  error "hotssl needs mbedTLS built with MBEDTLS_THREADING_C (and MBEDTLS_THREADING_PTHREAD on POSIX)"
@@ -179,19 +179,44 @@ int hotssl__psa_init(void);
 
 /* ---- OS layer: files, processes (os/) ---- */
 
+/* A file's identity as fstat gives it on the open descriptor: any write,
+ * rename over, chmod or touch changes at least one field (ctime is set by
+ * the kernel and cannot be set back), unless it happens within the same
+ * timestamp tick as the fstat that recorded the identity. */
+typedef struct hotssl__file_id {
+  uint64_t dev, ino, size;
+  int64_t mtime_ns, ctime_ns;
+} hotssl__file_id;
+
 typedef struct hotssl__blob {
   unsigned char *data; /* NUL-terminated (data[len] == 0); zeroized on free */
   size_t len;
   char *path;          /* as opened, absolute */
+  hotssl__file_id id;  /* of the open descriptor */
+  int64_t seen_ns;     /* wall clock just before the fstat that gave id */
+  unsigned char sha256[32]; /* of the content (read, or known unchanged) */
+  int unread;          /* data is NULL: same identity as skip_if (below) */
 } hotssl__blob;
 
 #define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
 #define HOTSSL__READ_MISSING_OK 2 /* a missing file is no error: out->data NULL */
 
 /* Open once, check the open descriptor (regular file, size limit, key
- * permissions), read from that descriptor. Never blocks on a FIFO. */
+ * permissions), read from that descriptor and hash what was read. Never
+ * blocks on a FIFO. When skip_if is given and the descriptor's identity
+ * equals it, nothing is read: out->unread is set, out->data stays NULL and
+ * out->sha256 is left for the caller to fill. */
 int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
-                      hotssl__blob *out, char *errbuf, size_t errlen);
+                      const hotssl__file_id *skip_if, hotssl__blob *out, char *errbuf,
+                      size_t errlen);
+/* Identity of an open APR file, and the wall clock, in nanoseconds
+ * (os/posix/fileid.c). */
+struct apr_file_t;
+int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id);
+int64_t hotssl__wall_ns(void);
+/* Fill out with len bytes from the OS's CSPRNG; 0 or -1. The signature of
+ * a CTR-DRBG entropy callback (os/posix/random.c). */
+int hotssl__os_entropy(void *unused, unsigned char *out, size_t len);
 void hotssl__blob_free(hotssl__blob *b);
 /* Sorted list of names in dir that look like OpenSSL hashed CRL names
  * (xxxxxxxx.rN). malloc'ed array of malloc'ed strings. */
@@ -204,9 +229,10 @@ int hotssl__conf_dir_list(const char *dir, char ***names, size_t *count,
 /* 1 when path does not exist (ENOENT), else 0. */
 int hotssl__path_missing(const char *path);
 /* Run cmd through the shell, return the first line of its stdout (secret,
- * free with hotssl__secret_free). Non-zero exit is an error. */
-int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **out,
-                                   char *errbuf, size_t errlen);
+ * free with hotssl__secret_free). Non-zero exit is an error. spawn_lock (a
+ * hotssl__mutex, may be NULL) is held while the process is created. */
+int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *spawn_lock,
+                                   char **out, char *errbuf, size_t errlen);
 /* Absolute form of path (relative to the current directory); malloc'ed. */
 char *hotssl__path_absolute(const char *path);
 /* Monotonic milliseconds. */
@@ -231,6 +257,11 @@ typedef struct hotssl__inputs {
   size_t n_crl_dir_files;
   unsigned char fingerprint[32]; /* over settings + all bytes */
   unsigned char fp_cert[32], fp_key[32], fp_ca[32], fp_crl[32];
+  void *spawn_lock; /* the manager's (for the passphrase command), or NULL */
+  /* Parsed objects the builder may reuse besides the previous generation's
+   * (the manager's recently replaced certificate and key), or NULL. */
+  struct hotssl__shared *const *recent;
+  size_t n_recent;
   /* ssl_sni (core/hosts.h): the hosts file's entries, NULL when off. */
   struct hotssl__hosts_in *hosts;
   /* Build without an own certificate (SNI: nothing serves a connection
@@ -240,6 +271,40 @@ typedef struct hotssl__inputs {
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
                         char *errbuf, size_t errlen);
+
+/* What a manager remembers of the files it read (its last load), so that a
+ * reload reads and hashes only files whose identity changed (git's index
+ * does the same). A memo is trusted only when the file's mtime and ctime
+ * were older than HOTSSL__RACY_NS when it was recorded: a file changed
+ * within its timestamp tick could otherwise keep the same identity with
+ * different bytes ("racily clean" in git), so such a file is hashed again
+ * at every load until it is old enough. The margin also absorbs a file
+ * server's clock running up to that much behind ours. Touched under
+ * build_lock only. */
+#define HOTSSL__RACY_NS (2 * 1000000000LL)
+typedef struct hotssl__file_memo {
+  char *path;
+  hotssl__file_id id;
+  int64_t seen_ns;
+  unsigned char sha256[32];
+} hotssl__file_memo;
+typedef struct hotssl__file_memos {
+  hotssl__file_memo *v;
+  size_t n;
+} hotssl__file_memos;
+void hotssl__file_memos_free(hotssl__file_memos *m);
+/* 1 if memo may stand for the file's content without reading it. */
+int hotssl__file_memo_trusted(const hotssl__file_memo *memo);
+/* hotssl__inputs_load, reading only files whose identity differs from a
+ * trusted memo (memos may be NULL). A file skipped that way keeps its
+ * memo's hash, and is only skipped when the builder will reuse the parsed
+ * object of cur (may be NULL) for it, so the builder never needs bytes that
+ * were not read. Afterwards memos describe exactly the files of in. */
+int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
+                             hotssl__file_memos *memos, const hotssl_generation *cur,
+                             char *errbuf, size_t errlen);
+/* 1 if b holds a file (read, or unread and known), 0 if none is configured. */
+#define HOTSSL__BLOB_SET(b) ((b).data != NULL || (b).unread)
 void hotssl__inputs_free(hotssl__inputs *in);
 
 /* ---- generations (core/generation.c) ---- */
@@ -257,6 +322,16 @@ typedef struct hotssl__shared {
   /* kind crl: the revocation table built from u.crl (core/revocation.h),
    * checked by the verify callback instead of mbedTLS's CRL walk. */
   struct hotssl__revocation *revocation;
+  /* kind pk: fingerprint of the certificate file this key was checked
+   * against (mbedtls_pk_check_pair) by the build that parsed it; a later
+   * build pairing the same bytes again skips that check. Written once,
+   * before the object is shared. */
+  unsigned char paired_cert_fp[32];
+  int paired;
+  /* kind crl: entries and earliest next update of the set (stats), counted
+   * once when parsed, not at every build that reuses it. */
+  uint64_t crl_entries;
+  int64_t crl_next_update;
 } hotssl__shared;
 
 void hotssl__shared_release(hotssl__shared *o);
@@ -274,7 +349,6 @@ struct hotssl_generation {
 #endif
   hotssl__client_cert client_cert;
   int crl_walk; /* 1: the CRL walk instead of the revocation table (tests, bench) */
-  mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */
@@ -346,11 +420,31 @@ struct hotssl_manager {
   hotssl_config *cfg;
   hotssl__log log;
   hotssl_manager_options opts;
+  hotssl__file_memos memos; /* under build_lock */
+  /* The certificate and key of the generation last replaced, kept so that a
+   * rotation back to them (A -> B -> A) does not parse and check them again.
+   * Under build_lock. */
+  hotssl__shared *recent[2];
   hotssl__wakeup wakeup;
   atomic_int reload_flag; /* lock-free: set from signal handlers */
 
-  void *reload_lock; /* platform mutex, serializes reloads and stats */
-  void *pool;        /* apr pool for the lock */
+  /* Locks, in this order when nested: build_lock, then reload_lock.
+   * build_lock serializes reloads for their whole length (re-reading the
+   * configuration, loading files, the passphrase command, parsing).
+   * reload_lock guards the manager's state (cfg, counters, next_number,
+   * last_error) and publication; it is only held for short steps, never
+   * during a build, so snapshots, spawns, forks, stats and the watcher never
+   * wait for a reload in progress. spawn_lock is held while a process is
+   * created (hotssl_spawn's inheritable duplicates, the passphrase command),
+   * so no child inherits another's descriptors. */
+  void *build_lock, *build_pool;
+  /* Reloads waiting for or holding build_lock (incremented before locking,
+   * decremented after unlocking): 0 in a fork child means its copy of
+   * build_lock is free. */
+  atomic_int building;
+  void *reload_lock;
+  void *pool; /* apr pool for reload_lock */
+  void *spawn_lock, *spawn_pool;
 
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;

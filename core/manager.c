@@ -26,7 +26,15 @@
  * go to the other slot, so the slot being drained can only shrink.
  *
  * The handshake path therefore costs four atomic operations and never waits.
- * Publishers (reloads) serialize on reload_lock and may spin briefly.
+ * Publishers serialize on reload_lock and may spin briefly.
+ *
+ * Reloads. A reload holds build_lock from start to end (one reload at a
+ * time) but reload_lock only to copy the configuration and take a reference
+ * to the current generation at the start, and to publish and count at the
+ * end: everything slow (files, passphrase command, parsing) runs with no
+ * lock that anyone else takes. The reference keeps the previous generation
+ * (whose parsed objects the build may reuse) alive even if a prefork
+ * worker's install publishes meanwhile.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +96,18 @@ void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *), voi
   m->acquire_delay_hook = fn;
 }
 
+/* Keep the certificate and key of old (the generation being replaced) for a
+ * rotation back to them. Caller holds build_lock. */
+static void keep_recent(hotssl_manager *m, const hotssl_generation *old) {
+  hotssl__shared *keep[2] = {old->cert, old->key};
+  int i;
+  for (i = 0; i < 2; i++) {
+    atomic_fetch_add_explicit(&keep[i]->refs, 1, memory_order_relaxed);
+    hotssl__shared_release(m->recent[i]);
+    m->recent[i] = keep[i];
+  }
+}
+
 /* Caller holds reload_lock. Takes over the caller's reference to g. */
 static void publish(hotssl_manager *m, hotssl_generation *g) {
   hotssl_generation *old = atomic_exchange(&m->current, g);
@@ -107,7 +127,12 @@ static void free_manager(hotssl_manager *m) {
   g = atomic_load(&m->current);
   hotssl_generation_release(g);
   hotssl__wakeup_close(&m->wakeup);
+  hotssl__mutex_destroy(m->build_lock, m->build_pool);
   hotssl__mutex_destroy(m->reload_lock, m->pool);
+  hotssl__mutex_destroy(m->spawn_lock, m->spawn_pool);
+  hotssl__file_memos_free(&m->memos);
+  hotssl__shared_release(m->recent[0]);
+  hotssl__shared_release(m->recent[1]);
   hotssl_config_destroy(m->cfg);
   free(m);
   hotssl__runtime_release();
@@ -136,44 +161,57 @@ void hotssl_manager_destroy(hotssl_manager *m) { free_manager(m); }
 
 int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int final,
                               char *errbuf, size_t errlen) {
-  hotssl_config *cfg = NULL;
+  hotssl_config *base = NULL, *cfg = NULL;
   hotssl__inputs in;
   hotssl_generation *cur, *g = NULL;
   char err[HOTSSL__ERRLEN];
-  int r, have_inputs = 0;
+  int r, have_inputs = 0, notify = 0;
   uint64_t number;
 
   if (m == NULL)
     return HOTSSL_EINVAL;
   err[0] = '\0';
+  atomic_fetch_add(&m->building, 1);
+  hotssl__mutex_lock(m->build_lock);
+  /* Short: what the build starts from. */
   hotssl__mutex_lock(m->reload_lock);
-  /* We are the only publisher while we hold the lock: `current` cannot be
-   * freed under us, so no reader protocol is needed here. */
-  cur = atomic_load(&m->current);
-  if ((r = hotssl__config_reread(m->cfg, &cfg, err, sizeof err)) != 0)
+  cur = hotssl_generation_ref(atomic_load(&m->current));
+  number = m->next_number;
+  r = hotssl__config_copy(&base, m->cfg);
+  hotssl__mutex_unlock(m->reload_lock);
+  /* Long: no lock anyone else takes. */
+  if (r != 0 || (r = hotssl__config_reread(base, &cfg, err, sizeof err)) != 0)
     goto done;
-  if ((r = hotssl__inputs_load(&in, cfg, err, sizeof err)) != 0)
+  if ((r = hotssl__inputs_load_memo(&in, cfg, &m->memos, cur, err, sizeof err)) != 0)
     goto done;
   have_inputs = 1;
+  in.spawn_lock = m->spawn_lock;
+  in.recent = m->recent;
+  in.n_recent = 2;
   if (memcmp(in.fingerprint, cur->fingerprint, 32) == 0) {
     r = HOTSSL_UNCHANGED;
     goto done;
   }
-  number = m->next_number;
-  if ((r = hotssl__generation_build(&g, &in, cur, 1, number, &m->log, err, sizeof err)) != 0)
-    goto done;
-  m->next_number++;
-  publish(m, g);
-  expiry_warnings(m, g);
+  r = hotssl__generation_build(&g, &in, cur, 1, number, &m->log, err, sizeof err);
 done:
   if (have_inputs)
     hotssl__inputs_free(&in);
+  hotssl_config_destroy(base);
+  /* Short again: publish and count. */
+  hotssl__mutex_lock(m->reload_lock);
+  if (r == 0) {
+    /* A prefork install may have used numbers meanwhile; g is not yet
+     * visible to anyone, so its number can still change. */
+    g->number = m->next_number++;
+    keep_recent(m, cur);
+    publish(m, g);
+    expiry_warnings(m, g);
+  }
   if (r < 0 && !final) {
     /* A retry will follow: report nothing yet. */
     hotssl__fmt(errbuf, errlen, "%s", err);
     hotssl__mutex_unlock(m->reload_lock);
-    hotssl_config_destroy(cfg);
-    return r;
+    goto out;
   }
   m->attempted++;
   if (r >= 0 && cfg != NULL) {
@@ -207,8 +245,13 @@ done:
   }
   number = atomic_load(&m->current)->number;
   hotssl__mutex_unlock(m->reload_lock);
+  notify = 1;
+out:
+  hotssl_generation_release(cur);
   hotssl_config_destroy(cfg);
-  if (m->opts.on_reload != NULL)
+  hotssl__mutex_unlock(m->build_lock);
+  atomic_fetch_sub(&m->building, 1);
+  if (notify && m->opts.on_reload != NULL)
     m->opts.on_reload(m->opts.on_reload_userdata, r, number);
   return r;
 }
@@ -394,17 +437,20 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     m->log.ud = opts->log_userdata;
   }
   if ((r = hotssl__config_copy(&m->cfg, cfg)) != 0 ||
+      (r = hotssl__mutex_create(&m->build_lock, &m->build_pool)) != 0 ||
       (r = hotssl__mutex_create(&m->reload_lock, &m->pool)) != 0 ||
+      (r = hotssl__mutex_create(&m->spawn_lock, &m->spawn_pool)) != 0 ||
       (r = hotssl__wakeup_open(&m->wakeup)) != 0) {
     hotssl__inputs_free(in);
     hotssl__fmt(err, sizeof err, "could not create the manager: %s", hotssl_strerror(r));
     goto fail;
   }
   if (in == NULL) {
-    if ((r = hotssl__inputs_load(&loaded, m->cfg, err, sizeof err)) != 0)
+    if ((r = hotssl__inputs_load_memo(&loaded, m->cfg, &m->memos, NULL, err, sizeof err)) != 0)
       goto fail;
     in = &loaded;
   }
+  in->spawn_lock = m->spawn_lock;
   r = hotssl__generation_build(&g, in, NULL, is_reload, number, &m->log, err, sizeof err);
   hotssl__inputs_free(in);
   if (r != 0)

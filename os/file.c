@@ -2,7 +2,9 @@
  * Reading the TLS files, on APR: every file is opened once (non-blocking, so
  * a FIFO cannot hang us), checked with fstat on the open descriptor (regular
  * file, size limit, key-file permissions) and read from that descriptor, so
- * there is no check-then-open race. Also lists hashed CRL directories.
+ * there is no check-then-open race; a file whose identity (os/posix/fileid.c)
+ * the caller already knows is not read at all. Also lists hashed CRL
+ * directories.
  * Called by core/ (loader) with no locks held; no state.
  */
 #include <stdlib.h>
@@ -52,8 +54,14 @@ static const char *type_name(apr_filetype_e t) {
   }
 }
 
+static int id_equal(const hotssl__file_id *a, const hotssl__file_id *b) {
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+         a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
 int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
-                      hotssl__blob *out, char *errbuf, size_t errlen) {
+                      const hotssl__file_id *skip_if, hotssl__blob *out, char *errbuf,
+                      size_t errlen) {
   apr_pool_t *pool = NULL;
   apr_file_t *f = NULL;
   apr_finfo_t fi;
@@ -75,6 +83,8 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     r = HOTSSL_EFILE;
     goto out;
   }
+  /* The clock before the fstat: a change after it has a ctime >= this. */
+  out->seen_ns = hotssl__wall_ns();
   rv = apr_file_info_get(&fi, APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_PROT | APR_FINFO_OWNER, f);
   if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
     apr_err(errbuf, errlen, rv);
@@ -95,6 +105,21 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
   if ((flags & HOTSSL__READ_KEYFILE) &&
       (r = hotssl__keyfile_check(f, &fi, errbuf, errlen)) != 0)
     goto out;
+  if (hotssl__file_id_get(f, &out->id) != 0) {
+    hotssl__fmt(errbuf, errlen, "could not get the file's status");
+    r = HOTSSL_EFILE;
+    goto out;
+  }
+  if (skip_if != NULL && id_equal(skip_if, &out->id)) {
+    out->unread = 1;
+    if ((out->path = hotssl__strdup(path)) == NULL) {
+      hotssl__blob_free(out);
+      r = HOTSSL_ENOMEM;
+      goto out;
+    }
+    r = 0;
+    goto out;
+  }
   /* Read at most size + 1 bytes: a file that grew since fstat is caught. */
   data = malloc((size_t)fi.size + 2);
   if (data == NULL) {
@@ -121,6 +146,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     goto out;
   }
   data[got] = '\0';
+  hotssl__sha256(data, got, out->sha256);
   out->data = data;
   out->len = got;
   data = NULL;

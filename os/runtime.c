@@ -79,8 +79,8 @@ static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit
   }
 }
 
-int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **out,
-                                   char *errbuf, size_t errlen) {
+int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *spawn_lock,
+                                   char **out, char *errbuf, size_t errlen) {
   apr_pool_t *pool = NULL;
   apr_procattr_t *attr;
   apr_proc_t proc;
@@ -106,7 +106,12 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, char **
     goto apr_fail;
   args[0] = cmd;
   args[1] = NULL;
-  if ((rv = apr_proc_create(&proc, cmd, args, NULL, attr, pool)) != APR_SUCCESS)
+  if (spawn_lock != NULL)
+    hotssl__mutex_lock(spawn_lock);
+  rv = apr_proc_create(&proc, cmd, args, NULL, attr, pool);
+  if (spawn_lock != NULL)
+    hotssl__mutex_unlock(spawn_lock);
+  if (rv != APR_SUCCESS)
     goto apr_fail;
   for (;;) {
     apr_size_t n = PASS_MAX - got;

@@ -5,27 +5,36 @@
  * these around its own fork().
  *
  * Why the child re-creates its random generator instead of only reseeding
- * it. Debian's mbedTLS is built with MBEDTLS_THREADING_C: the CTR-DRBG and
- * the entropy context each hold a pthread mutex, taken on every
- * mbedtls_ctr_drbg_random() / mbedtls_entropy_func() call. fork() copies
+ * it. Debian's mbedTLS is built with MBEDTLS_THREADING_C: the CTR-DRBG holds
+ * a pthread mutex, taken on every mbedtls_ctr_drbg_random() call (its
+ * entropy source is the OS's CSPRNG directly, os/posix/random.c, with no
+ * context or lock of its own). fork() copies
  * those mutexes in whatever state they had: if a parent thread was in the
  * middle of a handshake (thread-mode hosts that also fork) the child holds
  * a mutex locked by a thread that does not exist there, and its first
  * handshake deadlocks; the DRBG state itself may be half-updated. Calling
  * mbedtls_ctr_drbg_reseed() would take that mutex. So, in the child, which
- * is single-threaded right after fork(), we overwrite both contexts
+ * is single-threaded right after fork(), we overwrite the DRBG context
  * (zeroized first: the old state must not survive anywhere) and initialize
- * them anew (mbedtls_*_init creates fresh mutexes in place; none of these
- * contexts owns heap memory, so nothing leaks), then seed the DRBG from
+ * it anew (mbedtls_ctr_drbg_init creates a fresh mutex in place; the
+ * context owns no heap memory, so nothing leaks), then seed the DRBG from
  * fresh OS entropy personalized with the child's pid, parent pid, clock
  * readings and a per-manager fork counter. The generation's
  * mbedtls_ssl_config keeps pointing at the same (re-created) DRBG. The
  * inherited state is never used again, so two children can never produce
  * the same randoms, and no inherited mutex is ever touched.
  *
- * The manager's own lock (reload_lock) is handled the classic atfork way:
- * before_fork takes it (waiting for a reload in progress, e.g. in a watcher
- * thread), the parent releases it after fork, the child releases its copy.
+ * The manager's short locks (reload_lock, then spawn_lock) are handled the
+ * classic atfork way: before_fork takes them, the parent releases them
+ * after fork, the child releases its copies. Neither is held while a reload
+ * builds (core/manager.c), so a fork never waits for a reload in progress,
+ * e.g. in a watcher thread. The child may therefore inherit build_lock held
+ * by a parent thread that does not exist there: the child then replaces it
+ * with a new mutex (the old one is left alone, locked forever). What that
+ * half-done build had allocated stays unreachable in the child; it touches
+ * no state the child uses (the current generation, the configuration and the
+ * counters only change under reload_lock). A child never runs the parent's
+ * passphrase command: spawn_lock is held across its creation.
  * The reader-in-flight counters of the publication scheme are reset in the
  * child: a reader that was in flight in another parent thread does not
  * exist there, and a stale count would stall a later publication (prefork).
@@ -52,6 +61,7 @@ int hotssl_manager_before_fork(hotssl_manager *m) {
   if (m == NULL)
     return HOTSSL_EINVAL;
   hotssl__mutex_lock(m->reload_lock);
+  hotssl__mutex_lock(m->spawn_lock);
   m->fork_locked = 1;
   atomic_fetch_add(&m->fork_count, 1);
   return 0;
@@ -61,6 +71,7 @@ void hotssl_manager_after_fork_parent(hotssl_manager *m) {
   if (m == NULL || !m->fork_locked)
     return;
   m->fork_locked = 0;
+  hotssl__mutex_unlock(m->spawn_lock);
   hotssl__mutex_unlock(m->reload_lock);
 }
 
@@ -92,11 +103,9 @@ static int recreate_rng(hotssl_generation *g, unsigned count) {
   if (n < 0)
     n = 0;
   mbedtls_platform_zeroize(&g->drbg, sizeof g->drbg);
-  mbedtls_platform_zeroize(&g->entropy, sizeof g->entropy);
-  mbedtls_entropy_init(&g->entropy);
   mbedtls_ctr_drbg_init(&g->drbg);
-  if (mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy,
-                            (const unsigned char *)pers, (size_t)n) != 0)
+  if (mbedtls_ctr_drbg_seed(&g->drbg, hotssl__os_entropy, NULL, (const unsigned char *)pers,
+                            (size_t)n) != 0)
     return HOTSSL_ETLS;
   return reseed_psa(pers, (size_t)n);
 }
@@ -120,11 +129,26 @@ int hotssl_manager_after_fork_child(hotssl_manager *m) {
   hotssl__wakeup_close(&m->wakeup);
   if (m->fork_locked) {
     m->fork_locked = 0;
+    hotssl__mutex_unlock(m->spawn_lock);
     hotssl__mutex_unlock(m->reload_lock);
   }
   if (r != 0)
     hotssl__logf(&m->log, HOTSSL_LOG_ERROR,
                  "could not seed the random generator after fork: this process must not use TLS");
+  if (atomic_load(&m->building) != 0) {
+    /* A parent thread may hold build_lock: its copy here stays locked. */
+    void *mx = NULL, *pool = NULL;
+    atomic_store(&m->building, 0);
+    if (hotssl__mutex_create(&mx, &pool) == 0) {
+      m->build_lock = mx;
+      m->build_pool = pool;
+    } else {
+      hotssl__logf(&m->log, HOTSSL_LOG_ERROR,
+                   "could not create a lock after fork: this process cannot reload");
+      if (r == 0)
+        r = HOTSSL_ENOMEM;
+    }
+  }
   return r;
 }
 

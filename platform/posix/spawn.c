@@ -9,10 +9,11 @@
  * inherits only stdin/stdout/stderr plus two descriptors made inheritable
  * for it: a duplicate of the connection and the read end of a socket pair
  * carrying the snapshot. The duplicates exist only while apr_proc_create
- * runs, under the manager's reload_lock, so no reload of this manager can
- * start the passphrase command (the library's only other child process) and
- * leak them meanwhile; the host's own concurrent forks are the host's
- * business. A socket pair rather than a pipe: send(MSG_NOSIGNAL) never
+ * runs, under the manager's spawn_lock, which a reload also holds while it
+ * starts the passphrase command (the library's only other child process),
+ * so neither leaks into the other; the host's own concurrent forks are the
+ * host's business. A reload in progress does not hold spawn_lock while it
+ * builds: spawning never waits for it. A socket pair rather than a pipe: send(MSG_NOSIGNAL) never
  * raises SIGPIPE in a host whose backend died early (the library installs no
  * signal handlers).
  *
@@ -142,7 +143,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
     goto fail;
   }
 
-  hotssl__mutex_lock(m->reload_lock);
+  hotssl__mutex_lock(m->spawn_lock);
   cfd = req->conn_fd >= 0 ? dup_inheritable(req->conn_fd) : -1;
   sfd = dup_inheritable(sv[1]);
   if ((req->conn_fd >= 0 && cfd < 0) || sfd < 0) {
@@ -171,7 +172,7 @@ unlock:
     close(cfd);
   if (sfd >= 0)
     close(sfd);
-  hotssl__mutex_unlock(m->reload_lock);
+  hotssl__mutex_unlock(m->spawn_lock);
   close(sv[1]);
   sv[1] = -1;
   if (r != 0)

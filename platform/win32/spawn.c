@@ -8,9 +8,10 @@
  * names: inheritable duplicates of the parent's stdin/stdout/stderr (when it
  * has them) and the read end of a pipe. Nothing else is inherited even when
  * other handles of the host are inheritable. The duplicates exist only while
- * CreateProcessW runs, under the manager's reload_lock, so the library's
- * only other child (the passphrase command, started by APR with every
- * inheritable handle) cannot catch them.
+ * CreateProcessW runs, under the manager's spawn_lock (which the passphrase
+ * command's creation also takes; a reload in progress does not hold it), so
+ * the library's only other child (the passphrase command, started by APR
+ * with every inheritable handle) cannot catch them.
  *
  * The pipe is a named pipe with one instance, created for this backend only
  * (a unique name, PIPE_REJECT_REMOTE_CLIENTS, the creator's default DACL):
@@ -249,7 +250,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
     goto fail;
   }
 
-  hotssl__mutex_lock(m->reload_lock);
+  hotssl__mutex_lock(m->spawn_lock);
   list[nlist++] = cli;
   for (i = 0; i < 3; i++)
     if ((std[i] = dup_std(i == 0 ? STD_INPUT_HANDLE : i == 1 ? STD_OUTPUT_HANDLE : STD_ERROR_HANDLE)) != NULL)
@@ -260,7 +261,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
       CloseHandle(std[i]);
   CloseHandle(cli);
   cli = INVALID_HANDLE_VALUE;
-  hotssl__mutex_unlock(m->reload_lock);
+  hotssl__mutex_unlock(m->spawn_lock);
   if (err != 0) {
     char what[300];
     hotssl__fmt(what, sizeof what, "could not start backend \"%s\"", req->program);

@@ -86,6 +86,9 @@ int tu_client_serial(int port, const char *ca_file, char *serial, size_t len);
 /* Same, presenting a client certificate (cert_file/key_file may be NULL). */
 int tu_client_ex(int port, const char *ca_file, const char *cert_file,
                  const char *key_file, char *serial, size_t len);
+/* Handshake only (no verification, nothing read): for servers that do not
+ * write first, e.g. `hotssl serve`'s echo. */
+int tu_client_handshake(int port, char *serial, size_t len);
 /* Same, sending server_name (SNI) when not NULL. */
 int tu_client_sni(int port, const char *ca_file, const char *cert_file, const char *key_file,
                   const char *server_name, char *serial, size_t len);

@@ -37,7 +37,7 @@ static void sha_str(mbedtls_sha256_context *c, const char *s) {
 
 static void sha_file(mbedtls_sha256_context *c, const char *path, uint64_t max) {
   hotssl__blob b;
-  int r = hotssl__file_read(path, 0, max, &b, NULL, 0);
+  int r = hotssl__file_read(path, 0, max, NULL, &b, NULL, 0);
   if (r != 0) {
     SHA_UPDATE(c, (const unsigned char *)&r, sizeof r);
     return;
