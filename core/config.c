@@ -159,8 +159,10 @@ int hotssl_config_set(hotssl_config *cfg, const char *name, const char *value,
   if (value != NULL) {
     if ((r = check_value(id, value, errbuf, errlen)) != 0)
       return r;
-    if ((copy = hotssl__strdup(value)) == NULL)
+    if ((copy = hotssl__strdup(value)) == NULL) {
+      hotssl__fmt(errbuf, errlen, "out of memory");
       return HOTSSL_ENOMEM;
+    }
   }
   hotssl__secret_free(cfg->value[id]);
   cfg->value[id] = copy;
@@ -462,6 +464,10 @@ int hotssl_config_load_file_ex(hotssl_config *cfg, const char *path, unsigned fl
 
   if (cfg == NULL || path == NULL || (flags & ~HOTSSL_LOAD_IGNORE_NON_SSL) != 0)
     return HOTSSL_EINVAL;
+  /* Every failure below names its cause; the allocation failures that
+   * return HOTSSL_ENOMEM without a message leave this one (never stale or
+   * uninitialized bytes: tests/faults/test_os_faults). */
+  hotssl__fmt(errbuf, errlen, "could not load configuration file \"%s\": out of memory", path);
   if ((abs = hotssl__path_absolute(path)) == NULL)
     return HOTSSL_ENOMEM;
   lc.cfg = cfg;

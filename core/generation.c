@@ -283,10 +283,21 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
     return HOTSSL_EKEY;
   ret = hotssl__pkcs8_pem_extract((const char *)b->data, b->len, &p8, &p8len);
   if (ret < 0) {
-    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": malformed PEM block", b->path);
-    return HOTSSL_EKEY;
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s", b->path,
+                ret == HOTSSL__PKCS8_NOMEM ? "out of memory" : "malformed PEM block");
+    return ret == HOTSSL__PKCS8_NOMEM ? HOTSSL_ENOMEM : HOTSSL_EKEY;
   }
   encrypted_pkcs8 = ret == 1;
+  /* Bounded work: a password-based key's iteration count and estimated
+   * derivation time are checked here, before the passphrase command runs and
+   * before any decoder (ours or mbedTLS's, which has no limit) derives. */
+  if ((encrypted_pkcs8 || !looks_pem(b)) &&
+      hotssl__pkcs8_cost_check(encrypted_pkcs8 ? p8 : b->data, encrypted_pkcs8 ? p8len : b->len,
+                               HOTSSL__PKCS8_BUDGET_MS, t, sizeof t) != HOTSSL__PKCS8_OK) {
+    hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": %s", b->path, t);
+    r = HOTSSL_EKEY;
+    goto out;
+  }
   if (!encrypted_pkcs8) {
     ret = pk_parse(pk, b->data, len, NULL, 0, drbg);
     if (ret == 0)
@@ -629,6 +640,32 @@ static void set_versions(mbedtls_ssl_config *conf, int min_minor, int max_minor)
 #endif
 }
 
+/* The random source every handshake of g uses. A generation seeded in
+ * another process (inherited by fork) is re-created first, whether or not the
+ * host made the after-fork calls: two children can never share bytes. */
+static int generation_random(void *ctx, unsigned char *out, size_t len) {
+  hotssl_generation *g = ctx;
+  long me = hotssl__process_id();
+  if (atomic_load_explicit(&g->rng_pid, memory_order_acquire) != me) {
+    int r = 0;
+    for (;;) {
+      long holder = atomic_load(&g->rng_lock);
+      if (holder == me) { /* another thread of this process is re-creating it */
+        hotssl__yield();
+        continue;
+      }
+      if (atomic_compare_exchange_weak(&g->rng_lock, &holder, me))
+        break;
+    }
+    if (atomic_load(&g->rng_pid) != me)
+      r = hotssl__generation_rng_recreate(g, 0);
+    atomic_store(&g->rng_lock, 0);
+    if (r != 0)
+      return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+  }
+  return mbedtls_ctr_drbg_random(&g->drbg, out, len);
+}
+
 void hotssl__generation_free(hotssl_generation *g) {
   if (g == NULL)
     return;
@@ -686,6 +723,8 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     r = HOTSSL_ETLS;
     goto fail;
   }
+  atomic_init(&g->rng_pid, hotssl__process_id());
+  atomic_init(&g->rng_lock, 0);
 
   /* Certificate chain. */
   if ((g->cert = reuse_any(prev ? prev->cert : NULL, in, KIND_CRT, in->fp_cert)) == NULL) {
@@ -819,7 +858,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     r = HOTSSL_ETLS;
     goto fail;
   }
-  mbedtls_ssl_conf_rng(&g->conf, mbedtls_ctr_drbg_random, &g->drbg);
+  mbedtls_ssl_conf_rng(&g->conf, generation_random, g);
   ret = in->no_own_cert ? 0 : mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
   if (ret != 0) {
     hotssl__mbedtls_err(t, sizeof t, ret);

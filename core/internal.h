@@ -237,6 +237,10 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
 char *hotssl__path_absolute(const char *path);
 /* Monotonic milliseconds. */
 uint64_t hotssl__now_ms(void);
+/* CPU time of the calling thread, microseconds (os/posix/clock.c). */
+uint64_t hotssl__thread_cpu_us(void);
+/* The current process's id (os/posix/process.c, os/win32/process.c). */
+long hotssl__process_id(void);
 void hotssl__yield(void);
 
 /* Self-pipe used by request_reload (async-signal-safe write). */
@@ -350,6 +354,13 @@ struct hotssl_generation {
   hotssl__client_cert client_cert;
   int crl_walk; /* 1: the CRL walk instead of the revocation table (tests, bench) */
   mbedtls_ctr_drbg_context drbg;
+  /* Fork safety by construction: the process id the DRBG was seeded in,
+   * compared on every use; a mismatch (a forked child that made no
+   * after-fork call) re-creates the DRBG before any byte is produced.
+   * rng_lock: 0, or the id of the process one of whose threads is
+   * re-creating it (a stale holder from another process is taken over). */
+  _Atomic long rng_pid;
+  _Atomic long rng_lock;
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */
   struct hotssl__hosts *hosts; /* ssl_sni entries (core/hosts.h), or NULL */
@@ -371,6 +382,11 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
+/* Re-create g's DRBG in place from fresh entropy without touching the
+ * inherited (possibly locked) mutexes, personalized with the process, the
+ * clocks and count; records the current process id. Only for a process in
+ * which the DRBG has not been re-created yet (platform/posix/fork.c). */
+int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count);
 /* Time-dependent HOTSSL_WARN_* bits of g at now (Unix seconds): expired, not
  * yet valid, expiring within hotssl_expiry_warning_days, CRL next update
  * past or near. Logs one WARNING line for "expiring" and for the CRL when
@@ -463,6 +479,11 @@ struct hotssl_manager {
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
                                       void *arg);
+/* Test hook of hotssl_prefork_check (platform/posix/fork.c): fn(arg) runs
+ * after each copy of the snapshot out of shared memory, before the seqlock
+ * re-check (a publication from the hook forces a retry). */
+struct hotssl_prefork;
+void hotssl__prefork_set_copy_hook(struct hotssl_prefork *p, void (*fn)(void *), void *arg);
 /* hotssl_manager_reload with a choice: when final is 0 a failure is neither
  * logged nor counted (the watcher retries inside its window and reports only
  * the last failure). errbuf gets the reason. */

@@ -428,6 +428,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
   if ((m = calloc(1, sizeof *m)) == NULL) {
     hotssl__inputs_free(in);
     hotssl__runtime_release();
+    hotssl__fmt(errbuf, errlen, "could not create the manager: out of memory");
     return HOTSSL_ENOMEM;
   }
   m->wakeup.rfd = m->wakeup.wfd = -1;

@@ -19,19 +19,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h" /* hotssl__thread_cpu_us */
+
 #include <mbedtls/aes.h>
 #include <mbedtls/asn1.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pkcs12.h>
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/version.h>
 
-/* Upper bound on PBKDF2 iterations: OpenSSL writes 2048 by default and nothing
+/* HOTSSL__PKCS8_MAX_ITER (pkcs8.h): OpenSSL writes 2048 by default and nothing
  * sane goes beyond a few million; without a bound a hostile key file could pin a
  * CPU for hours while we "load a key". */
-#define HOTSSL__PKCS8_MAX_ITER 10000000
 
 #define HOTSSL__PKCS8_AES_BLOCK 16
 #define HOTSSL__PKCS8_MAX_KEY   32
@@ -70,6 +72,13 @@ static void hotssl__pkcs8_err(char *errbuf, size_t errlen, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(errbuf, errlen, fmt, ap);
   va_end(ap);
+}
+
+/* End of an ASN.1 value: absent parameters have p == NULL and len 0, and
+ * NULL + 0 is undefined behaviour in C (UBSan, found by fuzz_pkcs8). */
+static const unsigned char *hotssl__pkcs8_end(const mbedtls_asn1_buf *b)
+{
+  return b->len != 0 ? b->p + b->len : b->p;
 }
 
 static int hotssl__pkcs8_oid_eq(const mbedtls_asn1_buf *oid, const char *want, size_t wantlen)
@@ -159,7 +168,7 @@ static int hotssl__pkcs8_parse_pbkdf2(const mbedtls_asn1_buf *params, hotssl__pk
   };
   const hotssl__pkcs8_alg *prf = &prfs[0];
   unsigned char *p = params->p;
-  const unsigned char *end = params->p + params->len;
+  const unsigned char *end = hotssl__pkcs8_end(params);
   size_t len;
 
   if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
@@ -184,7 +193,7 @@ static int hotssl__pkcs8_parse_pbkdf2(const mbedtls_asn1_buf *params, hotssl__pk
       out->iter > HOTSSL__PKCS8_MAX_ITER) {
     hotssl__pkcs8_err(errbuf, errlen, "PBKDF2 iteration count missing or out of range 1..%d",
                       HOTSSL__PKCS8_MAX_ITER);
-    return HOTSSL__PKCS8_BAD_FORMAT;
+    return HOTSSL__PKCS8_BAD_FORMAT;  /* unreachable after the cost check; kept as a second guard */
   }
 
   if (p < end && *p == MBEDTLS_ASN1_INTEGER) {
@@ -240,7 +249,7 @@ static int hotssl__pkcs8_parse_pbes2(const mbedtls_asn1_buf *params, hotssl__pkc
     { "aes-256-cbc", HOTSSL__PKCS8_OID_AES256_CBC, MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_AES256_CBC), 32 },
   };
   unsigned char *p = params->p;
-  const unsigned char *end = params->p + params->len;
+  const unsigned char *end = hotssl__pkcs8_end(params);
   mbedtls_asn1_buf kdf_oid, kdf_params, enc_oid, enc_params;
 
   if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
@@ -389,6 +398,8 @@ int hotssl__pkcs8_decrypt(const unsigned char *der, size_t derlen,
     hotssl__pkcs8_err(errbuf, errlen, "not a PBES2 EncryptedPrivateKeyInfo");
     return HOTSSL__PKCS8_NOT_PBES2;
   }
+  if ((ret = hotssl__pkcs8_cost_check(der, derlen, HOTSSL__PKCS8_BUDGET_MS, errbuf, errlen)) != 0)
+    return ret;
   memset(&prm, 0, sizeof prm);
   if ((ret = hotssl__pkcs8_parse(der, derlen, &prm, errbuf, errlen)) != HOTSSL__PKCS8_OK)
     return ret;
@@ -438,6 +449,202 @@ int hotssl__pkcs8_decrypt(const unsigned char *der, size_t derlen,
   mbedtls_platform_zeroize(buf + ptlen, prm.ctlen - ptlen);
   *out = buf;
   *outlen = ptlen;
+  return HOTSSL__PKCS8_OK;
+}
+
+/* ---- the cost of a password-based key, before any derivation ---- */
+
+/* PKCS#12 PBE (1.2.840.113549.1.12.1.x) and PBES1 (1.2.840.113549.1.5.x) arcs. */
+#define HOTSSL__PKCS8_OID_PKCS12_PBE "\x2a\x86\x48\x86\xf7\x0d\x01\x0c\x01"
+#define HOTSSL__PKCS8_OID_PKCS5 "\x2a\x86\x48\x86\xf7\x0d\x01\x05"
+
+typedef struct {
+  const char *form;
+  uint64_t iter;       /* as written (may exceed INT_MAX) */
+  int kdf;             /* 1 PBKDF2, 2 PKCS#12 KDF, 0 none we can time */
+  mbedtls_md_type_t md;
+  size_t keylen;       /* derived key length (PBKDF2) */
+  const unsigned char *salt;
+  size_t saltlen;
+} hotssl__pkcs8_cost;
+
+/* An INTEGER read by hand so that any count can be reported, however large:
+ * 1 and *v on a non-negative value (UINT64_MAX if it does not fit), 0 if it is
+ * not an INTEGER or is negative or empty. */
+static int hotssl__pkcs8_get_count(unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+  size_t len;
+  if (mbedtls_asn1_get_tag(p, end, &len, MBEDTLS_ASN1_INTEGER) != 0 || len == 0 || (**p & 0x80))
+    return 0;
+  *v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (*v > (UINT64_MAX >> 8))
+      *v = UINT64_MAX;
+    else
+      *v = (*v << 8) | (*p)[i];
+  }
+  *p += len;
+  return 1;
+}
+
+/* { salt OCTET STRING, iterationCount INTEGER } (PKCS#12 PBE and PBES1) */
+static int hotssl__pkcs8_salt_count(const mbedtls_asn1_buf *params, hotssl__pkcs8_cost *c)
+{
+  unsigned char *p = params->p;
+  const unsigned char *end = hotssl__pkcs8_end(params);
+  size_t len;
+  if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) ||
+      mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0)
+    return 0;
+  c->salt = p;
+  c->saltlen = len;
+  p += len;
+  return hotssl__pkcs8_get_count(&p, end, &c->iter);
+}
+
+/* PBES2 with PBKDF2, whatever the cipher and PRF (unknown ones are left to
+ * the decoders to refuse: they derive nothing). */
+static int hotssl__pkcs8_pbes2_count(const mbedtls_asn1_buf *params, hotssl__pkcs8_cost *c)
+{
+  unsigned char *p = params->p, *q;
+  const unsigned char *end = hotssl__pkcs8_end(params), *qend;
+  mbedtls_asn1_buf kdf_oid, kdf_params, enc_oid, enc_params;
+  size_t len;
+  if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) ||
+      mbedtls_asn1_get_alg(&p, end, &kdf_oid, &kdf_params) != 0 ||
+      !hotssl__pkcs8_oid_eq(&kdf_oid, MBEDTLS_OID_PKCS5_PBKDF2, MBEDTLS_OID_SIZE(MBEDTLS_OID_PKCS5_PBKDF2)))
+    return -1; /* not PBKDF2: nothing to count */
+  c->keylen = 32;
+  if (mbedtls_asn1_get_alg(&p, end, &enc_oid, &enc_params) == 0) {
+    if (hotssl__pkcs8_oid_eq(&enc_oid, MBEDTLS_OID_DES_EDE3_CBC, MBEDTLS_OID_SIZE(MBEDTLS_OID_DES_EDE3_CBC)))
+      c->keylen = 24;
+    else if (hotssl__pkcs8_oid_eq(&enc_oid, MBEDTLS_OID_DES_CBC, MBEDTLS_OID_SIZE(MBEDTLS_OID_DES_CBC)))
+      c->keylen = 8;
+    else if (enc_oid.len == MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_AES128_CBC) &&
+             memcmp(enc_oid.p, MBEDTLS_OID_AES, MBEDTLS_OID_SIZE(MBEDTLS_OID_AES)) == 0)
+      c->keylen = enc_oid.p[enc_oid.len - 1] == 0x02 ? 16 : enc_oid.p[enc_oid.len - 1] == 0x16 ? 24 : 32;
+  }
+  if (kdf_params.tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+    return 0;
+  q = kdf_params.p;
+  qend = hotssl__pkcs8_end(&kdf_params);
+  if (mbedtls_asn1_get_tag(&q, qend, &len, MBEDTLS_ASN1_OCTET_STRING) != 0)
+    return -1; /* otherSource salt: refused by every decoder before deriving */
+  c->salt = q;
+  c->saltlen = len;
+  q += len;
+  if (!hotssl__pkcs8_get_count(&q, qend, &c->iter))
+    return 0;
+  c->md = MBEDTLS_MD_SHA1;
+  if (q < qend && *q == MBEDTLS_ASN1_INTEGER) {
+    uint64_t kl;
+    if (!hotssl__pkcs8_get_count(&q, qend, &kl))
+      return 0;
+  }
+  if (q < qend) {
+    mbedtls_asn1_buf prf_oid, prf_params;
+    if (mbedtls_asn1_get_alg(&q, qend, &prf_oid, &prf_params) == 0 &&
+        mbedtls_oid_get_md_hmac(&prf_oid, &c->md) != 0)
+      c->md = MBEDTLS_MD_SHA512; /* unknown PRF: refused later; time the dearest */
+  }
+  c->kdf = 1;
+  return 1;
+}
+
+/* Milliseconds for `iter` rounds of c's derivation, extrapolated from the
+ * CPU time of the same derivation (same hash, key length, salt) on a count
+ * doubled until it costs 25 ms of this thread's CPU: the estimate costs at
+ * most ~50 ms, and is not inflated when other processes hold the CPU (a
+ * wall-clock calibration over a few ms was: up to 3x on a loaded machine,
+ * refusing a key at one reload and accepting it at the next). */
+static uint64_t hotssl__pkcs8_estimate_ms(const hotssl__pkcs8_cost *c)
+{
+  unsigned char out[64];
+  uint64_t n = 1024, t0, dt;
+  for (;;) {
+    int ret = -1;
+    t0 = hotssl__thread_cpu_us();
+    if (c->kdf == 1) {
+      ret = hotssl__pkcs8_pbkdf2(c->md, (const unsigned char *) "", 0, c->salt, c->saltlen, (int) n,
+                                 out, c->keylen < sizeof out ? c->keylen : sizeof out);
+    }
+#if defined(MBEDTLS_PKCS12_C)
+    else if (c->kdf == 2) {
+      /* 3DES: key (24 bytes) and IV (8 bytes) are two derivations. */
+      static const unsigned char nul2[2] = { 0, 0 };
+      ret = mbedtls_pkcs12_derivation(out, 24, nul2, sizeof nul2, c->salt, c->saltlen,
+                                      MBEDTLS_MD_SHA1, MBEDTLS_PKCS12_DERIVE_KEY, (int) n);
+      if (ret == 0)
+        ret = mbedtls_pkcs12_derivation(out, 8, nul2, sizeof nul2, c->salt, c->saltlen,
+                                        MBEDTLS_MD_SHA1, MBEDTLS_PKCS12_DERIVE_IV, (int) n);
+    }
+#endif
+    dt = hotssl__thread_cpu_us() - t0;
+    mbedtls_platform_zeroize(out, sizeof out);
+    if (ret != 0)
+      return 0; /* not derivable here: the decoder refuses it without deriving */
+    if (dt >= 25000 || n >= c->iter)
+      return (n >= c->iter ? dt : (dt * c->iter) / n) / 1000;
+    n *= 2;
+  }
+}
+
+int hotssl__pkcs8_cost_check(const unsigned char *der, size_t derlen, unsigned budget_ms,
+                             char *errbuf, size_t errlen)
+{
+  unsigned char *p = (unsigned char *) (uintptr_t) der;
+  const unsigned char *end = der + derlen;
+  mbedtls_asn1_buf oid, params;
+  hotssl__pkcs8_cost c;
+  size_t len;
+  int ok;
+
+  if (der == NULL || mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+      mbedtls_asn1_get_alg(&p, p + len, &oid, &params) != 0)
+    return HOTSSL__PKCS8_OK;
+  memset(&c, 0, sizeof c);
+  if (hotssl__pkcs8_oid_eq(&oid, MBEDTLS_OID_PKCS5_PBES2, MBEDTLS_OID_SIZE(MBEDTLS_OID_PKCS5_PBES2))) {
+    c.form = "PBES2 (PBKDF2)";
+    ok = hotssl__pkcs8_pbes2_count(&params, &c);
+    if (ok < 0)
+      return HOTSSL__PKCS8_OK;
+  } else if (oid.len == MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_PKCS12_PBE) + 1 &&
+             memcmp(oid.p, HOTSSL__PKCS8_OID_PKCS12_PBE, oid.len - 1) == 0) {
+    c.form = "PKCS#12 PBE";
+    ok = hotssl__pkcs8_salt_count(&params, &c);
+    /* mbedTLS decrypts the two 3DES forms (.3 and .4); time those. */
+    if (oid.p[oid.len - 1] == 3 || oid.p[oid.len - 1] == 4)
+      c.kdf = 2;
+  } else if (oid.len == MBEDTLS_OID_SIZE(HOTSSL__PKCS8_OID_PKCS5) + 1 &&
+             memcmp(oid.p, HOTSSL__PKCS8_OID_PKCS5, oid.len - 1) == 0 &&
+             oid.p[oid.len - 1] != 12 && oid.p[oid.len - 1] != 13 && oid.p[oid.len - 1] != 14) {
+    c.form = "PBES1"; /* no decoder here derives it; the count is still bounded */
+    ok = hotssl__pkcs8_salt_count(&params, &c);
+  } else {
+    return HOTSSL__PKCS8_OK;
+  }
+  if (!ok || c.iter < 1) {
+    hotssl__pkcs8_err(errbuf, errlen, "%s iteration count missing or not a positive INTEGER", c.form);
+    return HOTSSL__PKCS8_BAD_FORMAT;
+  }
+  if (c.iter > HOTSSL__PKCS8_MAX_ITER) {
+    if (c.iter == UINT64_MAX)
+      hotssl__pkcs8_err(errbuf, errlen, "%s iteration count over 2^64 exceeds the limit of %d",
+                        c.form, HOTSSL__PKCS8_MAX_ITER);
+    else
+      hotssl__pkcs8_err(errbuf, errlen, "%s iteration count %llu exceeds the limit of %d", c.form,
+                        (unsigned long long) c.iter, HOTSSL__PKCS8_MAX_ITER);
+    return HOTSSL__PKCS8_TOO_COSTLY;
+  }
+  if (budget_ms != 0 && c.kdf != 0 && c.iter > 2048) {
+    uint64_t est = hotssl__pkcs8_estimate_ms(&c);
+    if (est > budget_ms) {
+      hotssl__pkcs8_err(errbuf, errlen,
+                        "%s iteration count %llu would take about %llu ms to derive the key, over the budget of %u ms",
+                        c.form, (unsigned long long) c.iter, (unsigned long long) est, budget_ms);
+      return HOTSSL__PKCS8_TOO_COSTLY;
+    }
+  }
   return HOTSSL__PKCS8_OK;
 }
 

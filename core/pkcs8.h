@@ -15,6 +15,27 @@
 #define HOTSSL__PKCS8_UNSUPPORTED  -3  /* PBES2 but a PRF or cipher we do not implement (names it in errbuf) */
 #define HOTSSL__PKCS8_BAD_PASSWORD -4  /* decryption produced invalid padding or a non-DER result */
 #define HOTSSL__PKCS8_NOMEM        -5
+#define HOTSSL__PKCS8_TOO_COSTLY   -6  /* iteration count over the cap, or over the time budget (errbuf says which) */
+
+/* One cap for every password-based key form (PBES2/PBKDF2 whatever the
+ * cipher, PKCS#12 PBE, PBES1), whichever decoder (ours or mbedTLS's) would
+ * run the derivation: nothing sane needs more (OpenSSL writes 2048). */
+#define HOTSSL__PKCS8_MAX_ITER 10000000
+/* Time budget for deriving one key's decryption key, estimated before any
+ * derivation from the CPU time of the same derivation on a smaller count
+ * (what it costs on an idle core: a loaded machine does not change the
+ * verdict). */
+#define HOTSSL__PKCS8_BUDGET_MS 5000u
+
+/* If der is an EncryptedPrivateKeyInfo with a password-based scheme, checks
+ * its iteration count against HOTSSL__PKCS8_MAX_ITER and the estimated time of
+ * its key derivation against budget_ms (0: no time check), before any
+ * derivation. Returns HOTSSL__PKCS8_OK (also for anything that is not such a
+ * structure: the decoders judge it), HOTSSL__PKCS8_TOO_COSTLY or
+ * HOTSSL__PKCS8_BAD_FORMAT (an iteration count that is not a positive
+ * INTEGER), with a reason naming the form and the count in errbuf. */
+int hotssl__pkcs8_cost_check(const unsigned char *der, size_t derlen, unsigned budget_ms,
+                             char *errbuf, size_t errlen);
 /* If `pem` (NUL-terminated text, may contain other text around) holds a
  * "-----BEGIN ENCRYPTED PRIVATE KEY-----" block, returns 1 and sets *der / *derlen to a
  * malloc'ed DER copy of the block (caller zeroizes and frees); 0 if no such block; <0 on a

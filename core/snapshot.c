@@ -455,16 +455,17 @@ static int get_u32(rd *r, size_t *v) {
   return 0;
 }
 
-/* A string value: no NUL inside; returns a malloc'ed copy. */
-static char *dup_str(const unsigned char *p, size_t n) {
-  char *s;
+/* A string value: no NUL inside (HOTSSL_EINVAL); *out a malloc'ed copy
+ * (HOTSSL_ENOMEM: out of memory is not a malformed snapshot). */
+static int dup_str(const unsigned char *p, size_t n, char **out) {
+  *out = NULL;
   if (memchr(p, '\0', n) != NULL)
-    return NULL;
-  if ((s = malloc(n + 1)) == NULL)
-    return NULL;
-  memcpy(s, p, n);
-  s[n] = '\0';
-  return s;
+    return HOTSSL_EINVAL;
+  if ((*out = malloc(n + 1)) == NULL)
+    return HOTSSL_ENOMEM;
+  memcpy(*out, p, n);
+  (*out)[n] = '\0';
+  return 0;
 }
 
 int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
@@ -549,17 +550,20 @@ static int parse_file(const unsigned char *p, size_t n, unsigned char fp[32], ch
   rd r = {p, n};
   const unsigned char *q;
   size_t ll, cnt, i;
+  int ret;
   *label = NULL;
   *items = NULL;
   if (get(&r, 32, &q) != 0)
     return -1;
   memcpy(fp, q, 32);
-  if (get_u32(&r, &ll) != 0 || get(&r, ll, &q) != 0 || (*label = dup_str(q, ll)) == NULL)
+  if (get_u32(&r, &ll) != 0 || get(&r, ll, &q) != 0)
     return -1;
+  if ((ret = dup_str(q, ll, label)) != 0)
+    return ret == HOTSSL_ENOMEM ? ret : -1;
   if (get_u32(&r, &cnt) != 0 || cnt == 0 || cnt > r.left / 4)
     return -1;
   if ((*items = calloc(cnt, sizeof **items)) == NULL)
-    return -1;
+    return HOTSSL_ENOMEM;
   for (i = 0; i < cnt; i++) {
     size_t il;
     if (get_u32(&r, &il) != 0 || il == 0 || get(&r, il, &q) != 0)
@@ -665,9 +669,11 @@ static int decode_host(hotssl__host_in *e, const unsigned char *v, size_t vl,
   for (i = 0; i < n; i++) {
     size_t l;
     const unsigned char *q;
-    if (get_u32(&r, &l) != 0 || l == 0 || get(&r, l, &q) != 0 ||
-        (e->names[i] = dup_str(q, l)) == NULL)
+    int sr;
+    if (get_u32(&r, &l) != 0 || l == 0 || get(&r, l, &q) != 0)
       return -1;
+    if ((sr = dup_str(q, l, &e->names[i])) != 0)
+      return sr == HOTSSL_ENOMEM ? sr : -1;
     e->n_names = i + 1;
   }
   while (r.left > 0) {
@@ -775,12 +781,17 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
       int sr;
       if (nul == NULL)
         goto bad;
-      name = dup_str(v, (size_t)(nul - v));
-      val = dup_str(nul + 1, vl - (size_t)(nul - v) - 1);
-      sr = (name == NULL || val == NULL) ? HOTSSL_EINVAL
-                                         : hotssl_config_set(cfg, name, val, sub, sizeof sub);
+      sr = dup_str(v, (size_t)(nul - v), &name);
+      if (sr == 0 && (sr = dup_str(nul + 1, vl - (size_t)(nul - v) - 1, &val)) == 0)
+        sr = hotssl_config_set(cfg, name, val, sub, sizeof sub);
+      else
+        val = NULL;
       free(name);
       hotssl__secret_free(val);
+      if (sr == HOTSSL_ENOMEM) {
+        ret = sr;
+        goto fail;
+      }
       if (sr != 0) {
         why = "invalid setting";
         goto bad;
@@ -789,8 +800,13 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     }
     case T_BASEDIR:
     case T_SOURCE: {
-      char *s = dup_str(v, vl);
-      if (s == NULL)
+      char *s;
+      int sr = dup_str(v, vl, &s);
+      if (sr == HOTSSL_ENOMEM) {
+        ret = sr;
+        goto fail;
+      }
+      if (sr != 0)
         goto bad;
       if (tag == T_BASEDIR) {
         free(cfg->base_dir);
@@ -826,8 +842,14 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
       break;
     case T_HOSTS: {
       rd hr = {v, vl};
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS || get_u32(&hr, &top_entry) != 0 ||
-          (hosts_path = dup_str(hr.p, hr.left)) == NULL)
+      int sr;
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || get_u32(&hr, &top_entry) != 0)
+        goto bad;
+      if ((sr = dup_str(hr.p, hr.left, &hosts_path)) == HOTSSL_ENOMEM) {
+        ret = sr;
+        goto fail;
+      }
+      if (sr != 0)
         goto bad;
       have_hosts = 1;
       main_files = top_entry == 0;
@@ -835,9 +857,12 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     }
     case T_HOST: {
       void *bigger;
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS || n_hrec >= len / 8 ||
-          (bigger = realloc(hrec, (n_hrec + 1) * sizeof *hrec)) == NULL)
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || n_hrec >= len / 8)
         goto bad;
+      if ((bigger = realloc(hrec, (n_hrec + 1) * sizeof *hrec)) == NULL) {
+        ret = HOTSSL_ENOMEM;
+        goto fail;
+      }
       hrec = bigger;
       hrec[n_hrec].p = v;
       hrec[n_hrec++].len = vl;
@@ -859,7 +884,9 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
   }
   {
     char sub[HOTSSL__ERRLEN];
-    if ((ret = hotssl__settings_from_config(&in->s, cfg, sub, sizeof sub)) != 0) {
+    if ((ret = hotssl__settings_from_config(&in->s, cfg, sub, sizeof sub)) == HOTSSL_ENOMEM)
+      goto fail;
+    if (ret != 0) {
       why = "settings do not check";
       ret = HOTSSL_EINVAL;
       goto bad;

@@ -71,9 +71,11 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
   int r;
 
   memset(out, 0, sizeof *out);
+  /* Every failure fills errbuf: callers print it after the file's name. */
+  hotssl__fmt(errbuf, errlen, "out of memory");
   if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
     return HOTSSL_ENOMEM;
-  rv = apr_file_open(&f, path, HOTSSL__OPEN_FLAGS, APR_OS_DEFAULT, pool);
+  rv = hotssl__os()->file_open(&f, path, HOTSSL__OPEN_FLAGS, APR_OS_DEFAULT, pool);
   if (rv != APR_SUCCESS && (flags & HOTSSL__READ_MISSING_OK) && APR_STATUS_IS_ENOENT(rv)) {
     r = 0; /* out->data stays NULL: the file does not exist */
     goto out;
@@ -85,7 +87,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
   }
   /* The clock before the fstat: a change after it has a ctime >= this. */
   out->seen_ns = hotssl__wall_ns();
-  rv = apr_file_info_get(&fi, APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_PROT | APR_FINFO_OWNER, f);
+  rv = hotssl__os()->file_info_get(&fi, APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_PROT | APR_FINFO_OWNER, f);
   if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
     apr_err(errbuf, errlen, rv);
     r = HOTSSL_EFILE;
@@ -130,7 +132,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     apr_size_t n = (apr_size_t)fi.size + 1 - got;
     if (n == 0)
       break;
-    rv = apr_file_read(f, data + got, &n);
+    rv = hotssl__os()->file_read(f, data + got, &n);
     got += n;
     if (rv == APR_EOF || (rv == APR_SUCCESS && n == 0))
       break;
@@ -225,9 +227,10 @@ static int dir_list(const char *dir, int (*accept)(const char *), char ***names,
 
   *names = NULL;
   *count = 0;
+  hotssl__fmt(errbuf, errlen, "out of memory"); /* replaced by any other reason */
   if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
     return HOTSSL_ENOMEM;
-  if ((rv = apr_dir_open(&d, dir, pool)) != APR_SUCCESS) {
+  if ((rv = hotssl__os()->dir_open(&d, dir, pool)) != APR_SUCCESS) {
     apr_err(errbuf, errlen, rv);
     r = HOTSSL_EFILE;
     goto out;

@@ -11,6 +11,30 @@
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
+#include <apr_thread_proc.h>
+
+/* The OS call table (os/calls.c): the file, directory and process calls of
+ * the loader and of the passphrase command, reached only through
+ * hotssl__os(). A fault-injection seam for tests: they install a table that
+ * fails the N-th call (tests/faults); production never changes it. Portable:
+ * the entries are APR's, the same on POSIX and Windows. */
+typedef struct hotssl__os_calls {
+  apr_status_t (*file_open)(apr_file_t **f, const char *path, apr_int32_t flag,
+                            apr_fileperms_t perm, apr_pool_t *pool);
+  apr_status_t (*file_info_get)(apr_finfo_t *fi, apr_int32_t wanted, apr_file_t *f); /* fstat */
+  apr_status_t (*file_read)(apr_file_t *f, void *buf, apr_size_t *n);
+  apr_status_t (*dir_open)(apr_dir_t **d, const char *path, apr_pool_t *pool);
+  /* Creates the passphrase command's output pipe. */
+  apr_status_t (*procattr_io_set)(apr_procattr_t *attr, apr_int32_t in, apr_int32_t out,
+                                  apr_int32_t err);
+  apr_status_t (*proc_create)(apr_proc_t *proc, const char *prog, const char *const *args,
+                              const char *const *env, apr_procattr_t *attr, apr_pool_t *pool);
+} hotssl__os_calls;
+
+const hotssl__os_calls *hotssl__os(void);
+/* Tests only: the real table, and installing another (NULL: the real one). */
+const hotssl__os_calls *hotssl__os_real(void);
+void hotssl__os_set_calls(const hotssl__os_calls *calls);
 
 /* PostgreSQL's key-file rule on the open file f (fi: its fstat result);
  * POSIX checks owner and mode bits, Windows the owner and the DACL of the
@@ -39,5 +63,11 @@ char *hotssl__wide_to_utf8(const wchar_t *w);
 #else
 #  define HOTSSL__OPEN_FLAGS (APR_FOPEN_READ | APR_FOPEN_BINARY | APR_FOPEN_NONBLOCK)
 #endif
+
+/* The passphrase command (os/posix/process.c, os/win32/process.c): make the
+ * process created with attr the leader of a process group of its own, and
+ * kill that whole group. */
+apr_status_t hotssl__procattr_own_group(apr_procattr_t *attr);
+void hotssl__proc_kill_group(apr_proc_t *proc);
 
 #endif

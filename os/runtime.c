@@ -4,7 +4,6 @@
  * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
  * with another thread's first APR use (documented in hotssl.h).
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +17,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "../core/internal.h"
+#include "os.h"
 
 int hotssl__runtime_acquire(void) {
   return apr_initialize() == APR_SUCCESS ? 0 : HOTSSL_ESYS;
@@ -54,12 +54,6 @@ void hotssl__yield(void) { apr_thread_yield(); }
 
 #define PASS_MAX 1024
 
-#ifdef SIGKILL
-#  define HOTSSL__KILL SIGKILL
-#else
-#  define HOTSSL__KILL 9
-#endif
-
 /* Wait for the command, killing it at the deadline (0: no deadline).
  * Returns 1 if it had to be killed. */
 static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit_why_e *why) {
@@ -71,7 +65,7 @@ static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit
     if (APR_STATUS_IS_CHILD_DONE(apr_proc_wait(proc, code, why, APR_NOWAIT)))
       return 0;
     if (hotssl__now_ms() >= deadline) {
-      apr_proc_kill(proc, HOTSSL__KILL);
+      hotssl__proc_kill_group(proc);
       apr_proc_wait(proc, code, why, APR_WAIT);
       return 1;
     }
@@ -89,26 +83,32 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
   char buf[PASS_MAX + 1];
   apr_size_t got = 0;
   int code = 0, r, timed_out = 0;
+  apr_status_t read_rv = APR_SUCCESS;
   apr_exit_why_e why = APR_PROC_EXIT;
   uint64_t deadline = timeout_ms ? hotssl__now_ms() + timeout_ms : 0;
   char t[200];
 
   *out = NULL;
-  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+  if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+    hotssl__fmt(errbuf, errlen, "could not run command \"%s\": out of memory", cmd);
     return HOTSSL_ENOMEM;
+  }
   if ((rv = apr_procattr_create(&attr, pool)) != APR_SUCCESS ||
-      (rv = apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)) != APR_SUCCESS ||
+      (rv = hotssl__os()->procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)) != APR_SUCCESS ||
       (rv = apr_procattr_cmdtype_set(attr, APR_SHELLCMD)) != APR_SUCCESS ||
       /* No error check: with APR_SHELLCMD, APR would access() the whole
        * command line as a path when it starts with '/' ("/bin/echo x"),
        * and fail. A command the shell cannot run exits 127, reported below. */
-      (rv = apr_procattr_error_check_set(attr, 0)) != APR_SUCCESS)
+      (rv = apr_procattr_error_check_set(attr, 0)) != APR_SUCCESS ||
+      /* Its own process group: at the deadline the whole group is killed,
+       * not only the shell (whose children would outlive the timeout). */
+      (rv = hotssl__procattr_own_group(attr)) != APR_SUCCESS)
     goto apr_fail;
   args[0] = cmd;
   args[1] = NULL;
   if (spawn_lock != NULL)
     hotssl__mutex_lock(spawn_lock);
-  rv = apr_proc_create(&proc, cmd, args, NULL, attr, pool);
+  rv = hotssl__os()->proc_create(&proc, cmd, args, NULL, attr, pool);
   if (spawn_lock != NULL)
     hotssl__mutex_unlock(spawn_lock);
   if (rv != APR_SUCCESS)
@@ -129,19 +129,22 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
         }
         apr_file_pipe_timeout_set(proc.out, (apr_interval_time_t)(deadline - now) * 1000);
       }
-      rv = apr_file_read(proc.out, buf + got, &n);
+      rv = hotssl__os()->file_read(proc.out, buf + got, &n);
       got += n;
     }
     if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
       timed_out = 1;
       break;
     }
-    if (rv != APR_SUCCESS)
+    if (rv != APR_SUCCESS) {
+      if (!APR_STATUS_IS_EOF(rv))
+        read_rv = rv; /* not the end of its output: reading failed */
       break;
+    }
   }
   apr_file_close(proc.out);
   if (timed_out) {
-    apr_proc_kill(&proc, HOTSSL__KILL);
+    hotssl__proc_kill_group(&proc);
     apr_proc_wait(&proc, &code, &why, APR_WAIT);
   } else {
     timed_out = wait_or_kill(&proc, deadline, &code, &why);
@@ -150,6 +153,14 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
   if (timed_out) {
     hotssl__fmt(errbuf, errlen, "command \"%s\" did not finish within %u ms (hotssl_passphrase_timeout_ms) and was killed",
                 cmd, timeout_ms);
+    r = HOTSSL_EPASSPHRASE;
+    goto out;
+  }
+  if (read_rv != APR_SUCCESS) {
+    /* Reported before the exit status: closing the pipe early may itself
+     * have made the command fail (SIGPIPE). */
+    apr_strerror(read_rv, t, sizeof t);
+    hotssl__fmt(errbuf, errlen, "could not read the output of command \"%s\": %s", cmd, t);
     r = HOTSSL_EPASSPHRASE;
     goto out;
   }
@@ -163,6 +174,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
   }
   buf[strcspn(buf, "\r\n")] = '\0';
   if ((*out = hotssl__strdup(buf)) == NULL) {
+    hotssl__fmt(errbuf, errlen, "command \"%s\": out of memory", cmd);
     r = HOTSSL_ENOMEM;
     goto out;
   }

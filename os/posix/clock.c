@@ -8,3 +8,12 @@ uint64_t hotssl__now_ms(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* CPU time of the calling thread, in microseconds: what a computation cost,
+ * whatever else the machine was doing (the key-cost estimate, core/pkcs8.c). */
+uint64_t hotssl__thread_cpu_us(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return hotssl__now_ms() * 1000u;
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

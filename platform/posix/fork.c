@@ -24,6 +24,15 @@
  * inherited state is never used again, so two children can never produce
  * the same randoms, and no inherited mutex is ever touched.
  *
+ * The explicit calls are the fast path, not the guarantee: every generation
+ * records the process id its DRBG was seeded in and its random callback
+ * (core/generation.c) compares it on each use, re-creating the DRBG here
+ * before producing a byte in a process that made no after-fork call, or for
+ * a generation (an open connection's, from before a reload) that
+ * hotssl_manager_after_fork_child does not touch. Known limit of a pid check:
+ * a descendant whose pid recycles that of a dead ancestor that seeded the
+ * state, with no process in between having used it, is not detected.
+ *
  * The manager's short locks (reload_lock, then spawn_lock) are handled the
  * classic atfork way: before_fork takes them, the parent releases them
  * after fork, the child releases its copies. Neither is held while a reload
@@ -90,7 +99,7 @@ static int reseed_psa(const char *pers, size_t n) {
 #endif
 }
 
-static int recreate_rng(hotssl_generation *g, unsigned count) {
+int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
   struct timespec rt, mono;
   char pers[160];
   int n;
@@ -107,13 +116,14 @@ static int recreate_rng(hotssl_generation *g, unsigned count) {
   if (mbedtls_ctr_drbg_seed(&g->drbg, hotssl__os_entropy, NULL, (const unsigned char *)pers,
                             (size_t)n) != 0)
     return HOTSSL_ETLS;
+  atomic_store(&g->rng_pid, (long)getpid());
   return reseed_psa(pers, (size_t)n);
 }
 
 int hotssl_generation_after_fork_child(hotssl_generation *g) {
   if (g == NULL)
     return HOTSSL_EINVAL;
-  return recreate_rng(g, 0);
+  return hotssl__generation_rng_recreate(g, 0);
 }
 
 int hotssl_manager_after_fork_child(hotssl_manager *m) {
@@ -123,7 +133,7 @@ int hotssl_manager_after_fork_child(hotssl_manager *m) {
   /* Single-threaded now: no reader is in flight. */
   atomic_store(&m->readers[0], 0);
   atomic_store(&m->readers[1], 0);
-  r = recreate_rng(atomic_load(&m->current), atomic_load(&m->fork_count));
+  r = hotssl__generation_rng_recreate(atomic_load(&m->current), atomic_load(&m->fork_count));
   /* The parent's wake-up pipe is the parent's: a child writing to it would
    * trigger the parent's reloads, a child reading it would steal them. */
   hotssl__wakeup_close(&m->wakeup);
@@ -173,7 +183,16 @@ struct hotssl_prefork {
   size_t capacity;
   _Atomic uint64_t seen; /* per process (copied at fork) */
   pid_t owner;           /* the parent: zeroizes the region at destroy */
+  /* Test hook (hotssl__prefork_set_copy_hook): called in hotssl_prefork_check
+   * after each copy out of the region, before the seqlock re-check. */
+  void (*copy_hook)(void *);
+  void *copy_arg;
 };
+
+void hotssl__prefork_set_copy_hook(hotssl_prefork *p, void (*fn)(void *), void *arg) {
+  p->copy_hook = fn;
+  p->copy_arg = arg;
+}
 
 #define PREFORK_DEFAULT_CAPACITY ((size_t)64 << 20)
 
@@ -255,7 +274,7 @@ int hotssl_prefork_publish(hotssl_prefork *p) {
 int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
   uint64_t pub, gen = 0, start;
   unsigned char *buf = NULL;
-  size_t len = 0;
+  size_t len = 0, cap = 0; /* cap: the allocation, wiped whole when freed */
   hotssl_generation *cur, *g = NULL;
   hotssl_config *cfg = NULL;
   char err[HOTSSL__ERRLEN];
@@ -274,14 +293,20 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
       uint64_t l = p->base->len;
       if (l > p->capacity || l < HOTSSL__SNAPSHOT_HEADER)
         goto retry;
-      if (buf == NULL || len < l) {
-        hotssl__snapshot_bytes_free(buf, len);
+      if (buf == NULL || cap < l) {
+        /* An earlier, retried copy may hold key DER anywhere in the old
+         * buffer: wipe all of it, not the length last copied. */
+        hotssl__snapshot_bytes_free(buf, cap);
+        cap = 0;
         if ((buf = malloc((size_t)l)) == NULL)
           return HOTSSL_ENOMEM;
+        cap = (size_t)l;
       }
       len = (size_t)l;
       gen = p->base->generation;
       memcpy(buf, p->base->data, len);
+      if (p->copy_hook != NULL)
+        p->copy_hook(p->copy_arg);
       atomic_thread_fence(memory_order_acquire);
       s2 = atomic_load_explicit(&p->base->seq, memory_order_relaxed);
       if (s1 == s2)
@@ -289,7 +314,7 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
     }
   retry:
     if (hotssl__now_ms() - start > 10000) {
-      hotssl__snapshot_bytes_free(buf, len);
+      hotssl__snapshot_bytes_free(buf, cap);
       hotssl__logf(&wm->log, HOTSSL_LOG_WARNING,
                    "could not read the parent's snapshot: it kept changing; keeping the current generation");
       return HOTSSL_EBUSY;
@@ -300,12 +325,12 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
   cur = hotssl_manager_acquire(wm);
   if (gen <= cur->number) {
     hotssl_generation_release(cur);
-    hotssl__snapshot_bytes_free(buf, len);
+    hotssl__snapshot_bytes_free(buf, cap);
     return 0;
   }
   r = hotssl__snapshot_build(buf, len, cur, &wm->log, &g, &cfg, err, sizeof err);
   hotssl_generation_release(cur);
-  hotssl__snapshot_bytes_free(buf, len);
+  hotssl__snapshot_bytes_free(buf, cap);
   if (r != 0) {
     hotssl__logf(&wm->log, HOTSSL_LOG_WARNING,
                  "SSL configuration was not updated from the parent's snapshot (generation %llu): %s",

@@ -11,6 +11,9 @@ Environment (set by tests/e2e/CMakeLists.txt, or by hand):
                       (shared/testdata/postgresql-ssl); overrides
                       HOTSSL_E2E_DEFAULT_TESTDATA (CMake: the generated set)
   HOTSSL_E2E_DEADLINE every deadline and timeout, in seconds (default 30)
+  HOTSSL_E2E_HYGIENE  a directory: every output of the CLI (run, serve) is
+                      also appended to files there, for the secret hygiene
+                      test (tests/e2e/test_hygiene.py)
 """
 import os
 import re
@@ -21,11 +24,29 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pylib"))
 import hotssltest as H  # noqa: E402
-from hotssltest import (Pki, client_context, echo, handshake, read, recv_up_to, remove, run,  # noqa: E402,F401
+from hotssltest import (Pki, client_context, echo, handshake, read, recv_up_to, remove,  # noqa: E402,F401
                         serial_of_der, serial_of_pem_file, tls_connect, write)
 from hotssltest import unittest_main as main  # noqa: E402,F401
 
 DEADLINE = H.DEADLINE = float(os.environ.get("HOTSSL_E2E_DEADLINE", "30"))
+HYGIENE = os.environ.get("HOTSSL_E2E_HYGIENE", "")
+
+
+def _keep(what, *texts):
+    """Hygiene mode: append what the CLI printed to HYGIENE/outputs.log."""
+    if not HYGIENE:
+        return
+    with open(os.path.join(HYGIENE, "outputs.log"), "a", errors="replace") as f:
+        f.write("==== %s\n" % what)
+        for t in texts:
+            f.write(t if isinstance(t, str) else t.decode("latin-1"))
+            f.write("\n")
+
+
+def run(cmd, timeout=None, check=False, **kw):
+    p = H.run(cmd, timeout=timeout, check=check, **kw)
+    _keep(" ".join(map(str, cmd)), p.stdout or "", p.stderr or "")
+    return p
 RESULT_RE = re.compile(r"SSL configuration (reloaded|unchanged|was not reloaded)")
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -80,6 +101,13 @@ class Server(H.Server):
         with self.cv:
             lines = list(self.err[start:i + 1])
         return line, lines
+
+    def _join(self):
+        super()._join()
+        if not getattr(self, "_kept", False):
+            self._kept = True
+            with self.cv:
+                _keep("serve " + " ".join(self.args), "\n".join(self.out), "\n".join(self.err))
 
     def stop(self):
         """SIGTERM; returns the exit code (0 expected)."""

@@ -17,6 +17,11 @@ Decisions tested here as well (not bad inputs):
   * An expired certificate loads with a WARNING that says "has expired"
     unless hotssl_refuse_expired = on (then it is a catalogue case).
 
+Hygiene mode (env HOTSSL_E2E_HYGIENE=DIR, run by test_hygiene.py): the good
+state serves leaf A's key encrypted, unlocked by a passphrase command with a
+known passphrase; the key's DER is written to DIR/key.der and every CLI
+output is kept in DIR (e2elib), to be searched for both afterwards.
+
 Run: python3 test_catalogue.py [Start|Reload|Decisions]   (env: HOTSSL_CLI)
 """
 import os
@@ -41,6 +46,10 @@ GOOD_CONF = [
     ("ssl_crl_file", "'crl.pem'"),
     ("hotssl_watch", "off"),
 ]
+PASS_CMD = [("ssl_passphrase_command", "'echo %s'" % PASS),
+            ("ssl_passphrase_command_supports_reload", "on")]
+if E.HYGIENE:
+    GOOD_CONF += PASS_CMD
 
 
 def setUpModule():
@@ -63,6 +72,11 @@ def setUpModule():
     # Leaf A's key encrypted as OpenSSL 3 writes it by default (PKCS#8 PBES2, AES-256).
     K["a_key_enc"] = p.path("leafA-enc.key")
     p.ossl("pkey", "-in", K["a_key"], "-aes256", "-passout", "pass:" + PASS, "-out", K["a_key_enc"])
+    # The same key encrypted again (other salt and IV: other bytes), for the
+    # passphrase cases: in hygiene mode the good state already serves
+    # a_key_enc, and an unchanged key is rightly kept without asking.
+    K["a_key_enc2"] = p.path("leafA-enc2.key")
+    p.ossl("pkey", "-in", K["a_key"], "-aes256", "-passout", "pass:" + PASS, "-out", K["a_key_enc2"])
     # The CA's CRL with one bit of its signature flipped (DER, last byte).
     crl_der = p.path("ca-crl.der")
     p.ossl("crl", "-in", K["crl"], "-outform", "DER", "-out", crl_der)
@@ -73,6 +87,9 @@ def setUpModule():
     K["b_der"] = p.der(K["b"], "leafB.der")
     K["b_key_der"] = p.path("leafB-key.der")
     p.ossl("pkey", "-in", K["b_key"], "-outform", "DER", "-out", K["b_key_der"])
+    if E.HYGIENE:
+        p.ossl("pkey", "-in", K["a_key"], "-outform", "DER", "-out", os.path.join(E.HYGIENE, "key.der"))
+        E.write(os.path.join(E.HYGIENE, "passphrase"), PASS)
     assert E.serial_of_pem_file(K["a"]) == SERIAL_A
 
 
@@ -97,7 +114,7 @@ def make_good(d, cert=None, key=None):
     for n in os.listdir(d):
         E.remove(os.path.join(d, n))
     shutil.copyfile(cert or K["a"], os.path.join(d, "server.crt"))
-    shutil.copyfile(key or K["a_key"], os.path.join(d, "server.key"))
+    shutil.copyfile(key or (K["a_key_enc"] if E.HYGIENE else K["a_key"]), os.path.join(d, "server.key"))
     os.chmod(os.path.join(d, "server.key"), 0o600)
     shutil.copyfile(K["ca"], os.path.join(d, "ca.crt"))
     shutil.copyfile(K["crl"], os.path.join(d, "crl.pem"))
@@ -208,25 +225,26 @@ def c_key_other_owner_unprivileged(d):
 
 
 def c_enc_no_cmd(d):
-    put(d, "server.key", E.read(K["a_key_enc"]), 0o600)
+    put(d, "server.key", E.read(K["a_key_enc2"]), 0o600)
+    write_conf(d, drop=[k for k, _ in PASS_CMD])
 
 
 def c_wrong_pass(d):
-    put(d, "server.key", E.read(K["a_key_enc"]), 0o600)
-    write_conf(d, add=[("ssl_passphrase_command", "'echo wrong-passphrase'"),
+    put(d, "server.key", E.read(K["a_key_enc2"]), 0o600)
+    write_conf(d, drop=[k for k, _ in PASS_CMD], add=[("ssl_passphrase_command", "'echo wrong-passphrase'"),
                        ("ssl_passphrase_command_supports_reload", "on")])
 
 
 def c_failing_cmd(d):
-    put(d, "server.key", E.read(K["a_key_enc"]), 0o600)
-    write_conf(d, add=[("ssl_passphrase_command", "'exit 3'"),
+    put(d, "server.key", E.read(K["a_key_enc2"]), 0o600)
+    write_conf(d, drop=[k for k, _ in PASS_CMD], add=[("ssl_passphrase_command", "'exit 3'"),
                        ("ssl_passphrase_command_supports_reload", "on")])
 
 
 def c_endless_cmd(d):
     # A command that never stops writing must not hang start or reload.
-    put(d, "server.key", E.read(K["a_key_enc"]), 0o600)
-    write_conf(d, add=[("ssl_passphrase_command", "'yes'"),
+    put(d, "server.key", E.read(K["a_key_enc2"]), 0o600)
+    write_conf(d, drop=[k for k, _ in PASS_CMD], add=[("ssl_passphrase_command", "'yes'"),
                        ("ssl_passphrase_command_supports_reload", "on")])
 
 

@@ -257,6 +257,22 @@ static void test_fork(void) {
   hotssl_manager_destroy(m);
 }
 
+/* waitpid with a deadline: a child stuck (e.g. on a lock it inherited
+ * locked) is killed and reported, never waited for forever. */
+static int wait_child(pid_t pid, uint64_t deadline) {
+  int st = 0;
+  while (waitpid(pid, &st, WNOHANG) == 0) {
+    if (tu_now_ms() > deadline) {
+      fprintf(stderr, "child %ld did not exit in time: killed\n", (long)pid);
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      return -1;
+    }
+    usleep(10000);
+  }
+  return st;
+}
+
 static void test_prefork(void) {
   hotssl_manager *m = NULL;
   hotssl_prefork *p = NULL;
@@ -324,7 +340,8 @@ static void test_prefork(void) {
     buf[got] = '\0';
   }
   close(fds[0]);
-  waitpid(pid, &st, 0);
+  st = wait_child(pid, tu_now_ms() + 10000);
+  T(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
   {
     hotssl_stats s;
     hotssl_manager_stats(m, &s);

@@ -53,6 +53,13 @@ const char *tu_testdata(void) {
   return d;
 }
 
+void tu_put_testdata(const char *dir, const char *name, const char *testdata_name, int mode) {
+  char src[1024], *dst = tu_path(dir, name);
+  snprintf(src, sizeof src, "%s/%s", tu_testdata(), testdata_name);
+  tu_copy(src, dst, mode);
+  free(dst);
+}
+
 char *tu_mkdtemp(void) {
   char *t = strdup("/tmp/hotssl-test-XXXXXX");
   if (t == NULL || mkdtemp(t) == NULL) {

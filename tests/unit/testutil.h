@@ -46,6 +46,8 @@ char *tu_mkdtemp(void);
 void tu_rmtree(const char *dir);
 char *tu_path(const char *dir, const char *name); /* malloc'ed */
 void tu_copy(const char *from, const char *to, int mode);
+/* Copy PostgreSQL's test file testdata_name to dir/name with mode. */
+void tu_put_testdata(const char *dir, const char *name, const char *testdata_name, int mode);
 void tu_write(const char *path, const char *text, int mode);
 /* Write to a temporary name, then rename over path (atomic replace). */
 void tu_write_atomic(const char *path, const char *text, int mode);

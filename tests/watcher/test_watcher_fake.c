@@ -30,7 +30,8 @@
  *     certificate follows 300 ms later with no event: the retry window
  *     picks it up, nothing "was not reloaded";
  *  5. a deferred event: the watcher honours the backend's timeout() and
- *     reads it on time (no descriptor readiness, no polling).
+ *     reads it on time (no descriptor readiness, no polling);
+ *  6. a storm of events longer than the storm cap still reloads during it.
  *
  * Argument "loop": host-loop mode (own_thread = 0, the test dispatches);
  * otherwise the watcher runs its own thread.
@@ -555,6 +556,34 @@ static void scenario_deferred(void) {
   checks += g_loop ? 8 : 7;
 }
 
+/* A storm longer than the cap: an event every 40 ms (under the 100 ms
+ * debounce) for 3 s. The debounce alone would wait for the storm to end;
+ * the cap (max(4 x debounce, 1 s)) must reload during it. */
+static void scenario_storm(void) {
+  int r0 = tu_log_count(RELOADED);
+  uint64_t start, end, reloaded_at = 0;
+  char s[80];
+
+  printf("6. a storm longer than the cap (an event every 40 ms for 3 s)\n");
+  rotate('b');
+  start = tu_now_ms();
+  end = start + 3000;
+  while (tu_now_ms() < end) {
+    uint64_t next = tu_now_ms() + 40;
+    send_events('c', 1);
+    wait_for(pred_time, &next, "a moment");
+    if (reloaded_at == 0 && tu_log_count(RELOADED) > r0)
+      reloaded_at = tu_now_ms();
+  }
+  printf("first reload %lld ms into the storm\n",
+         reloaded_at ? (long long)(reloaded_at - start) : -1LL);
+  CHECK(reloaded_at != 0 && reloaded_at - start < 2500);
+  serial_of(s, sizeof s);
+  CHECK(strcmp(s, TU_SERIAL_B) == 0);
+  settle(tu_now_ms() + DEBOUNCE_MS + 100);
+  checks += 2;
+}
+
 int main(int argc, char **argv) {
   char *dir, *conf, s[80], *p;
   const char *orig[4][2] = {
@@ -617,6 +646,7 @@ int main(int argc, char **argv) {
   scenario_burst();
   scenario_retry_window();
   scenario_deferred();
+  scenario_storm();
 
   CHECK_EQ_INT(tu_log_count(BACKEND_FAILED), 0);
   CHECK_EQ_INT(tu_log_count(NOT_RELOADED), 0);

@@ -1,0 +1,33 @@
+/*
+ * The OS call table (os/os.h): every file, directory and process call the
+ * loader and the passphrase command make goes through hotssl__os(), like
+ * SQLite's VFS. In production it is the real APR functions, always. A test
+ * (tests/faults) installs its own table with hotssl__os_set_calls() to fail
+ * the N-th call; that setter is internal, declared only in os/os.h, and is
+ * the one piece of process-wide mutable state in the library (an atomic
+ * pointer to a constant table; NULL restores the real one).
+ */
+#include <stdatomic.h>
+
+#include <apr_file_io.h>
+#include <apr_thread_proc.h>
+
+#include "../core/internal.h"
+#include "os.h"
+
+static const hotssl__os_calls real_calls = {
+    apr_file_open, apr_file_info_get, apr_file_read, apr_dir_open, apr_procattr_io_set, apr_proc_create,
+};
+
+static _Atomic(const hotssl__os_calls *) current_calls;
+
+const hotssl__os_calls *hotssl__os(void) {
+  const hotssl__os_calls *c = atomic_load_explicit(&current_calls, memory_order_acquire);
+  return c != NULL ? c : &real_calls;
+}
+
+const hotssl__os_calls *hotssl__os_real(void) { return &real_calls; }
+
+void hotssl__os_set_calls(const hotssl__os_calls *calls) {
+  atomic_store_explicit(&current_calls, calls, memory_order_release);
+}

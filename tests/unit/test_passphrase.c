@@ -1,0 +1,109 @@
+/*
+ * The passphrase command's process group (issue 11, item 6): a hung command
+ * is killed at hotssl_passphrase_timeout_ms with everything it started. The
+ * command records the shell's pid and its children's; after the timeout none
+ * may be alive (Linux /proc). Before the fix only the shell was killed and
+ * its `sleep`s lived on.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int checks;
+#define T(cond) do { checks++; CHECK(cond); } while (0)
+#define TEQ(a, b) do { checks++; CHECK_EQ_INT(a, b); } while (0)
+
+static char *dir;
+
+static void put(const char *name, const char *src, int mode) { tu_put_testdata(dir, name, src, mode); }
+
+static int manager_from(const char *conf_text, hotssl_manager **m, char *err, size_t errlen) {
+  hotssl_config *cfg;
+  hotssl_manager_options o = {0};
+  char *p = tu_path(dir, "hotssl.conf");
+  int r;
+  tu_write_atomic(p, conf_text, 0644);
+  hotssl_config_create(&cfg);
+  r = hotssl_config_load_file(cfg, p, err, errlen);
+  free(p);
+  if (r == 0)
+    r = hotssl_manager_create(m, cfg, &o, err, errlen);
+  hotssl_config_destroy(cfg);
+  return r;
+}
+
+/* How many of the command's recorded processes are still alive (not zombies). */
+static int group_alive(const long *pids, int n) {
+  char path[64], buf[512];
+  int alive = 0;
+  for (int i = 0; i < n; i++) {
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pids[i]);
+    if ((f = fopen(path, "r")) == NULL)
+      continue;
+    if (fgets(buf, sizeof buf, f) != NULL) {
+      const char *rp = strrchr(buf, ')');
+      char state = 0;
+      if (rp != NULL && sscanf(rp + 2, "%c", &state) == 1 && state != 'Z' && state != 'X')
+        alive++;
+    }
+    fclose(f);
+  }
+  return alive;
+}
+
+/* The command runs in a process group of its own and the whole group is
+ * killed at the deadline: a background child and a foreground child of the
+ * shell (the `sleep`s) must not outlive the timeout, with and without the
+ * output pipe open. */
+static void test_passphrase_group(void) {
+  static const char *shapes[] = {"sleep 30 & echo $! >> %s; sleep 31 & echo $! >> %s; wait",
+                                 "exec >&-; sleep 30 & echo $! >> %s; sleep 31 & echo $! >> %s; wait"};
+  char conf[1024], cmd[600], err[512];
+  char *pidfile = tu_path(dir, "group.pids");
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-password.key", 0600);
+  for (int i = 0; i < 2; i++) {
+    hotssl_manager *m = NULL;
+    long pids[3] = {0, 0, 0};
+    int n = 0, alive = 0;
+    FILE *f;
+    unlink(pidfile);
+    /* The shell records its own pid first: the group's id. */
+    snprintf(cmd, sizeof cmd, "echo $$ >> %s; ", pidfile);
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), shapes[i], pidfile, pidfile);
+    snprintf(conf, sizeof conf,
+             "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+             "ssl_passphrase_command = '%s'\nhotssl_passphrase_timeout_ms = 500\n", cmd);
+    TEQ(manager_from(conf, &m, err, sizeof err), HOTSSL_EPASSPHRASE);
+    T(strstr(err, "did not finish within 500 ms") != NULL);
+    hotssl_manager_destroy(m);
+    if ((f = fopen(pidfile, "r")) != NULL) {
+      while (n < 3 && fscanf(f, "%ld", &pids[n]) == 1)
+        n++;
+      fclose(f);
+    }
+    TEQ(n, 3); /* the shell and both sleeps started before the deadline */
+    /* Killed processes are reaped by init; wait (bounded) for them to go. */
+    uint64_t deadline = tu_now_ms() + 5000; /* SIGKILL is immediate; init reaps */
+    while ((alive = group_alive(pids, n)) > 0 && tu_now_ms() < deadline)
+      usleep(20000);
+    TEQ(alive, 0);
+    for (int k = 1; k < n; k++) /* never leave them behind, pass or fail */
+      kill((pid_t)pids[k], SIGKILL);
+  }
+  free(pidfile);
+}
+
+
+int main(void) {
+  dir = tu_mkdtemp();
+  test_passphrase_group();
+  tu_rmtree(dir);
+  free(dir);
+  return tu_finish("test_passphrase", checks);
+}
