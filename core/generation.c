@@ -930,7 +930,9 @@ int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation 
   if (g->ca != NULL)
     mbedtls_ssl_set_hs_ca_chain(ssl, &g->ca->u.crt, NULL);
   mbedtls_ssl_set_hs_authmode(ssl, authmode);
-  if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
+  if (hotssl__verify_rebind(ssl, g))
+    ; /* hotssl_client_verify_bind's record follows the entry */
+  else if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
     mbedtls_ssl_set_verify(ssl, hotssl__verify_conf_cb, g);
   else
     mbedtls_ssl_set_verify(ssl, verify_flags_only, NULL);

@@ -412,6 +412,7 @@ void hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
 
 /* The configuration's verify callback (ctx: the generation). */
 int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
+int hotssl__verify_rebind(mbedtls_ssl_context *ssl, const hotssl_generation *g);
 /* Verify a presented chain (leaf first) as a handshake of g would, without
  * a connection: 1 refused (details in v), 0 accepted, or a negative code.
  * walk: answer CRL questions with the walk. */

@@ -312,9 +312,10 @@ HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
  * binding, `require` refusals carry mbedTLS's alert for the verification
  * flags and `optional` refusals carry access_denied.
  *
- * With ssl_sni, a handshake whose server name selects a hosts file entry is
- * checked by that entry's own callback (its CA set), which replaces the
- * binding: same verdict, but v records nothing and the alert is mbedTLS's.
+ * With ssl_sni, the binding follows the hosts file entry that the server
+ * name selects: the entry's CA set and revocation table decide, and v
+ * records the refusal as above. An unbound connection is checked by the
+ * entry's own callback (same verdict, mbedTLS's alert).
  *
  * Thread rules: one hotssl_client_verify per connection, used by the thread
  * running that connection's handshake. It must outlive the handshake; the

@@ -298,9 +298,17 @@ class PerHostCA(unittest.TestCase):
             # sends no CA names in TLS 1.3).
             _, _, out, _ = s_client(s.port, "a.test", ["-tls1_2"])
             self.assertIn("Acceptable client certificate CA names\nCN = hotssl sni CA", out)
-            # A certificate from another CA is refused (with optional,
-            # hotssl's verify callback fails it: mbedTLS says access denied).
-            self.refused_cert(s.port, "a.test", ("unknown ca", "access denied"), "client2")
+            # A certificate from another CA is refused. hotssl serve binds a
+            # hotssl_client_verify to every connection, and the binding
+            # follows the entry the server name selects: the alert names the
+            # reason (not optional mode's access denied) and PostgreSQL's two
+            # log lines are written for the entry's refusal.
+            start = s.mark()
+            self.refused_cert(s.port, "a.test", "unknown ca", "client2")
+            s.wait_err(r"Client certificate verification failed at depth 0: unable to get local issuer certificate\.",
+                       start, "PostgreSQL's first log line for a refusal by an ssl_sni entry")
+            s.wait_err(r'Failed certificate data \(unverified\): subject "/CN=', start,
+                       "PostgreSQL's second log line for a refusal by an ssl_sni entry")
             # b.test has no CA: no certificate request at all, so any client
             # certificate is neither asked for nor checked.
             self.assertEqual(served(s.port, "b.test", self.client("client2")), "beta")
