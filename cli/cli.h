@@ -53,6 +53,14 @@ void cli_log(void *ud, hotssl_log_level level, const char *msg);
 /* Load CONF into a new config; prints the reason and returns non-zero. */
 int cli_load_config(const char *path, hotssl_config **out);
 
+/* ssl_sni: the hosts file's entries of m's current generation
+ * (cli/hosts_info.c), as text or as the `"hosts": [...]` member of `info
+ * --json` (an empty array when there are none). */
+void cli_print_hosts(FILE *f, hotssl_manager *m);
+void cli_print_hosts_json(FILE *f, hotssl_manager *m);
+/* v as a JSON string, quotes included (cli/main.c). */
+void cli_json_string(FILE *f, const char *v);
+
 int cli_cmd_check(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);

@@ -81,7 +81,8 @@ int cli_help(FILE *f, const char *cmd) {
                "serial (hex), validity, days and seconds left, SHA-256 fingerprint, key\n"
                "type and size, chain length, CA count, CRL entries and next update, and\n"
                "the warnings. --json prints the same as one JSON object, for monitoring\n"
-               "(e.g. alert when \"days_left\" < 14).\n\noptions:\n");
+               "(e.g. alert when \"days_left\" < 14). With ssl_sni, every entry of the\n"
+               "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n\noptions:\n");
     cli_print_options(f, info_opts);
     fprintf(f, "\n%s\nenvironment: none.\n", exit_codes_load);
     return 0;
@@ -247,18 +248,24 @@ int cli_cmd_check(int argc, char **argv) {
   return n > 0 && vals[1] != NULL ? 3 : 0;
 }
 
-static void json_str(const char *key, const char *v, int last) {
+void cli_json_string(FILE *f, const char *v) {
   const unsigned char *p;
-  printf("  \"%s\": \"", key);
+  fputc('"', f);
   for (p = (const unsigned char *)v; *p; p++) {
     if (*p == '"' || *p == '\\')
-      printf("\\%c", *p);
+      fprintf(f, "\\%c", *p);
     else if (*p < 0x20)
-      printf("\\u%04x", *p);
+      fprintf(f, "\\u%04x", *p);
     else
-      putchar(*p);
+      fputc(*p, f);
   }
-  printf("\"%s\n", last ? "" : ",");
+  fputc('"', f);
+}
+
+static void json_str(const char *key, const char *v, int last) {
+  printf("  \"%s\": ", key);
+  cli_json_string(stdout, v);
+  printf("%s\n", last ? "" : ",");
 }
 
 static void unix_to_text(int64_t t, char *buf, size_t len) {
@@ -317,7 +324,9 @@ int cli_cmd_info(int argc, char **argv) {
         printf("%s\"%s\"", first ? "" : ", ", warn_names[i].name);
         first = 0;
       }
-    printf("]\n}\n");
+    printf("],\n");
+    cli_print_hosts_json(stdout, m);
+    printf("}\n");
   } else {
     printf("subject:       %s\n", st.subject);
     printf("issuer:        %s\n", st.issuer);
@@ -345,6 +354,7 @@ int cli_cmd_info(int argc, char **argv) {
       printf("warning:       the chain in the certificate file does not lead to a CA\n");
     if (st.warnings & HOTSSL_WARN_CRL_STALE)
       printf("warning:       a CRL's next update is past or within %u days\n", st.expiry_warning_days);
+    cli_print_hosts(stdout, m);
   }
   hotssl_manager_destroy(m);
   return 0;

@@ -104,6 +104,7 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
   case HOTSSL__S_SSL:
   case HOTSSL__S_SSL_PASS_RELOAD:
   case HOTSSL__S_REFUSE_EXPIRED:
+  case HOTSSL__S_SSL_SNI:
   case HOTSSL__S_WATCH:
     if (hotssl__parse_bool(v) < 0)
       goto bad;
@@ -322,7 +323,7 @@ syntax:
   return HOTSSL_ECONFIG;
 }
 
-static char *dir_of(const char *path) {
+char *hotssl__dir_of(const char *path) {
   const char *slash = strrchr(path, '/');
 #ifdef _WIN32
   const char *bs = strrchr(path, '\\');
@@ -360,7 +361,7 @@ static int add_included(hotssl_config *cfg, const char *abs) {
 /* include / include_if_exists / include_dir, relative to the including file. */
 static int include_entry(loadctx *lc, const char *directive, const char *val, const char *file,
                          unsigned lineno, char *errbuf, size_t errlen) {
-  char *dir = dir_of(file), *target, *abs;
+  char *dir = hotssl__dir_of(file), *target, *abs;
   int r = 0;
   if (dir == NULL)
     return HOTSSL_ENOMEM;
@@ -477,7 +478,7 @@ int hotssl_config_load_file_ex(hotssl_config *cfg, const char *path, unsigned fl
     free(abs);
     return r;
   }
-  if ((dir = dir_of(abs)) == NULL) {
+  if ((dir = hotssl__dir_of(abs)) == NULL) {
     free(abs);
     return HOTSSL_ENOMEM;
   }
@@ -647,6 +648,7 @@ void hotssl__settings_free(hotssl__settings *s) {
   free(s->ca_file);
   free(s->crl_file);
   free(s->crl_dir);
+  free(s->hosts_file);
   hotssl__secret_free(s->passphrase_command);
   free(s->ciphersuites);
   free(s->groups);
@@ -677,7 +679,18 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
       (r = resolve(&s->crl_file, cfg, HOTSSL__S_SSL_CRL_FILE)) != 0 ||
       (r = resolve(&s->crl_dir, cfg, HOTSSL__S_SSL_CRL_DIR)) != 0)
     goto fail;
-  if (s->cert_file == NULL || s->key_file == NULL) {
+  /* With ssl_sni on, the configuration file may name no certificate at all
+   * (the hosts file does): core/hosts.c. */
+  s->sni = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_SNI)) == 1;
+  if (s->sni && (r = resolve(&s->hosts_file, cfg, HOTSSL__S_SSL_HOSTS_FILE)) != 0)
+    goto fail;
+  if (s->sni && s->hosts_file == NULL) {
+    hotssl__fmt(errbuf, errlen, "ssl_sni is on but ssl_hosts_file is empty");
+    r = HOTSSL_ECONFIG;
+    goto fail;
+  }
+  if ((s->cert_file == NULL || s->key_file == NULL) &&
+      !(s->sni && s->cert_file == NULL && s->key_file == NULL)) {
     hotssl__fmt(errbuf, errlen, "ssl_cert_file and ssl_key_file must be set");
     r = HOTSSL_ECONFIG;
     goto fail;
@@ -753,11 +766,25 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     s->client_cert = HOTSSL__CLIENT_CERT_OFF;
   else
     s->client_cert = strcmp(cc, "optional") == 0 ? HOTSSL__CLIENT_CERT_OPTIONAL : HOTSSL__CLIENT_CERT_REQUIRE;
-  if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL) {
+  /* ssl_sni: as for a hosts file entry without ca_file (core/hosts.c), the
+   * configuration file's own identity without one checks no client
+   * certificates; require stays an error. */
+  if (s->sni && s->ca_file == NULL && s->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
+    s->client_cert = HOTSSL__CLIENT_CERT_OFF;
+  /* With ssl_sni, whether the configuration's own identity serves anyone is
+   * known once the hosts file is read: core/hosts.c checks require there. */
+  if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL && !s->sni) {
     hotssl__fmt(errbuf, errlen,
                 "ssl_client_cert = %s requires ssl_ca_file to be set", cc);
     r = HOTSSL_ECONFIG;
     goto fail;
+  }
+  if (s->sni && s->ca_file == NULL) {
+    /* The CRLs are for the hosts' CAs (core/hosts.c derives each entry's
+     * settings from the configuration, not from these). */
+    free(s->crl_file);
+    free(s->crl_dir);
+    s->crl_file = s->crl_dir = NULL;
   }
   /* Also checked by the builder; here the error can name the file. */
   if ((s->crl_file != NULL || s->crl_dir != NULL) && s->ca_file == NULL) {

@@ -23,6 +23,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
 
+#include "hosts.h"
 #include "internal.h"
 #include "pkcs8.h"
 #include "revocation.h"
@@ -660,6 +661,8 @@ unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t no
                    (long long)((st->crl_next_update_unix - now) / 86400),
                    (long long)((st->crl_next_update_unix - now) % 86400 / 3600), st->expiry_warning_days);
   }
+  if (g->hosts != NULL)
+    w |= hotssl__hosts_time_warnings(g, now, log); /* ssl_sni: every entry */
   return w;
 }
 
@@ -742,6 +745,7 @@ void hotssl__generation_free(hotssl_generation *g) {
   hotssl__shared_release(g->key);
   hotssl__shared_release(g->ca);
   hotssl__shared_release(g->crl);
+  hotssl__hosts_free(g->hosts);
   free(g->ciphersuites);
   free(g->groups);
   mbedtls_platform_zeroize(g, sizeof *g);
@@ -759,6 +763,15 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              const hotssl_generation *prev, int is_reload,
                              uint64_t number, const hotssl__log *log,
                              char *errbuf, size_t errlen) {
+  if (in->hosts != NULL)
+    return hotssl__hosts_build(out, in, prev, is_reload, number, log, errbuf, errlen);
+  return hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
+}
+
+int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
+                                 const hotssl_generation *prev, int is_reload,
+                                 uint64_t number, const hotssl__log *log,
+                                 char *errbuf, size_t errlen) {
   hotssl_generation *g;
   char t[300];
   int ret, r, key_is_new = 0;
@@ -905,7 +918,7 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
     goto fail;
   }
   mbedtls_ssl_conf_rng(&g->conf, generation_random, g);
-  ret = mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
+  ret = in->no_own_cert ? 0 : mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
   if (ret != 0) {
     hotssl__mbedtls_err(t, sizeof t, ret);
     hotssl__fmt(errbuf, errlen, "could not use server certificate file \"%s\": %s", in->cert.path, t);
@@ -946,3 +959,42 @@ fail:
   hotssl__generation_free(g);
   return r;
 }
+
+/* ---- SNI (core/hosts.c): one entry's identity for one handshake ---- */
+
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+/* Replaces the served configuration's callback for a handshake whose entry
+ * checks no client certificate (authmode NONE: mbedTLS does not verify). */
+static int verify_flags_only(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  (void)ctx;
+  (void)crt;
+  (void)depth;
+  (void)flags;
+  return 0;
+}
+
+/* The entry's verifier replaces the per-connection one: a connection bound
+ * with hotssl_client_verify_bind() to the served generation would otherwise
+ * be checked against that generation's CA set, not the entry's. */
+int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host) {
+  hotssl_generation *g = (hotssl_generation *)host; /* mbedTLS takes non-const */
+  int authmode = MBEDTLS_SSL_VERIFY_NONE;
+  if (mbedtls_ssl_set_hs_own_cert(ssl, &g->cert->u.crt, &g->key->u.pk) != 0)
+    return -1;
+  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
+    authmode = MBEDTLS_SSL_VERIFY_OPTIONAL;
+  else if (g->client_cert == HOTSSL__CLIENT_CERT_REQUIRE)
+    authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
+  /* mbedTLS gets no CRL: the verifier checks revocation (core/verify.c). */
+  if (g->ca != NULL)
+    mbedtls_ssl_set_hs_ca_chain(ssl, &g->ca->u.crt, NULL);
+  mbedtls_ssl_set_hs_authmode(ssl, authmode);
+  if (hotssl__verify_rebind(ssl, g))
+    ; /* hotssl_client_verify_bind's record follows the entry */
+  else if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
+    mbedtls_ssl_set_verify(ssl, hotssl__verify_conf_cb, g);
+  else
+    mbedtls_ssl_set_verify(ssl, verify_flags_only, NULL);
+  return 0;
+}
+#endif

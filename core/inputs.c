@@ -13,7 +13,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
-#include "internal.h"
+#include "hosts.h"
 #include "revocation.h"
 
 void hotssl__inputs_free(hotssl__inputs *in) {
@@ -21,6 +21,7 @@ void hotssl__inputs_free(hotssl__inputs *in) {
   if (in == NULL)
     return;
   hotssl__settings_free(&in->s);
+  hotssl__hosts_in_free(in->hosts);
   hotssl__blob_free(&in->cert);
   hotssl__blob_free(&in->key);
   hotssl__blob_free(&in->ca);
@@ -232,8 +233,10 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
   if ((r = hotssl__settings_from_config(&in->s, cfg, errbuf, errlen)) != 0)
     return r;
   max = in->s.max_file_size;
-  if ((r = read_one(&in->cert, in->s.cert_file, "server certificate file", 0, max, memos, errbuf, errlen)) != 0 ||
-      (r = read_one(&in->key, in->s.key_file, "private key file", HOTSSL__READ_KEYFILE, max, memos, errbuf, errlen)) != 0)
+  /* With ssl_sni on the configuration file may name no certificate. */
+  if (in->s.cert_file != NULL &&
+      ((r = read_one(&in->cert, in->s.cert_file, "server certificate file", 0, max, memos, errbuf, errlen)) != 0 ||
+       (r = read_one(&in->key, in->s.key_file, "private key file", HOTSSL__READ_KEYFILE, max, memos, errbuf, errlen)) != 0))
     goto fail;
   if (in->s.ca_file != NULL &&
       (r = read_one(&in->ca, in->s.ca_file, "root certificate file", 0, max, memos, errbuf, errlen)) != 0)
@@ -273,6 +276,9 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
       goto fail;
   }
 
+  /* ssl_sni: the hosts file and every entry's files (core/hosts.c). */
+  if (in->s.sni && (r = hotssl__hosts_load(&in->hosts, cfg, &in->s, errbuf, errlen)) != 0)
+    goto fail;
   fp_blob(&in->cert, in->fp_cert);
   fp_key(in);
   fp_blob(&in->ca, in->fp_ca);
@@ -288,6 +294,8 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
     SHA_UPDATE(&c, in->fp_key, 32);
     SHA_UPDATE(&c, in->fp_ca, 32);
     SHA_UPDATE(&c, in->fp_crl, 32);
+    if (in->hosts != NULL)
+      SHA_UPDATE(&c, in->hosts->fp, 32);
     SHA_FINISH(&c, in->fingerprint);
     mbedtls_sha256_free(&c);
   }

@@ -104,6 +104,8 @@ typedef enum hotssl__client_cert {
   X(PASS_TIMEOUT_MS, "hotssl_passphrase_timeout_ms", "30000") \
   X(SSL_CLIENT_CERT, "ssl_client_cert", "")                  \
   X(REFUSE_EXPIRED, "hotssl_refuse_expired", "off")          \
+  X(SSL_SNI, "ssl_sni", "off")                               \
+  X(SSL_HOSTS_FILE, "ssl_hosts_file", "pg_hosts.conf")       \
   X(MAX_FILE_SIZE, "hotssl_max_file_size", "10485760")       \
   X(WATCH, "hotssl_watch", "on")                             \
   X(DEBOUNCE_MS, "hotssl_debounce_ms", "150")                \
@@ -141,6 +143,8 @@ void hotssl__config_keep_crl_walk(hotssl_config *cfg);
 int hotssl__config_copy(hotssl_config **out, const hotssl_config *src);
 /* Value after defaults; never NULL. */
 const char *hotssl__config_value(const hotssl_config *cfg, int id);
+/* The folder of a file path ("." when it has none); malloc'ed. */
+char *hotssl__dir_of(const char *path);
 /* Re-read cfg->source_file into a fresh config (for reloads). */
 int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
                           char *errbuf, size_t errlen);
@@ -162,6 +166,8 @@ typedef struct hotssl__settings {
   int refuse_expired;
   unsigned expiry_warning_days; /* 0: no "expires soon" warnings */
   uint64_t max_file_size;
+  int sni;                  /* ssl_sni (issue 13, core/hosts.c) */
+  char *hosts_file;         /* absolute, when sni is on */
   char *canonical;          /* normalized text of all TLS settings: fingerprinted */
   int keep_crl_walk;        /* the config's (not a setting, not fingerprinted) */
 } hotssl__settings;
@@ -205,6 +211,7 @@ typedef struct hotssl__blob {
 } hotssl__blob;
 
 #define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
+#define HOTSSL__READ_MISSING_OK 2 /* a missing file is no error: out->data NULL */
 
 /* Open once, check the open descriptor (regular file, size limit, key
  * permissions), read from that descriptor and hash what was read. Never
@@ -276,6 +283,11 @@ typedef struct hotssl__inputs {
    * (the manager's recently replaced certificate and key), or NULL. */
   struct hotssl__shared *const *recent;
   size_t n_recent;
+  /* ssl_sni (core/hosts.h): the hosts file's entries, NULL when off. */
+  struct hotssl__hosts_in *hosts;
+  /* Build without an own certificate (SNI: nothing serves a connection
+   * without a server name); cert/key still name some entry's pair. */
+  int no_own_cert;
 } hotssl__inputs;
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
@@ -368,6 +380,7 @@ struct hotssl_generation {
   _Atomic long rng_lock;
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */
+  struct hotssl__hosts *hosts; /* ssl_sni entries (core/hosts.h), or NULL */
 };
 
 typedef struct hotssl__log {
@@ -397,6 +410,15 @@ int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count);
  * log is not NULL (expired / not yet valid are logged by the build). */
 unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t now,
                                           const hotssl__log *log);
+/* One generation from in, ignoring in->hosts (core/hosts.c builds each
+ * entry with it). */
+int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
+                                 const hotssl_generation *prev, int is_reload,
+                                 uint64_t number, const hotssl__log *log,
+                                 char *errbuf, size_t errlen);
+/* From an SNI callback: make ssl's handshake use host's certificate, key,
+ * CA set, client-certificate mode and verify callback. */
+int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host);
 /* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
  * questions with the walk (every CRL searched and its signature verified on
  * every handshake, as mbedTLS's own CRL check does) instead of the revocation
@@ -409,6 +431,7 @@ int hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
 
 /* The configuration's verify callback (ctx: the generation). */
 int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
+int hotssl__verify_rebind(mbedtls_ssl_context *ssl, const hotssl_generation *g);
 /* Verify a presented chain (leaf first) as a handshake of g would, without
  * a connection: 1 refused (details in v), 0 accepted, or a negative code.
  * walk: answer CRL questions with the walk (HOTSSL_EINVAL when g's CRL set

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hosts.h"
 #include "internal.h"
 
 void hotssl__logf(const hotssl__log *log, hotssl_log_level level, const char *fmt, ...) {
@@ -290,6 +291,7 @@ int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out) {
     out->seconds_left = out->not_after_unix - now;
     out->warnings |= hotssl__generation_time_warnings(g, now, NULL);
   }
+  out->sni_hosts = hotssl_generation_host_count(g);
   hotssl_generation_release(g);
   hotssl__mutex_lock(m->reload_lock);
   out->reloads_attempted = m->attempted;
@@ -322,6 +324,16 @@ static int add_path(char ***v, size_t *n, char *p) {
   return 0;
 }
 
+struct paths_vec {
+  char ***v;
+  size_t *n;
+};
+
+static int add_path_cb(void *ctx, char *p) {
+  struct paths_vec *pv = ctx;
+  return add_path(pv->v, pv->n, p);
+}
+
 static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   static const int ids[] = {HOTSSL__S_SSL_CERT_FILE, HOTSSL__S_SSL_KEY_FILE, HOTSSL__S_SSL_CA_FILE,
                             HOTSSL__S_SSL_CRL_FILE, HOTSSL__S_SSL_CRL_DIR};
@@ -345,7 +357,11 @@ static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   for (i = 0; i < cfg->n_included; i++)
     if ((r = add_path(v, n, hotssl__strdup(cfg->included[i]))) != 0)
       return r;
-  return 0;
+  {
+    /* ssl_sni: the hosts file, its @files and every entry's files. */
+    struct paths_vec pv = {v, n};
+    return hotssl__hosts_watch_paths(cfg, add_path_cb, &pv);
+  }
 }
 
 void hotssl__manager_watch_paths_free(char **paths, size_t n) {

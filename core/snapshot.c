@@ -43,6 +43,7 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "hosts.h"
 #include "revocation.h"
 #include "snapshot.h"
 
@@ -58,7 +59,12 @@ enum {
   T_CERT = 10,
   T_KEY = 11,
   T_CA = 12,
-  T_CRL = 13
+  T_CRL = 13,
+  T_HOSTS = 20, /* ssl_sni: u32 1 + index of the no-SNI entry (0: the
+                 * configuration's own files) | hosts file path */
+  T_HOST = 21   /* repeated: u32 line | u32 flags (1 "*", 2 "/no_sni/") |
+                 * u32 count | count x (u32 len | name) | CERT, KEY, CA, CRL
+                 * records of the entry */
 };
 
 static const char *const setting_names[HOTSSL__S_COUNT] = {
@@ -159,8 +165,12 @@ static size_t crt_items(const mbedtls_x509_crt *c, item *v) {
 }
 
 /* The CRL record: the parent's revocation table, flat. */
+static size_t crl_rec_len(size_t table_len) {
+  return 8 + 32 + 16 + table_len;
+}
+
 static void put_crl(wr *w, const hotssl__shared *crl, size_t table_len) {
-  put_rec(w, T_CRL, 32 + 16 + table_len);
+  put_rec(w, T_CRL, crl_rec_len(table_len) - 8);
   put(w, crl->fp, 32);
   put_u64(w, crl->crl_entries);
   put_u64(w, (uint64_t)crl->crl_next_update);
@@ -173,6 +183,89 @@ static const char *label_of(const hotssl_config *cfg, int id, char **owned) {
   const char *v = hotssl__config_value(cfg, id);
   *owned = hotssl__path_join(cfg->base_dir, v);
   return *owned != NULL ? *owned : v;
+}
+
+/* The DER items of one generation's files (pointing into its objects; the
+ * key written into keybuf). */
+typedef struct gen_files {
+  item *cert, *ca, key;
+  size_t n_cert, n_ca, crl_len; /* crl_len: the flat table's */
+  unsigned char *keybuf;
+} gen_files;
+
+static void gen_files_free(gen_files *f) {
+  if (f->keybuf != NULL) {
+    mbedtls_platform_zeroize(f->keybuf, KEY_DER_MAX);
+    free(f->keybuf);
+  }
+  free(f->cert);
+  free(f->ca);
+  memset(f, 0, sizeof *f);
+}
+
+static int gen_files_get(gen_files *f, const hotssl_generation *g) {
+  int kl;
+  memset(f, 0, sizeof *f);
+  f->n_cert = crt_items(&g->cert->u.crt, NULL);
+  f->n_ca = g->ca != NULL ? crt_items(&g->ca->u.crt, NULL) : 0;
+  f->crl_len = g->crl != NULL ? hotssl__revocation_encode(g->crl->revocation, NULL) : 0;
+  f->cert = calloc(f->n_cert + 1, sizeof *f->cert);
+  f->ca = calloc(f->n_ca + 1, sizeof *f->ca);
+  f->keybuf = malloc(KEY_DER_MAX);
+  if (f->cert == NULL || f->ca == NULL || f->keybuf == NULL)
+    return HOTSSL_ENOMEM;
+  crt_items(&g->cert->u.crt, f->cert);
+  if (g->ca != NULL)
+    crt_items(&g->ca->u.crt, f->ca);
+  /* mbedtls writes the DER at the end of the buffer. */
+  kl = mbedtls_pk_write_key_der(&g->key->u.pk, f->keybuf, KEY_DER_MAX);
+  if (kl <= 0)
+    return HOTSSL_ETLS;
+  f->key.p = f->keybuf + KEY_DER_MAX - (size_t)kl;
+  f->key.len = (size_t)kl;
+  return 0;
+}
+
+static size_t file_rec_len(const char *label, const item *items, size_t n) {
+  size_t total = 8 + 32 + 4 + strlen(label) + 4, i;
+  for (i = 0; i < n; i++)
+    total += 4 + items[i].len;
+  return total;
+}
+
+/* ssl_sni: every entry of g->hosts, with its files (hf[i] for entry i). */
+static void put_hosts(wr *w, const struct hotssl__hosts *h, const gen_files *hf) {
+  size_t i, j;
+  put_rec(w, T_HOSTS, 4 + strlen(h->path));
+  put_u32(w, (size_t)(h->top_entry + 1));
+  put(w, h->path, strlen(h->path));
+  for (i = 0; i < h->n; i++) {
+    const hotssl__host *e = &h->v[i];
+    const hotssl_generation *g = e->g;
+    size_t len = 12;
+    for (j = 0; j < e->n_names; j++)
+      len += 4 + strlen(e->names[j]);
+    len += file_rec_len(e->cert_file, hf[i].cert, hf[i].n_cert) +
+           file_rec_len(e->key_file, &hf[i].key, 1);
+    if (g->ca != NULL)
+      len += file_rec_len(e->ca_file, hf[i].ca, hf[i].n_ca);
+    if (g->crl != NULL)
+      len += crl_rec_len(hf[i].crl_len);
+    put_rec(w, T_HOST, len);
+    put_u32(w, e->line);
+    put_u32(w, (size_t)((e->is_default ? 1 : 0) | (e->is_no_sni ? 2 : 0)));
+    put_u32(w, e->n_names);
+    for (j = 0; j < e->n_names; j++) {
+      put_u32(w, strlen(e->names[j]));
+      put(w, e->names[j], strlen(e->names[j]));
+    }
+    put_file(w, T_CERT, g->cert->fp, e->cert_file, hf[i].cert, hf[i].n_cert);
+    put_file(w, T_KEY, g->key->fp, e->key_file, &hf[i].key, 1);
+    if (g->ca != NULL)
+      put_file(w, T_CA, g->ca->fp, e->ca_file, hf[i].ca, hf[i].n_ca);
+    if (g->crl != NULL)
+      put_crl(w, g->crl, hf[i].crl_len);
+  }
 }
 
 void hotssl__snapshot_bytes_free(unsigned char *p, size_t len) {
@@ -192,6 +285,8 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
   char *lab[3] = {NULL, NULL, NULL};
   int r = 0;
   wr w = {NULL, 0};
+  gen_files *hf = NULL; /* ssl_sni entries */
+  size_t n_hf = 0;
 
   *out = NULL;
   *len = 0;
@@ -202,6 +297,16 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
    * and belong together (cfg produced, or matched, what is served). */
   g = atomic_load(&m->current);
   cfg = m->cfg;
+  if (what == HOTSSL_SNAPSHOT_CONTENTS && g->hosts != NULL) {
+    if ((hf = calloc(g->hosts->n, sizeof *hf)) == NULL) {
+      r = HOTSSL_ENOMEM;
+      goto out;
+    }
+    n_hf = g->hosts->n;
+    for (i = 0; i < n_hf; i++)
+      if ((r = gen_files_get(&hf[i], g->hosts->v[i].g)) != 0)
+        goto out;
+  }
   if (what == HOTSSL_SNAPSHOT_CONTENTS) {
     int kl;
     n_cert = crt_items(&g->cert->u.crt, NULL);
@@ -275,12 +380,18 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
             goto out;
           }
       }
-      put_file(&w, T_CERT, g->cert->fp, lab[0], v_cert, n_cert);
-      put_file(&w, T_KEY, g->key->fp, lab[1], &v_key, 1);
-      if (g->ca != NULL)
-        put_file(&w, T_CA, g->ca->fp, lab[2], v_ca, n_ca);
-      if (g->crl != NULL)
-        put_crl(&w, g->crl, crl_len);
+      /* With a hosts file whose entry serves connections without a server
+       * name, g's own files are that entry's: carried only in T_HOST. */
+      if (g->hosts == NULL || g->hosts->top_entry < 0) {
+        put_file(&w, T_CERT, g->cert->fp, lab[0], v_cert, n_cert);
+        put_file(&w, T_KEY, g->key->fp, lab[1], &v_key, 1);
+        if (g->ca != NULL)
+          put_file(&w, T_CA, g->ca->fp, lab[2], v_ca, n_ca);
+        if (g->crl != NULL)
+          put_crl(&w, g->crl, crl_len);
+      }
+      if (g->hosts != NULL)
+        put_hosts(&w, g->hosts, hf);
     }
     if (pass == 1) {
       wr h = {w.buf + 8, 0};
@@ -304,6 +415,9 @@ out:
   }
   for (i = 0; i < 3; i++)
     free(lab[i]);
+  for (i = 0; i < n_hf; i++)
+    gen_files_free(&hf[i]);
+  free(hf);
   free(v_cert);
   free(v_ca);
   if (w.buf != NULL)
@@ -458,6 +572,140 @@ static int parse_file(const unsigned char *p, size_t n, unsigned char fp[32], ch
   return r.left == 0 ? 0 : -1;
 }
 
+/* The CERT, KEY, CA and CRL records of one identity (the configuration's or
+ * a hosts file entry's). */
+typedef struct file_set {
+  int seen;
+  unsigned char fp[32];
+  char *label;
+  item *items;
+  size_t n;
+  const unsigned char *raw; /* CRL: the record's value (decoded with the CA list) */
+  size_t raw_len;
+} file_set;
+
+static void file_sets_free(file_set *f) {
+  size_t i;
+  for (i = 0; i < 4; i++) {
+    free(f[i].label);
+    free(f[i].items);
+  }
+  memset(f, 0, 4 * sizeof *f);
+}
+
+/* One CERT..CRL record into f (not seen before). -1: malformed;
+ * HOTSSL_ENOMEM. */
+static int file_record(file_set *f, unsigned tag, const unsigned char *v, size_t vl) {
+  int k = (int)tag - T_CERT, pr;
+  if (tag < T_CERT || tag > T_CRL || f[k].seen)
+    return -1;
+  if (tag == T_CRL) { /* decoded in files_to_inputs, once the CA list is known */
+    if (vl < 32 + 16)
+      return -1;
+    memcpy(f[k].fp, v, 32);
+    f[k].raw = v;
+    f[k].raw_len = vl;
+    f[k].seen = 1;
+    return 0;
+  }
+  if ((pr = parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n)) != 0)
+    return pr == HOTSSL_ENOMEM ? pr : -1;
+  if (tag == T_KEY && f[k].n != 1)
+    return -1;
+  f[k].seen = 1;
+  return 0;
+}
+
+/* in's blobs, fingerprints and revocation table from f (in->s already
+ * checked): 0, HOTSSL_EINVAL (malformed) or HOTSSL_ENOMEM. */
+static int files_to_inputs(hotssl__inputs *in, const file_set *f) {
+  int ret;
+  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0)) != 0 ||
+      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1)) != 0 ||
+      (f[2].seen && (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0)) != 0))
+    return ret;
+  memcpy(in->fp_cert, f[0].fp, 32);
+  memcpy(in->fp_key, f[1].fp, 32);
+  memcpy(in->fp_ca, f[2].fp, 32);
+  memcpy(in->fp_crl, f[3].fp, 32);
+  if (f[3].seen) {
+    if (!f[2].seen)
+      return HOTSSL_EINVAL;
+    in->crl_entries = be(f[3].raw + 32, 8);
+    in->crl_next_update = (int64_t)be(f[3].raw + 40, 8);
+    /* HOTSSL_EINVAL (a lying table) or HOTSSL_ENOMEM. */
+    return hotssl__revocation_decode(f[3].raw + 48, f[3].raw_len - 48, f[2].n, &in->rev);
+  }
+  return 0;
+}
+
+/* Whether the CA and CRL records match the checked settings. */
+static int files_match(const hotssl__inputs *in, const file_set *f) {
+  return (in->s.ca_file != NULL) == f[2].seen && !(in->s.crl_file != NULL && !f[3].seen) &&
+         !(f[3].seen && in->s.crl_file == NULL && in->s.crl_dir == NULL);
+}
+
+/* One T_HOST record into e, its settings derived from cfg as the loader
+ * derives them. -1 malformed, or a negative HOTSSL_ code. */
+static int decode_host(hotssl__host_in *e, const unsigned char *v, size_t vl,
+                       const hotssl_config *cfg) {
+  rd r = {v, vl};
+  size_t flags, n, i, line;
+  file_set f[4];
+  hotssl_config *ec = NULL;
+  char sub[HOTSSL__ERRLEN];
+  int ret = -1;
+
+  memset(f, 0, sizeof f);
+  if (get_u32(&r, &line) != 0 || line == 0 || get_u32(&r, &flags) != 0 || flags > 3 ||
+      get_u32(&r, &n) != 0 || n > r.left / 4)
+    return -1;
+  e->line = (unsigned)line;
+  e->is_default = (flags & 1) != 0;
+  e->is_no_sni = (flags & 2) != 0;
+  if (n > 0 && (e->names = calloc(n, sizeof *e->names)) == NULL)
+    return HOTSSL_ENOMEM;
+  for (i = 0; i < n; i++) {
+    size_t l;
+    const unsigned char *q;
+    int sr;
+    if (get_u32(&r, &l) != 0 || l == 0 || get(&r, l, &q) != 0)
+      return -1;
+    if ((sr = dup_str(q, l, &e->names[i])) != 0)
+      return sr == HOTSSL_ENOMEM ? sr : -1;
+    e->n_names = i + 1;
+  }
+  while (r.left > 0) {
+    const unsigned char *h, *q;
+    size_t ql;
+    int fr;
+    if (get(&r, 8, &h) != 0 || be(h + 2, 2) != 0)
+      goto out;
+    ql = (size_t)be(h + 4, 4);
+    if (get(&r, ql, &q) != 0)
+      goto out;
+    if ((fr = file_record(f, (unsigned)be(h, 2), q, ql)) != 0) {
+      ret = fr == HOTSSL_ENOMEM ? fr : -1;
+      goto out;
+    }
+  }
+  if (!f[0].seen || !f[1].seen)
+    goto out;
+  ret = hotssl__host_config(&ec, cfg, f[0].label, f[1].label, f[2].seen ? f[2].label : NULL,
+                            NULL, NULL, sub, sizeof sub);
+  if (ret == 0)
+    ret = hotssl__settings_from_config(&e->in.s, ec, sub, sizeof sub);
+  if (ret != 0) {
+    ret = ret == HOTSSL_ENOMEM ? ret : -1;
+    goto out;
+  }
+  ret = files_match(&e->in, f) ? files_to_inputs(&e->in, f) : -1;
+out:
+  hotssl_config_destroy(ec);
+  file_sets_free(f);
+  return ret;
+}
+
 int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **cfg_out,
                             hotssl__inputs *in, int *has_contents, uint64_t *generation,
                             char *errbuf, size_t errlen) {
@@ -467,17 +715,17 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
   rd r;
   int ret = HOTSSL_EINVAL, have_fp = 0;
   const char *why = "malformed record";
-  struct {
-    int seen;
-    unsigned char fp[32];
-    char *label;
-    item *items;
-    size_t n;
-  } f[4];
+  file_set f[4];
   size_t i;
   unsigned seen_mask = 0;
-  const unsigned char *crl_v = NULL;
-  size_t crl_vl = 0;
+  /* ssl_sni */
+  struct {
+    const unsigned char *p;
+    size_t len;
+  } *hrec = NULL;
+  size_t n_hrec = 0, top_entry = 0;
+  char *hosts_path = NULL;
+  int have_hosts = 0, main_files = 1;
 
   memset(f, 0, sizeof f);
   memset(in, 0, sizeof *in);
@@ -516,7 +764,7 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     vl = (size_t)be(h + 4, 4);
     if (be(h + 2, 2) != 0 || get(&r, vl, &v) != 0)
       goto bad;
-    if (tag != T_SETTING) {
+    if (tag != T_SETTING && tag != T_HOST) {
       unsigned bit = tag < 32 ? 1u << tag : 0;
       if (bit == 0 || (seen_mask & bit)) {
         why = "unknown or repeated record";
@@ -579,30 +827,44 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
       memcpy(in->fingerprint, v, 32);
       have_fp = 1;
       break;
-    case T_CRL:
-      /* Decoded below, once the CA list it describes is known. */
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS || vl < 32 + 16)
-        goto bad;
-      crl_v = v;
-      crl_vl = vl;
-      f[3].seen = 1;
-      break;
     case T_CERT:
     case T_KEY:
-    case T_CA: {
-      int k = (int)tag - T_CERT;
-      int pr;
+    case T_CA:
+    case T_CRL:
       if (kind != HOTSSL_SNAPSHOT_CONTENTS)
         goto bad;
-      if ((pr = parse_file(v, vl, f[k].fp, &f[k].label, &f[k].items, &f[k].n)) == HOTSSL_ENOMEM) {
-        ret = pr;
+      if ((ret = file_record(f, tag, v, vl)) == HOTSSL_ENOMEM)
+        goto fail;
+      if (ret != 0)
+        goto bad;
+      ret = HOTSSL_EINVAL;
+      break;
+    case T_HOSTS: {
+      rd hr = {v, vl};
+      int sr;
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || get_u32(&hr, &top_entry) != 0)
+        goto bad;
+      if ((sr = dup_str(hr.p, hr.left, &hosts_path)) == HOTSSL_ENOMEM) {
+        ret = sr;
         goto fail;
       }
-      if (pr != 0)
+      if (sr != 0)
         goto bad;
-      if (tag == T_KEY && f[k].n != 1)
+      have_hosts = 1;
+      main_files = top_entry == 0;
+      break;
+    }
+    case T_HOST: {
+      void *bigger;
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || n_hrec >= len / 8)
         goto bad;
-      f[k].seen = 1;
+      if ((bigger = realloc(hrec, (n_hrec + 1) * sizeof *hrec)) == NULL) {
+        ret = HOTSSL_ENOMEM;
+        goto fail;
+      }
+      hrec = bigger;
+      hrec[n_hrec].p = v;
+      hrec[n_hrec++].len = vl;
       break;
     }
     default:
@@ -614,7 +876,8 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     *cfg_out = cfg;
     return 0;
   }
-  if (!have_fp || !f[0].seen || !f[1].seen) {
+  if (!have_fp || (main_files && (!f[0].seen || !f[1].seen)) || (!main_files && f[0].seen) ||
+      have_hosts != (n_hrec > 0) || top_entry > n_hrec) {
     why = "certificate, key or fingerprint missing";
     goto bad;
   }
@@ -629,40 +892,43 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     }
   }
   ret = HOTSSL_EINVAL;
-  if ((in->s.ca_file != NULL) != f[2].seen ||
-      (in->s.crl_file != NULL && !f[3].seen) ||
-      (f[3].seen && in->s.crl_file == NULL && in->s.crl_dir == NULL)) {
+  if ((have_hosts && !in->s.sni) || (main_files && !files_match(in, f))) {
     why = "files do not match the settings";
     goto bad;
   }
-  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0)) != 0 ||
-      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1)) != 0 ||
-      (f[2].seen && (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0)) != 0))
-    goto fail;
-  memcpy(in->fp_cert, f[0].fp, 32);
-  memcpy(in->fp_key, f[1].fp, 32);
-  memcpy(in->fp_ca, f[2].fp, 32);
-  if (f[3].seen) {
-    uint64_t nu;
-    if (!f[2].seen) {
-      why = "files do not match the settings";
-      goto bad;
+  if (main_files && (ret = files_to_inputs(in, f)) != 0) {
+    if (ret != HOTSSL_EINVAL)
+      goto fail;
+    why = "invalid revocation table";
+    goto bad;
+  }
+  if (have_hosts) {
+    struct hotssl__hosts_in *hi = calloc(1, sizeof *hi);
+    if (hi == NULL || (hi->v = calloc(n_hrec, sizeof *hi->v)) == NULL) {
+      free(hi);
+      ret = HOTSSL_ENOMEM;
+      goto fail;
     }
-    memcpy(in->fp_crl, crl_v, 32);
-    in->crl_entries = be(crl_v + 32, 8);
-    nu = be(crl_v + 40, 8);
-    in->crl_next_update = (int64_t)nu;
-    if ((ret = hotssl__revocation_decode(crl_v + 48, crl_vl - 48, f[2].n, &in->rev)) != 0) {
-      if (ret != HOTSSL_EINVAL)
-        goto fail;
-      why = "invalid revocation table";
+    in->hosts = hi;
+    hi->path = hosts_path;
+    hosts_path = NULL;
+    for (i = 0; i < n_hrec; i++) {
+      hi->n = i + 1;
+      if ((ret = decode_host(&hi->v[i], hrec[i].p, hrec[i].len, cfg)) != 0) {
+        why = "malformed host entry";
+        if (ret == HOTSSL_ENOMEM)
+          goto fail;
+        goto bad;
+      }
+    }
+    if (top_entry > 0 && !hi->v[top_entry - 1].is_no_sni &&
+        !(in->s.cert_file == NULL && top_entry == 1)) {
+      why = "the entry for connections without a server name does not match";
       goto bad;
     }
   }
-  for (i = 0; i < 4; i++) {
-    free(f[i].label);
-    free(f[i].items);
-  }
+  file_sets_free(f);
+  free(hrec);
   *has_contents = 1;
   *cfg_out = cfg;
   return 0;
@@ -672,10 +938,9 @@ bad:
 fail:
   if (ret == HOTSSL_ENOMEM)
     hotssl__fmt(errbuf, errlen, "could not decode the snapshot: out of memory");
-  for (i = 0; i < 4; i++) {
-    free(f[i].label);
-    free(f[i].items);
-  }
+  file_sets_free(f);
+  free(hrec);
+  free(hosts_path);
   hotssl__inputs_free(in);
   hotssl_config_destroy(cfg);
   return ret;

@@ -574,9 +574,26 @@ int hotssl_client_verify_bind(mbedtls_ssl_context *ssl, const hotssl_generation 
   v->walk = 0;
   v->fresh = 1;
   reset(v);
-  if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
-    mbedtls_ssl_set_verify(ssl, verify_bound, v);
+  /* Installed whatever g's mode: an ssl_sni entry chosen during the
+   * handshake may ask for client certificates where g does not (see
+   * hotssl__verify_rebind). mbedTLS calls it only when it verifies. */
+  mbedtls_ssl_set_verify(ssl, verify_bound, v);
   return 0;
+}
+
+/* Called from the SNI callback when the server name selects an ssl_sni
+ * entry's generation: a connection bound with hotssl_client_verify_bind
+ * keeps its record and verifies with the entry's CA set and table. mbedTLS
+ * has no accessor for the connection's verify callback, so this reads the
+ * two fields (MBEDTLS_PRIVATE on 3.x; listed in the README). Returns 1 when
+ * the connection was bound (v->g now the entry), else 0. */
+int hotssl__verify_rebind(mbedtls_ssl_context *ssl, const hotssl_generation *g) {
+  hotssl_client_verify *v;
+  if (ssl->MBEDTLS_PRIVATE(f_vrfy) != verify_bound)
+    return 0;
+  v = ssl->MBEDTLS_PRIVATE(p_vrfy);
+  v->g = g;
+  return 1;
 }
 
 void hotssl_client_verify_finish(mbedtls_ssl_context *ssl, int ret, hotssl_client_verify *v) {

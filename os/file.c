@@ -76,6 +76,10 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
   if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
     return HOTSSL_ENOMEM;
   rv = hotssl__os()->file_open(&f, path, HOTSSL__OPEN_FLAGS, APR_OS_DEFAULT, pool);
+  if (rv != APR_SUCCESS && (flags & HOTSSL__READ_MISSING_OK) && APR_STATUS_IS_ENOENT(rv)) {
+    r = 0; /* out->data stays NULL: the file does not exist */
+    goto out;
+  }
   if (rv != APR_SUCCESS) {
     apr_err(errbuf, errlen, rv);
     r = HOTSSL_EFILE;

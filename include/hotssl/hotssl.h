@@ -115,7 +115,9 @@ HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
  *   HOTSSL_ENOTLS), ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
  *   ssl_ciphers, ssl_min_protocol_version, ssl_max_protocol_version,
  *   ssl_passphrase_command, ssl_passphrase_command_supports_reload,
- *   ssl_client_cert (off | optional | require)
+ *   ssl_client_cert (off | optional | require),
+ *   ssl_sni (bool), ssl_hosts_file (PostgreSQL's pg_hosts.conf format: see
+ *   the README; default "pg_hosts.conf" beside the configuration file)
  * and hotssl's own:
  *   hotssl_refuse_expired (bool), hotssl_max_file_size (bytes),
  *   hotssl_watch (bool), hotssl_debounce_ms, hotssl_retry_window_ms,
@@ -310,6 +312,11 @@ HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
  * binding, `require` refusals carry mbedTLS's alert for the verification
  * flags and `optional` refusals carry access_denied.
  *
+ * With ssl_sni, the binding follows the hosts file entry that the server
+ * name selects: the entry's CA set and revocation table decide, and v
+ * records the refusal as above. An unbound connection is checked by the
+ * entry's own callback (same verdict, mbedTLS's alert).
+ *
  * Thread rules: one hotssl_client_verify per connection, used by the thread
  * running that connection's handshake. It must outlive the handshake; the
  * generation must stay acquired while it is bound.
@@ -368,7 +375,9 @@ typedef struct hotssl_stats {
   uint64_t reloads_unchanged;   /* identical content, nothing published */
   uint64_t reloads_failed;
   char last_error[512];         /* "" if none */
-  /* The served leaf certificate. */
+  /* The served leaf certificate. With ssl_sni: the one serving connections
+   * without a server name (the "/no_sni/" entry, else the configuration's),
+   * or the first entry's when none does; each entry's below. */
   char subject[256];
   char issuer[256];
   char serial[80];              /* hex, as `openssl x509 -serial` prints it */
@@ -388,6 +397,10 @@ typedef struct hotssl_stats {
   int64_t crl_next_update_unix; /* earliest next update of the CRL set; 0: no CRL */
   unsigned expiry_warning_days; /* hotssl_expiry_warning_days in force */
   unsigned warnings;            /* HOTSSL_WARN_* bits, as of when the stats were taken */
+  /* ssl_sni: entries of the hosts file served by the current generation
+   * (0 when off or empty); iterate them with hotssl_generation_host_stats
+   * on an acquired generation. */
+  uint32_t sni_hosts;
 } hotssl_stats;
 
 /* Problems that do not stop a load (each logged as a WARNING at load and
@@ -404,6 +417,28 @@ enum {
 };
 
 HOTSSL_EXTERN int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out);
+
+/*
+ * ssl_sni (a hosts file in PostgreSQL's pg_hosts.conf format): one entry of
+ * the hosts file as generation g serves it. Iterate i from 0 while the call
+ * returns 0 (HOTSSL_EINVAL past the last entry); hold g (acquire/release)
+ * for the whole iteration so every entry comes from the same generation.
+ */
+typedef struct hotssl_host_stats {
+  unsigned line;        /* line of the entry in the hosts file */
+  int is_default;       /* the "*" entry */
+  int is_no_sni;        /* "/no_sni/" is among its names */
+  int has_ca;           /* the entry has a ca_file (client certificates) */
+  uint32_t n_names;     /* server names, "@file" names included */
+  char names[1024];     /* comma-separated, lower case; ends in "..." when cut */
+  /* The entry's certificate: subject, issuer, serial, not_before,
+   * not_after, not_after_unix, sha256 (the counters are 0). */
+  hotssl_stats cert;
+} hotssl_host_stats;
+
+HOTSSL_EXTERN uint32_t hotssl_generation_host_count(const hotssl_generation *g);
+HOTSSL_EXTERN int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i,
+                                               hotssl_host_stats *out);
 
 HOTSSL_EXTERN const char *hotssl_version_string(void);
 

@@ -192,15 +192,13 @@ def chown_tree(path, uid, gid):
             os.lchown(os.path.join(root, n), uid, gid)
 
 
-def s_client(port, cafile, extra=(), payload="hello-from-s_client"):
-    """Run openssl s_client (verifying against cafile, host name localhost),
-    send one line, wait for its echo, then close stdin. Returns
-    (returncode, all output)."""
-    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cafile,
-            "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost",
-            "-showcerts"] + list(extra)
-    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, bufsize=1)
+def s_client_exchange(args, payload="hello-from-s_client"):
+    """Run `openssl s_client` with args, send one line, wait for its echo (or
+    the end of the output), then close stdin: a refusal that comes after the
+    client's side of the handshake (TLS 1.3) is seen too. Returns
+    (returncode, all output, whether the line came back)."""
+    p = subprocess.Popen(["openssl", "s_client"] + list(args), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     out = []
     seen = threading.Event()
 
@@ -215,12 +213,29 @@ def s_client(port, cafile, extra=(), payload="hello-from-s_client"):
     try:
         p.stdin.write(payload + "\n")
         p.stdin.flush()
-        seen.wait(DEADLINE)
+    except BrokenPipeError:
+        pass
+    seen.wait(DEADLINE)
+    try:
         p.stdin.close()
+    except BrokenPipeError:
+        pass
+    try:
         rc = p.wait(timeout=DEADLINE)
-    except (subprocess.TimeoutExpired, BrokenPipeError):
+    except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
         rc = -1
     t.join(timeout=5)
-    return rc, "".join(out)
+    return rc, "".join(out), any(line.strip() == payload for line in out)
+
+
+def s_client(port, cafile, extra=(), payload="hello-from-s_client"):
+    """Run openssl s_client (verifying against cafile, host name localhost),
+    send one line, wait for its echo, then close stdin. Returns
+    (returncode, all output)."""
+    rc, out, _ = s_client_exchange(
+        ["-connect", "127.0.0.1:%d" % port, "-CAfile", cafile, "-verify_return_error",
+         "-verify_hostname", "localhost", "-servername", "localhost", "-showcerts"] + list(extra),
+        payload)
+    return rc, out

@@ -356,20 +356,25 @@ int tu_client_serial(int port, const char *ca_file, char *serial, size_t len) {
   return tu_client_ex(port, ca_file, NULL, NULL, serial, len);
 }
 
-static int client_run(int port, const char *ca_file, const char *cert_file,
-                      const char *key_file, char *serial, size_t len, int read_ok);
+static int client_run(int port, const char *ca_file, const char *cert_file, const char *key_file,
+                      const char *server_name, char *serial, size_t len, int read_ok);
 
 int tu_client_ex(int port, const char *ca_file, const char *cert_file,
                  const char *key_file, char *serial, size_t len) {
-  return client_run(port, ca_file, cert_file, key_file, serial, len, 1);
+  return client_run(port, ca_file, cert_file, key_file, NULL, serial, len, 1);
 }
 
 int tu_client_handshake(int port, char *serial, size_t len) {
-  return client_run(port, NULL, NULL, NULL, serial, len, 0);
+  return client_run(port, NULL, NULL, NULL, NULL, serial, len, 0);
 }
 
-static int client_run(int port, const char *ca_file, const char *cert_file,
-                      const char *key_file, char *serial, size_t len, int read_ok) {
+int tu_client_sni(int port, const char *ca_file, const char *cert_file, const char *key_file,
+                  const char *server_name, char *serial, size_t len) {
+  return client_run(port, ca_file, cert_file, key_file, server_name, serial, len, 1);
+}
+
+static int client_run(int port, const char *ca_file, const char *cert_file, const char *key_file,
+                      const char *server_name, char *serial, size_t len, int read_ok) {
   mbedtls_x509_crt own;
   mbedtls_pk_context own_key;
   mbedtls_ssl_context ssl;
@@ -412,6 +417,8 @@ static int client_run(int port, const char *ca_file, const char *cert_file,
       goto out;
   }
   if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0)
+    goto out;
+  if (server_name != NULL && (ret = mbedtls_ssl_set_hostname(&ssl, server_name)) != 0)
     goto out;
   if ((net.fd = connect_port(port)) < 0) {
     ret = -1;

@@ -91,5 +91,8 @@ int tu_client_ex(int port, const char *ca_file, const char *cert_file,
 /* Handshake only (no verification, nothing read): for servers that do not
  * write first, e.g. `hotssl serve`'s echo. */
 int tu_client_handshake(int port, char *serial, size_t len);
+/* Same, sending server_name (SNI) when not NULL. */
+int tu_client_sni(int port, const char *ca_file, const char *cert_file, const char *key_file,
+                  const char *server_name, char *serial, size_t len);
 
 #endif
