@@ -20,6 +20,8 @@
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
 
@@ -289,6 +291,30 @@ static char *expand_command(const char *cmd, const char *prompt) {
   return out;
 }
 
+
+/* After mbedTLS decrypted a key with the passphrase, an error from the key
+ * decoder means the passphrase was wrong: legacy PEM encryption and PBES1
+ * check only the CBC padding, which a wrong passphrase passes about once in
+ * 256 tries, and the garbage then fails as DER (an ASN.1 or key error). Errors
+ * of the PEM layer (the file itself), a missing feature, an unknown algorithm
+ * and memory keep their own text. */
+static int decrypted_garbage(int ret) {
+  int high = -((-ret) & 0xFF80);
+  if (ret >= 0)
+    return 0;
+  if (high <= MBEDTLS_ERR_PEM_NO_HEADER_FOOTER_PRESENT && high >= MBEDTLS_ERR_PEM_BAD_INPUT_DATA)
+    return 0;
+  switch (high) {
+  case MBEDTLS_ERR_PK_ALLOC_FAILED:
+  case MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE:
+  case MBEDTLS_ERR_PK_UNKNOWN_PK_ALG:
+    return 0;
+  default:
+    break;
+  }
+  return -((-ret) & 0x7F) != MBEDTLS_ERR_ASN1_ALLOC_FAILED;
+}
+
 static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
                     mbedtls_ctr_drbg_context *drbg, char *errbuf, size_t errlen) {
   const hotssl__blob *b = &in->key;
@@ -392,7 +418,7 @@ static int load_key(mbedtls_pk_context *pk, hotssl__inputs *in, int is_reload,
   ret = pk_parse(pk, b->data, len, (const unsigned char *)pass, strlen(pass), drbg);
   if (ret == 0) {
     r = 0;
-  } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH) {
+  } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH || decrypted_garbage(ret)) {
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": wrong passphrase", b->path);
     r = HOTSSL_EPASSPHRASE;
   } else {

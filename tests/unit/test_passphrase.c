@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mbedtls/pem.h>
+
 #include "testutil.h"
 
 static int checks;
@@ -99,9 +101,65 @@ static void test_passphrase_group(void) {
   free(pidfile);
 }
 
+/* A wrong passphrase that decrypts a legacy encrypted PEM key with valid
+ * padding (about one in 256 for AES-CBC): mbedTLS's PEM layer accepts it and
+ * the garbage then fails to parse as a key. That is still a wrong passphrase,
+ * not "ASN1 tag was of an unexpected value". The passphrase is searched for
+ * here, so the case runs on every key, not once in 256 generated sets. */
+static void test_wrong_passphrase_valid_padding(void) {
+  char conf[512], err[512], pass[32] = "";
+  char *keypath;
+  unsigned char *pem = NULL;
+  size_t pemlen = 0;
+  FILE *f;
+  int found = 0;
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-password.key", 0600);
+  keypath = tu_path(dir, "server.key");
+  f = fopen(keypath, "rb");
+  T(f != NULL);
+  if (f != NULL) {
+    pem = calloc(1, 65536);
+    pemlen = fread(pem, 1, 65535, f);
+    fclose(f);
+  }
+  free(keypath);
+  for (unsigned i = 0; pem != NULL && i < 4000000u && !found; i++) {
+    mbedtls_pem_context ctx;
+    size_t used = 0;
+    snprintf(pass, sizeof pass, "wrong%u", i);
+    mbedtls_pem_init(&ctx);
+    if (mbedtls_pem_read_buffer(&ctx, "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----",
+                                pem, (const unsigned char *)pass, strlen(pass), &used) == 0)
+      found = 1;
+    mbedtls_pem_free(&ctx);
+  }
+  T(pemlen > 0);
+  T(found); /* mbedTLS took a wrong passphrase: the case below is the one that matters */
+  if (found) {
+    hotssl_manager *m = NULL;
+    snprintf(conf, sizeof conf,
+             "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+             "ssl_passphrase_command = 'echo %s'\n", pass);
+    TEQ(manager_from(conf, &m, err, sizeof err), HOTSSL_EPASSPHRASE);
+    T(strstr(err, "server.key\": wrong passphrase") != NULL);
+    if (strstr(err, "wrong passphrase") == NULL)
+      fprintf(stderr, "passphrase %s: %s\n", pass, err);
+    hotssl_manager_destroy(m);
+    /* and the right one still loads the same file */
+    snprintf(conf, sizeof conf,
+             "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
+             "ssl_passphrase_command = 'echo secret1'\n");
+    m = NULL;
+    TEQ(manager_from(conf, &m, err, sizeof err), 0);
+    hotssl_manager_destroy(m);
+  }
+  free(pem);
+}
 
 int main(void) {
   dir = tu_mkdtemp();
+  test_wrong_passphrase_valid_padding();
   test_passphrase_group();
   tu_rmtree(dir);
   free(dir);
