@@ -66,6 +66,7 @@ int cli_cmd_info(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
 int cli_cmd_demo(int argc, char **argv);
 int cli_cmd_version(int argc, char **argv); /* cli/version.c */
+int cli_cmd_backend(int argc, char **argv); /* cli/session.c: serve --mode spawn's backend */
 
 /*
  * Serve one accepted connection on fd with generation g: optional

@@ -371,7 +371,8 @@ int main(int argc, char **argv) {
     return cli_cmd_check(argc - 1, argv + 1);
   if (strcmp(cmd, "info") == 0)
     return cli_cmd_info(argc - 1, argv + 1);
-  if (strcmp(cmd, "__backend") == 0) { extern int cli_cmd_backend(int, char **); return cli_cmd_backend(argc - 1, argv + 1); }
+  if (strcmp(cmd, "__backend") == 0)
+    return cli_cmd_backend(argc - 1, argv + 1);
   if (strcmp(cmd, "serve") == 0)
     return cli_cmd_serve(argc - 1, argv + 1);
   if (strcmp(cmd, "demo") == 0)

@@ -22,10 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-
 #include "cli.h"
 #include "serve.h"
 
@@ -133,116 +129,35 @@ int cli_accept(int lfd) {
   return fd;
 }
 
-static int read_full(int fd, unsigned char *buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = recv(fd, buf + got, n - got, 0);
+/* serve.h's OS calls for session.c (POSIX). */
+int cli_sock_recv(int fd, void *buf, size_t n) {
+  for (;;) {
+    ssize_t r = recv(fd, buf, n, 0);
     if (r < 0 && errno == EINTR)
       continue;
-    if (r <= 0)
-      return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
-int cli_read_sslrequest(int fd) {
-  unsigned char b[8];
-  for (;;) {
-    uint32_t len, code;
-    if (read_full(fd, b, 8) != 0)
-      return -1;
-    len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-    code = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-    if (len != 8)
-      return -1;
-    if (code == 80877103u) /* SSLRequest */
-      return 0;
-    if (code == 80877104u) { /* GSSENCRequest: refuse, the client may retry with SSL */
-      if (send(fd, "N", 1, MSG_NOSIGNAL) != 1)
-        return -1;
-      continue;
-    }
-    return -1;
+    return r < 0 ? -1 : (int)r;
   }
 }
 
-int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
-  mbedtls_ssl_context ssl;
-  mbedtls_net_context net;
-  hotssl_client_verify *cv = NULL;
-  unsigned char buf[4096];
-  char err[200];
-  int ret, rc = -1, one = 1;
+int cli_sock_send_byte(int fd, char c) { return send(fd, &c, 1, MSG_NOSIGNAL) == 1 ? 0 : -1; }
 
-  /* mbedTLS writes each handshake message on its own: without TCP_NODELAY,
-   * Nagle + delayed ACK stall every handshake by ~40 ms. All modes pass here. */
+void cli_sock_nodelay(int fd) {
+  int one = 1;
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (starttls_postgres) {
-    if (cli_read_sslrequest(fd) != 0)
-      return -1;
-    if (send(fd, "S", 1, MSG_NOSIGNAL) != 1)
-      return -1;
-  }
-  net.fd = fd;
-  mbedtls_ssl_init(&ssl);
-  if ((ret = mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g))) != 0)
-    goto out;
-  /* PostgreSQL's log lines and alerts for refused client certificates. */
-  if (hotssl_client_verify_create(&cv) == 0)
-    hotssl_client_verify_bind(&ssl, g, cv);
-  mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
-  while ((ret = mbedtls_ssl_handshake(&ssl)) != 0) {
-    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) {
-      char l1[600], l2[1200];
-      hotssl_client_verify_finish(&ssl, ret, cv);
-      if (hotssl_client_verify_lines(cv, l1, sizeof l1, l2, sizeof l2) > 0) {
-        cli_log(NULL, HOTSSL_LOG_INFO, l1);
-        if (l2[0] != '\0')
-          cli_log(NULL, HOTSSL_LOG_INFO, l2);
-      }
-      goto out;
-    }
-  }
-  for (;;) {
-    ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
-    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
-      continue;
-    if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_NET_CONN_RESET) {
-      mbedtls_ssl_close_notify(&ssl);
-      rc = 0;
-      ret = 0;
-      goto out;
-    }
-    if (ret < 0)
-      goto out;
-    {
-      int len = ret, off = 0;
-      while (off < len) {
-        int w = mbedtls_ssl_write(&ssl, buf + off, (size_t)(len - off));
-        if (w == MBEDTLS_ERR_SSL_WANT_READ || w == MBEDTLS_ERR_SSL_WANT_WRITE)
-          continue;
-        if (w < 0) {
-          ret = w;
-          goto out;
-        }
-        off += w;
-      }
-    }
-  }
-out:
-  if (ret != 0) {
-    mbedtls_strerror(ret, err, sizeof err);
-    {
-      char line[300];
-      snprintf(line, sizeof line, "could not serve SSL connection: %s (-0x%04X)", err, (unsigned)-ret);
-      cli_log(NULL, HOTSSL_LOG_INFO, line);
-    }
-  }
-  mbedtls_ssl_free(&ssl);
-  hotssl_client_verify_destroy(cv);
-  return rc;
 }
+
+void cli_sock_close(int fd) { close(fd); }
+
+void cli_backend_os_enter(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = SIG_IGN; /* reloads are the parent's business */
+  sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGPIPE, &sa, NULL);
+}
+
+void cli_backend_os_leave(void) {}
 
 /* ---- thread mode ---- */
 

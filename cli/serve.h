@@ -1,6 +1,7 @@
 /*
  * Pieces of `hotssl serve` shared between thread mode (serve.c), the fork
- * and spawn modes (serve_modes.c) and the watcher glue (watch.c).
+ * and spawn modes (serve_modes.c), Windows (serve_win32.c), one connection
+ * and the spawned backend (session.c) and the watcher glue (watch.c).
  */
 #ifndef HOTSSL_CLI_SERVE_H
 #define HOTSSL_CLI_SERVE_H
@@ -17,6 +18,21 @@ int cli_term_fd(void);
 int cli_listen(const char *host, int port, int *actual_port, char *shown, size_t shownlen);
 /* accept4 (close-on-exec) with TCP_NODELAY set on the new socket; -1 on error. */
 int cli_accept(int lfd);
+
+/* What session.c needs of the OS, defined by serve.c (POSIX) and
+ * serve_win32.c (Windows); fd is a connected socket as cli_serve_connection
+ * takes it. */
+/* Up to n bytes: their count, 0 at the end, -1 on error (EINTR retried). */
+int cli_sock_recv(int fd, void *buf, size_t n);
+/* One byte: 0, or -1 on error (never raises SIGPIPE). */
+int cli_sock_send_byte(int fd, char c);
+void cli_sock_nodelay(int fd); /* TCP_NODELAY, best effort */
+void cli_sock_close(int fd);
+/* `hotssl __backend`: leave reloads and stops to the parent (enter, before
+ * anything else) and give back what the OS needs (leave, after a normal
+ * end). */
+void cli_backend_os_enter(void);
+void cli_backend_os_leave(void);
 
 /* Fork and spawn modes: accept loop until cli_term_fd() is readable.
  * Reload requests are served by cli_watch's thread, not here. */

@@ -9,7 +9,7 @@
  * --mode spawn: a new process per connection through hotssl_spawn() (APR's
  * apr_proc_create), as on Windows or with PostgreSQL's EXEC_BACKEND. The
  * accepted socket and a snapshot are handed over (`hotssl __backend`, see
- * backend.c); --spawn-strategy snapshot (default) hands the parent's last
+ * session.c); --spawn-strategy snapshot (default) hands the parent's last
  * good generation, reread hands the settings and the backend re-reads the
  * files. The listening socket is close-on-exec and not inherited.
  *

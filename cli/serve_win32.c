@@ -1,6 +1,6 @@
 /*
- * `hotssl serve` and its backends on Windows (the POSIX build uses serve.c,
- * serve_modes.c and backend.c instead; main.c, watch.c are shared).
+ * `hotssl serve` on Windows (the POSIX build uses serve.c and serve_modes.c
+ * instead; main.c, watch.c, session.c and serve_common.c are shared).
  *
  *   hotssl serve -c CONF -p PORT [-l HOST] [-m spawn] [-S snapshot|reread] [-s] [-w|-n]
  * with the options, help and checks of POSIX (cli_serve_options, cli/args.c).
@@ -14,30 +14,22 @@
  * server. The main loop waits on the listening socket's event, the
  * manager's wake-up event and the stop event.
  *
- * `hotssl __backend HANDOFF [--starttls-postgres]` is the backend: it builds
- * its own generation from what the parent handed over and serves the one
- * connection (TLS echo, as on POSIX); a backend that cannot build one has no
- * TLS, logs why, answers 'N' to an SSLRequest or closes. Nothing else is
- * affected.
+ * `hotssl __backend` (session.c, as on POSIX) is the backend; what it needs
+ * of Windows is here: the socket calls and the console set-up of serve.h.
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-
 #include "hotssl/platform.h"
 #include "cli.h"
 #include "serve.h"
-
-int cli_cmd_backend(int argc, char **argv);
 
 /* Console events: the handler runs on its own thread. */
 static HANDLE g_stop;
@@ -53,121 +45,24 @@ static BOOL WINAPI on_console(DWORD ev) {
   return TRUE;
 }
 
-static int send_byte(int fd, char c) { return send((SOCKET)(uintptr_t)fd, &c, 1, 0) == 1 ? 0 : -1; }
-
-int cli_read_sslrequest(int fd) {
-  unsigned char b[8];
-  for (;;) {
-    uint32_t len, code;
-    int got = 0;
-    while (got < 8) {
-      int r = recv((SOCKET)(uintptr_t)fd, (char *)b + got, 8 - got, 0);
-      if (r <= 0)
-        return -1;
-      got += r;
-    }
-    len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-    code = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-    if (len != 8)
-      return -1;
-    if (code == 80877103u) /* SSLRequest */
-      return 0;
-    if (code != 80877104u || send_byte(fd, 'N') != 0) /* GSSENCRequest: refuse */
-      return -1;
-  }
+/* serve.h's OS calls for session.c (Windows). */
+int cli_sock_recv(int fd, void *buf, size_t n) {
+  int r = recv((SOCKET)(uintptr_t)fd, (char *)buf, n > INT_MAX ? INT_MAX : (int)n, 0);
+  return r < 0 ? -1 : r;
 }
 
-/* TLS echo until the peer closes (the same session as serve.c's). */
-int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
-  mbedtls_ssl_context ssl;
-  mbedtls_net_context net;
-  unsigned char buf[4096];
-  char err[200], line[300];
-  int ret, n;
+int cli_sock_send_byte(int fd, char c) { return send((SOCKET)(uintptr_t)fd, &c, 1, 0) == 1 ? 0 : -1; }
 
-  if (starttls_postgres && (cli_read_sslrequest(fd) != 0 || send_byte(fd, 'S') != 0))
-    return -1;
-  net.fd = fd;
-  mbedtls_ssl_init(&ssl);
-  if ((ret = mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g))) == 0) {
-    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
-    while ((ret = mbedtls_ssl_handshake(&ssl)) == MBEDTLS_ERR_SSL_WANT_READ ||
-           ret == MBEDTLS_ERR_SSL_WANT_WRITE)
-      ;
-  }
-  while (ret == 0) {
-    n = mbedtls_ssl_read(&ssl, buf, sizeof buf);
-    if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
-      continue;
-    if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || n == MBEDTLS_ERR_NET_CONN_RESET) {
-      mbedtls_ssl_close_notify(&ssl);
-      break;
-    }
-    if (n < 0) {
-      ret = n;
-      break;
-    }
-    for (int off = 0; off < n;) {
-      int w = mbedtls_ssl_write(&ssl, buf + off, (size_t)(n - off));
-      if (w == MBEDTLS_ERR_SSL_WANT_READ || w == MBEDTLS_ERR_SSL_WANT_WRITE)
-        continue;
-      if (w < 0) {
-        ret = w;
-        break;
-      }
-      off += w;
-    }
-  }
-  if (ret != 0) {
-    mbedtls_strerror(ret, err, sizeof err);
-    snprintf(line, sizeof line, "could not serve SSL connection: %s (-0x%04X)", err, (unsigned)-ret);
-    cli_log(NULL, HOTSSL_LOG_INFO, line);
-  }
-  mbedtls_ssl_free(&ssl);
-  return ret == 0 ? 0 : -1;
+void cli_sock_nodelay(int fd) {
+  BOOL one = TRUE;
+  setsockopt((SOCKET)(uintptr_t)fd, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
 }
 
-int cli_cmd_backend(int argc, char **argv) {
-  hotssl_manager_options mo;
-  hotssl_manager *m = NULL;
-  hotssl_generation *g;
-  char err[600], line[800];
-  int fd = -1, r, starttls = 0, i;
+void cli_sock_close(int fd) { closesocket((SOCKET)(uintptr_t)fd); }
 
-  if (argc < 2) {
-    fprintf(stderr, "hotssl __backend: internal subcommand of `hotssl serve --mode spawn`\n");
-    return 2;
-  }
-  for (i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--starttls-postgres") != 0)
-      return 2;
-    starttls = 1;
-  }
-  SetConsoleCtrlHandler(NULL, TRUE); /* reloads and stops are the parent's business */
-  memset(&mo, 0, sizeof mo);
-  mo.log = cli_log;
-  r = hotssl_backend_open(argv[1], &fd, &m, &mo, err, sizeof err);
-  if (r != 0) {
-    snprintf(line, sizeof line, "this backend has no TLS: %s", err);
-    cli_log(NULL, HOTSSL_LOG_ERROR, line);
-    if (fd >= 0) {
-      if (starttls && cli_read_sslrequest(fd) == 0 && send_byte(fd, 'N') == 0)
-        cli_log(NULL, HOTSSL_LOG_INFO, "answered the SSLRequest with 'N'");
-      closesocket((SOCKET)(uintptr_t)fd);
-    }
-    return 1;
-  }
-  g = hotssl_manager_acquire(m);
-  snprintf(line, sizeof line, "backend serving generation %llu",
-           (unsigned long long)hotssl_generation_number(g));
-  cli_log(NULL, HOTSSL_LOG_DEBUG, line);
-  r = cli_serve_connection(g, fd, starttls);
-  hotssl_generation_release(g);
-  closesocket((SOCKET)(uintptr_t)fd);
-  hotssl_manager_destroy(m);
-  WSACleanup(); /* the reference hotssl_backend_open took */
-  return r == 0 ? 0 : 1;
-}
+void cli_backend_os_enter(void) { SetConsoleCtrlHandler(NULL, TRUE); }
+
+void cli_backend_os_leave(void) { WSACleanup(); /* the reference hotssl_backend_open took */ }
 
 /* A listening socket on host:port that no child inherits. */
 static SOCKET listen_on(const char *host, int port, int *actual) {
@@ -277,12 +172,9 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, unsigned kind, int starttl
      * non-blocking mode: the backend wants a plain blocking socket. */
     WSAEventSelect(fd, NULL, 0);
     ioctlsocket(fd, FIONBIO, &blocking);
-    {
-      /* mbedTLS sends each handshake message on its own: without this,
-       * Nagle and the client's delayed ACK stall every handshake. */
-      BOOL one = TRUE;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-    }
+    /* mbedTLS sends each handshake message on its own: without this,
+     * Nagle and the client's delayed ACK stall every handshake. */
+    cli_sock_nodelay((int)fd);
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
     g = hotssl_manager_acquire(m);
     cur = hotssl_generation_number(g);

@@ -1,0 +1,179 @@
+/*
+ * One connection of `hotssl serve`, on every OS and in every mode: the
+ * optional PostgreSQL SSLRequest exchange, the TLS handshake and the echo
+ * (cli_serve_connection), and `hotssl __backend HANDOFF
+ * [--starttls-postgres]`, the hidden subcommand `serve --mode spawn` runs
+ * for each connection (never by hand). The backend builds its own
+ * generation from what the parent handed over (hotssl_backend_open) and
+ * serves the one connection. A backend that cannot build its generation has
+ * no TLS: it logs why and, like PostgreSQL, answers 'N' to an SSLRequest
+ * (with --starttls-postgres) or closes the connection. Other backends and
+ * the parent are unaffected.
+ *
+ * Portable: the socket calls and the backend's signal or console set-up
+ * that differ by OS are serve.h's cli_sock_* and cli_backend_os_* (serve.c
+ * on POSIX, serve_win32.c on Windows).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+#include "hotssl/platform.h"
+#include "cli.h"
+#include "serve.h"
+
+static int read_full(int fd, unsigned char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    int r = cli_sock_recv(fd, buf + got, n - got);
+    if (r <= 0)
+      return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+int cli_read_sslrequest(int fd) {
+  unsigned char b[8];
+  for (;;) {
+    uint32_t len, code;
+    if (read_full(fd, b, 8) != 0)
+      return -1;
+    len = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    code = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+    if (len != 8)
+      return -1;
+    if (code == 80877103u) /* SSLRequest */
+      return 0;
+    if (code == 80877104u) { /* GSSENCRequest: refuse, the client may retry with SSL */
+      if (cli_sock_send_byte(fd, 'N') != 0)
+        return -1;
+      continue;
+    }
+    return -1;
+  }
+}
+
+int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
+  mbedtls_ssl_context ssl;
+  mbedtls_net_context net;
+  hotssl_client_verify *cv = NULL;
+  unsigned char buf[4096];
+  char err[200];
+  int ret, rc = -1;
+
+  /* mbedTLS writes each handshake message on its own: without TCP_NODELAY,
+   * Nagle + delayed ACK stall every handshake by ~40 ms. All modes pass here. */
+  cli_sock_nodelay(fd);
+  if (starttls_postgres) {
+    if (cli_read_sslrequest(fd) != 0)
+      return -1;
+    if (cli_sock_send_byte(fd, 'S') != 0)
+      return -1;
+  }
+  net.fd = fd;
+  mbedtls_ssl_init(&ssl);
+  if ((ret = mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g))) != 0)
+    goto out;
+  /* PostgreSQL's log lines and alerts for refused client certificates. */
+  if (hotssl_client_verify_create(&cv) == 0)
+    hotssl_client_verify_bind(&ssl, g, cv);
+  mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
+  while ((ret = mbedtls_ssl_handshake(&ssl)) != 0) {
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) {
+      char l1[600], l2[1200];
+      hotssl_client_verify_finish(&ssl, ret, cv);
+      if (hotssl_client_verify_lines(cv, l1, sizeof l1, l2, sizeof l2) > 0) {
+        cli_log(NULL, HOTSSL_LOG_INFO, l1);
+        if (l2[0] != '\0')
+          cli_log(NULL, HOTSSL_LOG_INFO, l2);
+      }
+      goto out;
+    }
+  }
+  for (;;) {
+    ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+      continue;
+    if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_NET_CONN_RESET) {
+      mbedtls_ssl_close_notify(&ssl);
+      rc = 0;
+      ret = 0;
+      goto out;
+    }
+    if (ret < 0)
+      goto out;
+    {
+      int len = ret, off = 0;
+      while (off < len) {
+        int w = mbedtls_ssl_write(&ssl, buf + off, (size_t)(len - off));
+        if (w == MBEDTLS_ERR_SSL_WANT_READ || w == MBEDTLS_ERR_SSL_WANT_WRITE)
+          continue;
+        if (w < 0) {
+          ret = w;
+          goto out;
+        }
+        off += w;
+      }
+    }
+  }
+out:
+  if (ret != 0) {
+    mbedtls_strerror(ret, err, sizeof err);
+    {
+      char line[300];
+      snprintf(line, sizeof line, "could not serve SSL connection: %s (-0x%04X)", err, (unsigned)-ret);
+      cli_log(NULL, HOTSSL_LOG_INFO, line);
+    }
+  }
+  mbedtls_ssl_free(&ssl);
+  hotssl_client_verify_destroy(cv);
+  return rc;
+}
+
+int cli_cmd_backend(int argc, char **argv) {
+  hotssl_manager_options mo;
+  hotssl_manager *m = NULL;
+  hotssl_generation *g;
+  char err[600], line[800];
+  int fd = -1, r, starttls = 0, i;
+
+  if (argc < 2) {
+    fprintf(stderr, "hotssl __backend: internal subcommand of `hotssl serve --mode spawn`\n");
+    return 2;
+  }
+  for (i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--starttls-postgres") == 0)
+      starttls = 1;
+    else
+      return 2;
+  }
+  cli_backend_os_enter(); /* reloads and stops are the parent's business */
+  memset(&mo, 0, sizeof mo);
+  mo.log = cli_log;
+  r = hotssl_backend_open(argv[1], &fd, &m, &mo, err, sizeof err);
+  if (r != 0) {
+    snprintf(line, sizeof line, "this backend has no TLS: %s", err);
+    cli_log(NULL, HOTSSL_LOG_ERROR, line);
+    if (fd >= 0) {
+      if (starttls && cli_read_sslrequest(fd) == 0 && cli_sock_send_byte(fd, 'N') == 0)
+        cli_log(NULL, HOTSSL_LOG_INFO, "answered the SSLRequest with 'N'");
+      cli_sock_close(fd);
+    }
+    return 1;
+  }
+  g = hotssl_manager_acquire(m);
+  snprintf(line, sizeof line, "backend serving generation %llu",
+           (unsigned long long)hotssl_generation_number(g));
+  cli_log(NULL, HOTSSL_LOG_DEBUG, line);
+  r = cli_serve_connection(g, fd, starttls);
+  hotssl_generation_release(g);
+  cli_sock_close(fd);
+  hotssl_manager_destroy(m);
+  cli_backend_os_leave();
+  return r == 0 ? 0 : 1;
+}
