@@ -266,85 +266,23 @@ static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   return 0;
 }
 
-/* Options of `hotssl serve` (table and help in main.c). Returns 0, 2 on bad
- * usage (printed), -1 after printing the help. */
-static int serve_args(int argc, char **argv, cli_serve_opts *o) {
+int cli_serve_check_mode(const char *given, const char **mode) {
   static const char *const modes[] = {"thread", "fork", "spawn", NULL};
-  static const char *const strategies[] = {"snapshot", "reread", NULL};
-  static const char *const backends[] = {"auto", "notify", "inotify", "poll", NULL};
-  const char *v[9], *env;
-  unsigned long port;
-  int help, r;
-
-  memset(o, 0, sizeof *o);
-  o->watch = -1;
-  if ((r = cli_parse_args("serve", cli_serve_options, argc, argv, v, &help)) != 0)
-    return r;
-  if (help) {
-    cli_help(stdout, "serve");
-    return -1;
-  }
-  o->conf = v[0];
-  o->listen = v[2] != NULL ? v[2] : "127.0.0.1";
-  o->mode = v[3] != NULL ? v[3] : "thread";
-  o->strategy = v[4] != NULL ? v[4] : "snapshot";
-  o->starttls_postgres = v[5] != NULL;
-  if (v[0] == NULL || v[1] == NULL) {
-    fprintf(stderr, "hotssl serve: %s is required\nTry \"hotssl serve --help\".\n",
-            v[0] == NULL ? "-c/--config CONF" : "-p/--port PORT (0 picks a free port)");
-    return 2;
-  }
-  if (cli_parse_uint("serve", "-p/--port", v[1], 0, 65535, &port) != 0)
-    return 2;
-  o->port = (int)port;
-  if (cli_parse_choice("serve", "--mode", o->mode, modes) < 0 ||
-      cli_parse_choice("serve", "--spawn-strategy", o->strategy, strategies) < 0)
-    return 2;
-  if (v[4] != NULL && strcmp(o->mode, "spawn") != 0) {
-    fprintf(stderr, "hotssl serve: --spawn-strategy applies to --mode spawn only\n");
-    return 2;
-  }
-  if (v[6] != NULL && v[7] != NULL) {
-    fprintf(stderr, "hotssl serve: --watch and --no-watch contradict each other\n");
-    return 2;
-  }
-  if (v[6] != NULL)
-    o->watch = 1;
-  if (v[7] != NULL)
-    o->watch = 0;
-  env = getenv("HOTSSL_WATCH_BACKEND");
-  if (env != NULL && env[0] != '\0' && cli_parse_choice("serve", "the environment variable HOTSSL_WATCH_BACKEND", env, backends) < 0)
-    return 2;
-  return 0;
+  *mode = given != NULL ? given : "thread";
+  return cli_parse_choice("serve", "--mode", *mode, modes) < 0 ? 2 : 0;
 }
 
 int cli_cmd_serve(int argc, char **argv) {
   cli_serve_opts o;
-  hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL;
-  hotssl_manager_options mo = {0};
-  char err[600], shown[80];
+  char shown[80];
   int r, lfd, port = 0;
   cli_watch *w = NULL;
 
-  if ((r = serve_args(argc, argv, &o)) != 0)
+  if ((r = cli_serve_args(argc, argv, &o)) != 0)
     return r < 0 ? 0 : r;
-  if ((r = cli_load_config(o.conf, &cfg)) != 0)
+  if ((r = cli_serve_open(&o, &m)) != 0)
     return r;
-  mo.log = cli_log;
-  r = hotssl_manager_create(&m, cfg, &mo, err, sizeof err);
-  if (r != 0) {
-    /* The library already logged the reason; say we refuse to start. */
-    fprintf(stderr, "hotssl[%ld]: FATAL:  could not start: %s\n", (long)getpid(), err);
-    hotssl_config_destroy(cfg);
-    return 1;
-  }
-  if (o.watch < 0) {
-    const char *v = hotssl_config_get(cfg, "hotssl_watch");
-    o.watch = v != NULL && (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
-                            strcmp(v, "yes") == 0 || strcmp(v, "1") == 0);
-  }
-  hotssl_config_destroy(cfg);
   if (cli_install_signals(m) != 0 || (lfd = cli_listen(o.listen, o.port, &port, shown, sizeof shown)) < 0) {
     fprintf(stderr, "hotssl: FATAL:  could not listen on %s port %d: %s\n", o.listen, o.port, strerror(errno));
     hotssl_manager_destroy(m);

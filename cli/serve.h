@@ -6,6 +6,7 @@
 #ifndef HOTSSL_CLI_SERVE_H
 #define HOTSSL_CLI_SERVE_H
 
+#include "hotssl/platform.h"
 #include "cli.h"
 
 /* Install SIGHUP (request reload), SIGTERM/SIGINT (shutdown), ignore SIGPIPE. */
@@ -33,6 +34,41 @@ void cli_sock_close(int fd);
  * end). */
 void cli_backend_os_enter(void);
 void cli_backend_os_leave(void);
+
+/* serve_common.c: the options of `hotssl serve` with their checks (0; 2
+ * on bad usage, printed; -1 after printing the help), then the manager for
+ * them (0, or the exit code after printing why), which also settles
+ * o->watch from hotssl_watch when no option forced it. */
+int cli_serve_args(int argc, char **argv, cli_serve_opts *o);
+int cli_serve_open(cli_serve_opts *o, hotssl_manager **out);
+/* The OS's --mode check for cli_serve_args: *mode = given, or the OS's
+ * default when given is NULL; 0, or 2 after printing the problem. */
+int cli_serve_check_mode(const char *given, const char **mode);
+/* "WHAT: WHY" through cli_log. */
+void cli_log_reason(hotssl_log_level level, const char *what, const char *why);
+
+/* Spawn mode's work for one accepted connection, whatever the OS accepts
+ * with: the backend command line (exe, filled by the caller after init),
+ * the last good generation's snapshot (taken once per generation) and the
+ * running backends. */
+typedef struct cli_spawner {
+  char exe[4096];
+  const char *argv[5];
+  unsigned kind; /* HOTSSL_SNAPSHOT_CONTENTS or _PATHS */
+  hotssl_snapshot *snap;
+  hotssl_process **v;
+  size_t n, cap;
+} cli_spawner;
+/* strategy "snapshot" or "reread" (else printed, -1). */
+int cli_spawner_init(cli_spawner *s, const char *strategy, int starttls_postgres);
+/* Hand fd (closed here, in every case) to a new backend; problems are logged. */
+void cli_spawner_serve(cli_spawner *s, hotssl_manager *m, int fd);
+/* Forget the backends that ended (block: wait for all). */
+void cli_spawner_reap(cli_spawner *s, int block);
+/* Stop every backend (cli_process_stop), wait for them, free everything. */
+void cli_spawner_stop(cli_spawner *s);
+/* The OS's way to ask a backend to end (SIGTERM; TerminateProcess). */
+void cli_process_stop(long pid);
 
 /* Fork and spawn modes: accept loop until cli_term_fd() is readable.
  * Reload requests are served by cli_watch's thread, not here. */

@@ -31,12 +31,6 @@
 #include "hotssl/platform.h"
 #include "serve.h"
 
-static void logf_cli(hotssl_log_level level, const char *what, const char *why) {
-  char line[800];
-  snprintf(line, sizeof line, "%s: %s", what, why);
-  cli_log(NULL, level, line);
-}
-
 /* Wait for the listening socket or shutdown (reload requests are served
  * by cli_watch's thread). Returns 1 when a connection is ready, 0
  * otherwise, -1 on shutdown. */
@@ -145,7 +139,7 @@ static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
       fork_child(m, lfd, fd, o); /* does not return */
     hotssl_manager_after_fork_parent(m);
     if (pid < 0)
-      logf_cli(HOTSSL_LOG_WARNING, "could not fork a child for a connection", strerror(errno));
+      cli_log_reason(HOTSSL_LOG_WARNING, "could not fork a child for a connection", strerror(errno));
     else
       pid_add(&kids, pid);
     close(fd);
@@ -160,23 +154,7 @@ static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
 
 /* ---- spawn ---- */
 
-typedef struct proclist {
-  hotssl_process **v;
-  size_t n, cap;
-} proclist;
-
-static void reap_spawned(proclist *l, int block) {
-  size_t i = 0;
-  while (i < l->n) {
-    int code;
-    if (hotssl_process_wait(l->v[i], block, &code) != 0) {
-      hotssl_process_destroy(l->v[i]);
-      l->v[i] = l->v[--l->n];
-    } else {
-      i++;
-    }
-  }
-}
+void cli_process_stop(long pid) { kill((pid_t)pid, SIGTERM); }
 
 static int self_exe(char *buf, size_t len) {
   ssize_t n = readlink("/proc/self/exe", buf, len - 1);
@@ -187,84 +165,26 @@ static int self_exe(char *buf, size_t len) {
 }
 
 static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
-  proclist kids = {NULL, 0, 0};
-  hotssl_snapshot *snap = NULL;
-  unsigned kind;
-  char exe[4096], err[600];
-  const char *argv[5];
-  size_t i;
+  cli_spawner sp;
 
-  if (strcmp(o->strategy, "snapshot") == 0) {
-    kind = HOTSSL_SNAPSHOT_CONTENTS;
-  } else if (strcmp(o->strategy, "reread") == 0) {
-    kind = HOTSSL_SNAPSHOT_PATHS;
-  } else {
-    fprintf(stderr, "hotssl serve: unknown spawn strategy \"%s\" (snapshot or reread)\n", o->strategy);
+  if (cli_spawner_init(&sp, o->strategy, o->starttls_postgres) != 0)
     return 1;
-  }
-  if (self_exe(exe, sizeof exe) != 0) {
+  if (self_exe(sp.exe, sizeof sp.exe) != 0) {
     fprintf(stderr, "hotssl serve: cannot find my own executable\n");
     return 1;
   }
-  argv[0] = exe;
-  argv[1] = "__backend";
-  argv[2] = HOTSSL_SPAWN_HANDOFF_ARG;
-  argv[3] = o->starttls_postgres ? "--starttls-postgres" : NULL;
-  argv[4] = NULL;
   for (;;) {
-    int ev = wait_events(lfd), fd, r;
-    hotssl_spawn_request req;
-    hotssl_process *p = NULL;
-    hotssl_generation *g;
-    uint64_t cur;
-    reap_spawned(&kids, 0);
+    int ev = wait_events(lfd), fd;
+    cli_spawner_reap(&sp, 0);
     if (ev < 0)
       break;
     if (ev == 0)
       continue;
     if ((fd = cli_accept(lfd)) < 0)
       continue;
-    /* The last good generation's snapshot, taken once per generation. */
-    g = hotssl_manager_acquire(m);
-    cur = hotssl_generation_number(g);
-    hotssl_generation_release(g);
-    if (snap == NULL || hotssl_snapshot_generation(snap) != cur) {
-      hotssl_snapshot_destroy(snap);
-      snap = NULL;
-      if ((r = hotssl_snapshot_take(m, kind, &snap)) != 0) {
-        logf_cli(HOTSSL_LOG_WARNING, "could not take a snapshot", hotssl_strerror(r));
-        close(fd);
-        continue;
-      }
-    }
-    req.program = exe;
-    req.argv = argv;
-    req.conn_fd = fd;
-    req.snapshot = snap;
-    r = hotssl_spawn(m, &req, &p, err, sizeof err);
-    close(fd);
-    if (r != 0)
-      logf_cli(HOTSSL_LOG_WARNING, "could not start a backend", err);
-    if (p != NULL) {
-      if (kids.n == kids.cap) {
-        size_t cap = kids.cap ? 2 * kids.cap : 64;
-        hotssl_process **nv = realloc(kids.v, cap * sizeof *nv);
-        if (nv == NULL) {
-          hotssl_process_wait(p, 1, NULL);
-          hotssl_process_destroy(p);
-          continue;
-        }
-        kids.v = nv;
-        kids.cap = cap;
-      }
-      kids.v[kids.n++] = p;
-    }
+    cli_spawner_serve(&sp, m, fd);
   }
-  for (i = 0; i < kids.n; i++)
-    kill((pid_t)hotssl_process_pid(kids.v[i]), SIGTERM);
-  reap_spawned(&kids, 1);
-  free(kids.v);
-  hotssl_snapshot_destroy(snap);
+  cli_spawner_stop(&sp);
   return 0;
 }
 

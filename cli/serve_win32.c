@@ -101,64 +101,45 @@ static SOCKET listen_on(const char *host, int port, int *actual) {
   return s;
 }
 
-typedef struct kids {
-  hotssl_process **v;
-  size_t n, cap;
-} kids;
+int cli_serve_check_mode(const char *given, const char **mode) {
+  if (given != NULL && strcmp(given, "spawn") != 0) {
+    fprintf(stderr, "hotssl serve: mode \"%s\" is not available on Windows (spawn only: no fork)\n", given);
+    return 2;
+  }
+  *mode = "spawn";
+  return 0;
+}
 
-static void reap(kids *k, int block) {
-  size_t i = 0;
-  while (i < k->n) {
-    if (hotssl_process_wait(k->v[i], block, NULL) != 0) {
-      hotssl_process_destroy(k->v[i]);
-      k->v[i] = k->v[--k->n];
-    } else {
-      i++;
-    }
+void cli_process_stop(long pid) {
+  HANDLE h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid);
+  if (h != NULL) {
+    TerminateProcess(h, 1);
+    CloseHandle(h);
   }
 }
 
-static void warn(const char *what, const char *why) {
-  char line[800];
-  snprintf(line, sizeof line, "%s: %s", what, why);
-  cli_log(NULL, HOTSSL_LOG_WARNING, line);
-}
-
-/* Accept, snapshot once per generation, spawn; until the stop event. */
-static int serve_spawn(hotssl_manager *m, SOCKET lfd, unsigned kind, int starttls) {
-  kids k = {NULL, 0, 0};
-  hotssl_snapshot *snap = NULL;
+/* Accept and spawn (cli_spawner); until the stop event. */
+static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
+  cli_spawner sp;
   wchar_t wexe[MAX_PATH];
-  char exe[4 * MAX_PATH], err[600];
-  const char *argv[5];
   HANDLE acc = WSACreateEvent(), wait[3];
-  size_t i;
 
-  if (GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
-      WideCharToMultiByte(CP_UTF8, 0, wexe, -1, exe, sizeof exe, NULL, NULL) == 0 ||
+  if (cli_spawner_init(&sp, o->strategy, o->starttls_postgres) != 0 ||
+      GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
+      WideCharToMultiByte(CP_UTF8, 0, wexe, -1, sp.exe, sizeof sp.exe, NULL, NULL) == 0 ||
       acc == WSA_INVALID_EVENT || WSAEventSelect(lfd, acc, FD_ACCEPT) != 0) {
     fprintf(stderr, "hotssl serve: cannot set up the accept loop\n");
     return 1;
   }
-  argv[0] = exe;
-  argv[1] = "__backend";
-  argv[2] = HOTSSL_SPAWN_HANDOFF_ARG;
-  argv[3] = starttls ? "--starttls-postgres" : NULL;
-  argv[4] = NULL;
   wait[0] = g_stop;
   wait[1] = (HANDLE)(intptr_t)hotssl_manager_wakeup_fd(m);
   wait[2] = acc;
   for (;;) {
     /* Ended backends are reaped at least once a second. */
     DWORD w = WaitForMultipleObjects(3, wait, FALSE, 1000);
-    hotssl_spawn_request req;
-    hotssl_process *p = NULL;
-    hotssl_generation *g;
-    uint64_t cur;
     SOCKET fd;
     u_long blocking = 0;
-    int r;
-    reap(&k, 0);
+    cli_spawner_reap(&sp, 0);
     if (w == WAIT_OBJECT_0)
       break;
     if (w == WAIT_OBJECT_0 + 1)
@@ -176,138 +157,47 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, unsigned kind, int starttl
      * Nagle and the client's delayed ACK stall every handshake. */
     cli_sock_nodelay((int)fd);
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
-    g = hotssl_manager_acquire(m);
-    cur = hotssl_generation_number(g);
-    hotssl_generation_release(g);
-    if (snap == NULL || hotssl_snapshot_generation(snap) != cur) {
-      hotssl_snapshot_destroy(snap);
-      snap = NULL;
-      if ((r = hotssl_snapshot_take(m, kind, &snap)) != 0) {
-        warn("could not take a snapshot", hotssl_strerror(r));
-        closesocket(fd);
-        continue;
-      }
-    }
-    req.program = exe;
-    req.argv = argv;
-    req.conn_fd = (int)fd;
-    req.snapshot = snap;
-    r = hotssl_spawn(m, &req, &p, err, sizeof err);
-    closesocket(fd);
-    if (r != 0)
-      warn("could not start a backend", err);
-    if (p != NULL) {
-      if (k.n == k.cap) {
-        size_t cap = k.cap ? 2 * k.cap : 64;
-        hotssl_process **nv = realloc(k.v, cap * sizeof *nv);
-        if (nv == NULL) {
-          hotssl_process_wait(p, 1, NULL);
-          hotssl_process_destroy(p);
-          continue;
-        }
-        k.v = nv;
-        k.cap = cap;
-      }
-      k.v[k.n++] = p;
-    }
+    cli_spawner_serve(&sp, m, (int)fd);
   }
-  for (i = 0; i < k.n; i++) {
-    HANDLE h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)hotssl_process_pid(k.v[i]));
-    if (h != NULL) {
-      TerminateProcess(h, 1);
-      CloseHandle(h);
-    }
-  }
-  reap(&k, 1);
-  free(k.v);
-  hotssl_snapshot_destroy(snap);
+  cli_spawner_stop(&sp);
   WSACloseEvent(acc);
   return 0;
 }
 
 int cli_cmd_serve(int argc, char **argv) {
-  static const char *const strategies[] = {"snapshot", "reread", NULL};
-  static const char *const backends[] = {"auto", "notify", "inotify", "poll", NULL};
-  hotssl_config *cfg = NULL;
+  cli_serve_opts o;
   hotssl_manager *m = NULL;
-  hotssl_manager_options mo = {0};
-  const char *v[9], *conf, *host, *env;
-  char err[600];
-  int r, actual = 0, watch = -1, starttls, help;
-  unsigned long port;
-  unsigned kind;
+  int r, actual = 0;
   cli_watch *w = NULL;
   WSADATA wsa;
   SOCKET lfd;
 
   /* The same options, help and checks as on POSIX (cli_serve_options). */
-  if ((r = cli_parse_args("serve", cli_serve_options, argc, argv, v, &help)) != 0)
-    return r;
-  if (help) {
-    cli_help(stdout, "serve");
+  if ((r = cli_serve_args(argc, argv, &o)) < 0) {
     printf("\nOn Windows: --mode spawn only (the default; no fork), Ctrl+Break reloads, Ctrl+C stops.\n");
     return 0;
   }
-  if (v[0] == NULL || v[1] == NULL) {
-    fprintf(stderr, "hotssl serve: %s is required\nTry \"hotssl serve --help\".\n",
-            v[0] == NULL ? "-c/--config CONF" : "-p/--port PORT (0 picks a free port)");
-    return 2;
-  }
-  if (cli_parse_uint("serve", "-p/--port", v[1], 0, 65535, &port) != 0)
-    return 2;
-  conf = v[0];
-  host = v[2] != NULL ? v[2] : "127.0.0.1";
-  if (v[3] != NULL && strcmp(v[3], "spawn") != 0) {
-    fprintf(stderr, "hotssl serve: mode \"%s\" is not available on Windows (spawn only: no fork)\n", v[3]);
-    return 2;
-  }
-  if (cli_parse_choice("serve", "--spawn-strategy", v[4] != NULL ? v[4] : "snapshot", strategies) < 0)
-    return 2;
-  kind = v[4] != NULL && strcmp(v[4], "reread") == 0 ? HOTSSL_SNAPSHOT_PATHS : HOTSSL_SNAPSHOT_CONTENTS;
-  starttls = v[5] != NULL;
-  if (v[6] != NULL && v[7] != NULL) {
-    fprintf(stderr, "hotssl serve: --watch and --no-watch contradict each other\n");
-    return 2;
-  }
-  if (v[6] != NULL)
-    watch = 1;
-  if (v[7] != NULL)
-    watch = 0;
-  env = getenv("HOTSSL_WATCH_BACKEND");
-  if (env != NULL && env[0] != '\0' &&
-      cli_parse_choice("serve", "the environment variable HOTSSL_WATCH_BACKEND", env, backends) < 0)
-    return 2;
-  if ((r = cli_load_config(conf, &cfg)) != 0)
+  if (r != 0)
     return r;
-  mo.log = cli_log;
-  if ((r = hotssl_manager_create(&m, cfg, &mo, err, sizeof err)) != 0) {
-    fprintf(stderr, "hotssl[%lu]: FATAL:  could not start: %s\n", (unsigned long)GetCurrentProcessId(), err);
-    hotssl_config_destroy(cfg);
-    return 1;
-  }
-  if (watch < 0) {
-    const char *hw = hotssl_config_get(cfg, "hotssl_watch");
-    watch = hw != NULL && (strcmp(hw, "on") == 0 || strcmp(hw, "true") == 0 || strcmp(hw, "yes") == 0 ||
-                           strcmp(hw, "1") == 0);
-  }
-  hotssl_config_destroy(cfg);
+  if ((r = cli_serve_open(&o, &m)) != 0)
+    return r;
   if ((g_stop = CreateEventW(NULL, TRUE, FALSE, NULL)) == NULL || WSAStartup(MAKEWORD(2, 2), &wsa) != 0 ||
-      (lfd = listen_on(host, (int)port, &actual)) == INVALID_SOCKET) {
-    fprintf(stderr, "hotssl: FATAL:  could not listen on %s:%lu\n", host, port);
+      (lfd = listen_on(o.listen, o.port, &actual)) == INVALID_SOCKET) {
+    fprintf(stderr, "hotssl: FATAL:  could not listen on %s:%d\n", o.listen, o.port);
     hotssl_manager_destroy(m);
     return 1;
   }
   g_manager = m;
   SetConsoleCtrlHandler(on_console, TRUE);
-  if (watch && cli_watch_start(m, 1, &w) != 0) {
+  if (o.watch && cli_watch_start(m, 1, &w) != 0) {
     fprintf(stderr, "hotssl: FATAL:  could not start the file watcher\n");
     closesocket(lfd);
     hotssl_manager_destroy(m);
     return 1;
   }
-  printf("listening on %s:%d\n", host, actual);
+  printf("listening on %s:%d\n", o.listen, actual);
   fflush(stdout);
-  r = serve_spawn(m, lfd, kind, starttls);
+  r = serve_spawn(m, lfd, &o);
   closesocket(lfd);
   cli_watch_stop(w);
   g_manager = NULL;

@@ -1,0 +1,182 @@
+/*
+ * `hotssl serve`'s portable parts, used by serve.c and serve_modes.c on
+ * POSIX and by serve_win32.c on Windows: the options and their checks
+ * (cli_serve_args), the start of the manager (cli_serve_open) and the
+ * spawn mode's per-connection work (cli_spawner: a snapshot once per
+ * generation, hotssl_spawn, the list of running backends). What differs by
+ * OS (accepting, waiting, stopping a backend, the modes on offer) stays in
+ * the OS's file, through serve.h's hooks.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hotssl/platform.h"
+#include "serve.h"
+
+void cli_log_reason(hotssl_log_level level, const char *what, const char *why) {
+  char line[800];
+  snprintf(line, sizeof line, "%s: %s", what, why);
+  cli_log(NULL, level, line);
+}
+
+int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
+  static const char *const strategies[] = {"snapshot", "reread", NULL};
+  static const char *const backends[] = {"auto", "notify", "inotify", "poll", NULL};
+  const char *v[9], *env;
+  unsigned long port;
+  int help, r;
+
+  memset(o, 0, sizeof *o);
+  o->watch = -1;
+  if ((r = cli_parse_args("serve", cli_serve_options, argc, argv, v, &help)) != 0)
+    return r;
+  if (help) {
+    cli_help(stdout, "serve");
+    return -1;
+  }
+  o->conf = v[0];
+  o->listen = v[2] != NULL ? v[2] : "127.0.0.1";
+  o->strategy = v[4] != NULL ? v[4] : "snapshot";
+  o->starttls_postgres = v[5] != NULL;
+  if (v[0] == NULL || v[1] == NULL) {
+    fprintf(stderr, "hotssl serve: %s is required\nTry \"hotssl serve --help\".\n",
+            v[0] == NULL ? "-c/--config CONF" : "-p/--port PORT (0 picks a free port)");
+    return 2;
+  }
+  if (cli_parse_uint("serve", "-p/--port", v[1], 0, 65535, &port) != 0)
+    return 2;
+  o->port = (int)port;
+  if (cli_serve_check_mode(v[3], &o->mode) != 0 ||
+      cli_parse_choice("serve", "--spawn-strategy", o->strategy, strategies) < 0)
+    return 2;
+  if (v[4] != NULL && strcmp(o->mode, "spawn") != 0) {
+    fprintf(stderr, "hotssl serve: --spawn-strategy applies to --mode spawn only\n");
+    return 2;
+  }
+  if (v[6] != NULL && v[7] != NULL) {
+    fprintf(stderr, "hotssl serve: --watch and --no-watch contradict each other\n");
+    return 2;
+  }
+  if (v[6] != NULL)
+    o->watch = 1;
+  if (v[7] != NULL)
+    o->watch = 0;
+  env = getenv("HOTSSL_WATCH_BACKEND");
+  if (env != NULL && env[0] != '\0' && cli_parse_choice("serve", "the environment variable HOTSSL_WATCH_BACKEND", env, backends) < 0)
+    return 2;
+  return 0;
+}
+
+int cli_serve_open(cli_serve_opts *o, hotssl_manager **out) {
+  hotssl_config *cfg = NULL;
+  hotssl_manager_options mo = {0};
+  char err[600];
+  int r;
+
+  *out = NULL;
+  if ((r = cli_load_config(o->conf, &cfg)) != 0)
+    return r;
+  mo.log = cli_log;
+  if ((r = hotssl_manager_create(out, cfg, &mo, err, sizeof err)) != 0) {
+    /* The library already logged the reason; say we refuse to start. */
+    fprintf(stderr, "hotssl[%ld]: FATAL:  could not start: %s\n", (long)getpid(), err);
+    hotssl_config_destroy(cfg);
+    return 1;
+  }
+  if (o->watch < 0) {
+    const char *v = hotssl_config_get(cfg, "hotssl_watch");
+    o->watch = v != NULL && (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
+                             strcmp(v, "yes") == 0 || strcmp(v, "1") == 0);
+  }
+  hotssl_config_destroy(cfg);
+  return 0;
+}
+
+/* ---- spawn mode ---- */
+
+int cli_spawner_init(cli_spawner *s, const char *strategy, int starttls_postgres) {
+  memset(s, 0, sizeof *s);
+  if (strcmp(strategy, "snapshot") == 0) {
+    s->kind = HOTSSL_SNAPSHOT_CONTENTS;
+  } else if (strcmp(strategy, "reread") == 0) {
+    s->kind = HOTSSL_SNAPSHOT_PATHS;
+  } else {
+    fprintf(stderr, "hotssl serve: unknown spawn strategy \"%s\" (snapshot or reread)\n", strategy);
+    return -1;
+  }
+  s->argv[0] = s->exe;
+  s->argv[1] = "__backend";
+  s->argv[2] = HOTSSL_SPAWN_HANDOFF_ARG;
+  s->argv[3] = starttls_postgres ? "--starttls-postgres" : NULL;
+  s->argv[4] = NULL;
+  return 0;
+}
+
+void cli_spawner_reap(cli_spawner *s, int block) {
+  size_t i = 0;
+  while (i < s->n) {
+    if (hotssl_process_wait(s->v[i], block, NULL) != 0) {
+      hotssl_process_destroy(s->v[i]);
+      s->v[i] = s->v[--s->n];
+    } else {
+      i++;
+    }
+  }
+}
+
+void cli_spawner_serve(cli_spawner *s, hotssl_manager *m, int fd) {
+  hotssl_process *p = NULL;
+  hotssl_spawn_request req;
+  hotssl_generation *g;
+  uint64_t cur;
+  char err[600];
+  int r;
+
+  /* The last good generation's snapshot, taken once per generation. */
+  g = hotssl_manager_acquire(m);
+  cur = hotssl_generation_number(g);
+  hotssl_generation_release(g);
+  if (s->snap == NULL || hotssl_snapshot_generation(s->snap) != cur) {
+    hotssl_snapshot_destroy(s->snap);
+    s->snap = NULL;
+    if ((r = hotssl_snapshot_take(m, s->kind, &s->snap)) != 0) {
+      cli_log_reason(HOTSSL_LOG_WARNING, "could not take a snapshot", hotssl_strerror(r));
+      cli_sock_close(fd);
+      return;
+    }
+  }
+  req.program = s->exe;
+  req.argv = s->argv;
+  req.conn_fd = fd;
+  req.snapshot = s->snap;
+  r = hotssl_spawn(m, &req, &p, err, sizeof err);
+  cli_sock_close(fd);
+  if (r != 0)
+    cli_log_reason(HOTSSL_LOG_WARNING, "could not start a backend", err);
+  if (p == NULL)
+    return;
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    hotssl_process **nv = realloc(s->v, cap * sizeof *nv);
+    if (nv == NULL) {
+      hotssl_process_wait(p, 1, NULL);
+      hotssl_process_destroy(p);
+      return;
+    }
+    s->v = nv;
+    s->cap = cap;
+  }
+  s->v[s->n++] = p;
+}
+
+void cli_spawner_stop(cli_spawner *s) {
+  size_t i;
+  for (i = 0; i < s->n; i++)
+    cli_process_stop(hotssl_process_pid(s->v[i]));
+  cli_spawner_reap(s, 1);
+  free(s->v);
+  hotssl_snapshot_destroy(s->snap);
+  memset(s, 0, sizeof *s);
+}
