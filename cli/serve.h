@@ -52,6 +52,7 @@ void cli_log_reason(hotssl_log_level level, const char *what, const char *why);
  * the last good generation's snapshot (taken once per generation) and the
  * running backends. */
 typedef struct cli_spawner {
+  hotssl_manager *m;
   char exe[4096];
   const char *argv[5];
   unsigned kind; /* HOTSSL_SNAPSHOT_CONTENTS or _PATHS */
@@ -60,9 +61,9 @@ typedef struct cli_spawner {
   size_t n, cap;
 } cli_spawner;
 /* strategy "snapshot" or "reread" (else printed, -1). */
-int cli_spawner_init(cli_spawner *s, const char *strategy, int starttls_postgres);
+int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const char *strategy, int starttls_postgres);
 /* Hand fd (closed here, in every case) to a new backend; problems are logged. */
-void cli_spawner_serve(cli_spawner *s, hotssl_manager *m, int fd);
+void cli_spawner_serve(cli_spawner *s, int fd);
 /* Forget the backends that ended (block: wait for all). */
 void cli_spawner_reap(cli_spawner *s, int block);
 /* Stop every backend (cli_process_stop), wait for them, free everything. */

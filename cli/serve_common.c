@@ -96,8 +96,9 @@ int cli_serve_open(cli_serve_opts *o, hotssl_manager **out) {
 
 /* ---- spawn mode ---- */
 
-int cli_spawner_init(cli_spawner *s, const char *strategy, int starttls_postgres) {
+int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const char *strategy, int starttls_postgres) {
   memset(s, 0, sizeof *s);
+  s->m = m;
   if (strcmp(strategy, "snapshot") == 0) {
     s->kind = HOTSSL_SNAPSHOT_CONTENTS;
   } else if (strcmp(strategy, "reread") == 0) {
@@ -126,7 +127,8 @@ void cli_spawner_reap(cli_spawner *s, int block) {
   }
 }
 
-void cli_spawner_serve(cli_spawner *s, hotssl_manager *m, int fd) {
+void cli_spawner_serve(cli_spawner *s, int fd) {
+  hotssl_manager *m = s->m;
   hotssl_process *p = NULL;
   hotssl_spawn_request req;
   hotssl_generation *g;

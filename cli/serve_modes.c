@@ -47,6 +47,22 @@ static int wait_events(int lfd) {
   return p[0].revents ? 1 : 0;
 }
 
+/* The parent's loop in both modes: reap the children that ended, hand each
+ * accepted connection to serve_one (which closes it); until shutdown. */
+static void accept_loop(int lfd, void (*reap)(void *ctx), void (*serve_one)(void *ctx, int fd), void *ctx) {
+  for (;;) {
+    int ev = wait_events(lfd), fd;
+    reap(ctx);
+    if (ev < 0)
+      break;
+    if (ev == 0)
+      continue;
+    if ((fd = cli_accept(lfd)) < 0)
+      continue;
+    serve_one(ctx, fd);
+  }
+}
+
 /* ---- fork ---- */
 
 typedef struct pidlist {
@@ -120,35 +136,39 @@ static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts 
   _exit(rc == 0 ? 0 : 1);
 }
 
+typedef struct fork_mode {
+  hotssl_manager *m;
+  int lfd;
+  const cli_serve_opts *o;
+  pidlist kids;
+} fork_mode;
+
+static void fork_reap(void *ctx) { reap_forked(&((fork_mode *)ctx)->kids, 0); }
+
+static void fork_one(void *ctx, int fd) {
+  fork_mode *f = ctx;
+  pid_t pid;
+  hotssl_manager_before_fork(f->m);
+  pid = fork();
+  if (pid == 0)
+    fork_child(f->m, f->lfd, fd, f->o); /* does not return */
+  hotssl_manager_after_fork_parent(f->m);
+  if (pid < 0)
+    cli_log_reason(HOTSSL_LOG_WARNING, "could not fork a child for a connection", strerror(errno));
+  else
+    pid_add(&f->kids, pid);
+  close(fd);
+}
+
 static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
-  pidlist kids = {NULL, 0, 0};
+  fork_mode f = {m, lfd, o, {NULL, 0, 0}};
   size_t i;
-  for (;;) {
-    int ev = wait_events(lfd), fd;
-    pid_t pid;
-    reap_forked(&kids, 0);
-    if (ev < 0)
-      break;
-    if (ev == 0)
-      continue;
-    if ((fd = cli_accept(lfd)) < 0)
-      continue;
-    hotssl_manager_before_fork(m);
-    pid = fork();
-    if (pid == 0)
-      fork_child(m, lfd, fd, o); /* does not return */
-    hotssl_manager_after_fork_parent(m);
-    if (pid < 0)
-      cli_log_reason(HOTSSL_LOG_WARNING, "could not fork a child for a connection", strerror(errno));
-    else
-      pid_add(&kids, pid);
-    close(fd);
-  }
-  for (i = 0; i < kids.n; i++)
-    kill(kids.v[i], SIGTERM);
-  while (kids.n > 0 && waitpid(-1, NULL, 0) > 0)
+  accept_loop(lfd, fork_reap, fork_one, &f);
+  for (i = 0; i < f.kids.n; i++)
+    kill(f.kids.v[i], SIGTERM);
+  while (f.kids.n > 0 && waitpid(-1, NULL, 0) > 0)
     ;
-  free(kids.v);
+  free(f.kids.v);
   return 0;
 }
 
@@ -164,26 +184,20 @@ static int self_exe(char *buf, size_t len) {
   return 0;
 }
 
+static void spawn_reap(void *ctx) { cli_spawner_reap(ctx, 0); }
+
+static void spawn_one(void *ctx, int fd) { cli_spawner_serve(ctx, fd); }
+
 static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   cli_spawner sp;
 
-  if (cli_spawner_init(&sp, o->strategy, o->starttls_postgres) != 0)
+  if (cli_spawner_init(&sp, m, o->strategy, o->starttls_postgres) != 0)
     return 1;
   if (self_exe(sp.exe, sizeof sp.exe) != 0) {
     fprintf(stderr, "hotssl serve: cannot find my own executable\n");
     return 1;
   }
-  for (;;) {
-    int ev = wait_events(lfd), fd;
-    cli_spawner_reap(&sp, 0);
-    if (ev < 0)
-      break;
-    if (ev == 0)
-      continue;
-    if ((fd = cli_accept(lfd)) < 0)
-      continue;
-    cli_spawner_serve(&sp, m, fd);
-  }
+  accept_loop(lfd, spawn_reap, spawn_one, &sp);
   cli_spawner_stop(&sp);
   return 0;
 }

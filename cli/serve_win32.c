@@ -124,7 +124,7 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
   wchar_t wexe[MAX_PATH];
   HANDLE acc = WSACreateEvent(), wait[3];
 
-  if (cli_spawner_init(&sp, o->strategy, o->starttls_postgres) != 0 ||
+  if (cli_spawner_init(&sp, m, o->strategy, o->starttls_postgres) != 0 ||
       GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
       WideCharToMultiByte(CP_UTF8, 0, wexe, -1, sp.exe, sizeof sp.exe, NULL, NULL) == 0 ||
       acc == WSA_INVALID_EVENT || WSAEventSelect(lfd, acc, FD_ACCEPT) != 0) {
@@ -157,7 +157,7 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
      * Nagle and the client's delayed ACK stall every handshake. */
     cli_sock_nodelay((int)fd);
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
-    cli_spawner_serve(&sp, m, (int)fd);
+    cli_spawner_serve(&sp, (int)fd);
   }
   cli_spawner_stop(&sp);
   WSACloseEvent(acc);
