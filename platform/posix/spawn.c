@@ -41,11 +41,8 @@
 
 #include <mbedtls/platform_util.h>
 
-#include "../../core/internal.h"
 #include "../../core/snapshot.h"
-#include "hotssl/platform.h"
-
-#define HANDOFF_DEADLINE_MS 30000
+#include "../spawn.h"
 
 struct hotssl_process {
   apr_pool_t *pool;
@@ -77,7 +74,7 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
 }
 
 static int send_all(int fd, const unsigned char *p, size_t n, char *errbuf, size_t errlen) {
-  uint64_t deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
+  uint64_t deadline = hotssl__now_ms() + HOTSSL__HANDOFF_DEADLINE_MS;
   while (n > 0) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w > 0) {
@@ -88,11 +85,8 @@ static int send_all(int fd, const unsigned char *p, size_t n, char *errbuf, size
     if (w < 0 && errno == EINTR)
       continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (wait_fd(fd, POLLOUT, deadline) != 0) {
-        hotssl__fmt(errbuf, errlen, "backend did not read its snapshot within %d ms",
-                    HANDOFF_DEADLINE_MS);
-        return HOTSSL_ESYS;
-      }
+      if (wait_fd(fd, POLLOUT, deadline) != 0)
+        return hotssl__spawn_handoff_timeout(errbuf, errlen);
       continue;
     }
     hotssl__fmt(errbuf, errlen, "could not hand the snapshot to the backend: %s",
@@ -113,12 +107,8 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   size_t n = 0, i, len;
   const unsigned char *bytes;
 
-  if (out == NULL)
-    return HOTSSL_EINVAL;
-  *out = NULL;
-  if (m == NULL || req == NULL || req->program == NULL || req->argv == NULL ||
-      req->snapshot == NULL)
-    return HOTSSL_EINVAL;
+  if ((r = hotssl__spawn_check(m, req, out)) != 0)
+    return r;
   bytes = hotssl_snapshot_bytes(req->snapshot, &len);
   while (req->argv[n] != NULL)
     n++;
@@ -180,10 +170,8 @@ unlock:
   r = send_all(sv[0], bytes, len, errbuf, errlen);
   close(sv[0]);
   sv[0] = -1;
-  if (r != 0) {
-    /* The backend would wait for the rest: it sees EOF and fails alone. */
-    hotssl__logf(&m->log, HOTSSL_LOG_WARNING, "%s", errbuf != NULL ? errbuf : "snapshot hand-off failed");
-  }
+  /* The backend would wait for the rest: it sees EOF and fails alone. */
+  hotssl__spawn_handoff_failed(m, r, errbuf);
   *out = p;
   return r;
 fail:
@@ -278,22 +266,14 @@ static int recv_some(void *ctx, unsigned char *p, size_t n) {
 
 int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
                         const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
-  hotssl__log log = {NULL, NULL};
+  hotssl__log log;
   const char *s = handoff;
   int cfd = -1, sfd = -1, r, built = 0;
   recv_state rs;
   char err[HOTSSL__ERRLEN];
 
-  if (conn_fd != NULL)
-    *conn_fd = -1;
-  if (m != NULL)
-    *m = NULL;
-  if (handoff == NULL || conn_fd == NULL || m == NULL)
-    return HOTSSL_EINVAL;
-  if (opts != NULL) {
-    log.fn = opts->log;
-    log.ud = opts->log_userdata;
-  }
+  if ((r = hotssl__backend_check(handoff, conn_fd, m, opts, &log)) != 0)
+    return r;
   if (strncmp(s, "hotssl1:", 8) != 0) {
     hotssl__fmt(err, sizeof err, "invalid hand-off \"%.40s\"", handoff);
     r = HOTSSL_EINVAL;
@@ -320,7 +300,7 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
     fcntl(cfd, F_SETFD, FD_CLOEXEC);
   *conn_fd = cfd;
   rs.fd = sfd;
-  rs.deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
+  rs.deadline = hotssl__now_ms() + HOTSSL__HANDOFF_DEADLINE_MS;
   r = hotssl__snapshot_receive(recv_some, &rs, m, opts, errbuf, errlen, err, sizeof err, &built);
   close(sfd);
   sfd = -1;
@@ -329,7 +309,5 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
 fail:
   if (sfd >= 0)
     close(sfd);
-  hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
-  hotssl__fmt(errbuf, errlen, "%s", err);
-  return r;
+  return hotssl__backend_fail(&log, err, errbuf, errlen, r);
 }

@@ -40,12 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/internal.h"
 #include "../../core/snapshot.h"
 #include "../../os/os.h"
-#include "hotssl/platform.h"
-
-#define HANDOFF_DEADLINE_MS 30000
+#include "../spawn.h"
 
 struct hotssl_process {
   HANDLE proc;
@@ -139,9 +136,7 @@ static int write_all(HANDLE h, HANDLE ev, const unsigned char *p, size_t n, uint
           WaitForSingleObject(ev, (DWORD)(deadline - now)) != WAIT_OBJECT_0) {
         CancelIoEx(h, &ov);
         GetOverlappedResult(h, &ov, &done, TRUE);
-        hotssl__fmt(errbuf, errlen, "backend did not read its snapshot within %d ms",
-                    HANDOFF_DEADLINE_MS);
-        return HOTSSL_ESYS;
+        return hotssl__spawn_handoff_timeout(errbuf, errlen);
       }
     }
     if (!GetOverlappedResult(h, &ov, &done, TRUE) || done == 0) {
@@ -210,12 +205,8 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   int r, err, wsa_up = 0;
   uint64_t deadline;
 
-  if (out == NULL)
-    return HOTSSL_EINVAL;
-  *out = NULL;
-  if (m == NULL || req == NULL || req->program == NULL || req->argv == NULL ||
-      req->snapshot == NULL)
-    return HOTSSL_EINVAL;
+  if ((r = hotssl__spawn_check(m, req, out)) != 0)
+    return r;
   bytes = hotssl_snapshot_bytes(req->snapshot, &len);
   if ((p = calloc(1, sizeof *p)) == NULL)
     return HOTSSL_ENOMEM;
@@ -274,7 +265,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   p->pid = pi.dwProcessId;
 
   /* From here the backend runs: errors are returned with *out set. */
-  deadline = hotssl__now_ms() + HANDOFF_DEADLINE_MS;
+  deadline = hotssl__now_ms() + HOTSSL__HANDOFF_DEADLINE_MS;
   r = 0;
   if (req->conn_fd >= 0) {
     if (WSADuplicateSocketW((SOCKET)(uintptr_t)req->conn_fd, p->pid, &info) != 0) {
@@ -287,8 +278,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   }
   if (r == 0)
     r = write_all(srv, ev, bytes, len, deadline, errbuf, errlen);
-  if (r != 0) /* the backend sees the pipe end early and fails alone */
-    hotssl__logf(&m->log, HOTSSL_LOG_WARNING, "%s", errbuf != NULL ? errbuf : "snapshot hand-off failed");
+  hotssl__spawn_handoff_failed(m, r, errbuf); /* the backend sees the pipe end early */
   CloseHandle(srv);
   CloseHandle(ev);
   free(program);
@@ -359,7 +349,7 @@ static int read_some(void *ctx, unsigned char *p, size_t n) { return read_all((H
 
 int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
                         const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
-  hotssl__log log = {NULL, NULL};
+  hotssl__log log;
   const char *s = handoff;
   HANDLE pipe = NULL;
   DWORD hflags;
@@ -369,16 +359,8 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
   int has_conn, r, used = 0, built = 0;
   char err[HOTSSL__ERRLEN];
 
-  if (conn_fd != NULL)
-    *conn_fd = -1;
-  if (m != NULL)
-    *m = NULL;
-  if (handoff == NULL || conn_fd == NULL || m == NULL)
-    return HOTSSL_EINVAL;
-  if (opts != NULL) {
-    log.fn = opts->log;
-    log.ud = opts->log_userdata;
-  }
+  if ((r = hotssl__backend_check(handoff, conn_fd, m, opts, &log)) != 0)
+    return r;
   if (strncmp(s, "hotssl1:w:", 10) == 0) {
     has_conn = 1;
     s += 10;
@@ -439,7 +421,5 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
 fail:
   if (pipe != NULL)
     CloseHandle(pipe);
-  hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
-  hotssl__fmt(errbuf, errlen, "%s", err);
-  return r;
+  return hotssl__backend_fail(&log, err, errbuf, errlen, r);
 }
