@@ -227,20 +227,31 @@ static int parse_cmd(const char *cmd, const cli_opt *defs, int argc, char **argv
   return 0;
 }
 
+/* check and info: parse, load, start a manager whose warnings go to *w.
+ * 0 with *m and *w (the caller frees both); else the exit code, -1 after
+ * printing the help. */
+static int open_cmd(const char *cmd, const cli_opt *defs, int argc, char **argv, const char **vals,
+                    hotssl_manager **m, warn_list **w) {
+  int r = parse_cmd(cmd, defs, argc, argv, vals);
+  if (r != 0)
+    return r;
+  if ((*w = calloc(1, sizeof **w)) == NULL)
+    return 1;
+  if ((r = open_manager(vals[0], m, *w)) != 0) {
+    free(*w);
+    *w = NULL;
+  }
+  return r;
+}
+
 int cli_cmd_check(int argc, char **argv) {
   const char *vals[3];
   hotssl_manager *m;
   hotssl_stats st;
   warn_list *w;
-  int r = parse_cmd("check", check_opts, argc, argv, vals), i, n;
+  int r = open_cmd("check", check_opts, argc, argv, vals, &m, &w), i, n;
   if (r != 0)
     return r < 0 ? 0 : r;
-  if ((w = calloc(1, sizeof *w)) == NULL)
-    return 1;
-  if ((r = open_manager(vals[0], &m, w)) != 0) {
-    free(w);
-    return r;
-  }
   hotssl_manager_stats(m, &st);
   n = w->n + w->dropped;
   if (n == 0 && st.warnings != 0)
@@ -292,16 +303,10 @@ int cli_cmd_info(int argc, char **argv) {
   warn_list *w;
   char crl_next[32] = "";
   long long days;
-  int r = parse_cmd("info", info_opts, argc, argv, vals);
+  int r = open_cmd("info", info_opts, argc, argv, vals, &m, &w);
   size_t i;
   if (r != 0)
     return r < 0 ? 0 : r;
-  if ((w = calloc(1, sizeof *w)) == NULL)
-    return 1;
-  if ((r = open_manager(vals[0], &m, w)) != 0) {
-    free(w);
-    return r;
-  }
   free(w);
   hotssl_manager_stats(m, &st);
   days = (long long)(st.seconds_left >= 0 ? st.seconds_left / 86400 : -((-st.seconds_left + 86399) / 86400));
