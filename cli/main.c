@@ -205,12 +205,20 @@ static int open_manager(const char *conf, hotssl_manager **m, warn_list *warning
   return 0;
 }
 
+/* The warning bits: name in `info --json`, text in `info` (followed by
+ * " N days" when days is set). */
 static const struct {
   unsigned bit;
   const char *name;
-} warn_names[] = {{HOTSSL_WARN_EXPIRED, "expired"},         {HOTSSL_WARN_NOT_YET_VALID, "not_yet_valid"},
-                  {HOTSSL_WARN_EXPIRING, "expiring"},       {HOTSSL_WARN_WEAK_KEY, "weak_key"},
-                  {HOTSSL_WARN_CHAIN, "chain_without_ca"},  {HOTSSL_WARN_CRL_STALE, "crl_next_update"}};
+  const char *text;
+  int days;
+} warn_names[] = {
+    {HOTSSL_WARN_EXPIRED, "expired", "the certificate has expired", 0},
+    {HOTSSL_WARN_NOT_YET_VALID, "not_yet_valid", "the certificate is not yet valid", 0},
+    {HOTSSL_WARN_EXPIRING, "expiring", "the certificate expires within", 1},
+    {HOTSSL_WARN_WEAK_KEY, "weak_key", "weak key", 0},
+    {HOTSSL_WARN_CHAIN, "chain_without_ca", "the chain in the certificate file does not lead to a CA", 0},
+    {HOTSSL_WARN_CRL_STALE, "crl_next_update", "a CRL's next update is past or within", 1}};
 
 static int parse_cmd(const char *cmd, const cli_opt *defs, int argc, char **argv, const char **vals) {
   int help, r = cli_parse_args(cmd, defs, argc, argv, vals, &help);
@@ -357,18 +365,14 @@ int cli_cmd_info(int argc, char **argv) {
       printf("CRL:           %llu entries, next update %s UTC\n", (unsigned long long)st.crl_entries, crl_next);
     else
       printf("CRL:           none\n");
-    if (st.warnings & HOTSSL_WARN_EXPIRED)
-      printf("warning:       the certificate has expired\n");
-    if (st.warnings & HOTSSL_WARN_NOT_YET_VALID)
-      printf("warning:       the certificate is not yet valid\n");
-    if (st.warnings & HOTSSL_WARN_EXPIRING)
-      printf("warning:       the certificate expires within %u days\n", st.expiry_warning_days);
-    if (st.warnings & HOTSSL_WARN_WEAK_KEY)
-      printf("warning:       weak key\n");
-    if (st.warnings & HOTSSL_WARN_CHAIN)
-      printf("warning:       the chain in the certificate file does not lead to a CA\n");
-    if (st.warnings & HOTSSL_WARN_CRL_STALE)
-      printf("warning:       a CRL's next update is past or within %u days\n", st.expiry_warning_days);
+    for (i = 0; i < sizeof warn_names / sizeof warn_names[0]; i++) {
+      if (!(st.warnings & warn_names[i].bit))
+        continue;
+      printf("warning:       %s", warn_names[i].text);
+      if (warn_names[i].days)
+        printf(" %u days", st.expiry_warning_days);
+      printf("\n");
+    }
     cli_print_hosts(stdout, m);
   }
   hotssl_manager_destroy(m);
