@@ -159,36 +159,38 @@ static int signer_checks(const hotssl__crlview *cv, const mbedtls_x509_crt *x) {
   return signer_err(hotssl__crlview_signer(cv, x));
 }
 
+/* mbedTLS verification flags with one answer each, in the order offered
+ * (after NOT_TRUSTED and the key size, whose answer depends on the
+ * certificate). */
+static const struct {
+  uint32_t flags;
+  int err;
+} flag_errs[] = {
+    {MBEDTLS_X509_BADCERT_BAD_MD, E_CA_MD_TOO_WEAK},
+    {MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE | MBEDTLS_X509_BADCERT_NS_CERT_TYPE,
+     E_INVALID_PURPOSE},
+    {MBEDTLS_X509_BADCERT_REVOKED, E_REVOKED},
+    {MBEDTLS_X509_BADCRL_EXPIRED, E_CRL_EXPIRED},
+    {MBEDTLS_X509_BADCRL_FUTURE, E_CRL_NOT_YET_VALID},
+    {MBEDTLS_X509_BADCRL_NOT_TRUSTED, E_CRL_SIGNATURE},
+    {MBEDTLS_X509_BADCERT_FUTURE, E_NOT_YET_VALID},
+    {MBEDTLS_X509_BADCERT_EXPIRED, E_EXPIRED},
+};
+
 static int flags_err(uint32_t f, int depth, const mbedtls_x509_crt *crt, vacc *a) {
+  uint32_t known = MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY;
+  size_t i;
   if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
     offer(a, !self_issued(crt) ? E_NO_ISSUER : depth == 0 ? E_SELF_SIGNED : E_SELF_SIGNED_IN_CHAIN,
           depth, crt);
   if (f & (MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY))
     offer(a, depth == 0 ? E_EE_KEY_TOO_SMALL : E_CA_KEY_TOO_SMALL, depth, crt);
-  if (f & MBEDTLS_X509_BADCERT_BAD_MD)
-    offer(a, E_CA_MD_TOO_WEAK, depth, crt);
-  if (f & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
-           MBEDTLS_X509_BADCERT_NS_CERT_TYPE))
-    offer(a, E_INVALID_PURPOSE, depth, crt);
-  if (f & MBEDTLS_X509_BADCERT_REVOKED)
-    offer(a, E_REVOKED, depth, crt);
-  if (f & MBEDTLS_X509_BADCRL_EXPIRED)
-    offer(a, E_CRL_EXPIRED, depth, crt);
-  if (f & MBEDTLS_X509_BADCRL_FUTURE)
-    offer(a, E_CRL_NOT_YET_VALID, depth, crt);
-  if (f & MBEDTLS_X509_BADCRL_NOT_TRUSTED)
-    offer(a, E_CRL_SIGNATURE, depth, crt);
-  if (f & MBEDTLS_X509_BADCERT_FUTURE)
-    offer(a, E_NOT_YET_VALID, depth, crt);
-  if (f & MBEDTLS_X509_BADCERT_EXPIRED)
-    offer(a, E_EXPIRED, depth, crt);
-  if (f & ~(uint32_t)(MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_BAD_PK |
-                      MBEDTLS_X509_BADCERT_BAD_KEY | MBEDTLS_X509_BADCERT_BAD_MD |
-                      MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE |
-                      MBEDTLS_X509_BADCERT_NS_CERT_TYPE | MBEDTLS_X509_BADCERT_REVOKED |
-                      MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE |
-                      MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCERT_FUTURE |
-                      MBEDTLS_X509_BADCERT_EXPIRED))
+  for (i = 0; i < sizeof flag_errs / sizeof flag_errs[0]; i++) {
+    known |= flag_errs[i].flags;
+    if (f & flag_errs[i].flags)
+      offer(a, flag_errs[i].err, depth, crt);
+  }
+  if (f & ~known)
     offer(a, E_UNSPECIFIED, depth, crt);
   return a->err;
 }
