@@ -36,10 +36,10 @@ CIPHER = re.compile(r"Cipher is (\S+)")
 def setUpModule():
     global TMP
     TMP = tempfile.mkdtemp(prefix="hotssl-e2e-dh-")
-    p = E.Pki(os.path.join(TMP, "pki"))
-    ca = p.ca("ca", "hotssl e2e DH CA")
-    K["ca"] = ca[0]
-    K["crt"], K["key"] = p.leaf("rsa", ca, 0xD1D1, cn="localhost", kind="rsa")
+    p = E.Pki(os.path.join(TMP, "pki"), ca_cn="hotssl e2e DH CA")
+    K["ca"] = p.ca_pair[0]
+    # DHE-RSA needs an RSA certificate.
+    K["crt"], K["key"] = p.leaf("rsa", p.ca_pair, 0xD1D1, cn="localhost", kind="rsa")
     for group in ("ffdhe2048", "ffdhe3072", "modp_3072"):
         K[group] = p.path(group + ".pem")
         p.ossl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:" + group, "-out", K[group])
