@@ -11,6 +11,8 @@
 #  include <mbedtls/config.h>
 #endif
 
+#include <mbedtls/ssl.h>
+
 #include "cli.h"
 
 int cli_cmd_version(int argc, char **argv) {
@@ -29,6 +31,12 @@ int cli_cmd_version(int argc, char **argv) {
   printf("mbedTLS %s (built against), %s (linked)\n", MBEDTLS_VERSION_STRING, linked);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
   printf("TLS 1.3: available\n");
+  /* tools/patches/: the local build's fix of Mbed-TLS/mbedtls#10877. */
+#  if defined(MBEDTLS_SSL_TLS13_SERVER_POST_FINISHED_KEYS_FIX)
+  printf("TLS 1.3 alerts after the server's Finished: readable (patched, Mbed-TLS/mbedtls#10877)\n");
+#  else
+  printf("TLS 1.3 alerts after the server's Finished: unreadable by clients (Mbed-TLS/mbedtls#10877)\n");
+#  endif
 #else
   printf("TLS 1.3: not available (mbedTLS %s has no TLS 1.3; build against mbedTLS 3.6)\n",
          MBEDTLS_VERSION_STRING);

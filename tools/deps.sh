@@ -16,6 +16,11 @@
 #   MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED              Project Everest X25519
 #     (Apache-2.0 only; hotssl is Apache-2.0). Set HOTSSL_MBEDTLS_EVEREST=0 to
 #     build without it (prefix .deps/mbedtls-3.6.6-stock).
+#   tools/patches/mbedtls-3.6.6-*.patch                applied to the source:
+#     the TLS 1.3 server's alerts (post-Finished keys, Mbed-TLS/mbedtls#10877;
+#     certificate_required).
+#     A system mbedTLS >= 3.6.6 is used as it is (`hotssl version` says
+#     whether the fix is in).
 #
 # Environment: HOTSSL_APT_LOCK_TIMEOUT (seconds to wait for another apt
 # process's lock, default 600).
@@ -26,7 +31,7 @@ LOCK_TIMEOUT=${HOTSSL_APT_LOCK_TIMEOUT:-600}
 case $LOCK_TIMEOUT in ''|*[!0-9]*) echo "deps.sh: HOTSSL_APT_LOCK_TIMEOUT must be a number of seconds" >&2; exit 2;; esac
 APT="apt-get -o DPkg::Lock::Timeout=$LOCK_TIMEOUT"
 
-PKGS="build-essential clang cmake pkg-config libmbedtls-dev libapr1-dev openssl curl python3 valgrind git util-linux procps bzip2 xz-utils"
+PKGS="build-essential clang cmake pkg-config libmbedtls-dev libapr1-dev openssl curl python3 valgrind git util-linux procps bzip2 xz-utils patch"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -66,7 +71,11 @@ EVEREST=${HOTSSL_MBEDTLS_EVEREST:-1}
 if [ "$EVEREST" = 1 ]; then PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER; else PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER-stock; fi
 OPTIONS="MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD"
 [ "$EVEREST" = 1 ] && OPTIONS="$OPTIONS MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED"
-STAMP="mbedtls $MBEDTLS_VER; set: $OPTIONS; shared+static, runpath ORIGIN; cc: $(cc --version | head -1)"
+# hotssl's patches to this release (tools/patches/, each says why); their
+# checksums are part of the stamp, so a changed patch rebuilds.
+PATCHES=$(ls "$ROOT"/tools/patches/mbedtls-$MBEDTLS_VER-*.patch 2>/dev/null || true)
+PATCH_SUMS=$(for f in $PATCHES; do sha256sum "$f" | cut -c1-16; done | tr '\n' ' ')
+STAMP="mbedtls $MBEDTLS_VER; set: $OPTIONS; patches: $PATCH_SUMS; shared+static, runpath ORIGIN; cc: $(cc --version | head -1)"
 if [ -f "$PREFIX/.hotssl-stamp" ] && [ "$(cat "$PREFIX/.hotssl-stamp")" = "$STAMP" ]; then
   echo "mbedTLS $MBEDTLS_VER: already built in ${PREFIX#"$ROOT"/}"
   exit 0
@@ -81,6 +90,10 @@ work=$(mktemp -d "$ROOT/.deps/build-mbedtls-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 tar -xjf "$tarball" -C "$work"
 srcdir=$work/mbedtls-$MBEDTLS_VER
+for f in $PATCHES; do
+  patch -s -p1 -d "$srcdir" < "$f" || { echo "deps.sh: $f does not apply" >&2; exit 1; }
+  echo "mbedTLS $MBEDTLS_VER: applied ${f#"$ROOT"/}"
+done
 for o in $OPTIONS; do
   python3 "$srcdir/scripts/config.py" -f "$srcdir/include/mbedtls/mbedtls_config.h" set "$o"
 done

@@ -63,6 +63,13 @@ def tls13():
     return H.mbedtls_of(cli())["tls13"]
 
 
+def tls13_alerts():
+    """True when the hotssl under test sends its TLS 1.3 alerts after its
+    Finished under keys the client reads (the local mbedTLS's patch for
+    Mbed-TLS/mbedtls#10877); False on a stock mbedTLS 3.6 or on 2.28."""
+    return H.mbedtls_of(cli())["tls13_alerts"]
+
+
 def testdata():
     d = os.environ.get("HOTSSL_TESTDATA", "") or os.environ.get("HOTSSL_E2E_DEFAULT_TESTDATA", "")
     if not d or not os.path.isfile(os.path.join(d, "root_ca.crt")):

@@ -14,7 +14,8 @@
    there): each CA/CRL combination of PostgreSQL's SSL suite.
 3. Log lines checked verbatim, with a UTF-8 subject (PostgreSQL's
    client-revoked-utf8.crt, or one generated here) and a long subject.
-4. `require` without a certificate: a handshake_failure alert, not a reset.
+4. `require` without a certificate: a handshake_failure alert, not a reset
+   (certificate_required over TLS 1.3 with the local mbedTLS's patch).
 
 The summary line says which sets ran.
 """
@@ -216,10 +217,10 @@ def handshake(port, cert=None, key=None, chain=None, version="-tls1_2"):
     """openssl s_client with the given client certificate: ("accept", None)
     when the echo came back, else ("refuse", alert number or None).
 
-    Alerts are checked over TLS 1.2. Over TLS 1.3 (mbedTLS 3.6 builds) only
-    the verdict is: mbedTLS 3.6's server still protects records it sends
-    after its Finished with the handshake keys (Mbed-TLS/mbedtls#10877), so
-    a client cannot read the alert of a refused certificate there."""
+    Over TLS 1.3 the alert is readable only when the mbedTLS in use has
+    tools/patches/' fix of Mbed-TLS/mbedtls#10877 (E.tls13_alerts):
+    a stock 3.6 server protects what it sends after its Finished with the
+    handshake keys, and the client reports "bad record mac" instead."""
     args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-quiet", "-no_ign_eof", version]
     if cert:
         args += ["-cert", cert, "-key", key]
@@ -350,8 +351,11 @@ class Matrix(unittest.TestCase):
                 conf = write_conf("matrix-" + mode, *self.rows[0][1:3], mode)
                 servers[mode] = E.Server(conf)
             has13 = {mode: tls13(srv.port) for mode, srv in servers.items()}
-            if has13["require"]:
-                RAN.append("verdicts over TLS 1.3 too")
+            alerts13 = has13["require"] and E.tls13_alerts()
+            if alerts13:
+                RAN.append("verdicts and alerts over TLS 1.3 too")
+            elif has13["require"]:
+                RAN.append("verdicts over TLS 1.3 too (alerts not: mbedTLS without the #10877 fix)")
             for i, (name, ca, crls, leaf, inter) in enumerate(self.rows):
                 want, want_depth = openssl_verdict(ca, crls, leaf[0], inter)
                 chain = cat("chain%d.pem" % i, [leaf[0]] + list(inter))
@@ -369,9 +373,12 @@ class Matrix(unittest.TestCase):
                     line, _ = srv.reload()
                     self.assertNotIn("not reloaded", line, name)
                     if has13[mode]:
-                        v13, _ = handshake(srv.port, leaf[0], leaf[1], inter_file, "-tls1_3")
+                        v13, a13 = handshake(srv.port, leaf[0], leaf[1], inter_file, "-tls1_3")
                         if v13 != ("accept" if want is None else "refuse"):
                             failures.append("%s (%s, TLS 1.3): %s, openssl verify: %s" % (name, mode, v13, want))
+                        elif alerts13 and want is not None and a13 != ALERTS[want]:
+                            failures.append("%s (%s, TLS 1.3): alert %s, expected alert %d (%s)"
+                                            % (name, mode, a13, ALERTS[want], want))
                     verdict, alert = handshake(srv.port, leaf[0], leaf[1], inter_file)
                     if want is None and verdict != "accept":
                         failures.append("%s (%s): handshake refused (alert %s), openssl accepts"
@@ -393,6 +400,14 @@ class Matrix(unittest.TestCase):
             srv.wait_err(r"peer did not return a certificate")
             srv.stop()
         self.assertEqual((verdict, alert), ("refuse", 40))
+        if E.tls13_alerts():
+            # TLS 1.3: certificate_required (116), as OpenSSL's server sends.
+            with E.Server(conf) as srv:
+                if tls13(srv.port):
+                    self.assertEqual(handshake(srv.port, version="-tls1_3"), ("refuse", 116))
+                    srv.wait_err(r"peer did not return a certificate")
+                    RAN.append("certificate_required over TLS 1.3")
+                srv.stop()
         conf = write_conf("nocert-opt", self.rows[0][1], self.rows[0][2], "optional")
         with E.Server(conf) as srv:
             self.assertEqual(handshake(srv.port)[0], "accept")

@@ -32,7 +32,8 @@ _MBEDTLS = {}
 
 def mbedtls_of(hotssl):
     """What `hotssl version` says about the mbedTLS it was built against:
-    {"version": (3, 6, 6), "tls13": True, "everest": True}. Tests whose
+    {"version": (3, 6, 6), "tls13": True, "tls13_alerts": True,
+    "everest": True}. Tests whose
     expectations depend on the mbedTLS version branch on this explicitly."""
     if hotssl not in _MBEDTLS:
         out = subprocess.run([hotssl, "version"], stdout=subprocess.PIPE, text=True, check=True,
@@ -40,8 +41,14 @@ def mbedtls_of(hotssl):
         m = re.search(r"^mbedTLS (\d+)\.(\d+)\.(\d+) \(built against\)", out, re.M)
         if m is None:
             raise AssertionError("`hotssl version` does not name the mbedTLS version: %r" % out)
+        tls13 = "TLS 1.3: available" in out
+        alerts = re.search(r"^TLS 1\.3 alerts after the server's Finished: (readable|unreadable)", out, re.M)
+        if tls13 and alerts is None:
+            raise AssertionError("`hotssl version` does not say whether TLS 1.3 alerts are readable: %r" % out)
         _MBEDTLS[hotssl] = {"version": tuple(int(x) for x in m.groups()),
-                            "tls13": "TLS 1.3: available" in out,
+                            "tls13": tls13,
+                            # tools/patches/: the fix of Mbed-TLS/mbedtls#10877
+                            "tls13_alerts": tls13 and alerts.group(1) == "readable",
                             "everest": "Everest" in out}
     return _MBEDTLS[hotssl]
 
