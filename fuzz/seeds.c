@@ -14,8 +14,6 @@
 
 #include "certgen.h"
 #include "hotssl/platform.h"
-#include <mbedtls/dhm.h>
-
 #include "snapshot.h"
 
 static const char *out;
@@ -160,14 +158,10 @@ static void generated(const char *tmp) {
               (unsigned char *)cap, strlen(cap), NULL, 0);
   emit_snapshots("gen-pair", tmp, "ssl_cert_file='leaf.crt'\nssl_key_file='leaf.key'\n");
   {
-    /* ssl_dh_params_file: RFC 7919 ffdhe2048 as PKCS#3 DER (the T_DH record). */
-    static const unsigned char p[] = MBEDTLS_DHM_RFC7919_FFDHE2048_P_BIN;
-    unsigned char der[4 + 5 + sizeof p + 3];
-    static const unsigned char head[] = {0x30, 0x82, 0x01, 0x08, 0x02, 0x82, 0x01, 0x01, 0x00};
-    memcpy(der, head, sizeof head);
-    memcpy(der + sizeof head, p, sizeof p);
-    memcpy(der + sizeof head + sizeof p, "\x02\x01\x02", 3);
-    write_file(tmp, "dh.der", der, sizeof der, 0644);
+    /* ssl_dh_params_file (the T_DH record). */
+    unsigned char der[300];
+    size_t n = certgen_dh_der(der, sizeof der);
+    write_file(tmp, "dh.der", der, n, 0644);
     emit_snapshots("gen-pair-dh", tmp,
                    "ssl_cert_file='leaf.crt'\nssl_key_file='leaf.key'\nssl_dh_params_file='dh.der'\n");
   }

@@ -65,16 +65,17 @@ def case_dir(dh=None, extra=()):
     return d
 
 
-def connect(port, args):
+def connect(port, args, sni=True):
+    name = ["-servername", "localhost"] if sni else ["-noservername"]
     rc, out, echoed = E.s_client_exchange(["-connect", "127.0.0.1:%d" % port, "-CAfile", K["ca"],
-                                           "-verify_return_error", "-servername", "localhost"] + args)
+                                           "-verify_return_error"] + name + args)
     if not echoed:
         raise AssertionError("no echo through openssl s_client %s (rc %d):\n%s" % (args, rc, out))
     return out
 
 
-def dhe_bits(port):
-    out = connect(port, ["-tls1_2", "-cipher", "DHE-RSA-AES256-GCM-SHA384"])
+def dhe_bits(port, sni=True):
+    out = connect(port, ["-tls1_2", "-cipher", "DHE-RSA-AES256-GCM-SHA384"], sni)
     m = TEMP_KEY.search(out)
     if m is None or m.group(1) != "DH" or "DHE-RSA-AES256-GCM-SHA384" not in out:
         raise AssertionError("not a DHE handshake:\n%s" % out)
@@ -137,6 +138,21 @@ class Dh(unittest.TestCase):
             self.assertIn("SSL configuration reloaded", line)
             self.assertEqual(dhe_bits(s.port), 2048)
             self.assertEqual(s.stop(), 0)
+
+    def test_sni_handshakes_get_the_parameters(self):
+        # ssl_sni: every handshake runs on the served generation's ssl config,
+        # built from the /no_sni/ entry when there is one, else from the
+        # configuration's own files; both ways it has the configuration's DH
+        # parameters, in thread and spawn mode (snapshot with hosts records).
+        for no_sni in ("/no_sni/ server.crt server.key\n", ""):
+            d = case_dir("ffdhe3072", extra=["ssl_sni = on"])
+            E.write(os.path.join(d, "pg_hosts.conf"), "localhost server.crt server.key\n" + no_sni)
+            for mode in ([], ["--mode", "spawn"]):
+                with self.subTest(no_sni=bool(no_sni), mode=mode):
+                    with E.Server(os.path.join(d, "hotssl.conf"), extra=mode) as s:
+                        self.assertEqual(dhe_bits(s.port), 3072)
+                        self.assertEqual(dhe_bits(s.port, sni=False), 3072)
+                        self.assertEqual(s.stop(), 0)
 
 
 class Order(unittest.TestCase):
