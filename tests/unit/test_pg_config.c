@@ -76,14 +76,7 @@ int main(void) {
   make_pair(dir);
   tu_write(conf, harness, 0644);
   tu_write(sslconf, SSL_CONF, 0644);
-  {
-    unsigned char der[300];
-    size_t dl = certgen_dh_der(der, sizeof der);
-    FILE *f = fopen(dh, "wb");
-    T(dl > 0 && f != NULL && fwrite(der, 1, dl, f) == dl);
-    if (f != NULL)
-      fclose(f);
-  }
+  tu_write_dh_params(dh);
 
   /* Without the option: PostgreSQL's other settings are refused. */
   T(hotssl_config_create(&cfg) == 0);
