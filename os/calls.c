@@ -16,7 +16,12 @@
 #include "os.h"
 
 static const hotssl__os_calls real_calls = {
-    apr_file_open, apr_file_info_get, apr_file_read, apr_dir_open, apr_procattr_io_set, apr_proc_create,
+    apr_file_open, apr_file_info_get, apr_file_read, apr_dir_open,
+#ifndef _WIN32
+    apr_procattr_io_set, apr_proc_create,
+#else
+    apr_file_pipe_create_ex, hotssl__win_process_create, hotssl__win_job_assign,
+#endif
 };
 
 static _Atomic(const hotssl__os_calls *) current_calls;
