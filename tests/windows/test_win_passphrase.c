@@ -117,6 +117,14 @@ static void make_files(void) {
 
 /* ---- runs ---- */
 
+/* The call table of the next start(): NULL for the real one with the shell's
+ * creation recorded (below). After every run that created the shell, its
+ * process object must go away: no handle to it left open. */
+static const hotssl__os_calls *run_calls;
+static hotssl__os_calls recording;
+static DWORD created_pid;
+static int object_gone(void *arg);
+
 /* Start a manager on server.crt/server.key with ssl_passphrase_command =
  * cmd (quoted for the configuration file here) and the timeout; returns
  * the result and the time it took. */
@@ -141,14 +149,24 @@ static int start(const char *cmd, unsigned timeout_ms, char *err, size_t errlen,
   wl_write(conf, text);
   mo.log = wl_log;
   err[0] = '\0';
+  created_pid = 0;
+  hotssl__os_set_calls(run_calls != NULL ? run_calls : &recording);
   t0 = GetTickCount64();
   if ((r = hotssl_config_create(&cfg)) == 0 && (r = hotssl_config_load_file(cfg, conf, err, errlen)) == 0)
     r = hotssl_manager_create(&m, cfg, &mo, err, errlen);
   *ms = GetTickCount64() - t0;
+  hotssl__os_set_calls(NULL);
   hotssl_manager_destroy(m);
   hotssl_config_destroy(cfg);
   printf("[%s] timeout %u ms -> %d after %llu ms%s%s\n", cmd, timeout_ms, r, (unsigned long long)*ms,
          r ? ": " : "", r ? err : "");
+  if (created_pid != 0) {
+    int gone = wl_wait(object_gone, NULL, WL_DEADLINE_MS);
+    WL_CHECK(gone);
+    if (!gone)
+      printf("  the shell's process object (pid %lu) is still there: a handle to it is open\n",
+             (unsigned long)created_pid);
+  }
   fflush(stdout);
   free(conf);
   free(text);
@@ -255,9 +273,16 @@ static void leftover_case(void) {
   free(pids);
 }
 
-/* ---- failures of the OS calls ---- */
+/* ---- the shell's process object, and failures of the OS calls ---- */
 
-static DWORD created_pid;
+/* The last process the library created (through the call table), and its
+ * creation time, which tells it from a later process given the same id. */
+static FILETIME created_at;
+
+static int created_time(HANDLE h, FILETIME *t) {
+  FILETIME e, k, u;
+  return GetProcessTimes(h, t, &e, &k, &u);
+}
 
 static apr_status_t fail_pipe(apr_file_t **in, apr_file_t **out, apr_int32_t blocking, apr_pool_t *pool) {
   (void)in;
@@ -276,9 +301,25 @@ static apr_status_t fail_create(const wchar_t *app, wchar_t *line, unsigned long
 }
 static apr_status_t record_create(const wchar_t *app, wchar_t *line, unsigned long flags, void *si, void *pi) {
   apr_status_t rv = hotssl__os_real()->process_create(app, line, flags, si, pi);
-  if (rv == APR_SUCCESS)
+  if (rv == APR_SUCCESS) {
     created_pid = ((PROCESS_INFORMATION *)pi)->dwProcessId;
+    created_time(((PROCESS_INFORMATION *)pi)->hProcess, &created_at);
+  }
   return rv;
+}
+
+/* The recorded process's object no longer exists: it has ended and no
+ * handle to it is open anywhere (the library's included). */
+static int object_gone(void *arg) {
+  HANDLE h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, created_pid);
+  FILETIME t;
+  int same;
+  (void)arg;
+  if (h == NULL)
+    return 1;
+  same = created_time(h, &t) && CompareFileTime(&t, &created_at) == 0;
+  CloseHandle(h);
+  return !same;
 }
 static apr_status_t fail_assign(void *job, void *process) {
   (void)job;
@@ -286,16 +327,14 @@ static apr_status_t fail_assign(void *job, void *process) {
   return APR_FROM_OS_ERROR(ERROR_ACCESS_DENIED);
 }
 
-static int pid_gone(void *arg) { return !alive(*(DWORD *)arg); }
-
 /* want: the step's words, and the injected error's text (os_err, or 0). */
 static void fault_case(const char *name, hotssl__os_calls *calls, const char *want, DWORD os_err) {
   char err[1024], text[256] = "";
   ULONGLONG ms;
   int r;
-  hotssl__os_set_calls(calls);
+  run_calls = calls;
   r = start("echo secret1", 30000, err, sizeof err, &ms);
-  hotssl__os_set_calls(NULL);
+  run_calls = NULL;
   if (os_err != 0)
     hotssl__os_strerror(APR_FROM_OS_ERROR(os_err), text, sizeof text);
   printf("  fault in %s\n", name);
@@ -314,10 +353,10 @@ static void faults(void) {
   c = *hotssl__os_real();
   c.process_create = record_create;
   c.job_assign = fail_assign;
-  created_pid = 0;
+  /* The suspended shell is created, then cannot be put into the job: it is
+   * terminated and its handles closed (start() waits for its object to go). */
   fault_case("AssignProcessToJobObject", &c, "could not put it into its job object: ", ERROR_ACCESS_DENIED);
   WL_CHECK(created_pid != 0);
-  WL_CHECK(created_pid != 0 && wl_wait(pid_gone, &created_pid, WL_DEADLINE_MS));
 }
 
 /* ---- main ---- */
@@ -329,6 +368,8 @@ int main(void) {
   int r, wine = wl_under_wine();
 
   printf("running under %s\n", wine ? "Wine" : "Windows");
+  recording = *hotssl__os_real();
+  recording.process_create = record_create;
   dir = wl_mkdtemp();
   make_files();
   /* The helper, copied into a folder whose name has a space. */
