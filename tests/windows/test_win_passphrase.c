@@ -16,6 +16,10 @@
  *   - a command that succeeds leaving a child behind (its stdout on NUL): the
  *     child is killed when the job handle is closed (kill on job close), which
  *     also shows the handle is closed;
+ *   - the server (this program run as "host DIR") is killed while the
+ *     command hangs: the command's tree dies with it (kill on job close);
+ *   - after every run the shell's process object goes away: no handle to it
+ *     is left open;
  *   - failures of the pipe, of CreateProcessW and of the job assignment
  *     (the OS call table): a message naming the step, and the process that
  *     could not be put into its job (created suspended) does not live on.
@@ -273,6 +277,47 @@ static void leftover_case(void) {
   free(pids);
 }
 
+/* The server dies while the command hangs: Windows closes the server's
+ * handles, the job's last one among them, and kill on close takes the
+ * command's tree. The server is this program run as "host DIR". */
+static void host(void) {
+  char *pids = wl_path(dir, "host.pids"), err[1024], *cmd = cmdf("\"%s\" tree \"%s\" hang", helper, pids);
+  ULONGLONG ms;
+  start(cmd, 120000, err, sizeof err, &ms); /* killed before it returns */
+}
+
+static char *host_pids;
+static int pids_recorded(void *arg) { return read_pids(host_pids, arg); }
+
+static void host_death_case(void) {
+  wchar_t self[MAX_PATH], line[2 * MAX_PATH + 16], wdir[MAX_PATH];
+  STARTUPINFOW si;
+  PROCESS_INFORMATION pi;
+  tree_pids t;
+  int got;
+  host_pids = wl_path(dir, "host.pids");
+  DeleteFileA(host_pids);
+  GetModuleFileNameW(NULL, self, MAX_PATH);
+  MultiByteToWideChar(CP_UTF8, 0, dir, -1, wdir, MAX_PATH);
+  _snwprintf(line, sizeof line / sizeof line[0], L"\"%ls\" host \"%ls\"", self, wdir);
+  line[sizeof line / sizeof line[0] - 1] = L'\0';
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  WL_CHECK(CreateProcessW(self, line, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi));
+  got = wl_wait(pids_recorded, &t, WL_DEADLINE_MS);
+  WL_CHECK(got);
+  TerminateProcess(pi.hProcess, 1);
+  WaitForSingleObject(pi.hProcess, INFINITE);
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+  if (got) {
+    WL_CHECK(wl_wait(none_alive, &t, WL_DEADLINE_MS));
+    printf("  server killed: alive afterwards: shell %d, helper %d, child %d\n", alive(t.pid[0]),
+           alive(t.pid[1]), alive(t.pid[2]));
+  }
+  free(host_pids);
+}
+
 /* ---- the shell's process object, and failures of the OS calls ---- */
 
 /* The last process the library created (through the call table), and its
@@ -361,15 +406,22 @@ static void faults(void) {
 
 /* ---- main ---- */
 
-int main(void) {
+int main(int argc, char **argv) {
   wchar_t self[MAX_PATH], *slash;
   char err[1024], *sub, *cmd;
   ULONGLONG ms;
   int r, wine = wl_under_wine();
 
-  printf("running under %s\n", wine ? "Wine" : "Windows");
   recording = *hotssl__os_real();
   recording.process_create = record_create;
+  if (argc == 3 && strcmp(argv[1], "host") == 0) {
+    dir = argv[2];
+    sub = wl_path(dir, "pass helper");
+    helper = wl_path(sub, "winpass_helper.exe");
+    host();
+    return 1;
+  }
+  printf("running under %s\n", wine ? "Wine" : "Windows");
   dir = wl_mkdtemp();
   make_files();
   /* The helper, copied into a folder whose name has a space. */
@@ -410,6 +462,7 @@ int main(void) {
   deadline_case("hang");
   deadline_case("exit");
   leftover_case();
+  host_death_case();
 
   faults();
 
