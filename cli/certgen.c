@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <mbedtls/bignum.h>
+#include <mbedtls/dhm.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/x509_crt.h>
@@ -69,4 +70,17 @@ out:
   mbedtls_mpi_free(&sn);
   mbedtls_x509write_crt_free(&w);
   return ret;
+}
+
+size_t certgen_dh_der(unsigned char *out, size_t len) {
+  static const unsigned char p[] = MBEDTLS_DHM_RFC7919_FFDHE2048_P_BIN;
+  /* SEQUENCE (264) { INTEGER (257: 0x00 | p), INTEGER 2 } */
+  static const unsigned char head[] = {0x30, 0x82, 0x01, 0x08, 0x02, 0x82, 0x01, 0x01, 0x00};
+  static const unsigned char g[] = {0x02, 0x01, 0x02};
+  if (len < sizeof head + sizeof p + sizeof g)
+    return 0;
+  memcpy(out, head, sizeof head);
+  memcpy(out + sizeof head, p, sizeof p);
+  memcpy(out + sizeof head + sizeof p, g, sizeof g);
+  return sizeof head + sizeof p + sizeof g;
 }

@@ -37,4 +37,8 @@ int certgen_cert(mbedtls_pk_context *subject_key, const char *subject,
                  unsigned long serial, const char *not_before, const char *not_after,
                  int is_ca, certgen_rng *r, char *buf, size_t len);
 
+/* RFC 7919 ffdhe2048 as PKCS#3 DHParameter DER (an ssl_dh_params_file):
+ * the length written, or 0 when len is too small. */
+size_t certgen_dh_der(unsigned char *out, size_t len);
+
 #endif

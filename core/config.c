@@ -105,6 +105,7 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
   case HOTSSL__S_SSL_PASS_RELOAD:
   case HOTSSL__S_REFUSE_EXPIRED:
   case HOTSSL__S_SSL_SNI:
+  case HOTSSL__S_SSL_PREFER_SERVER_CIPHERS:
   case HOTSSL__S_WATCH:
     if (hotssl__parse_bool(v) < 0)
       goto bad;
@@ -648,6 +649,7 @@ void hotssl__settings_free(hotssl__settings *s) {
   free(s->ca_file);
   free(s->crl_file);
   free(s->crl_dir);
+  free(s->dh_file);
   free(s->hosts_file);
   hotssl__secret_free(s->passphrase_command);
   free(s->ciphersuites);
@@ -677,8 +679,11 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
       (r = resolve(&s->key_file, cfg, HOTSSL__S_SSL_KEY_FILE)) != 0 ||
       (r = resolve(&s->ca_file, cfg, HOTSSL__S_SSL_CA_FILE)) != 0 ||
       (r = resolve(&s->crl_file, cfg, HOTSSL__S_SSL_CRL_FILE)) != 0 ||
-      (r = resolve(&s->crl_dir, cfg, HOTSSL__S_SSL_CRL_DIR)) != 0)
+      (r = resolve(&s->crl_dir, cfg, HOTSSL__S_SSL_CRL_DIR)) != 0 ||
+      (r = resolve(&s->dh_file, cfg, HOTSSL__S_SSL_DH_PARAMS_FILE)) != 0)
     goto fail;
+  s->prefer_server_ciphers =
+      hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_PREFER_SERVER_CIPHERS)) == 1;
   /* With ssl_sni on, the configuration file may name no certificate at all
    * (the hosts file does): core/hosts.c. */
   s->sni = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_SNI)) == 1;

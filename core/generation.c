@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/bignum.h>
+#include <mbedtls/dhm.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/asn1.h>
 #include <mbedtls/error.h>
@@ -139,6 +141,10 @@ static const char *pem_kind(const hotssl__blob *b) {
     return "key";
   if (strstr(t, "-----BEGIN PUBLIC KEY-----") != NULL)
     return "pub";
+  if (strstr(t, "-----BEGIN DH PARAMETERS-----") != NULL)
+    return "dh";
+  if (strstr(t, "-----BEGIN X9.42 DH PARAMETERS-----") != NULL)
+    return "x942";
   return looks_pem(b) ? "other" : NULL;
 }
 
@@ -150,39 +156,40 @@ static int der_truncated(const hotssl__blob *b) {
 }
 
 /*
- * A parse failure of b, which should hold `want` ("crt", "key" or "crl"),
- * said in the user's words, with mbedTLS's text and code in parentheses:
- * "this is a private key, not a certificate (X509 - ... (-0x2180))".
+ * A parse failure of b, which should hold `want` ("crt", "key", "crl" or
+ * "dh"), said in the user's words, with mbedTLS's text and code in
+ * parentheses: "this is a private key, not a certificate (X509 - ... (-0x2180))".
  */
 static void parse_error_text(char *buf, size_t len, const hotssl__blob *b, const char *want, int ret) {
-  static const struct { const char *kind, *name; } names[] = {
-      {"crt", "a certificate"}, {"key", "a private key"}, {"crl", "a certificate revocation list"},
-      {"csr", "a certificate signing request"}, {"pub", "a public key"}};
-  const char *kind = pem_kind(b), *want_name = "", *is_name = NULL;
+  static const struct { const char *kind, *name, *noun; } names[] = {
+      {"crt", "a certificate", "certificate"}, {"key", "a private key", "private key"},
+      {"crl", "a certificate revocation list", "CRL"}, {"dh", "DH parameters", "DH parameters"},
+      {"csr", "a certificate signing request", NULL}, {"pub", "a public key", NULL},
+      {"x942", "X9.42 DH parameters (mbedTLS reads PKCS#3 \"DH PARAMETERS\" only)", NULL}};
+  const char *kind = pem_kind(b), *want_name = "", *noun = "", *is_name = NULL;
   char t[300], why[200];
   size_t i;
   hotssl__mbedtls_err(t, sizeof t, ret);
   for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-    if (strcmp(names[i].kind, want) == 0)
+    if (strcmp(names[i].kind, want) == 0) {
       want_name = names[i].name;
+      noun = names[i].noun;
+    }
     if (kind != NULL && strcmp(names[i].kind, kind) == 0)
       is_name = names[i].name;
   }
   if (kind != NULL && strcmp(kind, want) != 0 && is_name != NULL)
     hotssl__fmt(why, sizeof why, "this is %s, not %s", is_name, want_name);
   else if (kind != NULL && strcmp(kind, want) == 0)
-    hotssl__fmt(why, sizeof why, "the PEM block does not hold valid %s data (damaged base64 or DER inside)",
-                strcmp(want, "crt") == 0 ? "certificate" : strcmp(want, "key") == 0 ? "private key" : "CRL");
+    hotssl__fmt(why, sizeof why, "the PEM block does not hold valid %s data (damaged base64 or DER inside)", noun);
   else if (kind != NULL)
-    hotssl__fmt(why, sizeof why, "no PEM %s found (the file holds other PEM blocks)",
-                strcmp(want, "crt") == 0 ? "certificate" : strcmp(want, "key") == 0 ? "private key" : "CRL");
+    hotssl__fmt(why, sizeof why, "no PEM %s found (the file holds other PEM blocks)", noun);
   else if (b->len > 0 && b->data[0] == 0x30 && der_truncated(b))
     hotssl__fmt(why, sizeof why, "DER data is truncated");
   else if (b->len > 0 && b->data[0] == 0x30)
     hotssl__fmt(why, sizeof why, "the DER data is not %s", want_name);
   else
-    hotssl__fmt(why, sizeof why, "no PEM %s found, and the file is not DER either",
-                strcmp(want, "crt") == 0 ? "certificate" : strcmp(want, "key") == 0 ? "private key" : "CRL");
+    hotssl__fmt(why, sizeof why, "no PEM %s found, and the file is not DER either", noun);
   hotssl__fmt(buf, len, "%s (%s)", why, t);
 }
 
@@ -692,6 +699,172 @@ unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t no
   return w;
 }
 
+/* ---- ssl_dh_params_file ---- */
+
+#define DH_WHAT "DH parameters file"
+#define DH_MIN_BITS 2048
+#define DH_MAX_BITS 8192
+/* Miller-Rabin rounds for p and again for (p-1)/2, each with random bases
+ * after mbedTLS's trial division, by the size of p so that the whole check
+ * stays within about two seconds at 8192 bits on a 2020s core (measured:
+ * README, "DH parameters"). A composite passes with probability at most
+ * 4^-rounds; one that was not built to fool the test (a wrong file, a
+ * damaged one) passes with a probability far below that. The file is as
+ * trusted as the private key: the check catches mistakes, as PostgreSQL's
+ * DH_check does. */
+static int dh_rounds(size_t bits) {
+  return bits <= 2048 ? 32 : bits <= 3072 ? 16 : bits <= 4096 ? 8 : 2;
+}
+
+/* Groups whose primes are published and known safe (RFC 7919 FFDHE, and RFC
+ * 3526 group 14, mbedTLS's and PostgreSQL's built-in default): their
+ * parameters are compared, not tested, as OpenSSL's DH_check does for named
+ * groups. */
+static int dh_known_group(const mbedtls_mpi *P, const mbedtls_mpi *G) {
+  static const unsigned char f2048[] = MBEDTLS_DHM_RFC7919_FFDHE2048_P_BIN,
+                             f3072[] = MBEDTLS_DHM_RFC7919_FFDHE3072_P_BIN,
+                             f4096[] = MBEDTLS_DHM_RFC7919_FFDHE4096_P_BIN,
+                             f6144[] = MBEDTLS_DHM_RFC7919_FFDHE6144_P_BIN,
+                             f8192[] = MBEDTLS_DHM_RFC7919_FFDHE8192_P_BIN,
+                             m2048[] = MBEDTLS_DHM_RFC3526_MODP_2048_P_BIN;
+  static const struct { const unsigned char *p; size_t len; } groups[] = {
+      {f2048, sizeof f2048}, {f3072, sizeof f3072}, {f4096, sizeof f4096},
+      {f6144, sizeof f6144}, {f8192, sizeof f8192}, {m2048, sizeof m2048}};
+  unsigned char buf[DH_MAX_BITS / 8];
+  size_t i, n = mbedtls_mpi_size(P);
+  if (mbedtls_mpi_cmp_int(G, 2) != 0 || n > sizeof buf || mbedtls_mpi_write_binary(P, buf, n) != 0)
+    return 0;
+  for (i = 0; i < sizeof groups / sizeof groups[0]; i++)
+    if (groups[i].len == n && memcmp(groups[i].p, buf, n) == 0)
+      return 1;
+  return 0;
+}
+
+/* PostgreSQL's checks (be-secure-openssl.c load_dh_file, OpenSSL's
+ * DH_check): p prime, a safe prime, g a usable generator; plus a size
+ * window. tested: run the primality tests (not when the same bytes were
+ * tested already). A reason for "invalid DH parameters: %s", or NULL. */
+static const char *dh_check(const mbedtls_mpi *P, const mbedtls_mpi *G, int tested,
+                            mbedtls_ctr_drbg_context *drbg, char *why, size_t len, int *err) {
+  size_t bits = mbedtls_mpi_bitlen(P);
+  mbedtls_mpi Q, top;
+  const char *r = NULL;
+  int ret;
+  *err = 0;
+  if (bits < DH_MIN_BITS) {
+    hotssl__fmt(why, len, "p is too small (%zu bits; at least %d are required)", bits, DH_MIN_BITS);
+    return why;
+  }
+  if (bits > DH_MAX_BITS) {
+    hotssl__fmt(why, len, "p is too large (%zu bits; at most %d are accepted, so that checking it takes bounded time)",
+                bits, DH_MAX_BITS);
+    return why;
+  }
+  mbedtls_mpi_init(&Q);
+  mbedtls_mpi_init(&top);
+  /* 2 <= g <= p - 2 */
+  if ((ret = mbedtls_mpi_sub_int(&top, P, 2)) != 0)
+    goto mpi_fail;
+  if (mbedtls_mpi_cmp_int(G, 2) < 0 || mbedtls_mpi_cmp_mpi(G, &top) > 0) {
+    r = "unsuitable generator (g must be between 2 and p - 2)";
+    goto out;
+  }
+  if (!tested && !dh_known_group(P, G)) {
+    ret = mbedtls_mpi_is_prime_ext(P, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg);
+    if (ret == MBEDTLS_ERR_MPI_NOT_ACCEPTABLE) {
+      r = "p is not prime";
+      goto out;
+    }
+    if (ret != 0 || (ret = mbedtls_mpi_copy(&Q, P)) != 0 || (ret = mbedtls_mpi_shift_r(&Q, 1)) != 0)
+      goto mpi_fail;
+    ret = mbedtls_mpi_is_prime_ext(&Q, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg);
+    if (ret == MBEDTLS_ERR_MPI_NOT_ACCEPTABLE) {
+      r = "p is not a safe prime ((p - 1) / 2 is not prime)";
+      goto out;
+    }
+    if (ret != 0)
+      goto mpi_fail;
+  }
+  goto out;
+mpi_fail:
+  *err = ret;
+  hotssl__mbedtls_err(why, len, ret);
+  r = why;
+out:
+  mbedtls_mpi_free(&Q);
+  mbedtls_mpi_free(&top);
+  return r;
+}
+
+/* Parse and check the DH parameters of in->dh and give them to g's config
+ * (TLS 1.2 DHE suites; TLS 1.3 in mbedTLS uses no finite-field group). The
+ * generation keeps the bytes (a snapshot carries them). */
+static int dh_apply(hotssl_generation *g, const hotssl__inputs *in, const hotssl_generation *prev,
+                    char *errbuf, size_t errlen) {
+  const hotssl__blob *b = &in->dh;
+  mbedtls_dhm_context dhm;
+  mbedtls_mpi P, G;
+  char t[300], why[300];
+  const char *bad;
+  int ret, r = HOTSSL_EDH, mpi_err = 0;
+  int tested = in->dh_checked ||
+               (prev != NULL && prev->dh_bytes != NULL && memcmp(prev->dh_fp, in->fp_dh, 32) == 0);
+
+  if (unread(b, DH_WHAT, errbuf, errlen))
+    return HOTSSL_EDH;
+  if (b->len == 0) {
+    hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": file is empty", DH_WHAT, b->path);
+    return HOTSSL_EDH;
+  }
+  if (truncated_pem(b, DH_WHAT, errbuf, errlen))
+    return HOTSSL_EDH;
+  mbedtls_dhm_init(&dhm);
+  mbedtls_mpi_init(&P);
+  mbedtls_mpi_init(&G);
+  ret = mbedtls_dhm_parse_dhm(&dhm, b->data, looks_pem(b) ? b->len + 1 : b->len);
+  if (ret != 0) {
+    parse_error_text(t, sizeof t, b, "dh", ret);
+    hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": %s", DH_WHAT, b->path, t);
+    goto out;
+  }
+#if HOTSSL__MBEDTLS3
+  if ((ret = mbedtls_dhm_get_value(&dhm, MBEDTLS_DHM_PARAM_P, &P)) != 0 ||
+      (ret = mbedtls_dhm_get_value(&dhm, MBEDTLS_DHM_PARAM_G, &G)) != 0)
+#else
+  if ((ret = mbedtls_mpi_copy(&P, &dhm.P)) != 0 || (ret = mbedtls_mpi_copy(&G, &dhm.G)) != 0)
+#endif
+  {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  if ((bad = dh_check(&P, &G, tested, &g->drbg, why, sizeof why, &mpi_err)) != NULL) {
+    if (mpi_err == MBEDTLS_ERR_MPI_ALLOC_FAILED)
+      r = HOTSSL_ENOMEM;
+    hotssl__fmt(errbuf, errlen, "invalid DH parameters in %s \"%s\": %s", DH_WHAT, b->path, bad);
+    goto out;
+  }
+  if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, &dhm)) != 0) {
+    hotssl__mbedtls_err(t, sizeof t, ret);
+    hotssl__fmt(errbuf, errlen, "could not set DH parameters from %s \"%s\": %s", DH_WHAT, b->path, t);
+    goto out;
+  }
+  if ((g->dh_bytes = malloc(b->len + 1)) == NULL) {
+    r = HOTSSL_ENOMEM;
+    goto out;
+  }
+  memcpy(g->dh_bytes, b->data, b->len);
+  g->dh_bytes[b->len] = '\0';
+  g->dh_len = b->len;
+  memcpy(g->dh_fp, in->fp_dh, 32);
+  g->dh_bits = (unsigned)mbedtls_mpi_bitlen(&P);
+  r = 0;
+out:
+  mbedtls_mpi_free(&P);
+  mbedtls_mpi_free(&G);
+  mbedtls_dhm_free(&dhm);
+  return r;
+}
+
 static int check_pair(const mbedtls_x509_crt *crt, const mbedtls_pk_context *key,
                       mbedtls_ctr_drbg_context *drbg) {
 #if HOTSSL__MBEDTLS3
@@ -774,8 +947,26 @@ void hotssl__generation_free(hotssl_generation *g) {
   hotssl__hosts_free(g->hosts);
   free(g->ciphersuites);
   free(g->groups);
+  free(g->dh_bytes);
   mbedtls_platform_zeroize(g, sizeof *g);
   free(g);
+}
+
+void hotssl__generation_config_warnings(const hotssl_generation *g, const hotssl__log *log) {
+#if !HOTSSL__MBEDTLS3 && !defined(MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE)
+  if (!g->prefer_server_ciphers)
+    hotssl__logf(log, HOTSSL_LOG_WARNING,
+                 "ssl_prefer_server_ciphers = off is not supported by mbedTLS %s; the server's order is used",
+                 MBEDTLS_VERSION_STRING);
+#elif !HOTSSL__MBEDTLS3
+  if (g->prefer_server_ciphers)
+    hotssl__logf(log, HOTSSL_LOG_WARNING,
+                 "ssl_prefer_server_ciphers = on is not supported by this mbedTLS %s build (MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE); the client's order is used",
+                 MBEDTLS_VERSION_STRING);
+#else
+  (void)g;
+  (void)log;
+#endif
 }
 
 int hotssl__generation_use_mbedtls_crl(hotssl_generation *g) {
@@ -978,6 +1169,20 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
   if (in->s.groups != NULL && (r = set_groups(g, in->s.groups)) != 0)
     goto fail;
   set_versions(&g->conf, in->s.min_minor, in->s.max_minor);
+  /* ssl_dh_params_file; empty: mbedTLS's default, set by
+   * mbedtls_ssl_config_defaults (RFC 3526 group 14, 2048 bits). */
+  if (HOTSSL__BLOB_SET(in->dh) && (r = dh_apply(g, in, prev, errbuf, errlen)) != 0)
+    goto fail;
+  /* ssl_prefer_server_ciphers (TLS 1.2; mbedTLS's TLS 1.3 server always
+   * takes the client's order). mbedTLS 2.28 decides at compile time
+   * (MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE): off is then only warned
+   * about (hotssl__generation_config_warnings). */
+#if HOTSSL__MBEDTLS3
+  mbedtls_ssl_conf_preference_order(&g->conf, in->s.prefer_server_ciphers
+                                                  ? MBEDTLS_SSL_SRV_CIPHERSUITE_ORDER_SERVER
+                                                  : MBEDTLS_SSL_SRV_CIPHERSUITE_ORDER_CLIENT);
+#endif
+  g->prefer_server_ciphers = in->s.prefer_server_ciphers;
 
   *out = g;
   return 0;

@@ -309,7 +309,11 @@ int hotssl__host_config(hotssl_config **out, const hotssl_config *cfg, const cha
   if ((r = hotssl_config_set(ec, "ssl_sni", "off", sub, sizeof sub)) != 0 ||
       (r = hotssl_config_set(ec, "ssl_cert_file", cert, sub, sizeof sub)) != 0 ||
       (r = hotssl_config_set(ec, "ssl_key_file", key, sub, sizeof sub)) != 0 ||
-      (r = hotssl_config_set(ec, "ssl_ca_file", ca != NULL ? ca : "", sub, sizeof sub)) != 0)
+      (r = hotssl_config_set(ec, "ssl_ca_file", ca != NULL ? ca : "", sub, sizeof sub)) != 0 ||
+      /* The DH parameters are the configuration's, read once: the served
+       * generation's ssl config (whose handshakes every entry joins) gets
+       * them in hotssl__hosts_build. */
+      (r = hotssl_config_set(ec, "ssl_dh_params_file", "", sub, sizeof sub)) != 0)
     goto fail;
   if (ca == NULL && ((r = hotssl_config_set(ec, "ssl_client_cert", "off", sub, sizeof sub)) != 0 ||
                      (r = hotssl_config_set(ec, "ssl_crl_file", "", sub, sizeof sub)) != 0 ||
@@ -713,6 +717,14 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
   if (top_entry >= 0) {
     top_in = &hi->v[top_entry].in;
     top_prev = lender(prev, top_in);
+    /* The configuration's DH parameters go to the served generation. */
+    hotssl__blob_free(&top_in->dh);
+    top_in->dh = in->dh;
+    memset(&in->dh, 0, sizeof in->dh);
+    memcpy(top_in->fp_dh, in->fp_dh, 32);
+    top_in->dh_checked = in->dh_checked;
+    if (prev != NULL && prev->dh_bytes != NULL && memcmp(prev->dh_fp, in->fp_dh, 32) == 0)
+      top_in->dh_checked = 1; /* tested by the generation it replaces */
   }
   r = hotssl__generation_build_one(&top, top_in, top_prev, is_reload, number, log, sub, sizeof sub);
   if (r != 0) {

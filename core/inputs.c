@@ -26,6 +26,7 @@ void hotssl__inputs_free(hotssl__inputs *in) {
   hotssl__blob_free(&in->key);
   hotssl__blob_free(&in->ca);
   hotssl__blob_free(&in->crl);
+  hotssl__blob_free(&in->dh);
   for (i = 0; i < in->n_crl_dir_files; i++)
     hotssl__blob_free(&in->crl_dir_files[i]);
   free(in->crl_dir_files);
@@ -276,6 +277,12 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
       goto fail;
   }
 
+  /* Small, and its parsed form is not kept: read at every load. */
+  if (in->s.dh_file != NULL &&
+      (r = read_one(&in->dh, in->s.dh_file, "DH parameters file", 0, max, NULL, errbuf, errlen)) != 0)
+    goto fail;
+  fp_blob(&in->dh, in->fp_dh);
+
   /* ssl_sni: the hosts file and every entry's files (core/hosts.c). */
   if (in->s.sni && (r = hotssl__hosts_load(&in->hosts, cfg, &in->s, errbuf, errlen)) != 0)
     goto fail;
@@ -294,6 +301,7 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
     SHA_UPDATE(&c, in->fp_key, 32);
     SHA_UPDATE(&c, in->fp_ca, 32);
     SHA_UPDATE(&c, in->fp_crl, 32);
+    SHA_UPDATE(&c, in->fp_dh, 32);
     if (in->hosts != NULL)
       SHA_UPDATE(&c, in->hosts->fp, 32);
     SHA_FINISH(&c, in->fingerprint);

@@ -99,6 +99,8 @@ typedef enum hotssl__client_cert {
   X(SSL_ECDH_CURVE, "ssl_ecdh_curve", "")                    \
   X(SSL_MIN_PROTO, "ssl_min_protocol_version", "TLSv1.2")    \
   X(SSL_MAX_PROTO, "ssl_max_protocol_version", "")           \
+  X(SSL_DH_PARAMS_FILE, "ssl_dh_params_file", "")            \
+  X(SSL_PREFER_SERVER_CIPHERS, "ssl_prefer_server_ciphers", "on") \
   X(SSL_PASS_CMD, "ssl_passphrase_command", "")              \
   X(SSL_PASS_RELOAD, "ssl_passphrase_command_supports_reload", "off") \
   X(PASS_TIMEOUT_MS, "hotssl_passphrase_timeout_ms", "30000") \
@@ -156,6 +158,8 @@ int hotssl__parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* Settings checked and turned into values the builder uses. */
 typedef struct hotssl__settings {
   char *cert_file, *key_file, *ca_file, *crl_file, *crl_dir; /* absolute or NULL */
+  char *dh_file;            /* ssl_dh_params_file, absolute or NULL (mbedTLS's group) */
+  int prefer_server_ciphers; /* ssl_prefer_server_ciphers (off: a warning, README) */
   char *passphrase_command;                                  /* or NULL */
   int passphrase_supports_reload;
   unsigned passphrase_timeout_ms; /* 0: no limit */
@@ -269,6 +273,9 @@ void hotssl__wakeup_drain(hotssl__wakeup *w);
 typedef struct hotssl__inputs {
   hotssl__settings s;
   hotssl__blob cert, key, ca, crl; /* unset ones have data == NULL */
+  hotssl__blob dh;                 /* ssl_dh_params_file (always read: no memo) */
+  unsigned char fp_dh[32];
+  int dh_checked;                  /* a snapshot's: the parent checked these bytes */
   hotssl__blob *crl_dir_files;
   size_t n_crl_dir_files;
   unsigned char fingerprint[32]; /* over settings + all bytes */
@@ -369,6 +376,14 @@ struct hotssl_generation {
   mbedtls_ecp_group_id *groups; /* MBEDTLS_ECP_DP_NONE-terminated */
 #endif
   hotssl__client_cert client_cert;
+  /* ssl_dh_params_file: the file's bytes as read (a snapshot carries them),
+   * their fingerprint (a build with the same bytes skips the primality
+   * tests) and the size of p; NULL: mbedTLS's default group. */
+  unsigned char *dh_bytes;
+  size_t dh_len;
+  unsigned char dh_fp[32];
+  unsigned dh_bits;
+  int prefer_server_ciphers; /* ssl_prefer_server_ciphers as set */
   int crl_walk; /* 1: the CRL walk instead of the revocation table (tests, bench) */
   mbedtls_ctr_drbg_context drbg;
   /* Fork safety by construction: the process id the DRBG was seeded in,
@@ -390,6 +405,11 @@ typedef struct hotssl__log {
 
 void hotssl__logf(const hotssl__log *log, hotssl_log_level level,
                   const char *fmt, ...) HOTSSL__PRINTF(3, 4);
+
+/* Warnings about settings g was built with that this mbedTLS build cannot
+ * honour (ssl_prefer_server_ciphers = off with mbedTLS 2.28): logged by the
+ * manager at start and at each reload that builds. */
+void hotssl__generation_config_warnings(const hotssl_generation *g, const hotssl__log *log);
 
 /* Build and validate a generation from inputs. prev (may be NULL) lends
  * parsed objects with identical bytes. is_reload chooses passphrase rules.

@@ -152,8 +152,10 @@ int hotssl_manager_create(hotssl_manager **out, const hotssl_config *cfg,
                           size_t errlen) {
   /* Start rules: generation 1, read from the files, passphrase allowed. */
   int r = hotssl__manager_create_with(out, cfg, NULL, 1, 0, opts, errbuf, errlen);
-  if (r == 0)
+  if (r == 0) {
+    hotssl__generation_config_warnings(atomic_load(&(*out)->current), &(*out)->log);
     expiry_warnings(*out, atomic_load(&(*out)->current));
+  }
   return r;
 }
 
@@ -205,6 +207,7 @@ done:
     g->number = m->next_number++;
     keep_recent(m, cur);
     publish(m, g);
+    hotssl__generation_config_warnings(g, &m->log);
     expiry_warnings(m, g);
   }
   if (r < 0 && !final) {
@@ -336,7 +339,8 @@ static int add_path_cb(void *ctx, char *p) {
 
 static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   static const int ids[] = {HOTSSL__S_SSL_CERT_FILE, HOTSSL__S_SSL_KEY_FILE, HOTSSL__S_SSL_CA_FILE,
-                            HOTSSL__S_SSL_CRL_FILE, HOTSSL__S_SSL_CRL_DIR};
+                            HOTSSL__S_SSL_CRL_FILE, HOTSSL__S_SSL_CRL_DIR,
+                            HOTSSL__S_SSL_DH_PARAMS_FILE};
   size_t i;
   int r;
   for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {

@@ -5,7 +5,7 @@
  * files that may be half-written on disk.
  *
  * Layout (integers big-endian):
- *   header, 32 bytes: "HTSN" | version u16 (1) | kind u16 (0 contents,
+ *   header, 32 bytes: "HTSN" | version u16 (3) | kind u16 (0 contents,
  *                     1 paths) | total length u64 | generation u64 |
  *                     checksum u64 (FNV-1a 64 over bytes 0..24 and
  *                     32..total)
@@ -18,12 +18,17 @@
  *     CRL                            fingerprint[32] | u64 entries | u64 earliest
  *                                    next update | the revocation table, flat
  *                                    (hotssl__revocation_encode)
+ *     DH                             fingerprint[32] | the DH parameters file's
+ *                                    bytes as the parent read them (version 3)
  * Certificates and CA set are the DER the parent parsed and validated (each
  * parsed as DER by the backend, no PEM); the CRL set travels as the table
  * the parent built from it, with the CRLs' signatures already checked
  * against the CA file (the backend neither parses a CRL nor verifies its
  * signature again; a presented intermediate's key is still checked against
  * the digests and signatures the table keeps);
+ * the DH parameters travel as the file's bytes, and the backend parses them
+ * and checks their size and generator but does not repeat the parent's
+ * primality tests (bounded, but up to seconds for 8192 bits: README);
  * the key is the parsed key written as DER (so an encrypted key needs no
  * passphrase in the backend: see include/hotssl/platform.h for where these
  * bytes may travel). A backend still runs every check of the builder on
@@ -47,7 +52,7 @@
 #include "revocation.h"
 #include "snapshot.h"
 
-#define SNAP_VERSION 2u
+#define SNAP_VERSION 3u /* 3: T_DH */
 #define KEY_DER_MAX 16384
 
 enum {
@@ -60,6 +65,7 @@ enum {
   T_KEY = 11,
   T_CA = 12,
   T_CRL = 13,
+  T_DH = 14,    /* ssl_dh_params_file: fingerprint[32] | the file's bytes */
   T_HOSTS = 20, /* ssl_sni: u32 1 + index of the no-SNI entry (0: the
                  * configuration's own files) | hosts file path */
   T_HOST = 21   /* repeated: u32 line | u32 flags (1 "*", 2 "/no_sni/") |
@@ -392,6 +398,11 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
       }
       if (g->hosts != NULL)
         put_hosts(&w, g->hosts, hf);
+      if (g->dh_bytes != NULL) {
+        put_rec(&w, T_DH, 32 + g->dh_len);
+        put(&w, g->dh_fp, 32);
+        put(&w, g->dh_bytes, g->dh_len);
+      }
     }
     if (pass == 1) {
       wr h = {w.buf + 8, 0};
@@ -726,6 +737,8 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
   size_t n_hrec = 0, top_entry = 0;
   char *hosts_path = NULL;
   int have_hosts = 0, main_files = 1;
+  const unsigned char *dh = NULL; /* T_DH's value */
+  size_t dh_len = 0;
 
   memset(f, 0, sizeof f);
   memset(in, 0, sizeof *in);
@@ -839,6 +852,12 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
         goto bad;
       ret = HOTSSL_EINVAL;
       break;
+    case T_DH:
+      if (kind != HOTSSL_SNAPSHOT_CONTENTS || vl < 32)
+        goto bad;
+      dh = v;
+      dh_len = vl;
+      break;
     case T_HOSTS: {
       rd hr = {v, vl};
       int sr;
@@ -892,9 +911,22 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
     }
   }
   ret = HOTSSL_EINVAL;
-  if ((have_hosts && !in->s.sni) || (main_files && !files_match(in, f))) {
+  if ((have_hosts && !in->s.sni) || (main_files && !files_match(in, f)) ||
+      (in->s.dh_file != NULL) != (dh != NULL)) {
     why = "files do not match the settings";
     goto bad;
+  }
+  if (dh != NULL) {
+    memcpy(in->fp_dh, dh, 32);
+    in->dh_checked = 1;
+    if ((in->dh.path = hotssl__strdup(in->s.dh_file)) == NULL ||
+        (in->dh.data = malloc(dh_len - 32 + 1)) == NULL) {
+      ret = HOTSSL_ENOMEM;
+      goto fail;
+    }
+    memcpy(in->dh.data, dh + 32, dh_len - 32);
+    in->dh.data[dh_len - 32] = '\0';
+    in->dh.len = dh_len - 32;
   }
   if (main_files && (ret = files_to_inputs(in, f)) != 0) {
     if (ret != HOTSSL_EINVAL)

@@ -157,6 +157,14 @@ static void generated(const char *tmp) {
   emit_loader("gen-pair-ca", 1, (unsigned char *)lc, strlen(lc), (unsigned char *)lk, strlen(lk),
               (unsigned char *)cap, strlen(cap), NULL, 0);
   emit_snapshots("gen-pair", tmp, "ssl_cert_file='leaf.crt'\nssl_key_file='leaf.key'\n");
+  {
+    /* ssl_dh_params_file (the T_DH record). */
+    unsigned char der[300];
+    size_t n = certgen_dh_der(der, sizeof der);
+    write_file(tmp, "dh.der", der, n, 0644);
+    emit_snapshots("gen-pair-dh", tmp,
+                   "ssl_cert_file='leaf.crt'\nssl_key_file='leaf.key'\nssl_dh_params_file='dh.der'\n");
+  }
   emit_snapshots("gen-pair-ca", tmp,
                  "ssl_cert_file='leaf.crt'\nssl_key_file='leaf.key'\nssl_ca_file='ca.crt'\n"
                  "ssl_ciphers='TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256'\nssl_client_cert='require'\n");

@@ -37,9 +37,11 @@ all-or-nothing ~~ core/generation.c ~~     if ((r = parse_crl_blob(&o->u.crl, &i
 passphrase-group-kill ~~ os/posix/process.c ~~   if (kill(-(pid_t)proc->pid, SIGKILL) != 0) ~~   if (1) ~~ ^unit\.test_passphrase$
 wrong-passphrase-garbage ~~ core/generation.c ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH || decrypted_garbage(ret)) { ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH) { ~~ ^unit\.test_passphrase$
 key-iteration-cap ~~ core/generation.c ~~   if ((encrypted_pkcs8 || !looks_pem(b)) && ~~   if (0 && ~~ ^unit\.test_keycost$ ~~ 10
+dh-safe-prime ~~ core/generation.c ~~     ret = mbedtls_mpi_is_prime_ext(&Q, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg); ~~     ret = 0; ~~ ^e2e_catalogue_start$
+dh-applied ~~ core/generation.c ~~   if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, &dhm)) != 0) { ~~   if ((ret = 0) != 0) { ~~ ^e2e_dh$
 LIST
 )
-TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost"
+TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli"
 
 echo "=== mutants: scratch copy in $SCRATCH ==="
 (cd "$ROOT" && git ls-files -co --exclude-standard -z | grep -zv '^build' | xargs -0 cp --parents -t "$SCRATCH")

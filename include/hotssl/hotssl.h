@@ -68,7 +68,8 @@ struct mbedtls_ssl_context;
   X(ESYS,        -16, "system error")                                         \
   X(ENOTLS,      -17, "no TLS configuration available")                       \
   X(EBUSY,       -18, "operation already in progress")                        \
-  X(ENOTSUP,     -19, "not supported on this platform or build")
+  X(ENOTSUP,     -19, "not supported on this platform or build")          \
+  X(EDH,         -20, "invalid DH parameters file")
 
 enum {
 #define HOTSSL__ERR_ENUM(name, val, text) HOTSSL_##name = (val),

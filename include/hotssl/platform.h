@@ -31,9 +31,10 @@
  *   - HOTSSL_SNAPSHOT_CONTENTS (default): the last good generation's contents
  *     (certificates and CA set as DER, the key as DER, the CRL set as the
  *     parent's revocation table: sorted serials per issuer, names as DER,
- *     each CRL's dates, digest and signature), so a file half-written on
- *     disk never breaks a new backend, and a backend neither parses a CRL
- *     nor verifies again a signature the parent verified;
+ *     each CRL's dates, digest and signature, the ssl_dh_params_file bytes),
+ *     so a file half-written on disk never breaks a new backend, and a
+ *     backend neither parses a CRL, nor verifies again a signature the
+ *     parent verified, nor repeats the parent's DH primality tests;
  *   - HOTSSL_SNAPSHOT_PATHS: the settings only; the backend re-reads the
  *     files, as PostgreSQL does.
  * A snapshot is pointer-free bytes: versioned, length-prefixed records with a

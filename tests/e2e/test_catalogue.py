@@ -90,7 +90,45 @@ def setUpModule():
     if E.HYGIENE:
         p.ossl("pkey", "-in", K["a_key"], "-outform", "DER", "-out", os.path.join(E.HYGIENE, "key.der"))
         E.write(os.path.join(E.HYGIENE, "passphrase"), PASS)
+    make_dh_files(p)
     assert E.serial_of_pem_file(K["a"]) == SERIAL_A
+
+
+def der_dh(p, g):
+    """PKCS#3 DHParameter DER: SEQUENCE { INTEGER p, INTEGER g }."""
+    def tlv(tag, body):
+        n = len(body)
+        if n < 0x80:
+            return bytes([tag, n]) + body
+        ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return bytes([tag, 0x80 | len(ln)]) + ln + body
+
+    def integer(v):
+        return tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big"))
+    return tlv(0x30, integer(p) + integer(g))
+
+
+def make_dh_files(p):
+    """The DH parameter cases' files (ssl_dh_params_file)."""
+    ffdhe = p.path("ffdhe2048.pem")
+    p.ossl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", ffdhe)
+    text = p.ossl("asn1parse", "-in", ffdhe).stdout
+    prime = int(re.search(r"INTEGER\s*:([0-9A-F]+)", text).group(1), 16)
+    assert prime.bit_length() == 2048
+    K["dh_pem"] = E.read(ffdhe)
+    K["dh_512"] = p.path("dh512.pem")
+    p.ossl("genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "dh_paramgen_prime_len:512", "-out", K["dh_512"])
+    # A 2048-bit prime whose (p - 1) / 2 has a small factor: prime, not safe.
+    small = [q for q in range(3, 2000, 2) if all(q % r for r in range(3, int(q ** 0.5) + 1, 2))]
+    while True:
+        out = p.ossl("prime", "-generate", "-bits", "2048", "-hex").stdout.strip()
+        notsafe = int(out, 16)
+        if any(((notsafe - 1) // 2) % q == 0 for q in small):
+            break
+    K["dh_not_safe"] = der_dh(notsafe, 2)
+    K["dh_not_prime"] = der_dh(2 ** 2048 - 1, 2)          # divisible by 3
+    K["dh_generator_1"] = der_dh(prime, 1)
+    K["dh_too_large"] = der_dh(2 ** 8200 - 1, 2)
 
 
 def tearDownModule():
@@ -140,6 +178,7 @@ CERT = P("server.crt")
 KEY = P("server.key")
 CA = P("ca.crt")
 CRL = P("crl.pem")
+DH = P("dh.pem")
 
 
 # ---- the cases ----
@@ -266,6 +305,20 @@ def c_future(d):
     write_conf(d, add=[("hotssl_refuse_expired", "on")])
 
 
+def c_dh(data=None, fifo=False, half=False):
+    """ssl_dh_params_file = 'dh.pem', holding data: bytes, or the name of a
+    K entry (made by setUpModule: a path or bytes); None: no file."""
+    def apply(d):
+        if fifo:
+            os.mkfifo(DH(d))
+        elif data is not None:
+            v = K[data] if isinstance(data, str) else data
+            v = E.read(v) if isinstance(v, str) else v
+            put(d, "dh.pem", v[:len(v) // 2] if half else v)
+        write_conf(d, add=[("ssl_dh_params_file", "'dh.pem'")])
+    return apply
+
+
 TLS13 = E.tls13()
 MIN_ABOVE_MAX = ("'TLSv1.3'", "'TLSv1.2'") if TLS13 else ("'TLSv1.2'", "'TLSv1.1'")
 
@@ -303,6 +356,19 @@ CASES = [
     ("crl_bad_signature", lambda d: put(d, "crl.pem", E.read(K["crl_badsig"])), CRL,
      r"signature does not verify", "plain"),
     ("crl_dir_bad_file", c_crldir_bad, lambda d: os.path.join(d, "crldir", "9bb9e3c3.r0"), r"revocation list", "plain"),
+    ("dh_garbage", c_dh(GARBAGE), DH, r"could not load DH parameters file.*not DER either", "plain"),
+    ("dh_empty", c_dh(b""), DH, r"could not load DH parameters file.*file is empty", "plain"),
+    ("dh_truncated_pem", c_dh("dh_pem", half=True), DH, r"truncated PEM", "plain"),
+    ("dh_missing", c_dh(None), DH, r"could not load DH parameters file.*No such file", "plain"),
+    ("dh_is_fifo", c_dh(fifo=True), DH, r"FIFO", "plain"),
+    ("dh_certificate_instead", c_dh("a"), DH, r"this is a certificate, not DH parameters", "plain"),
+    ("dh_p_too_small", c_dh("dh_512"), DH, r"invalid DH parameters.*p is too small \(512 bits", "plain"),
+    ("dh_p_too_large", c_dh("dh_too_large"), DH, r"invalid DH parameters.*p is too large \(8200 bits", "plain"),
+    ("dh_p_not_prime", c_dh("dh_not_prime"), DH, r"invalid DH parameters.*p is not prime", "plain"),
+    ("dh_p_not_safe_prime", c_dh("dh_not_safe"), DH, r"invalid DH parameters.*p is not a safe prime", "plain"),
+    ("dh_generator_unsuitable", c_dh("dh_generator_1"), DH, r"invalid DH parameters.*unsuitable generator", "plain"),
+    ("prefer_server_ciphers_not_bool", lambda d: write_conf(d, add=[("ssl_prefer_server_ciphers", "'maybe'")]),
+     CONF, r'invalid value for parameter "ssl_prefer_server_ciphers": "maybe"', "plain"),
     ("cipher_unknown", lambda d: write_conf(d, add=[("ssl_ciphers", "'TLS-NO-SUCH-CIPHER-SHA999'")]), CONF,
      r"unknown cipher suite", "plain"),
     # mbedTLS 3.6 has TLS 1.3 and no TLS 1.1; 2.28 the reverse.

@@ -9,7 +9,8 @@
  *    root+client.crl: two, in the snapshot's revocation table) with the N-th
  *    allocation failing, for every N
  *    until decoding succeeds: each fails cleanly and leaves no block behind
- *    (live-block count; ASan's leak check in the sanitizer build too).
+ *    (live-block count; ASan's leak check in the sanitizer build too). The
+ *    snapshot also carries DH parameters (T_DH).
  */
 #include <signal.h>
 #include <string.h>
@@ -162,7 +163,14 @@ static void test_decode_faults(void) {
   long n, leaks = 0, unclean = 0;
   put("root.crt", "root+client_ca.crt", 0644);
   put("two.crl", "root+client.crl", 0644);
-  m = manager("crl.conf", CONF_SHORT "ssl_ca_file='root.crt'\nssl_crl_file='two.crl'\n");
+  {
+    /* And DH parameters: the T_DH record's allocations are walked too. */
+    char *p = tu_path(dir, "dh.der");
+    tu_write_dh_params(p);
+    free(p);
+  }
+  m = manager("crl.conf", CONF_SHORT "ssl_ca_file='root.crt'\nssl_crl_file='two.crl'\n"
+                          "ssl_dh_params_file='dh.der'\n");
   T(m != NULL);
   if (m == NULL)
     return;
@@ -181,6 +189,7 @@ static void test_decode_faults(void) {
     if (r == 0) {
       /* Both CRLs arrive in the revocation table (no CRL bytes to parse). */
       T(in.rev != NULL && in.rev->n_crls == 2 && in.n_crl_dir_files == 0 && in.crl.data == NULL);
+      T(in.dh.data != NULL && in.dh.len > 256 && in.dh_checked);
       hotssl__inputs_free(&in);
       hotssl_config_destroy(cfg);
       if (!fa_fired())

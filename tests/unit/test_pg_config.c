@@ -8,6 +8,8 @@
  * - Included files and folders are among the manager's watch paths.
  * - A backend made from a snapshot of the paths re-reads with the option.
  * - ssl = off: hotssl_manager_create fails with HOTSSL_ENOTLS.
+ * - ssl_dh_params_file and ssl_prefer_server_ciphers load; the DH file is
+ *   watched and travels in both kinds of snapshot.
  * Certificates are made here (cli/certgen.c): no external test data.
  */
 #include <stdio.h>
@@ -44,6 +46,12 @@ static void make_pair(const char *dir) {
   certgen_rng_free(&r);
 }
 
+/* sslconfig.conf: PostgreSQL's SSL settings, ssl_dh_params_file and
+ * ssl_prefer_server_ciphers included (issue: they were refused as unknown). */
+#define SSL_CONF                                                             \
+  "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"    \
+  "ssl_dh_params_file = 'dh.der'\nssl_prefer_server_ciphers = on\n"
+
 static const char *harness =
     "# postgresql.conf as PostgreSQL's SSL test harness leaves it\n"
     "listen_addresses = '127.0.0.1'\n"
@@ -57,7 +65,7 @@ static const char *harness =
 
 int main(void) {
   char *dir = tu_mkdtemp(), *conf = tu_path(dir, "postgresql.conf");
-  char *sslconf = tu_path(dir, "sslconfig.conf");
+  char *sslconf = tu_path(dir, "sslconfig.conf"), *dh = tu_path(dir, "dh.der");
   char err[600];
   hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL;
@@ -67,7 +75,8 @@ int main(void) {
 
   make_pair(dir);
   tu_write(conf, harness, 0644);
-  tu_write(sslconf, "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n", 0644);
+  tu_write(sslconf, SSL_CONF, 0644);
+  tu_write_dh_params(dh);
 
   /* Without the option: PostgreSQL's other settings are refused. */
   T(hotssl_config_create(&cfg) == 0);
@@ -87,14 +96,15 @@ int main(void) {
     TEQ(tu_client_serial(tu_server_port(srv), NULL, serial, sizeof serial), 0);
     T(strcmp(serial, "4242") == 0);
     tu_server_stop(srv);
-    tu_write(sslconf, "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
-                      "ssl_max_protocol_version = 'TLSv1.2'\n", 0644);
+    tu_write(sslconf, SSL_CONF "ssl_max_protocol_version = 'TLSv1.2'\n", 0644);
     TEQ(hotssl_manager_reload(m, HOTSSL_TRIGGER_API), 0);
-    /* The included file and the main one are watched. */
+    /* The included file, the main one and the DH parameters file are
+     * watched. */
     TEQ(hotssl__manager_watch_paths(m, &paths, &n), 0);
     for (i = 0; i < n; i++)
-      found += strcmp(paths[i], sslconf) == 0 || strcmp(paths[i], conf) == 0;
-    TEQ(found, 2);
+      found += strcmp(paths[i], sslconf) == 0 || strcmp(paths[i], conf) == 0 ||
+               strcmp(paths[i], dh) == 0;
+    TEQ(found, 3);
     hotssl__manager_watch_paths_free(paths, n);
     /* A spawned backend (snapshot of the paths) re-reads the file with the
      * option too. */
@@ -103,14 +113,20 @@ int main(void) {
       hotssl_manager *b = NULL;
       const unsigned char *bytes;
       size_t len = 0;
-      TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_PATHS, &snap), 0);
-      bytes = snap ? hotssl_snapshot_bytes(snap, &len) : NULL;
-      TEQ(hotssl_manager_create_from_snapshot(&b, bytes, len, NULL, err, sizeof err), 0);
-      if (b != NULL) {
-        TEQ(hotssl_manager_reload(b, HOTSSL_TRIGGER_API), HOTSSL_UNCHANGED);
-        hotssl_manager_destroy(b);
+      unsigned what;
+      /* Both kinds: the contents carry the DH parameters (T_DH). */
+      for (what = HOTSSL_SNAPSHOT_CONTENTS; what <= HOTSSL_SNAPSHOT_PATHS; what++) {
+        TEQ(hotssl_snapshot_take(m, what, &snap), 0);
+        bytes = snap ? hotssl_snapshot_bytes(snap, &len) : NULL;
+        TEQ(hotssl_manager_create_from_snapshot(&b, bytes, len, NULL, err, sizeof err), 0);
+        if (b != NULL) {
+          TEQ(hotssl_manager_reload(b, HOTSSL_TRIGGER_API), HOTSSL_UNCHANGED);
+          hotssl_manager_destroy(b);
+          b = NULL;
+        }
+        hotssl_snapshot_destroy(snap);
+        snap = NULL;
       }
-      hotssl_snapshot_destroy(snap);
     }
     /* An unknown ssl_* name stays an error, at reload too. */
     tu_write(sslconf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_no_such = 1\n", 0644);
@@ -130,6 +146,7 @@ int main(void) {
 
   free(conf);
   free(sslconf);
+  free(dh);
   tu_rmtree(dir);
   free(dir);
   return tu_finish("pg_config", checks);

@@ -120,6 +120,16 @@ void tu_write(const char *path, const char *text, int mode) {
   write_bytes(path, text, strlen(text), mode);
 }
 
+void tu_write_dh_params(const char *path) {
+  unsigned char der[300];
+  size_t n = certgen_dh_der(der, sizeof der);
+  if (n == 0) {
+    fprintf(stderr, "certgen_dh_der failed\n");
+    exit(1);
+  }
+  write_bytes(path, der, n, 0644);
+}
+
 void tu_write_atomic(const char *path, const char *text, int mode) {
   size_t n = strlen(path) + 8;
   char *tmp = malloc(n);

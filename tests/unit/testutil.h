@@ -49,6 +49,8 @@ void tu_copy(const char *from, const char *to, int mode);
 /* Copy PostgreSQL's test file testdata_name to dir/name with mode. */
 void tu_put_testdata(const char *dir, const char *name, const char *testdata_name, int mode);
 void tu_write(const char *path, const char *text, int mode);
+/* RFC 7919 ffdhe2048 as DER (certgen_dh_der), for ssl_dh_params_file. */
+void tu_write_dh_params(const char *path);
 /* Write to a temporary name, then rename over path (atomic replace). */
 void tu_write_atomic(const char *path, const char *text, int mode);
 uint64_t tu_now_ms(void);
