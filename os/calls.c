@@ -1,11 +1,13 @@
 /*
  * The OS call table (os/os.h): every file, directory and process call the
  * loader and the passphrase command make goes through hotssl__os(), like
- * SQLite's VFS. In production it is the real APR functions, always. A test
- * (tests/faults) installs its own table with hotssl__os_set_calls() to fail
- * the N-th call; that setter is internal, declared only in os/os.h, and is
- * the one piece of process-wide mutable state in the library (an atomic
- * pointer to a constant table; NULL restores the real one).
+ * SQLite's VFS. In production it is the real functions, always: APR's, and on
+ * Windows the passphrase command's CreateProcessW and job assignment
+ * (os/win32/process.c). A test (tests/faults, tests/windows) installs its
+ * own table with hotssl__os_set_calls() to fail a call; that setter is
+ * internal, declared only in os/os.h, and is the one piece of process-wide
+ * mutable state in the library (an atomic pointer to a constant table; NULL
+ * restores the real one).
  */
 #include <stdatomic.h>
 

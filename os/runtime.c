@@ -1,6 +1,9 @@
 /*
  * Process-level services on APR: the APR runtime reference, mutexes, time,
- * and running the passphrase command. APR keeps its own reference count for
+ * and running the passphrase command: its output (bounded, zeroized), its
+ * deadline and its exit status here; its start and the kill of its whole
+ * process tree per OS (hotssl__cmd_*, os/posix/process.c and
+ * os/win32/process.c). APR keeps its own reference count for
  * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
  * with another thread's first APR use (documented in hotssl.h).
  */

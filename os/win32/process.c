@@ -189,11 +189,14 @@ apr_status_t hotssl__cmd_start(hotssl__cmd *c, const char *cmd, void *spawn_lock
     goto fail;
   apr_file_close(wr);
   wr = NULL;
-  if ((rv = hotssl__os()->job_assign(job, pi.hProcess)) != APR_SUCCESS || ResumeThread(pi.hThread) == (DWORD)-1) {
-    if (rv == APR_SUCCESS)
-      rv = APR_FROM_OS_ERROR(GetLastError());
+  if ((rv = hotssl__os()->job_assign(job, pi.hProcess)) != APR_SUCCESS)
     *what = "could not put it into its job object: ";
-    TerminateProcess(pi.hProcess, 1); /* suspended: it has run nothing */
+  else if (ResumeThread(pi.hThread) == (DWORD)-1) {
+    rv = APR_FROM_OS_ERROR(GetLastError());
+    *what = "could not resume it: ";
+  }
+  if (rv != APR_SUCCESS) {
+    TerminateProcess(pi.hProcess, 1); /* still suspended: it has run nothing */
     WaitForSingleObject(pi.hProcess, INFINITE);
     CloseHandle(pi.hThread);
     CloseHandle(pi.hProcess);
