@@ -6,6 +6,7 @@
  *   - %p: a helper in a folder with a space in its name, quoted as the
  *     README says, gets the prompt as one argument and prints the
  *     passphrase only for it;
+ *   - an inheritable handle of the server's is not inherited by the command;
  *   - a wrong passphrase: "wrong passphrase", naming the key file; a failing
  *     command: its exit code;
  *   - the deadline (hotssl_passphrase_timeout_ms = 1000): a command that
@@ -463,6 +464,20 @@ int main(int argc, char **argv) {
   WL_CHECK(r == HOTSSL_EPASSPHRASE && strstr(err, "wrong passphrase") != NULL);
   free(cmd);
 
+  /* Only the standard handles are inherited: an inheritable handle of the
+   * server's is not a handle in the command (nor in cmd.exe, which would
+   * pass it on). */
+  {
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+    HANDLE ev = CreateEventW(&sa, TRUE, FALSE, NULL);
+    char value[32];
+    snprintf(value, sizeof value, "%llu", (unsigned long long)(ULONG_PTR)ev);
+    cmd = cmdf("\"%s\" noinherit %s", helper, value);
+    WL_CHECK(ev != NULL && start(cmd, 30000, err, sizeof err, &ms) == 0);
+    free(cmd);
+    CloseHandle(ev);
+  }
+
   /* A wrong passphrase, naming the file; a failing command. */
   r = start("echo wrongpass", 30000, err, sizeof err, &ms);
   WL_CHECK(r == HOTSSL_EPASSPHRASE && strstr(err, "wrong passphrase") != NULL);
@@ -487,7 +502,7 @@ int main(int argc, char **argv) {
       if (!object_gone(i))
         printf(" %lu", (unsigned long)created[i].pid);
     printf("%s\n", gone ? " none" : "");
-    WL_CHECK(ncreated >= 10 && ncreated < 64);
+    WL_CHECK(ncreated >= 11 && ncreated < 64);
     WL_CHECK(gone);
   }
 

@@ -11,6 +11,9 @@
  *                      pids, prints "secret1" and exits: the child outlives
  *                      a command that succeeded
  *   sleep              sleeps two minutes (a process to be killed)
+ *   noinherit VALUE    prints "secret1" when VALUE (a handle value of the
+ *                      server's, inheritable there) is not a handle here,
+ *                      else "inherited"
  * FILE gets one line "<shell pid> <own pid> <child pid> <shell program>"
  * (the shell is the helper's parent, cmd.exe), written to FILE.tmp and renamed over FILE, so a
  * reader sees all three or nothing.
@@ -108,10 +111,16 @@ int main(int argc, char **argv) {
   }
   if (argc == 4 && strcmp(argv[1], "tree") == 0)
     return tree(argv[2], argv[3]);
+  if (argc == 3 && strcmp(argv[1], "noinherit") == 0) {
+    DWORD flags;
+    HANDLE h = (HANDLE)(ULONG_PTR)_strtoui64(argv[2], NULL, 10);
+    printf("%s\n", GetHandleInformation(h, &flags) ? "inherited" : "secret1");
+    return 0;
+  }
   if (argc == 2 && strcmp(argv[1], "sleep") == 0) {
     Sleep(120000);
     return 0;
   }
-  fprintf(stderr, "usage: winpass_helper prompt ARG | tree FILE hang|exit|print | sleep\n");
+  fprintf(stderr, "usage: winpass_helper prompt ARG | tree FILE hang|exit|print | sleep | noinherit VALUE\n");
   return 2;
 }
