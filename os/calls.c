@@ -1,11 +1,13 @@
 /*
  * The OS call table (os/os.h): every file, directory and process call the
  * loader and the passphrase command make goes through hotssl__os(), like
- * SQLite's VFS. In production it is the real APR functions, always. A test
- * (tests/faults) installs its own table with hotssl__os_set_calls() to fail
- * the N-th call; that setter is internal, declared only in os/os.h, and is
- * the one piece of process-wide mutable state in the library (an atomic
- * pointer to a constant table; NULL restores the real one).
+ * SQLite's VFS. In production it is the real functions, always: APR's, and on
+ * Windows the passphrase command's CreateProcessW and job assignment
+ * (os/win32/process.c). A test (tests/faults, tests/windows) installs its
+ * own table with hotssl__os_set_calls() to fail a call; that setter is
+ * internal, declared only in os/os.h, and is the one piece of process-wide
+ * mutable state in the library (an atomic pointer to a constant table; NULL
+ * restores the real one).
  */
 #include <stdatomic.h>
 
@@ -16,7 +18,12 @@
 #include "os.h"
 
 static const hotssl__os_calls real_calls = {
-    apr_file_open, apr_file_info_get, apr_file_read, apr_dir_open, apr_procattr_io_set, apr_proc_create,
+    apr_file_open, apr_file_info_get, apr_file_read, apr_dir_open,
+#ifndef _WIN32
+    apr_procattr_io_set, apr_proc_create,
+#else
+    apr_file_pipe_create_ex, hotssl__win_process_create, hotssl__win_job_assign,
+#endif
 };
 
 static _Atomic(const hotssl__os_calls *) current_calls;

@@ -33,7 +33,7 @@ void hotssl__blob_free(hotssl__blob *b) {
 
 static void apr_err(char *buf, size_t len, apr_status_t rv) {
   char t[256];
-  apr_strerror(rv, t, sizeof t);
+  hotssl__os_strerror(rv, t, sizeof t);
   hotssl__fmt(buf, len, "%s", t);
 }
 

@@ -1,6 +1,9 @@
 /*
  * Process-level services on APR: the APR runtime reference, mutexes, time,
- * and running the passphrase command. APR keeps its own reference count for
+ * and running the passphrase command: its output (bounded, zeroized), its
+ * deadline and its exit status here; its start and the kill of its whole
+ * process tree per OS (hotssl__cmd_*, os/posix/process.c and
+ * os/win32/process.c). APR keeps its own reference count for
  * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
  * with another thread's first APR use (documented in hotssl.h).
  */
@@ -52,21 +55,29 @@ void hotssl__mutex_unlock(void *mutex) { apr_thread_mutex_unlock(mutex); }
 
 void hotssl__yield(void) { apr_thread_yield(); }
 
+void hotssl__os_strerror(apr_status_t rv, char *buf, size_t len) {
+  size_t n;
+  apr_strerror(rv, buf, len);
+  /* Windows' texts (FormatMessage) end in ".  " or a line break. */
+  for (n = strlen(buf); n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\r' || buf[n - 1] == '\n'); n--)
+    buf[n - 1] = '\0';
+}
+
 #define PASS_MAX 1024
 
 /* Wait for the command, killing it at the deadline (0: no deadline).
  * Returns 1 if it had to be killed. */
-static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit_why_e *why) {
+static int wait_or_kill(hotssl__cmd *c, uint64_t deadline, int *code, apr_exit_why_e *why) {
   if (deadline == 0) {
-    apr_proc_wait(proc, code, why, APR_WAIT);
+    apr_proc_wait(&c->proc, code, why, APR_WAIT);
     return 0;
   }
   for (;;) {
-    if (APR_STATUS_IS_CHILD_DONE(apr_proc_wait(proc, code, why, APR_NOWAIT)))
+    if (APR_STATUS_IS_CHILD_DONE(apr_proc_wait(&c->proc, code, why, APR_NOWAIT)))
       return 0;
     if (hotssl__now_ms() >= deadline) {
-      hotssl__proc_kill_group(proc);
-      apr_proc_wait(proc, code, why, APR_WAIT);
+      hotssl__cmd_kill(c);
+      apr_proc_wait(&c->proc, code, why, APR_WAIT);
       return 1;
     }
     apr_sleep(10000); /* a child process has no descriptor to wait on here */
@@ -76,10 +87,9 @@ static int wait_or_kill(apr_proc_t *proc, uint64_t deadline, int *code, apr_exit
 int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *spawn_lock,
                                    char **out, char *errbuf, size_t errlen) {
   apr_pool_t *pool = NULL;
-  apr_procattr_t *attr;
-  apr_proc_t proc;
+  hotssl__cmd c;
   apr_status_t rv;
-  const char *args[2];
+  const char *what = "";
   char buf[PASS_MAX + 1];
   apr_size_t got = 0;
   int code = 0, r, timed_out = 0;
@@ -93,25 +103,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
     hotssl__fmt(errbuf, errlen, "could not run command \"%s\": out of memory", cmd);
     return HOTSSL_ENOMEM;
   }
-  if ((rv = apr_procattr_create(&attr, pool)) != APR_SUCCESS ||
-      (rv = hotssl__os()->procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE)) != APR_SUCCESS ||
-      (rv = apr_procattr_cmdtype_set(attr, APR_SHELLCMD)) != APR_SUCCESS ||
-      /* No error check: with APR_SHELLCMD, APR would access() the whole
-       * command line as a path when it starts with '/' ("/bin/echo x"),
-       * and fail. A command the shell cannot run exits 127, reported below. */
-      (rv = apr_procattr_error_check_set(attr, 0)) != APR_SUCCESS ||
-      /* Its own process group: at the deadline the whole group is killed,
-       * not only the shell (whose children would outlive the timeout). */
-      (rv = hotssl__procattr_own_group(attr)) != APR_SUCCESS)
-    goto apr_fail;
-  args[0] = cmd;
-  args[1] = NULL;
-  if (spawn_lock != NULL)
-    hotssl__mutex_lock(spawn_lock);
-  rv = hotssl__os()->proc_create(&proc, cmd, args, NULL, attr, pool);
-  if (spawn_lock != NULL)
-    hotssl__mutex_unlock(spawn_lock);
-  if (rv != APR_SUCCESS)
+  if ((rv = hotssl__cmd_start(&c, cmd, spawn_lock, pool, &what)) != APR_SUCCESS)
     goto apr_fail;
   for (;;) {
     apr_size_t n = PASS_MAX - got;
@@ -127,9 +119,9 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
           timed_out = 1;
           break;
         }
-        apr_file_pipe_timeout_set(proc.out, (apr_interval_time_t)(deadline - now) * 1000);
+        apr_file_pipe_timeout_set(c.proc.out, (apr_interval_time_t)(deadline - now) * 1000);
       }
-      rv = hotssl__os()->file_read(proc.out, buf + got, &n);
+      rv = hotssl__os()->file_read(c.proc.out, buf + got, &n);
       got += n;
     }
     if (APR_STATUS_IS_TIMEUP(rv) || APR_STATUS_IS_EAGAIN(rv)) {
@@ -142,13 +134,14 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
       break;
     }
   }
-  apr_file_close(proc.out);
+  apr_file_close(c.proc.out);
   if (timed_out) {
-    hotssl__proc_kill_group(&proc);
-    apr_proc_wait(&proc, &code, &why, APR_WAIT);
+    hotssl__cmd_kill(&c);
+    apr_proc_wait(&c.proc, &code, &why, APR_WAIT);
   } else {
-    timed_out = wait_or_kill(&proc, deadline, &code, &why);
+    timed_out = wait_or_kill(&c, deadline, &code, &why);
   }
+  hotssl__cmd_release(&c);
   buf[got] = '\0';
   if (timed_out) {
     hotssl__fmt(errbuf, errlen, "command \"%s\" did not finish within %u ms (hotssl_passphrase_timeout_ms) and was killed",
@@ -159,7 +152,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
   if (read_rv != APR_SUCCESS) {
     /* Reported before the exit status: closing the pipe early may itself
      * have made the command fail (SIGPIPE). */
-    apr_strerror(read_rv, t, sizeof t);
+    hotssl__os_strerror(read_rv, t, sizeof t);
     hotssl__fmt(errbuf, errlen, "could not read the output of command \"%s\": %s", cmd, t);
     r = HOTSSL_EPASSPHRASE;
     goto out;
@@ -181,8 +174,8 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
   r = 0;
   goto out;
 apr_fail:
-  apr_strerror(rv, t, sizeof t);
-  hotssl__fmt(errbuf, errlen, "could not run command \"%s\": %s", cmd, t);
+  hotssl__os_strerror(rv, t, sizeof t);
+  hotssl__fmt(errbuf, errlen, "could not run command \"%s\": %s%s", cmd, what, t);
   r = HOTSSL_EPASSPHRASE;
 out:
   mbedtls_platform_zeroize(buf, sizeof buf);

@@ -11,9 +11,16 @@
     parent lives on, and the first backend after the fix serves.
 --case example: examples/spawn_server_win32.c serves and picks up a
     rotation through its watcher.
+--case passphrase: an encrypted key (PKCS#8, AES-256-CBC, "secret1") whose
+    ssl_passphrase_command runs through cmd.exe: a helper in a folder with a
+    space in its name, quoted as the README says, given the prompt by %p,
+    prints the passphrase; s_client and a backend are served. A command
+    printing a wrong passphrase stops the start with "wrong passphrase",
+    naming the key file.
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 
@@ -24,6 +31,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--wine", required=True)
 ap.add_argument("--hotssl", required=True)
 ap.add_argument("--example", required=True)
+ap.add_argument("--helper", help="winpass_helper.exe (--case passphrase)")
 ap.add_argument("--case", required=True)
 args = ap.parse_args()
 
@@ -109,6 +117,44 @@ def example(d, pki):
         srv.kill()
 
 
+def win_path(p):
+    """A Linux absolute path as Wine's Z: drive shows it."""
+    return "Z:" + p.replace("/", "\\")
+
+
+def conf_quoted(s):
+    """s inside a quoted configuration value: \\ escapes, '' is '."""
+    return s.replace("\\", "\\\\").replace("'", "''")
+
+
+def passphrase(d, pki):
+    hdir = os.path.join(d, "pass helper")
+    os.mkdir(hdir)
+    helper = shutil.copy(args.helper, hdir)
+    pki.ossl("pkey", "-in", "a.key", "-aes-256-cbc", "-passout", "pass:secret1", "-out", "a-enc.key")
+    pki.install("a")
+    shutil.copy(pki.path("a-enc.key"), pki.path("server.key"))
+    with open(pki.path("server.key")) as f:
+        check("ENCRYPTED PRIVATE KEY" in f.read(), "the key is not encrypted")
+    cmd = '"%s" prompt "%%p"' % win_path(helper)
+    path = conf(d, "hotssl_watch = off\nssl_passphrase_command = '%s'\n" % conf_quoted(cmd))
+    srv = serve([args.hotssl, "serve", "-c", path, "-p", "0", "--mode", "spawn"])
+    try:
+        check(s_client_serial(srv.port) == "A1", "s_client not served A (key through the passphrase command)")
+        t = tls_connect(srv.port)
+        check(peer_der(t) == pki.cert_der("a") and echo(t), "no echo through a backend")
+        t.close()
+    finally:
+        srv.kill()
+    path = conf(d, "hotssl_watch = off\nssl_passphrase_command = 'echo wrongpass'\n")
+    p = subprocess.run([args.wine, args.hotssl, "serve", "-c", path, "-p", "0", "--mode", "spawn"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", timeout=120)
+    print(p.stderr.strip())
+    check(p.returncode != 0, "hotssl.exe started with a wrong passphrase")
+    check("wrong passphrase" in p.stderr and 'server.key"' in p.stderr,
+          "no 'wrong passphrase' naming the key file:\n" + p.stderr)
+
+
 def go():
     with TempDir("hotssl-windows-") as d:
         pki = Pki(d)
@@ -116,7 +162,8 @@ def go():
         pki.server(0xB2, "b")
         pki.install("a")
         os.chdir(d)
-        {"rotation": rotation, "isolation": isolation, "example": example}[args.case](d, pki)
+        {"rotation": rotation, "isolation": isolation, "example": example,
+         "passphrase": passphrase}[args.case](d, pki)
 
 
 main(go)
