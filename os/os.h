@@ -77,6 +77,16 @@ char *hotssl__wide_to_utf8(const wchar_t *w);
 apr_status_t hotssl__win_process_create(const wchar_t *app, wchar_t *cmdline, unsigned long flags,
                                         void *startup_info, void *process_info);
 apr_status_t hotssl__win_job_assign(void *job, void *process);
+
+/* Children that inherit exactly the handles they are given, both the
+ * passphrase command's shell (os/win32/process.c) and a spawned backend
+ * (platform/win32/spawn.c): an inheritable duplicate of the HANDLE h (NULL
+ * when h is absent or cannot be duplicated); a STARTUPINFOEXW's attribute
+ * list naming list[0..n) as the only handles to inherit (0, or the Windows
+ * error code), freed with hotssl__win_handle_list_free after CreateProcessW. */
+void *hotssl__win_inheritable(void *h);
+unsigned long hotssl__win_handle_list(void *startup_info_ex, void *const *list, unsigned long n);
+void hotssl__win_handle_list_free(void *startup_info_ex);
 #endif
 
 /* How a TLS file is opened: non-blocking on POSIX, so a FIFO put in place of

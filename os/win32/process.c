@@ -97,8 +97,7 @@ static wchar_t *shell_line(const wchar_t *shell, const char *cmd) {
   return line;
 }
 
-/* An inheritable duplicate of h, or NULL (h absent or not duplicable). */
-static HANDLE inheritable(HANDLE h) {
+void *hotssl__win_inheritable(void *h) {
   HANDLE d = NULL;
   if (h == NULL || h == INVALID_HANDLE_VALUE ||
       !DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &d, 0, TRUE, DUPLICATE_SAME_ACCESS))
@@ -106,50 +105,71 @@ static HANDLE inheritable(HANDLE h) {
   return d;
 }
 
+unsigned long hotssl__win_handle_list(void *startup_info_ex, void *const *list, unsigned long n) {
+  STARTUPINFOEXW *si = startup_info_ex;
+  SIZE_T size = 0;
+  DWORD err;
+  InitializeProcThreadAttributeList(NULL, 1, 0, &size);
+  if ((si->lpAttributeList = malloc(size)) == NULL)
+    return ERROR_NOT_ENOUGH_MEMORY;
+  if (!InitializeProcThreadAttributeList(si->lpAttributeList, 1, 0, &size)) {
+    err = GetLastError();
+    free(si->lpAttributeList);
+    si->lpAttributeList = NULL;
+    return err;
+  }
+  if (!UpdateProcThreadAttribute(si->lpAttributeList, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, (PVOID)list,
+                                 n * sizeof *list, NULL, NULL)) {
+    err = GetLastError();
+    hotssl__win_handle_list_free(si);
+    return err;
+  }
+  return 0;
+}
+
+void hotssl__win_handle_list_free(void *startup_info_ex) {
+  STARTUPINFOEXW *si = startup_info_ex;
+  if (si->lpAttributeList == NULL)
+    return;
+  DeleteProcThreadAttributeList(si->lpAttributeList);
+  free(si->lpAttributeList);
+  si->lpAttributeList = NULL;
+}
+
 /* Create the shell suspended, with stdout on child_out and only its three
  * standard handles inherited; spawn_lock held while the duplicates exist. */
 static apr_status_t create_suspended(wchar_t *shell, wchar_t *line, HANDLE child_out, void *spawn_lock,
                                      PROCESS_INFORMATION *pi) {
   STARTUPINFOEXW si;
-  SIZE_T size = 0;
   HANDLE list[3];
-  DWORD n = 0, i;
+  DWORD n = 0, i, err;
   apr_status_t rv;
 
   memset(&si, 0, sizeof si);
   si.StartupInfo.cb = sizeof si;
   si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
-  InitializeProcThreadAttributeList(NULL, 1, 0, &size);
-  if ((si.lpAttributeList = malloc(size)) == NULL)
-    return APR_ENOMEM;
-  if (!InitializeProcThreadAttributeList(si.lpAttributeList, 1, 0, &size)) {
-    rv = APR_FROM_OS_ERROR(GetLastError());
-    free(si.lpAttributeList);
-    return rv;
-  }
   if (spawn_lock != NULL)
     hotssl__mutex_lock(spawn_lock);
-  if ((si.StartupInfo.hStdInput = inheritable(GetStdHandle(STD_INPUT_HANDLE))) != NULL)
+  if ((si.StartupInfo.hStdInput = hotssl__win_inheritable(GetStdHandle(STD_INPUT_HANDLE))) != NULL)
     list[n++] = si.StartupInfo.hStdInput;
-  if ((si.StartupInfo.hStdOutput = inheritable(child_out)) != NULL)
+  if ((si.StartupInfo.hStdOutput = hotssl__win_inheritable(child_out)) != NULL)
     list[n++] = si.StartupInfo.hStdOutput;
-  if ((si.StartupInfo.hStdError = inheritable(GetStdHandle(STD_ERROR_HANDLE))) != NULL)
+  if ((si.StartupInfo.hStdError = hotssl__win_inheritable(GetStdHandle(STD_ERROR_HANDLE))) != NULL)
     list[n++] = si.StartupInfo.hStdError;
-  if (si.StartupInfo.hStdOutput == NULL)
+  if (si.StartupInfo.hStdOutput == NULL) {
     rv = APR_FROM_OS_ERROR(GetLastError());
-  else if (!UpdateProcThreadAttribute(si.lpAttributeList, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, list,
-                                      n * sizeof *list, NULL, NULL))
-    rv = APR_FROM_OS_ERROR(GetLastError());
-  else
+  } else if ((err = hotssl__win_handle_list(&si, list, n)) != 0) {
+    rv = err == ERROR_NOT_ENOUGH_MEMORY ? APR_ENOMEM : APR_FROM_OS_ERROR(err);
+  } else {
     rv = hotssl__os()->process_create(shell, line,
                                       CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP | EXTENDED_STARTUPINFO_PRESENT,
                                       &si, pi);
+    hotssl__win_handle_list_free(&si);
+  }
   for (i = 0; i < n; i++)
     CloseHandle(list[i]);
   if (spawn_lock != NULL)
     hotssl__mutex_unlock(spawn_lock);
-  DeleteProcThreadAttributeList(si.lpAttributeList);
-  free(si.lpAttributeList);
   return rv;
 }
 

@@ -149,43 +149,25 @@ static int write_all(HANDLE h, HANDLE ev, const unsigned char *p, size_t n, uint
   return 0;
 }
 
-/* An inheritable duplicate of a standard handle, or NULL. */
-static HANDLE dup_std(DWORD which) {
-  HANDLE h = GetStdHandle(which), d = NULL;
-  if (h == NULL || h == INVALID_HANDLE_VALUE ||
-      !DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &d, 0, TRUE,
-                       DUPLICATE_SAME_ACCESS))
-    return NULL;
-  return d;
-}
-
 /* Start the backend process with exactly the handles in list inherited. */
 static int create_process(const wchar_t *program, wchar_t *cmdline, HANDLE *list, DWORD n,
                           HANDLE std[3], PROCESS_INFORMATION *pi) {
   STARTUPINFOEXW si;
-  SIZE_T size = 0;
-  BOOL ok;
+  DWORD err;
   memset(&si, 0, sizeof si);
   si.StartupInfo.cb = sizeof si;
   si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
   si.StartupInfo.hStdInput = std[0];
   si.StartupInfo.hStdOutput = std[1];
   si.StartupInfo.hStdError = std[2];
-  InitializeProcThreadAttributeList(NULL, 1, 0, &size);
-  if ((si.lpAttributeList = malloc(size)) == NULL)
-    return ERROR_NOT_ENOUGH_MEMORY;
-  if (!InitializeProcThreadAttributeList(si.lpAttributeList, 1, 0, &size)) {
-    free(si.lpAttributeList);
-    return (int)GetLastError();
-  }
-  ok = UpdateProcThreadAttribute(si.lpAttributeList, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, list,
-                                 n * sizeof *list, NULL, NULL) &&
-       CreateProcessW(program, cmdline, NULL, NULL, TRUE,
-                      EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT, NULL, NULL,
-                      &si.StartupInfo, pi);
-  DeleteProcThreadAttributeList(si.lpAttributeList);
-  free(si.lpAttributeList);
-  return ok ? 0 : (int)GetLastError();
+  if ((err = hotssl__win_handle_list(&si, list, n)) != 0)
+    return (int)err;
+  err = CreateProcessW(program, cmdline, NULL, NULL, TRUE, EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT,
+                       NULL, NULL, &si.StartupInfo, pi)
+            ? 0
+            : GetLastError();
+  hotssl__win_handle_list_free(&si);
+  return (int)err;
 }
 
 int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_process **out,
@@ -244,7 +226,8 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   hotssl__mutex_lock(m->spawn_lock);
   list[nlist++] = cli;
   for (i = 0; i < 3; i++)
-    if ((std[i] = dup_std(i == 0 ? STD_INPUT_HANDLE : i == 1 ? STD_OUTPUT_HANDLE : STD_ERROR_HANDLE)) != NULL)
+    if ((std[i] = hotssl__win_inheritable(
+             GetStdHandle(i == 0 ? STD_INPUT_HANDLE : i == 1 ? STD_OUTPUT_HANDLE : STD_ERROR_HANDLE))) != NULL)
       list[nlist++] = std[i];
   err = create_process(program, cmdline, list, nlist, std, &pi);
   for (i = 0; i < 3; i++)
