@@ -47,6 +47,17 @@ static size_t take(const uint8_t **p, size_t *left, size_t want) {
   return n;
 }
 
+/* The folder goes when the fuzzer exits, wherever it was run from. */
+static void remove_dir(void) {
+  static const char *const names[] = {"cert.pem", "key.pem", "ca.pem", "crl.pem"};
+  char path[600];
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    unlink(path);
+  }
+  rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   hotssl_config *cfg;
   hotssl_manager *m = NULL;
@@ -65,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     snprintf(dir, sizeof dir, "%s/loader-files-XXXXXX", cwd);
     if (mkdtemp(dir) == NULL)
       abort();
+    atexit(remove_dir);
   }
   flags = p[0];
   for (int i = 0; i < 3; i++)
