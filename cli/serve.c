@@ -148,6 +148,16 @@ void cli_sock_nodelay(int fd) {
 
 void cli_sock_close(int fd) { close(fd); }
 
+void cli_sock_shutdown_write(int fd) { (void)shutdown(fd, SHUT_WR); }
+
+int cli_sock_wait_readable(int fd, int ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  int r;
+  while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
+    ;
+  return r > 0;
+}
+
 void cli_backend_os_enter(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

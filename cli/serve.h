@@ -29,6 +29,10 @@ int cli_sock_recv(int fd, void *buf, size_t n);
 int cli_sock_send_byte(int fd, char c);
 void cli_sock_nodelay(int fd); /* TCP_NODELAY, best effort */
 void cli_sock_close(int fd);
+/* End our sending side (a FIN after what was sent). */
+void cli_sock_shutdown_write(int fd);
+/* 1 when fd has data or an end to read within ms, else 0. */
+int cli_sock_wait_readable(int fd, int ms);
 /* `hotssl __backend`: leave reloads and stops to the parent (enter, before
  * anything else) and give back what the OS needs (leave, after a normal
  * end). */

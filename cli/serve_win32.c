@@ -60,6 +60,16 @@ void cli_sock_nodelay(int fd) {
 
 void cli_sock_close(int fd) { closesocket((SOCKET)(uintptr_t)fd); }
 
+void cli_sock_shutdown_write(int fd) { (void)shutdown((SOCKET)(uintptr_t)fd, SD_SEND); }
+
+int cli_sock_wait_readable(int fd, int ms) {
+  fd_set r;
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  FD_ZERO(&r);
+  FD_SET((SOCKET)(uintptr_t)fd, &r);
+  return select(0, &r, NULL, NULL, &tv) > 0;
+}
+
 void cli_backend_os_enter(void) { SetConsoleCtrlHandler(NULL, TRUE); }
 
 void cli_backend_os_leave(void) { WSACleanup(); /* the reference hotssl_backend_open took */ }

@@ -58,6 +58,25 @@ int cli_read_sslrequest(int fd) {
   }
 }
 
+/* After a refused handshake. A TLS 1.3 client sends its first data right
+ * after its Finished, before it can learn that its certificate was refused;
+ * closing a socket with that data unread makes the kernel answer with a
+ * reset, which can destroy the alert still in flight (the client then
+ * reports "connection reset" instead of the reason). So end our side after
+ * the alert and read what the client still sends until it closes: at most
+ * 256 KB, and no more than a second of silence. */
+static void drain_after_refusal(int fd) {
+  unsigned char buf[4096];
+  size_t total = 0;
+  cli_sock_shutdown_write(fd);
+  while (total < 256 * 1024 && cli_sock_wait_readable(fd, 1000)) {
+    int r = cli_sock_recv(fd, buf, sizeof buf);
+    if (r <= 0)
+      break;
+    total += (size_t)r;
+  }
+}
+
 int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
   mbedtls_ssl_context ssl;
   mbedtls_net_context net;
@@ -92,6 +111,7 @@ int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
         if (l2[0] != '\0')
           cli_log(NULL, HOTSSL_LOG_INFO, l2);
       }
+      drain_after_refusal(fd);
       goto out;
     }
   }

@@ -33,6 +33,7 @@ import e2elib as E
 
 TMP = None
 RAN = []
+LAST_ERR = [""]  # the last refused handshake's last s_client error line, for failure messages
 # PostgreSQL's files: their sets are defined (and counted) only when present.
 PGDATA = os.environ.get("HOTSSL_TESTDATA", "") or os.environ.get("HOTSSL_E2E_DEFAULT_TESTDATA", "")
 HAVE_PG = os.path.isfile(os.path.join(PGDATA, "root+client_ca.crt")) and \
@@ -246,6 +247,7 @@ def handshake(port, cert=None, key=None, chain=None, version="-tls1_2"):
         p.stdin.close()
         p.wait(timeout=E.DEADLINE)
         err = p.stderr.read().decode(errors="replace")
+        LAST_ERR[0] = err.strip().splitlines()[-1] if err.strip() else ""
         m = re.search(r"alert number (\d+)", err)
         return "refuse", int(m.group(1)) if m else None
     finally:
@@ -377,15 +379,15 @@ class Matrix(unittest.TestCase):
                         if v13 != ("accept" if want is None else "refuse"):
                             failures.append("%s (%s, TLS 1.3): %s, openssl verify: %s" % (name, mode, v13, want))
                         elif alerts13 and want is not None and a13 != ALERTS[want]:
-                            failures.append("%s (%s, TLS 1.3): alert %s, expected alert %d (%s)"
-                                            % (name, mode, a13, ALERTS[want], want))
+                            failures.append("%s (%s, TLS 1.3): alert %s, expected alert %d (%s); s_client: %s"
+                                            % (name, mode, a13, ALERTS[want], want, LAST_ERR[0]))
                     verdict, alert = handshake(srv.port, leaf[0], leaf[1], inter_file)
                     if want is None and verdict != "accept":
                         failures.append("%s (%s): handshake refused (alert %s), openssl accepts"
                                         % (name, mode, alert))
                     if want is not None and (verdict != "refuse" or alert != ALERTS[want]):
-                        failures.append("%s (%s): handshake %s with alert %s, expected alert %d (%s)"
-                                        % (name, mode, verdict, alert, ALERTS[want], want))
+                        failures.append("%s (%s): handshake %s with alert %s, expected alert %d (%s); s_client: %s"
+                                        % (name, mode, verdict, alert, ALERTS[want], want, LAST_ERR[0]))
             for srv in servers.values():
                 self.assertEqual(srv.stop(), 0)
         finally:
