@@ -23,6 +23,8 @@ import os
 import re
 import select
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -394,6 +396,43 @@ class Matrix(unittest.TestCase):
             for srv in servers.values():
                 srv.kill()
         self.assertEqual(failures, [], "\n".join(failures))
+
+    def test_alert_reaches_a_client_that_writes_first(self):
+        """A TLS 1.3 client is done with its handshake once it has sent its
+        Finished, and may write before it learns that its certificate was
+        refused. Python's ssl client here writes 0.2 s after its handshake:
+        the server must still be there to take that data (it drains after
+        the alert instead of closing with it unread, which resets the
+        connection), so that the client reads "certificate revoked" and not
+        an EOF or a reset. Failed 10 of 10 before the drain."""
+        if not E.tls13_alerts():
+            RAN.append("client writing first: not run (no TLS 1.3 alerts on this mbedTLS)")
+            return
+        name, ca, crls, leaf, _ = self.rows[1]
+        self.assertEqual(name, "revoked leaf")
+        conf = write_conf("writes-first", ca, crls, "require")
+        results = []
+        with E.Server(conf) as srv:
+            for _ in range(3):
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+                ctx.load_cert_chain(leaf[0], leaf[1])
+                with socket.create_connection(("127.0.0.1", srv.port), timeout=E.DEADLINE) as raw:
+                    with ctx.wrap_socket(raw) as t:
+                        time.sleep(0.2)  # the refusal's alert and close come first: the case under test
+                        try:
+                            t.sendall(b"ping\n")
+                            t.recv(100)
+                            results.append("no error")
+                        except ssl.SSLError as e:
+                            results.append(e.reason or str(e))
+                        except OSError as e:
+                            results.append(type(e).__name__)
+            self.assertEqual(srv.stop(), 0)
+        self.assertEqual(results, ["SSLV3_ALERT_CERTIFICATE_REVOKED"] * 3)
+        RAN.append("client writing first (Python ssl, TLS 1.3)")
 
     def test_require_without_certificate_gets_an_alert(self):
         conf = write_conf("nocert", self.rows[0][1], self.rows[0][2], "require")
