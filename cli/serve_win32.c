@@ -11,8 +11,9 @@
  * pipe). Reloads: the file watcher (ReadDirectoryChangesW), or Ctrl+Break
  * (CTRL_BREAK_EVENT, the console's SIGHUP), which calls
  * hotssl_manager_request_reload; Ctrl+C or closing the console stops the
- * server. The main loop waits on the listening socket's event, the
- * manager's wake-up event and the stop event.
+ * server. Reloads run on the watcher's thread, or with --no-watch on a
+ * small reload thread (cli/watch.c), never in the accept loop, which waits
+ * on the listening socket's event and the stop event only.
  *
  * `hotssl __backend` (session.c, as on POSIX) is the backend; what it needs
  * of Windows is here: the socket calls and the console set-up of serve.h.
@@ -132,7 +133,7 @@ void cli_process_stop(long pid) {
 static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
   cli_spawner sp;
   wchar_t wexe[MAX_PATH];
-  HANDLE acc = WSACreateEvent(), wait[3];
+  HANDLE acc = WSACreateEvent(), wait[2];
 
   if (cli_spawner_init(&sp, m, o->strategy, o->starttls_postgres) != 0 ||
       GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
@@ -142,19 +143,16 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
     return 1;
   }
   wait[0] = g_stop;
-  wait[1] = (HANDLE)(intptr_t)hotssl_manager_wakeup_fd(m);
-  wait[2] = acc;
+  wait[1] = acc;
   for (;;) {
     /* Ended backends are reaped at least once a second. */
-    DWORD w = WaitForMultipleObjects(3, wait, FALSE, 1000);
+    DWORD w = WaitForMultipleObjects(2, wait, FALSE, 1000);
     SOCKET fd;
     u_long blocking = 0;
     cli_spawner_reap(&sp, 0);
     if (w == WAIT_OBJECT_0)
       break;
-    if (w == WAIT_OBJECT_0 + 1)
-      hotssl_manager_dispatch(m); /* Ctrl+Break */
-    if (w != WAIT_OBJECT_0 + 2)
+    if (w != WAIT_OBJECT_0 + 1)
       continue;
     WSAResetEvent(acc);
     if ((fd = accept(lfd, NULL, NULL)) == INVALID_SOCKET)
@@ -199,8 +197,9 @@ int cli_cmd_serve(int argc, char **argv) {
   }
   g_manager = m;
   SetConsoleCtrlHandler(on_console, TRUE);
-  if (o.watch && cli_watch_start(m, 1, &w) != 0) {
-    fprintf(stderr, "hotssl: FATAL:  could not start the file watcher\n");
+  /* Reloads (file changes, Ctrl+Break) on a thread of their own. */
+  if (cli_watch_start(m, o.watch, &w) != 0) {
+    fprintf(stderr, "hotssl: FATAL:  could not start the %s\n", o.watch ? "file watcher" : "reload thread");
     closesocket(lfd);
     hotssl_manager_destroy(m);
     return 1;

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifndef _WIN32
+#ifdef _WIN32
+#  include <windows.h>
+#  include <stdint.h>
+#else
 #  include <fcntl.h>
 #  include <poll.h>
 #  include <pthread.h>
@@ -23,19 +26,44 @@
 
 struct cli_watch {
   hotssl_watcher *w; /* file watching, or: */
-#ifndef _WIN32
-  hotssl_manager *m; /* the plain reload thread (POSIX serve) */
+  hotssl_manager *m; /* the plain reload thread */
+#ifdef _WIN32
+  HANDLE th, stop; /* the thread, and an event that ends it */
+#else
   pthread_t th;
   int stop[2];
 #endif
 };
 
 #ifdef _WIN32
-/* serve_win32.c only asks for file watching. */
+/* The manager's wake-up is an event there (hotssl_manager_wakeup_fd), set
+ * by Ctrl+Break's hotssl_manager_request_reload. */
+static DWORD WINAPI reload_main(LPVOID arg) {
+  cli_watch *cw = arg;
+  HANDLE h[2];
+  h[0] = cw->stop;
+  h[1] = (HANDLE)(intptr_t)hotssl_manager_wakeup_fd(cw->m);
+  while (WaitForMultipleObjects(2, h, FALSE, INFINITE) == WAIT_OBJECT_0 + 1)
+    hotssl_manager_dispatch(cw->m);
+  return 0;
+}
+
 static int reload_thread_start(hotssl_manager *m, cli_watch **out) {
-  (void)m;
-  (void)out;
-  return -1;
+  cli_watch *cw = calloc(1, sizeof *cw);
+  if (cw == NULL)
+    return -1;
+  cw->m = m;
+  if ((cw->stop = CreateEventW(NULL, TRUE, FALSE, NULL)) == NULL) {
+    free(cw);
+    return -1;
+  }
+  if ((cw->th = CreateThread(NULL, 0, reload_main, cw, 0, NULL)) == NULL) {
+    CloseHandle(cw->stop);
+    free(cw);
+    return -1;
+  }
+  *out = cw;
+  return 0;
 }
 #else
 
@@ -120,7 +148,14 @@ void cli_watch_after_fork_child(cli_watch *w) {
 void cli_watch_stop(cli_watch *w) {
   if (w == NULL)
     return;
-#ifndef _WIN32
+#ifdef _WIN32
+  if (w->w == NULL) {
+    SetEvent(w->stop);
+    WaitForSingleObject(w->th, INFINITE);
+    CloseHandle(w->th);
+    CloseHandle(w->stop);
+  } else
+#else
   if (w->w == NULL) {
     if (write(w->stop[1], "x", 1) != 1) {
       /* cannot happen on a fresh pipe; the join below would hang */
