@@ -214,6 +214,8 @@ typedef struct load_ctx {
   struct hotssl__hosts_in *h;
   const hotssl_config *cfg;
   const hotssl__settings *s;
+  const hotssl__file_memos *memos; /* may be NULL */
+  const hotssl_generation *cur;    /* what entries are lent from (may be NULL) */
   char *dir; /* the hosts file's folder */
   digests fp;
   unsigned default_line, no_sni_line;
@@ -365,6 +367,28 @@ out:
   return r;
 }
 
+static const hotssl_generation *lender(const hotssl_generation *prev, const hotssl__inputs *in);
+
+/* An entry's files, through the configuration's memos: a file skipped by
+ * its memo stays skipped only where the entry's lender in the current
+ * generation (the one hotssl__hosts_build will pick: the same function on
+ * the same hashes) lends the parsed object. If a re-read changed a hash
+ * (the file changed meanwhile) and with it the lender, everything skipped
+ * is read. On failure in is freed (zeroed). */
+static int load_entry(load_ctx *c, hotssl__inputs *in, const hotssl_config *ec, char *errbuf,
+                      size_t errlen) {
+  const hotssl_generation *lend;
+  int r = hotssl__inputs_load_files(in, ec, c->memos, NULL, errbuf, errlen);
+  if (r != 0)
+    return r;
+  lend = lender(c->cur, in);
+  if ((r = hotssl__inputs_settle(in, lend, errbuf, errlen)) == 0 && lender(c->cur, in) != lend)
+    r = hotssl__inputs_settle(in, NULL, errbuf, errlen);
+  if (r != 0)
+    hotssl__inputs_free(in);
+  return r;
+}
+
 static int host_line(void *vctx, char *line, unsigned lineno) {
   load_ctx *c = vctx;
   line_fields lf;
@@ -440,11 +464,9 @@ static int host_line(void *vctx, char *line, unsigned lineno) {
     hotssl_config *ec;
     if ((r = entry_config(c, &lf, lineno, &ec)) == 0) {
       char sub[HOTSSL__ERRLEN];
-      r = hotssl__inputs_load(&e->in, ec, sub, sizeof sub);
-      if (r != 0) {
-        memset(&e->in, 0, sizeof e->in);
+      r = load_entry(c, &e->in, ec, sub, sizeof sub);
+      if (r != 0)
         hotssl__fmt(c->errbuf, c->errlen, "%s (hosts file \"%s\" line %u)", sub, c->h->path, lineno);
-      }
       hotssl_config_destroy(ec);
     }
   }
@@ -503,7 +525,8 @@ void hotssl__hosts_in_free(struct hotssl__hosts_in *h) {
 }
 
 int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
-                       const hotssl__settings *s, char *errbuf, size_t errlen) {
+                       const hotssl__settings *s, const hotssl__file_memos *memos,
+                       const hotssl_generation *cur, char *errbuf, size_t errlen) {
   load_ctx c;
   hotssl__blob b;
   char sub[HOTSSL__ERRLEN];
@@ -515,6 +538,8 @@ int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
   memset(&b, 0, sizeof b);
   c.cfg = cfg;
   c.s = s;
+  c.memos = memos;
+  c.cur = cur;
   c.errbuf = errbuf;
   c.errlen = errlen;
   if ((c.h = calloc(1, sizeof *c.h)) == NULL || (c.h->path = hotssl__path_absolute(s->hosts_file)) == NULL ||

@@ -31,9 +31,13 @@ struct hotssl__hosts_in {
 
 /* Read the hosts file named by s (s->sni on) and every entry's files, with
  * the start catalogue of errors, each naming the hosts file and line. A
- * missing hosts file is an empty one. *out is NULL on failure. */
+ * missing hosts file is an empty one. *out is NULL on failure. With memos
+ * (may be NULL) an entry's unchanged file is not read where the entry's
+ * lender in cur (may be NULL; see hotssl__hosts_build) lends its parsed
+ * object (hotssl__inputs_load_memo's rule, per entry). */
 int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
-                       const hotssl__settings *s, char *errbuf, size_t errlen);
+                       const hotssl__settings *s, const hotssl__file_memos *memos,
+                       const hotssl_generation *cur, char *errbuf, size_t errlen);
 void hotssl__hosts_in_free(struct hotssl__hosts_in *h);
 /* An entry's configuration: cfg's settings with the entry's files (absolute;
  * ca NULL: none, and then no client certificates and no CRLs) and, when not

@@ -52,42 +52,84 @@ int hotssl__file_memo_trusted(const hotssl__file_memo *memo) {
   return memo->id.mtime_ns < limit && memo->id.ctime_ns < limit;
 }
 
-static const hotssl__file_memo *memo_find(const hotssl__file_memos *m, const char *path) {
-  size_t i;
-  if (m == NULL)
-    return NULL;
-  for (i = 0; i < m->n; i++)
-    if (strcmp(m->v[i].path, path) == 0)
-      return &m->v[i];
-  return NULL;
+static int memo_cmp(const void *a, const void *b) {
+  return strcmp(((const hotssl__file_memo *)a)->path, ((const hotssl__file_memo *)b)->path);
 }
 
-/* Replace memos with what in holds (read files get a new memo, unread ones
- * keep theirs). On allocation failure memos are emptied: only slower. */
-static void memos_update(hotssl__file_memos *m, const hotssl__inputs *in) {
+/* memos are sorted by path (memos_update): one memo per path, found in
+ * log time (a hosts file can name thousands of files). */
+static const hotssl__file_memo *memo_find(const hotssl__file_memos *m, const char *path) {
+  hotssl__file_memo key;
+  if (m == NULL || m->n == 0)
+    return NULL;
+  key.path = (char *)path;
+  return bsearch(&key, m->v, m->n, sizeof *m->v, memo_cmp);
+}
+
+/* Calls fn on every file blob of in: its own, then each hosts entry's. */
+static int each_file(const hotssl__inputs *in, int (*fn)(void *ctx, const hotssl__blob *b),
+                     void *ctx) {
   const hotssl__blob *b[4] = {&in->cert, &in->key, &in->ca, &in->crl};
-  size_t n = 0, i, cap = 4 + in->n_crl_dir_files;
-  hotssl__file_memo *v = calloc(cap, sizeof *v);
-  if (v != NULL) {
-    for (i = 0; i < cap; i++) {
-      const hotssl__blob *x = i < 4 ? b[i] : &in->crl_dir_files[i - 4];
-      if (!HOTSSL__BLOB_SET(*x) || memo_find(&(hotssl__file_memos){v, n}, x->path) != NULL)
-        continue;
-      if ((v[n].path = hotssl__strdup(x->path)) == NULL)
-        break;
-      v[n].id = x->id;
-      v[n].seen_ns = x->seen_ns;
-      memcpy(v[n].sha256, x->sha256, 32);
-      n++;
-    }
-    if (i < cap) {
-      hotssl__file_memos_free(&(hotssl__file_memos){v, n});
-      v = NULL;
-      n = 0;
+  size_t i;
+  int r;
+  for (i = 0; i < 4 + in->n_crl_dir_files; i++)
+    if ((r = fn(ctx, i < 4 ? b[i] : &in->crl_dir_files[i - 4])) != 0)
+      return r;
+  for (i = 0; in->hosts != NULL && i < in->hosts->n; i++)
+    if ((r = each_file(&in->hosts->v[i].in, fn, ctx)) != 0)
+      return r;
+  return 0;
+}
+
+typedef struct memo_list {
+  hotssl__file_memo *v;
+  size_t n, cap;
+} memo_list;
+
+static int count_file(void *ctx, const hotssl__blob *b) {
+  ((memo_list *)ctx)->cap += HOTSSL__BLOB_SET(*b) ? 1 : 0;
+  return 0;
+}
+
+static int add_memo(void *ctx, const hotssl__blob *b) {
+  memo_list *l = ctx;
+  hotssl__file_memo *m = &l->v[l->n];
+  if (!HOTSSL__BLOB_SET(*b))
+    return 0;
+  if ((m->path = hotssl__strdup(b->path)) == NULL)
+    return HOTSSL_ENOMEM;
+  m->id = b->id;
+  m->seen_ns = b->seen_ns;
+  memcpy(m->sha256, b->sha256, 32);
+  l->n++;
+  return 0;
+}
+
+/* Replace memos with what in holds, its hosts entries' files included (read
+ * files get a new memo, unread ones keep theirs). A path several entries
+ * name is one memo: each blob's identity and hash belong together, so any
+ * one of them will do. On allocation failure memos are emptied: only
+ * slower. */
+static void memos_update(hotssl__file_memos *m, const hotssl__inputs *in) {
+  memo_list l = {NULL, 0, 0};
+  size_t i, n = 0;
+  each_file(in, count_file, &l);
+  if ((l.v = calloc(l.cap ? l.cap : 1, sizeof *l.v)) != NULL && each_file(in, add_memo, &l) != 0) {
+    hotssl__file_memos_free(&(hotssl__file_memos){l.v, l.n});
+    l.v = NULL;
+    l.n = 0;
+  }
+  if (l.v != NULL && l.n > 0) {
+    qsort(l.v, l.n, sizeof *l.v, memo_cmp);
+    for (i = 0; i < l.n; i++) {
+      if (n > 0 && strcmp(l.v[n - 1].path, l.v[i].path) == 0)
+        free(l.v[i].path);
+      else
+        l.v[n++] = l.v[i];
     }
   }
   hotssl__file_memos_free(m);
-  m->v = v;
+  m->v = l.v;
   m->n = n;
 }
 
@@ -225,9 +267,9 @@ int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
   return hotssl__inputs_load_memo(in, cfg, NULL, NULL, errbuf, errlen);
 }
 
-int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
-                             hotssl__file_memos *memos, const hotssl_generation *cur,
-                             char *errbuf, size_t errlen) {
+int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
+                              const hotssl__file_memos *memos, const hotssl_generation *cur,
+                              char *errbuf, size_t errlen) {
   int r;
   uint64_t max;
   memset(in, 0, sizeof *in);
@@ -284,14 +326,24 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
   fp_blob(&in->dh, in->fp_dh);
 
   /* ssl_sni: the hosts file and every entry's files (core/hosts.c). */
-  if (in->s.sni && (r = hotssl__hosts_load(&in->hosts, cfg, &in->s, errbuf, errlen)) != 0)
+  if (in->s.sni &&
+      (r = hotssl__hosts_load(&in->hosts, cfg, &in->s, memos, cur, errbuf, errlen)) != 0)
     goto fail;
   fp_blob(&in->cert, in->fp_cert);
   fp_key(in);
   fp_blob(&in->ca, in->fp_ca);
   fp_crl_set(in);
+  return 0;
+fail:
+  hotssl__inputs_free(in);
+  return r;
+}
+
+int hotssl__inputs_settle(hotssl__inputs *in, const hotssl_generation *cur, char *errbuf,
+                          size_t errlen) {
+  int r;
   if ((r = reread_unless_reused(in, cur, errbuf, errlen)) != 0)
-    goto fail;
+    return r;
   {
     mbedtls_sha256_context c;
     mbedtls_sha256_init(&c);
@@ -307,10 +359,20 @@ int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
     SHA_FINISH(&c, in->fingerprint);
     mbedtls_sha256_free(&c);
   }
+  return 0;
+}
+
+int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
+                             hotssl__file_memos *memos, const hotssl_generation *cur,
+                             char *errbuf, size_t errlen) {
+  int r;
+  if ((r = hotssl__inputs_load_files(in, cfg, memos, cur, errbuf, errlen)) != 0)
+    return r;
+  if ((r = hotssl__inputs_settle(in, cur, errbuf, errlen)) != 0) {
+    hotssl__inputs_free(in);
+    return r;
+  }
   if (memos != NULL)
     memos_update(memos, in);
   return 0;
-fail:
-  hotssl__inputs_free(in);
-  return r;
 }

@@ -324,13 +324,26 @@ void hotssl__file_memos_free(hotssl__file_memos *m);
 /* 1 if memo may stand for the file's content without reading it. */
 int hotssl__file_memo_trusted(const hotssl__file_memo *memo);
 /* hotssl__inputs_load, reading only files whose identity differs from a
- * trusted memo (memos may be NULL). A file skipped that way keeps its
+ * trusted memo (memos may be NULL; memos cover the hosts entries' files
+ * too, one memo per path). A file skipped that way keeps its
  * memo's hash, and is only skipped when the builder will reuse the parsed
  * object of cur (may be NULL) for it, so the builder never needs bytes that
  * were not read. Afterwards memos describe exactly the files of in. */
 int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
                              hotssl__file_memos *memos, const hotssl_generation *cur,
                              char *errbuf, size_t errlen);
+/* Its two halves. load_files reads (skipping what a trusted memo
+ * describes) and takes every file's hash; with ssl_sni it also loads the
+ * hosts file and every entry (core/hosts.c), each entry settled against
+ * its lender in cur. On failure in is freed. settle re-reads each skipped
+ * file whose parsed object cur will not lend after all, then takes the
+ * fingerprint; on failure the caller frees in. load_memo then replaces
+ * memos with every file of in, its entries' included. */
+int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
+                              const hotssl__file_memos *memos, const hotssl_generation *cur,
+                              char *errbuf, size_t errlen);
+int hotssl__inputs_settle(hotssl__inputs *in, const hotssl_generation *cur, char *errbuf,
+                          size_t errlen);
 /* 1 if b holds a file (read, or unread and known), 0 if none is configured. */
 #define HOTSSL__BLOB_SET(b) ((b).data != NULL || (b).unread)
 void hotssl__inputs_free(hotssl__inputs *in);

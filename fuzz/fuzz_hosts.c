@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fwrite(data, 1, size, f);
   fclose(f);
   if (hotssl__settings_from_config(&s, cfg, err, sizeof err) == 0) {
-    if (hotssl__hosts_load(&h, cfg, &s, err, sizeof err) == 0)
+    if (hotssl__hosts_load(&h, cfg, &s, NULL, NULL, err, sizeof err) == 0)
       hotssl__hosts_in_free(h);
     hotssl__settings_free(&s);
   }
