@@ -11,8 +11,12 @@
  * host's files and reloads; every handshake must be served the right
  * host's certificate.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <mbedtls/pk.h>
 
@@ -20,6 +24,7 @@
 #include "hosts.h"
 #include "hotssl/platform.h"
 #include "internal.h"
+#include "os.h"
 #include "snapshot.h"
 #include "testutil.h"
 
@@ -320,6 +325,302 @@ static int basic(const char *dir) {
   return tu_finish("test_hosts", checks);
 }
 
+/* ---- issue 10's file memos for every entry ---- */
+
+/* Reads counted through the OS call table (os/calls.c): which files the
+ * loader read a byte of (an open + fstat alone is not a read). */
+static apr_file_t *count_last_f;
+static char count_last_path[1024];
+static char *count_read[512];
+static size_t count_n;
+static hotssl__os_calls counting;
+
+static apr_status_t count_open(apr_file_t **f, const char *path, apr_int32_t flag,
+                               apr_fileperms_t perm, apr_pool_t *pool) {
+  apr_status_t rv = hotssl__os_real()->file_open(f, path, flag, perm, pool);
+  count_last_f = rv == APR_SUCCESS ? *f : NULL;
+  snprintf(count_last_path, sizeof count_last_path, "%s", path);
+  return rv;
+}
+
+static apr_status_t count_file_read(apr_file_t *f, void *buf, apr_size_t *n) {
+  size_t i;
+  if (f == count_last_f) {
+    for (i = 0; i < count_n && strcmp(count_read[i], count_last_path) != 0; i++)
+      ;
+    if (i == count_n && count_n < sizeof count_read / sizeof *count_read)
+      count_read[count_n++] = strdup(count_last_path);
+  }
+  return hotssl__os_real()->file_read(f, buf, n);
+}
+
+static void count_reset(void) {
+  size_t i;
+  for (i = 0; i < count_n; i++)
+    free(count_read[i]);
+  count_n = 0;
+}
+
+/* Entry files read since count_reset (the configuration and hosts files
+ * are always read); with name, 1 if that file (last path component) was
+ * one of them. */
+static size_t entry_reads(const char *name) {
+  size_t i, n = 0;
+  for (i = 0; i < count_n; i++) {
+    const char *base = strrchr(count_read[i], '/') + 1;
+    if (strcmp(base, "pg_hosts.conf") == 0 || strcmp(base, "hotssl.conf") == 0)
+      continue;
+    if (name == NULL || strcmp(base, name) == 0)
+      n++;
+  }
+  return n;
+}
+
+/* Reload m with reads counted. */
+static int counted_reload(hotssl_manager *m) {
+  int r;
+  count_reset();
+  hotssl__os_set_calls(&counting);
+  r = hotssl_manager_reload(m, HOTSSL_TRIGGER_API);
+  hotssl__os_set_calls(NULL);
+  return r;
+}
+
+static int64_t wall_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A leaf for key with serial, padded with newlines to pad bytes (0: none). */
+static void leaf_pem(mbedtls_pk_context *key, const char *name, unsigned long serial, char *pem,
+                     size_t size, size_t pad) {
+  char subject[64];
+  size_t l;
+  snprintf(subject, sizeof subject, "CN=%s", name);
+  if (certgen_cert(key, subject, &ca_key, "CN=hosts test CA", serial, "20200101000000",
+                   "20991231235959", 0, &rng, pem, size) != 0) {
+    fprintf(stderr, "certgen failed\n");
+    exit(1);
+  }
+  for (l = strlen(pem); l < pad && l + 1 < size; l++)
+    pem[l] = '\n', pem[l + 1] = '\0';
+}
+
+#define MEMO_HOSTS 50
+
+static char *memo_hosts_text(int swapped) {
+  static char text[MEMO_HOSTS * 64];
+  size_t off = 0;
+  int i;
+  for (i = 0; i < MEMO_HOSTS; i++) {
+    int f = swapped && i < 2 ? 1 - i : i; /* swapped: h0 and h1 trade files, not CAs */
+    off += (size_t)snprintf(text + off, sizeof text - off, "h%d.test h%d.crt h%d.key%s\n", i, f, f,
+                            i == 1 ? " ca2.crt" : i < 10 ? " ca1.crt" : "");
+  }
+  return text;
+}
+
+/* 50 entries (h0..h49; h0 and h2..h9 share ca1.crt, h1 has ca2.crt):
+ * (a) once every file is older than the racy window, a reload reads no
+ *     entry file (counted through the OS call table), and the counter does
+ *     see the reads of the reload before; one memo per path;
+ * (b) h7's pair rotated by rename-over: only h7.crt and h7.key are read,
+ *     and a handshake for h7.test is served the new certificate;
+ * (c) h3.crt rewritten in place with another certificate of the same size
+ *     and key, its memo carrying the new identity as if recorded within
+ *     the same timestamp tick (racy): picked up (without the racy rule it
+ *     would be skipped and the reload "unchanged");
+ * (d) the hosts file swaps h0's and h1's pairs but keeps their CAs: each
+ *     entry's lender (the previous h1, resp. h0) has the other CA, so the
+ *     skipped ca1.crt / ca2.crt are read again and each entry gets its own
+ *     CA, with the lender's certificate and key reused. */
+static void memo_entries(const char *top) {
+  char *dir = tu_path(top, "memo"), *conf, *hosts, err[512], serial[80], file[64], *p;
+  static char pem[8192], pem3b[8192];
+  hotssl_config *cfg = NULL;
+  hotssl_manager *m = NULL;
+  hotssl_generation *g0, *g;
+  hotssl_host_stats h;
+  mbedtls_pk_context key3;
+  tu_server *srv;
+  int64_t newest = 0;
+  size_t i, pad;
+  struct stat st;
+
+  counting = *hotssl__os_real();
+  counting.file_open = count_open;
+  counting.file_read = count_file_read;
+  mkdir(dir, 0700);
+  for (i = 0; i < MEMO_HOSTS; i++) {
+    snprintf(file, sizeof file, "h%zu", i);
+    if (i != 3)
+      make_leaf(dir, file, 0x100 + i);
+  }
+  /* h3: two certificates of one key, padded to the same size. */
+  mbedtls_pk_init(&key3);
+  C(certgen_key(&key3, &rng) == 0);
+  leaf_pem(&key3, "h3", 0x103, pem, sizeof pem, 0);
+  leaf_pem(&key3, "h3", 0x3B, pem3b, sizeof pem3b, 0);
+  pad = strlen(pem) > strlen(pem3b) ? strlen(pem) : strlen(pem3b);
+  leaf_pem(&key3, "h3", 0x103, pem, sizeof pem, pad);
+  leaf_pem(&key3, "h3", 0x3B, pem3b, sizeof pem3b, pad);
+  tu_write(p = tu_path(dir, "h3.crt"), pem, 0644);
+  free(p);
+  certgen_key_pem(&key3, pem, sizeof pem);
+  tu_write(p = tu_path(dir, "h3.key"), pem, 0600);
+  free(p);
+  mbedtls_pk_free(&key3);
+  {
+    mbedtls_pk_context k2;
+    mbedtls_pk_init(&k2);
+    C(certgen_key(&k2, &rng) == 0);
+    C(certgen_cert(&ca_key, "CN=hosts test CA", &ca_key, "CN=hosts test CA", 1, "20200101000000",
+                   "20991231235959", 1, &rng, pem, sizeof pem) == 0);
+    tu_write(p = tu_path(dir, "ca1.crt"), pem, 0644);
+    free(p);
+    C(certgen_cert(&k2, "CN=other CA", &k2, "CN=other CA", 2, "20200101000000",
+                   "20991231235959", 1, &rng, pem, sizeof pem) == 0);
+    tu_write(p = tu_path(dir, "ca2.crt"), pem, 0644);
+    free(p);
+    mbedtls_pk_free(&k2);
+  }
+  conf = tu_path(dir, "hotssl.conf");
+  hosts = tu_path(dir, "pg_hosts.conf");
+  tu_write(conf, "ssl_sni = on\nssl_cert_file = ''\nssl_key_file = ''\n", 0644);
+  tu_write(hosts, memo_hosts_text(0), 0644);
+  C(hotssl_config_create(&cfg) == 0);
+  C(hotssl_config_load_file(cfg, conf, err, sizeof err) == 0);
+  CE(hotssl_manager_create(&m, cfg, NULL, err, sizeof err), 0);
+  hotssl_config_destroy(cfg);
+  if (m == NULL) {
+    fprintf(stderr, "%s\n", err);
+    goto out;
+  }
+  /* One memo per path: 50 pairs and 2 CA files (ca1.crt named 9 times). */
+  CE(m->memos.n, 2 * MEMO_HOSTS + 2);
+
+  /* Wait (bounded) until every file is older than the racy window. */
+  for (i = 0; i < m->memos.n; i++) {
+    if (m->memos.v[i].id.ctime_ns > newest)
+      newest = m->memos.v[i].id.ctime_ns;
+    if (m->memos.v[i].id.mtime_ns > newest)
+      newest = m->memos.v[i].id.mtime_ns;
+  }
+  {
+    uint64_t deadline = tu_now_ms() + 30000;
+    while (wall_ns() <= newest + HOTSSL__RACY_NS + 100000000 && tu_now_ms() < deadline) {
+      struct timespec ts = {0, 20000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  /* The memos of the start were racy: everything is read (which shows the
+   * counter counts), and the memos recorded now are trusted. */
+  CE(counted_reload(m), HOTSSL_UNCHANGED);
+  CE(entry_reads(NULL), 2 * MEMO_HOSTS + 2);
+  /* (a) */
+  g0 = hotssl_manager_acquire(m);
+  CE(counted_reload(m), HOTSSL_UNCHANGED);
+  CE(entry_reads(NULL), 0);
+  CE(count_n, 2); /* the configuration and hosts files */
+  tu_write_atomic(hosts, memo_hosts_text(0), 0644);
+  {
+    /* A build (the hosts file changed: a comment), every entry lent. */
+    FILE *f = fopen(hosts, "a");
+    fputs("# touched\n", f);
+    fclose(f);
+  }
+  CE(counted_reload(m), 0);
+  CE(entry_reads(NULL), 0);
+  g = hotssl_manager_acquire(m);
+  C(g != g0);
+  for (i = 0; i < MEMO_HOSTS; i++) {
+    C(g->hosts->v[i].g->cert == g0->hosts->v[i].g->cert);
+    C(g->hosts->v[i].g->key == g0->hosts->v[i].g->key);
+  }
+  hotssl_generation_release(g);
+  hotssl_generation_release(g0);
+
+  srv = tu_server_start(m, 1);
+  /* (b) */
+  {
+    mbedtls_pk_context k7;
+    mbedtls_pk_init(&k7);
+    C(certgen_key(&k7, &rng) == 0);
+    leaf_pem(&k7, "h7", 0x7B, pem, sizeof pem, 0);
+    tu_write_atomic(p = tu_path(dir, "h7.crt"), pem, 0644);
+    free(p);
+    certgen_key_pem(&k7, pem, sizeof pem);
+    tu_write_atomic(p = tu_path(dir, "h7.key"), pem, 0600);
+    free(p);
+    mbedtls_pk_free(&k7);
+  }
+  CE(counted_reload(m), 0);
+  CE(entry_reads(NULL), 2);
+  CE(entry_reads("h7.crt"), 1);
+  CE(entry_reads("h7.key"), 1);
+  C(tu_client_sni(tu_server_port(srv), NULL, NULL, NULL, "h7.test", serial, sizeof serial) == 0 &&
+    strcmp(serial, "7B") == 0);
+  C(tu_client_sni(tu_server_port(srv), NULL, NULL, NULL, "h8.test", serial, sizeof serial) == 0 &&
+    strcmp(serial, "0108") == 0);
+
+  /* (c) */
+  p = tu_path(dir, "h3.crt");
+  {
+    int fd = open(p, O_WRONLY);
+    size_t n = strlen(pem3b);
+    hotssl__file_memo *mm = NULL;
+    C(fd >= 0 && pwrite(fd, pem3b, n, 0) == (ssize_t)n);
+    if (fd >= 0)
+      close(fd);
+    C(stat(p, &st) == 0);
+    for (i = 0; i < m->memos.n; i++)
+      if (strcmp(m->memos.v[i].path, p) == 0)
+        mm = &m->memos.v[i];
+    C(mm != NULL);
+    if (mm != NULL) {
+      mm->id.size = (uint64_t)st.st_size;
+      mm->id.ino = (uint64_t)st.st_ino;
+      mm->id.dev = (uint64_t)st.st_dev;
+      mm->id.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+      mm->id.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+      mm->seen_ns = mm->id.ctime_ns + 4000000; /* one 4 ms tick later */
+    }
+  }
+  free(p);
+  CE(counted_reload(m), 0);
+  CE(entry_reads("h3.crt"), 1);
+  C(tu_client_sni(tu_server_port(srv), NULL, NULL, NULL, "h3.test", serial, sizeof serial) == 0 &&
+    strcmp(serial, "3B") == 0);
+
+  /* (d) */
+  g0 = hotssl_manager_acquire(m);
+  tu_write_atomic(hosts, memo_hosts_text(1), 0644);
+  CE(counted_reload(m), 0);
+  CE(entry_reads("h0.crt") + entry_reads("h0.key") + entry_reads("h1.crt") + entry_reads("h1.key"), 0);
+  CE(entry_reads("ca1.crt"), 1);
+  CE(entry_reads("ca2.crt"), 1);
+  g = hotssl_manager_acquire(m);
+  C(g->hosts->v[0].g->cert == g0->hosts->v[1].g->cert && g->hosts->v[0].g->key == g0->hosts->v[1].g->key);
+  C(g->hosts->v[1].g->cert == g0->hosts->v[0].g->cert && g->hosts->v[1].g->key == g0->hosts->v[0].g->key);
+  C(g->hosts->v[0].g->ca != NULL && g->hosts->v[1].g->ca != NULL);
+  C(memcmp(g->hosts->v[0].g->ca->fp, g0->hosts->v[0].g->ca->fp, 32) == 0);
+  C(memcmp(g->hosts->v[1].g->ca->fp, g0->hosts->v[1].g->ca->fp, 32) == 0);
+  C(strcmp(host_serial(g, 0, &h), "0101") == 0 && strcmp(host_serial(g, 1, &h), "0100") == 0);
+  C(tu_client_sni(tu_server_port(srv), NULL, NULL, NULL, "h0.test", serial, sizeof serial) == 0 &&
+    strcmp(serial, "0101") == 0);
+  hotssl_generation_release(g);
+  hotssl_generation_release(g0);
+  CE(tu_server_handshake_failures(srv), 0);
+  tu_server_stop(srv);
+  hotssl_manager_destroy(m);
+out:
+  count_reset();
+  free(conf);
+  free(hosts);
+  free(dir);
+}
+
 int main(int argc, char **argv) {
   char *dir = tu_mkdtemp();
   static char pem[8192];
@@ -331,7 +632,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "certgen failed\n");
     return 1;
   }
-  rc = argc > 1 && strcmp(argv[1], "stress") == 0 ? stress(dir) : basic(dir);
+  if (argc > 1 && strcmp(argv[1], "stress") == 0) {
+    rc = stress(dir);
+  } else {
+    memo_entries(dir);
+    rc = basic(dir);
+  }
   mbedtls_pk_free(&ca_key);
   certgen_rng_free(&rng);
   tu_rmtree(dir);
