@@ -35,26 +35,48 @@ static int checks;
 static certgen_rng rng;
 static mbedtls_pk_context ca_key;
 
+/* A leaf for key with serial, padded with newlines to pad bytes (0: none). */
+static void leaf_pem(mbedtls_pk_context *key, const char *name, unsigned long serial, char *pem,
+                     size_t size, size_t pad) {
+  char subject[64];
+  size_t l;
+  snprintf(subject, sizeof subject, "CN=%s", name);
+  if (certgen_cert(key, subject, &ca_key, "CN=hosts test CA", serial, "20200101000000",
+                   "20991231235959", 0, &rng, pem, size) != 0) {
+    fprintf(stderr, "certgen failed\n");
+    exit(1);
+  }
+  for (l = strlen(pem); l < pad && l + 1 < size; l++)
+    pem[l] = '\n', pem[l + 1] = '\0';
+}
+
+/* dir/name.crt (crt) and dir/name.key (key's PEM), written in place or
+ * renamed over (atomic). */
+static void put_pair(const char *dir, const char *name, mbedtls_pk_context *key, const char *crt,
+                     int atomic) {
+  static char pem[8192];
+  char file[64], *p;
+  void (*put)(const char *, const char *, int) = atomic ? tu_write_atomic : tu_write;
+  snprintf(file, sizeof file, "%s.crt", name);
+  put(p = tu_path(dir, file), crt, 0644);
+  free(p);
+  certgen_key_pem(key, pem, sizeof pem);
+  snprintf(file, sizeof file, "%s.key", name);
+  put(p = tu_path(dir, file), pem, 0600);
+  free(p);
+}
+
 /* dir/name.crt and dir/name.key: a leaf "CN=name" with serial. */
 static void make_leaf(const char *dir, const char *name, unsigned long serial) {
   mbedtls_pk_context key;
   static char pem[8192];
-  char subject[64], file[64], *p;
   mbedtls_pk_init(&key);
-  snprintf(subject, sizeof subject, "CN=%s", name);
-  if (certgen_key(&key, &rng) != 0 ||
-      certgen_cert(&key, subject, &ca_key, "CN=hosts test CA", serial, "20200101000000",
-                   "20991231235959", 0, &rng, pem, sizeof pem) != 0) {
+  if (certgen_key(&key, &rng) != 0) {
     fprintf(stderr, "certgen failed\n");
     exit(1);
   }
-  snprintf(file, sizeof file, "%s.crt", name);
-  tu_write(p = tu_path(dir, file), pem, 0644);
-  free(p);
-  certgen_key_pem(&key, pem, sizeof pem);
-  snprintf(file, sizeof file, "%s.key", name);
-  tu_write(p = tu_path(dir, file), pem, 0600);
-  free(p);
+  leaf_pem(&key, name, serial, pem, sizeof pem, 0);
+  put_pair(dir, name, &key, pem, 0);
   mbedtls_pk_free(&key);
 }
 
@@ -392,21 +414,6 @@ static int64_t wall_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A leaf for key with serial, padded with newlines to pad bytes (0: none). */
-static void leaf_pem(mbedtls_pk_context *key, const char *name, unsigned long serial, char *pem,
-                     size_t size, size_t pad) {
-  char subject[64];
-  size_t l;
-  snprintf(subject, sizeof subject, "CN=%s", name);
-  if (certgen_cert(key, subject, &ca_key, "CN=hosts test CA", serial, "20200101000000",
-                   "20991231235959", 0, &rng, pem, size) != 0) {
-    fprintf(stderr, "certgen failed\n");
-    exit(1);
-  }
-  for (l = strlen(pem); l < pad && l + 1 < size; l++)
-    pem[l] = '\n', pem[l + 1] = '\0';
-}
-
 #define MEMO_HOSTS 50
 
 static char *memo_hosts_text(int swapped) {
@@ -446,7 +453,6 @@ static void memo_entries(const char *top) {
   tu_server *srv;
   int64_t newest = 0;
   size_t i, pad;
-  struct stat st;
 
   counting = *hotssl__os_real();
   counting.file_open = count_open;
@@ -465,11 +471,7 @@ static void memo_entries(const char *top) {
   pad = strlen(pem) > strlen(pem3b) ? strlen(pem) : strlen(pem3b);
   leaf_pem(&key3, "h3", 0x103, pem, sizeof pem, pad);
   leaf_pem(&key3, "h3", 0x3B, pem3b, sizeof pem3b, pad);
-  tu_write(p = tu_path(dir, "h3.crt"), pem, 0644);
-  free(p);
-  certgen_key_pem(&key3, pem, sizeof pem);
-  tu_write(p = tu_path(dir, "h3.key"), pem, 0600);
-  free(p);
+  put_pair(dir, "h3", &key3, pem, 0);
   mbedtls_pk_free(&key3);
   {
     mbedtls_pk_context k2;
@@ -548,11 +550,7 @@ static void memo_entries(const char *top) {
     mbedtls_pk_init(&k7);
     C(certgen_key(&k7, &rng) == 0);
     leaf_pem(&k7, "h7", 0x7B, pem, sizeof pem, 0);
-    tu_write_atomic(p = tu_path(dir, "h7.crt"), pem, 0644);
-    free(p);
-    certgen_key_pem(&k7, pem, sizeof pem);
-    tu_write_atomic(p = tu_path(dir, "h7.key"), pem, 0600);
-    free(p);
+    put_pair(dir, "h7", &k7, pem, 1); /* rename-over */
     mbedtls_pk_free(&k7);
   }
   CE(counted_reload(m), 0);
@@ -573,19 +571,12 @@ static void memo_entries(const char *top) {
     C(fd >= 0 && pwrite(fd, pem3b, n, 0) == (ssize_t)n);
     if (fd >= 0)
       close(fd);
-    C(stat(p, &st) == 0);
     for (i = 0; i < m->memos.n; i++)
       if (strcmp(m->memos.v[i].path, p) == 0)
         mm = &m->memos.v[i];
     C(mm != NULL);
-    if (mm != NULL) {
-      mm->id.size = (uint64_t)st.st_size;
-      mm->id.ino = (uint64_t)st.st_ino;
-      mm->id.dev = (uint64_t)st.st_dev;
-      mm->id.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-      mm->id.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-      mm->seen_ns = mm->id.ctime_ns + 4000000; /* one 4 ms tick later */
-    }
+    if (mm != NULL)
+      tu_memo_racy(mm, p);
   }
   free(p);
   CE(counted_reload(m), 0);

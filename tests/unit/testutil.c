@@ -1,5 +1,6 @@
 /* Helpers for the C tests; see testutil.h. */
 #include "certgen.h"
+#include "internal.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -140,6 +141,20 @@ void tu_write_atomic(const char *path, const char *text, int mode) {
     exit(1);
   }
   free(tmp);
+}
+
+void tu_memo_racy(struct hotssl__file_memo *memo, const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    fprintf(stderr, "stat %s: %s\n", path, strerror(errno));
+    exit(1);
+  }
+  memo->id.size = (uint64_t)st.st_size;
+  memo->id.ino = (uint64_t)st.st_ino;
+  memo->id.dev = (uint64_t)st.st_dev;
+  memo->id.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+  memo->id.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+  memo->seen_ns = memo->id.ctime_ns + 4000000;
 }
 
 uint64_t tu_now_ms(void) {
