@@ -28,19 +28,6 @@
 #include "os/os.h"
 #include "winlib.h"
 
-static int start(const char *conf, hotssl_manager **m, char *err, size_t errlen) {
-  hotssl_config *cfg = NULL;
-  hotssl_manager_options mo = {0};
-  int r;
-  mo.log = wl_log;
-  *m = NULL;
-  err[0] = '\0';
-  if ((r = hotssl_config_create(&cfg)) == 0 && (r = hotssl_config_load_file(cfg, conf, err, errlen)) == 0)
-    r = hotssl_manager_create(m, cfg, &mo, err, errlen);
-  hotssl_config_destroy(cfg);
-  return r;
-}
-
 /* Does path's DACL read back protected, with no entry for Everyone? */
 static int dacl_round_trips(const char *path) {
   PSECURITY_DESCRIPTOR sd = NULL;
@@ -114,7 +101,7 @@ int main(void) {
 
   /* Everyone may read the key: refused at start, naming the file and group. */
   wl_create(pk, key, "(A;;FR;;;WD)");
-  r = start(conf, &m, err, sizeof err);
+  r = wl_manager_start(conf, &m, err, sizeof err);
   printf("Everyone:read -> %d: %s\n", r, err);
   WL_CHECK(r == HOTSSL_EKEYPERM);
   WL_CHECK(m == NULL);
@@ -122,7 +109,7 @@ int main(void) {
 
   /* Owner and SYSTEM only: accepted. */
   wl_create(pk, key, NULL);
-  r = start(conf, &m, err, sizeof err);
+  r = wl_manager_start(conf, &m, err, sizeof err);
   printf("owner+SYSTEM -> %d %s\n", r, err);
   WL_CHECK(r == 0 && m != NULL);
 
@@ -147,7 +134,7 @@ int main(void) {
   } else {
     WL_CHECK(wl_set_dacl(pk, -1) == 0);
     WL_CHECK(dacl_round_trips(pk));
-    r = start(conf, &m, err, sizeof err);
+    r = wl_manager_start(conf, &m, err, sizeof err);
     WL_CHECK(r == 0 && m != NULL);
     hotssl_manager_destroy(m);
     m = NULL;

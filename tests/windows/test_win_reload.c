@@ -17,23 +17,10 @@
 #include "serve.h"
 #include "winlib.h"
 
-typedef struct want {
-  hotssl_manager *m;
-  const char *subject;
-} want;
-
-static int serving(void *arg) {
-  want *w = arg;
-  hotssl_stats st;
-  return hotssl_manager_stats(w->m, &st) == 0 && strcmp(st.subject, w->subject) == 0;
-}
-
 int main(void) {
   char *dir = wl_mkdtemp(), *conf = wl_path(dir, "tls.conf"), *crt, *key, err[512];
   char *pc = wl_path(dir, "server.crt"), *pk = wl_path(dir, "server.key");
-  hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL;
-  hotssl_manager_options mo = {0};
   cli_watch *w = NULL;
   int r;
 
@@ -43,14 +30,7 @@ int main(void) {
   free(crt);
   free(key);
   wl_write(conf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
-  mo.log = wl_log;
-  r = hotssl_config_create(&cfg);
-  if (r == 0)
-    r = hotssl_config_load_file(cfg, conf, err, sizeof err);
-  if (r == 0)
-    r = hotssl_manager_create(&m, cfg, &mo, err, sizeof err);
-  hotssl_config_destroy(cfg);
-  if (r != 0) {
+  if ((r = wl_manager_start(conf, &m, err, sizeof err)) != 0) {
     fprintf(stderr, "manager: %s\n", err);
     WL_CHECK(r == 0);
     return wl_finish("test_win_reload");
@@ -59,7 +39,7 @@ int main(void) {
   for (int n = 2; n <= 3 && w != NULL; n++) {
     char cn[16], subject[24];
     hotssl_stats st;
-    want wt;
+    wl_want wt;
     snprintf(cn, sizeof cn, "gen%d", n);
     snprintf(subject, sizeof subject, "CN=%s", cn);
     WL_CHECK(wl_make_pair(cn, (unsigned long)n, &crt, &key) == 0);
@@ -70,7 +50,7 @@ int main(void) {
     hotssl_manager_request_reload(m); /* what Ctrl+Break's handler does */
     wt.m = m;
     wt.subject = subject;
-    WL_CHECK(wl_wait(serving, &wt, WL_DEADLINE_MS));
+    WL_CHECK(wl_wait(wl_serving, &wt, WL_DEADLINE_MS));
     WL_CHECK(hotssl_manager_stats(m, &st) == 0 && st.generation == (uint64_t)n && st.reloads_failed == 0);
     printf("request %d: %s served by the reload thread (generation %llu)\n", n - 1, subject,
            (unsigned long long)st.generation);

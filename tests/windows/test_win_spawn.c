@@ -134,9 +134,7 @@ static void round_trip(hotssl_manager *m, unsigned kind, HANDLE leak, const char
 
 int main(int argc, char **argv) {
   char *dir, *conf, *pc, *pk, *crt, *key, *crt2, *key2, err[600];
-  hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL;
-  hotssl_manager_options mo = {0};
   hotssl_stats st;
   SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
   HANDLE leak;
@@ -155,10 +153,7 @@ int main(int argc, char **argv) {
   wl_write(pc, crt);
   wl_write(pk, key);
   wl_write(conf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
-  mo.log = wl_log;
-  if ((r = hotssl_config_create(&cfg)) == 0 && (r = hotssl_config_load_file(cfg, conf, err, sizeof err)) == 0)
-    r = hotssl_manager_create(&m, cfg, &mo, err, sizeof err);
-  hotssl_config_destroy(cfg);
+  r = wl_manager_start(conf, &m, err, sizeof err);
   WL_CHECK(r == 0);
   if (r != 0) {
     fprintf(stderr, "manager: %s\n", err);

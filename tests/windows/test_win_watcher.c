@@ -23,23 +23,12 @@
 #include "hotssl/watcher.h"
 #include "winlib.h"
 
-typedef struct want {
-  hotssl_manager *m;
-  const char *subject;
-} want;
-
-static int serving(void *arg) {
-  want *w = arg;
-  hotssl_stats st;
-  return hotssl_manager_stats(w->m, &st) == 0 && strcmp(st.subject, w->subject) == 0;
-}
-
 static void rotate(hotssl_manager *m, hotssl_watcher *wt, const char *dir, int how, int n) {
   char cn[32], subject[40], *crt, *key;
   char *pc = wl_path(dir, "server.crt"), *pk = wl_path(dir, "server.key");
   static const char *names[] = {"rewrite in place", "rename over", "delete and recreate"};
   hotssl_stats before, after;
-  want w;
+  wl_want w;
   snprintf(cn, sizeof cn, "gen%d", n);
   snprintf(subject, sizeof subject, "CN=%s", cn);
   WL_CHECK(wl_make_pair(cn, (unsigned long)n, &crt, &key) == 0);
@@ -60,9 +49,9 @@ static void rotate(hotssl_manager *m, hotssl_watcher *wt, const char *dir, int h
   }
   w.m = m;
   w.subject = subject;
-  if (!wl_wait(serving, &w, WL_DEADLINE_MS))
+  if (!wl_wait(wl_serving, &w, WL_DEADLINE_MS))
     fprintf(stderr, "%s: %s not served within %d ms\n", names[how], subject, WL_DEADLINE_MS);
-  WL_CHECK(serving(&w));
+  WL_CHECK(wl_serving(&w));
   hotssl_manager_stats(m, &after);
   WL_CHECK(after.generation > before.generation);
   WL_CHECK(after.reloads_failed == 0);
@@ -79,9 +68,7 @@ static void rotate(hotssl_manager *m, hotssl_watcher *wt, const char *dir, int h
 int main(void) {
   char *dir = wl_mkdtemp(), *conf = wl_path(dir, "tls.conf"), *crt, *key, err[512];
   char *pc = wl_path(dir, "server.crt"), *pk = wl_path(dir, "server.key");
-  hotssl_config *cfg = NULL;
   hotssl_manager *m = NULL;
-  hotssl_manager_options mo = {0};
   hotssl_watcher *wt = NULL;
   hotssl_watcher_options wo = {HOTSSL_WATCHER_NOTIFY, 1};
   hotssl_stats st;
@@ -99,14 +86,7 @@ int main(void) {
   wl_write(conf, "ssl_cert_file = 'Server.CRT'\nssl_key_file = 'SERVER.key'\n"
                  "hotssl_debounce_ms = 150\nhotssl_retry_window_ms = 5000\n"
                  "hotssl_poll_interval_ms = 3600000\n");
-  mo.log = wl_log;
-  r = hotssl_config_create(&cfg);
-  if (r == 0)
-    r = hotssl_config_load_file(cfg, conf, err, sizeof err);
-  if (r == 0)
-    r = hotssl_manager_create(&m, cfg, &mo, err, sizeof err);
-  hotssl_config_destroy(cfg);
-  if (r != 0) {
+  if ((r = wl_manager_start(conf, &m, err, sizeof err)) != 0) {
     fprintf(stderr, "manager: %s\n", err);
     WL_CHECK(r == 0);
     return wl_finish("test_win_watcher");
@@ -121,7 +101,7 @@ int main(void) {
     /* A burst of 20 rewrites of the same content-changing file: debounce
      * turns it into about one reload, not twenty. */
     {
-      want w;
+      wl_want w;
       hotssl_manager_stats(m, &st);
       gen = st.generation;
       WL_CHECK(wl_make_pair("burst", 99, &crt, &key) == 0);
@@ -130,7 +110,7 @@ int main(void) {
         wl_write(pc, crt);
       w.m = m;
       w.subject = "CN=burst";
-      WL_CHECK(wl_wait(serving, &w, WL_DEADLINE_MS));
+      WL_CHECK(wl_wait(wl_serving, &w, WL_DEADLINE_MS));
       hotssl_manager_stats(m, &st);
       printf("burst of 20 rewrites: %llu reload(s)\n", (unsigned long long)(st.generation - gen));
       WL_CHECK(st.generation - gen >= 1 && st.generation - gen <= 3);

@@ -259,3 +259,22 @@ int wl_set_dacl(const char *path, int extra) {
   LocalFree(acl);
   return (int)err;
 }
+
+int wl_manager_start(const char *conf, hotssl_manager **m, char *err, size_t errlen) {
+  hotssl_config *cfg = NULL;
+  hotssl_manager_options mo = {0};
+  int r;
+  mo.log = wl_log;
+  *m = NULL;
+  err[0] = '\0';
+  if ((r = hotssl_config_create(&cfg)) == 0 && (r = hotssl_config_load_file(cfg, conf, err, errlen)) == 0)
+    r = hotssl_manager_create(m, cfg, &mo, err, errlen);
+  hotssl_config_destroy(cfg);
+  return r;
+}
+
+int wl_serving(void *arg) {
+  wl_want *w = arg;
+  hotssl_stats st;
+  return hotssl_manager_stats(w->m, &st) == 0 && strcmp(st.subject, w->subject) == 0;
+}

@@ -57,6 +57,17 @@ void wl_write_recreate(const char *path, const char *text);
  * (PEM, malloc'ed). 0 or an mbedTLS error. */
 int wl_make_pair(const char *cn, unsigned long serial, char **crt, char **key);
 
+/* A manager from the configuration file conf, logging through wl_log:
+ * 0, or the error code with err filled (*m is NULL then). */
+int wl_manager_start(const char *conf, hotssl_manager **m, char *err, size_t errlen);
+
+/* For wl_wait: is m serving a certificate whose subject is `subject`? */
+typedef struct wl_want {
+  hotssl_manager *m;
+  const char *subject;
+} wl_want;
+int wl_serving(void *want);
+
 /* Poll cond(arg) until true or the deadline; 1 when it became true. */
 int wl_wait(int (*cond)(void *), void *arg, unsigned deadline_ms);
 
