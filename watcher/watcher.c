@@ -284,17 +284,17 @@ static int dispatch(hotssl_watcher *w) {
   }
 
   now = hotssl__now_ms();
-  /* The mode again, at this time: an attempt above may have run past
-   * poll_until (a slow reload). The timeout below is computed from the same
-   * time, so either polling has ended and is logged as such here, or the
-   * wait ends at poll_until; before this, a reload that crossed poll_until
-   * left the mode at "polling" with no wake-up to end it. */
-  update_mode(w, now);
   /* Expiry warnings, repeated once a day while they hold. */
   if (now >= w->expiry_due) {
     w->expiry_due = now + (uint64_t)hotssl__manager_expiry_tick(w->m);
     now = hotssl__now_ms();
   }
+  /* The mode again, from the time the timeout below is computed from: the
+   * work above (a poll read, a reload) may have run past poll_until. Either
+   * polling has ended and is logged as such here, or the wait ends at
+   * poll_until; before, work that crossed poll_until left the mode at
+   * "polling" with no wake-up to end it. */
+  update_mode(w, now);
   t = min_timeout(t, ms_until(w->expiry_due, now));
   /* The backend may need read() again without its descriptor becoming
    * readable (its own timers): honour its timeout() as the ops promise. */
@@ -308,8 +308,6 @@ static int dispatch(hotssl_watcher *w) {
     t = min_timeout(t, hotssl__watch_poll_ops.timeout(w->poll_be, now));
     if (w->poll_until > now)
       t = min_timeout(t, ms_until(w->poll_until, now));
-  } else if (w->polling_logged) {
-    t = 0; /* polling ended since the mode was set (a slow expiry tick): say so now */
   }
   return t;
 }
