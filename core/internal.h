@@ -516,6 +516,11 @@ struct hotssl_manager {
   void *pool; /* apr pool for reload_lock */
   void *spawn_lock, *spawn_pool;
 
+  /* Counts replacements of cfg by other settings (reload_with, a prefork
+   * install): a watcher compares it at each turn and re-resolves its paths
+   * when it moved. Read without a lock. */
+  atomic_uint settings_changes;
+
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;
   char last_error[HOTSSL__ERRLEN];
@@ -538,11 +543,18 @@ void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
  * re-check (a publication from the hook forces a retry). */
 struct hotssl_prefork;
 void hotssl__prefork_set_copy_hook(struct hotssl_prefork *p, void (*fn)(void *), void *arg);
-/* hotssl_manager_reload with a choice: when final is 0 a failure is neither
+/* hotssl_manager_reload with a choice: with (may be NULL: the manager's
+ * settings) is what the build starts from (hotssl_manager_reload_with); it
+ * becomes the manager's configuration on 0 or HOTSSL_UNCHANGED, and then
+ * settings_changes counts up. When final is 0 a failure is neither
  * logged nor counted (the watcher retries inside its window and reports only
  * the last failure). errbuf gets the reason. */
-int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger,
-                              int final, char *errbuf, size_t errlen);
+int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
+                              hotssl_trigger trigger, int final, char *errbuf, size_t errlen);
+/* The options' build_hook (if any) on g's served configuration: 0, or
+ * HOTSSL_ECONFIG with "SSL build hook failed: <its text>" in errbuf. */
+int hotssl__manager_build_hook(const hotssl_manager_options *opts, hotssl_generation *g,
+                               uint64_t number, char *errbuf, size_t errlen);
 /* Absolute paths the watcher must watch (cert, key, CA, CRL file, CRL dir,
  * the configuration file), from the current configuration and, when it came
  * from a file, from that file as it is on disk now. malloc'ed array of

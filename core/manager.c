@@ -161,8 +161,21 @@ int hotssl_manager_create(hotssl_manager **out, const hotssl_config *cfg,
 
 void hotssl_manager_destroy(hotssl_manager *m) { free_manager(m); }
 
-int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int final,
-                              char *errbuf, size_t errlen) {
+int hotssl__manager_build_hook(const hotssl_manager_options *opts, hotssl_generation *g,
+                               uint64_t number, char *errbuf, size_t errlen) {
+  char why[HOTSSL__ERRLEN];
+  if (opts == NULL || opts->build_hook == NULL)
+    return 0;
+  why[0] = '\0';
+  if (opts->build_hook(opts->build_hook_userdata, &g->conf, number, why, sizeof why) == 0)
+    return 0;
+  why[sizeof why - 1] = '\0';
+  hotssl__fmt(errbuf, errlen, "SSL build hook failed: %s", why[0] != '\0' ? why : "(no reason given)");
+  return HOTSSL_ECONFIG;
+}
+
+int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
+                              hotssl_trigger trigger, int final, char *errbuf, size_t errlen) {
   hotssl_config *base = NULL, *cfg = NULL;
   hotssl__inputs in;
   hotssl_generation *cur, *g = NULL;
@@ -179,7 +192,8 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int fin
   hotssl__mutex_lock(m->reload_lock);
   cur = hotssl_generation_ref(atomic_load(&m->current));
   number = m->next_number;
-  r = hotssl__config_copy(&base, m->cfg);
+  /* reload_with: the new settings instead of the manager's own. */
+  r = hotssl__config_copy(&base, with != NULL ? with : m->cfg);
   hotssl__mutex_unlock(m->reload_lock);
   /* Long: no lock anyone else takes. */
   if (r != 0 || (r = hotssl__config_reread(base, &cfg, err, sizeof err)) != 0)
@@ -195,6 +209,10 @@ int hotssl__manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, int fin
     goto done;
   }
   r = hotssl__generation_build(&g, &in, cur, 1, number, &m->log, err, sizeof err);
+  if (r == 0 && (r = hotssl__manager_build_hook(&m->opts, g, number, err, sizeof err)) != 0) {
+    hotssl__generation_free(g);
+    g = NULL;
+  }
 done:
   if (have_inputs)
     hotssl__inputs_free(&in);
@@ -223,6 +241,12 @@ done:
     hotssl_config_destroy(m->cfg);
     m->cfg = cfg;
     cfg = NULL;
+    if (with != NULL) {
+      /* New settings: a watcher re-resolves its paths at its next turn;
+       * wake it (its loop, or the host's, waits on the wake-up). */
+      atomic_fetch_add(&m->settings_changes, 1);
+      hotssl__wakeup_signal(&m->wakeup);
+    }
   }
   if (r == 0) {
     m->succeeded++;
@@ -260,7 +284,14 @@ out:
 }
 
 int hotssl_manager_reload(hotssl_manager *m, hotssl_trigger trigger) {
-  return hotssl__manager_reload_ex(m, trigger, 1, NULL, 0);
+  return hotssl__manager_reload_ex(m, NULL, trigger, 1, NULL, 0);
+}
+
+int hotssl_manager_reload_with(hotssl_manager *m, const hotssl_config *cfg,
+                               hotssl_trigger trigger) {
+  if (m == NULL || cfg == NULL)
+    return HOTSSL_EINVAL;
+  return hotssl__manager_reload_ex(m, cfg, trigger, 1, NULL, 0);
 }
 
 void hotssl_manager_request_reload(hotssl_manager *m) {
@@ -460,6 +491,10 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
   hotssl__inputs_free(in);
   if (r != 0)
     goto fail;
+  if ((r = hotssl__manager_build_hook(&m->opts, g, number, err, sizeof err)) != 0) {
+    hotssl__generation_free(g);
+    goto fail;
+  }
   atomic_init(&m->current, g);
   m->next_number = number + 1;
   m->expiry_repeat_s = 86400;
@@ -507,6 +542,7 @@ void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_con
   if (cfg != NULL) {
     hotssl_config_destroy(m->cfg);
     m->cfg = cfg;
+    atomic_fetch_add(&m->settings_changes, 1);
   }
   if (g->number >= m->next_number)
     m->next_number = g->number + 1;

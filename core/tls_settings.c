@@ -244,3 +244,35 @@ int hotssl__psa_init(void) {
   return 0;
 #endif
 }
+
+/* ---- non-blocking writes (hotssl_ssl_write) ----
+ *
+ * mbedtls_ssl_write() puts at most one record's payload (the maximum
+ * fragment) into a record; when sending it stops with WANT_WRITE, the next
+ * call only flushes that record and returns the length it was given (capped
+ * at the maximum fragment), not the record's. *pending remembers the
+ * record's payload so the retry reports exactly that. */
+int hotssl_ssl_write(mbedtls_ssl_context *ssl, size_t *pending, const unsigned char *buf,
+                     size_t len) {
+  size_t n = len;
+  int ret;
+  if (ssl == NULL || pending == NULL || (buf == NULL && len > 0))
+    return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+  if (*pending != 0) {
+    if (len < *pending)
+      return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    n = *pending;
+  } else {
+    int max = mbedtls_ssl_get_max_out_record_payload(ssl);
+    if (max < 0)
+      return max;
+    if (n > (size_t)max)
+      n = (size_t)max;
+  }
+  ret = mbedtls_ssl_write(ssl, buf, n);
+  if (ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == MBEDTLS_ERR_SSL_WANT_READ)
+    *pending = n; /* mbedTLS may hold a record of n bytes: repeat with n */
+  else
+    *pending = 0;
+  return ret;
+}

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
@@ -111,6 +112,10 @@ static void offer(vacc *a, int err, int depth, const mbedtls_x509_crt *crt) {
 struct hotssl_client_verify {
   mbedtls_ssl_context *ssl; /* NULL: no alert to send (tests) */
   const hotssl_generation *g;
+  /* The generation whose certificate the connection is served: the bound
+   * one, or the ssl_sni entry the server name selected (rebind). Not
+   * cleared by reset (the verify callback resets at each verification). */
+  const hotssl_generation *served;
   int walk;    /* force the CRL walk (tests) */
   int fresh;   /* the next callback starts a new verification */
   vacc acc;
@@ -300,128 +305,304 @@ int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t
 
 /* ---- the per-connection callback and its record ---- */
 
-/* PostgreSQL's form of a name: "/SN=value" per attribute, the value printed
- * as OpenSSL's ASN1_STRING_print_ex with RFC 2253 escapes but raw UTF-8, then
- * kept to its last 71 characters and cleaned to ASCII (prepare_cert_name). */
+/* ---- names and serials as OpenSSL prints them ---- */
+
+/* Output with a fixed capacity; over: something did not fit. */
 typedef struct sbuf {
   char *p;
   size_t len, cap;
+  int over;
 } sbuf;
 
 static void put(sbuf *b, const char *s, size_t n) {
   size_t i;
-  for (i = 0; i < n && b->len + 1 < b->cap; i++)
+  for (i = 0; i < n; i++) {
+    if (b->len + 1 >= b->cap) {
+      b->over = 1;
+      break;
+    }
     b->p[b->len++] = s[i];
-  b->p[b->len] = '\0';
-}
-
-static void put_utf8(sbuf *b, unsigned long cp) {
-  char o[4];
-  size_t n;
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    n = 1;
-  } else if (cp < 0x800) {
-    o[0] = (char)(0xC0 | (cp >> 6));
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    n = 2;
-  } else if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    n = 3;
-  } else {
-    o[0] = (char)(0xF0 | ((cp >> 18) & 0x07));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    n = 4;
   }
-  put(b, o, n);
+  if (b->cap > 0)
+    b->p[b->len] = '\0';
 }
 
-static void put_value(sbuf *b, const mbedtls_x509_buf *v) {
-  char tmp[1024];
-  sbuf u = {tmp, 0, sizeof tmp};
-  size_t i, w = 1;
-  tmp[0] = '\0';
+static void put_hex(sbuf *b, unsigned c) {
+  char h[4];
+  snprintf(h, sizeof h, "%02X", c & 0xFFu);
+  put(b, h, 2);
+}
+
+static size_t utf8_enc(unsigned char *o, unsigned long cp) {
+  if (cp < 0x80) {
+    o[0] = (unsigned char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (unsigned char)(0xC0 | (cp >> 6));
+    o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (unsigned char)(0xE0 | (cp >> 12));
+    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (unsigned char)(0xF0 | ((cp >> 18) & 0x07));
+  o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* OpenSSL's short names of attribute types (OBJ_nid2sn), by dotted OID. */
+static const struct {
+  const char *oid, *sn;
+} attr_names[] = {
+    {"2.5.4.3", "CN"}, {"2.5.4.4", "SN"}, {"2.5.4.5", "serialNumber"}, {"2.5.4.6", "C"},
+    {"2.5.4.7", "L"}, {"2.5.4.8", "ST"}, {"2.5.4.9", "street"}, {"2.5.4.10", "O"},
+    {"2.5.4.11", "OU"}, {"2.5.4.12", "title"}, {"2.5.4.13", "description"},
+    {"2.5.4.14", "searchGuide"}, {"2.5.4.15", "businessCategory"},
+    {"2.5.4.16", "postalAddress"}, {"2.5.4.17", "postalCode"}, {"2.5.4.18", "postOfficeBox"},
+    {"2.5.4.19", "physicalDeliveryOfficeName"}, {"2.5.4.20", "telephoneNumber"},
+    {"2.5.4.21", "telexNumber"}, {"2.5.4.22", "teletexTerminalIdentifier"},
+    {"2.5.4.23", "facsimileTelephoneNumber"}, {"2.5.4.24", "x121Address"},
+    {"2.5.4.25", "internationaliSDNNumber"}, {"2.5.4.26", "registeredAddress"},
+    {"2.5.4.27", "destinationIndicator"}, {"2.5.4.28", "preferredDeliveryMethod"},
+    {"2.5.4.29", "presentationAddress"}, {"2.5.4.30", "supportedApplicationContext"},
+    {"2.5.4.31", "member"}, {"2.5.4.32", "owner"}, {"2.5.4.33", "roleOccupant"},
+    {"2.5.4.34", "seeAlso"}, {"2.5.4.35", "userPassword"}, {"2.5.4.41", "name"},
+    {"2.5.4.42", "GN"}, {"2.5.4.43", "initials"}, {"2.5.4.44", "generationQualifier"},
+    {"2.5.4.45", "x500UniqueIdentifier"}, {"2.5.4.46", "dnQualifier"},
+    {"2.5.4.47", "enhancedSearchGuide"}, {"2.5.4.48", "protocolInformation"},
+    {"2.5.4.49", "distinguishedName"}, {"2.5.4.50", "uniqueMember"},
+    {"2.5.4.51", "houseIdentifier"}, {"2.5.4.54", "dmdName"}, {"2.5.4.65", "pseudonym"},
+    {"2.5.4.72", "role"}, {"2.5.4.97", "organizationIdentifier"},
+    {"1.2.840.113549.1.9.1", "emailAddress"}, {"1.2.840.113549.1.9.2", "unstructuredName"},
+    {"1.2.840.113549.1.9.8", "unstructuredAddress"},
+    {"0.9.2342.19200300.100.1.1", "UID"}, {"0.9.2342.19200300.100.1.3", "mail"},
+    {"0.9.2342.19200300.100.1.25", "DC"},
+    {"1.3.6.1.4.1.311.60.2.1.1", "jurisdictionL"},
+    {"1.3.6.1.4.1.311.60.2.1.2", "jurisdictionST"},
+    {"1.3.6.1.4.1.311.60.2.1.3", "jurisdictionC"},
+};
+
+/* The attribute type's short name, else its dotted form in num (*known 0). */
+static const char *attr_name(const mbedtls_x509_buf *oid, char *num, size_t numlen, int *known) {
+  size_t i;
+  *known = 0;
+  if (mbedtls_oid_get_numeric_string(num, numlen, oid) < 0) {
+    hotssl__fmt(num, numlen, "?");
+    return num;
+  }
+  for (i = 0; i < sizeof attr_names / sizeof attr_names[0]; i++)
+    if (strcmp(attr_names[i].oid, num) == 0) {
+      *known = 1;
+      return attr_names[i].sn;
+    }
+  return num;
+}
+
+/* put_value flags: OpenSSL's ASN1_STRFLGS_ESC_MSB, and DUMP_ALL (the value
+ * as "#" and the hex of its DER, XN_FLAG_DUMP_UNKNOWN_FIELDS). */
+#define VAL_ESC_MSB 1u
+#define VAL_DUMP 2u
+
+static void put_dump(sbuf *b, const mbedtls_x509_buf *v) {
+  size_t i, n = 0, l = v->len;
+  put(b, "#", 1);
+  put_hex(b, (unsigned)v->tag);
+  if (l < 0x80) {
+    put_hex(b, (unsigned)l);
+  } else {
+    for (; l > 0; l >>= 8)
+      n++;
+    put_hex(b, 0x80u | (unsigned)n);
+    while (n-- > 0)
+      put_hex(b, (unsigned)(v->len >> (8 * n)));
+  }
+  for (i = 0; i < v->len; i++)
+    put_hex(b, v->p[i]);
+}
+
+/*
+ * A value as OpenSSL's ASN1_STRING_print_ex with ASN1_STRFLGS_RFC2253 minus
+ * ESC_MSB, plus UTF8_CONVERT (PostgreSQL's X509_NAME_to_cstring); with
+ * VAL_ESC_MSB as XN_FLAG_RFC2253. The value as UTF-8 (a UTF8String as its
+ * bytes; BMP, Universal and the one-byte types converted), then RFC 2253
+ * escapes; a type that is no string: "#" and its DER.
+ */
+static void put_value(sbuf *b, const mbedtls_x509_buf *v, unsigned fl) {
+  unsigned char *u;
+  size_t i, w = 1, n = 0;
+  if (fl & VAL_DUMP) {
+    put_dump(b, v);
+    return;
+  }
   switch (v->tag) {
+  case MBEDTLS_ASN1_UTF8_STRING:
+    w = 1;
+    break;
   case MBEDTLS_ASN1_BMP_STRING:
     w = 2;
     break;
   case MBEDTLS_ASN1_UNIVERSAL_STRING:
     w = 4;
     break;
+  case 0x12: /* NumericString */
+  case MBEDTLS_ASN1_PRINTABLE_STRING:
   case MBEDTLS_ASN1_T61_STRING: /* Latin-1, as OpenSSL reads it */
+  case MBEDTLS_ASN1_IA5_STRING:
+  case MBEDTLS_ASN1_UTC_TIME:
+  case MBEDTLS_ASN1_GENERALIZED_TIME:
+  case 0x1A: /* VisibleString */
     w = 0;
     break;
-  case MBEDTLS_ASN1_UTF8_STRING:
-  case MBEDTLS_ASN1_PRINTABLE_STRING:
-  case MBEDTLS_ASN1_IA5_STRING:
-  case 0x1A: /* VisibleString */
-  case 0x12: /* NumericString */
-    break;
-  default: { /* not a string: "#" and the hex of its DER */
-    char h[8];
-    put(b, "#", 1);
-    snprintf(h, sizeof h, "%02X%02X", (unsigned)v->tag & 0xFF, (unsigned)v->len & 0xFF);
-    put(b, h, 4);
-    for (i = 0; i < v->len; i++) {
-      snprintf(h, sizeof h, "%02X", v->p[i]);
-      put(b, h, 2);
-    }
+  default: /* not a string: "#" and the hex of its DER */
+    put_dump(b, v);
     return;
   }
+  if ((u = malloc(v->len * 2 + 4)) == NULL) {
+    b->over = 1;
+    return;
   }
   if (w == 1) {
-    put(&u, (const char *)v->p, v->len);
+    memcpy(u, v->p, v->len);
+    n = v->len;
   } else if (w == 0) {
     for (i = 0; i < v->len; i++)
-      put_utf8(&u, v->p[i]);
+      n += utf8_enc(u + n, v->p[i]);
   } else {
     for (i = 0; i + w <= v->len; i += w) {
       unsigned long cp = 0;
       size_t k;
       for (k = 0; k < w; k++)
         cp = cp << 8 | v->p[i + k];
-      put_utf8(&u, cp);
+      n += utf8_enc(u + n, cp > 0x10FFFF ? 0xFFFD : cp);
     }
   }
-  for (i = 0; i < u.len; i++) {
-    unsigned char c = (unsigned char)tmp[i];
-    char e[4];
-    if (c < 0x20) {
-      snprintf(e, sizeof e, "\\%02X", c);
-      put(b, e, 3);
+  for (i = 0; i < n; i++) {
+    unsigned char c = u[i];
+    if (c >= 0x80) {
+      if (fl & VAL_ESC_MSB) {
+        put(b, "\\", 1);
+        put_hex(b, c);
+      } else {
+        put(b, (const char *)&c, 1);
+      }
       continue;
     }
-    if (strchr(",+\"\\<>;", c) != NULL || (i == 0 && (c == '#' || c == ' ')) ||
-        (i + 1 == u.len && c == ' '))
+    if (c < 0x20 || c == 0x7F) {
+      put(b, "\\", 1);
+      put_hex(b, c);
+      continue;
+    }
+    if ((c != '\0' && strchr(",+\"\\<>;", c) != NULL) || (i == 0 && (c == '#' || c == ' ')) ||
+        (i + 1 == n && c == ' '))
       put(b, "\\", 1);
     put(b, (const char *)&c, 1);
   }
+  free(u);
 }
 
+/* X509_NAME_oneline's value: the bytes as they are, '/' and '+' escaped,
+ * bytes outside ' '..'~' as \xXX (a GeneralString of 4-byte characters
+ * that are all ASCII: their last bytes only). */
+static void put_oneline_value(sbuf *b, const mbedtls_x509_buf *v) {
+  int doit[4] = {1, 1, 1, 1};
+  size_t j;
+  if (v->tag == 0x1B && v->len % 4 == 0) { /* GeneralString */
+    int any[4] = {0, 0, 0, 0};
+    for (j = 0; j < v->len; j++)
+      if (v->p[j] != 0)
+        any[j & 3] = 1;
+    if (!(any[0] | any[1] | any[2]))
+      doit[0] = doit[1] = doit[2] = 0;
+  }
+  for (j = 0; j < v->len; j++) {
+    unsigned char c = v->p[j];
+    if (!doit[j & 3])
+      continue;
+    if (c < ' ' || c > '~') {
+      put(b, "\\x", 2);
+      put_hex(b, c);
+    } else {
+      if (c == '/' || c == '+')
+        put(b, "\\", 1);
+      put(b, (const char *)&c, 1);
+    }
+  }
+}
+
+/* A name in one of the public styles into b. */
+static int name_text(const mbedtls_x509_name *name, unsigned style, sbuf *b) {
+  const mbedtls_x509_name *n, **ents;
+  size_t *set, cnt = 0, i, cur = 0;
+  for (n = name; n != NULL; n = n->next)
+    if (n->oid.p != NULL)
+      cnt++;
+  if (cnt == 0)
+    return 0;
+  ents = malloc(cnt * sizeof *ents);
+  set = malloc(cnt * sizeof *set);
+  if (ents == NULL || set == NULL) {
+    free(ents);
+    free(set);
+    return HOTSSL_ENOMEM;
+  }
+  i = 0;
+  for (n = name; n != NULL; n = n->next) {
+    if (n->oid.p == NULL)
+      continue;
+    ents[i] = n;
+    set[i++] = cur;
+    if (!n->MBEDTLS_PRIVATE(next_merged)) /* the next one starts a new RDN */
+      cur++;
+  }
+  for (i = 0; i < cnt; i++) {
+    size_t k = style == HOTSSL_NAME_RFC2253 ? cnt - 1 - i : i;
+    char num[128];
+    int known;
+    const char *sn = attr_name(&ents[k]->oid, num, sizeof num, &known);
+    if (style == HOTSSL_NAME_RFC2253) {
+      if (i > 0)
+        put(b, set[k] == set[cnt - i] ? "+" : ",", 1);
+      put(b, sn, strlen(sn));
+      put(b, "=", 1);
+      put_value(b, &ents[k]->val, VAL_ESC_MSB | (known ? 0u : VAL_DUMP));
+    } else {
+      put(b, i > 0 && set[k] == set[k - 1] ? "+" : "/", 1);
+      put(b, sn, strlen(sn));
+      put(b, "=", 1);
+      put_oneline_value(b, &ents[k]->val);
+    }
+  }
+  free(ents);
+  free(set);
+  return 0;
+}
+
+/* PostgreSQL's form of a name (X509_NAME_to_cstring): "/SN=value" per
+ * attribute, the value by put_value with raw UTF-8, then kept to its last
+ * 71 characters and cleaned to ASCII (prepare_cert_name). */
 static void pg_name(char *out, size_t outlen, const mbedtls_x509_name *n) {
   char raw[2048];
-  sbuf b = {raw, 0, sizeof raw};
+  sbuf b = {raw, 0, sizeof raw, 0};
   const char *s;
   size_t i, o = 0;
   raw[0] = '\0';
   for (; n != NULL; n = n->next) {
-    const char *sn = NULL;
     char num[128];
+    int known;
+    const char *sn;
     if (n->oid.p == NULL)
       continue;
-    if (mbedtls_oid_get_attr_short_name(&n->oid, &sn) != 0 || sn == NULL) {
-      if (mbedtls_oid_get_numeric_string(num, sizeof num, &n->oid) < 0)
-        snprintf(num, sizeof num, "?");
-      sn = num;
-    }
+    sn = attr_name(&n->oid, num, sizeof num, &known);
     put(&b, "/", 1);
     put(&b, sn, strlen(sn));
     put(&b, "=", 1);
-    put_value(&b, &n->val);
+    put_value(&b, &n->val, 0);
   }
   s = raw;
   if (b.len > 71) { /* PostgreSQL keeps the end: the most specific part */
@@ -439,17 +620,18 @@ static void pg_name(char *out, size_t outlen, const mbedtls_x509_name *n) {
     out[o < outlen ? o : outlen - 1] = '\0';
 }
 
-/* A serial as a decimal number (OpenSSL's BN_bn2dec). */
-static void serial_dec(char *out, size_t outlen, const mbedtls_x509_buf *s) {
-  unsigned char n[64];
-  char d[200];
-  size_t len = s->len, i, nd = 0, k;
+/* A serial (DER INTEGER contents) as OpenSSL prints it: decimal as
+ * BN_bn2dec, or hex as i2a_ASN1_INTEGER ("-" and the magnitude when
+ * negative, upper case, two digits per byte, "00" for zero). */
+static int serial_text(const mbedtls_x509_buf *s, unsigned style, sbuf *b) {
+  unsigned char *n;
+  char *d;
+  size_t len = s->len, i, start = 0, nd = 0;
   int neg = len > 0 && (s->p[0] & 0x80);
-  if (len > sizeof n || outlen == 0) {
-    hotssl__fmt(out, outlen, "unknown");
-    return;
-  }
-  memcpy(n, s->p, len);
+  if ((n = malloc(len + 1)) == NULL)
+    return HOTSSL_ENOMEM;
+  if (len > 0)
+    memcpy(n, s->p, len);
   if (neg) { /* two's complement */
     int carry = 1;
     for (i = len; i-- > 0;) {
@@ -458,25 +640,84 @@ static void serial_dec(char *out, size_t outlen, const mbedtls_x509_buf *s) {
       carry = v >> 8;
     }
   }
+  while (start < len && n[start] == 0)
+    start++;
+  if (neg)
+    put(b, "-", 1);
+  if (style == HOTSSL_SERIAL_HEX) {
+    if (start == len)
+      put(b, "00", 2);
+    for (i = start; i < len; i++)
+      put_hex(b, n[i]);
+    free(n);
+    return 0;
+  }
+  if ((d = malloc((len - start) * 3 + 2)) == NULL) {
+    free(n);
+    return HOTSSL_ENOMEM;
+  }
   for (;;) {
     unsigned rem = 0;
     int zero = 1;
-    for (i = 0; i < len; i++) {
+    for (i = start; i < len; i++) {
       unsigned cur = rem << 8 | n[i];
       n[i] = (unsigned char)(cur / 10);
       rem = cur % 10;
       zero &= n[i] == 0;
     }
     d[nd++] = (char)('0' + rem);
-    if (zero || nd + 2 >= sizeof d)
+    if (zero)
       break;
   }
-  k = 0;
-  if (neg)
-    out[k++] = '-';
-  while (nd > 0 && k + 1 < outlen)
-    out[k++] = d[--nd];
-  out[k] = '\0';
+  while (nd > 0)
+    put(b, &d[--nd], 1);
+  free(d);
+  free(n);
+  return 0;
+}
+
+/* A serial in decimal for PostgreSQL's log line. */
+static void serial_dec(char *out, size_t outlen, const mbedtls_x509_buf *s) {
+  sbuf b = {out, 0, outlen, 0};
+  if (outlen == 0)
+    return;
+  out[0] = '\0';
+  if (serial_text(s, HOTSSL_SERIAL_DEC, &b) != 0 || b.over)
+    hotssl__fmt(out, outlen, "unknown");
+}
+
+int hotssl_cert_name(const struct mbedtls_x509_crt *crt, unsigned which, unsigned style,
+                     char *buf, size_t len) {
+  sbuf b = {buf, 0, len, 0};
+  int r;
+  if (buf == NULL || len == 0)
+    return HOTSSL_EINVAL;
+  buf[0] = '\0';
+  if (crt == NULL || which > HOTSSL_CERT_ISSUER || style > HOTSSL_NAME_ONELINE)
+    return HOTSSL_EINVAL;
+  r = name_text(which == HOTSSL_CERT_SUBJECT ? &crt->subject : &crt->issuer, style, &b);
+  if (r == 0 && b.over)
+    r = HOTSSL_ENOMEM;
+  if (r != 0)
+    buf[0] = '\0';
+  return r;
+}
+
+int hotssl_cert_serial(const struct mbedtls_x509_crt *crt, unsigned style, char *buf,
+                       size_t len) {
+  sbuf b = {buf, 0, len, 0};
+  int r;
+  if (buf == NULL || len == 0)
+    return HOTSSL_EINVAL;
+  buf[0] = '\0';
+  if (crt == NULL || style > HOTSSL_SERIAL_HEX)
+    return HOTSSL_EINVAL;
+  r = serial_text(&crt->serial, style, &b);
+  if (r == 0 && b.over)
+    r = HOTSSL_ENOMEM;
+  if (r != 0)
+    buf[0] = '\0';
+  return r;
 }
 
 static void record(hotssl_client_verify *v, const vacc *a) {
@@ -573,6 +814,7 @@ int hotssl_client_verify_bind(mbedtls_ssl_context *ssl, const hotssl_generation 
     return HOTSSL_EINVAL;
   v->ssl = ssl;
   v->g = g;
+  v->served = g;
   v->walk = 0;
   v->fresh = 1;
   reset(v);
@@ -595,7 +837,53 @@ int hotssl__verify_rebind(mbedtls_ssl_context *ssl, const hotssl_generation *g) 
     return 0;
   v = ssl->MBEDTLS_PRIVATE(p_vrfy);
   v->g = g;
+  v->served = g;
   return 1;
+}
+
+int hotssl_client_verify_served_cert(const hotssl_client_verify *v, const unsigned char **der,
+                                     size_t *len) {
+  const mbedtls_x509_crt *c;
+  if (der != NULL)
+    *der = NULL;
+  if (len != NULL)
+    *len = 0;
+  if (v == NULL || der == NULL || len == NULL || v->served == NULL || v->served->cert == NULL)
+    return HOTSSL_EINVAL;
+  c = &v->served->cert->u.crt;
+  *der = c->raw.p;
+  *len = c->raw.len;
+  return 0;
+}
+
+/* RFC 5929 tls-server-end-point, as PostgreSQL's be_tls_get_certificate_hash:
+ * the signature's hash, SHA-256 for MD5 and SHA-1; no single hash (PSS,
+ * EdDSA): not supported. */
+int hotssl_client_verify_server_end_point(const hotssl_client_verify *v, unsigned char *out,
+                                          size_t outsize, size_t *outlen) {
+  const mbedtls_x509_crt *c;
+  const mbedtls_md_info_t *info;
+  mbedtls_md_type_t md;
+  size_t n;
+  if (outlen != NULL)
+    *outlen = 0;
+  if (v == NULL || out == NULL || outlen == NULL || v->served == NULL || v->served->cert == NULL)
+    return HOTSSL_EINVAL;
+  c = &v->served->cert->u.crt;
+  if (c->MBEDTLS_PRIVATE(sig_pk) == MBEDTLS_PK_RSASSA_PSS)
+    return HOTSSL_ENOTSUP;
+  md = c->MBEDTLS_PRIVATE(sig_md);
+  if (md == MBEDTLS_MD_MD5 || md == MBEDTLS_MD_SHA1)
+    md = MBEDTLS_MD_SHA256;
+  if (md == MBEDTLS_MD_NONE || (info = mbedtls_md_info_from_type(md)) == NULL)
+    return HOTSSL_ENOTSUP;
+  n = mbedtls_md_get_size(info);
+  if (outsize < n)
+    return HOTSSL_EINVAL;
+  if (mbedtls_md(info, c->raw.p, c->raw.len, out) != 0)
+    return HOTSSL_ETLS;
+  *outlen = n;
+  return 0;
 }
 
 void hotssl_client_verify_finish(mbedtls_ssl_context *ssl, int ret, hotssl_client_verify *v) {

@@ -56,6 +56,7 @@ struct hotssl_watcher {
   uint64_t window_end, next_retry;
   unsigned backoff;
   uint64_t expiry_due; /* next hotssl__manager_expiry_tick (monotonic ms) */
+  unsigned settings_seen; /* m->settings_changes at the last resync */
 
   int own_thread;
   apr_pool_t *pool;
@@ -167,6 +168,8 @@ static int resync(hotssl_watcher *w) {
   size_t i;
   int r, incomplete;
 
+  /* Read before the paths: a change after this is seen at the next turn. */
+  w->settings_seen = atomic_load(&w->m->settings_changes);
   load_settings(w);
   if ((set = calloc(1, sizeof *set)) == NULL)
     return HOTSSL_ENOMEM;
@@ -207,7 +210,7 @@ static void attempt(hotssl_watcher *w) {
   resync(w);
   now = hotssl__now_ms();
   final = now >= w->window_end;
-  r = hotssl__manager_reload_ex(w->m, HOTSSL_TRIGGER_FILE, final, err, sizeof err);
+  r = hotssl__manager_reload_ex(w->m, NULL, HOTSSL_TRIGGER_FILE, final, err, sizeof err);
   now = hotssl__now_ms();
   if (r < 0 && !final) {
     w->backoff = w->backoff == 0 ? RETRY_FIRST_MS
@@ -259,6 +262,10 @@ static int dispatch(hotssl_watcher *w) {
     unsigned span = w->poll_interval_ms * LOST_POLL_ROUNDS;
     w->poll_until = now + (span < 5000u ? 5000u : span);
   }
+  /* The manager took other settings (hotssl_manager_reload_with): follow
+   * their paths. */
+  if (atomic_load(&w->m->settings_changes) != w->settings_seen)
+    flags |= HOTSSL__WATCH_RESYNC;
   if ((flags & HOTSSL__WATCH_RESYNC) || ((flags & HOTSSL__WATCH_TICK) && w->degraded))
     resync(w);
   else

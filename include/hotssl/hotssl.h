@@ -43,6 +43,7 @@ extern "C" {
 
 struct mbedtls_ssl_config;
 struct mbedtls_ssl_context;
+struct mbedtls_x509_crt;
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -207,6 +208,39 @@ typedef struct hotssl_manager_options {
    * 0, HOTSSL_UNCHANGED or a negative code. Same thread rules as log. */
   void (*on_reload)(void *userdata, int result, uint64_t generation);
   void *on_reload_userdata;
+  /*
+   * Build hook, like PostgreSQL's openssl_tls_init_hook: called once for
+   * every generation this manager builds (hotssl_manager_create, reload,
+   * reload_with, hotssl_manager_create_from_snapshot, hotssl_backend_open,
+   * and hotssl_prefork_check in a worker, on the worker's own copy) with
+   * the generation's served (top-level) mbedtls_ssl_config, after hotssl
+   * configured it and before anyone can acquire it. The host adds what
+   * hotssl does not set: ALPN (mbedtls_ssl_conf_alpn_protocols), its own
+   * callbacks, debug output. generation is the number the generation is
+   * built under. With ssl_sni only the served configuration is passed
+   * (the hosts file entries lend it their certificates during the
+   * handshake; settings made here apply to every connection).
+   *
+   * Lifetime: mbedTLS keeps pointers, not copies. Whatever the host hands
+   * to conf (the ALPN protocol list and its strings, callback contexts)
+   * must outlive the generation, i.e. until its last
+   * hotssl_generation_release(), possibly after hotssl_manager_destroy();
+   * static storage is the simple choice.
+   *
+   * Return 0 to accept. Nonzero fails that build: hotssl_manager_create
+   * (and the other start paths) fails with HOTSSL_ECONFIG and the message
+   * "SSL build hook failed: <errbuf>"; a reload fails the same way (the
+   * last good generation keeps serving, the reload log line and
+   * hotssl_stats.last_error carry the message). errbuf (errlen bytes,
+   * already "") takes the host's reason.
+   *
+   * Thread rules: called from whichever thread builds (the host's, or the
+   * watcher's thread), one build at a time per manager; must not call back
+   * into the same manager. NULL: no hook.
+   */
+  int (*build_hook)(void *userdata, struct mbedtls_ssl_config *conf, uint64_t generation,
+                    char *errbuf, size_t errlen);
+  void *build_hook_userdata;
 } hotssl_manager_options;
 
 /*
@@ -245,6 +279,28 @@ HOTSSL_EXTERN void hotssl_manager_destroy(hotssl_manager *m); /* NULL ok */
  */
 HOTSSL_EXTERN int hotssl_manager_reload(hotssl_manager *m,
                                         hotssl_trigger trigger);
+
+/*
+ * Reload with new settings: like hotssl_manager_reload, but the build
+ * starts from cfg (copied; re-read from its file if it came from one, as a
+ * reload re-reads the manager's) instead of the manager's current settings.
+ * The same generation numbering, reuse of unchanged files and parsed
+ * objects, passphrase rules (those of cfg: ssl_passphrase_command and
+ * ..._supports_reload as cfg sets them), all-or-nothing publication, return
+ * values and single log line as hotssl_manager_reload.
+ *
+ * On 0 or HOTSSL_UNCHANGED, cfg becomes the manager's settings: later
+ * reloads, snapshots and an attached watcher (both modes) use it; the
+ * watcher re-resolves its paths at its next turn, for which the manager's
+ * wake-up descriptor is signalled (a host loop without a watcher sees one
+ * spurious wake-up: hotssl_manager_dispatch then returns HOTSSL_UNCHANGED).
+ * On failure (a negative code) the manager keeps its settings and its
+ * current generation. Errors: HOTSSL_EINVAL (m or cfg NULL), else as
+ * hotssl_manager_reload. Thread rules as hotssl_manager_reload; cfg is only
+ * read during the call.
+ */
+HOTSSL_EXTERN int hotssl_manager_reload_with(hotssl_manager *m, const hotssl_config *cfg,
+                                             hotssl_trigger trigger);
 
 /*
  * Async-signal-safe: may be called from a signal handler (e.g. SIGHUP). Only
@@ -364,6 +420,98 @@ HOTSSL_EXTERN const char *hotssl_client_verify_reason(const hotssl_client_verify
  */
 HOTSSL_EXTERN int hotssl_client_verify_lines(const hotssl_client_verify *v, char *line1,
                                              size_t len1, char *line2, size_t len2);
+
+/*
+ * The certificate a bound connection was served, for SCRAM channel binding
+ * (RFC 5929 tls-server-end-point), after a successful
+ * mbedtls_ssl_handshake() of a connection bound with
+ * hotssl_client_verify_bind() (whatever ssl_client_cert is). With ssl_sni,
+ * the certificate of the hosts file entry the server name selected; without
+ * a server name the one served to such connections. (Before the handshake
+ * it is the bound generation's own certificate.)
+ *
+ * hotssl_client_verify_served_cert: *der / *len get the leaf certificate's
+ * DER, owned by the generation: valid while the generation bound to the
+ * connection is held. HOTSSL_EINVAL when an argument is NULL or v was never
+ * bound.
+ *
+ * hotssl_client_verify_server_end_point: the tls-server-end-point hash of
+ * that DER, as PostgreSQL's be_tls_get_certificate_hash computes it: with
+ * the hash algorithm of the certificate's signature, SHA-256 when that is
+ * MD5 or SHA-1. out gets the hash (64 bytes always suffice), *outlen its
+ * length. HOTSSL_EINVAL when out is too small, an argument is NULL or v
+ * was never bound; HOTSSL_ENOTSUP when the signature algorithm has no
+ * single hash (RSASSA-PSS, as PostgreSQL; Ed25519); HOTSSL_ETLS when
+ * hashing failed. Same thread rules as the rest of hotssl_client_verify.
+ */
+HOTSSL_EXTERN int hotssl_client_verify_served_cert(const hotssl_client_verify *v,
+                                                   const unsigned char **der, size_t *len);
+HOTSSL_EXTERN int hotssl_client_verify_server_end_point(const hotssl_client_verify *v,
+                                                        unsigned char *out, size_t outsize,
+                                                        size_t *outlen);
+
+/* ------------------------------------------------------------------------ */
+/* Certificate names and serials                                             */
+/* ------------------------------------------------------------------------ */
+
+#define HOTSSL_CERT_SUBJECT 0u
+#define HOTSSL_CERT_ISSUER 1u
+/* As `openssl x509 -nameopt RFC2253 -subject` / X509_NAME_print_ex with
+ * XN_FLAG_RFC2253: RDNs in reverse order, ',' between RDNs, '+' inside a
+ * multi-valued RDN, RFC 2253 escaping, bytes >= 0x80 (of the value as
+ * UTF-8) as \XX, attribute types OpenSSL does not name as dotted OID=#hex
+ * of the value's DER. */
+#define HOTSSL_NAME_RFC2253 0u
+/* As X509_NAME_oneline() (`openssl x509 -nameopt compat -subject`):
+ * "/C=US/CN=x" in forward order, '+' before the later attributes of a
+ * multi-valued RDN, '/' and '+' in values escaped with '\', the value's
+ * bytes outside ' '..'~' as \xXX. */
+#define HOTSSL_NAME_ONELINE 1u
+#define HOTSSL_SERIAL_DEC 0u /* as BN_bn2dec (PostgreSQL's ssl_client_serial) */
+#define HOTSSL_SERIAL_HEX 1u /* as `openssl x509 -serial`: upper case, even digits */
+
+/*
+ * The subject or issuer (which) of crt as text in the given style, with
+ * OpenSSL's short attribute names (CN, C, L, ST, O, OU, emailAddress, DC,
+ * serialNumber, UID, ...). Returns 0, HOTSSL_EINVAL (a NULL argument, len
+ * 0, unknown which or style) or HOTSSL_ENOMEM when the text does not fit
+ * in len bytes (buf then holds ""). Any thread; crt is only read.
+ */
+HOTSSL_EXTERN int hotssl_cert_name(const struct mbedtls_x509_crt *crt, unsigned which,
+                                   unsigned style, char *buf, size_t len);
+/* The serial number of crt in decimal (any length; "-" when negative) or
+ * hex. Returns as hotssl_cert_name. */
+HOTSSL_EXTERN int hotssl_cert_serial(const struct mbedtls_x509_crt *crt, unsigned style,
+                                     char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Non-blocking writes                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * mbedtls_ssl_write() for a host that may come back with more bytes.
+ * After MBEDTLS_ERR_SSL_WANT_WRITE mbedTLS holds an encrypted record and
+ * requires the call to be repeated with the same buffer and length; a host
+ * like PostgreSQL (secure_write after a would-block) retries with its
+ * unsent bytes still at the start of its buffer but possibly MORE of them,
+ * and mbedTLS would then report the longer length as written although the
+ * held record carries fewer bytes: the rest is lost.
+ *
+ * Embedding contract: *pending is per-connection state owned by the
+ * caller, 0 initially (and after mbedtls_ssl_session_reset()). Pass the
+ * unsent bytes at buf: after a WANT_WRITE (or WANT_READ) they must start
+ * with the bytes of the previous call. While *pending != 0 (the payload
+ * length of the record mbedTLS holds) the call writes exactly *pending
+ * bytes, whatever len is (len must be >= *pending, else
+ * MBEDTLS_ERR_SSL_BAD_INPUT_DATA). Returns what mbedtls_ssl_write
+ * returns: the number of bytes taken (<= len; fewer than len when a record
+ * is full: call again for the rest) or a negative mbedTLS code
+ * (MBEDTLS_ERR_SSL_WANT_WRITE / _WANT_READ: wait and retry). *pending is
+ * cleared on success and on any other error. One thread per connection,
+ * as mbedtls_ssl_write.
+ */
+HOTSSL_EXTERN int hotssl_ssl_write(struct mbedtls_ssl_context *ssl, size_t *pending,
+                                   const unsigned char *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Observability                                                             */

@@ -331,6 +331,10 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
   r = hotssl__snapshot_build(buf, len, cur, &wm->log, &g, &cfg, err, sizeof err);
   hotssl_generation_release(cur);
   hotssl__snapshot_bytes_free(buf, cap);
+  if (r == 0 && (r = hotssl__manager_build_hook(&wm->opts, g, g->number, err, sizeof err)) != 0) {
+    hotssl__generation_free(g);
+    hotssl_config_destroy(cfg);
+  }
   if (r != 0) {
     hotssl__logf(&wm->log, HOTSSL_LOG_WARNING,
                  "SSL configuration was not updated from the parent's snapshot (generation %llu): %s",
