@@ -20,38 +20,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-
 #include <hotssl/hotssl.h>
 #include <hotssl/platform.h>
+
+#include "example_common.h"
 
 static volatile sig_atomic_t stop;
 static hotssl_manager *mgr;
 
 static void on_hup(int s) { (void)s; hotssl_manager_request_reload(mgr); }
 static void on_term(int s) { (void)s; stop = 1; }
-
-static void logline(void *ud, hotssl_log_level lv, const char *msg) {
-  (void)ud;
-  fprintf(stderr, "prefork[%ld] %s: %s\n", (long)getpid(), hotssl_log_level_name(lv), msg);
-}
-
-static void serve(hotssl_generation *g, int fd) {
-  mbedtls_ssl_context ssl;
-  mbedtls_net_context net = {fd};
-  unsigned char buf[4096];
-  int n;
-  mbedtls_ssl_init(&ssl);
-  if (mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g)) == 0) {
-    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
-    if (mbedtls_ssl_handshake(&ssl) == 0)
-      while ((n = mbedtls_ssl_read(&ssl, buf, sizeof buf)) > 0)
-        if (mbedtls_ssl_write(&ssl, buf, (size_t)n) < 0)
-          break;
-  }
-  mbedtls_ssl_free(&ssl);
-}
 
 static void worker(hotssl_prefork *pf, int lfd) {
   struct sigaction sa = {0};
@@ -71,7 +49,7 @@ static void worker(hotssl_prefork *pf, int lfd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     hotssl_prefork_check(pf, mgr); /* cheap unless the parent reloaded */
     g = hotssl_manager_acquire(mgr);
-    serve(g, fd);
+    example_tls_echo(g, fd);
     hotssl_generation_release(g);
     close(fd);
   }
@@ -92,7 +70,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s CONF [WORKERS]\n", argv[0]);
     return 2;
   }
-  mo.log = logline;
+  mo.log = example_log;
+  mo.log_userdata = (void *)"prefork";
   if (hotssl_config_create(&cfg) != 0 || hotssl_config_load_file(cfg, argv[1], err, sizeof err) != 0 ||
       hotssl_manager_create(&mgr, cfg, &mo, err, sizeof err) != 0) {
     fprintf(stderr, "could not start: %s\n", err);

@@ -18,11 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-
 #include <hotssl/hotssl.h>
 #include <hotssl/platform.h>
+
+#include "example_common.h"
 
 static volatile sig_atomic_t stop;
 static hotssl_manager *mgr;
@@ -30,38 +29,22 @@ static hotssl_manager *mgr;
 static void on_hup(int s) { (void)s; hotssl_manager_request_reload(mgr); }
 static void on_term(int s) { (void)s; stop = 1; }
 
-static void logline(void *ud, hotssl_log_level lv, const char *msg) {
-  (void)ud;
-  fprintf(stderr, "spawn[%ld] %s: %s\n", (long)getpid(), hotssl_log_level_name(lv), msg);
-}
-
 /* The backend: build our own generation, serve one connection. */
 static int backend(const char *handoff) {
   hotssl_manager_options mo = {0};
   hotssl_manager *m;
   hotssl_generation *g;
-  mbedtls_ssl_context ssl;
-  mbedtls_net_context net;
-  unsigned char buf[4096];
   char err[512];
-  int fd, n;
-  mo.log = logline;
+  int fd;
+  mo.log = example_log;
+  mo.log_userdata = (void *)"spawn";
   if (hotssl_backend_open(handoff, &fd, &m, &mo, err, sizeof err) != 0) {
     if (fd >= 0)
       close(fd); /* no TLS in this backend: the error is logged */
     return 1;
   }
   g = hotssl_manager_acquire(m);
-  net.fd = fd;
-  mbedtls_ssl_init(&ssl);
-  if (mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g)) == 0) {
-    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
-    if (mbedtls_ssl_handshake(&ssl) == 0)
-      while ((n = mbedtls_ssl_read(&ssl, buf, sizeof buf)) > 0)
-        if (mbedtls_ssl_write(&ssl, buf, (size_t)n) < 0)
-          break;
-  }
-  mbedtls_ssl_free(&ssl);
+  example_tls_echo(g, fd);
   hotssl_generation_release(g);
   hotssl_manager_destroy(m);
   close(fd);
@@ -93,7 +76,8 @@ int main(int argc, char **argv) {
   if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) <= 0)
     return 1;
   exe[n] = '\0';
-  mo.log = logline;
+  mo.log = example_log;
+  mo.log_userdata = (void *)"spawn";
   if (hotssl_config_create(&cfg) != 0 || hotssl_config_load_file(cfg, argv[1], err, sizeof err) != 0 ||
       hotssl_manager_create(&mgr, cfg, &mo, err, sizeof err) != 0) {
     fprintf(stderr, "could not start: %s\n", err);

@@ -1,0 +1,18 @@
+/*
+ * What the POSIX example servers share: their log line and the TLS echo a
+ * connection gets (prefork worker, spawned or host-started backend).
+ */
+#ifndef HOTSSL_EXAMPLE_COMMON_H
+#define HOTSSL_EXAMPLE_COMMON_H
+
+#include <hotssl/hotssl.h>
+
+/* hotssl_manager_options.log: "TAG[pid] LEVEL: msg" on stderr; ud is the
+ * tag (a const char *). */
+void example_log(void *ud, hotssl_log_level lv, const char *msg);
+
+/* One connection: handshake with g's configuration, then echo until the
+ * client closes. Does not close fd. */
+void example_tls_echo(hotssl_generation *g, int fd);
+
+#endif
