@@ -32,6 +32,9 @@ case $LOCK_TIMEOUT in ''|*[!0-9]*) echo "deps.sh: HOTSSL_APT_LOCK_TIMEOUT must b
 APT="apt-get -o DPkg::Lock::Timeout=$LOCK_TIMEOUT"
 
 PKGS="build-essential clang cmake pkg-config libmbedtls-dev libapr1-dev openssl curl python3 valgrind git util-linux procps bzip2 xz-utils patch"
+# integrations/postgresql: PostgreSQL's build (libpq stays on OpenSSL) and its
+# TAP tests (IPC::Run), ccache for its three trees
+PKGS="$PKGS libssl-dev libipc-run-perl ccache"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -13,10 +13,23 @@
 #   7. compatibility: default build against the system's mbedTLS 2.28, every test
 #   8. Windows: .ci/windows cross-builds with mingw-w64 and runs the Windows tests under Wine
 #   9. mutation check (tools/mutants.sh): every listed mutation must be caught
+#  10. PostgreSQL on hotssl (integrations/postgresql/run.sh --baseline): stock,
+#      fork and EXEC_BACKEND builds of PostgreSQL 15, src/test/ssl plus
+#      hotssl's reload test in each
+# Each part prints how long it took ("=== NAME: N s ===").
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+T_START=$(date +%s)
+T_PART=$T_START
+took() { # name: seconds since the previous part
+  now=$(date +%s)
+  echo "=== $1: $((now - T_PART)) s (total $((now - T_START)) s) ==="
+  T_PART=$now
+}
+
 sh tools/deps.sh
+took "deps"
 JOBS=$(nproc)
 status=0
 
@@ -36,13 +49,17 @@ run_suite() { # name, cmake args, ctest args
 
 # Each suite in a subshell, so its environment does not leak into the next.
 (run_suite default "-DCMAKE_BUILD_TYPE=RelWithDebInfo") || status=1
+took "default"
 (export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
  run_suite asan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=address" -LE "valgrind|soak") || status=1
+took "asan"
 (export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
  run_suite tsan "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_SANITIZE=thread" -L "concurrency|watcher|platform" -LE valgrind) || status=1
+took "tsan"
 
 (export CC=clang
  run_suite fuzz "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_BUILD_FUZZERS=ON -DHOTSSL_BUILD_TESTS=OFF -DHOTSSL_BUILD_CLI=OFF -DHOTSSL_BUILD_EXAMPLES=OFF" -L fuzz) || status=1
+took "fuzz"
 
 # ---- issue 11: mutation check (each critical check mutated in a scratch copy; ~3 min) ----
 echo "=== mutants ==="
@@ -51,6 +68,7 @@ if ! sh tools/mutants.sh; then
   status=1
 fi
 # ---- end of the mutation check ----
+took "mutants"
 
 echo "=== fresh clone: README set-up command ==="
 clone=$(mktemp -d /tmp/hotssl-clone-XXXXXX)
@@ -69,6 +87,7 @@ else
   status=1
 fi
 rm -rf "$clone"
+took "fresh clone"
 
 # ---- bare clone: Release -Werror build and the default tests (issue 12) ----
 echo "=== bare clone: Release -Werror build, tests on the generated test data ==="
@@ -90,6 +109,7 @@ else
 fi
 rm -rf "$clone"
 # ---- end of the bare-clone block ----
+took "bare clone"
 
 # ---- mbedTLS 2.28 compatibility (issue 8): one default-build run on the
 # system's mbedTLS (Debian 12's 2.28), every test; version-dependent
@@ -102,6 +122,7 @@ else
   status=1
 fi
 # ---- end of the mbedTLS 2.28 block ----
+took "compat-mbedtls228"
 
 # ---- Windows: mingw-w64 cross-build, tests under Wine (.ci/windows; issue 9) ----
 echo "=== windows ==="
@@ -112,5 +133,18 @@ else
   status=1
 fi
 # ---- end of the Windows block ----
+took "windows"
+# ---- PostgreSQL on hotssl (integrations/postgresql): PostgreSQL's own
+# src/test/ssl against stock, fork and EXEC_BACKEND builds, plus the reload
+# test; fails on any failed check or on a skip expected-skips does not list ----
+echo "=== postgresql ==="
+if sh integrations/postgresql/run.sh --baseline; then
+  echo "=== postgresql: passed ==="
+else
+  echo "=== postgresql: FAILED ==="
+  status=1
+fi
+took "postgresql"
+# ---- end of the PostgreSQL block ----
 [ $status -eq 0 ] && echo "ALL SUITES PASSED" || echo "SOME SUITES FAILED"
 exit $status

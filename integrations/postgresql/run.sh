@@ -138,18 +138,50 @@ if [ $build_only = 1 ]; then
 fi
 
 # ---- 4. tests ----
+# PostgreSQL refuses to run as root: as root (CI), the tests run as an
+# unprivileged user (created once, no home, no shell). They run from a staging
+# folder under /tmp that the user can reach (a checkout under /root would not
+# be), holding what `make installcheck` uses: the installed tree (PostgreSQL
+# is relocatable), src/test/perl, src/test/ssl and pg_regress.
+TEST_USER=hotssl-pgtest
+if [ "$(id -u)" = 0 ]; then
+  id -u "$TEST_USER" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TEST_USER"
+  as_user() { runuser -u "$TEST_USER" -- "$@"; }
+else
+  as_user() { "$@"; }
+fi
 status=0
 for t in $trees; do
   src=$B/$t/src
-  step "$t: src/test/ssl (make installcheck)"
-  if (cd "$src/src/test/ssl" && make installcheck PROVE_FLAGS="--timer" >"$B/$t/prove.log" 2>&1); then
+  step "$t: src/test/ssl (prove, as make installcheck runs it)"
+  stage=$(mktemp -d /tmp/hotssl-pgtest-XXXXXX)
+  mkdir -p "$stage/src/test/regress"
+  cp -a "$B/$t/install" "$stage/install"
+  cp -a "$src/src/test/perl" "$src/src/test/ssl" "$stage/src/test/"
+  cp -a "$src/src/test/regress/pg_regress" "$stage/src/test/regress/"
+  rm -rf "$stage/src/test/ssl/tmp_check"
+  mkdir -p "$stage/src/test/ssl/tmp_check"
+  chmod 755 "$stage"
+  [ "$(id -u)" = 0 ] && chown -R "$TEST_USER" "$stage"
+  server=""
+  [ "$t" != stock ] && server=hotssl
+  if (cd "$stage/src/test/ssl" && as_user env TESTDIR="$stage/src/test/ssl" \
+        PATH="$stage/install/bin:$stage/src/test/ssl:$PATH" PGPORT=65432 \
+        top_builddir="$stage" PG_REGRESS="$stage/src/test/regress/pg_regress" \
+        with_ssl=openssl PG_TEST_SSL_SERVER=$server \
+        prove -I ../../../src/test/perl/ -I . --timer t/*.pl >"$B/$t/prove.log" 2>&1); then
     :
   else
     status=1
   fi
+  rm -rf "$B/$t/test-logs"
+  cp -a "$stage/src/test/ssl/tmp_check/log" "$B/$t/test-logs"
+  rm -rf "$stage"
   # prove's own lines: one per file, Files=/Tests=, Result:
   grep -E '^\[|^t/|^Files=|^Result:|^Test Summary|Failed|^  Non-zero' "$B/$t/prove.log" || tail -30 "$B/$t/prove.log"
 done
 step "tests done"
 python3 "$HERE/summarize.py" "$HERE/expected-skips" "$B" $trees || status=1
+step "total"
 exit $status

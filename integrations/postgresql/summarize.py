@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Pass counts of src/test/ssl per test file per tree, from the TAP lines
-that PostgreSQL's harness copies into tmp_check/log/regress_log_*.
+that PostgreSQL's harness copies into its regress_log_* files (run.sh keeps
+them in BUILD_DIR/TREE/test-logs).
 
     summarize.py EXPECTED_SKIPS BUILD_DIR TREE...
 
@@ -13,8 +14,10 @@ import os
 import re
 import sys
 
-TAP = re.compile(r'^(not )?ok (\d+)\b(.*)$')
-PLAN = re.compile(r'^1\.\.(\d+)')
+# The harness stamps each line: "[12:49:10.287](3.148s) ok 1 - ...".
+STAMP = r'^(?:\[[^\]]*\]\([^)]*\) )?'
+TAP = re.compile(STAMP + r'(not )?ok (\d+)\b(.*)$')
+PLAN = re.compile(STAMP + r'1\.\.(\d+)')
 
 
 def read_expected(path):
@@ -61,7 +64,7 @@ def main():
     build, trees = sys.argv[2], sys.argv[3:]
     results, files, bad = {}, set(), []
     for t in trees:
-        logs = glob.glob(os.path.join(build, t, 'src/src/test/ssl/tmp_check/log/regress_log_*'))
+        logs = glob.glob(os.path.join(build, t, 'test-logs', 'regress_log_*'))
         if not logs:
             bad.append(f'{t}: no test logs (did the tests run?)')
         for log in logs:
