@@ -263,9 +263,10 @@ static int dispatch(hotssl_watcher *w) {
     w->poll_until = now + (span < 5000u ? 5000u : span);
   }
   /* The manager took other settings (hotssl_manager_reload_with): follow
-   * their paths. */
+   * their paths, and reload once as after an event: a file changed between
+   * that build and this re-resolution raised no event we could see. */
   if (atomic_load(&w->m->settings_changes) != w->settings_seen)
-    flags |= HOTSSL__WATCH_RESYNC;
+    flags |= HOTSSL__WATCH_RESYNC | HOTSSL__WATCH_CHANGED;
   if ((flags & HOTSSL__WATCH_RESYNC) || ((flags & HOTSSL__WATCH_TICK) && w->degraded))
     resync(w);
   else
