@@ -327,6 +327,13 @@ init_from_snapshot(void)
 		off += (size_t) n;
 	}
 	close(fd);
+
+	/*
+	 * Test hook (t/100_hotssl_reload.pl): damaged bytes must cost this
+	 * backend its TLS and nothing else.
+	 */
+	if (off == len && getenv("HOTSSL_PG_TEST_DAMAGE_SNAPSHOT") != NULL)
+		buf[len / 2] ^= 0x5a;
 	r = off == len ? hotssl_manager_create_from_snapshot(&manager, buf, len, &o,
 														 err, sizeof err)
 		: HOTSSL_EFILE;

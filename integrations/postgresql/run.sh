@@ -17,6 +17,7 @@
 # 4. unless --build-only: src/test/ssl (plus t/*.pl of this folder in the
 #    hotssl trees) with `make installcheck`, prove's own output kept, then one
 #    table of pass counts per test file per tree.
+# PROVE_TESTS (e.g. t/100_hotssl_reload.pl) runs only those files.
 # Fails when a check fails, when a hotssl tree skips a check that
 # expected-skips does not list, or skips more than it lists.
 set -eu
@@ -170,7 +171,7 @@ for t in $trees; do
         PATH="$stage/install/bin:$stage/src/test/ssl:$PATH" PGPORT=65432 \
         top_builddir="$stage" PG_REGRESS="$stage/src/test/regress/pg_regress" \
         with_ssl=openssl PG_TEST_SSL_SERVER=$server \
-        prove -I ../../../src/test/perl/ -I . --timer t/*.pl >"$B/$t/prove.log" 2>&1); then
+        prove -I ../../../src/test/perl/ -I . --timer ${PROVE_TESTS:-t/*.pl} >"$B/$t/prove.log" 2>&1); then
     :
   else
     status=1

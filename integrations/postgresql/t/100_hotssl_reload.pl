@@ -93,6 +93,12 @@ sub wait_for_log
 	return 0;
 }
 
+sub wait_for_log_now
+{
+	my ($node, $re) = @_;
+	return slurp_file($node->logfile) =~ $re;
+}
+
 sub install_pair
 {
 	my ($node, $name, $cert, $key) = @_;
@@ -151,7 +157,7 @@ $node->connect_ok("$tcp user=scramuser password=pass sslmode=require channel_bin
 my ($sin, $sout, $serr) = ('', '', '');
 my $timer = IPC::Run::timeout($deadline_s);
 my $session = IPC::Run::start(
-	[ 'psql', '-XAtq', '-d', "$tcp user=postgres sslmode=require" ],
+	[ 'psql', '-XAtq', '-d', "$tcp sslmode=require" ],
 	'<', \$sin, '>', \$sout, '2>', \$serr, $timer);
 $sin .= "SELECT 'before:' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n";
 ok(pump_until($session, $timer, \$sout, qr/before:t/), 'a session is open over TLS');
@@ -233,7 +239,7 @@ $node->restart;
 is(served_serial($node), $A,
 	'encrypted key, supports_reload = off: served'
 	  . ($exec_backend ? ' by an exec\'d backend (stock: no SSL)' : ''));
-$node->connect_ok("$tcp user=postgres sslmode=require",
+$node->connect_ok("$tcp sslmode=require",
 	'encrypted key, supports_reload = off: libpq connects over TLS');
 $node->connect_ok("$tcp user=scramuser password=pass sslmode=require channel_binding=require",
 	'encrypted key: SCRAM with channel_binding=require');
@@ -243,8 +249,34 @@ $offset = -s $node->logfile;
 $node->reload;
 ok(wait_for_log($node, qr/SSL configuration (unchanged|reloaded)/, $offset),
 	'pg_ctl reload with the encrypted key unchanged');
-$node->connect_ok("$tcp user=postgres sslmode=require",
+$node->connect_ok("$tcp sslmode=require",
 	'encrypted key: still served after pg_ctl reload');
 
+# 5. EXEC_BACKEND: a backend that cannot build its context has no SSL; the
+# postmaster and every other backend are unaffected. (Fork build: children
+# inherit the context and never rebuild it, so the damage changes nothing.)
+$node->stop;
+{
+	local $ENV{HOTSSL_PG_TEST_DAMAGE_SNAPSHOT} = '1';
+	$node->start;
+}
+if ($exec_backend)
+{
+	$node->connect_fails(
+		"$tcp sslmode=require",
+		'EXEC_BACKEND: damaged snapshot: that backend answers without SSL',
+		expected_stderr => qr/server does not support SSL/);
+	ok( wait_for_log(
+			$node,
+			qr/could not build the SSL configuration from the postmaster's snapshot/),
+		'EXEC_BACKEND: damaged snapshot: the backend logs why');
+}
+else
+{
+	$node->connect_ok("$tcp sslmode=require",
+		'fork: the damage hook has no effect (children inherit the context)');
+	ok(!wait_for_log_now($node, qr/postmaster's snapshot/),
+		'fork: no backend built from a snapshot');
+}
 $node->stop;
 done_testing();
