@@ -15,8 +15,9 @@
 #      exec   CPPFLAGS=-DEXEC_BACKEND: each backend is exec'd, as on Windows
 #      stock  (--baseline) unmodified PostgreSQL, OpenSSL server
 # 4. unless --build-only: src/test/ssl (plus t/*.pl of this folder in the
-#    hotssl trees) with `make installcheck`, prove's own output kept, then one
-#    table of pass counts per test file per tree.
+#    hotssl trees) as `make installcheck` runs it, prove's own output kept;
+#    demo.sh on each hotssl tree; then one table of pass counts per test
+#    file per tree.
 # PROVE_TESTS (e.g. t/100_hotssl_reload.pl) runs only those files.
 # Fails when a check fails, when a hotssl tree skips a check that
 # expected-skips does not list, or skips more than it lists.
@@ -183,6 +184,13 @@ for t in $trees; do
   grep -E '^\[|^t/|^Files=|^Result:|^Test Summary|Failed|^  Non-zero' "$B/$t/prove.log" || tail -30 "$B/$t/prove.log"
 done
 step "tests done"
+# The README's walk-through, on each hotssl tree
+for t in $trees; do
+  [ "$t" = stock ] && continue
+  step "$t: demo.sh (initdb, pg_ctl start, rotation without reload)"
+  sh "$HERE/demo.sh" "$t" >"$B/$t/demo.log" 2>&1 || { cat "$B/$t/demo.log"; status=1; }
+  grep -E '^# demo OK|^SSL configuration' "$B/$t/demo.log" || true
+done
 python3 "$HERE/summarize.py" "$HERE/expected-skips" "$B" $trees || status=1
 step "total"
 exit $status
