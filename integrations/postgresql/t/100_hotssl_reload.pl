@@ -10,7 +10,7 @@
 #  - a mismatched key keeps the last good pair serving, and the log names
 #    the file;
 #  - ALTER SYSTEM + pg_reload_conf() switches to other files, and a bad new
-#    setting keeps the last good;
+#    setting keeps the last good; ssl = off at reload destroys the context;
 #  - a passphrase-protected key with ssl_passphrase_command_supports_reload =
 #    off serves in an EXEC_BACKEND build (stock: "server does not support
 #    SSL");
@@ -218,6 +218,19 @@ $offset = -s $node->logfile;
 }
 is(wait_for_serial($node, $A), $A,
 	'after ALTER SYSTEM, a rename-over of the new files is picked up without reload');
+
+# ssl = off at reload destroys the context, as in stock PostgreSQL; on again
+# builds it anew.
+$node->safe_psql('postgres', 'ALTER SYSTEM SET ssl = off');
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+is(wait_for_serial($node, ''), '', 'ssl = off at reload: no certificate is served');
+$node->connect_fails(
+	"$tcp sslmode=require",
+	'ssl = off at reload: the server does not support SSL',
+	expected_stderr => qr/server does not support SSL/);
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET ssl');
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+is(wait_for_serial($node, $A), $A, 'ssl = on again at reload: served again');
 
 $sout = '';
 $sin .= "SELECT 'still:' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n";
