@@ -324,26 +324,6 @@ syntax:
   return HOTSSL_ECONFIG;
 }
 
-char *hotssl__dir_of(const char *path) {
-  const char *slash = strrchr(path, '/');
-#ifdef _WIN32
-  const char *bs = strrchr(path, '\\');
-  if (bs != NULL && (slash == NULL || bs > slash))
-    slash = bs;
-#endif
-  char *d;
-  if (slash == NULL)
-    return hotssl__strdup(".");
-  if (slash == path)
-    return hotssl__strdup("/");
-  d = malloc((size_t)(slash - path) + 1);
-  if (d == NULL)
-    return NULL;
-  memcpy(d, path, (size_t)(slash - path));
-  d[slash - path] = '\0';
-  return d;
-}
-
 static int add_included(hotssl_config *cfg, const char *abs) {
   char **v;
   size_t i;

@@ -11,6 +11,7 @@
  * (the manager, under its reload lock) decides whether it is fatal (start) or
  * logged (reload). A generation is immutable once built, except for its DRBG.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,9 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+#  include <psa/crypto.h>
+#endif
 
 #include "hosts.h"
 #include "internal.h"
@@ -907,6 +911,55 @@ static void set_versions(mbedtls_ssl_config *conf, int min_minor, int max_minor)
   mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, min_minor);
   mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, max_minor);
 #endif
+}
+
+/* TLS 1.3 (mbedTLS 3.x) draws its ECDHE key shares from PSA's one global
+ * random generator, not from the generation's DRBG. 3.6.6 reseeds it by
+ * itself when it sees a new pid; reseed it explicitly too (the same
+ * personalization as the DRBG's), so a child never depends on that check.
+ * Versions of 3.x before 3.6.6 are refused at build time (core/internal.h). */
+static int reseed_psa(const char *pers, size_t n) {
+#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_PSA_CRYPTO_C) && !defined(MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG)
+  return psa_random_reseed((const uint8_t *)pers, n) == PSA_SUCCESS ? 0 : HOTSSL_ETLS;
+#else
+  (void)pers;
+  (void)n;
+  return 0;
+#endif
+}
+
+/* In a process that inherited g by fork (single-threaded right after it, or
+ * serialized by rng_lock in generation_random): the DRBG context is
+ * overwritten (zeroized first: the old state must not survive anywhere) and
+ * initialized anew, never reseeded, since reseeding would take its mutex,
+ * which fork may have copied locked by a thread that does not exist here.
+ * mbedtls_ctr_drbg_init creates a fresh mutex in place and the context owns
+ * no heap memory, so nothing leaks. It is then seeded from fresh OS entropy
+ * personalized with the process and parent ids, both clocks, the caller's
+ * fork count and the generation's number; the generation's
+ * mbedtls_ssl_config keeps pointing at the same DRBG. The fork calls
+ * (platform/posix/fork.c) call this too. */
+int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
+  int64_t rt = hotssl__wall_ns();
+  uint64_t mono = hotssl__mono_ns();
+  char pers[160];
+  int n;
+  n = snprintf(pers, sizeof pers,
+               "hotssl fork child pid=%ld ppid=%ld rt=%lld.%09ld mono=%llu.%09lu fork=%u gen=%llu",
+               hotssl__process_id(), hotssl__parent_process_id(), (long long)(rt / 1000000000),
+               (long)(rt % 1000000000), (unsigned long long)(mono / 1000000000u),
+               (unsigned long)(mono % 1000000000u), count, (unsigned long long)g->number);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= sizeof pers)
+    n = (int)sizeof pers - 1;
+  mbedtls_platform_zeroize(&g->drbg, sizeof g->drbg);
+  mbedtls_ctr_drbg_init(&g->drbg);
+  if (mbedtls_ctr_drbg_seed(&g->drbg, hotssl__os_entropy, NULL, (const unsigned char *)pers,
+                            (size_t)n) != 0)
+    return HOTSSL_ETLS;
+  atomic_store(&g->rng_pid, hotssl__process_id());
+  return reseed_psa(pers, (size_t)n);
 }
 
 /* The random source every handshake of g uses. A generation seeded in

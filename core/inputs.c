@@ -147,7 +147,7 @@ static int read_one(hotssl__blob *b, const char *path, const char *what, unsigne
     hotssl__fmt(errbuf, errlen, "%s \"%s\" %s", what, path, sub);
   else if (r != 0)
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": %s", what, path, sub);
-  else if (b->unread && memo != NULL) /* only a memo's identity lets a read be skipped */
+  else if (HOTSSL__BLOB_UNREAD(*b) && memo != NULL) /* only a memo's identity lets a read be skipped */
     memcpy(b->sha256, memo->sha256, 32);
   return r;
 }
@@ -157,7 +157,7 @@ static int reread(hotssl__blob *b, const char *what, unsigned flags, uint64_t ma
                   char *errbuf, size_t errlen) {
   char *path;
   int r;
-  if (!b->unread)
+  if (!HOTSSL__BLOB_UNREAD(*b))
     return 0;
   if ((path = hotssl__strdup(b->path)) == NULL)
     return HOTSSL_ENOMEM;

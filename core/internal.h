@@ -1,6 +1,8 @@
 /*
- * Internal declarations shared by os/, core/, platform/ and watcher/. Never
- * installed. Names carry the hotssl__ prefix.
+ * Internal declarations of core/, shared with the layers above it
+ * (platform/, watcher/, cli/, tests); it includes the OS layer's interface
+ * (os/os.h), which knows nothing of this file. Never installed. Names carry
+ * the hotssl__ prefix.
  *
  * Data flows one way: hotssl__settings (parsed config) -> hotssl__inputs
  * (file bytes + metadata, read by the loader) -> hotssl__generation (mbedTLS
@@ -23,6 +25,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "hotssl/hotssl.h"
+#include "../os/os.h"
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 #  define HOTSSL__MBEDTLS3 1
@@ -44,32 +47,15 @@
 #  error "hotssl needs mbedTLS built with MBEDTLS_THREADING_C (and MBEDTLS_THREADING_PTHREAD on POSIX)"
 #endif
 
-/* The build may name the C99 format archetype (gnu_printf with mingw-w64,
- * where plain printf means the MSVC runtime's formats). */
-#ifndef HOTSSL__PRINTF_ARCHETYPE
-#  define HOTSSL__PRINTF_ARCHETYPE printf
-#endif
-#if defined(__GNUC__)
-#  define HOTSSL__PRINTF(a, b) __attribute__((format(HOTSSL__PRINTF_ARCHETYPE, a, b)))
-#else
-#  define HOTSSL__PRINTF(a, b)
-#endif
-
 #define HOTSSL__ERRLEN 512
 #define HOTSSL__DEFAULT_MAX_FILE_SIZE (10u * 1024u * 1024u)
 #define HOTSSL__MAX_CRL_DIR_FILES 4096
 
-/* ---- small utilities (core/util.c) ---- */
+/* ---- small utilities (core/util.c; the text and path helpers are the OS
+ * layer's, os/os.h) ---- */
 
-/* snprintf into a fixed buffer that never fails or overflows. */
-void hotssl__fmt(char *buf, size_t len, const char *fmt, ...) HOTSSL__PRINTF(3, 4);
-char *hotssl__strdup(const char *s); /* NULL-safe */
-/* Free and zeroize a secret string (NULL ok). */
-void hotssl__secret_free(char *s);
 /* "mbedTLS error text (-0x2700)" */
 void hotssl__mbedtls_err(char *buf, size_t len, int ret);
-/* Join base dir and path unless path is absolute; malloc'ed. */
-char *hotssl__path_join(const char *base, const char *path);
 void hotssl__sha256(const unsigned char *data, size_t len, unsigned char out[32]);
 /* mbedtls_x509_time as Unix seconds (UTC). */
 int64_t hotssl__x509_time_unix(const mbedtls_x509_time *t);
@@ -145,8 +131,6 @@ void hotssl__config_keep_crl_walk(hotssl_config *cfg);
 int hotssl__config_copy(hotssl_config **out, const hotssl_config *src);
 /* Value after defaults; never NULL. */
 const char *hotssl__config_value(const hotssl_config *cfg, int id);
-/* The folder of a file path ("." when it has none); malloc'ed. */
-char *hotssl__dir_of(const char *path);
 /* Re-read cfg->source_file into a fresh config (for reloads). */
 int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
                           char *errbuf, size_t errlen);
@@ -191,16 +175,7 @@ const char *hotssl__group_name(uint16_t id);
 /* psa_crypto_init() (mbedTLS 3.x), once per process; 0 or HOTSSL_ETLS. */
 int hotssl__psa_init(void);
 
-/* ---- OS layer: files, processes (os/) ---- */
-
-/* A file's identity as fstat gives it on the open descriptor: any write,
- * rename over, chmod or touch changes at least one field (ctime is set by
- * the kernel and cannot be set back), unless it happens within the same
- * timestamp tick as the fstat that recorded the identity. */
-typedef struct hotssl__file_id {
-  uint64_t dev, ino, size;
-  int64_t mtime_ns, ctime_ns;
-} hotssl__file_id;
+/* ---- files as the loader holds them (core/util.c, on os/os.h's read) ---- */
 
 typedef struct hotssl__blob {
   unsigned char *data; /* NUL-terminated (data[len] == 0); zeroized on free */
@@ -209,64 +184,27 @@ typedef struct hotssl__blob {
   hotssl__file_id id;  /* of the open descriptor */
   int64_t seen_ns;     /* wall clock just before the fstat that gave id */
   unsigned char sha256[32]; /* of the content (read, or known unchanged) */
-  int unread;          /* data is NULL: same identity as skip_if (below) */
   int der_list;        /* data holds (u32 big-endian length | DER certificate)
                         * repeated: a snapshot's chain or CA set */
 } hotssl__blob;
 
-#define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
-#define HOTSSL__READ_MISSING_OK 2 /* a missing file is no error: out->data NULL */
-
-/* Open once, check the open descriptor (regular file, size limit, key
- * permissions), read from that descriptor and hash what was read. Never
- * blocks on a FIFO. When skip_if is given and the descriptor's identity
- * equals it, nothing is read: out->unread is set, out->data stays NULL and
- * out->sha256 is left for the caller to fill. */
+/* hotssl__os_file_read (os/os.h) into b, and the hash of what was read.
+ * path is kept (a copy) when the file exists. When skip_if is given and the
+ * descriptor's identity equals it, nothing is read: b->data stays NULL and
+ * b->sha256 is left for the caller to fill (HOTSSL__BLOB_UNREAD). */
 int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
                       const hotssl__file_id *skip_if, hotssl__blob *out, char *errbuf,
                       size_t errlen);
-/* Identity of an open APR file, and the wall clock, in nanoseconds
- * (os/posix/fileid.c). */
-struct apr_file_t;
-int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id);
-int64_t hotssl__wall_ns(void);
-/* Fill out with len bytes from the OS's CSPRNG; 0 or -1. The signature of
- * a CTR-DRBG entropy callback (os/posix/random.c). */
-int hotssl__os_entropy(void *unused, unsigned char *out, size_t len);
 void hotssl__blob_free(hotssl__blob *b);
 /* Sorted list of names in dir that look like OpenSSL hashed CRL names
- * (xxxxxxxx.rN). malloc'ed array of malloc'ed strings. */
+ * (xxxxxxxx.rN), at most HOTSSL__MAX_CRL_DIR_FILES. malloc'ed array of
+ * malloc'ed strings. */
 int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
                          char *errbuf, size_t errlen);
 /* The same for an include_dir: names ending in ".conf", not starting with
  * a dot. */
 int hotssl__conf_dir_list(const char *dir, char ***names, size_t *count,
                           char *errbuf, size_t errlen);
-/* 1 when path does not exist (ENOENT), else 0. */
-int hotssl__path_missing(const char *path);
-/* Run cmd through the shell, return the first line of its stdout (secret,
- * free with hotssl__secret_free). Non-zero exit is an error. spawn_lock (a
- * hotssl__mutex, may be NULL) is held while the process is created. */
-int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *spawn_lock,
-                                   char **out, char *errbuf, size_t errlen);
-/* Absolute form of path (relative to the current directory); malloc'ed. */
-char *hotssl__path_absolute(const char *path);
-/* Monotonic milliseconds. */
-uint64_t hotssl__now_ms(void);
-/* CPU time of the calling thread, microseconds (os/posix/clock.c). */
-uint64_t hotssl__thread_cpu_us(void);
-/* The current process's id (os/posix/process.c, os/win32/process.c). */
-long hotssl__process_id(void);
-void hotssl__yield(void);
-
-/* Self-pipe used by request_reload (async-signal-safe write). */
-typedef struct hotssl__wakeup {
-  int rfd, wfd;
-} hotssl__wakeup;
-int hotssl__wakeup_open(hotssl__wakeup *w);
-void hotssl__wakeup_close(hotssl__wakeup *w);
-void hotssl__wakeup_signal(hotssl__wakeup *w); /* async-signal-safe */
-void hotssl__wakeup_drain(hotssl__wakeup *w);
 
 /* ---- inputs: the bytes of one configuration (core/inputs.c) ---- */
 
@@ -344,8 +282,12 @@ int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
                               char *errbuf, size_t errlen);
 int hotssl__inputs_settle(hotssl__inputs *in, const hotssl_generation *cur, char *errbuf,
                           size_t errlen);
+/* A blob with a path but no data is one the loader did not read: its
+ * identity matched a trusted memo, whose hash it carries. Every other blob
+ * that names a file holds its bytes. */
+#define HOTSSL__BLOB_UNREAD(b) ((b).data == NULL && (b).path != NULL)
 /* 1 if b holds a file (read, or unread and known), 0 if none is configured. */
-#define HOTSSL__BLOB_SET(b) ((b).data != NULL || (b).unread)
+#define HOTSSL__BLOB_SET(b) ((b).data != NULL || (b).path != NULL)
 void hotssl__inputs_free(hotssl__inputs *in);
 
 /* ---- generations (core/generation.c) ---- */
@@ -435,7 +377,8 @@ void hotssl__generation_free(hotssl_generation *g);
 /* Re-create g's DRBG in place from fresh entropy without touching the
  * inherited (possibly locked) mutexes, personalized with the process, the
  * clocks and count; records the current process id. Only for a process in
- * which the DRBG has not been re-created yet (platform/posix/fork.c). */
+ * which the DRBG has not been re-created yet (core/generation.c's random
+ * callback, platform/posix/fork.c's after-fork calls). */
 int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count);
 /* Time-dependent HOTSSL_WARN_* bits of g at now (Unix seconds): expired, not
  * yet valid, expiring within hotssl_expiry_warning_days, CRL next update
@@ -584,15 +527,5 @@ void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_con
 int hotssl__manager_expiry_tick(hotssl_manager *m);
 /* Tests: repeat every `seconds` instead of once a day. */
 void hotssl__manager_set_expiry_repeat(hotssl_manager *m, int64_t seconds);
-
-/* mutex (os/runtime.c) */
-int hotssl__mutex_create(void **mutex, void **pool);
-void hotssl__mutex_destroy(void *mutex, void *pool);
-void hotssl__mutex_lock(void *mutex);
-void hotssl__mutex_unlock(void *mutex);
-
-/* Process-wide runtime (APR) reference: create/destroy pair. */
-int hotssl__runtime_acquire(void);
-void hotssl__runtime_release(void);
 
 #endif /* HOTSSL_CORE_INTERNAL_H */

@@ -14,7 +14,6 @@
 #include <apr_file_io.h>
 #include <apr_thread_proc.h>
 
-#include "../core/internal.h"
 #include "os.h"
 
 static const hotssl__os_calls real_calls = {

@@ -1,11 +1,12 @@
 /*
- * Reading the TLS files, on APR: every file is opened once (non-blocking, so
- * a FIFO cannot hang us), checked with fstat on the open descriptor (regular
- * file, size limit, key-file permissions) and read from that descriptor, so
- * there is no check-then-open race; a file whose identity (os/posix/fileid.c)
- * the caller already knows is not read at all. Also lists hashed CRL
- * directories.
- * Called by core/ (loader) with no locks held; no state.
+ * Reading files, on APR: every file is opened once (non-blocking, so a FIFO
+ * cannot hang us), checked with fstat on the open descriptor (regular file,
+ * size limit, key-file permissions) and read from that descriptor, so there
+ * is no check-then-open race; a file whose identity (os/posix/fileid.c) the
+ * caller already knows is not read at all. The read gives bytes and
+ * identity; what they mean (hashes, memos) is the caller's. Also lists a
+ * directory's names that a caller's predicate accepts.
+ * Called by core/ (loader, configuration files) with no locks held; no state.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +16,17 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 
-#include <mbedtls/platform_util.h>
-
-#include "../core/internal.h"
+#include "hotssl/hotssl.h"
 #include "os.h"
 
-void hotssl__blob_free(hotssl__blob *b) {
-  if (b == NULL)
+void hotssl__os_file_free(hotssl__os_file *f) {
+  if (f == NULL)
     return;
-  if (b->data != NULL) {
-    mbedtls_platform_zeroize(b->data, b->len);
-    free(b->data);
+  if (f->data != NULL) {
+    hotssl__zeroize(f->data, f->len);
+    free(f->data);
   }
-  free(b->path);
-  memset(b, 0, sizeof *b);
+  memset(f, 0, sizeof *f);
 }
 
 static void apr_err(char *buf, size_t len, apr_status_t rv) {
@@ -59,9 +57,9 @@ static int id_equal(const hotssl__file_id *a, const hotssl__file_id *b) {
          a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
-int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
-                      const hotssl__file_id *skip_if, hotssl__blob *out, char *errbuf,
-                      size_t errlen) {
+int hotssl__os_file_read(const char *path, unsigned flags, uint64_t max_size,
+                         const hotssl__file_id *skip_if, hotssl__os_file *out, char *errbuf,
+                         size_t errlen) {
   apr_pool_t *pool = NULL;
   apr_file_t *f = NULL;
   apr_finfo_t fi;
@@ -113,12 +111,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     goto out;
   }
   if (skip_if != NULL && id_equal(skip_if, &out->id)) {
-    out->unread = 1;
-    if ((out->path = hotssl__strdup(path)) == NULL) {
-      hotssl__blob_free(out);
-      r = HOTSSL_ENOMEM;
-      goto out;
-    }
+    out->same = 1;
     r = 0;
     goto out;
   }
@@ -148,19 +141,13 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     goto out;
   }
   data[got] = '\0';
-  hotssl__sha256(data, got, out->sha256);
   out->data = data;
   out->len = got;
   data = NULL;
-  if ((out->path = hotssl__strdup(path)) == NULL) {
-    hotssl__blob_free(out);
-    r = HOTSSL_ENOMEM;
-    goto out;
-  }
   r = 0;
 out:
   if (data != NULL) {
-    mbedtls_platform_zeroize(data, got);
+    hotssl__zeroize(data, got);
     free(data);
   }
   if (f != NULL)
@@ -169,54 +156,12 @@ out:
   return r;
 }
 
-static int is_hashed_crl_name(const char *n) {
-  int i;
-  for (i = 0; i < 8; i++)
-    if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f')))
-      return 0;
-  if (n[8] != '.' || n[9] != 'r' || n[10] == '\0')
-    return 0;
-  for (i = 10; n[i] != '\0'; i++)
-    if (n[i] < '0' || n[i] > '9' || i > 14)
-      return 0;
-  return 1;
-}
-
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_conf_name(const char *n) {
-  size_t l = strlen(n);
-  return n[0] != '.' && l > 5 && strcmp(n + l - 5, ".conf") == 0;
-}
-
-static int dir_list(const char *dir, int (*accept)(const char *), char ***names, size_t *count,
-                    char *errbuf, size_t errlen);
-
-int hotssl__crl_dir_list(const char *dir, char ***names, size_t *count,
-                         char *errbuf, size_t errlen) {
-  return dir_list(dir, is_hashed_crl_name, names, count, errbuf, errlen);
-}
-
-int hotssl__conf_dir_list(const char *dir, char ***names, size_t *count,
-                          char *errbuf, size_t errlen) {
-  return dir_list(dir, is_conf_name, names, count, errbuf, errlen);
-}
-
-int hotssl__path_missing(const char *path) {
-  apr_pool_t *pool;
-  apr_finfo_t fi;
-  int missing;
-  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
-    return 0;
-  missing = APR_STATUS_IS_ENOENT(apr_stat(&fi, path, APR_FINFO_TYPE, pool));
-  apr_pool_destroy(pool);
-  return missing;
-}
-
-static int dir_list(const char *dir, int (*accept)(const char *), char ***names, size_t *count,
-                    char *errbuf, size_t errlen) {
+int hotssl__dir_list(const char *dir, int (*accept)(const char *name, void *ctx), void *ctx,
+                     size_t max, char ***names, size_t *count, char *errbuf, size_t errlen) {
   apr_pool_t *pool = NULL;
   apr_dir_t *d = NULL;
   apr_finfo_t fi;
@@ -236,11 +181,11 @@ static int dir_list(const char *dir, int (*accept)(const char *), char ***names,
     goto out;
   }
   while ((rv = apr_dir_read(&fi, APR_FINFO_NAME, d)) == APR_SUCCESS || rv == APR_INCOMPLETE) {
-    if (fi.name == NULL || !accept(fi.name))
+    if (fi.name == NULL || !accept(fi.name, ctx))
       continue;
-    if (n == HOTSSL__MAX_CRL_DIR_FILES) {
-      hotssl__fmt(errbuf, errlen, "too many files (limit %d)", HOTSSL__MAX_CRL_DIR_FILES);
-      r = HOTSSL_ECRL;
+    if (n == max) {
+      hotssl__fmt(errbuf, errlen, "too many files (limit %lu)", (unsigned long)max);
+      r = HOTSSL__DIR_TOO_MANY;
       goto out;
     }
     if (n == cap) {
@@ -276,18 +221,6 @@ out:
   }
   if (d != NULL)
     apr_dir_close(d);
-  apr_pool_destroy(pool);
-  return r;
-}
-
-char *hotssl__path_absolute(const char *path) {
-  apr_pool_t *pool;
-  char *merged = NULL, *r;
-  if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
-    return NULL;
-  if (apr_filepath_merge(&merged, NULL, path, APR_FILEPATH_NOTRELATIVE, pool) != APR_SUCCESS)
-    merged = (char *)path;
-  r = hotssl__strdup(merged);
   apr_pool_destroy(pool);
   return r;
 }

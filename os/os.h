@@ -1,13 +1,22 @@
 /*
- * Internal interface of the OS layer (os/) beyond what core/internal.h
- * declares. os/ is the layer *below* core/: files, the passphrase command,
- * mutexes, the wake-up pipe, the key-file protection check and the clock.
- * Portable parts on APR sit in os/ itself; the pieces whose implementation
- * differs per OS live in os/posix/ and os/win32/ (one definition per OS,
- * CMake picks the folder; no vtable).
+ * The OS layer's whole interface (os/), the bottom layer of hotssl: files
+ * (read with identity, directory listing, path syntax), the passphrase
+ * command, mutexes, the wake-up, the key-file protection check, clocks, the
+ * OS's random generator, and the small text helpers every layer uses. It
+ * depends on the C library, APR and system headers only; core/, platform/,
+ * watcher/ and cli/ build on it (core/internal.h includes it), never the
+ * other way round. Portable parts on APR sit in os/ itself; the pieces whose
+ * implementation differs per OS live in os/posix/ and os/win32/ (one
+ * definition per OS, CMake picks the folder; no vtable). Return codes are
+ * the public HOTSSL_E* values (include/hotssl/hotssl.h). Internal: never
+ * installed.
  */
 #ifndef HOTSSL_OS_H
 #define HOTSSL_OS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <apr_file_info.h>
 #include <apr_file_io.h>
@@ -15,6 +24,53 @@
 #ifdef _WIN32
 #include <wchar.h>
 #endif
+
+/* The build may name the C99 format archetype (gnu_printf with mingw-w64,
+ * where plain printf means the MSVC runtime's formats). */
+#ifndef HOTSSL__PRINTF_ARCHETYPE
+#  define HOTSSL__PRINTF_ARCHETYPE printf
+#endif
+#if defined(__GNUC__)
+#  define HOTSSL__PRINTF(a, b) __attribute__((format(HOTSSL__PRINTF_ARCHETYPE, a, b)))
+#else
+#  define HOTSSL__PRINTF(a, b)
+#endif
+
+/* ---- text and memory (os/util.c) ---- */
+
+/* snprintf into a fixed buffer that never fails or overflows. */
+void hotssl__fmt(char *buf, size_t len, const char *fmt, ...) HOTSSL__PRINTF(3, 4);
+char *hotssl__strdup(const char *s); /* NULL-safe */
+/* Overwrite len bytes with zeros in a way the compiler cannot drop. */
+void hotssl__zeroize(void *p, size_t len);
+/* Free and zeroize a secret string (NULL ok). */
+void hotssl__secret_free(char *s);
+
+/* ---- path syntax (os/path.c; the separators and what counts as absolute:
+ * os/posix/path.c, os/win32/path.c) ---- */
+
+/* 1 when path is absolute ("/x"; on Windows also "\\x" and "C:..."). */
+int hotssl__path_is_absolute(const char *path);
+/* The last directory separator of path ('/'; on Windows '/' or '\\'), or
+ * NULL. */
+const char *hotssl__path_last_sep(const char *path);
+/* Join base dir and path unless path is absolute; malloc'ed. */
+char *hotssl__path_join(const char *base, const char *path);
+/* Absolute form of path (relative to the current directory); malloc'ed. */
+char *hotssl__path_absolute(const char *path);
+/* The folder of a file path ("." when it has none); malloc'ed. */
+char *hotssl__dir_of(const char *path);
+/* 1 when path does not exist (ENOENT), else 0. */
+int hotssl__path_missing(const char *path);
+
+/* ---- descriptors ---- */
+
+/* A descriptor as the OS layer hands it out: a file descriptor on POSIX, a
+ * kernel HANDLE's value on Windows (kernel handle values fit in 32 bits,
+ * documented for 32/64-bit interoperability; cast back with
+ * (HANDLE)(intptr_t)fd). What hotssl_manager_wakeup_fd() returns. */
+typedef int hotssl__os_fd;
+#define HOTSSL__OS_FD_NONE (-1)
 
 /* The OS call table (os/calls.c): the file, directory and process calls of
  * the loader and of the passphrase command, reached only through
@@ -125,4 +181,101 @@ apr_status_t hotssl__cmd_start(hotssl__cmd *c, const char *cmd, void *spawn_lock
 void hotssl__cmd_kill(hotssl__cmd *c);
 void hotssl__cmd_release(hotssl__cmd *c);
 
-#endif
+
+/* ---- reading files (os/file.c, os/posix/fileid.c, os/win32/fileid.c) ---- */
+
+/* A file's identity as fstat gives it on the open descriptor: any write,
+ * rename over, chmod or touch changes at least one field (ctime is set by
+ * the kernel and cannot be set back), unless it happens within the same
+ * timestamp tick as the fstat that recorded the identity. */
+typedef struct hotssl__file_id {
+  uint64_t dev, ino, size;
+  int64_t mtime_ns, ctime_ns;
+} hotssl__file_id;
+
+/* What one read gives: the bytes and the identity of the descriptor they
+ * were read from. */
+typedef struct hotssl__os_file {
+  unsigned char *data; /* NUL-terminated (data[len] == 0), malloc'ed; NULL:
+                        * not read (missing, or same identity as skip_if) */
+  size_t len;
+  hotssl__file_id id;  /* of the open descriptor */
+  int64_t seen_ns;     /* wall clock just before the fstat that gave id */
+  int same;            /* the identity equals skip_if: nothing was read */
+} hotssl__os_file;
+
+#define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
+#define HOTSSL__READ_MISSING_OK 2 /* a missing file is no error: out->data NULL */
+
+/* Open once, check the open descriptor (regular file, size limit, key
+ * permissions) and read from that descriptor. Never blocks on a FIFO. When
+ * skip_if is given and the descriptor's identity equals it, nothing is
+ * read: out->same is set and out->data stays NULL. Returns 0 or a HOTSSL_E*
+ * code with the reason in errbuf (worded to follow the file's name). Free
+ * out->data with hotssl__os_file_free. */
+int hotssl__os_file_read(const char *path, unsigned flags, uint64_t max_size,
+                         const hotssl__file_id *skip_if, hotssl__os_file *out, char *errbuf,
+                         size_t errlen);
+/* Zeroize and free out->data; out is cleared. */
+void hotssl__os_file_free(hotssl__os_file *f);
+/* Identity of an open APR file, and the wall clock, in nanoseconds. */
+int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id);
+
+/* The sorted names in dir that accept(name, ctx) takes (1), at most max:
+ * a malloc'ed array of malloc'ed strings. Returns 0, HOTSSL_EFILE or
+ * HOTSSL_ENOMEM, or HOTSSL__DIR_TOO_MANY when more than max names are
+ * taken; errbuf gets the reason. */
+#define HOTSSL__DIR_TOO_MANY 1
+int hotssl__dir_list(const char *dir, int (*accept)(const char *name, void *ctx), void *ctx,
+                     size_t max, char ***names, size_t *count, char *errbuf, size_t errlen);
+
+/* ---- the passphrase command (os/runtime.c) ---- */
+
+/* Run cmd through the shell, return the first line of its stdout (secret,
+ * free with hotssl__secret_free). Non-zero exit is an error. spawn_lock (a
+ * hotssl__mutex, may be NULL) is held while the process is created. */
+int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *spawn_lock,
+                                   char **out, char *errbuf, size_t errlen);
+
+/* ---- clocks, processes, random (os/posix/, os/win32/) ---- */
+
+/* Monotonic milliseconds, and nanoseconds. */
+uint64_t hotssl__now_ms(void);
+uint64_t hotssl__mono_ns(void);
+/* The wall clock, nanoseconds since 1970. */
+int64_t hotssl__wall_ns(void);
+/* CPU time of the calling thread, microseconds. */
+uint64_t hotssl__thread_cpu_us(void);
+/* The current process's id, and its parent's (0 where unknown). */
+long hotssl__process_id(void);
+long hotssl__parent_process_id(void);
+void hotssl__yield(void);
+/* Fill out with len bytes from the OS's CSPRNG; 0 or -1. The signature of
+ * a CTR-DRBG entropy callback. */
+int hotssl__os_entropy(void *unused, unsigned char *out, size_t len);
+
+/* ---- wake-up (os/posix/wakeup.c, os/win32/wakeup.c) ---- */
+
+/* POSIX: a self-pipe (rfd its read end, wfd its write end); Windows: one
+ * manual-reset event in both. Used by request_reload: signal is
+ * async-signal-safe. */
+typedef struct hotssl__wakeup {
+  hotssl__os_fd rfd, wfd;
+} hotssl__wakeup;
+int hotssl__wakeup_open(hotssl__wakeup *w);
+void hotssl__wakeup_close(hotssl__wakeup *w);
+void hotssl__wakeup_signal(hotssl__wakeup *w); /* async-signal-safe */
+void hotssl__wakeup_drain(hotssl__wakeup *w);
+
+/* ---- mutexes and the runtime (os/runtime.c) ---- */
+
+int hotssl__mutex_create(void **mutex, void **pool);
+void hotssl__mutex_destroy(void *mutex, void *pool);
+void hotssl__mutex_lock(void *mutex);
+void hotssl__mutex_unlock(void *mutex);
+
+/* Process-wide runtime (APR) reference: create/destroy pair. */
+int hotssl__runtime_acquire(void);
+void hotssl__runtime_release(void);
+
+#endif /* HOTSSL_OS_H */

@@ -5,7 +5,8 @@
  * process tree per OS (hotssl__cmd_*, os/posix/process.c and
  * os/win32/process.c). APR keeps its own reference count for
  * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
- * with another thread's first APR use (documented in hotssl.h).
+ * with another thread's first APR use (documented in hotssl.h). Called by
+ * core/ (manager, builder), platform/ and watcher/.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,7 @@
 #include <apr_thread_proc.h>
 #include <apr_time.h>
 
-#include <mbedtls/platform_util.h>
-
-#include "../core/internal.h"
+#include "hotssl/hotssl.h"
 #include "os.h"
 
 int hotssl__runtime_acquire(void) {
@@ -178,7 +177,7 @@ apr_fail:
   hotssl__fmt(errbuf, errlen, "could not run command \"%s\": %s%s", cmd, what, t);
   r = HOTSSL_EPASSPHRASE;
 out:
-  mbedtls_platform_zeroize(buf, sizeof buf);
+  hotssl__zeroize(buf, sizeof buf);
   apr_pool_destroy(pool);
   return r;
 }

@@ -1,5 +1,7 @@
 #!/bin/sh
 # The README's second command: the whole test suite, as CI runs it.
+# First, cheaply: the layering rules (tools/check-layers.sh) and that
+# script's self-test.
 # Suites 1-6 build against mbedTLS 3.6 (the system's, or the one tools/deps.sh
 # builds once into .deps/); suite 7 against the system's mbedTLS 2.28; suite 8
 # cross-builds mbedTLS 3.6.6 itself for Windows.
@@ -28,10 +30,20 @@ took() { # name: seconds since the previous part
   T_PART=$now
 }
 
+status=0
+
+# ---- layers: os/ at the bottom, core/ above it (tools/check-layers.sh) ----
+echo "=== layers ==="
+if ! sh tools/check-layers.sh || ! sh tools/check-layers.sh --self-test; then
+  echo "=== layers: FAILED ==="
+  status=1
+fi
+took "layers"
+# ---- end of the layers block ----
+
 sh tools/deps.sh
 took "deps"
 JOBS=$(nproc)
-status=0
 
 run_suite() { # name, cmake args, ctest args
   name=$1; shift

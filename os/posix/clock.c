@@ -1,12 +1,22 @@
-/* Monotonic time for deadlines (debounce, retry windows). */
+/*
+ * Clocks, POSIX: monotonic time for deadlines (debounce, retry windows,
+ * the passphrase command's timeout) and the calling thread's CPU time.
+ * Called from any layer, any thread.
+ */
 #include <time.h>
 
-#include "../../core/internal.h"
+#include "../os.h"
 
 uint64_t hotssl__now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t hotssl__mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* CPU time of the calling thread, in microseconds: what a computation cost,

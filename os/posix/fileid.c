@@ -9,7 +9,8 @@
 #include <apr_file_io.h>
 #include <apr_portable.h>
 
-#include "../../core/internal.h"
+#include "hotssl/hotssl.h"
+#include "../os.h"
 
 int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id) {
   apr_os_file_t fd;

@@ -8,7 +8,7 @@
 
 #include <apr_file_info.h>
 
-#include "../../core/internal.h"
+#include "hotssl/hotssl.h"
 #include "../os.h"
 
 int hotssl__keyfile_check(apr_file_t *f, const apr_finfo_t *fi, char *errbuf, size_t errlen) {

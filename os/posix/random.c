@@ -12,7 +12,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "../../core/internal.h"
+#include "../os.h"
 
 int hotssl__os_entropy(void *unused, unsigned char *out, size_t len) {
   size_t got = 0;

@@ -8,7 +8,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "../../core/internal.h"
+#include "hotssl/hotssl.h"
+#include "../os.h"
 
 static int set_flags(int fd) {
   int fl = fcntl(fd, F_GETFL);

@@ -14,7 +14,8 @@
 
 #include <apr_portable.h>
 
-#include "../../core/internal.h"
+#include "hotssl/hotssl.h"
+#include "../os.h"
 
 static int64_t ft_ns(LARGE_INTEGER t) { return (t.QuadPart - 116444736000000000LL) * 100; }
 

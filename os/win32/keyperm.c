@@ -20,7 +20,7 @@
 #include <apr_file_io.h>
 #include <apr_portable.h>
 
-#include "../../core/internal.h"
+#include "hotssl/hotssl.h"
 #include "../os.h"
 
 static const struct {

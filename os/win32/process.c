@@ -37,10 +37,11 @@
 #include <apr_portable.h>
 #include <apr_thread_proc.h>
 
-#include "../../core/internal.h"
 #include "../os.h"
 
 long hotssl__process_id(void) { return (long)GetCurrentProcessId(); }
+/* Not needed where there is no fork: 0 ("unknown"). */
+long hotssl__parent_process_id(void) { return 0; }
 
 apr_status_t hotssl__win_process_create(const wchar_t *app, wchar_t *cmdline, unsigned long flags,
                                         void *startup_info, void *process_info) {

@@ -6,7 +6,7 @@
 #include <windows.h>
 #include <bcrypt.h>
 
-#include "../../core/internal.h"
+#include "../os.h"
 
 int hotssl__os_entropy(void *unused, unsigned char *out, size_t len) {
   (void)unused;

@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <windows.h>
 
-#include "../../core/internal.h"
 #include "../os.h"
 
 wchar_t *hotssl__utf8_to_wide(const char *s) {

@@ -14,7 +14,8 @@
 #include <stdint.h>
 #include <windows.h>
 
-#include "../../core/internal.h"
+#include "hotssl/hotssl.h"
+#include "../os.h"
 
 int hotssl__wakeup_open(hotssl__wakeup *w) {
   HANDLE ev = CreateEventW(NULL, TRUE, FALSE, NULL);

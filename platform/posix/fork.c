@@ -19,14 +19,15 @@
  * it anew (mbedtls_ctr_drbg_init creates a fresh mutex in place; the
  * context owns no heap memory, so nothing leaks), then seed the DRBG from
  * fresh OS entropy personalized with the child's pid, parent pid, clock
- * readings and a per-manager fork counter. The generation's
+ * readings and a per-manager fork counter (hotssl__generation_rng_recreate,
+ * core/generation.c). The generation's
  * mbedtls_ssl_config keeps pointing at the same (re-created) DRBG. The
  * inherited state is never used again, so two children can never produce
  * the same randoms, and no inherited mutex is ever touched.
  *
  * The explicit calls are the fast path, not the guarantee: every generation
  * records the process id its DRBG was seeded in and its random callback
- * (core/generation.c) compares it on each use, re-creating the DRBG here
+ * (core/generation.c) compares it on each use, re-creating the DRBG there
  * before producing a byte in a process that made no after-fork call, or for
  * a generation (an open connection's, from before a reload) that
  * hotssl_manager_after_fork_child does not touch. Known limit of a pid check:
@@ -57,10 +58,6 @@
 #include <apr_pools.h>
 #include <apr_shm.h>
 
-#include <mbedtls/platform_util.h>
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
-#  include <psa/crypto.h>
-#endif
 
 #include "../../core/internal.h"
 #include "../../core/snapshot.h"
@@ -82,42 +79,6 @@ void hotssl_manager_after_fork_parent(hotssl_manager *m) {
   m->fork_locked = 0;
   hotssl__mutex_unlock(m->spawn_lock);
   hotssl__mutex_unlock(m->reload_lock);
-}
-
-/* TLS 1.3 (mbedTLS 3.x) draws its ECDHE key shares from PSA's one global
- * random generator, not from the generation's DRBG. 3.6.6 reseeds it by
- * itself when it sees a new pid; reseed it explicitly too (the same
- * personalization as the DRBG's), so a child never depends on that check.
- * Versions of 3.x before 3.6.6 are refused at build time (core/internal.h). */
-static int reseed_psa(const char *pers, size_t n) {
-#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_PSA_CRYPTO_C) && !defined(MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG)
-  return psa_random_reseed((const uint8_t *)pers, n) == PSA_SUCCESS ? 0 : HOTSSL_ETLS;
-#else
-  (void)pers;
-  (void)n;
-  return 0;
-#endif
-}
-
-int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
-  struct timespec rt, mono;
-  char pers[160];
-  int n;
-  clock_gettime(CLOCK_REALTIME, &rt);
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  n = snprintf(pers, sizeof pers,
-               "hotssl fork child pid=%ld ppid=%ld rt=%lld.%09ld mono=%lld.%09ld fork=%u gen=%llu",
-               (long)getpid(), (long)getppid(), (long long)rt.tv_sec, rt.tv_nsec,
-               (long long)mono.tv_sec, mono.tv_nsec, count, (unsigned long long)g->number);
-  if (n < 0)
-    n = 0;
-  mbedtls_platform_zeroize(&g->drbg, sizeof g->drbg);
-  mbedtls_ctr_drbg_init(&g->drbg);
-  if (mbedtls_ctr_drbg_seed(&g->drbg, hotssl__os_entropy, NULL, (const unsigned char *)pers,
-                            (size_t)n) != 0)
-    return HOTSSL_ETLS;
-  atomic_store(&g->rng_pid, (long)getpid());
-  return reseed_psa(pers, (size_t)n);
 }
 
 int hotssl_generation_after_fork_child(hotssl_generation *g) {

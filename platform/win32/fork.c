@@ -21,9 +21,3 @@ int hotssl_prefork_create(hotssl_prefork **out, hotssl_manager *m, size_t capaci
 int hotssl_prefork_publish(hotssl_prefork *p) { (void)p; return HOTSSL_ENOTSUP; }
 int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) { (void)p; (void)wm; return HOTSSL_ENOTSUP; }
 void hotssl_prefork_destroy(hotssl_prefork *p) { (void)p; }
-/* Never reached: without fork a generation's recorded process id always
- * matches (core/generation.c). */
-int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
-  (void)g; (void)count;
-  return HOTSSL_ENOTSUP;
-}

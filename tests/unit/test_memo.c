@@ -127,7 +127,7 @@ static void test_loader(void) {
   for (i = 0; i < memos.n; i++)
     memos.v[i].seen_ns = memos.v[i].id.ctime_ns + HOTSSL__RACY_NS + 10 * 1000000000LL;
   T(hotssl__inputs_load_memo(&in2, cfg, &memos, g, err, sizeof err) == 0);
-  T(in2.cert.unread && in2.key.unread && in2.ca.unread);
+  T(HOTSSL__BLOB_UNREAD(in2.cert) && HOTSSL__BLOB_UNREAD(in2.key) && HOTSSL__BLOB_UNREAD(in2.ca));
   T(in2.cert.data == NULL && in2.key.data == NULL && in2.ca.data == NULL);
   T(memcmp(in2.fingerprint, in.fingerprint, 32) == 0);
   hotssl__inputs_free(&in2);
@@ -135,7 +135,7 @@ static void test_loader(void) {
   for (i = 0; i < memos.n; i++)
     memos.v[i].seen_ns = memos.v[i].id.ctime_ns + HOTSSL__RACY_NS + 10 * 1000000000LL;
   T(hotssl__inputs_load_memo(&in2, cfg, &memos, NULL, err, sizeof err) == 0);
-  T(!in2.cert.unread && in2.cert.data != NULL && !in2.key.unread && in2.key.data != NULL);
+  T(!HOTSSL__BLOB_UNREAD(in2.cert) && in2.cert.data != NULL && !HOTSSL__BLOB_UNREAD(in2.key) && in2.key.data != NULL);
   T(memcmp(in2.fingerprint, in.fingerprint, 32) == 0);
   hotssl__inputs_free(&in2);
 
@@ -157,7 +157,7 @@ static void test_loader(void) {
     tu_memo_racy(mc, p);
     T(!hotssl__file_memo_trusted(mc));
     T(hotssl__inputs_load_memo(&in2, cfg, &memos, g, err, sizeof err) == 0);
-    T(!in2.cert.unread && in2.cert.data != NULL);
+    T(!HOTSSL__BLOB_UNREAD(in2.cert) && in2.cert.data != NULL);
     T(memcmp(in2.fp_cert, in.fp_cert, 32) != 0);
     T(memcmp(in2.fingerprint, in.fingerprint, 32) != 0);
     T(in2.cert.len == strlen(pem_b) && memcmp(in2.cert.data, pem_b, in2.cert.len) == 0);
