@@ -177,6 +177,6 @@ int cli_cmd_demo(int argc, char **argv) {
   (void)argc;
   (void)argv;
   fprintf(stderr, "hotssl demo: not available on Windows; run `hotssl serve --mode spawn` "
-                  "(README, \"Windows\")\n");
+                  "(docs/windows.md)\n");
   return 2;
 }
