@@ -30,7 +30,7 @@ typedef struct cli_opt {
   const char *help;
 } cli_opt;
 
-/* Parse argv[1..] against defs: vals[i] is the value of defs[i] ("" for a
+/* args.c: parse argv[1..] against defs: vals[i] is the value of defs[i] ("" for a
  * flag, NULL when absent). Sets *help on -h/--help. Prints the problem and
  * returns 2 on bad usage, else 0. */
 int cli_parse_args(const char *cmd, const cli_opt *defs, int argc, char **argv,
@@ -42,15 +42,19 @@ int cli_parse_uint(const char *cmd, const char *what, const char *text, unsigned
 /* Index of text in the NULL-terminated choices, or prints and returns -1. */
 int cli_parse_choice(const char *cmd, const char *what, const char *text, const char *const *choices);
 void cli_print_options(FILE *f, const cli_opt *defs);
-/* serve's options (main.c, with the help texts): c p l m S s w n. */
+
+/* help.c: the options of check (c s), info (c j) and serve (c p l m S s w
+ * n), with the help texts. */
+extern const cli_opt cli_check_options[];
+extern const cli_opt cli_info_options[];
 extern const cli_opt cli_serve_options[];
+/* The overview of the commands (hotssl --help). */
+void cli_usage(FILE *f);
 /* Print the help of a subcommand ("check", ...) to f; -1 if unknown. */
 int cli_help(FILE *f, const char *cmd);
 
-/* Log callback writing "hotssl[pid]: LEVEL:  message" lines to stderr. */
-void cli_log(void *ud, hotssl_log_level level, const char *msg);
-
-/* Load CONF into a new config; prints the reason and returns non-zero. */
+/* conf.c: load CONF into a new config; prints the reason and returns
+ * non-zero. */
 int cli_load_config(const char *path, hotssl_config **out);
 
 /* ssl_sni: the hosts file's entries of m's current generation
@@ -58,8 +62,6 @@ int cli_load_config(const char *path, hotssl_config **out);
  * --json` (an empty array when there are none). */
 void cli_print_hosts(FILE *f, hotssl_manager *m);
 void cli_print_hosts_json(FILE *f, hotssl_manager *m);
-/* v as a JSON string, quotes included (cli/main.c). */
-void cli_json_string(FILE *f, const char *v);
 
 int cli_cmd_check(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
@@ -73,6 +75,7 @@ int cli_cmd_backend(int argc, char **argv); /* cli/session.c: serve --mode spawn
  * PostgreSQL SSLRequest, TLS handshake, then echo until the peer closes.
  * Does not close fd and does not release g. Returns 0 when the session ended
  * normally, -1 on handshake or I/O failure (logged through cli_log).
+ * In session.c, with cli_read_sslrequest and cli_cmd_backend.
  */
 int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres);
 

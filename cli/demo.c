@@ -23,7 +23,7 @@
 #include "hotssl/watcher.h"
 #include "certgen.h"
 #include "cli.h"
-#include "serve.h"
+#include "sys.h"
 
 typedef struct demo {
   char dir[64];

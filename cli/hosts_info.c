@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "json.h"
 
 static void names_of(const hotssl_host_stats *h, char *buf, size_t len) {
   snprintf(buf, len, "%s%s%s%s", h->is_default ? "*" : "",

@@ -12,164 +12,7 @@
 #include <mbedtls/version.h>
 
 #include "cli.h"
-
-static const cli_opt check_opts[] = {
-    {'c', "config", "CONF", "configuration file (postgresql.conf syntax); required"},
-    {'s', "strict", NULL, "exit 3 when there are warnings"},
-    {0, NULL, NULL, NULL}};
-
-static const cli_opt info_opts[] = {
-    {'c', "config", "CONF", "configuration file (postgresql.conf syntax); required"},
-    {'j', "json", NULL, "print one JSON object (for monitoring)"},
-    {0, NULL, NULL, NULL}};
-
-/* serve's options are parsed in serve.c; the table lives here with the help. */
-const cli_opt cli_serve_options[] = {
-    {'c', "config", "CONF", "configuration file (postgresql.conf syntax); required"},
-    {'p', "port", "PORT", "TCP port, 0 to 65535 (0: any free port); required"},
-    {'l', "listen", "HOST", "address or host name to listen on (default 127.0.0.1)"},
-    {'m', "mode", "MODE", "thread (default), fork (one process per connection) or spawn"},
-    {'S', "spawn-strategy", "STRATEGY", "spawn mode: snapshot (default) or reread"},
-    {'s', "starttls-postgres", NULL, "expect PostgreSQL's SSLRequest before the handshake"},
-    {'w', "watch", NULL, "watch the files and reload on change (overrides hotssl_watch)"},
-    {'n', "no-watch", NULL, "do not watch the files (reload on SIGHUP only)"},
-    {0, NULL, NULL, NULL}};
-
-static const cli_opt no_opts[] = {{0, NULL, NULL, NULL}};
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "hotssl %s: PostgreSQL-grade TLS file handling with live reload, on mbedTLS\n"
-          "\n"
-          "usage: hotssl COMMAND [OPTIONS]\n"
-          "\n"
-          "commands:\n"
-          "  check -c CONF [--strict]     load the configuration and its files, report problems\n"
-          "  info  -c CONF [--json]       print facts about the served certificate\n"
-          "  serve -c CONF -p PORT [...]  a TLS echo server that reloads its files live\n"
-          "  demo                         a self-contained tour in a temporary folder\n"
-          "  version                      print the version (also --version)\n"
-          "  help [COMMAND]               this text, or the help of COMMAND\n"
-          "\n"
-          "`hotssl COMMAND --help` describes a command: its options, exit codes and\n"
-          "environment. The manual: man hotssl.\n",
-          hotssl_version_string());
-}
-
-static const char exit_codes_load[] =
-    "exit codes:\n"
-    "  0  success\n"
-    "  1  the configuration or one of its files cannot be used (the reason is printed)\n"
-    "  2  bad usage (unknown option, missing or malformed value)\n";
-
-/* Each command's help: head, then (with options) the options, the exit
- * codes shared by the commands that load a configuration (load_codes) and
- * the tail. */
-static const struct {
-  const char *cmd;
-  const char *head;
-  const cli_opt *opts; /* NULL: the head is the whole help */
-  int load_codes;
-  const char *tail;
-} helps[] = {
-    {"check",
-     "usage: hotssl check -c CONF [--strict]\n\n"
-     "Load CONF and every file it names (certificate, key, CA, CRLs) with the\n"
-     "same rules as a server start, print \"configuration OK\" and then one\n"
-     "line per warning: certificate expired, not yet valid or expiring within\n"
-     "hotssl_expiry_warning_days (default 30), weak key, a chain in the\n"
-     "certificate file that does not lead to a CA, CRL next update near or past.\n"
-     "Run it before a reload.\n\noptions:\n",
-     check_opts, 1, "  3  --strict and at least one warning\n\nenvironment: none.\n"},
-    {"info",
-     "usage: hotssl info -c CONF [--json]\n\n"
-     "Load CONF like `check` and print the served certificate: subject, issuer,\n"
-     "serial (hex), validity, days and seconds left, SHA-256 fingerprint, key\n"
-     "type and size, chain length, CA count, CRL entries and next update, and\n"
-     "the warnings. --json prints the same as one JSON object, for monitoring\n"
-     "(e.g. alert when \"days_left\" < 14). With ssl_sni, every entry of the\n"
-     "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n\noptions:\n",
-     info_opts, 1, "\nenvironment: none.\n"},
-    {"serve",
-     "usage: hotssl serve -c CONF -p PORT [--listen HOST] [--mode thread|fork|spawn]\n"
-     "                    [--spawn-strategy snapshot|reread] [--starttls-postgres]\n"
-     "                    [--watch | --no-watch]\n\n"
-     "A TLS echo server: prints \"listening on HOST:PORT\", serves each connection\n"
-     "with the configuration current when it was accepted, and reloads:\n"
-     "  - on SIGHUP (trigger: signal), like PostgreSQL's pg_ctl reload;\n"
-     "  - on file change, when hotssl_watch is on (the default) or --watch\n"
-     "    (trigger: file change).\n"
-     "A reload that fails keeps the last good configuration serving and logs\n"
-     "one line naming the file and the reason. Logs go to stderr. SIGTERM or\n"
-     "SIGINT stop it (exit 0).\n\noptions:\n",
-     cli_serve_options, 1,
-     "\nenvironment:\n"
-     "  HOTSSL_WATCH_BACKEND   file watcher backend: auto (default), notify\n"
-     "                         (also inotify) or poll; any other value is an error\n"},
-    {"demo",
-     "usage: hotssl demo\n\n"
-     "A tour in a temporary folder: makes a CA and a server certificate, serves\n"
-     "them on 127.0.0.1, connects a verifying client, rotates the certificate\n"
-     "and key on disk (the file watcher picks it up: no API call, no signal),\n"
-     "breaks the certificate file and shows that the last good configuration\n"
-     "keeps serving. Removes the folder at the end.\n\n"
-     "options:\n",
-     no_opts, 0,
-     "exit codes:\n  0  every step behaved as promised\n  1  a step failed (it says which)\n"
-     "  2  bad usage\n\nenvironment: none.\n"},
-    {"version",
-     "usage: hotssl version   (or hotssl --version, -V)\n\n"
-     "Print hotssl's version, the mbedTLS it was built against and linked with,\n"
-     "whether TLS 1.3 is available and which X25519 code it uses; exit 0.\n",
-     NULL, 0, NULL},
-    {"help",
-     "usage: hotssl help [COMMAND]\n\nPrint the overview, or COMMAND's help; exit 0 "
-     "(2 for an unknown COMMAND).\n",
-     NULL, 0, NULL},
-};
-
-int cli_help(FILE *f, const char *cmd) {
-  size_t i;
-  for (i = 0; i < sizeof helps / sizeof helps[0]; i++) {
-    if (strcmp(cmd, helps[i].cmd) != 0)
-      continue;
-    fputs(helps[i].head, f);
-    if (helps[i].opts != NULL) {
-      cli_print_options(f, helps[i].opts);
-      fprintf(f, "\n%s%s", helps[i].load_codes ? exit_codes_load : "", helps[i].tail);
-    }
-    return 0;
-  }
-  return -1;
-}
-
-void cli_log(void *ud, hotssl_log_level level, const char *msg) {
-  (void)ud;
-  /* One fprintf per line: stdio locks the stream, lines do not interleave. */
-  fprintf(stderr, "hotssl[%ld]: %s:  %s\n", (long)getpid(), hotssl_log_level_name(level), msg);
-}
-
-int cli_load_config(const char *path, hotssl_config **out) {
-  char err[600];
-  hotssl_config *cfg;
-  int r;
-  *out = NULL;
-  if (path == NULL) {
-    fprintf(stderr, "hotssl: no configuration file given (-c CONF)\n");
-    return 2;
-  }
-  if ((r = hotssl_config_create(&cfg)) != 0) {
-    fprintf(stderr, "hotssl: %s\n", hotssl_strerror(r));
-    return 1;
-  }
-  if ((r = hotssl_config_load_file(cfg, path, err, sizeof err)) != 0) {
-    fprintf(stderr, "hotssl: FATAL:  %s\n", err);
-    hotssl_config_destroy(cfg);
-    return 1;
-  }
-  *out = cfg;
-  return 0;
-}
+#include "json.h"
 
 /* Warnings the library logged while loading, kept for `check`. */
 typedef struct warn_list {
@@ -257,7 +100,7 @@ int cli_cmd_check(int argc, char **argv) {
   hotssl_manager *m;
   hotssl_stats st;
   warn_list *w;
-  int r = open_cmd("check", check_opts, argc, argv, vals, &m, &w), i, n;
+  int r = open_cmd("check", cli_check_options, argc, argv, vals, &m, &w), i, n;
   if (r != 0)
     return r < 0 ? 0 : r;
   hotssl_manager_stats(m, &st);
@@ -275,20 +118,6 @@ int cli_cmd_check(int argc, char **argv) {
   hotssl_manager_destroy(m);
   free(w);
   return n > 0 && vals[1] != NULL ? 3 : 0;
-}
-
-void cli_json_string(FILE *f, const char *v) {
-  const unsigned char *p;
-  fputc('"', f);
-  for (p = (const unsigned char *)v; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p < 0x20)
-      fprintf(f, "\\u%04x", *p);
-    else
-      fputc(*p, f);
-  }
-  fputc('"', f);
 }
 
 static void json_str(const char *key, const char *v, int last) {
@@ -311,7 +140,7 @@ int cli_cmd_info(int argc, char **argv) {
   warn_list *w;
   char crl_next[32] = "";
   long long days;
-  int r = open_cmd("info", info_opts, argc, argv, vals, &m, &w);
+  int r = open_cmd("info", cli_info_options, argc, argv, vals, &m, &w);
   size_t i;
   if (r != 0)
     return r < 0 ? 0 : r;
@@ -382,7 +211,7 @@ int cli_cmd_info(int argc, char **argv) {
 int main(int argc, char **argv) {
   const char *cmd;
   if (argc < 2) {
-    usage(stderr);
+    cli_usage(stderr);
     return 2;
   }
   cmd = argv[1];
@@ -400,16 +229,16 @@ int main(int argc, char **argv) {
     return cli_cmd_version(argc - 1, argv + 1);
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     if (argc == 2 || (argc == 3 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0))) {
-      usage(stdout);
+      cli_usage(stdout);
       return 0;
     }
     if (argc == 3 && cli_help(stdout, argv[2]) == 0)
       return 0;
     fprintf(stderr, "hotssl help: unknown command \"%s\"\n", argv[2]);
-    usage(stderr);
+    cli_usage(stderr);
     return 2;
   }
   fprintf(stderr, "hotssl: unknown command \"%s\"\n", cmd);
-  usage(stderr);
+  cli_usage(stderr);
   return 2;
 }

@@ -5,7 +5,7 @@
  * spawn mode's per-connection work (cli_spawner: a snapshot once per
  * generation, hotssl_spawn, the list of running backends). What differs by
  * OS (accepting, waiting, stopping a backend, the modes on offer) stays in
- * the OS's file, through serve.h's hooks.
+ * the OS's file, through sys.h (sys_posix.c, sys_win32.c).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,13 +13,8 @@
 #include <unistd.h>
 
 #include "hotssl/platform.h"
+#include "log.h"
 #include "serve.h"
-
-void cli_log_reason(hotssl_log_level level, const char *what, const char *why) {
-  char line[800];
-  snprintf(line, sizeof line, "%s: %s", what, why);
-  cli_log(NULL, level, line);
-}
 
 int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
   static const char *const strategies[] = {"snapshot", "reread", NULL};

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "hotssl/platform.h"
+#include "log.h"
 #include "serve.h"
 
 /* Wait for the listening socket or shutdown (reload requests are served
@@ -173,8 +174,6 @@ static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
 }
 
 /* ---- spawn ---- */
-
-void cli_process_stop(long pid) { kill((pid_t)pid, SIGTERM); }
 
 static int self_exe(char *buf, size_t len) {
   ssize_t n = readlink("/proc/self/exe", buf, len - 1);

@@ -1,5 +1,6 @@
 /*
  * `hotssl serve` on Windows (the POSIX build uses serve.c and serve_modes.c
+ * and sys_posix.c
  * instead; main.c, watch.c, session.c and serve_common.c are shared).
  *
  *   hotssl serve -c CONF -p PORT [-l HOST] [-m spawn] [-S snapshot|reread] [-s] [-w|-n]
@@ -16,7 +17,8 @@
  * on the listening socket's event and the stop event only.
  *
  * `hotssl __backend` (session.c, as on POSIX) is the backend; what it needs
- * of Windows is here: the socket calls and the console set-up of serve.h.
+ * of Windows (the socket calls and the console set-up of sys.h) is in
+ * sys_win32.c.
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -30,6 +32,7 @@
 
 #include "hotssl/platform.h"
 #include "cli.h"
+#include "log.h"
 #include "serve.h"
 
 /* Console events: the handler runs on its own thread. */
@@ -45,35 +48,6 @@ static BOOL WINAPI on_console(DWORD ev) {
   SetEvent(g_stop); /* Ctrl+C, close, logoff, shutdown */
   return TRUE;
 }
-
-/* serve.h's OS calls for session.c (Windows). */
-int cli_sock_recv(int fd, void *buf, size_t n) {
-  int r = recv((SOCKET)(uintptr_t)fd, (char *)buf, n > INT_MAX ? INT_MAX : (int)n, 0);
-  return r < 0 ? -1 : r;
-}
-
-int cli_sock_send_byte(int fd, char c) { return send((SOCKET)(uintptr_t)fd, &c, 1, 0) == 1 ? 0 : -1; }
-
-void cli_sock_nodelay(int fd) {
-  BOOL one = TRUE;
-  setsockopt((SOCKET)(uintptr_t)fd, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-}
-
-void cli_sock_close(int fd) { closesocket((SOCKET)(uintptr_t)fd); }
-
-void cli_sock_shutdown_write(int fd) { (void)shutdown((SOCKET)(uintptr_t)fd, SD_SEND); }
-
-int cli_sock_wait_readable(int fd, int ms) {
-  fd_set r;
-  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-  FD_ZERO(&r);
-  FD_SET((SOCKET)(uintptr_t)fd, &r);
-  return select(0, &r, NULL, NULL, &tv) > 0;
-}
-
-void cli_backend_os_enter(void) { SetConsoleCtrlHandler(NULL, TRUE); }
-
-void cli_backend_os_leave(void) { WSACleanup(); /* the reference hotssl_backend_open took */ }
 
 /* A listening socket on host:port that no child inherits. */
 static SOCKET listen_on(const char *host, int port, int *actual) {
@@ -110,23 +84,6 @@ static SOCKET listen_on(const char *host, int port, int *actual) {
   *actual = ntohs(a.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&a)->sin6_port
                                           : ((struct sockaddr_in *)&a)->sin_port);
   return s;
-}
-
-int cli_serve_check_mode(const char *given, const char **mode) {
-  if (given != NULL && strcmp(given, "spawn") != 0) {
-    fprintf(stderr, "hotssl serve: mode \"%s\" is not available on Windows (spawn only: no fork)\n", given);
-    return 2;
-  }
-  *mode = "spawn";
-  return 0;
-}
-
-void cli_process_stop(long pid) {
-  HANDLE h = OpenProcess(PROCESS_TERMINATE, FALSE, (DWORD)pid);
-  if (h != NULL) {
-    TerminateProcess(h, 1);
-    CloseHandle(h);
-  }
 }
 
 /* Accept and spawn (cli_spawner); until the stop event. */
@@ -220,6 +177,6 @@ int cli_cmd_demo(int argc, char **argv) {
   (void)argc;
   (void)argv;
   fprintf(stderr, "hotssl demo: not available on Windows; run `hotssl serve --mode spawn` "
-                  "(README, \"Windows\")\n");
+                  "(docs/windows.md)\n");
   return 2;
 }

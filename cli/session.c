@@ -11,8 +11,8 @@
  * the parent are unaffected.
  *
  * Portable: the socket calls and the backend's signal or console set-up
- * that differ by OS are serve.h's cli_sock_* and cli_backend_os_* (serve.c
- * on POSIX, serve_win32.c on Windows).
+ * that differ by OS are sys.h's cli_sock_* and cli_backend_os_* (sys_posix.c
+ * on POSIX, sys_win32.c on Windows).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +24,8 @@
 
 #include "hotssl/platform.h"
 #include "cli.h"
-#include "serve.h"
+#include "log.h"
+#include "sys.h"
 
 static int read_full(int fd, unsigned char *buf, size_t n) {
   size_t got = 0;

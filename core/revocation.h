@@ -4,7 +4,7 @@
  * one valid now, did this issuer key sign every CRL of that name, is a serial
  * listed. Two implementations answer the same questions:
  *
- *  - the table (the default, DESIGN.md 3a): the CRL set turned into one
+ *  - the table (the default, docs/design.md): the CRL set turned into one
  *    sorted array of revoked serials per issuer name, so that a lookup is a
  *    binary search. CRL signatures are checked once per (issuer name, key):
  *    at build time for the keys of ssl_ca_file, and at the first handshake

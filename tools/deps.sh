@@ -11,7 +11,7 @@
 # The system's mbedTLS 2.28 (Debian 12) stays installed: it is the tested
 # compatibility build (cmake -DHOTSSL_MBEDTLS=system).
 #
-# Configuration of the local build (see README, "mbedTLS versions"):
+# Configuration of the local build (see docs/tls-dh.md, "mbedTLS versions"):
 #   MBEDTLS_THREADING_C + MBEDTLS_THREADING_PTHREAD   required by hotssl
 #   MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED              Project Everest X25519
 #     (Apache-2.0 only; hotssl is Apache-2.0). Set HOTSSL_MBEDTLS_EVEREST=0 to

@@ -198,7 +198,7 @@ class Groups(unittest.TestCase):
 
     def test_default_group_order(self):
         # X25519 first (PostgreSQL's default order, and the measured faster
-        # one: README "TLS 1.3"); never mbedTLS 2.28's secp521r1-first default.
+        # one: docs/tls-dh.md "TLS 1.3"); never mbedTLS 2.28's secp521r1-first default.
         d, conf = make_conf()
         with E.Server(conf) as s:
             self.assertRegex(self.served_group(s.port, ["-tls1_2"]) or "", r"^X25519")

@@ -2,12 +2,12 @@
 # Install the built tree into a temporary prefix, then link a consumer the
 # three usual ways and run each: CMake find_package (shared and static
 # targets), plain `pkg-config --libs hotssl` (shared library), and
-# `pkg-config --static` (fully static binary). Also compiles the README's
-# embedding program with -Wall -Wextra -Werror, and checks the man page.
+# `pkg-config --static` (fully static binary). Also compiles the embedding
+# program of docs/embedding.md with -Wall -Wextra -Werror, and checks the man page.
 set -eu
 build=$1
 src=$(cd "$(dirname "$0")" && pwd)
-readme="$src/../../README.md"
+embedding_doc="$src/../../docs/embedding.md"
 tmp=$(mktemp -d /tmp/hotssl-install-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 passed=0
@@ -57,8 +57,8 @@ fi
 "$tmp/pc-static"
 ok "cc -static app.c \$(pkg-config --cflags --libs --static hotssl)"
 
-# The README's embedding program, warning-free.
-awk '/^## Embedding/ {e = 1} e && /^```c$/ {c = 1; next} c && /^```$/ {exit} c {print}' "$readme" > "$tmp/readme.c"
+# docs/embedding.md's complete program (its first c block), warning-free.
+awk '/^## A complete program/ {e = 1} e && /^```c$/ {c = 1; next} c && /^```$/ {exit} c {print}' "$embedding_doc" > "$tmp/readme.c"
 test -s "$tmp/readme.c"
 # shellcheck disable=SC2046
 cc -Wall -Wextra -Werror -o "$tmp/readme" "$tmp/readme.c" $(pkg-config --cflags --libs hotssl)
@@ -66,8 +66,8 @@ set +e
 LD_LIBRARY_PATH="$lib" "$tmp/readme" >/dev/null 2>&1
 rc=$?
 set -e
-[ $rc -eq 2 ] || { echo "FAIL: README program without arguments exited $rc, expected 2 (usage)"; exit 1; }
-ok "README embedding program compiles with -Wall -Wextra -Werror and runs"
+[ $rc -eq 2 ] || { echo "FAIL: docs/embedding.md program without arguments exited $rc, expected 2 (usage)"; exit 1; }
+ok "docs/embedding.md program compiles with -Wall -Wextra -Werror and runs"
 
 "$tmp/prefix/bin/hotssl" version
 test -f "$tmp/prefix/share/man/man1/hotssl.1"

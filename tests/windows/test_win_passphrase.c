@@ -4,7 +4,7 @@
  * AES-256-CBC, passphrase "secret1"):
  *   - `echo secret1` through cmd.exe loads the key, also with no timeout;
  *   - %p: a helper in a folder with a space in its name, quoted as the
- *     README says, gets the prompt as one argument and prints the
+ *     docs/windows.md says, gets the prompt as one argument and prints the
  *     passphrase only for it;
  *   - an inheritable handle of the server's is not inherited by the command;
  *   - a wrong passphrase: "wrong passphrase", naming the key file; a failing

@@ -13,7 +13,7 @@
     rotation through its watcher.
 --case passphrase: an encrypted key (PKCS#8, AES-256-CBC, "secret1") whose
     ssl_passphrase_command runs through cmd.exe: a helper in a folder with a
-    space in its name, quoted as the README says, given the prompt by %p,
+    space in its name, quoted as docs/windows.md says, given the prompt by %p,
     prints the passphrase; s_client and a backend are served. A command
     printing a wrong passphrase stops the start with "wrong passphrase",
     naming the key file.

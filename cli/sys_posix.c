@@ -1,0 +1,177 @@
+/*
+ * What `hotssl serve` and `hotssl __backend` need of a POSIX system
+ * (sys.h): signals, the listening and accepted sockets, the socket calls of
+ * session.c, the --mode check and stopping a backend. Windows has
+ * sys_win32.c instead. Calls only args.c (the --mode check).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sys.h"
+
+/* Signal plumbing: handlers only store and write(2). */
+static hotssl_manager *volatile g_manager;
+static int g_term_pipe[2] = {-1, -1};
+
+static void on_sighup(int sig) {
+  (void)sig;
+  if (g_manager != NULL)
+    hotssl_manager_request_reload(g_manager);
+}
+
+static void on_sigterm(int sig) {
+  int saved = errno;
+  char c = (char)sig;
+  if (g_term_pipe[1] >= 0 && write(g_term_pipe[1], &c, 1) < 0) {
+    /* nothing to do: a pending byte already asks for shutdown */
+  }
+  errno = saved;
+}
+
+int cli_install_signals(hotssl_manager *m) {
+  struct sigaction sa;
+  g_manager = m;
+  if (g_term_pipe[0] < 0) {
+    if (pipe(g_term_pipe) != 0)
+      return -1;
+    fcntl(g_term_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(g_term_pipe[1], F_SETFD, FD_CLOEXEC);
+    fcntl(g_term_pipe[1], F_SETFL, O_NONBLOCK);
+  }
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_sighup;
+  sigaction(SIGHUP, &sa, NULL);
+  sa.sa_handler = on_sigterm;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  return 0;
+}
+
+void cli_forget_signals(void) { g_manager = NULL; }
+
+int cli_term_fd(void) { return g_term_pipe[0]; }
+
+int cli_listen(const char *host, int port, int *actual_port, char *shown, size_t shownlen) {
+  struct addrinfo hints, *res = NULL, *ai;
+  struct sockaddr_storage a;
+  socklen_t alen = sizeof a;
+  char portstr[16], addr[INET6_ADDRSTRLEN];
+  int fd = -1, one = 1, saved = 0;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  snprintf(portstr, sizeof portstr, "%d", port);
+  if (getaddrinfo(host != NULL ? host : "127.0.0.1", portstr, &hints, &res) != 0) {
+    errno = EADDRNOTAVAIL;
+    return -1;
+  }
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      saved = errno;
+      continue;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+      break;
+    saved = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    errno = saved;
+    return -1;
+  }
+  if (a.ss_family == AF_INET6) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a;
+    inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
+    *actual_port = ntohs(s6->sin6_port);
+    if (shown != NULL)
+      snprintf(shown, shownlen, "[%s]:%d", addr, *actual_port);
+  } else {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&a;
+    inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
+    *actual_port = ntohs(s4->sin_port);
+    if (shown != NULL)
+      snprintf(shown, shownlen, "%s:%d", addr, *actual_port);
+  }
+  return fd;
+}
+
+int cli_accept(int lfd) {
+  int one = 1, fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  /* mbedTLS writes each handshake message separately: with Nagle's
+   * algorithm and the client's delayed ACK, every handshake would stall
+   * about 40 ms on a small write waiting for an ACK. */
+  if (fd >= 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+/* The socket calls of session.c. */
+int cli_sock_recv(int fd, void *buf, size_t n) {
+  for (;;) {
+    ssize_t r = recv(fd, buf, n, 0);
+    if (r < 0 && errno == EINTR)
+      continue;
+    return r < 0 ? -1 : (int)r;
+  }
+}
+
+int cli_sock_send_byte(int fd, char c) { return send(fd, &c, 1, MSG_NOSIGNAL) == 1 ? 0 : -1; }
+
+void cli_sock_nodelay(int fd) {
+  int one = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void cli_sock_close(int fd) { close(fd); }
+
+void cli_sock_shutdown_write(int fd) { (void)shutdown(fd, SHUT_WR); }
+
+int cli_sock_wait_readable(int fd, int ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  int r;
+  while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
+    ;
+  return r > 0;
+}
+
+void cli_backend_os_enter(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = SIG_IGN; /* reloads are the parent's business */
+  sigaction(SIGHUP, &sa, NULL);
+  sigaction(SIGPIPE, &sa, NULL);
+}
+
+void cli_backend_os_leave(void) {}
+
+int cli_serve_check_mode(const char *given, const char **mode) {
+  static const char *const modes[] = {"thread", "fork", "spawn", NULL};
+  *mode = given != NULL ? given : "thread";
+  return cli_parse_choice("serve", "--mode", *mode, modes) < 0 ? 2 : 0;
+}
+
+void cli_process_stop(long pid) { kill((pid_t)pid, SIGTERM); }
