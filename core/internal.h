@@ -210,8 +210,6 @@ typedef struct hotssl__blob {
   int64_t seen_ns;     /* wall clock just before the fstat that gave id */
   unsigned char sha256[32]; /* of the content (read, or known unchanged) */
   int unread;          /* data is NULL: same identity as skip_if (below) */
-  int der_list;        /* data holds (u32 big-endian length | DER certificate)
-                        * repeated: a snapshot's chain or CA set */
 } hotssl__blob;
 
 #define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
@@ -270,6 +268,13 @@ void hotssl__wakeup_drain(hotssl__wakeup *w);
 
 /* ---- inputs: the bytes of one configuration (core/inputs.c) ---- */
 
+/* A snapshot's certificate list: (u32 big-endian length | DER certificate)
+ * repeated, parsed as DER one by one. Which of an input's certificate
+ * blobs hold one (the others hold a file's bytes, PEM or DER). */
+typedef struct hotssl__der_lists {
+  unsigned char cert, ca;
+} hotssl__der_lists;
+
 typedef struct hotssl__inputs {
   hotssl__settings s;
   hotssl__blob cert, key, ca, crl; /* unset ones have data == NULL */
@@ -295,6 +300,9 @@ typedef struct hotssl__inputs {
   /* Build without an own certificate (SNI: nothing serves a connection
    * without a server name); cert/key still name some entry's pair. */
   int no_own_cert;
+  /* Set when cert / ca hold a snapshot's DER list (core/snapshot.c) rather
+   * than a file's bytes. */
+  hotssl__der_lists der_list;
 } hotssl__inputs;
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,

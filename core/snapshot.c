@@ -270,11 +270,13 @@ static int dup_str(const unsigned char *p, size_t n, char **out) {
 
 /* Blob for a list of DER items: a single item stays DER (the builder's
  * parsers take one DER object directly), several become a DER list (each
- * certificate parsed as DER by the builder, no PEM round trip). */
+ * certificate parsed as DER by the builder, no PEM round trip: *der_list
+ * set). */
 static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n,
-                     int der_only) {
+                     int der_only, unsigned char *der_list) {
   size_t i, need = 1, off = 0;
   memset(b, 0, sizeof *b);
+  *der_list = 0;
   if ((b->path = hotssl__strdup(label)) == NULL)
     return HOTSSL_ENOMEM;
   if (n == 1 || der_only) {
@@ -297,7 +299,7 @@ static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n
   }
   b->data[off] = '\0';
   b->len = off;
-  b->der_list = 1;
+  *der_list = 1;
   return 0;
 }
 
@@ -379,10 +381,12 @@ static int file_record(file_set *f, unsigned tag, const unsigned char *v, size_t
 /* in's blobs, fingerprints and revocation table from f (in->s already
  * checked): 0, HOTSSL_EINVAL (malformed) or HOTSSL_ENOMEM. */
 static int files_to_inputs(hotssl__inputs *in, const file_set *f) {
+  unsigned char key_list;
   int ret;
-  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0)) != 0 ||
-      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1)) != 0 ||
-      (f[2].seen && (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0)) != 0))
+  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0, &in->der_list.cert)) != 0 ||
+      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1, &key_list)) != 0 ||
+      (f[2].seen &&
+       (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0, &in->der_list.ca)) != 0))
     return ret;
   memcpy(in->fp_cert, f[0].fp, 32);
   memcpy(in->fp_key, f[1].fp, 32);
