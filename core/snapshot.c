@@ -485,11 +485,10 @@ typedef struct enc {
   const hotssl_generation *g;
   const hotssl_config *cfg;
   const ident *top; /* the configuration's own files, NULL when not carried */
-  const gen_files *hf; /* ssl_sni: hf[i] for entry i of g->hosts */
-  gen_files own;
-  char *lab[3];
+  gen_files own;    /* g's files (CONTENTS) */
+  char *lab[3];     /* labels of the configuration's own files */
   ident top_id;
-  gen_files *hf_owned;
+  gen_files *hf;    /* ssl_sni: hf[i] for entry i of g->hosts */
   size_t n_hf;
 } enc;
 
@@ -725,7 +724,8 @@ static void enc_host(wr *w, const enc *e, const ident *top) {
   }
 }
 
-/* Kept as is; decode_host reads it once T_HOSTS and the settings are in. */
+/* The value is kept: decode_host reads it once every record is in (it needs
+ * the settings). */
 static int dec_host(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
   void *bigger;
   (void)tag;
@@ -808,12 +808,11 @@ static int enc_prepare(enc *e) {
   if (e->what != HOTSSL_SNAPSHOT_CONTENTS)
     return 0;
   if (g->hosts != NULL) {
-    if ((e->hf_owned = calloc(g->hosts->n, sizeof *e->hf_owned)) == NULL)
+    if ((e->hf = calloc(g->hosts->n, sizeof *e->hf)) == NULL)
       return HOTSSL_ENOMEM;
     e->n_hf = g->hosts->n;
-    e->hf = e->hf_owned;
     for (i = 0; i < e->n_hf; i++)
-      if ((r = gen_files_get(&e->hf_owned[i], g->hosts->v[i].g)) != 0)
+      if ((r = gen_files_get(&e->hf[i], g->hosts->v[i].g)) != 0)
         return r;
   }
   if ((r = gen_files_get(&e->own, g)) != 0)
@@ -842,8 +841,8 @@ static void enc_free(enc *e) {
   for (i = 0; i < 3; i++)
     free(e->lab[i]);
   for (i = 0; i < e->n_hf; i++)
-    gen_files_free(&e->hf_owned[i]);
-  free(e->hf_owned);
+    gen_files_free(&e->hf[i]);
+  free(e->hf);
 }
 
 /* Header (length and checksum left 0) and every record in table order. */
