@@ -209,7 +209,7 @@ static int truncated_pem(const hotssl__blob *b, const char *what, char *errbuf, 
 
 /* Strict chain parse: every certificate must parse (mbedTLS returns a
  * positive count of failures and keeps the rest). */
-/* A snapshot's DER list (hotssl__blob.der_list), each certificate parsed as
+/* A snapshot's DER list (hotssl__der_lists), each certificate parsed as
  * DER. */
 static int parse_der_list(mbedtls_x509_crt *crt, const hotssl__blob *b, const char *what,
                           char *errbuf, size_t errlen) {
@@ -234,13 +234,13 @@ static int parse_der_list(mbedtls_x509_crt *crt, const hotssl__blob *b, const ch
   return 0;
 }
 
-static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b,
+static int parse_crt_file(mbedtls_x509_crt *crt, const hotssl__blob *b, int der_list,
                           const char *what, char *errbuf, size_t errlen) {
   int ret;
   char t[300];
   if (unread(b, what, errbuf, errlen))
     return -1;
-  if (b->der_list && b->len > 0)
+  if (der_list && b->len > 0)
     return parse_der_list(crt, b, what, errbuf, errlen);
   if (b->len == 0) {
     hotssl__fmt(errbuf, errlen, "could not load %s \"%s\": file is empty", what, b->path);
@@ -1075,7 +1075,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
       r = HOTSSL_ENOMEM;
       goto fail;
     }
-    if (parse_crt_file(&g->cert->u.crt, &in->cert, "server certificate file", errbuf, errlen) != 0) {
+    if (parse_crt_file(&g->cert->u.crt, &in->cert, in->der_list.cert, "server certificate file", errbuf, errlen) != 0) {
       r = HOTSSL_ECERT;
       goto fail;
     }
@@ -1138,7 +1138,7 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
         r = HOTSSL_ENOMEM;
         goto fail;
       }
-      if (parse_crt_file(&g->ca->u.crt, &in->ca, "root certificate file", errbuf, errlen) != 0) {
+      if (parse_crt_file(&g->ca->u.crt, &in->ca, in->der_list.ca, "root certificate file", errbuf, errlen) != 0) {
         r = HOTSSL_ECA;
         goto fail;
       }

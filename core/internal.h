@@ -184,8 +184,6 @@ typedef struct hotssl__blob {
   hotssl__file_id id;  /* of the open descriptor */
   int64_t seen_ns;     /* wall clock just before the fstat that gave id */
   unsigned char sha256[32]; /* of the content (read, or known unchanged) */
-  int der_list;        /* data holds (u32 big-endian length | DER certificate)
-                        * repeated: a snapshot's chain or CA set */
 } hotssl__blob;
 
 /* hotssl__os_file_read (os/os.h) into b, and the hash of what was read.
@@ -207,6 +205,13 @@ int hotssl__conf_dir_list(const char *dir, char ***names, size_t *count,
                           char *errbuf, size_t errlen);
 
 /* ---- inputs: the bytes of one configuration (core/inputs.c) ---- */
+
+/* A snapshot's certificate list: (u32 big-endian length | DER certificate)
+ * repeated, parsed as DER one by one. Which of an input's certificate
+ * blobs hold one (the others hold a file's bytes, PEM or DER). */
+typedef struct hotssl__der_lists {
+  unsigned char cert, ca;
+} hotssl__der_lists;
 
 typedef struct hotssl__inputs {
   hotssl__settings s;
@@ -233,6 +238,9 @@ typedef struct hotssl__inputs {
   /* Build without an own certificate (SNI: nothing serves a connection
    * without a server name); cert/key still name some entry's pair. */
   int no_own_cert;
+  /* Set when cert / ca hold a snapshot's DER list (core/snapshot.c) rather
+   * than a file's bytes. */
+  hotssl__der_lists der_list;
 } hotssl__inputs;
 
 int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,

@@ -4,42 +4,34 @@
  * backend or a prefork worker builds its own generation without re-reading
  * files that may be half-written on disk.
  *
- * Layout (integers big-endian):
- *   header, 32 bytes: "HTSN" | version u16 (3) | kind u16 (0 contents,
- *                     1 paths) | total length u64 | generation u64 |
- *                     checksum u64 (FNV-1a 64 over bytes 0..24 and
- *                     32..total)
- *   records:          tag u16 | 0 u16 | length u32 | value
- *     SETTING  "name\0value"         (only explicitly set settings)
- *     BASEDIR / SOURCE               string (the configuration's folder/file)
- *     FPRINT   32 bytes              overall content fingerprint
- *     CERT / KEY / CA                fingerprint[32] | u32 label length |
- *                                    label | u32 count | count x (u32 len | DER)
- *     CRL                            fingerprint[32] | u64 entries | u64 earliest
- *                                    next update | the revocation table, flat
- *                                    (hotssl__revocation_encode)
- *     DH                             fingerprint[32] | the DH parameters file's
- *                                    bytes as the parent read them (version 3)
+ * The format is specified in docs/snapshot-format.md: a 32-byte header
+ * (magic "HTSN", version, kind, total length, generation, checksum), then
+ * records (tag u16 | 0 u16 | length u32 | value). Every record tag is one
+ * entry of the table `records` below, with its encoder and its decoder;
+ * the encoder writes the entries in table order, the decoder dispatches on
+ * the tag and then checks what the records must add up to.
+ *
  * Certificates and CA set are the DER the parent parsed and validated (each
  * parsed as DER by the backend, no PEM); the CRL set travels as the table
  * the parent built from it, with the CRLs' signatures already checked
  * against the CA file (the backend neither parses a CRL nor verifies its
  * signature again; a presented intermediate's key is still checked against
- * the digests and signatures the table keeps);
- * the DH parameters travel as the file's bytes, and the backend parses them
- * and checks their size and generator but does not repeat the parent's
- * primality tests (bounded, but up to seconds for 8192 bits: README);
- * the key is the parsed key written as DER (so an encrypted key needs no
- * passphrase in the backend: see include/hotssl/platform.h for where these
- * bytes may travel). A backend still runs every check of the builder on
- * them. Fingerprints are the parent's (over the files as read), so a worker
- * reuses unchanged parsed objects exactly as a reload would.
+ * the digests and signatures the table keeps); the DH parameters travel as
+ * the file's bytes, and the backend parses them and checks their size and
+ * generator but does not repeat the parent's primality tests (bounded, but
+ * up to seconds for 8192 bits: README); the key is the parsed key written
+ * as DER (so an encrypted key needs no passphrase in the backend: see
+ * include/hotssl/platform.h for where these bytes may travel). A backend
+ * still runs every check of the builder on them. Fingerprints are the
+ * parent's (over the files as read), so a worker reuses unchanged parsed
+ * objects exactly as a reload would.
  *
  * Reading treats the bytes as hostile: exact total length, magic, version,
- * checksum, every length bounded by what remains, no duplicate records, no
- * NUL inside strings, settings re-checked by hotssl_config_set. The checksum
- * catches corruption and truncation; it is not authentication (the bytes
- * come from the parent through an inherited descriptor).
+ * checksum, every length bounded by what remains, no unknown or repeated
+ * records (but SETTING and HOST), no NUL inside strings, settings
+ * re-checked by hotssl_config_set. The checksum catches corruption and
+ * truncation; it is not authentication (the bytes come from the parent
+ * through an inherited descriptor).
  *
  * No state; encode takes the manager's reload_lock.
  */
@@ -52,25 +44,28 @@
 #include "revocation.h"
 #include "snapshot.h"
 
-#define SNAP_VERSION 3u /* 3: T_DH */
+#define SNAP_VERSION 3u /* docs/snapshot-format.md: when to bump it */
 #define KEY_DER_MAX 16384
 
+/* Record tags (docs/snapshot-format.md gives each layout). Every tag is
+ * below 32: the decoder keeps one bit per tag for the repeated-record rule. */
 enum {
-  T_SETTING = 1,
-  T_BASEDIR = 2,
-  T_SOURCE = 3,
-  T_FPRINT = 4,
-  T_LOADFLAGS = 5, /* hotssl_config_load_file_ex's flags: a backend re-reads the file with them */
-  T_CERT = 10,
-  T_KEY = 11,
+  T_SETTING = 1,   /* "name\0value", one per explicitly set setting */
+  T_BASEDIR = 2,   /* the configuration's folder */
+  T_SOURCE = 3,    /* the configuration file */
+  T_FPRINT = 4,    /* 32 bytes: the generation's content fingerprint */
+  T_LOADFLAGS = 5, /* 1 byte: hotssl_config_load_file_ex's flags */
+  T_CERT = 10,     /* fingerprint[32] | u32 label length | label | u32 count | */
+  T_KEY = 11,      /*   count x (u32 len | DER) */
   T_CA = 12,
-  T_CRL = 13,
-  T_DH = 14,    /* ssl_dh_params_file: fingerprint[32] | the file's bytes */
-  T_HOSTS = 20, /* ssl_sni: u32 1 + index of the no-SNI entry (0: the
-                 * configuration's own files) | hosts file path */
-  T_HOST = 21   /* repeated: u32 line | u32 flags (1 "*", 2 "/no_sni/") |
-                 * u32 count | count x (u32 len | name) | CERT, KEY, CA, CRL
-                 * records of the entry */
+  T_CRL = 13,      /* fingerprint[32] | u64 entries | u64 earliest next update |
+                    * the revocation table, flat (hotssl__revocation_encode) */
+  T_DH = 14,       /* fingerprint[32] | the DH parameters file's bytes */
+  T_HOSTS = 20,    /* u32 1 + index of the no-SNI entry (0: the configuration's
+                    * own files) | hosts file path */
+  T_HOST = 21      /* repeated: u32 line | u32 flags (1 "*", 2 "/no_sni/") |
+                    * u32 count | count x (u32 len | name) | the entry's CERT,
+                    * KEY, CA, CRL records */
 };
 
 static const char *const setting_names[HOTSSL__S_COUNT] = {
@@ -94,7 +89,7 @@ static uint64_t checksum(const unsigned char *b, size_t len) {
   return fnv1a64(h, b + HOTSSL__SNAPSHOT_HEADER, len - HOTSSL__SNAPSHOT_HEADER);
 }
 
-/* ---- writer: first pass counts (buf == NULL), second pass writes ---- */
+/* ---- writer: with buf == NULL it only counts ---- */
 
 typedef struct wr {
   unsigned char *buf;
@@ -138,7 +133,7 @@ static void put_str_rec(wr *w, unsigned tag, const char *s) {
   put(w, s, n);
 }
 
-/* One file record from a list of DER items. */
+/* One DER item of a file record. */
 typedef struct item {
   const unsigned char *p;
   size_t len;
@@ -168,21 +163,6 @@ static size_t crt_items(const mbedtls_x509_crt *c, item *v) {
       v[n].len = c->raw.len;
     }
   return n;
-}
-
-/* The CRL record: the parent's revocation table, flat. */
-static size_t crl_rec_len(size_t table_len) {
-  return 8 + 32 + 16 + table_len;
-}
-
-static void put_crl(wr *w, const hotssl__shared *crl, size_t table_len) {
-  put_rec(w, T_CRL, crl_rec_len(table_len) - 8);
-  put(w, crl->fp, 32);
-  put_u64(w, crl->crl_entries);
-  put_u64(w, (uint64_t)crl->crl_next_update);
-  if (w->buf != NULL)
-    hotssl__revocation_encode(crl->revocation, w->buf + w->off);
-  w->off += table_len;
 }
 
 static const char *label_of(const hotssl_config *cfg, int id, char **owned) {
@@ -232,211 +212,7 @@ static int gen_files_get(gen_files *f, const hotssl_generation *g) {
   return 0;
 }
 
-static size_t file_rec_len(const char *label, const item *items, size_t n) {
-  size_t total = 8 + 32 + 4 + strlen(label) + 4, i;
-  for (i = 0; i < n; i++)
-    total += 4 + items[i].len;
-  return total;
-}
-
-/* ssl_sni: every entry of g->hosts, with its files (hf[i] for entry i). */
-static void put_hosts(wr *w, const struct hotssl__hosts *h, const gen_files *hf) {
-  size_t i, j;
-  put_rec(w, T_HOSTS, 4 + strlen(h->path));
-  put_u32(w, (size_t)(h->top_entry + 1));
-  put(w, h->path, strlen(h->path));
-  for (i = 0; i < h->n; i++) {
-    const hotssl__host *e = &h->v[i];
-    const hotssl_generation *g = e->g;
-    size_t len = 12;
-    for (j = 0; j < e->n_names; j++)
-      len += 4 + strlen(e->names[j]);
-    len += file_rec_len(e->cert_file, hf[i].cert, hf[i].n_cert) +
-           file_rec_len(e->key_file, &hf[i].key, 1);
-    if (g->ca != NULL)
-      len += file_rec_len(e->ca_file, hf[i].ca, hf[i].n_ca);
-    if (g->crl != NULL)
-      len += crl_rec_len(hf[i].crl_len);
-    put_rec(w, T_HOST, len);
-    put_u32(w, e->line);
-    put_u32(w, (size_t)((e->is_default ? 1 : 0) | (e->is_no_sni ? 2 : 0)));
-    put_u32(w, e->n_names);
-    for (j = 0; j < e->n_names; j++) {
-      put_u32(w, strlen(e->names[j]));
-      put(w, e->names[j], strlen(e->names[j]));
-    }
-    put_file(w, T_CERT, g->cert->fp, e->cert_file, hf[i].cert, hf[i].n_cert);
-    put_file(w, T_KEY, g->key->fp, e->key_file, &hf[i].key, 1);
-    if (g->ca != NULL)
-      put_file(w, T_CA, g->ca->fp, e->ca_file, hf[i].ca, hf[i].n_ca);
-    if (g->crl != NULL)
-      put_crl(w, g->crl, hf[i].crl_len);
-  }
-}
-
-void hotssl__snapshot_bytes_free(unsigned char *p, size_t len) {
-  if (p == NULL)
-    return;
-  mbedtls_platform_zeroize(p, len);
-  free(p);
-}
-
-int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **out,
-                            size_t *len, uint64_t *generation) {
-  hotssl_generation *g;
-  const hotssl_config *cfg;
-  unsigned char *keybuf = NULL;
-  size_t keylen = 0, n_cert = 0, n_ca = 0, crl_len = 0, pass, i;
-  item *v_cert = NULL, *v_ca = NULL, v_key = {NULL, 0};
-  char *lab[3] = {NULL, NULL, NULL};
-  int r = 0;
-  wr w = {NULL, 0};
-  gen_files *hf = NULL; /* ssl_sni entries */
-  size_t n_hf = 0;
-
-  *out = NULL;
-  *len = 0;
-  if (what > HOTSSL_SNAPSHOT_PATHS)
-    return HOTSSL_EINVAL;
-  hotssl__mutex_lock(m->reload_lock);
-  /* Under the lock we are the only publisher: current and cfg are stable
-   * and belong together (cfg produced, or matched, what is served). */
-  g = atomic_load(&m->current);
-  cfg = m->cfg;
-  if (what == HOTSSL_SNAPSHOT_CONTENTS && g->hosts != NULL) {
-    if ((hf = calloc(g->hosts->n, sizeof *hf)) == NULL) {
-      r = HOTSSL_ENOMEM;
-      goto out;
-    }
-    n_hf = g->hosts->n;
-    for (i = 0; i < n_hf; i++)
-      if ((r = gen_files_get(&hf[i], g->hosts->v[i].g)) != 0)
-        goto out;
-  }
-  if (what == HOTSSL_SNAPSHOT_CONTENTS) {
-    int kl;
-    n_cert = crt_items(&g->cert->u.crt, NULL);
-    n_ca = g->ca != NULL ? crt_items(&g->ca->u.crt, NULL) : 0;
-    crl_len = g->crl != NULL ? hotssl__revocation_encode(g->crl->revocation, NULL) : 0;
-    v_cert = calloc(n_cert + 1, sizeof *v_cert);
-    v_ca = calloc(n_ca + 1, sizeof *v_ca);
-    keybuf = malloc(KEY_DER_MAX);
-    if (v_cert == NULL || v_ca == NULL || keybuf == NULL) {
-      r = HOTSSL_ENOMEM;
-      goto out;
-    }
-    crt_items(&g->cert->u.crt, v_cert);
-    if (g->ca != NULL)
-      crt_items(&g->ca->u.crt, v_ca);
-    /* mbedtls writes the DER at the end of the buffer. */
-    kl = mbedtls_pk_write_key_der(&g->key->u.pk, keybuf, KEY_DER_MAX);
-    if (kl <= 0) {
-      r = HOTSSL_ETLS;
-      goto out;
-    }
-    keylen = (size_t)kl;
-    v_key.p = keybuf + KEY_DER_MAX - keylen;
-    v_key.len = keylen;
-  }
-  for (pass = 0; pass < 2; pass++) {
-    size_t body;
-    if (pass == 1) {
-      if ((w.buf = malloc(w.off)) == NULL) {
-        r = HOTSSL_ENOMEM;
-        goto out;
-      }
-      w.off = 0;
-    }
-    put(&w, "HTSN", 4);
-    put_u16(&w, SNAP_VERSION);
-    put_u16(&w, what);
-    put_u64(&w, 0); /* total, patched below */
-    put_u64(&w, g->number);
-    put_u64(&w, 0); /* checksum, patched below */
-    for (i = 0; i < HOTSSL__S_COUNT; i++) {
-      size_t nl, vl;
-      if (cfg->value[i] == NULL)
-        continue;
-      nl = strlen(setting_names[i]);
-      vl = strlen(cfg->value[i]);
-      put_rec(&w, T_SETTING, nl + 1 + vl);
-      put(&w, setting_names[i], nl + 1);
-      put(&w, cfg->value[i], vl);
-    }
-    if (cfg->base_dir != NULL)
-      put_str_rec(&w, T_BASEDIR, cfg->base_dir);
-    if (cfg->source_file != NULL)
-      put_str_rec(&w, T_SOURCE, cfg->source_file);
-    if (cfg->load_flags != 0) {
-      unsigned char lf = (unsigned char)cfg->load_flags;
-      put_rec(&w, T_LOADFLAGS, 1);
-      put(&w, &lf, 1);
-    }
-    if (what == HOTSSL_SNAPSHOT_CONTENTS) {
-      put_rec(&w, T_FPRINT, 32);
-      put(&w, g->fingerprint, 32);
-      if (pass == 0) {
-        lab[0] = NULL;
-        label_of(cfg, HOTSSL__S_SSL_CERT_FILE, &lab[0]);
-        label_of(cfg, HOTSSL__S_SSL_KEY_FILE, &lab[1]);
-        label_of(cfg, HOTSSL__S_SSL_CA_FILE, &lab[2]);
-        for (i = 0; i < 3; i++)
-          if (lab[i] == NULL) {
-            r = HOTSSL_ENOMEM;
-            goto out;
-          }
-      }
-      /* With a hosts file whose entry serves connections without a server
-       * name, g's own files are that entry's: carried only in T_HOST. */
-      if (g->hosts == NULL || g->hosts->top_entry < 0) {
-        put_file(&w, T_CERT, g->cert->fp, lab[0], v_cert, n_cert);
-        put_file(&w, T_KEY, g->key->fp, lab[1], &v_key, 1);
-        if (g->ca != NULL)
-          put_file(&w, T_CA, g->ca->fp, lab[2], v_ca, n_ca);
-        if (g->crl != NULL)
-          put_crl(&w, g->crl, crl_len);
-      }
-      if (g->hosts != NULL)
-        put_hosts(&w, g->hosts, hf);
-      if (g->dh_bytes != NULL) {
-        put_rec(&w, T_DH, 32 + g->dh_len);
-        put(&w, g->dh_fp, 32);
-        put(&w, g->dh_bytes, g->dh_len);
-      }
-    }
-    if (pass == 1) {
-      wr h = {w.buf + 8, 0};
-      body = w.off;
-      put_u64(&h, body);
-      h.buf = w.buf + 24;
-      h.off = 0;
-      put_u64(&h, checksum(w.buf, body));
-    }
-  }
-  *out = w.buf;
-  *len = w.off;
-  if (generation != NULL)
-    *generation = g->number;
-  w.buf = NULL;
-out:
-  hotssl__mutex_unlock(m->reload_lock);
-  if (keybuf != NULL) {
-    mbedtls_platform_zeroize(keybuf, KEY_DER_MAX);
-    free(keybuf);
-  }
-  for (i = 0; i < 3; i++)
-    free(lab[i]);
-  for (i = 0; i < n_hf; i++)
-    gen_files_free(&hf[i]);
-  free(hf);
-  free(v_cert);
-  free(v_ca);
-  if (w.buf != NULL)
-    hotssl__snapshot_bytes_free(w.buf, w.off);
-  return r;
-}
-
-/* ---- reader ---- */
+/* ---- reader primitives ---- */
 
 typedef struct rd {
   const unsigned char *p;
@@ -468,6 +244,17 @@ static int get_u32(rd *r, size_t *v) {
   return 0;
 }
 
+/* The next record's tag and value: -1 when the 8-byte record header or the
+ * value does not fit in what remains, or the reserved field is not 0. */
+static int next_record(rd *r, unsigned *tag, const unsigned char **v, size_t *vl) {
+  const unsigned char *h;
+  if (get(r, 8, &h) != 0 || be(h + 2, 2) != 0)
+    return -1;
+  *tag = (unsigned)be(h, 2);
+  *vl = (size_t)be(h + 4, 4);
+  return get(r, *vl, v);
+}
+
 /* A string value: no NUL inside (HOTSSL_EINVAL); *out a malloc'ed copy
  * (HOTSSL_ENOMEM: out of memory is not a malformed snapshot). */
 static int dup_str(const unsigned char *p, size_t n, char **out) {
@@ -481,51 +268,15 @@ static int dup_str(const unsigned char *p, size_t n, char **out) {
   return 0;
 }
 
-int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
-                             hotssl_manager **m, const hotssl_manager_options *opts,
-                             char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed) {
-  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf, extra;
-  uint64_t total = 0;
-  int r;
-  *build_failed = 0;
-  if (read_fn(ctx, hdr, sizeof hdr) != 0 || hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
-                total == 0 ? "missing or invalid header" : "read failed");
-    return HOTSSL_EINVAL;
-  }
-  if ((buf = malloc((size_t)total)) == NULL) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: out of memory");
-    return HOTSSL_ENOMEM;
-  }
-  memcpy(buf, hdr, sizeof hdr);
-  if (read_fn(ctx, buf + sizeof hdr, (size_t)total - sizeof hdr) != 0 || read_fn(ctx, &extra, 1) != -2) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: truncated or too long");
-    hotssl__snapshot_bytes_free(buf, (size_t)total);
-    return HOTSSL_EINVAL;
-  }
-  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
-  hotssl__snapshot_bytes_free(buf, (size_t)total);
-  *build_failed = r != 0; /* create_from_snapshot logged it */
-  return r;
-}
-
-int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total) {
-  if (len < HOTSSL__SNAPSHOT_HEADER || memcmp(hdr, "HTSN", 4) != 0 ||
-      be(hdr + 4, 2) != SNAP_VERSION || be(hdr + 6, 2) > HOTSSL_SNAPSHOT_PATHS)
-    return HOTSSL_EINVAL;
-  *total = be(hdr + 8, 8);
-  if (*total < HOTSSL__SNAPSHOT_HEADER || *total > HOTSSL__SNAPSHOT_MAX)
-    return HOTSSL_EINVAL;
-  return 0;
-}
-
 /* Blob for a list of DER items: a single item stays DER (the builder's
  * parsers take one DER object directly), several become a DER list (each
- * certificate parsed as DER by the builder, no PEM round trip). */
+ * certificate parsed as DER by the builder, no PEM round trip: *der_list
+ * set). */
 static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n,
-                     int der_only) {
+                     int der_only, unsigned char *der_list) {
   size_t i, need = 1, off = 0;
   memset(b, 0, sizeof *b);
+  *der_list = 0;
   if ((b->path = hotssl__strdup(label)) == NULL)
     return HOTSSL_ENOMEM;
   if (n == 1 || der_only) {
@@ -548,7 +299,7 @@ static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n
   }
   b->data[off] = '\0';
   b->len = off;
-  b->der_list = 1;
+  *der_list = 1;
   return 0;
 }
 
@@ -630,10 +381,12 @@ static int file_record(file_set *f, unsigned tag, const unsigned char *v, size_t
 /* in's blobs, fingerprints and revocation table from f (in->s already
  * checked): 0, HOTSSL_EINVAL (malformed) or HOTSSL_ENOMEM. */
 static int files_to_inputs(hotssl__inputs *in, const file_set *f) {
+  unsigned char key_list;
   int ret;
-  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0)) != 0 ||
-      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1)) != 0 ||
-      (f[2].seen && (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0)) != 0))
+  if ((ret = make_blob(&in->cert, f[0].label, f[0].items, f[0].n, 0, &in->der_list.cert)) != 0 ||
+      (ret = make_blob(&in->key, f[1].label, f[1].items, 1, 1, &key_list)) != 0 ||
+      (f[2].seen &&
+       (ret = make_blob(&in->ca, f[2].label, f[2].items, f[2].n, 0, &in->der_list.ca)) != 0))
     return ret;
   memcpy(in->fp_cert, f[0].fp, 32);
   memcpy(in->fp_key, f[1].fp, 32);
@@ -687,15 +440,13 @@ static int decode_host(hotssl__host_in *e, const unsigned char *v, size_t vl,
     e->n_names = i + 1;
   }
   while (r.left > 0) {
-    const unsigned char *h, *q;
+    const unsigned char *q;
     size_t ql;
+    unsigned tag;
     int fr;
-    if (get(&r, 8, &h) != 0 || be(h + 2, 2) != 0)
+    if (next_record(&r, &tag, &q, &ql) != 0)
       goto out;
-    ql = (size_t)be(h + 4, 4);
-    if (get(&r, ql, &q) != 0)
-      goto out;
-    if ((fr = file_record(f, (unsigned)be(h, 2), q, ql)) != 0) {
+    if ((fr = file_record(f, tag, q, ql)) != 0) {
       ret = fr == HOTSSL_ENOMEM ? fr : -1;
       goto out;
     }
@@ -717,265 +468,640 @@ out:
   return ret;
 }
 
+
+/* ---- the records ---- */
+
+/* The CERT, KEY, CA and CRL records of one identity: the configuration's
+ * own, or a hosts file entry's. */
+typedef struct ident {
+  const hotssl_generation *g;
+  const char *label[3]; /* certificate, key and CA file, as the records name them */
+  const gen_files *f;
+} ident;
+
+/* What the encoders read. */
+typedef struct enc {
+  unsigned what; /* HOTSSL_SNAPSHOT_CONTENTS or _PATHS */
+  const hotssl_generation *g;
+  const hotssl_config *cfg;
+  const ident *top; /* the configuration's own files, NULL when not carried */
+  gen_files own;    /* g's files (CONTENTS) */
+  char *lab[3];     /* labels of the configuration's own files */
+  ident top_id;
+  gen_files *hf;    /* ssl_sni: hf[i] for entry i of g->hosts */
+  size_t n_hf;
+} enc;
+
+/* A T_HOST record's value, decoded once every record is in. */
+typedef struct host_rec {
+  const unsigned char *p;
+  size_t len;
+} host_rec;
+
+/* What the decoders fill. Decoders return 0, HOTSSL_EINVAL (the reason in
+ * why, "malformed record" unless set) or HOTSSL_ENOMEM. */
+typedef struct dec {
+  unsigned kind;
+  size_t len;         /* the snapshot's: bounds the number of T_HOST records */
+  hotssl_config *cfg;
+  hotssl__inputs *in;
+  const char *why;
+  unsigned seen;      /* bit per tag of the records that may not repeat */
+  int have_fp;
+  file_set f[4];      /* the configuration's own CERT, KEY, CA, CRL */
+  int have_hosts;
+  int main_files;     /* the configuration's own files are carried (not T_HOST's) */
+  size_t top_entry;   /* T_HOSTS: 1 + index of the no-SNI entry, 0 none */
+  char *hosts_path;
+  host_rec *hosts;
+  size_t n_hosts;
+  const unsigned char *dh; /* T_DH's value */
+  size_t dh_len;
+} dec;
+
+static void enc_settings(wr *w, const enc *e, const ident *id) {
+  size_t i, nl, vl;
+  (void)id;
+  for (i = 0; i < HOTSSL__S_COUNT; i++) {
+    if (e->cfg->value[i] == NULL)
+      continue;
+    nl = strlen(setting_names[i]);
+    vl = strlen(e->cfg->value[i]);
+    put_rec(w, T_SETTING, nl + 1 + vl);
+    put(w, setting_names[i], nl + 1);
+    put(w, e->cfg->value[i], vl);
+  }
+}
+
+/* One setting: hotssl_config_set checks it as it checks a file's line. */
+static int dec_setting(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  const unsigned char *nul = memchr(v, '\0', vl);
+  char *name, *val = NULL;
+  char sub[HOTSSL__ERRLEN];
+  int r;
+  (void)tag;
+  if (nul == NULL)
+    return HOTSSL_EINVAL;
+  r = dup_str(v, (size_t)(nul - v), &name);
+  if (r == 0 && (r = dup_str(nul + 1, vl - (size_t)(nul - v) - 1, &val)) == 0)
+    r = hotssl_config_set(d->cfg, name, val, sub, sizeof sub);
+  free(name);
+  hotssl__secret_free(val);
+  if (r == HOTSSL_ENOMEM)
+    return r;
+  if (r != 0) {
+    d->why = "invalid setting";
+    return HOTSSL_EINVAL;
+  }
+  return 0;
+}
+
+static void enc_basedir(wr *w, const enc *e, const ident *id) {
+  (void)id;
+  if (e->cfg->base_dir != NULL)
+    put_str_rec(w, T_BASEDIR, e->cfg->base_dir);
+}
+
+static void enc_source(wr *w, const enc *e, const ident *id) {
+  (void)id;
+  if (e->cfg->source_file != NULL)
+    put_str_rec(w, T_SOURCE, e->cfg->source_file);
+}
+
+/* T_BASEDIR and T_SOURCE. */
+static int dec_string(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  char *s, **slot = tag == T_BASEDIR ? &d->cfg->base_dir : &d->cfg->source_file;
+  int r = dup_str(v, vl, &s);
+  if (r != 0)
+    return r;
+  free(*slot);
+  *slot = s;
+  return 0;
+}
+
+static void enc_loadflags(wr *w, const enc *e, const ident *id) {
+  unsigned char lf = (unsigned char)e->cfg->load_flags;
+  (void)id;
+  if (e->cfg->load_flags == 0)
+    return;
+  put_rec(w, T_LOADFLAGS, 1);
+  put(w, &lf, 1);
+}
+
+static int dec_loadflags(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  (void)tag;
+  if (vl != 1 || (v[0] & ~HOTSSL_LOAD_IGNORE_NON_SSL) != 0)
+    return HOTSSL_EINVAL;
+  d->cfg->load_flags = v[0];
+  return 0;
+}
+
+static void enc_fprint(wr *w, const enc *e, const ident *id) {
+  (void)id;
+  if (e->what != HOTSSL_SNAPSHOT_CONTENTS)
+    return;
+  put_rec(w, T_FPRINT, 32);
+  put(w, e->g->fingerprint, 32);
+}
+
+static int dec_fprint(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  (void)tag;
+  if (vl != 32)
+    return HOTSSL_EINVAL;
+  memcpy(d->in->fingerprint, v, 32);
+  d->have_fp = 1;
+  return 0;
+}
+
+/* The identity records: written for id (none when id is NULL). */
+static void enc_cert(wr *w, const enc *e, const ident *id) {
+  (void)e;
+  if (id != NULL)
+    put_file(w, T_CERT, id->g->cert->fp, id->label[0], id->f->cert, id->f->n_cert);
+}
+
+static void enc_key(wr *w, const enc *e, const ident *id) {
+  (void)e;
+  if (id != NULL)
+    put_file(w, T_KEY, id->g->key->fp, id->label[1], &id->f->key, 1);
+}
+
+static void enc_ca(wr *w, const enc *e, const ident *id) {
+  (void)e;
+  if (id != NULL && id->g->ca != NULL)
+    put_file(w, T_CA, id->g->ca->fp, id->label[2], id->f->ca, id->f->n_ca);
+}
+
+static void enc_crl(wr *w, const enc *e, const ident *id) {
+  const hotssl__shared *crl;
+  (void)e;
+  if (id == NULL || (crl = id->g->crl) == NULL)
+    return;
+  put_rec(w, T_CRL, 32 + 16 + id->f->crl_len);
+  put(w, crl->fp, 32);
+  put_u64(w, crl->crl_entries);
+  put_u64(w, (uint64_t)crl->crl_next_update);
+  if (w->buf != NULL)
+    hotssl__revocation_encode(crl->revocation, w->buf + w->off);
+  w->off += id->f->crl_len;
+}
+
+/* CERT, KEY, CA, CRL of the configuration itself (inside a T_HOST record
+ * file_record decodes them too, into the entry's own set). */
+static int dec_file(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  int r = file_record(d->f, tag, v, vl);
+  return r == 0 || r == HOTSSL_ENOMEM ? r : HOTSSL_EINVAL;
+}
+
+static void enc_dh(wr *w, const enc *e, const ident *id) {
+  (void)id;
+  if (e->g->dh_bytes == NULL)
+    return;
+  put_rec(w, T_DH, 32 + e->g->dh_len);
+  put(w, e->g->dh_fp, 32);
+  put(w, e->g->dh_bytes, e->g->dh_len);
+}
+
+static int dec_dh(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  (void)tag;
+  if (vl < 32)
+    return HOTSSL_EINVAL;
+  d->dh = v;
+  d->dh_len = vl;
+  return 0;
+}
+
+static void enc_hosts(wr *w, const enc *e, const ident *id) {
+  const struct hotssl__hosts *h = e->g->hosts;
+  (void)id;
+  if (h == NULL)
+    return;
+  put_rec(w, T_HOSTS, 4 + strlen(h->path));
+  put_u32(w, (size_t)(h->top_entry + 1));
+  put(w, h->path, strlen(h->path));
+}
+
+static int dec_hosts(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  rd r = {v, vl};
+  int sr;
+  (void)tag;
+  if (get_u32(&r, &d->top_entry) != 0)
+    return HOTSSL_EINVAL;
+  if ((sr = dup_str(r.p, r.left, &d->hosts_path)) != 0)
+    return sr;
+  d->have_hosts = 1;
+  d->main_files = d->top_entry == 0;
+  return 0;
+}
+
+static void put_identity(wr *w, const ident *id);
+
+/* The value of entry e's T_HOST record. */
+static void host_value(wr *w, const hotssl__host *e, const ident *id) {
+  size_t j;
+  put_u32(w, e->line);
+  put_u32(w, (size_t)((e->is_default ? 1 : 0) | (e->is_no_sni ? 2 : 0)));
+  put_u32(w, e->n_names);
+  for (j = 0; j < e->n_names; j++) {
+    put_u32(w, strlen(e->names[j]));
+    put(w, e->names[j], strlen(e->names[j]));
+  }
+  put_identity(w, id);
+}
+
+/* One record per entry of g->hosts, with its files. */
+static void enc_host(wr *w, const enc *e, const ident *top) {
+  const struct hotssl__hosts *h = e->g->hosts;
+  size_t i;
+  (void)top;
+  for (i = 0; h != NULL && i < h->n; i++) {
+    const hotssl__host *he = &h->v[i];
+    ident id = {he->g, {he->cert_file, he->key_file, he->ca_file}, &e->hf[i]};
+    wr count = {NULL, 0};
+    host_value(&count, he, &id);
+    put_rec(w, T_HOST, count.off);
+    host_value(w, he, &id);
+  }
+}
+
+/* The value is kept: decode_host reads it once every record is in (it needs
+ * the settings). */
+static int dec_host(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  void *bigger;
+  (void)tag;
+  if (d->n_hosts >= d->len / 8)
+    return HOTSSL_EINVAL;
+  if ((bigger = realloc(d->hosts, (d->n_hosts + 1) * sizeof *d->hosts)) == NULL)
+    return HOTSSL_ENOMEM;
+  d->hosts = bigger;
+  d->hosts[d->n_hosts].p = v;
+  d->hosts[d->n_hosts++].len = vl;
+  return 0;
+}
+
+/* ---- the table ---- */
+
+#define REC_REPEAT 1u   /* may appear more than once */
+#define REC_CONTENTS 2u /* CONTENTS snapshots only: refused in PATHS, not written there */
+#define REC_IDENTITY 4u /* one of an identity's files: also inside T_HOST */
+
+typedef struct rec_type {
+  unsigned tag;
+  const char *name;
+  unsigned flags;
+  /* Writes this tag's records (none, one, or with REC_REPEAT several); id:
+   * the identity whose files are being written, NULL for none. */
+  void (*encode)(wr *w, const enc *e, const ident *id);
+  /* One record's value, bounded by its length (not yet checked against
+   * any other record). */
+  int (*decode)(dec *d, unsigned tag, const unsigned char *v, size_t vl);
+} rec_type;
+
+/* In the order the encoder writes them. */
+static const rec_type records[] = {
+    {T_SETTING, "SETTING", REC_REPEAT, enc_settings, dec_setting},
+    {T_BASEDIR, "BASEDIR", 0, enc_basedir, dec_string},
+    {T_SOURCE, "SOURCE", 0, enc_source, dec_string},
+    {T_LOADFLAGS, "LOADFLAGS", 0, enc_loadflags, dec_loadflags},
+    {T_FPRINT, "FPRINT", 0, enc_fprint, dec_fprint},
+    {T_CERT, "CERT", REC_CONTENTS | REC_IDENTITY, enc_cert, dec_file},
+    {T_KEY, "KEY", REC_CONTENTS | REC_IDENTITY, enc_key, dec_file},
+    {T_CA, "CA", REC_CONTENTS | REC_IDENTITY, enc_ca, dec_file},
+    {T_CRL, "CRL", REC_CONTENTS | REC_IDENTITY, enc_crl, dec_file},
+    {T_HOSTS, "HOSTS", REC_CONTENTS, enc_hosts, dec_hosts},
+    {T_HOST, "HOST", REC_CONTENTS | REC_REPEAT, enc_host, dec_host},
+    {T_DH, "DH", REC_CONTENTS, enc_dh, dec_dh},
+};
+#define N_RECORDS (sizeof records / sizeof records[0])
+
+static const rec_type *record_type(unsigned tag) {
+  size_t i;
+  for (i = 0; i < N_RECORDS; i++)
+    if (records[i].tag == tag)
+      return &records[i];
+  return NULL;
+}
+
+/* An identity's CERT, KEY, CA, CRL records, in table order. */
+static void put_identity(wr *w, const ident *id) {
+  size_t i;
+  for (i = 0; i < N_RECORDS; i++)
+    if (records[i].flags & REC_IDENTITY)
+      records[i].encode(w, NULL, id);
+}
+
+/* ---- encoder ---- */
+
+void hotssl__snapshot_bytes_free(unsigned char *p, size_t len) {
+  if (p == NULL)
+    return;
+  mbedtls_platform_zeroize(p, len);
+  free(p);
+}
+
+/* CONTENTS: the DER items of g's files and of every ssl_sni entry's, and
+ * the labels of the configuration's own files. */
+static int enc_prepare(enc *e) {
+  const hotssl_generation *g = e->g;
+  size_t i;
+  int r;
+  if (e->what != HOTSSL_SNAPSHOT_CONTENTS)
+    return 0;
+  if (g->hosts != NULL) {
+    if ((e->hf = calloc(g->hosts->n, sizeof *e->hf)) == NULL)
+      return HOTSSL_ENOMEM;
+    e->n_hf = g->hosts->n;
+    for (i = 0; i < e->n_hf; i++)
+      if ((r = gen_files_get(&e->hf[i], g->hosts->v[i].g)) != 0)
+        return r;
+  }
+  if ((r = gen_files_get(&e->own, g)) != 0)
+    return r;
+  label_of(e->cfg, HOTSSL__S_SSL_CERT_FILE, &e->lab[0]);
+  label_of(e->cfg, HOTSSL__S_SSL_KEY_FILE, &e->lab[1]);
+  label_of(e->cfg, HOTSSL__S_SSL_CA_FILE, &e->lab[2]);
+  for (i = 0; i < 3; i++) {
+    if (e->lab[i] == NULL)
+      return HOTSSL_ENOMEM;
+    e->top_id.label[i] = e->lab[i];
+  }
+  /* With a hosts file whose entry serves connections without a server
+   * name, g's own files are that entry's: carried only in its T_HOST. */
+  if (g->hosts == NULL || g->hosts->top_entry < 0) {
+    e->top_id.g = g;
+    e->top_id.f = &e->own;
+    e->top = &e->top_id;
+  }
+  return 0;
+}
+
+static void enc_free(enc *e) {
+  size_t i;
+  gen_files_free(&e->own);
+  for (i = 0; i < 3; i++)
+    free(e->lab[i]);
+  for (i = 0; i < e->n_hf; i++)
+    gen_files_free(&e->hf[i]);
+  free(e->hf);
+}
+
+/* Header (length and checksum left 0) and every record in table order. */
+static void enc_all(wr *w, const enc *e) {
+  size_t i;
+  put(w, "HTSN", 4);
+  put_u16(w, SNAP_VERSION);
+  put_u16(w, e->what);
+  put_u64(w, 0); /* total */
+  put_u64(w, e->g->number);
+  put_u64(w, 0); /* checksum */
+  for (i = 0; i < N_RECORDS; i++)
+    if (!(records[i].flags & REC_CONTENTS) || e->what == HOTSSL_SNAPSHOT_CONTENTS)
+      records[i].encode(w, e, e->top);
+}
+
+int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **out,
+                            size_t *len, uint64_t *generation) {
+  enc e;
+  wr w = {NULL, 0}, h;
+  int r;
+
+  *out = NULL;
+  *len = 0;
+  if (what > HOTSSL_SNAPSHOT_PATHS)
+    return HOTSSL_EINVAL;
+  memset(&e, 0, sizeof e);
+  e.what = what;
+  hotssl__mutex_lock(m->reload_lock);
+  /* Under the lock we are the only publisher: current and cfg are stable
+   * and belong together (cfg produced, or matched, what is served). */
+  e.g = atomic_load(&m->current);
+  e.cfg = m->cfg;
+  if ((r = enc_prepare(&e)) == 0) {
+    enc_all(&w, &e); /* counts */
+    if ((w.buf = malloc(w.off)) == NULL)
+      r = HOTSSL_ENOMEM;
+  }
+  if (r == 0) {
+    w.off = 0;
+    enc_all(&w, &e);
+    h.buf = w.buf + 8;
+    h.off = 0;
+    put_u64(&h, w.off);
+    h.buf = w.buf + 24;
+    h.off = 0;
+    put_u64(&h, checksum(w.buf, w.off));
+    *out = w.buf;
+    *len = w.off;
+    if (generation != NULL)
+      *generation = e.g->number;
+  }
+  hotssl__mutex_unlock(m->reload_lock);
+  enc_free(&e);
+  return r;
+}
+
+/* ---- decoder ---- */
+
+/* Header checks: magic, version, kind, exact length, checksum, a nonzero
+ * generation. */
+static int dec_header(dec *d, const unsigned char *b, size_t len, uint64_t *generation) {
+  uint64_t total;
+  if (hotssl__snapshot_peek(b, len, &total) != 0) {
+    d->why = "not a hotssl snapshot of a supported version";
+    return HOTSSL_EINVAL;
+  }
+  if (total != len) {
+    d->why = "length does not match (truncated?)";
+    return HOTSSL_EINVAL;
+  }
+  if (be(b + 24, 8) != checksum(b, len)) {
+    d->why = "checksum mismatch";
+    return HOTSSL_EINVAL;
+  }
+  d->kind = (unsigned)be(b + 6, 2);
+  *generation = be(b + 16, 8);
+  if (*generation == 0) {
+    d->why = "generation number is 0";
+    return HOTSSL_EINVAL;
+  }
+  return 0;
+}
+
+/* Every record after the header through its table entry: unknown tags,
+ * repeats of a record that may not repeat, CONTENTS records in a PATHS
+ * snapshot are refused. */
+static int dec_records(dec *d, const unsigned char *b, size_t len) {
+  rd r = {b + HOTSSL__SNAPSHOT_HEADER, len - HOTSSL__SNAPSHOT_HEADER};
+  while (r.left > 0) {
+    const unsigned char *v;
+    const rec_type *t;
+    unsigned tag;
+    size_t vl;
+    int ret;
+    if (next_record(&r, &tag, &v, &vl) != 0)
+      return HOTSSL_EINVAL;
+    t = record_type(tag);
+    if (t == NULL || !(t->flags & REC_REPEAT)) {
+      unsigned bit = tag < 32 ? 1u << tag : 0;
+      if (bit == 0 || (d->seen & bit)) {
+        d->why = "unknown or repeated record";
+        return HOTSSL_EINVAL;
+      }
+      d->seen |= bit;
+    }
+    if (t == NULL) {
+      d->why = "unknown record";
+      return HOTSSL_EINVAL;
+    }
+    if ((t->flags & REC_CONTENTS) && d->kind != HOTSSL_SNAPSHOT_CONTENTS)
+      return HOTSSL_EINVAL;
+    if ((ret = t->decode(d, tag, v, vl)) != 0)
+      return ret;
+  }
+  return 0;
+}
+
+/* CONTENTS: the required records are there and agree with the settings. */
+static int dec_check(dec *d) {
+  hotssl__inputs *in = d->in;
+  char sub[HOTSSL__ERRLEN];
+  int r;
+  if (!d->have_fp || (d->main_files && (!d->f[0].seen || !d->f[1].seen)) ||
+      (!d->main_files && d->f[0].seen) || d->have_hosts != (d->n_hosts > 0) ||
+      d->top_entry > d->n_hosts) {
+    d->why = "certificate, key or fingerprint missing";
+    return HOTSSL_EINVAL;
+  }
+  if ((r = hotssl__settings_from_config(&in->s, d->cfg, sub, sizeof sub)) == HOTSSL_ENOMEM)
+    return r;
+  if (r != 0) {
+    d->why = "settings do not check";
+    return HOTSSL_EINVAL;
+  }
+  if ((d->have_hosts && !in->s.sni) || (d->main_files && !files_match(in, d->f)) ||
+      (in->s.dh_file != NULL) != (d->dh != NULL)) {
+    d->why = "files do not match the settings";
+    return HOTSSL_EINVAL;
+  }
+  return 0;
+}
+
+/* CONTENTS: in's DH parameters, own files and ssl_sni entries from the
+ * checked records. */
+static int dec_inputs(dec *d) {
+  hotssl__inputs *in = d->in;
+  struct hotssl__hosts_in *hi;
+  size_t i;
+  int r;
+  if (d->dh != NULL) {
+    memcpy(in->fp_dh, d->dh, 32);
+    in->dh_checked = 1;
+    if ((in->dh.path = hotssl__strdup(in->s.dh_file)) == NULL ||
+        (in->dh.data = malloc(d->dh_len - 32 + 1)) == NULL)
+      return HOTSSL_ENOMEM;
+    memcpy(in->dh.data, d->dh + 32, d->dh_len - 32);
+    in->dh.data[d->dh_len - 32] = '\0';
+    in->dh.len = d->dh_len - 32;
+  }
+  if (d->main_files && (r = files_to_inputs(in, d->f)) != 0) {
+    d->why = "invalid revocation table";
+    return r;
+  }
+  if (!d->have_hosts)
+    return 0;
+  if ((hi = calloc(1, sizeof *hi)) == NULL || (hi->v = calloc(d->n_hosts, sizeof *hi->v)) == NULL) {
+    free(hi);
+    return HOTSSL_ENOMEM;
+  }
+  in->hosts = hi;
+  hi->path = d->hosts_path;
+  d->hosts_path = NULL;
+  for (i = 0; i < d->n_hosts; i++) {
+    hi->n = i + 1;
+    if ((r = decode_host(&hi->v[i], d->hosts[i].p, d->hosts[i].len, d->cfg)) != 0) {
+      d->why = "malformed host entry";
+      return r == HOTSSL_ENOMEM ? r : HOTSSL_EINVAL;
+    }
+  }
+  if (d->top_entry > 0 && !hi->v[d->top_entry - 1].is_no_sni &&
+      !(in->s.cert_file == NULL && d->top_entry == 1)) {
+    d->why = "the entry for connections without a server name does not match";
+    return HOTSSL_EINVAL;
+  }
+  return 0;
+}
+
 int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **cfg_out,
                             hotssl__inputs *in, int *has_contents, uint64_t *generation,
                             char *errbuf, size_t errlen) {
-  uint64_t total;
-  unsigned kind;
-  hotssl_config *cfg = NULL;
-  rd r;
-  int ret = HOTSSL_EINVAL, have_fp = 0;
-  const char *why = "malformed record";
-  file_set f[4];
-  size_t i;
-  unsigned seen_mask = 0;
-  /* ssl_sni */
-  struct {
-    const unsigned char *p;
-    size_t len;
-  } *hrec = NULL;
-  size_t n_hrec = 0, top_entry = 0;
-  char *hosts_path = NULL;
-  int have_hosts = 0, main_files = 1;
-  const unsigned char *dh = NULL; /* T_DH's value */
-  size_t dh_len = 0;
+  dec d;
+  int ret;
 
-  memset(f, 0, sizeof f);
+  memset(&d, 0, sizeof d);
+  d.why = "malformed record";
+  d.len = len;
+  d.in = in;
+  d.main_files = 1;
   memset(in, 0, sizeof *in);
   *cfg_out = NULL;
   *has_contents = 0;
-  if (hotssl__snapshot_peek(b, len, &total) != 0) {
-    why = "not a hotssl snapshot of a supported version";
-    goto bad;
-  }
-  if (total != len) {
-    why = "length does not match (truncated?)";
-    goto bad;
-  }
-  if (be(b + 24, 8) != checksum(b, len)) {
-    why = "checksum mismatch";
-    goto bad;
-  }
-  kind = (unsigned)be(b + 6, 2);
-  *generation = be(b + 16, 8);
-  if (*generation == 0) {
-    why = "generation number is 0";
-    goto bad;
-  }
-  if ((ret = hotssl_config_create(&cfg)) != 0)
-    goto fail;
-  ret = HOTSSL_EINVAL;
-  r.p = b + HOTSSL__SNAPSHOT_HEADER;
-  r.left = len - HOTSSL__SNAPSHOT_HEADER;
-  while (r.left > 0) {
-    const unsigned char *h, *v;
-    unsigned tag;
-    size_t vl;
-    if (get(&r, 8, &h) != 0)
-      goto bad;
-    tag = (unsigned)be(h, 2);
-    vl = (size_t)be(h + 4, 4);
-    if (be(h + 2, 2) != 0 || get(&r, vl, &v) != 0)
-      goto bad;
-    if (tag != T_SETTING && tag != T_HOST) {
-      unsigned bit = tag < 32 ? 1u << tag : 0;
-      if (bit == 0 || (seen_mask & bit)) {
-        why = "unknown or repeated record";
-        goto bad;
-      }
-      seen_mask |= bit;
-    }
-    switch (tag) {
-    case T_SETTING: {
-      const unsigned char *nul = memchr(v, '\0', vl);
-      char *name, *val;
-      char sub[HOTSSL__ERRLEN];
-      int sr;
-      if (nul == NULL)
-        goto bad;
-      sr = dup_str(v, (size_t)(nul - v), &name);
-      if (sr == 0 && (sr = dup_str(nul + 1, vl - (size_t)(nul - v) - 1, &val)) == 0)
-        sr = hotssl_config_set(cfg, name, val, sub, sizeof sub);
-      else
-        val = NULL;
-      free(name);
-      hotssl__secret_free(val);
-      if (sr == HOTSSL_ENOMEM) {
-        ret = sr;
-        goto fail;
-      }
-      if (sr != 0) {
-        why = "invalid setting";
-        goto bad;
-      }
-      break;
-    }
-    case T_BASEDIR:
-    case T_SOURCE: {
-      char *s;
-      int sr = dup_str(v, vl, &s);
-      if (sr == HOTSSL_ENOMEM) {
-        ret = sr;
-        goto fail;
-      }
-      if (sr != 0)
-        goto bad;
-      if (tag == T_BASEDIR) {
-        free(cfg->base_dir);
-        cfg->base_dir = s;
-      } else {
-        free(cfg->source_file);
-        cfg->source_file = s;
-      }
-      break;
-    }
-    case T_LOADFLAGS:
-      if (vl != 1 || (v[0] & ~HOTSSL_LOAD_IGNORE_NON_SSL) != 0)
-        goto bad;
-      cfg->load_flags = v[0];
-      break;
-    case T_FPRINT:
-      if (vl != 32)
-        goto bad;
-      memcpy(in->fingerprint, v, 32);
-      have_fp = 1;
-      break;
-    case T_CERT:
-    case T_KEY:
-    case T_CA:
-    case T_CRL:
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS)
-        goto bad;
-      if ((ret = file_record(f, tag, v, vl)) == HOTSSL_ENOMEM)
-        goto fail;
-      if (ret != 0)
-        goto bad;
-      ret = HOTSSL_EINVAL;
-      break;
-    case T_DH:
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS || vl < 32)
-        goto bad;
-      dh = v;
-      dh_len = vl;
-      break;
-    case T_HOSTS: {
-      rd hr = {v, vl};
-      int sr;
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS || get_u32(&hr, &top_entry) != 0)
-        goto bad;
-      if ((sr = dup_str(hr.p, hr.left, &hosts_path)) == HOTSSL_ENOMEM) {
-        ret = sr;
-        goto fail;
-      }
-      if (sr != 0)
-        goto bad;
-      have_hosts = 1;
-      main_files = top_entry == 0;
-      break;
-    }
-    case T_HOST: {
-      void *bigger;
-      if (kind != HOTSSL_SNAPSHOT_CONTENTS || n_hrec >= len / 8)
-        goto bad;
-      if ((bigger = realloc(hrec, (n_hrec + 1) * sizeof *hrec)) == NULL) {
-        ret = HOTSSL_ENOMEM;
-        goto fail;
-      }
-      hrec = bigger;
-      hrec[n_hrec].p = v;
-      hrec[n_hrec++].len = vl;
-      break;
-    }
-    default:
-      why = "unknown record";
-      goto bad;
-    }
-  }
-  if (kind == HOTSSL_SNAPSHOT_PATHS) {
-    *cfg_out = cfg;
+  if ((ret = dec_header(&d, b, len, generation)) == 0 &&
+      (ret = hotssl_config_create(&d.cfg)) == 0 && (ret = dec_records(&d, b, len)) == 0 &&
+      d.kind == HOTSSL_SNAPSHOT_CONTENTS && (ret = dec_check(&d)) == 0)
+    ret = dec_inputs(&d);
+  file_sets_free(d.f);
+  free(d.hosts);
+  free(d.hosts_path);
+  if (ret == 0) {
+    *has_contents = d.kind == HOTSSL_SNAPSHOT_CONTENTS;
+    *cfg_out = d.cfg;
     return 0;
   }
-  if (!have_fp || (main_files && (!f[0].seen || !f[1].seen)) || (!main_files && f[0].seen) ||
-      have_hosts != (n_hrec > 0) || top_entry > n_hrec) {
-    why = "certificate, key or fingerprint missing";
-    goto bad;
-  }
-  {
-    char sub[HOTSSL__ERRLEN];
-    if ((ret = hotssl__settings_from_config(&in->s, cfg, sub, sizeof sub)) == HOTSSL_ENOMEM)
-      goto fail;
-    if (ret != 0) {
-      why = "settings do not check";
-      ret = HOTSSL_EINVAL;
-      goto bad;
-    }
-  }
-  ret = HOTSSL_EINVAL;
-  if ((have_hosts && !in->s.sni) || (main_files && !files_match(in, f)) ||
-      (in->s.dh_file != NULL) != (dh != NULL)) {
-    why = "files do not match the settings";
-    goto bad;
-  }
-  if (dh != NULL) {
-    memcpy(in->fp_dh, dh, 32);
-    in->dh_checked = 1;
-    if ((in->dh.path = hotssl__strdup(in->s.dh_file)) == NULL ||
-        (in->dh.data = malloc(dh_len - 32 + 1)) == NULL) {
-      ret = HOTSSL_ENOMEM;
-      goto fail;
-    }
-    memcpy(in->dh.data, dh + 32, dh_len - 32);
-    in->dh.data[dh_len - 32] = '\0';
-    in->dh.len = dh_len - 32;
-  }
-  if (main_files && (ret = files_to_inputs(in, f)) != 0) {
-    if (ret != HOTSSL_EINVAL)
-      goto fail;
-    why = "invalid revocation table";
-    goto bad;
-  }
-  if (have_hosts) {
-    struct hotssl__hosts_in *hi = calloc(1, sizeof *hi);
-    if (hi == NULL || (hi->v = calloc(n_hrec, sizeof *hi->v)) == NULL) {
-      free(hi);
-      ret = HOTSSL_ENOMEM;
-      goto fail;
-    }
-    in->hosts = hi;
-    hi->path = hosts_path;
-    hosts_path = NULL;
-    for (i = 0; i < n_hrec; i++) {
-      hi->n = i + 1;
-      if ((ret = decode_host(&hi->v[i], hrec[i].p, hrec[i].len, cfg)) != 0) {
-        why = "malformed host entry";
-        if (ret == HOTSSL_ENOMEM)
-          goto fail;
-        goto bad;
-      }
-    }
-    if (top_entry > 0 && !hi->v[top_entry - 1].is_no_sni &&
-        !(in->s.cert_file == NULL && top_entry == 1)) {
-      why = "the entry for connections without a server name does not match";
-      goto bad;
-    }
-  }
-  file_sets_free(f);
-  free(hrec);
-  *has_contents = 1;
-  *cfg_out = cfg;
-  return 0;
-bad:
-  hotssl__fmt(errbuf, errlen, "invalid snapshot: %s", why);
-  ret = HOTSSL_EINVAL;
-fail:
-  if (ret == HOTSSL_ENOMEM)
+  if (ret == HOTSSL_EINVAL)
+    hotssl__fmt(errbuf, errlen, "invalid snapshot: %s", d.why);
+  else if (ret == HOTSSL_ENOMEM)
     hotssl__fmt(errbuf, errlen, "could not decode the snapshot: out of memory");
-  file_sets_free(f);
-  free(hrec);
-  free(hosts_path);
   hotssl__inputs_free(in);
-  hotssl_config_destroy(cfg);
+  hotssl_config_destroy(d.cfg);
   return ret;
+}
+
+int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
+                             hotssl_manager **m, const hotssl_manager_options *opts,
+                             char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed) {
+  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf, extra;
+  uint64_t total = 0;
+  int r;
+  *build_failed = 0;
+  if (read_fn(ctx, hdr, sizeof hdr) != 0 || hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
+                total == 0 ? "missing or invalid header" : "read failed");
+    return HOTSSL_EINVAL;
+  }
+  if ((buf = malloc((size_t)total)) == NULL) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: out of memory");
+    return HOTSSL_ENOMEM;
+  }
+  memcpy(buf, hdr, sizeof hdr);
+  if (read_fn(ctx, buf + sizeof hdr, (size_t)total - sizeof hdr) != 0 || read_fn(ctx, &extra, 1) != -2) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: truncated or too long");
+    hotssl__snapshot_bytes_free(buf, (size_t)total);
+    return HOTSSL_EINVAL;
+  }
+  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
+  hotssl__snapshot_bytes_free(buf, (size_t)total);
+  *build_failed = r != 0; /* create_from_snapshot logged it */
+  return r;
+}
+
+int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total) {
+  if (len < HOTSSL__SNAPSHOT_HEADER || memcmp(hdr, "HTSN", 4) != 0 ||
+      be(hdr + 4, 2) != SNAP_VERSION || be(hdr + 6, 2) > HOTSSL_SNAPSHOT_PATHS)
+    return HOTSSL_EINVAL;
+  *total = be(hdr + 8, 8);
+  if (*total < HOTSSL__SNAPSHOT_HEADER || *total > HOTSSL__SNAPSHOT_MAX)
+    return HOTSSL_EINVAL;
+  return 0;
 }
 
 int hotssl__snapshot_build(const unsigned char *b, size_t len, const hotssl_generation *prev,
