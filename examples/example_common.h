@@ -15,4 +15,11 @@ void example_log(void *ud, hotssl_log_level lv, const char *msg);
  * client closes. Does not close fd. */
 void example_tls_echo(hotssl_generation *g, int fd);
 
+/* A close-on-exec listening socket on 127.0.0.1:port (0: any); *bound gets
+ * the port. -1 on failure. */
+int example_listen(int port, int *bound);
+
+/* SIGHUP -> on_hup, SIGTERM -> on_term, SIGPIPE ignored. */
+void example_signals(void (*on_hup)(int), void (*on_term)(int));
+
 #endif

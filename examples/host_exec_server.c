@@ -172,8 +172,7 @@ int main(int argc, char **argv) {
   hotssl_snapshot *snap = NULL;
   const unsigned char *sb = NULL;
   size_t slen = 0;
-  struct sockaddr_in a = {0};
-  socklen_t alen = sizeof a;
+  int port;
   struct sigaction sa = {0};
   sigset_t block, old;
   pid_t kids[MAX_KIDS] = {0}, pid;
@@ -206,24 +205,14 @@ int main(int argc, char **argv) {
   hotssl_config_destroy(cfg);
   if (watch && hotssl_watcher_create(&w, mgr, &wo) != 0)
     return 1;
-  lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* never inherited */
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)(argc > 2 ? atoi(argv[2]) : 0));
-  if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 128) != 0 ||
-      getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+  if ((lfd = example_listen(argc > 2 ? atoi(argv[2]) : 0, &port)) < 0)
     return 1;
-  sa.sa_handler = on_hup;
-  sigaction(SIGHUP, &sa, NULL);
-  sa.sa_handler = on_term;
-  sigaction(SIGTERM, &sa, NULL);
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &sa, NULL);
+  example_signals(on_hup, on_term);
   sigemptyset(&block);
   sigaddset(&block, SIGHUP);
   sigaddset(&block, SIGTERM);
   fprintf(stderr, "host[%ld] LOG: watching: %s\n", (long)getpid(), w ? hotssl_watcher_backend_name(w) : "off");
-  printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
+  printf("listening on 127.0.0.1:%d\n", port);
   fflush(stdout);
   while (!stop) {
     struct pollfd p[3] = {{lfd, POLLIN, 0}, {hotssl_manager_wakeup_fd(mgr), POLLIN, 0},

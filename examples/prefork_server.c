@@ -59,9 +59,7 @@ int main(int argc, char **argv) {
   hotssl_config *cfg;
   hotssl_manager_options mo = {0};
   hotssl_prefork *pf;
-  struct sockaddr_in a = {0};
-  socklen_t alen = sizeof a;
-  struct sigaction sa = {0};
+  int port;
   char err[512];
   int lfd, i, nworkers = argc > 2 ? atoi(argv[2]) : 4;
   pid_t *pids;
@@ -80,18 +78,9 @@ int main(int argc, char **argv) {
   hotssl_config_destroy(cfg);
   if (hotssl_prefork_create(&pf, mgr, 0) != 0)
     return 1;
-  lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 128) != 0 ||
-      getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+  if ((lfd = example_listen(0, &port)) < 0)
     return 1;
-  sa.sa_handler = on_hup;
-  sigaction(SIGHUP, &sa, NULL);
-  sa.sa_handler = on_term;
-  sigaction(SIGTERM, &sa, NULL);
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &sa, NULL);
+  example_signals(on_hup, on_term);
   pids = calloc((size_t)nworkers, sizeof *pids);
   for (i = 0; i < nworkers; i++) {
     hotssl_manager_before_fork(mgr);
@@ -100,7 +89,7 @@ int main(int argc, char **argv) {
       worker(pf, lfd);
     hotssl_manager_after_fork_parent(mgr);
   }
-  printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
+  printf("listening on 127.0.0.1:%d\n", port);
   fflush(stdout);
   while (!stop) {
     struct pollfd p = {hotssl_manager_wakeup_fd(mgr), POLLIN, 0};

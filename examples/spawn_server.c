@@ -56,9 +56,7 @@ int main(int argc, char **argv) {
   hotssl_manager_options mo = {0};
   hotssl_snapshot *snap = NULL;
   hotssl_process *kids[256] = {0};
-  struct sockaddr_in a = {0};
-  socklen_t alen = sizeof a;
-  struct sigaction sa = {0};
+  int port;
   char err[512], exe[4096];
   const char *bargv[] = {exe, "--backend", HOTSSL_SPAWN_HANDOFF_ARG, NULL};
   unsigned what = HOTSSL_SNAPSHOT_CONTENTS;
@@ -84,19 +82,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   hotssl_config_destroy(cfg);
-  lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* never inherited */
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 128) != 0 ||
-      getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+  if ((lfd = example_listen(0, &port)) < 0)
     return 1;
-  sa.sa_handler = on_hup;
-  sigaction(SIGHUP, &sa, NULL);
-  sa.sa_handler = on_term;
-  sigaction(SIGTERM, &sa, NULL);
-  sa.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &sa, NULL);
-  printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
+  example_signals(on_hup, on_term);
+  printf("listening on 127.0.0.1:%d\n", port);
   fflush(stdout);
   while (!stop) {
     fd_set rs;

@@ -13,14 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 tree=${1:-fork}
 BIN=$HERE/build/$tree/install/bin
 [ -x "$BIN/postgres" ] || { echo "demo.sh: $BIN/postgres missing: run 'sh integrations/postgresql/run.sh --build-only' first" >&2; exit 1; }
-TEST_USER=hotssl-pgtest
-if [ "$(id -u)" = 0 ]; then
-  id -u "$TEST_USER" >/dev/null 2>&1 ||
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TEST_USER"
-  as_pg() { runuser -u "$TEST_USER" -- "$@"; }
-else
-  as_pg() { "$@"; }
-fi
+. "$HERE/pguser.sh"
 W=$(mktemp -d /tmp/hotssl-pgdemo-XXXXXX)
 chmod 755 "$W"
 if [ "$(id -u)" = 0 ]; then

@@ -140,19 +140,11 @@ if [ $build_only = 1 ]; then
 fi
 
 # ---- 4. tests ----
-# PostgreSQL refuses to run as root: as root (CI), the tests run as an
-# unprivileged user (created once, no home, no shell). They run from a staging
+# As root (CI) the tests run as an unprivileged user (pguser.sh), from a staging
 # folder under /tmp that the user can reach (a checkout under /root would not
 # be), holding what `make installcheck` uses: the installed tree (PostgreSQL
 # is relocatable), src/test/perl, src/test/ssl and pg_regress.
-TEST_USER=hotssl-pgtest
-if [ "$(id -u)" = 0 ]; then
-  id -u "$TEST_USER" >/dev/null 2>&1 ||
-    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TEST_USER"
-  as_user() { runuser -u "$TEST_USER" -- "$@"; }
-else
-  as_user() { "$@"; }
-fi
+. "$HERE/pguser.sh"
 status=0
 for t in $trees; do
   src=$B/$t/src
@@ -168,7 +160,7 @@ for t in $trees; do
   [ "$(id -u)" = 0 ] && chown -R "$TEST_USER" "$stage"
   server=""
   [ "$t" != stock ] && server=hotssl
-  if (cd "$stage/src/test/ssl" && as_user env TESTDIR="$stage/src/test/ssl" \
+  if (cd "$stage/src/test/ssl" && as_pg env TESTDIR="$stage/src/test/ssl" \
         PATH="$stage/install/bin:$stage/src/test/ssl:$PATH" PGPORT=65432 \
         top_builddir="$stage" PG_REGRESS="$stage/src/test/regress/pg_regress" \
         with_ssl=openssl PG_TEST_SSL_SERVER=$server \

@@ -312,25 +312,30 @@ static void *server_main(void *p) {
   return NULL;
 }
 
-tu_server *tu_server_start(hotssl_manager *m, int threads) {
-  tu_server *s = calloc(1, sizeof *s);
+int tu_listen_loopback(int backlog, int *port) {
   struct sockaddr_in a;
   socklen_t alen = sizeof a;
-  int i, one = 1;
-  signal(SIGPIPE, SIG_IGN); /* a refused client closes before our alert */
-  s->m = m;
-  s->nthreads = threads > TU_MAX_THREADS ? TU_MAX_THREADS : threads;
-  s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s->lfd, 256) != 0 ||
-      getsockname(s->lfd, (struct sockaddr *)&a, &alen) != 0) {
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, backlog) != 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
     perror("listen");
     exit(1);
   }
-  s->port = ntohs(a.sin_port);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+tu_server *tu_server_start(hotssl_manager *m, int threads) {
+  tu_server *s = calloc(1, sizeof *s);
+  int i;
+  signal(SIGPIPE, SIG_IGN); /* a refused client closes before our alert */
+  s->m = m;
+  s->nthreads = threads > TU_MAX_THREADS ? TU_MAX_THREADS : threads;
+  s->lfd = tu_listen_loopback(256, &s->port);
   for (i = 0; i < s->nthreads; i++)
     pthread_create(&s->th[i], NULL, server_main, s);
   return s;

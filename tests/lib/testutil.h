@@ -85,6 +85,9 @@ void tu_log_clear(void);
 /* Loopback TLS server: `threads` threads each accept, acquire the current
  * generation, handshake, write "ok", release. */
 typedef struct tu_server tu_server;
+/* A listening TCP socket on 127.0.0.1, an ephemeral port (*port); exits
+ * the test on failure. */
+int tu_listen_loopback(int backlog, int *port);
 tu_server *tu_server_start(hotssl_manager *m, int threads);
 int tu_server_port(const tu_server *s);
 uint64_t tu_server_handshake_failures(const tu_server *s);

@@ -428,23 +428,10 @@ static void *ep_main(void *p) {
 }
 
 static void ep_start(ep_server *s, hotssl_manager *m) {
-  struct sockaddr_in a;
-  socklen_t alen = sizeof a;
-  int one = 1;
   memset(s, 0, sizeof *s);
   s->m = m;
   pthread_mutex_init(&s->mu, NULL);
-  s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(s->lfd, 16) != 0 ||
-      getsockname(s->lfd, (struct sockaddr *)&a, &alen) != 0) {
-    perror("listen");
-    exit(1);
-  }
-  s->port = ntohs(a.sin_port);
+  s->lfd = tu_listen_loopback(16, &s->port);
   pthread_create(&s->th, NULL, ep_main, s);
 }
 
