@@ -13,9 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
 
-#include "internal.h"
+#include "../os/os.h"
+#include "config.h"
+#include "tls_settings.h"
+#include "util.h"
 
 static const char *const setting_names[HOTSSL__S_COUNT] = {
 #define HOTSSL__SET_NAME(id, name, def) name,

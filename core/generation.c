@@ -31,10 +31,15 @@
 #  include <psa/crypto.h>
 #endif
 
+#include "../os/os.h"
+#include "generation.h"
 #include "hosts.h"
-#include "internal.h"
+#include "log.h"
 #include "pkcs8.h"
 #include "revocation.h"
+#include "tls_settings.h"
+#include "util.h"
+#include "verify.h"
 
 #ifndef MBEDTLS_PRIVATE
 #  define MBEDTLS_PRIVATE(member) member

@@ -30,7 +30,13 @@
 #include <time.h>
 
 
+#include "../os/os.h"
+#include "config.h"
+#include "generation.h"
 #include "hosts.h"
+#include "inputs.h"
+#include "log.h"
+#include "util.h"
 
 #define MAX_FIELDS 6
 #define MAX_NAMES_FILE (1024u * 1024u)

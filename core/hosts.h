@@ -10,7 +10,12 @@
 #ifndef HOTSSL_CORE_HOSTS_H
 #define HOTSSL_CORE_HOSTS_H
 
+#include <stddef.h>
+
+#include "config.h"
+#include "inputs.h"
 #include "internal.h"
+#include "log.h"
 
 /* One line of the hosts file, loaded. */
 typedef struct hotssl__host_in {

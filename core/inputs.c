@@ -13,8 +13,12 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
+#include "../os/os.h"
+#include "generation.h"
 #include "hosts.h"
+#include "inputs.h"
 #include "revocation.h"
+#include "util.h"
 
 void hotssl__inputs_free(hotssl__inputs *in) {
   size_t i;

@@ -41,19 +41,9 @@
 #include <time.h>
 
 #include "hosts.h"
-#include "internal.h"
-
-void hotssl__logf(const hotssl__log *log, hotssl_log_level level, const char *fmt, ...) {
-  char line[1024];
-  va_list ap;
-  if (log == NULL || log->fn == NULL)
-    return;
-  va_start(ap, fmt);
-  if (vsnprintf(line, sizeof line, fmt, ap) < 0)
-    line[0] = '\0';
-  va_end(ap);
-  log->fn(log->ud, level, line);
-}
+#include "manager.h"
+#include "tls_settings.h"
+#include "verify.h"
 
 hotssl_generation *hotssl_manager_acquire(hotssl_manager *m) {
   hotssl_generation *g;

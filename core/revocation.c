@@ -19,7 +19,8 @@
 #  include <mbedtls/ecp.h>
 #endif
 
-#include "internal.h"
+#include "../os/os.h"
+#include "util.h"
 #include "revocation.h"
 
 #ifndef MBEDTLS_PRIVATE

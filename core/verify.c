@@ -35,7 +35,10 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
 
-#include "internal.h"
+#include "../os/os.h"
+#include "generation.h"
+#include "util.h"
+#include "verify.h"
 #include "revocation.h"
 
 #ifndef MBEDTLS_PRIVATE

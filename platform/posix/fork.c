@@ -59,7 +59,8 @@
 #include <apr_shm.h>
 
 
-#include "../../core/internal.h"
+#include "../../core/manager.h"
+#include "../prefork.h"
 #include "../../core/snapshot.h"
 #include "hotssl/platform.h"
 

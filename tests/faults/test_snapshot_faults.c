@@ -19,7 +19,9 @@
 
 #include "faultalloc.h"
 #include "hotssl/platform.h"
+#include "../../platform/prefork.h"
 #include "revocation.h"
+#include "generation.h"
 #include "snapshot.h"
 #include "testutil.h"
 

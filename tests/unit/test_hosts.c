@@ -23,7 +23,7 @@
 #include "certgen.h"
 #include "hosts.h"
 #include "hotssl/platform.h"
-#include "internal.h"
+#include "manager.h"
 #include "os.h"
 #include "snapshot.h"
 #include "testutil.h"

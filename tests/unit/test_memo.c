@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "certgen.h"
-#include "internal.h"
+#include "manager.h"
 #include "testutil.h"
 
 static int checks;

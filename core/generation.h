@@ -1,0 +1,131 @@
+/*
+ * Generations (core/generation.c): the parsed, validated mbedTLS objects of
+ * one configuration, shared by every connection that acquired them.
+ */
+#ifndef HOTSSL_CORE_GENERATION_H
+#define HOTSSL_CORE_GENERATION_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "config.h"
+#include "inputs.h"
+#include "internal.h"
+#include "log.h"
+
+struct hotssl__revocation;
+struct hotssl__hosts;
+
+/* Parsed objects shared between generations whose bytes are identical. */
+typedef struct hotssl__shared {
+  atomic_uint refs;
+  unsigned char fp[32];
+  int kind; /* 0 crt, 1 pk, 2 crl */
+  union {
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context pk;
+    mbedtls_x509_crl crl;
+  } u;
+  /* kind crl: the revocation table built from u.crl (core/revocation.h),
+   * checked by the verify callback instead of mbedTLS's CRL walk. */
+  struct hotssl__revocation *revocation;
+  /* kind pk: fingerprint of the certificate file this key was checked
+   * against (mbedtls_pk_check_pair) by the build that parsed it; a later
+   * build pairing the same bytes again skips that check. Written once,
+   * before the object is shared. */
+  unsigned char paired_cert_fp[32];
+  int paired;
+  /* kind crl: entries and earliest next update of the set (stats), counted
+   * once when parsed, not at every build that reuses it. */
+  uint64_t crl_entries;
+  int64_t crl_next_update;
+} hotssl__shared;
+
+void hotssl__shared_release(hotssl__shared *o);
+
+struct hotssl_generation {
+  atomic_uint refs;
+  uint64_t number;
+  unsigned char fingerprint[32];
+  hotssl__shared *cert, *key, *ca, *crl; /* ca/crl may be NULL */
+  int *ciphersuites;
+#if HOTSSL__MBEDTLS3
+  uint16_t *groups; /* IANA ids, 0-terminated: mbedtls_ssl_conf_groups */
+#else
+  mbedtls_ecp_group_id *groups; /* MBEDTLS_ECP_DP_NONE-terminated */
+#endif
+  hotssl__client_cert client_cert;
+  /* ssl_dh_params_file: the file's bytes as read (a snapshot carries them),
+   * their fingerprint (a build with the same bytes skips the primality
+   * tests) and the size of p; NULL: mbedTLS's default group. */
+  unsigned char *dh_bytes;
+  size_t dh_len;
+  unsigned char dh_fp[32];
+  unsigned dh_bits;
+  int prefer_server_ciphers; /* ssl_prefer_server_ciphers as set */
+  int crl_walk; /* 1: the CRL walk instead of the revocation table (tests, bench) */
+  mbedtls_ctr_drbg_context drbg;
+  /* Fork safety by construction: the process id the DRBG was seeded in,
+   * compared on every use; a mismatch (a forked child that made no
+   * after-fork call) re-creates the DRBG before any byte is produced.
+   * rng_lock: 0, or the id of the process one of whose threads is
+   * re-creating it (a stale holder from another process is taken over). */
+  _Atomic long rng_pid;
+  _Atomic long rng_lock;
+  mbedtls_ssl_config conf;
+  hotssl_stats cert_info; /* subject..sha256 filled */
+  struct hotssl__hosts *hosts; /* ssl_sni entries (core/hosts.h), or NULL */
+};
+
+
+
+/* Warnings about settings g was built with that this mbedTLS build cannot
+ * honour (ssl_prefer_server_ciphers = off with mbedTLS 2.28): logged by the
+ * manager at start and at each reload that builds. */
+void hotssl__generation_config_warnings(const hotssl_generation *g, const hotssl__log *log);
+
+/* Build and validate a generation from inputs. prev (may be NULL) lends
+ * parsed objects with identical bytes. is_reload chooses passphrase rules.
+ * Warnings (expiry) go to log. */
+int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
+                             const hotssl_generation *prev, int is_reload,
+                             uint64_t number, const hotssl__log *log,
+                             char *errbuf, size_t errlen);
+void hotssl__generation_free(hotssl_generation *g);
+/* Re-create g's DRBG in place from fresh entropy without touching the
+ * inherited (possibly locked) mutexes, personalized with the process, the
+ * clocks and count; records the current process id. Only for a process in
+ * which the DRBG has not been re-created yet (core/generation.c's random
+ * callback, platform/posix/fork.c's after-fork calls). */
+int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count);
+/* Time-dependent HOTSSL_WARN_* bits of g at now (Unix seconds): expired, not
+ * yet valid, expiring within hotssl_expiry_warning_days, CRL next update
+ * past or near. Logs one WARNING line for "expiring" and for the CRL when
+ * log is not NULL (expired / not yet valid are logged by the build). */
+unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t now,
+                                          const hotssl__log *log);
+/* One generation from in, ignoring in->hosts (core/hosts.c builds each
+ * entry with it). */
+int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
+                                 const hotssl_generation *prev, int is_reload,
+                                 uint64_t number, const hotssl__log *log,
+                                 char *errbuf, size_t errlen);
+/* From an SNI callback: make ssl's handshake use host's certificate, key,
+ * CA set, client-certificate mode and verify callback. */
+int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host);
+/* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
+ * questions with the walk (every CRL searched and its signature verified on
+ * every handshake, as mbedTLS's own CRL check does) instead of the revocation
+ * table. Call before any handshake uses g. HOTSSL_EINVAL when g's CRL set was
+ * not kept parsed (create the manager from a config marked with
+ * hotssl__config_keep_crl_walk). */
+int hotssl__generation_use_mbedtls_crl(hotssl_generation *g);
+
+#endif /* HOTSSL_CORE_GENERATION_H */

@@ -1,0 +1,105 @@
+/*
+ * The loader (core/inputs.c): the bytes of one configuration, read once,
+ * and the memos that let a reload skip files whose identity is unchanged.
+ *
+ * Data flows one way: hotssl__settings (parsed config) -> hotssl__inputs
+ * (file bytes + metadata, read by the loader) -> hotssl__generation (mbedTLS
+ * objects, built and validated by the builder) -> published by the manager.
+ */
+#ifndef HOTSSL_CORE_INPUTS_H
+#define HOTSSL_CORE_INPUTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "internal.h"
+#include "util.h"
+
+struct hotssl__revocation;
+struct hotssl__shared;
+struct hotssl__hosts_in;
+
+typedef struct hotssl__inputs {
+  hotssl__settings s;
+  hotssl__blob cert, key, ca, crl; /* unset ones have data == NULL */
+  hotssl__blob dh;                 /* ssl_dh_params_file (always read: no memo) */
+  unsigned char fp_dh[32];
+  int dh_checked;                  /* a snapshot's: the parent checked these bytes */
+  hotssl__blob *crl_dir_files;
+  size_t n_crl_dir_files;
+  unsigned char fingerprint[32]; /* over settings + all bytes */
+  unsigned char fp_cert[32], fp_key[32], fp_ca[32], fp_crl[32];
+  /* A spawn snapshot's CRL set: the parent's revocation table (in place of
+   * crl / crl_dir_files), with its entry count and earliest next update. */
+  struct hotssl__revocation *rev;
+  uint64_t crl_entries;
+  int64_t crl_next_update;
+  void *spawn_lock; /* the manager's (for the passphrase command), or NULL */
+  /* Parsed objects the builder may reuse besides the previous generation's
+   * (the manager's recently replaced certificate and key), or NULL. */
+  struct hotssl__shared *const *recent;
+  size_t n_recent;
+  /* ssl_sni (core/hosts.h): the hosts file's entries, NULL when off. */
+  struct hotssl__hosts_in *hosts;
+  /* Build without an own certificate (SNI: nothing serves a connection
+   * without a server name); cert/key still name some entry's pair. */
+  int no_own_cert;
+} hotssl__inputs;
+
+int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
+                        char *errbuf, size_t errlen);
+
+/* What a manager remembers of the files it read (its last load), so that a
+ * reload reads and hashes only files whose identity changed (git's index
+ * does the same). A memo is trusted only when the file's mtime and ctime
+ * were older than HOTSSL__RACY_NS when it was recorded: a file changed
+ * within its timestamp tick could otherwise keep the same identity with
+ * different bytes ("racily clean" in git), so such a file is hashed again
+ * at every load until it is old enough. The margin also absorbs a file
+ * server's clock running up to that much behind ours. Touched under
+ * build_lock only. */
+#define HOTSSL__RACY_NS (2 * 1000000000LL)
+typedef struct hotssl__file_memo {
+  char *path;
+  hotssl__file_id id;
+  int64_t seen_ns;
+  unsigned char sha256[32];
+} hotssl__file_memo;
+typedef struct hotssl__file_memos {
+  hotssl__file_memo *v;
+  size_t n;
+} hotssl__file_memos;
+void hotssl__file_memos_free(hotssl__file_memos *m);
+/* 1 if memo may stand for the file's content without reading it. */
+int hotssl__file_memo_trusted(const hotssl__file_memo *memo);
+/* hotssl__inputs_load, reading only files whose identity differs from a
+ * trusted memo (memos may be NULL; memos cover the hosts entries' files
+ * too, one memo per path). A file skipped that way keeps its
+ * memo's hash, and is only skipped when the builder will reuse the parsed
+ * object of cur (may be NULL) for it, so the builder never needs bytes that
+ * were not read. Afterwards memos describe exactly the files of in. */
+int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
+                             hotssl__file_memos *memos, const hotssl_generation *cur,
+                             char *errbuf, size_t errlen);
+/* Its two halves. load_files reads (skipping what a trusted memo
+ * describes) and takes every file's hash; with ssl_sni it also loads the
+ * hosts file and every entry (core/hosts.c), each entry settled against
+ * its lender in cur. On failure in is freed. settle re-reads each skipped
+ * file whose parsed object cur will not lend after all, then takes the
+ * fingerprint; on failure the caller frees in. load_memo then replaces
+ * memos with every file of in, its entries' included. */
+int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
+                              const hotssl__file_memos *memos, const hotssl_generation *cur,
+                              char *errbuf, size_t errlen);
+int hotssl__inputs_settle(hotssl__inputs *in, const hotssl_generation *cur, char *errbuf,
+                          size_t errlen);
+/* A blob with a path but no data is one the loader did not read: its
+ * identity matched a trusted memo, whose hash it carries. Every other blob
+ * that names a file holds its bytes. */
+#define HOTSSL__BLOB_UNREAD(b) ((b).data == NULL && (b).path != NULL)
+/* 1 if b holds a file (read, or unread and known), 0 if none is configured. */
+#define HOTSSL__BLOB_SET(b) ((b).data != NULL || (b).path != NULL)
+void hotssl__inputs_free(hotssl__inputs *in);
+
+#endif /* HOTSSL_CORE_INPUTS_H */
