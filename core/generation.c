@@ -33,13 +33,11 @@
 
 #include "../os/os.h"
 #include "generation.h"
-#include "hosts.h"
 #include "log.h"
 #include "pkcs8.h"
 #include "revocation.h"
 #include "tls_settings.h"
 #include "util.h"
-#include "verify.h"
 
 #ifndef MBEDTLS_PRIVATE
 #  define MBEDTLS_PRIVATE(member) member
@@ -673,8 +671,8 @@ static unsigned static_warnings(const mbedtls_x509_crt *chain, const char *path,
   return w;
 }
 
-unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t now,
-                                          const hotssl__log *log) {
+unsigned hotssl__generation_time_warnings_one(const hotssl_generation *g, int64_t now,
+                                              const hotssl__log *log) {
   const hotssl_stats *st = &g->cert_info;
   int64_t window = (int64_t)st->expiry_warning_days * 86400;
   unsigned w = 0;
@@ -703,8 +701,6 @@ unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t no
                    (long long)((st->crl_next_update_unix - now) / 86400),
                    (long long)((st->crl_next_update_unix - now) % 86400 / 3600), st->expiry_warning_days);
   }
-  if (g->hosts != NULL)
-    w |= hotssl__hosts_time_warnings(g, now, log); /* ssl_sni: every entry */
   return w;
 }
 
@@ -1002,12 +998,39 @@ void hotssl__generation_free(hotssl_generation *g) {
   hotssl__shared_release(g->key);
   hotssl__shared_release(g->ca);
   hotssl__shared_release(g->crl);
-  hotssl__hosts_free(g->hosts);
+  if (g->hosts != NULL)
+    g->hosts_free(g->hosts);
   free(g->ciphersuites);
   free(g->groups);
   free(g->dh_bytes);
   mbedtls_platform_zeroize(g, sizeof *g);
   free(g);
+}
+
+hotssl__lender hotssl__generation_lender(const hotssl_generation *g) {
+  hotssl__lender l = {NULL, NULL, NULL, NULL};
+  if (g != NULL) {
+    l.cert = g->cert != NULL ? g->cert->fp : NULL;
+    l.key = g->key != NULL ? g->key->fp : NULL;
+    l.ca = g->ca != NULL ? g->ca->fp : NULL;
+    l.crl = g->crl != NULL ? g->crl->fp : NULL;
+  }
+  return l;
+}
+
+void hotssl_generation_release(hotssl_generation *g) {
+  if (g == NULL)
+    return;
+  if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+    hotssl__generation_free(g);
+}
+
+const struct mbedtls_ssl_config *hotssl_generation_ssl_config(const hotssl_generation *g) {
+  return g != NULL ? &g->conf : NULL;
+}
+
+uint64_t hotssl_generation_number(const hotssl_generation *g) {
+  return g != NULL ? g->number : 0;
 }
 
 void hotssl__generation_config_warnings(const hotssl_generation *g, const hotssl__log *log) {
@@ -1032,15 +1055,6 @@ int hotssl__generation_use_mbedtls_crl(hotssl_generation *g) {
     return HOTSSL_EINVAL; /* not kept: hotssl__config_keep_crl_walk */
   g->crl_walk = 1;
   return 0;
-}
-
-int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
-                             const hotssl_generation *prev, int is_reload,
-                             uint64_t number, const hotssl__log *log,
-                             char *errbuf, size_t errlen) {
-  if (in->hosts != NULL)
-    return hotssl__hosts_build(out, in, prev, is_reload, number, log, errbuf, errlen);
-  return hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
 }
 
 int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
@@ -1216,8 +1230,6 @@ int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
     mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     break;
   }
-  if (in->s.client_cert != HOTSSL__CLIENT_CERT_OFF)
-    mbedtls_ssl_conf_verify(&g->conf, hotssl__verify_conf_cb, g);
   if (in->s.ciphersuites != NULL) {
     /* The config keeps the pointer: the generation owns the array. */
     g->ciphersuites = in->s.ciphersuites;
@@ -1248,42 +1260,3 @@ fail:
   hotssl__generation_free(g);
   return r;
 }
-
-/* ---- SNI (core/hosts.c): one entry's identity for one handshake ---- */
-
-#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
-/* Replaces the served configuration's callback for a handshake whose entry
- * checks no client certificate (authmode NONE: mbedTLS does not verify). */
-static int verify_flags_only(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  (void)ctx;
-  (void)crt;
-  (void)depth;
-  (void)flags;
-  return 0;
-}
-
-/* The entry's verifier replaces the per-connection one: a connection bound
- * with hotssl_client_verify_bind() to the served generation would otherwise
- * be checked against that generation's CA set, not the entry's. */
-int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host) {
-  hotssl_generation *g = (hotssl_generation *)host; /* mbedTLS takes non-const */
-  int authmode = MBEDTLS_SSL_VERIFY_NONE;
-  if (mbedtls_ssl_set_hs_own_cert(ssl, &g->cert->u.crt, &g->key->u.pk) != 0)
-    return -1;
-  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
-    authmode = MBEDTLS_SSL_VERIFY_OPTIONAL;
-  else if (g->client_cert == HOTSSL__CLIENT_CERT_REQUIRE)
-    authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
-  /* mbedTLS gets no CRL: the verifier checks revocation (core/verify.c). */
-  if (g->ca != NULL)
-    mbedtls_ssl_set_hs_ca_chain(ssl, &g->ca->u.crt, NULL);
-  mbedtls_ssl_set_hs_authmode(ssl, authmode);
-  if (hotssl__verify_rebind(ssl, g))
-    ; /* hotssl_client_verify_bind's record follows the entry */
-  else if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
-    mbedtls_ssl_set_verify(ssl, hotssl__verify_conf_cb, g);
-  else
-    mbedtls_ssl_set_verify(ssl, verify_flags_only, NULL);
-  return 0;
-}
-#endif

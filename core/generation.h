@@ -82,6 +82,8 @@ struct hotssl_generation {
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */
   struct hotssl__hosts *hosts; /* ssl_sni entries (core/hosts.h), or NULL */
+  /* Frees hosts: set by the hosts builder (core/hosts.c) with hosts. */
+  void (*hosts_free)(struct hotssl__hosts *h);
 };
 
 
@@ -91,35 +93,30 @@ struct hotssl_generation {
  * manager at start and at each reload that builds. */
 void hotssl__generation_config_warnings(const hotssl_generation *g, const hotssl__log *log);
 
-/* Build and validate a generation from inputs. prev (may be NULL) lends
- * parsed objects with identical bytes. is_reload chooses passphrase rules.
- * Warnings (expiry) go to log. */
-int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
-                             const hotssl_generation *prev, int is_reload,
-                             uint64_t number, const hotssl__log *log,
-                             char *errbuf, size_t errlen);
 void hotssl__generation_free(hotssl_generation *g);
+/* What g (may be NULL: nothing) lends a load: its parsed objects'
+ * fingerprints (hotssl__inputs_settle). */
+hotssl__lender hotssl__generation_lender(const hotssl_generation *g);
 /* Re-create g's DRBG in place from fresh entropy without touching the
  * inherited (possibly locked) mutexes, personalized with the process, the
  * clocks and count; records the current process id. Only for a process in
  * which the DRBG has not been re-created yet (core/generation.c's random
  * callback, platform/posix/fork.c's after-fork calls). */
 int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count);
-/* Time-dependent HOTSSL_WARN_* bits of g at now (Unix seconds): expired, not
- * yet valid, expiring within hotssl_expiry_warning_days, CRL next update
- * past or near. Logs one WARNING line for "expiring" and for the CRL when
- * log is not NULL (expired / not yet valid are logged by the build). */
-unsigned hotssl__generation_time_warnings(const hotssl_generation *g, int64_t now,
-                                          const hotssl__log *log);
-/* One generation from in, ignoring in->hosts (core/hosts.c builds each
- * entry with it). */
+/* Time-dependent HOTSSL_WARN_* bits of g's own identity at now (Unix
+ * seconds), without its hosts entries (hotssl__generation_time_warnings,
+ * core/build.h, adds those). */
+unsigned hotssl__generation_time_warnings_one(const hotssl_generation *g, int64_t now,
+                                              const hotssl__log *log);
+/* Build and validate one identity's generation from in, ignoring in->hosts
+ * (hotssl__generation_build, core/build.h, builds those; core/hosts.c builds
+ * each entry with this). prev (may be NULL) lends parsed objects with
+ * identical bytes. is_reload chooses passphrase rules. Warnings (expiry) go
+ * to log. */
 int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
                                  const hotssl_generation *prev, int is_reload,
                                  uint64_t number, const hotssl__log *log,
                                  char *errbuf, size_t errlen);
-/* From an SNI callback: make ssl's handshake use host's certificate, key,
- * CA set, client-certificate mode and verify callback. */
-int hotssl__generation_select(mbedtls_ssl_context *ssl, const hotssl_generation *host);
 /* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
  * questions with the walk (every CRL searched and its signature verified on
  * every handshake, as mbedTLS's own CRL check does) instead of the revocation

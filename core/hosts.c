@@ -37,6 +37,7 @@
 #include "inputs.h"
 #include "log.h"
 #include "util.h"
+#include "verify.h"
 
 #define MAX_FIELDS 6
 #define MAX_NAMES_FILE (1024u * 1024u)
@@ -385,19 +386,21 @@ static const hotssl_generation *lender(const hotssl_generation *prev, const hots
 static int load_entry(load_ctx *c, size_t at, hotssl__inputs *in, const hotssl_config *ec,
                       char *errbuf, size_t errlen) {
   const hotssl_generation *lend;
+  hotssl__lender lent;
   unsigned char fp_key[32], fp_cert[32];
-  int r = hotssl__inputs_load_files(in, ec, c->memos, NULL, errbuf, errlen);
+  int r = hotssl__inputs_load_files(in, ec, c->memos, errbuf, errlen);
   if (r != 0)
     return r;
   lend = lender(c->cur, in, at);
   memcpy(fp_key, in->fp_key, 32);
   memcpy(fp_cert, in->fp_cert, 32);
-  if ((r = hotssl__inputs_settle(in, lend, errbuf, errlen)) == 0 &&
+  lent = hotssl__generation_lender(lend);
+  if ((r = hotssl__inputs_settle(in, &lent, NULL, errbuf, errlen)) == 0 &&
       (memcmp(fp_key, in->fp_key, 32) != 0 || memcmp(fp_cert, in->fp_cert, 32) != 0) &&
       lender(c->cur, in, at) != lend)
-    r = hotssl__inputs_settle(in, NULL, errbuf, errlen);
+    r = hotssl__inputs_settle(in, NULL, NULL, errbuf, errlen);
   if (r != 0)
-    hotssl__inputs_free(in);
+    hotssl__inputs_free_own(in);
   return r;
 }
 
@@ -529,7 +532,7 @@ void hotssl__hosts_in_free(struct hotssl__hosts_in *h) {
     return;
   for (i = 0; i < h->n; i++) {
     free_names(h->v[i].names, h->v[i].n_names);
-    hotssl__inputs_free(&h->v[i].in);
+    hotssl__inputs_free_own(&h->v[i].in);
   }
   free(h->v);
   free(h->path);
@@ -705,9 +708,19 @@ static int sni_callback(void *ctx, mbedtls_ssl_context *ssl, const unsigned char
     found = h->idx_default;
   if (found < 0)
     return -1;
-  return hotssl__generation_select(ssl, h->v[found].g);
+  return hotssl__verify_select(ssl, h->v[found].g);
 }
 #endif
+
+/* One identity's generation, with the client-certificate verifier. */
+static int build_one(hotssl_generation **out, hotssl__inputs *in, const hotssl_generation *prev,
+                     int is_reload, uint64_t number, const hotssl__log *log, char *errbuf,
+                     size_t errlen) {
+  int r = hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
+  if (r == 0)
+    hotssl__verify_attach(*out);
+  return r;
+}
 
 int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
                         const hotssl_generation *prev, int is_reload, uint64_t number,
@@ -747,7 +760,7 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
                   hi->path);
       return HOTSSL_ECONFIG;
     }
-    return hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
+    return build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
   }
   for (i = 0; i < hi->n; i++)
     hi->v[i].in.spawn_lock = in->spawn_lock; /* the manager's, for passphrase commands */
@@ -768,7 +781,7 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
     if (prev != NULL && prev->dh_bytes != NULL && memcmp(prev->dh_fp, in->fp_dh, 32) == 0)
       top_in->dh_checked = 1; /* tested by the generation it replaces */
   }
-  r = hotssl__generation_build_one(&top, top_in, top_prev, is_reload, number, log, sub, sizeof sub);
+  r = build_one(&top, top_in, top_prev, is_reload, number, log, sub, sizeof sub);
   if (r != 0) {
     if (top_entry >= 0)
       hotssl__fmt(errbuf, errlen, "%s (hosts file \"%s\" line %u)", sub, hi->path, hi->v[top_entry].line);
@@ -787,7 +800,7 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
   for (i = 0; i < hi->n; i++) {
     hotssl__host_in *e = &hi->v[i];
     const hotssl_generation *lend = (long)i == top_entry ? top : lender(prev, &e->in, i);
-    r = hotssl__generation_build_one(&h->v[i].g, &e->in, lend, is_reload, number, log, sub, sizeof sub);
+    r = build_one(&h->v[i].g, &e->in, lend, is_reload, number, log, sub, sizeof sub);
     if (r != 0) {
       hotssl__fmt(errbuf, errlen, "%s (hosts file \"%s\" line %u)", sub, hi->path, e->line);
       goto fail;
@@ -825,6 +838,7 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
       goto fail;
   }
   top->hosts = h;
+  top->hosts_free = hotssl__hosts_free;
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
   mbedtls_ssl_conf_sni(&top->conf, sni_callback, h);
 #endif
@@ -949,7 +963,7 @@ unsigned hotssl__hosts_time_warnings(const hotssl_generation *g, int64_t now, co
       el.drop_crl = h->v[j].g->crl == e->crl;
     l.fn = entry_log_fn;
     l.ud = &el;
-    w |= hotssl__generation_time_warnings(e, now, log != NULL && log->fn != NULL ? &l : NULL);
+    w |= hotssl__generation_time_warnings_one(e, now, log != NULL && log->fn != NULL ? &l : NULL);
   }
   return w;
 }
@@ -986,7 +1000,7 @@ int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i, hotssl_
   {
     int64_t now = (int64_t)time(NULL);
     out->cert.seconds_left = out->cert.not_after_unix - now;
-    out->cert.warnings |= hotssl__generation_time_warnings(e->g, now, NULL);
+    out->cert.warnings |= hotssl__generation_time_warnings_one(e->g, now, NULL);
   }
   return 0;
 }

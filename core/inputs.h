@@ -47,8 +47,6 @@ typedef struct hotssl__inputs {
   int no_own_cert;
 } hotssl__inputs;
 
-int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
-                        char *errbuf, size_t errlen);
 
 /* What a manager remembers of the files it read (its last load), so that a
  * reload reads and hashes only files whose identity changed (git's index
@@ -73,33 +71,38 @@ typedef struct hotssl__file_memos {
 void hotssl__file_memos_free(hotssl__file_memos *m);
 /* 1 if memo may stand for the file's content without reading it. */
 int hotssl__file_memo_trusted(const hotssl__file_memo *memo);
-/* hotssl__inputs_load, reading only files whose identity differs from a
- * trusted memo (memos may be NULL; memos cover the hosts entries' files
- * too, one memo per path). A file skipped that way keeps its
- * memo's hash, and is only skipped when the builder will reuse the parsed
- * object of cur (may be NULL) for it, so the builder never needs bytes that
- * were not read. Afterwards memos describe exactly the files of in. */
-int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
-                             hotssl__file_memos *memos, const hotssl_generation *cur,
-                             char *errbuf, size_t errlen);
-/* Its two halves. load_files reads (skipping what a trusted memo
- * describes) and takes every file's hash; with ssl_sni it also loads the
- * hosts file and every entry (core/hosts.c), each entry settled against
- * its lender in cur. On failure in is freed. settle re-reads each skipped
- * file whose parsed object cur will not lend after all, then takes the
- * fingerprint; on failure the caller frees in. load_memo then replaces
- * memos with every file of in, its entries' included. */
+/* The fingerprints of the parsed objects a build may lend instead of parsing
+ * the same bytes again (a generation's certificate, key, CA set and CRL
+ * set: hotssl__generation_lender; NULL: none of that kind). */
+typedef struct hotssl__lender {
+  const unsigned char *cert, *key, *ca, *crl;
+} hotssl__lender;
+
+/* The loader's two halves for one identity (hotssl__inputs_load_memo,
+ * core/build.h, runs them and loads the hosts file in between). load_files
+ * reads (skipping what a trusted memo describes) and takes every file's
+ * hash; on failure in is freed. settle re-reads each skipped file whose
+ * parsed object lend (NULL: nothing) will not lend after all, then takes the fingerprint,
+ * over hosts_fp too when not NULL (the hosts file's, core/hosts.h); on
+ * failure the caller frees in. */
 int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
-                              const hotssl__file_memos *memos, const hotssl_generation *cur,
-                              char *errbuf, size_t errlen);
-int hotssl__inputs_settle(hotssl__inputs *in, const hotssl_generation *cur, char *errbuf,
-                          size_t errlen);
+                              const hotssl__file_memos *memos, char *errbuf, size_t errlen);
+int hotssl__inputs_settle(hotssl__inputs *in, const hotssl__lender *lend,
+                          const unsigned char *hosts_fp, char *errbuf, size_t errlen);
+/* Replace memos with the files of ins[0..n_ins) (read files get a new memo,
+ * unread ones keep theirs). A path several inputs name is one memo: each
+ * blob's identity and hash belong together, so any one of them will do. On
+ * allocation failure memos are emptied: only slower. */
+void hotssl__file_memos_update(hotssl__file_memos *m, const hotssl__inputs *const *ins,
+                               size_t n_ins);
 /* A blob with a path but no data is one the loader did not read: its
  * identity matched a trusted memo, whose hash it carries. Every other blob
  * that names a file holds its bytes. */
 #define HOTSSL__BLOB_UNREAD(b) ((b).data == NULL && (b).path != NULL)
 /* 1 if b holds a file (read, or unread and known), 0 if none is configured. */
 #define HOTSSL__BLOB_SET(b) ((b).data != NULL || (b).path != NULL)
-void hotssl__inputs_free(hotssl__inputs *in);
+/* Frees in's settings and files; in->hosts, when set, is freed by
+ * hotssl__inputs_free (core/build.h), which calls this. */
+void hotssl__inputs_free_own(hotssl__inputs *in);
 
 #endif /* HOTSSL_CORE_INPUTS_H */

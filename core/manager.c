@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "build.h"
 #include "hosts.h"
 #include "manager.h"
 #include "tls_settings.h"
@@ -64,21 +65,6 @@ hotssl_generation *hotssl_generation_ref(hotssl_generation *g) {
   if (g != NULL)
     atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
   return g;
-}
-
-void hotssl_generation_release(hotssl_generation *g) {
-  if (g == NULL)
-    return;
-  if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
-    hotssl__generation_free(g);
-}
-
-const struct mbedtls_ssl_config *hotssl_generation_ssl_config(const hotssl_generation *g) {
-  return g != NULL ? &g->conf : NULL;
-}
-
-uint64_t hotssl_generation_number(const hotssl_generation *g) {
-  return g != NULL ? g->number : 0;
 }
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *), void *arg) {

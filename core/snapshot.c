@@ -49,6 +49,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "../os/os.h"
+#include "build.h"
 #include "config.h"
 #include "generation.h"
 #include "hosts.h"

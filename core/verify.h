@@ -21,4 +21,12 @@ int hotssl__verify_rebind(mbedtls_ssl_context *ssl, const hotssl_generation *g);
 int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, int walk,
                          hotssl_client_verify *v);
 
+/* Make g's configuration check client certificates with the verify callback
+ * (when g's ssl_client_cert is not off). Called on every generation built
+ * (core/build.c, core/hosts.c), before any handshake uses it. */
+void hotssl__verify_attach(hotssl_generation *g);
+/* From an SNI callback: make ssl's handshake use host's certificate, key,
+ * CA set, client-certificate mode and verify callback. */
+int hotssl__verify_select(mbedtls_ssl_context *ssl, const hotssl_generation *host);
+
 #endif /* HOTSSL_CORE_VERIFY_H */

@@ -22,6 +22,7 @@
 #include "../../platform/prefork.h"
 #include "revocation.h"
 #include "generation.h"
+#include "build.h"
 #include "snapshot.h"
 #include "testutil.h"
 

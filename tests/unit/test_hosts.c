@@ -20,6 +20,7 @@
 
 #include <mbedtls/pk.h>
 
+#include "build.h"
 #include "certgen.h"
 #include "hosts.h"
 #include "hotssl/platform.h"

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "certgen.h"
 #include "manager.h"
 #include "testutil.h"
