@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "build.h"
+#include "build_one.h"
 #include "generation.h"
 #include "hosts.h"
 #include "inputs.h"

@@ -16,6 +16,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "config.h"
+#include "objcache.h"
 #include "inputs.h"
 #include "internal.h"
 #include "log.h"
@@ -23,32 +24,6 @@
 struct hotssl__revocation;
 struct hotssl__hosts;
 
-/* Parsed objects shared between generations whose bytes are identical. */
-typedef struct hotssl__shared {
-  atomic_uint refs;
-  unsigned char fp[32];
-  int kind; /* 0 crt, 1 pk, 2 crl */
-  union {
-    mbedtls_x509_crt crt;
-    mbedtls_pk_context pk;
-    mbedtls_x509_crl crl;
-  } u;
-  /* kind crl: the revocation table built from u.crl (core/revocation.h),
-   * checked by the verify callback instead of mbedTLS's CRL walk. */
-  struct hotssl__revocation *revocation;
-  /* kind pk: fingerprint of the certificate file this key was checked
-   * against (mbedtls_pk_check_pair) by the build that parsed it; a later
-   * build pairing the same bytes again skips that check. Written once,
-   * before the object is shared. */
-  unsigned char paired_cert_fp[32];
-  int paired;
-  /* kind crl: entries and earliest next update of the set (stats), counted
-   * once when parsed, not at every build that reuses it. */
-  uint64_t crl_entries;
-  int64_t crl_next_update;
-} hotssl__shared;
-
-void hotssl__shared_release(hotssl__shared *o);
 
 struct hotssl_generation {
   atomic_uint refs;
@@ -97,26 +72,11 @@ void hotssl__generation_free(hotssl_generation *g);
 /* What g (may be NULL: nothing) lends a load: its parsed objects'
  * fingerprints (hotssl__inputs_settle). */
 hotssl__lender hotssl__generation_lender(const hotssl_generation *g);
-/* Re-create g's DRBG in place from fresh entropy without touching the
- * inherited (possibly locked) mutexes, personalized with the process, the
- * clocks and count; records the current process id. Only for a process in
- * which the DRBG has not been re-created yet (core/generation.c's random
- * callback, platform/posix/fork.c's after-fork calls). */
-int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count);
 /* Time-dependent HOTSSL_WARN_* bits of g's own identity at now (Unix
  * seconds), without its hosts entries (hotssl__generation_time_warnings,
  * core/build.h, adds those). */
 unsigned hotssl__generation_time_warnings_one(const hotssl_generation *g, int64_t now,
                                               const hotssl__log *log);
-/* Build and validate one identity's generation from in, ignoring in->hosts
- * (hotssl__generation_build, core/build.h, builds those; core/hosts.c builds
- * each entry with this). prev (may be NULL) lends parsed objects with
- * identical bytes. is_reload chooses passphrase rules. Warnings (expiry) go
- * to log. */
-int hotssl__generation_build_one(hotssl_generation **out, hotssl__inputs *in,
-                                 const hotssl_generation *prev, int is_reload,
-                                 uint64_t number, const hotssl__log *log,
-                                 char *errbuf, size_t errlen);
 /* Tests and benchmarks (bench/bench_crl.c): make g's verifier answer its CRL
  * questions with the walk (every CRL searched and its signature verified on
  * every handshake, as mbedTLS's own CRL check does) instead of the revocation

@@ -32,6 +32,7 @@
 
 #include "../os/os.h"
 #include "config.h"
+#include "build_one.h"
 #include "generation.h"
 #include "hosts.h"
 #include "inputs.h"

@@ -60,6 +60,7 @@
 
 
 #include "../../core/manager.h"
+#include "../../core/rng.h"
 #include "../prefork.h"
 #include "../../core/snapshot.h"
 #include "hotssl/platform.h"
