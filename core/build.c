@@ -10,6 +10,7 @@
 #include "build_one.h"
 #include "generation.h"
 #include "hosts.h"
+#include "sni.h"
 #include "inputs.h"
 #include "verify.h"
 
