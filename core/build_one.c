@@ -74,7 +74,7 @@ static int conf_base(hotssl_generation *g, const hotssl__inputs *in, char *errbu
     return HOTSSL_ETLS;
   }
   mbedtls_ssl_conf_rng(&g->conf, hotssl__rng_random, g);
-  ret = in->no_own_cert ? 0 : mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
+  ret = in->ctx.no_own_cert ? 0 : mbedtls_ssl_conf_own_cert(&g->conf, &g->cert->u.crt, &g->key->u.pk);
   if (ret != 0) {
     hotssl__mbedtls_err(t, sizeof t, ret);
     hotssl__fmt(errbuf, errlen, "could not use server certificate file \"%s\": %s", in->cert.path, t);

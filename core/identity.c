@@ -109,7 +109,7 @@ static int get_passphrase(const hotssl__inputs *in, int is_reload, char **pass, 
   }
   if ((cmd = expand_command(in->s.passphrase_command, "Enter PEM pass phrase:")) == NULL)
     return HOTSSL_ENOMEM;
-  r = hotssl__run_passphrase_command(cmd, in->s.passphrase_timeout_ms, in->spawn_lock, pass,
+  r = hotssl__run_passphrase_command(cmd, in->s.passphrase_timeout_ms, in->ctx.spawn_lock, pass,
                                      t, sizeof t);
   if (r != 0)
     hotssl__fmt(errbuf, errlen, "could not load private key file \"%s\": ssl_passphrase_command: %s",
@@ -290,7 +290,7 @@ unsigned hotssl__identity_warnings(const mbedtls_x509_crt *chain, const char *pa
  * bytes are the same, else parsed. */
 static int identity_cert(hotssl_generation *g, const hotssl__inputs *in,
                          const hotssl_generation *prev, char *errbuf, size_t errlen) {
-  g->cert = hotssl__shared_reuse_any(prev ? prev->cert : NULL, in->recent, in->n_recent,
+  g->cert = hotssl__shared_reuse_any(prev ? prev->cert : NULL, in->ctx.recent, in->ctx.n_recent,
                                      HOTSSL__KIND_CRT, in->fp_cert);
   if (g->cert != NULL)
     return 0;
@@ -307,7 +307,7 @@ static int identity_key(hotssl_generation *g, hotssl__inputs *in, const hotssl_g
                         int is_reload, int *is_new, char *errbuf, size_t errlen) {
   int r;
   *is_new = 0;
-  g->key = hotssl__shared_reuse_any(prev ? prev->key : NULL, in->recent, in->n_recent,
+  g->key = hotssl__shared_reuse_any(prev ? prev->key : NULL, in->ctx.recent, in->ctx.n_recent,
                                     HOTSSL__KIND_PK, in->fp_key);
   if (g->key != NULL)
     return 0;

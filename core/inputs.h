@@ -20,6 +20,19 @@ struct hotssl__revocation;
 struct hotssl__shared;
 struct hotssl__hosts_in;
 
+/* How to build from inputs, beside the bytes that were read: set by the
+ * manager and the hosts builder, never by the loader. */
+typedef struct hotssl__build_ctx {
+  void *spawn_lock; /* the manager's (for the passphrase command), or NULL */
+  /* Parsed objects the builder may reuse besides the previous generation's
+   * (the manager's recently replaced certificate and key), or NULL. */
+  struct hotssl__shared *const *recent;
+  size_t n_recent;
+  /* Build without an own certificate (SNI: nothing serves a connection
+   * without a server name); cert/key still name some entry's pair. */
+  int no_own_cert;
+} hotssl__build_ctx;
+
 typedef struct hotssl__inputs {
   hotssl__settings s;
   hotssl__blob cert, key, ca, crl; /* unset ones have data == NULL */
@@ -35,16 +48,9 @@ typedef struct hotssl__inputs {
   struct hotssl__revocation *rev;
   uint64_t crl_entries;
   int64_t crl_next_update;
-  void *spawn_lock; /* the manager's (for the passphrase command), or NULL */
-  /* Parsed objects the builder may reuse besides the previous generation's
-   * (the manager's recently replaced certificate and key), or NULL. */
-  struct hotssl__shared *const *recent;
-  size_t n_recent;
   /* ssl_sni (core/hosts.h): the hosts file's entries, NULL when off. */
   struct hotssl__hosts_in *hosts;
-  /* Build without an own certificate (SNI: nothing serves a connection
-   * without a server name); cert/key still name some entry's pair. */
-  int no_own_cert;
+  hotssl__build_ctx ctx; /* set after the load, by its caller */
 } hotssl__inputs;
 
 

@@ -177,9 +177,9 @@ int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
   if ((r = hotssl__inputs_load_memo(&in, cfg, &m->memos, cur, err, sizeof err)) != 0)
     goto done;
   have_inputs = 1;
-  in.spawn_lock = m->spawn_lock;
-  in.recent = m->recent;
-  in.n_recent = 2;
+  in.ctx.spawn_lock = m->spawn_lock;
+  in.ctx.recent = m->recent;
+  in.ctx.n_recent = 2;
   if (memcmp(in.fingerprint, cur->fingerprint, 32) == 0) {
     r = HOTSSL_UNCHANGED;
     goto done;
@@ -462,7 +462,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
       goto fail;
     in = &loaded;
   }
-  in->spawn_lock = m->spawn_lock;
+  in->ctx.spawn_lock = m->spawn_lock;
   r = hotssl__generation_build(&g, in, NULL, is_reload, number, &m->log, err, sizeof err);
   hotssl__inputs_free(in);
   if (r != 0)

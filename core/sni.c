@@ -172,11 +172,11 @@ int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
     return build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
   }
   for (i = 0; i < hi->n; i++)
-    hi->v[i].in.spawn_lock = in->spawn_lock; /* the manager's, for passphrase commands */
+    hi->v[i].in.ctx.spawn_lock = in->ctx.spawn_lock; /* the manager's, for passphrase commands */
   if (top_entry < 0 && in->s.cert_file == NULL) {
     /* Nothing serves a connection without a server name: handshake_failure. */
     top_entry = 0;
-    hi->v[0].in.no_own_cert = 1;
+    hi->v[0].in.ctx.no_own_cert = 1;
   }
   if (top_entry >= 0) {
     top_in = &hi->v[top_entry].in;
