@@ -1,8 +1,9 @@
 /*
  * The composite: one configuration is its own identity plus, with ssl_sni,
  * the hosts file's entries. Only here are the single-identity loader and
- * builder (core/inputs.c, core/generation.c) combined with the hosts loader
- * and builder (core/hosts.c), which itself builds on the single identity.
+ * builder (core/inputs.c, core/build_one.c) combined with the hosts loader
+ * (core/hosts.c) and builder (core/sni.c), which itself builds on the
+ * single identity.
  */
 #include <stdlib.h>
 

@@ -13,7 +13,7 @@
 #include "log.h"
 
 /* Build and validate one identity's generation from in, ignoring in->hosts
- * (hotssl__generation_build, core/build.h, builds those; core/hosts.c builds
+ * (hotssl__generation_build, core/build.h, builds those; core/sni.c builds
  * each entry with this). prev (may be NULL) lends parsed objects with
  * identical bytes. is_reload chooses passphrase rules. Warnings (expiry) go
  * to log. */

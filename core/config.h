@@ -105,7 +105,7 @@ typedef struct hotssl__settings {
   int refuse_expired;
   unsigned expiry_warning_days; /* 0: no "expires soon" warnings */
   uint64_t max_file_size;
-  int sni;                  /* ssl_sni (issue 13, core/hosts.c) */
+  int sni;                  /* ssl_sni (core/hosts.c, core/sni.c) */
   char *hosts_file;         /* absolute, when sni is on */
   char *canonical;          /* normalized text of all TLS settings: fingerprinted */
   int keep_crl_walk;        /* the config's (not a setting, not fingerprinted) */

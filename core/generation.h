@@ -57,7 +57,7 @@ struct hotssl_generation {
   mbedtls_ssl_config conf;
   hotssl_stats cert_info; /* subject..sha256 filled */
   struct hotssl__hosts *hosts; /* ssl_sni entries (core/hosts.h), or NULL */
-  /* Frees hosts: set by the hosts builder (core/hosts.c) with hosts. */
+  /* Frees hosts: set by the hosts builder (core/sni.c) with hosts. */
   void (*hosts_free)(struct hotssl__hosts *h);
 };
 

@@ -230,9 +230,9 @@ static int fp_is(const unsigned char fp[32], const unsigned char *lent) {
 #define CRL_WHAT "SSL certificate revocation list file"
 
 /* Files skipped by their memo stay skipped only where the builder reuses
- * the lender's parsed object (its reuse rules in generation.c): same hash,
- * and for the CRL set also the same CA set (a new CA set re-verifies the
- * CRLs). */
+ * the lender's parsed object (its reuse rules: core/identity.c,
+ * core/trust.c): same hash, and for the CRL set also the same CA set (a new
+ * CA set re-verifies the CRLs). */
 static int reread_unless_reused(hotssl__inputs *in, const hotssl__lender *lend,
                                 char *errbuf, size_t errlen) {
   static const hotssl__lender none = {NULL, NULL, NULL, NULL};

@@ -1,6 +1,6 @@
 /*
  * Revocation data (see revocation.h for the contract): built by the builder
- * (core/generation.c) from a parsed CRL set, queried by the client-certificate
+ * (core/trust.c) from a parsed CRL set, queried by the client-certificate
  * verifier (core/verify.c) on every handshake. Building costs one hash and
  * signature check per (CRL, CA-file key); each query then costs a few DN
  * comparisons and a binary search. The walk answers the same questions from

@@ -949,7 +949,7 @@ void hotssl__verify_attach(hotssl_generation *g) {
     mbedtls_ssl_conf_verify(&g->conf, hotssl__verify_conf_cb, g);
 }
 
-/* ---- SNI (core/hosts.c): one entry's identity for one handshake ---- */
+/* ---- SNI (core/sni.c): one entry's identity for one handshake ---- */
 
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
 /* Replaces the served configuration's callback for a handshake whose entry

@@ -23,7 +23,7 @@ int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, in
 
 /* Make g's configuration check client certificates with the verify callback
  * (when g's ssl_client_cert is not off). Called on every generation built
- * (core/build.c, core/hosts.c), before any handshake uses it. */
+ * (core/build.c, core/sni.c), before any handshake uses it. */
 void hotssl__verify_attach(hotssl_generation *g);
 /* From an SNI callback: make ssl's handshake use host's certificate, key,
  * CA set, client-certificate mode and verify callback. */
