@@ -34,7 +34,8 @@
 #include <mbedtls/ssl.h>
 
 #include "certgen.h"
-#include "internal.h"
+#include "manager.h"
+#include "verify.h"
 #include "revocation.h"
 #include "testutil.h"
 

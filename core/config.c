@@ -13,9 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ciphersuites.h>
 
-#include "internal.h"
+#include "../os/os.h"
+#include "config.h"
+#include "tls_settings.h"
+#include "util.h"
 
 static const char *const setting_names[HOTSSL__S_COUNT] = {
 #define HOTSSL__SET_NAME(id, name, def) name,
@@ -638,22 +642,14 @@ void hotssl__settings_free(hotssl__settings *s) {
   memset(s, 0, sizeof *s);
 }
 
-int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
-                                 char *errbuf, size_t errlen) {
-  int r, i;
-  const char *cc;
-  size_t need = 1;
-  memset(s, 0, sizeof *s);
-  s->keep_crl_walk = cfg->keep_crl_walk;
-
-  for (i = 0; i < HOTSSL__S_COUNT; i++) {
-    if ((r = check_value(i, hotssl__config_value(cfg, i), errbuf, errlen)) != 0)
-      goto fail;
-  }
+/* ssl = on, the files (absolute), ssl_sni's hosts file, the passphrase
+ * command. */
+static int settings_files(hotssl__settings *s, const hotssl_config *cfg, char *errbuf,
+                          size_t errlen) {
+  int r;
   if (hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL)) == 0) {
     hotssl__fmt(errbuf, errlen, "TLS is off (ssl = off): no TLS configuration to load");
-    r = HOTSSL_ENOTLS;
-    goto fail;
+    return HOTSSL_ENOTLS;
   }
   if ((r = resolve(&s->cert_file, cfg, HOTSSL__S_SSL_CERT_FILE)) != 0 ||
       (r = resolve(&s->key_file, cfg, HOTSSL__S_SSL_KEY_FILE)) != 0 ||
@@ -661,30 +657,31 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
       (r = resolve(&s->crl_file, cfg, HOTSSL__S_SSL_CRL_FILE)) != 0 ||
       (r = resolve(&s->crl_dir, cfg, HOTSSL__S_SSL_CRL_DIR)) != 0 ||
       (r = resolve(&s->dh_file, cfg, HOTSSL__S_SSL_DH_PARAMS_FILE)) != 0)
-    goto fail;
+    return r;
   s->prefer_server_ciphers =
       hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_PREFER_SERVER_CIPHERS)) == 1;
   /* With ssl_sni on, the configuration file may name no certificate at all
    * (the hosts file does): core/hosts.c. */
   s->sni = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_SNI)) == 1;
   if (s->sni && (r = resolve(&s->hosts_file, cfg, HOTSSL__S_SSL_HOSTS_FILE)) != 0)
-    goto fail;
+    return r;
   if (s->sni && s->hosts_file == NULL) {
     hotssl__fmt(errbuf, errlen, "ssl_sni is on but ssl_hosts_file is empty");
-    r = HOTSSL_ECONFIG;
-    goto fail;
+    return HOTSSL_ECONFIG;
   }
   if ((s->cert_file == NULL || s->key_file == NULL) &&
       !(s->sni && s->cert_file == NULL && s->key_file == NULL)) {
     hotssl__fmt(errbuf, errlen, "ssl_cert_file and ssl_key_file must be set");
-    r = HOTSSL_ECONFIG;
-    goto fail;
+    return HOTSSL_ECONFIG;
   }
   if (hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_CMD)[0] != '\0' &&
-      (s->passphrase_command = hotssl__strdup(hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_CMD))) == NULL) {
-    r = HOTSSL_ENOMEM;
-    goto fail;
-  }
+      (s->passphrase_command = hotssl__strdup(hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_CMD))) == NULL)
+    return HOTSSL_ENOMEM;
+  return 0;
+}
+
+/* The numeric and boolean settings (already checked by check_value). */
+static void settings_numbers(hotssl__settings *s, const hotssl_config *cfg) {
   s->passphrase_supports_reload = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_PASS_RELOAD));
   {
     uint64_t t = 0;
@@ -699,13 +696,19 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
   }
   hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_MAX_FILE_SIZE), (uint64_t)1 << 40, &s->max_file_size);
 
+}
+
+/* Cipher suites, groups and protocol versions. */
+static int settings_tls(hotssl__settings *s, const hotssl_config *cfg, char *errbuf,
+                        size_t errlen) {
+  int r;
   if ((r = parse_ciphers(hotssl__config_value(cfg, HOTSSL__S_SSL_CIPHERS), &s->ciphersuites, errbuf, errlen)) != 0)
-    goto fail;
+    return r;
   {
     int *tls13 = NULL;
     if ((r = hotssl__parse_tls13_ciphers(hotssl__config_value(cfg, HOTSSL__S_SSL_TLS13_CIPHERS), &tls13, errbuf, errlen)) != 0 ||
         (r = hotssl__merge_ciphersuites(&s->ciphersuites, tls13, errbuf, errlen)) != 0)
-      goto fail;
+      return r;
   }
   {
     /* ssl_ecdh_curve is ssl_groups' older name (PostgreSQL 18 keeps it as
@@ -718,18 +721,17 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
         hotssl__fmt(errbuf, errlen,
                     "ssl_groups (\"%s\") and its older name ssl_ecdh_curve (\"%s\") are both set, to different values",
                     groups, curve);
-        r = HOTSSL_ECONFIG;
-        goto fail;
+        return HOTSSL_ECONFIG;
       }
       groups = curve;
       param = "ssl_ecdh_curve";
     }
     if ((r = hotssl__parse_groups(param, groups, &s->groups, errbuf, errlen)) != 0)
-      goto fail;
+      return r;
   }
   if ((r = parse_protocol("ssl_min_protocol_version", hotssl__config_value(cfg, HOTSSL__S_SSL_MIN_PROTO), 0, &s->min_minor, errbuf, errlen)) != 0 ||
       (r = parse_protocol("ssl_max_protocol_version", hotssl__config_value(cfg, HOTSSL__S_SSL_MAX_PROTO), 1, &s->max_minor, errbuf, errlen)) != 0)
-    goto fail;
+    return r;
   if (s->max_minor < 0) {
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
     s->max_minor = 4;
@@ -741,9 +743,15 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     hotssl__fmt(errbuf, errlen,
                 "could not set SSL protocol version range: \"%s\" cannot be higher than \"%s\"",
                 "ssl_min_protocol_version", "ssl_max_protocol_version");
-    r = HOTSSL_EPROTOCOL;
-    goto fail;
+    return HOTSSL_EPROTOCOL;
   }
+  return 0;
+}
+
+/* ssl_client_cert, and what it and the CRL settings need. */
+static int settings_client_cert(hotssl__settings *s, const hotssl_config *cfg, char *errbuf,
+                                size_t errlen) {
+  const char *cc;
   cc = hotssl__config_value(cfg, HOTSSL__S_SSL_CLIENT_CERT);
   if (cc[0] == '\0')
     s->client_cert = s->ca_file != NULL ? HOTSSL__CLIENT_CERT_OPTIONAL : HOTSSL__CLIENT_CERT_OFF;
@@ -757,12 +765,11 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
   if (s->sni && s->ca_file == NULL && s->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
     s->client_cert = HOTSSL__CLIENT_CERT_OFF;
   /* With ssl_sni, whether the configuration's own identity serves anyone is
-   * known once the hosts file is read: core/hosts.c checks require there. */
+   * known once the hosts file is read: core/sni.c checks require there. */
   if (s->client_cert != HOTSSL__CLIENT_CERT_OFF && s->ca_file == NULL && !s->sni) {
     hotssl__fmt(errbuf, errlen,
                 "ssl_client_cert = %s requires ssl_ca_file to be set", cc);
-    r = HOTSSL_ECONFIG;
-    goto fail;
+    return HOTSSL_ECONFIG;
   }
   if (s->sni && s->ca_file == NULL) {
     /* The CRLs are for the hosts' CAs (core/hosts.c derives each entry's
@@ -774,18 +781,20 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
   /* Also checked by the builder; here the error can name the file. */
   if ((s->crl_file != NULL || s->crl_dir != NULL) && s->ca_file == NULL) {
     hotssl__fmt(errbuf, errlen, "ssl_crl_file and ssl_crl_dir require ssl_ca_file to be set");
-    r = HOTSSL_ECONFIG;
-    goto fail;
+    return HOTSSL_ECONFIG;
   }
+  return 0;
+}
 
-  /* Canonical text of every setting that shapes a generation. */
+/* Canonical text of every setting that shapes a generation. */
+static int settings_canonical(hotssl__settings *s, const hotssl_config *cfg) {
+  size_t need = 1;
+  int i;
   for (i = 0; i < HOTSSL__S_COUNT; i++)
     need += strlen(setting_names[i]) + strlen(hotssl__config_value(cfg, i)) + 3;
   need += (cfg->base_dir ? strlen(cfg->base_dir) : 0) + 16;
-  if ((s->canonical = malloc(need)) == NULL) {
-    r = HOTSSL_ENOMEM;
-    goto fail;
-  }
+  if ((s->canonical = malloc(need)) == NULL)
+    return HOTSSL_ENOMEM;
   {
     size_t off = 0;
     for (i = 0; i < HOTSSL__S_COUNT; i++) {
@@ -796,6 +805,26 @@ int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
     }
     snprintf(s->canonical + off, need - off, "base=%s\n", cfg->base_dir ? cfg->base_dir : "");
   }
+  return 0;
+}
+
+int hotssl__settings_from_config(hotssl__settings *s, const hotssl_config *cfg,
+                                 char *errbuf, size_t errlen) {
+  int r, i;
+  memset(s, 0, sizeof *s);
+  s->keep_crl_walk = cfg->keep_crl_walk;
+
+  for (i = 0; i < HOTSSL__S_COUNT; i++) {
+    if ((r = check_value(i, hotssl__config_value(cfg, i), errbuf, errlen)) != 0)
+      goto fail;
+  }
+  if ((r = settings_files(s, cfg, errbuf, errlen)) != 0)
+    goto fail;
+  settings_numbers(s, cfg);
+  if ((r = settings_tls(s, cfg, errbuf, errlen)) != 0 ||
+      (r = settings_client_cert(s, cfg, errbuf, errlen)) != 0 ||
+      (r = settings_canonical(s, cfg)) != 0)
+    goto fail;
   return 0;
 fail:
   /* A bad setting is an error in the configuration file: name the file. */

@@ -14,23 +14,21 @@
  * with the entry's files (relative to the hosts file's folder), its
  * passphrase command, no inherited ssl_ca_file, and its hotssl__inputs are
  * loaded by the ordinary loader (same error catalogue, each message then
- * names the hosts file and line). Builder: each entry becomes a
- * sub-generation (its own parsed objects, client-certificate mode, verify
- * callback); the served generation is built from the identity that serves
- * connections without a server name (the /no_sni/ entry, else the
- * configuration file's certificate, else none: those handshakes fail) and
- * owns the entries; its SNI callback points the handshake at one entry.
- * A reload builds all of it on the side: all or nothing.
+ * names the hosts file and line). The builder is core/sni.c.
  *
- * Called by the manager under its reload lock (through the loader and the
- * builder); the SNI callback runs on handshake threads and only reads.
+ * Called under the manager's build lock (through the loader).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-
+#include "../os/os.h"
+#include "config.h"
+#include "generation.h"
 #include "hosts.h"
+#include "inputs.h"
+#include "log.h"
+#include "util.h"
 
 #define MAX_FIELDS 6
 #define MAX_NAMES_FILE (1024u * 1024u)
@@ -367,8 +365,32 @@ out:
   return r;
 }
 
-static const hotssl_generation *lender(const hotssl_generation *prev, const hotssl__inputs *in,
-                                       size_t at);
+/* The previous generation's entry (or the generation itself) whose parsed
+ * key, else certificate, has the same bytes: it lends its objects. The
+ * entry at the same index (at) is looked at first: an unchanged hosts file
+ * then costs one comparison per entry, not a scan of every entry. */
+const hotssl_generation *hotssl__hosts_lender(const hotssl_generation *prev, const hotssl__inputs *in,
+                                              size_t at) {
+  const struct hotssl__hosts *ph;
+  size_t i;
+  int pass;
+  if (prev == NULL)
+    return NULL;
+  ph = prev->hosts;
+  if (ph != NULL && at < ph->n && memcmp(ph->v[at].g->key->fp, in->fp_key, 32) == 0)
+    return ph->v[at].g;
+  for (pass = 0; pass < 2; pass++) {
+    const unsigned char *want = pass == 0 ? in->fp_key : in->fp_cert;
+    for (i = 0; ph != NULL && i < ph->n; i++) {
+      const hotssl_generation *g = ph->v[i].g;
+      if (memcmp((pass == 0 ? g->key : g->cert)->fp, want, 32) == 0)
+        return g;
+    }
+    if (prev->cert != NULL && memcmp((pass == 0 ? prev->key : prev->cert)->fp, want, 32) == 0)
+      return prev;
+  }
+  return prev;
+}
 
 /* An entry's files, through the configuration's memos: a file skipped by
  * its memo stays skipped only where the entry's lender in the current
@@ -379,19 +401,21 @@ static const hotssl_generation *lender(const hotssl_generation *prev, const hots
 static int load_entry(load_ctx *c, size_t at, hotssl__inputs *in, const hotssl_config *ec,
                       char *errbuf, size_t errlen) {
   const hotssl_generation *lend;
+  hotssl__lender lent;
   unsigned char fp_key[32], fp_cert[32];
-  int r = hotssl__inputs_load_files(in, ec, c->memos, NULL, errbuf, errlen);
+  int r = hotssl__inputs_load_files(in, ec, c->memos, errbuf, errlen);
   if (r != 0)
     return r;
-  lend = lender(c->cur, in, at);
+  lend = hotssl__hosts_lender(c->cur, in, at);
   memcpy(fp_key, in->fp_key, 32);
   memcpy(fp_cert, in->fp_cert, 32);
-  if ((r = hotssl__inputs_settle(in, lend, errbuf, errlen)) == 0 &&
+  lent = hotssl__generation_lender(lend);
+  if ((r = hotssl__inputs_settle(in, &lent, NULL, errbuf, errlen)) == 0 &&
       (memcmp(fp_key, in->fp_key, 32) != 0 || memcmp(fp_cert, in->fp_cert, 32) != 0) &&
-      lender(c->cur, in, at) != lend)
-    r = hotssl__inputs_settle(in, NULL, errbuf, errlen);
+      hotssl__hosts_lender(c->cur, in, at) != lend)
+    r = hotssl__inputs_settle(in, NULL, NULL, errbuf, errlen);
   if (r != 0)
-    hotssl__inputs_free(in);
+    hotssl__inputs_free_own(in);
   return r;
 }
 
@@ -490,8 +514,8 @@ static int cmp_name_line(const void *a, const void *b) {
 }
 
 /* Every name of every entry, sorted (for duplicates and for the callback). */
-static int name_index(char **const *names, const size_t *n_names, size_t n_hosts,
-                      hotssl__host_name **out, size_t *count) {
+int hotssl__hosts_name_index(char **const *names, const size_t *n_names, size_t n_hosts,
+                              hotssl__host_name **out, size_t *count) {
   size_t total = 0, i, j, k = 0;
   hotssl__host_name *ix;
   for (i = 0; i < n_hosts; i++)
@@ -510,7 +534,7 @@ static int name_index(char **const *names, const size_t *n_names, size_t n_hosts
   return 0;
 }
 
-static void free_names(char **names, size_t n) {
+void hotssl__hosts_names_free(char **names, size_t n) {
   size_t i;
   for (i = 0; i < n; i++)
     free(names[i]);
@@ -522,8 +546,8 @@ void hotssl__hosts_in_free(struct hotssl__hosts_in *h) {
   if (h == NULL)
     return;
   for (i = 0; i < h->n; i++) {
-    free_names(h->v[i].names, h->v[i].n_names);
-    hotssl__inputs_free(&h->v[i].in);
+    hotssl__hosts_names_free(h->v[i].names, h->v[i].n_names);
+    hotssl__inputs_free_own(&h->v[i].in);
   }
   free(h->v);
   free(h->path);
@@ -586,7 +610,7 @@ int hotssl__hosts_load(struct hotssl__hosts_in **out, const hotssl_config *cfg,
       names[i] = c.h->v[i].names;
       nn[i] = c.h->v[i].n_names;
     }
-    r = name_index(names, nn, c.h->n, &ix, &count);
+    r = hotssl__hosts_name_index(names, nn, c.h->n, &ix, &count);
     for (i = 0; r == 0 && i + 1 < count; i++) {
       if (strcmp(ix[i].name, ix[i + 1].name) == 0) {
         unsigned l1 = c.h->v[ix[i].host].line, l2 = c.h->v[ix[i + 1].host].line;
@@ -616,219 +640,6 @@ out:
   hotssl__blob_free(&b);
   free(c.dir);
   hotssl__hosts_in_free(c.h);
-  return r;
-}
-
-/* ---- builder ---- */
-
-void hotssl__hosts_free(struct hotssl__hosts *h) {
-  size_t i;
-  if (h == NULL)
-    return;
-  for (i = 0; i < h->n; i++) {
-    free_names(h->v[i].names, h->v[i].n_names);
-    free(h->v[i].cert_file);
-    free(h->v[i].key_file);
-    free(h->v[i].ca_file);
-    hotssl_generation_release(h->v[i].g);
-  }
-  free(h->v);
-  free(h->ix);
-  free(h->path);
-  free(h);
-}
-
-/* The previous generation's entry (or the generation itself) whose parsed
- * key, else certificate, has the same bytes: it lends its objects. The
- * entry at the same index (at) is looked at first: an unchanged hosts file
- * then costs one comparison per entry, not a scan of every entry. */
-static const hotssl_generation *lender(const hotssl_generation *prev, const hotssl__inputs *in,
-                                       size_t at) {
-  const struct hotssl__hosts *ph;
-  size_t i;
-  int pass;
-  if (prev == NULL)
-    return NULL;
-  ph = prev->hosts;
-  if (ph != NULL && at < ph->n && memcmp(ph->v[at].g->key->fp, in->fp_key, 32) == 0)
-    return ph->v[at].g;
-  for (pass = 0; pass < 2; pass++) {
-    const unsigned char *want = pass == 0 ? in->fp_key : in->fp_cert;
-    for (i = 0; ph != NULL && i < ph->n; i++) {
-      const hotssl_generation *g = ph->v[i].g;
-      if (memcmp((pass == 0 ? g->key : g->cert)->fp, want, 32) == 0)
-        return g;
-    }
-    if (prev->cert != NULL && memcmp((pass == 0 ? prev->key : prev->cert)->fp, want, 32) == 0)
-      return prev;
-  }
-  return prev;
-}
-
-static int name_cmp(const unsigned char *name, size_t len, const hotssl__host_name *x) {
-  size_t i, n = len < x->len ? len : x->len;
-  for (i = 0; i < n; i++) {
-    int a = lower(name[i]), b = (unsigned char)x->name[i];
-    if (a != b)
-      return a < b ? -1 : 1;
-  }
-  return len < x->len ? -1 : len > x->len;
-}
-
-#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
-/* The SNI callback: exact names (any letter case), else "*", else the
- * handshake fails with the unrecognized_name alert (mbedTLS sends it when
- * this returns non-zero, in TLS 1.2 and 1.3). */
-static int sni_callback(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len) {
-  const struct hotssl__hosts *h = ctx;
-  size_t lo = 0, hi = h->n_ix;
-  long found = -1;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int d = name_cmp(name, len, &h->ix[mid]);
-    if (d == 0) {
-      found = (long)h->ix[mid].host;
-      break;
-    }
-    if (d < 0)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  if (found < 0)
-    found = h->idx_default;
-  if (found < 0)
-    return -1;
-  return hotssl__generation_select(ssl, h->v[found].g);
-}
-#endif
-
-int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
-                        const hotssl_generation *prev, int is_reload, uint64_t number,
-                        const hotssl__log *log, char *errbuf, size_t errlen) {
-  struct hotssl__hosts_in *hi = in->hosts;
-  struct hotssl__hosts *h = NULL;
-  hotssl_generation *top = NULL;
-  hotssl__inputs *top_in = in;
-  const hotssl_generation *top_prev = prev;
-  char sub[HOTSSL__ERRLEN];
-  size_t i;
-  long top_entry = -1;
-  int r;
-
-  *out = NULL;
-#if !defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
-  if (hi->n > 0) {
-    hotssl__fmt(errbuf, errlen, "ssl_sni is on but this mbedTLS build has no SNI support");
-    return HOTSSL_ENOTSUP;
-  }
-#endif
-  for (i = 0; i < hi->n; i++)
-    if (hi->v[i].is_no_sni)
-      top_entry = (long)i;
-  if (top_entry < 0 && in->s.cert_file != NULL && in->s.ca_file == NULL &&
-      in->s.client_cert == HOTSSL__CLIENT_CERT_REQUIRE) {
-    hotssl__fmt(errbuf, errlen,
-                "client certificates can only be checked if a root certificate store is available (ssl_client_cert = require, and ssl_cert_file, which serves connections %s, has no ssl_ca_file)",
-                hi->n == 0 ? "to every name (the hosts file has no entries)" : "without a server name");
-    return HOTSSL_ECONFIG;
-  }
-  if (hi->n == 0) {
-    /* No entries: the configuration file's certificate serves everyone. */
-    if (in->s.cert_file == NULL) {
-      hotssl__fmt(errbuf, errlen,
-                  "ssl_sni is on, hosts file \"%s\" has no entries and the configuration names no certificate (ssl_cert_file is empty)",
-                  hi->path);
-      return HOTSSL_ECONFIG;
-    }
-    return hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
-  }
-  for (i = 0; i < hi->n; i++)
-    hi->v[i].in.spawn_lock = in->spawn_lock; /* the manager's, for passphrase commands */
-  if (top_entry < 0 && in->s.cert_file == NULL) {
-    /* Nothing serves a connection without a server name: handshake_failure. */
-    top_entry = 0;
-    hi->v[0].in.no_own_cert = 1;
-  }
-  if (top_entry >= 0) {
-    top_in = &hi->v[top_entry].in;
-    top_prev = lender(prev, top_in, (size_t)top_entry);
-    /* The configuration's DH parameters go to the served generation. */
-    hotssl__blob_free(&top_in->dh);
-    top_in->dh = in->dh;
-    memset(&in->dh, 0, sizeof in->dh);
-    memcpy(top_in->fp_dh, in->fp_dh, 32);
-    top_in->dh_checked = in->dh_checked;
-    if (prev != NULL && prev->dh_bytes != NULL && memcmp(prev->dh_fp, in->fp_dh, 32) == 0)
-      top_in->dh_checked = 1; /* tested by the generation it replaces */
-  }
-  r = hotssl__generation_build_one(&top, top_in, top_prev, is_reload, number, log, sub, sizeof sub);
-  if (r != 0) {
-    if (top_entry >= 0)
-      hotssl__fmt(errbuf, errlen, "%s (hosts file \"%s\" line %u)", sub, hi->path, hi->v[top_entry].line);
-    else
-      hotssl__fmt(errbuf, errlen, "%s", sub);
-    return r;
-  }
-  memcpy(top->fingerprint, in->fingerprint, 32);
-  r = HOTSSL_ENOMEM;
-  if ((h = calloc(1, sizeof *h)) == NULL || (h->v = calloc(hi->n, sizeof *h->v)) == NULL ||
-      (h->path = hotssl__strdup(hi->path)) == NULL)
-    goto fail;
-  h->n = hi->n;
-  h->idx_default = -1;
-  h->top_entry = top_entry;
-  for (i = 0; i < hi->n; i++) {
-    hotssl__host_in *e = &hi->v[i];
-    const hotssl_generation *lend = (long)i == top_entry ? top : lender(prev, &e->in, i);
-    r = hotssl__generation_build_one(&h->v[i].g, &e->in, lend, is_reload, number, log, sub, sizeof sub);
-    if (r != 0) {
-      hotssl__fmt(errbuf, errlen, "%s (hosts file \"%s\" line %u)", sub, hi->path, e->line);
-      goto fail;
-    }
-    if ((h->v[i].cert_file = hotssl__strdup(e->in.s.cert_file)) == NULL ||
-        (h->v[i].key_file = hotssl__strdup(e->in.s.key_file)) == NULL ||
-        (e->in.s.ca_file != NULL && (h->v[i].ca_file = hotssl__strdup(e->in.s.ca_file)) == NULL)) {
-      r = HOTSSL_ENOMEM;
-      goto fail;
-    }
-    h->v[i].line = e->line;
-    h->v[i].is_default = e->is_default;
-    h->v[i].is_no_sni = e->is_no_sni;
-    h->v[i].names = e->names;
-    h->v[i].n_names = e->n_names;
-    e->names = NULL;
-    e->n_names = 0;
-    if (e->is_default)
-      h->idx_default = (long)i;
-  }
-  {
-    char ***names = calloc(h->n, sizeof *names);
-    size_t *nn = calloc(h->n, sizeof *nn);
-    r = HOTSSL_ENOMEM;
-    if (names != NULL && nn != NULL) {
-      for (i = 0; i < h->n; i++) {
-        names[i] = h->v[i].names;
-        nn[i] = h->v[i].n_names;
-      }
-      r = name_index(names, nn, h->n, &h->ix, &h->n_ix);
-    }
-    free(names);
-    free(nn);
-    if (r != 0)
-      goto fail;
-  }
-  top->hosts = h;
-#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
-  mbedtls_ssl_conf_sni(&top->conf, sni_callback, h);
-#endif
-  *out = top;
-  return 0;
-fail:
-  if (r == HOTSSL_ENOMEM)
-    hotssl__fmt(errbuf, errlen, "could not build the hosts of \"%s\": out of memory", hi->path);
-  hotssl__hosts_free(h);
-  hotssl__generation_free(top);
   return r;
 }
 
@@ -904,83 +715,4 @@ int hotssl__hosts_watch_paths(const hotssl_config *cfg, int (*add)(void *ctx, ch
   hotssl__blob_free(&b);
   free(dir);
   return r;
-}
-
-/* ---- observability ---- */
-
-/* Expiry and CRL warnings of each entry, each line naming the hosts file
- * and line; lines about the same certificate or CRL object as the served
- * generation's (or an earlier entry's CRL) are not repeated. */
-typedef struct entry_log {
-  const hotssl__log *inner;
-  const char *path;
-  unsigned line;
-  int drop_cert, drop_crl;
-} entry_log;
-
-static void entry_log_fn(void *ud, hotssl_log_level level, const char *msg) {
-  const entry_log *el = ud;
-  if ((el->drop_cert && strncmp(msg, "server certificate", 18) == 0) ||
-      (el->drop_crl && strncmp(msg, "certificate revocation list", 27) == 0))
-    return;
-  hotssl__logf(el->inner, level, "%s (hosts file \"%s\" line %u)", msg, el->path, el->line);
-}
-
-unsigned hotssl__hosts_time_warnings(const hotssl_generation *g, int64_t now, const hotssl__log *log) {
-  const struct hotssl__hosts *h = g->hosts;
-  unsigned w = 0;
-  size_t i, j;
-  for (i = 0; h != NULL && i < h->n; i++) {
-    const hotssl_generation *e = h->v[i].g;
-    entry_log el;
-    hotssl__log l;
-    el.inner = log;
-    el.path = h->path;
-    el.line = h->v[i].line;
-    el.drop_cert = e->cert == g->cert;
-    el.drop_crl = e->crl == NULL || e->crl == g->crl;
-    for (j = 0; j < i && !el.drop_crl; j++)
-      el.drop_crl = h->v[j].g->crl == e->crl;
-    l.fn = entry_log_fn;
-    l.ud = &el;
-    w |= hotssl__generation_time_warnings(e, now, log != NULL && log->fn != NULL ? &l : NULL);
-  }
-  return w;
-}
-
-uint32_t hotssl_generation_host_count(const hotssl_generation *g) {
-  return g != NULL && g->hosts != NULL ? (uint32_t)g->hosts->n : 0;
-}
-
-int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i, hotssl_host_stats *out) {
-  const hotssl__host *e;
-  size_t j, off = 0;
-  if (out == NULL || i >= hotssl_generation_host_count(g))
-    return HOTSSL_EINVAL;
-  e = &g->hosts->v[i];
-  memset(out, 0, sizeof *out);
-  out->line = e->line;
-  out->is_default = e->is_default;
-  out->is_no_sni = e->is_no_sni;
-  out->has_ca = e->ca_file != NULL;
-  out->n_names = (uint32_t)e->n_names;
-  for (j = 0; j < e->n_names; j++) {
-    size_t l = strlen(e->names[j]);
-    if (off + l + 5 > sizeof out->names) {
-      memcpy(out->names + off, "...", 4);
-      break;
-    }
-    if (j > 0)
-      out->names[off++] = ',';
-    memcpy(out->names + off, e->names[j], l + 1);
-    off += l;
-  }
-  memcpy(&out->cert, &e->g->cert_info, sizeof out->cert);
-  out->cert.generation = g->number;
-  {
-    int64_t now = (int64_t)time(NULL);
-    out->cert.seconds_left = out->cert.not_after_unix - now;
-    out->cert.warnings |= hotssl__generation_time_warnings(e->g, now, NULL);
-  }
-  return 0;
 }

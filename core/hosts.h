@@ -1,16 +1,21 @@
 /*
  * Internal interface of core/hosts.c: ssl_sni and the hosts file
- * (PostgreSQL's pg_hosts.conf format). The loader side turns the file into
- * one hotssl__inputs per entry (each entry's settings are the configuration
- * file's with the entry's files and passphrase command); the builder side
- * turns those into one sub-generation per entry, owned by the served
- * generation, and installs the SNI callback that picks one per handshake.
+ * (PostgreSQL's pg_hosts.conf format). The loader turns the file into one
+ * hotssl__inputs per entry (each entry's settings are the configuration
+ * file's with the entry's files and passphrase command); the builder
+ * (core/sni.h) turns those into one sub-generation per entry, owned by the
+ * served generation, whose layout is defined here.
  * Never installed.
  */
 #ifndef HOTSSL_CORE_HOSTS_H
 #define HOTSSL_CORE_HOSTS_H
 
+#include <stddef.h>
+
+#include "config.h"
+#include "inputs.h"
 #include "internal.h"
+#include "log.h"
 
 /* One line of the hosts file, loaded. */
 typedef struct hotssl__host_in {
@@ -76,17 +81,16 @@ struct hotssl__hosts {
   size_t n_ix;
 };
 
-/* hotssl__generation_build when in->hosts is set: every entry and the
- * served generation, all or nothing; prev's entries lend unchanged parsed
- * objects (an unchanged encrypted key needs no passphrase). */
-int hotssl__hosts_build(hotssl_generation **out, hotssl__inputs *in,
-                        const hotssl_generation *prev, int is_reload, uint64_t number,
-                        const hotssl__log *log, char *errbuf, size_t errlen);
-void hotssl__hosts_free(struct hotssl__hosts *h);
-/* hotssl__generation_time_warnings for every entry of g (its hosts), each
- * logged line naming the hosts file and line. */
-unsigned hotssl__hosts_time_warnings(const hotssl_generation *g, int64_t now,
-                                     const hotssl__log *log);
+/* The previous generation's entry (or prev itself; prev may be NULL) that
+ * lends its parsed objects to in, the inputs of entry at (core/sni.c's
+ * builder picks the same one). */
+const hotssl_generation *hotssl__hosts_lender(const hotssl_generation *prev, const hotssl__inputs *in,
+                                              size_t at);
+/* Every name of every entry, sorted by name (for duplicates and for the
+ * SNI callback); *out malloc'ed. 0 or HOTSSL_ENOMEM. */
+int hotssl__hosts_name_index(char **const *names, const size_t *n_names, size_t n_hosts,
+                             hotssl__host_name **out, size_t *count);
+void hotssl__hosts_names_free(char **names, size_t n);
 
 /* For the watcher: the hosts file, its @files and every entry's files, as
  * the hosts file on disk names them now (lines that do not parse add

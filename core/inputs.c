@@ -13,15 +13,16 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
-#include "hosts.h"
+#include "../os/os.h"
+#include "inputs.h"
 #include "revocation.h"
+#include "util.h"
 
-void hotssl__inputs_free(hotssl__inputs *in) {
+void hotssl__inputs_free_own(hotssl__inputs *in) {
   size_t i;
   if (in == NULL)
     return;
   hotssl__settings_free(&in->s);
-  hotssl__hosts_in_free(in->hosts);
   hotssl__blob_free(&in->cert);
   hotssl__blob_free(&in->key);
   hotssl__blob_free(&in->ca);
@@ -56,7 +57,7 @@ static int memo_cmp(const void *a, const void *b) {
   return strcmp(((const hotssl__file_memo *)a)->path, ((const hotssl__file_memo *)b)->path);
 }
 
-/* memos are sorted by path (memos_update): one memo per path, found in
+/* memos are sorted by path (hotssl__file_memos_update): one memo per path, found in
  * log time (a hosts file can name thousands of files). */
 static const hotssl__file_memo *memo_find(const hotssl__file_memos *m, const char *path) {
   hotssl__file_memo key;
@@ -66,7 +67,7 @@ static const hotssl__file_memo *memo_find(const hotssl__file_memos *m, const cha
   return bsearch(&key, m->v, m->n, sizeof *m->v, memo_cmp);
 }
 
-/* Calls fn on every file blob of in: its own, then each hosts entry's. */
+/* Calls fn on every file blob of in (its own: not its hosts entries'). */
 static int each_file(const hotssl__inputs *in, int (*fn)(void *ctx, const hotssl__blob *b),
                      void *ctx) {
   const hotssl__blob *b[4] = {&in->cert, &in->key, &in->ca, &in->crl};
@@ -74,9 +75,6 @@ static int each_file(const hotssl__inputs *in, int (*fn)(void *ctx, const hotssl
   int r;
   for (i = 0; i < 4 + in->n_crl_dir_files; i++)
     if ((r = fn(ctx, i < 4 ? b[i] : &in->crl_dir_files[i - 4])) != 0)
-      return r;
-  for (i = 0; in->hosts != NULL && i < in->hosts->n; i++)
-    if ((r = each_file(&in->hosts->v[i].in, fn, ctx)) != 0)
       return r;
   return 0;
 }
@@ -105,16 +103,18 @@ static int add_memo(void *ctx, const hotssl__blob *b) {
   return 0;
 }
 
-/* Replace memos with what in holds, its hosts entries' files included (read
- * files get a new memo, unread ones keep theirs). A path several entries
- * name is one memo: each blob's identity and hash belong together, so any
- * one of them will do. On allocation failure memos are emptied: only
- * slower. */
-static void memos_update(hotssl__file_memos *m, const hotssl__inputs *in) {
+void hotssl__file_memos_update(hotssl__file_memos *m, const hotssl__inputs *const *ins,
+                               size_t n_ins) {
   memo_list l = {NULL, 0, 0};
   size_t i, n = 0;
-  each_file(in, count_file, &l);
-  if ((l.v = calloc(l.cap ? l.cap : 1, sizeof *l.v)) != NULL && each_file(in, add_memo, &l) != 0) {
+  int r = 0;
+  for (i = 0; i < n_ins; i++)
+    each_file(ins[i], count_file, &l);
+  if ((l.v = calloc(l.cap ? l.cap : 1, sizeof *l.v)) != NULL) {
+    for (i = 0; i < n_ins && r == 0; i++)
+      r = each_file(ins[i], add_memo, &l);
+  }
+  if (l.v != NULL && r != 0) {
     hotssl__file_memos_free(&(hotssl__file_memos){l.v, l.n});
     l.v = NULL;
     l.n = 0;
@@ -223,30 +223,34 @@ static void fp_key(hotssl__inputs *in) {
   mbedtls_sha256_free(&c);
 }
 
-static int fp_is(const unsigned char fp[32], const hotssl__shared *o) {
-  return o != NULL && memcmp(fp, o->fp, 32) == 0;
+static int fp_is(const unsigned char fp[32], const unsigned char *lent) {
+  return lent != NULL && memcmp(fp, lent, 32) == 0;
 }
 
 #define CRL_WHAT "SSL certificate revocation list file"
 
 /* Files skipped by their memo stay skipped only where the builder reuses
- * cur's parsed object (its reuse rules in generation.c): same hash, and for
- * the CRL set also the same CA set (a new CA set re-verifies the CRLs). */
-static int reread_unless_reused(hotssl__inputs *in, const hotssl_generation *cur,
+ * the lender's parsed object (its reuse rules: core/identity.c,
+ * core/trust.c): same hash, and for the CRL set also the same CA set (a new
+ * CA set re-verifies the CRLs). */
+static int reread_unless_reused(hotssl__inputs *in, const hotssl__lender *lend,
                                 char *errbuf, size_t errlen) {
+  static const hotssl__lender none = {NULL, NULL, NULL, NULL};
   uint64_t max = in->s.max_file_size;
   int r, crl_reused;
   size_t i;
-  if (!fp_is(in->fp_cert, cur ? cur->cert : NULL) &&
+  if (lend == NULL)
+    lend = &none;
+  if (!fp_is(in->fp_cert, lend->cert) &&
       (r = reread(&in->cert, "server certificate file", 0, max, errbuf, errlen)) != 0)
     return r;
-  if (!fp_is(in->fp_key, cur ? cur->key : NULL) &&
+  if (!fp_is(in->fp_key, lend->key) &&
       (r = reread(&in->key, "private key file", HOTSSL__READ_KEYFILE, max, errbuf, errlen)) != 0)
     return r;
-  if (!fp_is(in->fp_ca, cur ? cur->ca : NULL) &&
+  if (!fp_is(in->fp_ca, lend->ca) &&
       (r = reread(&in->ca, "root certificate file", 0, max, errbuf, errlen)) != 0)
     return r;
-  crl_reused = fp_is(in->fp_crl, cur ? cur->crl : NULL) && fp_is(in->fp_ca, cur ? cur->ca : NULL);
+  crl_reused = fp_is(in->fp_crl, lend->crl) && fp_is(in->fp_ca, lend->ca);
   if (!crl_reused) {
     if ((r = reread(&in->crl, CRL_WHAT, 0, max, errbuf, errlen)) != 0)
       return r;
@@ -262,14 +266,8 @@ static int reread_unless_reused(hotssl__inputs *in, const hotssl_generation *cur
   return 0;
 }
 
-int hotssl__inputs_load(hotssl__inputs *in, const hotssl_config *cfg,
-                        char *errbuf, size_t errlen) {
-  return hotssl__inputs_load_memo(in, cfg, NULL, NULL, errbuf, errlen);
-}
-
 int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
-                              const hotssl__file_memos *memos, const hotssl_generation *cur,
-                              char *errbuf, size_t errlen) {
+                              const hotssl__file_memos *memos, char *errbuf, size_t errlen) {
   int r;
   uint64_t max;
   memset(in, 0, sizeof *in);
@@ -325,24 +323,20 @@ int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
     goto fail;
   fp_blob(&in->dh, in->fp_dh);
 
-  /* ssl_sni: the hosts file and every entry's files (core/hosts.c). */
-  if (in->s.sni &&
-      (r = hotssl__hosts_load(&in->hosts, cfg, &in->s, memos, cur, errbuf, errlen)) != 0)
-    goto fail;
   fp_blob(&in->cert, in->fp_cert);
   fp_key(in);
   fp_blob(&in->ca, in->fp_ca);
   fp_crl_set(in);
   return 0;
 fail:
-  hotssl__inputs_free(in);
+  hotssl__inputs_free_own(in);
   return r;
 }
 
-int hotssl__inputs_settle(hotssl__inputs *in, const hotssl_generation *cur, char *errbuf,
-                          size_t errlen) {
+int hotssl__inputs_settle(hotssl__inputs *in, const hotssl__lender *lend,
+                          const unsigned char *hosts_fp, char *errbuf, size_t errlen) {
   int r;
-  if ((r = reread_unless_reused(in, cur, errbuf, errlen)) != 0)
+  if ((r = reread_unless_reused(in, lend, errbuf, errlen)) != 0)
     return r;
   {
     mbedtls_sha256_context c;
@@ -354,25 +348,10 @@ int hotssl__inputs_settle(hotssl__inputs *in, const hotssl_generation *cur, char
     SHA_UPDATE(&c, in->fp_ca, 32);
     SHA_UPDATE(&c, in->fp_crl, 32);
     SHA_UPDATE(&c, in->fp_dh, 32);
-    if (in->hosts != NULL)
-      SHA_UPDATE(&c, in->hosts->fp, 32);
+    if (hosts_fp != NULL)
+      SHA_UPDATE(&c, hosts_fp, 32);
     SHA_FINISH(&c, in->fingerprint);
     mbedtls_sha256_free(&c);
   }
-  return 0;
-}
-
-int hotssl__inputs_load_memo(hotssl__inputs *in, const hotssl_config *cfg,
-                             hotssl__file_memos *memos, const hotssl_generation *cur,
-                             char *errbuf, size_t errlen) {
-  int r;
-  if ((r = hotssl__inputs_load_files(in, cfg, memos, cur, errbuf, errlen)) != 0)
-    return r;
-  if ((r = hotssl__inputs_settle(in, cur, errbuf, errlen)) != 0) {
-    hotssl__inputs_free(in);
-    return r;
-  }
-  if (memos != NULL)
-    memos_update(memos, in);
   return 0;
 }

@@ -40,20 +40,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "build.h"
 #include "hosts.h"
-#include "internal.h"
-
-void hotssl__logf(const hotssl__log *log, hotssl_log_level level, const char *fmt, ...) {
-  char line[1024];
-  va_list ap;
-  if (log == NULL || log->fn == NULL)
-    return;
-  va_start(ap, fmt);
-  if (vsnprintf(line, sizeof line, fmt, ap) < 0)
-    line[0] = '\0';
-  va_end(ap);
-  log->fn(log->ud, level, line);
-}
+#include "manager.h"
+#include "tls_settings.h"
+#include "verify.h"
 
 hotssl_generation *hotssl_manager_acquire(hotssl_manager *m) {
   hotssl_generation *g;
@@ -74,21 +65,6 @@ hotssl_generation *hotssl_generation_ref(hotssl_generation *g) {
   if (g != NULL)
     atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
   return g;
-}
-
-void hotssl_generation_release(hotssl_generation *g) {
-  if (g == NULL)
-    return;
-  if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
-    hotssl__generation_free(g);
-}
-
-const struct mbedtls_ssl_config *hotssl_generation_ssl_config(const hotssl_generation *g) {
-  return g != NULL ? &g->conf : NULL;
-}
-
-uint64_t hotssl_generation_number(const hotssl_generation *g) {
-  return g != NULL ? g->number : 0;
 }
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *), void *arg) {
@@ -201,9 +177,9 @@ int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
   if ((r = hotssl__inputs_load_memo(&in, cfg, &m->memos, cur, err, sizeof err)) != 0)
     goto done;
   have_inputs = 1;
-  in.spawn_lock = m->spawn_lock;
-  in.recent = m->recent;
-  in.n_recent = 2;
+  in.ctx.spawn_lock = m->spawn_lock;
+  in.ctx.recent = m->recent;
+  in.ctx.n_recent = 2;
   if (memcmp(in.fingerprint, cur->fingerprint, 32) == 0) {
     r = HOTSSL_UNCHANGED;
     goto done;
@@ -486,7 +462,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
       goto fail;
     in = &loaded;
   }
-  in->spawn_lock = m->spawn_lock;
+  in->ctx.spawn_lock = m->spawn_lock;
   r = hotssl__generation_build(&g, in, NULL, is_reload, number, &m->log, err, sizeof err);
   hotssl__inputs_free(in);
   if (r != 0)

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h" /* hotssl__thread_cpu_us */
+#include "../os/os.h" /* hotssl__thread_cpu_us */
+#include "internal.h"
 
 #include <mbedtls/aes.h>
 #include <mbedtls/asn1.h>

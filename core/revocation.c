@@ -1,6 +1,6 @@
 /*
  * Revocation data (see revocation.h for the contract): built by the builder
- * (core/generation.c) from a parsed CRL set, queried by the client-certificate
+ * (core/trust.c) from a parsed CRL set, queried by the client-certificate
  * verifier (core/verify.c) on every handshake. Building costs one hash and
  * signature check per (CRL, CA-file key); each query then costs a few DN
  * comparisons and a binary search. The walk answers the same questions from
@@ -19,7 +19,8 @@
 #  include <mbedtls/ecp.h>
 #endif
 
-#include "internal.h"
+#include "../os/os.h"
+#include "util.h"
 #include "revocation.h"
 
 #ifndef MBEDTLS_PRIVATE
@@ -282,31 +283,28 @@ static const mbedtls_x509_crt *ca_parent_search(const mbedtls_x509_crt *ca,
   return NULL;
 }
 
-int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *crl,
-                             const mbedtls_x509_crt *ca,
-                             const mbedtls_x509_crt_profile *profile) {
-  const mbedtls_x509_crl *c;
-  const mbedtls_x509_crl_entry *e;
-  const mbedtls_x509_crt *a;
-  hotssl__revocation *t;
-  group *g = NULL;
-  size_t *of = NULL; /* group of each CRL */
-  size_t *crl_pos = NULL;
-  tmp_entry *tmp = NULL;
-  size_t n_crl = 0, n_g = 0, n_tmp = 0, i, j, k, bytes = 0;
-  int r = HOTSSL_ENOMEM;
+/* What hotssl__revocation_build works with besides the table. */
+typedef struct build_tmp {
+  const mbedtls_x509_crl *crl;
+  size_t n_crl;
+  group *g;
+  size_t n_g;
+  size_t *of;      /* group of each CRL */
+  size_t *crl_pos; /* next slot of each group in t->crls */
+  tmp_entry *tmp;
+  size_t n_tmp;
+  size_t bytes;
+} build_tmp;
 
-  *out = NULL;
-  if ((t = calloc(1, sizeof *t)) == NULL)
-    return HOTSSL_ENOMEM;
-  atomic_init(&t->presented_checks, 0);
-  for (c = crl; c != NULL && c->raw.p != NULL; c = c->next)
-    n_crl++;
+/* Each CA-file certificate's parent in the CA file (-1: none). */
+static int ca_links(hotssl__revocation *t, const mbedtls_x509_crt *ca) {
+  const mbedtls_x509_crt *a;
+  size_t i, k;
   for (a = ca; a != NULL && a->raw.p != NULL; a = a->next)
     t->n_ca++;
   if (t->n_ca > 0 && ((t->ca_sign = calloc(t->n_ca, sizeof *t->ca_sign)) == NULL ||
                       (t->ca_parent = calloc(t->n_ca, sizeof *t->ca_parent)) == NULL))
-    goto fail;
+    return HOTSSL_ENOMEM;
   for (a = ca, i = 0; a != NULL && a->raw.p != NULL; a = a->next, i++) {
     const mbedtls_x509_crt *p = ca_parent_search(ca, a), *q;
     t->ca_parent[i] = -1;
@@ -317,45 +315,49 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
       }
     t->ca_sign[i] = 1; /* no CRL names it (set below when one does) */
   }
-  if (n_crl == 0) {
-    *out = t;
-    return 0;
-  }
-  if ((g = calloc(n_crl, sizeof *g)) == NULL || (of = calloc(n_crl, sizeof *of)) == NULL ||
-      (crl_pos = calloc(n_crl, sizeof *crl_pos)) == NULL ||
-      (t->crls = calloc(n_crl, sizeof *t->crls)) == NULL)
-    goto fail;
-  t->n_crls = n_crl;
+  return 0;
+}
 
-  /* Group the CRLs by issuer name, as mbedTLS compares names. */
-  for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
-    for (j = 0; j < n_g; j++)
-      if (canon_equal(&c->issuer, g[j].key, g[j].key_len))
+/* Group the CRLs by issuer name, as mbedTLS compares names. */
+static int group_crls(hotssl__revocation *t, build_tmp *b) {
+  const mbedtls_x509_crl *c;
+  size_t i, j;
+  for (c = b->crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
+    for (j = 0; j < b->n_g; j++)
+      if (canon_equal(&c->issuer, b->g[j].key, b->g[j].key_len))
         break;
-    if (j == n_g) {
-      g[j].first = c;
-      if ((g[j].key = canon_new(&c->issuer, &g[j].key_len)) == NULL)
-        goto fail;
-      n_g++;
+    if (j == b->n_g) {
+      b->g[j].first = c;
+      if ((b->g[j].key = canon_new(&c->issuer, &b->g[j].key_len)) == NULL)
+        return HOTSSL_ENOMEM;
+      b->n_g++;
     }
-    of[i] = j;
-    g[j].n_crl++;
+    b->of[i] = j;
+    b->g[j].n_crl++;
   }
-  t->n_issuers = n_g;
-  if ((t->issuers = calloc(n_g, sizeof *t->issuers)) == NULL ||
-      (t->slots = calloc(n_g * HOTSSL__REV_SLOTS, sizeof *t->slots)) == NULL)
-    goto fail;
-  for (j = 0; j < n_g * HOTSSL__REV_SLOTS; j++)
+  t->n_issuers = b->n_g;
+  if ((t->issuers = calloc(b->n_g, sizeof *t->issuers)) == NULL ||
+      (t->slots = calloc(b->n_g * HOTSSL__REV_SLOTS, sizeof *t->slots)) == NULL)
+    return HOTSSL_ENOMEM;
+  for (j = 0; j < b->n_g * HOTSSL__REV_SLOTS; j++)
     atomic_init(&t->slots[j].state, 0);
-  /* CRLs in group order, each with its dates. */
-  for (j = 0, k = 0; j < n_g; j++) {
+  return 0;
+}
+
+/* CRLs in group order, each with its dates and digest; counts the entries
+ * and the signatures' bytes. */
+static void fill_crls(hotssl__revocation *t, build_tmp *b) {
+  const mbedtls_x509_crl *c;
+  const mbedtls_x509_crl_entry *e;
+  size_t i, j, k;
+  for (j = 0, k = 0; j < b->n_g; j++) {
     t->issuers[j].crl_first = (uint32_t)k;
-    t->issuers[j].n_crl = (uint32_t)g[j].n_crl;
-    k += g[j].n_crl;
+    t->issuers[j].n_crl = (uint32_t)b->g[j].n_crl;
+    k += b->g[j].n_crl;
   }
-  for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
-    hotssl__rev_issuer *is = &t->issuers[of[i]];
-    hotssl__rev_crl *rc = &t->crls[is->crl_first + crl_pos[of[i]]++];
+  for (c = b->crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
+    hotssl__rev_issuer *is = &t->issuers[b->of[i]];
+    hotssl__rev_crl *rc = &t->crls[is->crl_first + b->crl_pos[b->of[i]]++];
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(c->MBEDTLS_PRIVATE(sig_md));
     rc->this_update = hotssl__x509_time_unix(&c->this_update);
     rc->next_update = next_update_of(c);
@@ -371,45 +373,59 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     if (md != NULL && mbedtls_md_get_size(md) <= sizeof rc->hash &&
         mbedtls_md(md, c->tbs.p, c->tbs.len, rc->hash) == 0)
       rc->hash_len = mbedtls_md_get_size(md);
-    bytes += c->MBEDTLS_PRIVATE(sig).len;
+    b->bytes += c->MBEDTLS_PRIVATE(sig).len;
     for (e = &c->entry; e != NULL && e->serial.len != 0; e = e->next)
-      n_tmp++;
+      b->n_tmp++;
   }
+}
 
-  /* Entries, sorted by (group, serial). */
-  if (n_tmp > 0 && (tmp = malloc(n_tmp * sizeof *tmp)) == NULL)
-    goto fail;
-  n_tmp = 0;
-  for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
+/* Entries, sorted by (group, serial). */
+static int sort_entries(build_tmp *b) {
+  const mbedtls_x509_crl *c;
+  const mbedtls_x509_crl_entry *e;
+  size_t i;
+  if (b->n_tmp > 0 && (b->tmp = malloc(b->n_tmp * sizeof *b->tmp)) == NULL)
+    return HOTSSL_ENOMEM;
+  b->n_tmp = 0;
+  for (c = b->crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
     for (e = &c->entry; e != NULL && e->serial.len != 0; e = e->next) {
-      tmp_entry *te = &tmp[n_tmp++];
+      tmp_entry *te = &b->tmp[b->n_tmp++];
       te->p = e->serial.p;
       te->len = e->serial.len;
       strip(&te->p, &te->len);
-      te->group = of[i];
+      te->group = b->of[i];
     }
   }
-  if (n_tmp > 1)
-    qsort(tmp, n_tmp, sizeof *tmp, tmp_cmp);
+  if (b->n_tmp > 1)
+    qsort(b->tmp, b->n_tmp, sizeof *b->tmp, tmp_cmp);
+  return 0;
+}
 
-  /* Sizes (the signatures counted above), then one pass that fills the
-   * flat arrays. */
-  for (j = 0; j < n_g; j++)
-    bytes += g[j].first->issuer_raw.len + g[j].key_len;
-  for (k = 0; k < n_tmp; k++) {
-    if (k > 0 && tmp[k].group == tmp[k - 1].group &&
-        serial_cmp(tmp[k].p, tmp[k].len, tmp[k - 1].p, tmp[k - 1].len) == 0)
-      continue; /* listed twice */
+/* 1 if tmp[k] repeats tmp[k - 1] (a serial listed twice in a group). */
+static int listed_twice(const tmp_entry *tmp, size_t k) {
+  return k > 0 && tmp[k].group == tmp[k - 1].group &&
+         serial_cmp(tmp[k].p, tmp[k].len, tmp[k - 1].p, tmp[k - 1].len) == 0;
+}
+
+/* Sizes (the signatures counted by fill_crls), then one pass that fills the
+ * flat arrays. */
+static int fill_bytes(hotssl__revocation *t, build_tmp *b) {
+  const mbedtls_x509_crl *c;
+  const tmp_entry *tmp = b->tmp;
+  size_t i, j, k;
+  for (j = 0; j < b->n_g; j++)
+    b->bytes += b->g[j].first->issuer_raw.len + b->g[j].key_len;
+  for (k = 0; k < b->n_tmp; k++) {
+    if (listed_twice(tmp, k))
+      continue;
     t->n_entries++;
-    bytes += tmp[k].len;
+    b->bytes += tmp[k].len;
   }
-  if (bytes > UINT32_MAX || t->n_entries > UINT32_MAX) {
-    r = HOTSSL_ECRL;
-    goto fail;
-  }
+  if (b->bytes > UINT32_MAX || t->n_entries > UINT32_MAX)
+    return HOTSSL_ECRL;
   if ((t->n_entries > 0 && (t->entries = malloc(t->n_entries * sizeof *t->entries)) == NULL) ||
-      (bytes > 0 && (t->bytes = malloc(bytes)) == NULL))
-    goto fail;
+      (b->bytes > 0 && (t->bytes = malloc(b->bytes)) == NULL))
+    return HOTSSL_ENOMEM;
   t->n_bytes = 0;
 #define PUT(p_, n_, off_, len_)                         \
   do {                                                  \
@@ -419,22 +435,21 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     (len_) = (uint32_t)(n_);                            \
     t->n_bytes += (n_);                                 \
   } while (0)
-  for (j = 0; j < n_g; j++) {
+  for (j = 0; j < b->n_g; j++) {
     hotssl__rev_issuer *is = &t->issuers[j];
-    PUT(g[j].first->issuer_raw.p, g[j].first->issuer_raw.len, is->dn_off, is->dn_len);
-    PUT(g[j].key, g[j].key_len, is->key_off, is->key_len);
+    PUT(b->g[j].first->issuer_raw.p, b->g[j].first->issuer_raw.len, is->dn_off, is->dn_len);
+    PUT(b->g[j].key, b->g[j].key_len, is->key_off, is->key_len);
   }
-  for (j = 0; j < n_crl; j++)
-    crl_pos[j] = 0;
-  for (c = crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
-    hotssl__rev_crl *rc = &t->crls[t->issuers[of[i]].crl_first + crl_pos[of[i]]++];
+  for (j = 0; j < b->n_crl; j++)
+    b->crl_pos[j] = 0;
+  for (c = b->crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
+    hotssl__rev_crl *rc = &t->crls[t->issuers[b->of[i]].crl_first + b->crl_pos[b->of[i]]++];
     PUT(c->MBEDTLS_PRIVATE(sig).p, c->MBEDTLS_PRIVATE(sig).len, rc->sig_off, rc->sig_len);
   }
-  for (k = 0, i = 0; k < n_tmp; k++) {
+  for (k = 0, i = 0; k < b->n_tmp; k++) {
     hotssl__rev_issuer *is = &t->issuers[tmp[k].group];
     hotssl__rev_entry *en;
-    if (k > 0 && tmp[k].group == tmp[k - 1].group &&
-        serial_cmp(tmp[k].p, tmp[k].len, tmp[k - 1].p, tmp[k - 1].len) == 0)
+    if (listed_twice(tmp, k))
       continue;
     if (is->count == 0)
       is->first = (uint32_t)i;
@@ -443,6 +458,44 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
     PUT(tmp[k].p, tmp[k].len, en->off, en->len);
   }
 #undef PUT
+  return 0;
+}
+
+int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *crl,
+                             const mbedtls_x509_crt *ca,
+                             const mbedtls_x509_crt_profile *profile) {
+  const mbedtls_x509_crl *c;
+  const mbedtls_x509_crt *a;
+  hotssl__revocation *t;
+  build_tmp b;
+  size_t i, j;
+  int r;
+
+  *out = NULL;
+  memset(&b, 0, sizeof b);
+  b.crl = crl;
+  if ((t = calloc(1, sizeof *t)) == NULL)
+    return HOTSSL_ENOMEM;
+  atomic_init(&t->presented_checks, 0);
+  for (c = crl; c != NULL && c->raw.p != NULL; c = c->next)
+    b.n_crl++;
+  if ((r = ca_links(t, ca)) != 0)
+    goto fail;
+  if (b.n_crl == 0) {
+    *out = t;
+    return 0;
+  }
+  r = HOTSSL_ENOMEM;
+  if ((b.g = calloc(b.n_crl, sizeof *b.g)) == NULL || (b.of = calloc(b.n_crl, sizeof *b.of)) == NULL ||
+      (b.crl_pos = calloc(b.n_crl, sizeof *b.crl_pos)) == NULL ||
+      (t->crls = calloc(b.n_crl, sizeof *t->crls)) == NULL)
+    goto fail;
+  t->n_crls = b.n_crl;
+  if ((r = group_crls(t, &b)) != 0)
+    goto fail;
+  fill_crls(t, &b);
+  if ((r = sort_entries(&b)) != 0 || (r = fill_bytes(t, &b)) != 0)
+    goto fail;
   /* Which CA-file keys may sign the CRLs named as them: checked once here. */
   for (a = ca, i = 0; a != NULL && a->raw.p != NULL; a = a->next, i++) {
     long gi = find_name(t, &a->subject_raw, &a->subject);
@@ -452,12 +505,12 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   *out = t;
   t = NULL;
 fail:
-  for (j = 0; g != NULL && j < n_g; j++)
-    free(g[j].key);
-  free(g);
-  free(of);
-  free(crl_pos);
-  free(tmp);
+  for (j = 0; b.g != NULL && j < b.n_g; j++)
+    free(b.g[j].key);
+  free(b.g);
+  free(b.of);
+  free(b.crl_pos);
+  free(b.tmp);
   hotssl__revocation_free(t);
   return r;
 }
@@ -738,11 +791,62 @@ static int known_pk(int pk) {
          pk == MBEDTLS_PK_RSASSA_PSS;
 }
 
+/* The CRL records of a decoded table, each checked. 0, or -1 if one is
+ * malformed. */
+static int decode_crls(hotssl__revocation *t, unflat *u) {
+  size_t i;
+  for (i = 0; i < t->n_crls; i++) {
+    hotssl__rev_crl *rc = &t->crls[i];
+    const mbedtls_md_info_t *md;
+    if (u->left < 44)
+      return -1;
+    rc->this_update = (int64_t)unflat_get(u, 8);
+    rc->next_update = (int64_t)unflat_get(u, 8);
+    rc->sig_off = (uint32_t)unflat_get(u, 4);
+    rc->sig_len = (uint32_t)unflat_get(u, 4);
+    rc->md = (int)(int32_t)unflat_get(u, 4);
+    rc->pk = (int)(int32_t)unflat_get(u, 4);
+    rc->pss_md = (int)(int32_t)unflat_get(u, 4);
+    rc->pss_salt = (int)(int32_t)unflat_get(u, 4);
+    rc->hash_len = (uint32_t)unflat_get(u, 4);
+    md = rc->md > 0 ? mbedtls_md_info_from_type((mbedtls_md_type_t)rc->md) : NULL;
+    /* hash_len 0: the builder could not hash it (no such digest here); its
+     * signature never verifies. */
+    if ((rc->hash_len != 0 && (md == NULL || rc->hash_len != mbedtls_md_get_size(md))) ||
+        rc->hash_len > sizeof rc->hash ||
+        rc->hash_len > u->left || !known_pk(rc->pk) || rc->sig_len == 0 ||
+        !in_pool(t->n_bytes, rc->sig_off, rc->sig_len))
+      return -1;
+    memcpy(rc->hash, u->p, rc->hash_len);
+    u->p += rc->hash_len;
+    u->left -= rc->hash_len;
+  }
+  return 0;
+}
+
+/* 1 if the serials of t are stripped and strictly ascending within each
+ * issuer. */
+static int serials_ascending(const hotssl__revocation *t) {
+  size_t i, j;
+  for (i = 0; i < t->n_issuers; i++) {
+    const hotssl__rev_issuer *is = &t->issuers[i];
+    for (j = is->first; j < (size_t)is->first + is->count; j++) {
+      const hotssl__rev_entry *en = &t->entries[j];
+      if (en->len > 0 && t->bytes[en->off] == 0)
+        return 0;
+      if (j > is->first && serial_cmp(t->bytes + en[-1].off, en[-1].len, t->bytes + en->off,
+                                      en->len) >= 0)
+        return 0;
+    }
+  }
+  return 1;
+}
+
 int hotssl__revocation_decode(const unsigned char *p, size_t len, size_t n_ca,
                               hotssl__revocation **out) {
   unflat u = {p, len};
   hotssl__revocation *t;
-  size_t i, j, ne, nc;
+  size_t i, ne, nc;
   int r = HOTSSL_EINVAL;
 
   *out = NULL;
@@ -800,32 +904,8 @@ int hotssl__revocation_decode(const unsigned char *p, size_t len, size_t n_ca,
     if (!in_pool(t->n_bytes, t->entries[i].off, t->entries[i].len))
       goto fail;
   }
-  for (i = 0; i < t->n_crls; i++) {
-    hotssl__rev_crl *rc = &t->crls[i];
-    const mbedtls_md_info_t *md;
-    if (u.left < 44)
-      goto fail;
-    rc->this_update = (int64_t)unflat_get(&u, 8);
-    rc->next_update = (int64_t)unflat_get(&u, 8);
-    rc->sig_off = (uint32_t)unflat_get(&u, 4);
-    rc->sig_len = (uint32_t)unflat_get(&u, 4);
-    rc->md = (int)(int32_t)unflat_get(&u, 4);
-    rc->pk = (int)(int32_t)unflat_get(&u, 4);
-    rc->pss_md = (int)(int32_t)unflat_get(&u, 4);
-    rc->pss_salt = (int)(int32_t)unflat_get(&u, 4);
-    rc->hash_len = (uint32_t)unflat_get(&u, 4);
-    md = rc->md > 0 ? mbedtls_md_info_from_type((mbedtls_md_type_t)rc->md) : NULL;
-    /* hash_len 0: the builder could not hash it (no such digest here); its
-     * signature never verifies. */
-    if ((rc->hash_len != 0 && (md == NULL || rc->hash_len != mbedtls_md_get_size(md))) ||
-        rc->hash_len > sizeof rc->hash ||
-        rc->hash_len > u.left || !known_pk(rc->pk) || rc->sig_len == 0 ||
-        !in_pool(t->n_bytes, rc->sig_off, rc->sig_len))
-      goto fail;
-    memcpy(rc->hash, u.p, rc->hash_len);
-    u.p += rc->hash_len;
-    u.left -= rc->hash_len;
-  }
+  if (decode_crls(t, &u) != 0)
+    goto fail;
   if (!unflat_count(&u, t->n_ca, 8))
     goto fail;
   for (i = 0; i < t->n_ca; i++) {
@@ -842,18 +922,8 @@ int hotssl__revocation_decode(const unsigned char *p, size_t len, size_t n_ca,
     goto fail;
   if (t->n_bytes > 0)
     memcpy(t->bytes, u.p, t->n_bytes);
-  /* Serials: stripped, strictly ascending within each issuer. */
-  for (i = 0; i < t->n_issuers; i++) {
-    const hotssl__rev_issuer *is = &t->issuers[i];
-    for (j = is->first; j < (size_t)is->first + is->count; j++) {
-      const hotssl__rev_entry *en = &t->entries[j];
-      if (en->len > 0 && t->bytes[en->off] == 0)
-        goto fail;
-      if (j > is->first && serial_cmp(t->bytes + en[-1].off, en[-1].len, t->bytes + en->off,
-                                      en->len) >= 0)
-        goto fail;
-    }
-  }
+  if (!serials_ascending(t))
+    goto fail;
   *out = t;
   return 0;
 fail:

@@ -40,7 +40,15 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "../os/os.h"
+#include "build.h"
+#include "config.h"
+#include "generation.h"
 #include "hosts.h"
+#include "inputs.h"
+#include "log.h"
+#include "manager.h"
+#include "util.h"
 #include "revocation.h"
 #include "snapshot.h"
 

@@ -6,7 +6,9 @@
 #ifndef HOTSSL_CORE_SNAPSHOT_H
 #define HOTSSL_CORE_SNAPSHOT_H
 
-#include "internal.h"
+#include "hotssl/hotssl.h"
+#include "inputs.h"
+#include "log.h"
 #include "hotssl/platform.h"
 
 #define HOTSSL__SNAPSHOT_HEADER 32u

@@ -19,10 +19,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include <mbedtls/ssl.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/ssl_ciphersuites.h>
 
+#include "../os/os.h"
 #include "internal.h"
+#include "tls_settings.h"
+#include "util.h"
 
 /* IANA TLS 1.3 cipher suites are 0x13xx. */
 #define IS_TLS13_SUITE(id) (((id) & 0xFF00) == 0x1300)

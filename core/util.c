@@ -14,7 +14,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
-#include "internal.h"
+#include "util.h"
 
 void hotssl__mbedtls_err(char *buf, size_t len, int ret) {
   char text[200];

@@ -35,7 +35,10 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/x509.h>
 
-#include "internal.h"
+#include "../os/os.h"
+#include "generation.h"
+#include "util.h"
+#include "verify.h"
 #include "revocation.h"
 
 #ifndef MBEDTLS_PRIVATE
@@ -940,3 +943,47 @@ int hotssl_client_verify_lines(const hotssl_client_verify *v, char *line1, size_
               v->subject, v->serial, v->issuer);
   return 2;
 }
+
+void hotssl__verify_attach(hotssl_generation *g) {
+  if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
+    mbedtls_ssl_conf_verify(&g->conf, hotssl__verify_conf_cb, g);
+}
+
+/* ---- SNI (core/sni.c): one entry's identity for one handshake ---- */
+
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+/* Replaces the served configuration's callback for a handshake whose entry
+ * checks no client certificate (authmode NONE: mbedTLS does not verify). */
+static int verify_flags_only(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  (void)ctx;
+  (void)crt;
+  (void)depth;
+  (void)flags;
+  return 0;
+}
+
+/* The entry's verifier replaces the per-connection one: a connection bound
+ * with hotssl_client_verify_bind() to the served generation would otherwise
+ * be checked against that generation's CA set, not the entry's. */
+int hotssl__verify_select(mbedtls_ssl_context *ssl, const hotssl_generation *host) {
+  hotssl_generation *g = (hotssl_generation *)host; /* mbedTLS takes non-const */
+  int authmode = MBEDTLS_SSL_VERIFY_NONE;
+  if (mbedtls_ssl_set_hs_own_cert(ssl, &g->cert->u.crt, &g->key->u.pk) != 0)
+    return -1;
+  if (g->client_cert == HOTSSL__CLIENT_CERT_OPTIONAL)
+    authmode = MBEDTLS_SSL_VERIFY_OPTIONAL;
+  else if (g->client_cert == HOTSSL__CLIENT_CERT_REQUIRE)
+    authmode = MBEDTLS_SSL_VERIFY_REQUIRED;
+  /* mbedTLS gets no CRL: the verifier checks revocation (core/verify.c). */
+  if (g->ca != NULL)
+    mbedtls_ssl_set_hs_ca_chain(ssl, &g->ca->u.crt, NULL);
+  mbedtls_ssl_set_hs_authmode(ssl, authmode);
+  if (hotssl__verify_rebind(ssl, g))
+    ; /* hotssl_client_verify_bind's record follows the entry */
+  else if (g->client_cert != HOTSSL__CLIENT_CERT_OFF)
+    mbedtls_ssl_set_verify(ssl, hotssl__verify_conf_cb, g);
+  else
+    mbedtls_ssl_set_verify(ssl, verify_flags_only, NULL);
+  return 0;
+}
+#endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "manager.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

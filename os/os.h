@@ -4,7 +4,7 @@
  * command, mutexes, the wake-up, the key-file protection check, clocks, the
  * OS's random generator, and the small text helpers every layer uses. It
  * depends on the C library, APR and system headers only; core/, platform/,
- * watcher/ and cli/ build on it (core/internal.h includes it), never the
+ * watcher/ and cli/ build on it (core/'s headers include it), never the
  * other way round. Portable parts on APR sit in os/ itself; the pieces whose
  * implementation differs per OS live in os/posix/ and os/win32/ (one
  * definition per OS, CMake picks the folder; no vtable). Return codes are

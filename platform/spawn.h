@@ -7,7 +7,8 @@
 #ifndef HOTSSL_PLATFORM_SPAWN_H
 #define HOTSSL_PLATFORM_SPAWN_H
 
-#include "../core/internal.h"
+#include "../core/log.h"
+#include "../core/manager.h"
 #include "hotssl/platform.h"
 
 /* How long the parent's snapshot write, and the backend's read, may take. */

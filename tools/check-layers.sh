@@ -5,7 +5,9 @@
 #     headers and the public include/hotssl/ headers only);
 #   - core/ includes nothing from platform/, watcher/ or cli/;
 #   - core/ has no #if/#ifdef on _WIN32 (what differs per OS is os/'s);
-#   - the quoted includes among core/'s headers form no circle.
+#   - core/'s modules form no circle: module X (core/X.c and core/X.h)
+#     depends on module Y when X.c or X.h includes core/Y.h, and no module
+#     may depend on itself through others (a circle among headers is one).
 # A quoted include is resolved as the compiler does: beside the including
 # file first, then in include/ and core/ (the library's include folders).
 # Prints one line per violation (file:line: what) and exits 1, else exits 0.
@@ -75,7 +77,7 @@ check() { # root directory
             cyc = stack[j]
             for (k = j + 1; k <= sp; k++)
               cyc = cyc " -> " stack[k]
-            report(u ":" eline[u, v] ": include circle among core/ headers: " cyc " -> " v)
+            report(eline[u, v] ": include circle among core/ modules: " cyc " -> " v)
           } else if (color[v] == 0) {
             dfs(v)
           }
@@ -83,11 +85,18 @@ check() { # root directory
         sp--
         color[u] = 2
       }
+      # core/X.c and core/X.h are module core/X.
+      function module(p) {
+        sub(/\.[ch]$/, "", p)
+        return p
+      }
       FNR == 1 {
         top = FILENAME
         sub(/\/.*/, "", top)
-        if (top == "core" && FILENAME ~ /\.h$/)
-          headers[++nh] = FILENAME
+        if (top == "core" && FILENAME ~ /^core\/[^\/]*\.[ch]$/ && !(module(FILENAME) in seen)) {
+          seen[module(FILENAME)] = 1
+          modules[++nm] = module(FILENAME)
+        }
       }
       /^[ \t]*#[ \t]*include[ \t]*"/ {
         inc = $0
@@ -100,18 +109,22 @@ check() { # root directory
           report(FILENAME ":" FNR ": os/ includes \"" inc "\" (" to "): os/ is the bottom layer")
         if (top == "core" && totop ~ /^(platform|watcher|cli)$/)
           report(FILENAME ":" FNR ": core/ includes \"" inc "\" (" to "): " totop "/ is above core/")
-        if (top == "core" && FILENAME ~ /\.h$/ && to ~ /^core\/[^\/]*\.h$/ && !((FILENAME, to) in eline)) {
-          out[FILENAME, ++nout[FILENAME]] = to
-          eline[FILENAME, to] = FNR
+        if (top == "core" && FILENAME ~ /^core\/[^\/]*\.[ch]$/ && to ~ /^core\/[^\/]*\.h$/) {
+          mu = module(FILENAME)
+          mv = module(to)
+          if (mu != mv && !((mu, mv) in eline)) {
+            out[mu, ++nout[mu]] = mv
+            eline[mu, mv] = FILENAME ":" FNR
+          }
         }
       }
       top == "core" && /^[ \t]*#[ \t]*(if|ifdef|ifndef|elif)([^A-Za-z0-9_].*)?[^A-Za-z0-9_]_WIN32([^A-Za-z0-9_]|$)/ {
         report(FILENAME ":" FNR ": _WIN32 conditional in core/: what differs per OS belongs in os/")
       }
       END {
-        for (h = 1; h <= nh; h++)
-          if (color[headers[h]] == 0)
-            dfs(headers[h])
+        for (h = 1; h <= nm; h++)
+          if (color[modules[h]] == 0)
+            dfs(modules[h])
         exit bad
       }' "$@"
     rc=$?
@@ -136,7 +149,7 @@ self_test() {
   fi
   n=0
   # case name | file:line the report must name | the injection (run in the copy)
-  for c in os-includes-core core-includes-platform win32-in-core header-circle; do
+  for c in os-includes-core core-includes-platform win32-in-core header-circle module-circle; do
     n=$((n + 1))
     copy="$tmp/case$n"
     cp -R "$tmp/clean" "$copy"
@@ -154,6 +167,13 @@ self_test() {
       want="include circle"
       printf '#include "layers_b.h"\n' > "$copy/core/layers_a.h"
       printf '#include "layers_a.h"\n' > "$copy/core/layers_b.h" ;;
+    module-circle)
+      # No circle among the headers: the sources close it.
+      want="include circle among core/ modules: core/layers_"
+      : > "$copy/core/layers_a.h"
+      : > "$copy/core/layers_b.h"
+      printf '#include "layers_b.h"\n' > "$copy/core/layers_a.c"
+      printf '#include "layers_a.h"\n' > "$copy/core/layers_b.c" ;;
     esac
     if out=$(check "$copy"); then
       echo "check-layers self-test: $c: not reported"

@@ -30,15 +30,15 @@ crl-not-yet-valid ~~ core/revocation.c ~~       any_valid |= rc->this_update <= 
 keyperm-own-user ~~ os/posix/keyperm.c ~~   if ((owner == me && (prot ~~   if ((0 && owner == me && (prot ~~ ^unit\.test_keyperm$
 keyperm-root-owner ~~ os/posix/keyperm.c ~~       (owner == 0 && (prot ~~       (0 && owner == 0 && (prot ~~ ^unit\.test_keyperm$
 after-fork-reseed ~~ platform/posix/fork.c ~~   r = hotssl__generation_rng_recreate(atomic_load(&m->current), atomic_load(&m->fork_count)); ~~   r = 0; ~~ ^platform\.unit$
-fork-detection ~~ core/generation.c ~~   if (atomic_load_explicit(&g->rng_pid, memory_order_acquire) != me) { ~~   if (0 && atomic_load_explicit(&g->rng_pid, memory_order_acquire) != me) { ~~ ^platform\.fork_rng$
+fork-detection ~~ core/rng.c ~~   if (atomic_load_explicit(&g->rng_pid, memory_order_acquire) != me) { ~~   if (0 && atomic_load_explicit(&g->rng_pid, memory_order_acquire) != me) { ~~ ^platform\.fork_rng$
 retry-window ~~ watcher/watcher.c ~~     w->window_end = now + w->retry_window_ms; ~~     w->window_end = now; ~~ ^watcher\.fake\.thread$ ~~ 20
 storm-cap ~~ watcher/watcher.c ~~     if (w->due > w->first_event + max_delay) ~~     if (0 && w->due > w->first_event + max_delay) ~~ ^watcher\.fake\.thread$
-all-or-nothing ~~ core/generation.c ~~     if ((r = parse_crl_blob(&o->u.crl, &in->crl_dir_files[i], ca, errbuf, errlen)) != 0) ~~     if ((r = parse_crl_blob(&o->u.crl, &in->crl_dir_files[i], ca, errbuf, errlen)) != 0 && 0) ~~ ^unit\.test_crl_dates$
+all-or-nothing ~~ core/trust.c ~~     if ((r = parse_crl_blob(&o->u.crl, &in->crl_dir_files[i], ca, errbuf, errlen)) != 0) ~~     if ((r = parse_crl_blob(&o->u.crl, &in->crl_dir_files[i], ca, errbuf, errlen)) != 0 && 0) ~~ ^unit\.test_crl_dates$
 passphrase-group-kill ~~ os/posix/process.c ~~   if (kill(-(pid_t)c->proc.pid, SIGKILL) != 0) ~~   if (1) ~~ ^unit\.test_passphrase$
-wrong-passphrase-garbage ~~ core/generation.c ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH || decrypted_garbage(ret)) { ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH) { ~~ ^unit\.test_passphrase$
-key-iteration-cap ~~ core/generation.c ~~   if ((encrypted_pkcs8 || !looks_pem(b)) && ~~   if (0 && ~~ ^unit\.test_keycost$ ~~ 10
-dh-safe-prime ~~ core/generation.c ~~     ret = mbedtls_mpi_is_prime_ext(&Q, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg); ~~     ret = 0; ~~ ^e2e_catalogue_start$
-dh-applied ~~ core/generation.c ~~   if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, &dhm)) != 0) { ~~   if ((ret = 0) != 0) { ~~ ^e2e_dh$
+wrong-passphrase-garbage ~~ core/identity.c ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH || decrypted_garbage(ret)) { ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH) { ~~ ^unit\.test_passphrase$
+key-iteration-cap ~~ core/identity.c ~~   if ((encrypted_pkcs8 || !hotssl__parse_looks_pem(b)) && ~~   if (0 && ~~ ^unit\.test_keycost$ ~~ 10
+dh-safe-prime ~~ core/dh.c ~~     ret = mbedtls_mpi_is_prime_ext(&Q, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg); ~~     ret = 0; ~~ ^e2e_catalogue_start$
+dh-applied ~~ core/dh.c ~~   if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, &dhm)) != 0) { ~~   if ((ret = 0) != 0) { ~~ ^e2e_dh$
 LIST
 )
 TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli"

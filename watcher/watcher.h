@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/internal.h"
+#include "../core/config.h"
+#include "../core/manager.h"
 #include "hotssl/watcher.h"
 
 /* What a backend's read() reports (bit flags). */

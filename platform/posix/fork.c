@@ -20,14 +20,14 @@
  * context owns no heap memory, so nothing leaks), then seed the DRBG from
  * fresh OS entropy personalized with the child's pid, parent pid, clock
  * readings and a per-manager fork counter (hotssl__generation_rng_recreate,
- * core/generation.c). The generation's
+ * core/rng.c). The generation's
  * mbedtls_ssl_config keeps pointing at the same (re-created) DRBG. The
  * inherited state is never used again, so two children can never produce
  * the same randoms, and no inherited mutex is ever touched.
  *
  * The explicit calls are the fast path, not the guarantee: every generation
  * records the process id its DRBG was seeded in and its random callback
- * (core/generation.c) compares it on each use, re-creating the DRBG there
+ * (core/rng.c) compares it on each use, re-creating the DRBG there
  * before producing a byte in a process that made no after-fork call, or for
  * a generation (an open connection's, from before a reload) that
  * hotssl_manager_after_fork_child does not touch. Known limit of a pid check:
@@ -59,7 +59,9 @@
 #include <apr_shm.h>
 
 
-#include "../../core/internal.h"
+#include "../../core/manager.h"
+#include "../../core/rng.h"
+#include "../prefork.h"
 #include "../../core/snapshot.h"
 #include "hotssl/platform.h"
 

@@ -6,7 +6,7 @@
  * unnamed CreateFileMapping(INVALID_HANDLE_VALUE) section inherited by
  * handle, with the same seqlock layout; it is not built.
  */
-#include "../../core/internal.h"
+#include "../../core/manager.h"
 #include "hotssl/platform.h"
 
 int hotssl_manager_before_fork(hotssl_manager *m) { (void)m; return HOTSSL_ENOTSUP; }

@@ -19,7 +19,10 @@
 
 #include "faultalloc.h"
 #include "hotssl/platform.h"
+#include "../../platform/prefork.h"
 #include "revocation.h"
+#include "generation.h"
+#include "build.h"
 #include "snapshot.h"
 #include "testutil.h"
 

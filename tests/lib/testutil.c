@@ -1,6 +1,6 @@
 /* Helpers for the C tests; see testutil.h. */
 #include "certgen.h"
-#include "internal.h"
+#include "manager.h"
 #include "testutil.h"
 
 #include <errno.h>

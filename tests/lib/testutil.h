@@ -54,7 +54,7 @@ void tu_write_dh_params(const char *path);
 /* Write to a temporary name, then rename over path (atomic replace). */
 void tu_write_atomic(const char *path, const char *text, int mode);
 uint64_t tu_now_ms(void);
-/* Make memo (core/internal.h's hotssl__file_memo) carry path's identity as
+/* Make memo (core/inputs.h's hotssl__file_memo) carry path's identity as
  * it is on disk now (dev, inode, size, mtime, ctime), as if recorded one
  * 4 ms timestamp tick after the file's last change: what a memo of a file
  * rewritten within its tick looks like, which the racy rule must distrust.

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "hotssl/platform.h"
-#include "internal.h"
+#include "manager.h"
 #include "revocation.h"
 #include "testutil.h"
 

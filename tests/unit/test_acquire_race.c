@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../core/internal.h"
+#include "../../core/manager.h"
 #include "testutil.h"
 
 static atomic_int stop;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/internal.h"
+#include "../../core/manager.h"
 #include "certgen.h"
 #include "testutil.h"
 

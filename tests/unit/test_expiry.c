@@ -9,7 +9,7 @@
 
 #include "hotssl/watcher.h"
 #include "certgen.h"
-#include "internal.h"
+#include "manager.h"
 #include "testutil.h"
 
 static int checks;

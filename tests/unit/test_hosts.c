@@ -20,10 +20,11 @@
 
 #include <mbedtls/pk.h>
 
+#include "build.h"
 #include "certgen.h"
 #include "hosts.h"
 #include "hotssl/platform.h"
-#include "internal.h"
+#include "manager.h"
 #include "os.h"
 #include "snapshot.h"
 #include "testutil.h"

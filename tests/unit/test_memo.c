@@ -24,8 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "certgen.h"
-#include "internal.h"
+#include "manager.h"
 #include "testutil.h"
 
 static int checks;

@@ -18,7 +18,7 @@
 
 #include "certgen.h"
 #include "hotssl/platform.h"
-#include "internal.h"
+#include "manager.h"
 #include "testutil.h"
 
 static int checks;

@@ -21,7 +21,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "certgen.h"
-#include "internal.h"
+#include "manager.h"
 #include "revocation.h"
 #include "testutil.h"
 

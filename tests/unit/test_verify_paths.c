@@ -27,7 +27,8 @@
 
 #include "certgen.h"
 #include "hotssl/platform.h"
-#include "internal.h"
+#include "manager.h"
+#include "verify.h"
 #include "revocation.h"
 #include "testutil.h"
 

@@ -12,7 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "manager.h"
+#include "verify.h"
 
 int main(int argc, char **argv) {
   hotssl_config *cfg = NULL;
