@@ -1,7 +1,8 @@
-# Fork and spawn support (issue 4): snapshots in core/, one implementation
+# Fork and spawn support: snapshots in core/, one implementation
 # per OS in platform/posix/ or platform/win32/ (the win32 files are
 # fork calls report HOTSSL_ENOTSUP on Windows).
 list(APPEND HOTSSL_EXTRA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/../core/snapshot.c
+  ${CMAKE_CURRENT_LIST_DIR}/../core/snapshot_api.c
   ${CMAKE_CURRENT_LIST_DIR}/../platform/spawn_common.c) # what both spawn.c share
 if(WIN32)
   list(APPEND HOTSSL_EXTRA_SOURCES

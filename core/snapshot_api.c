@@ -1,0 +1,163 @@
+/*
+ * Snapshots in and out of a process: the public hotssl_snapshot_* and
+ * hotssl_manager_create_from_snapshot, and the reading of a snapshot from a
+ * pipe (hotssl__snapshot_receive / _peek) and building from its bytes
+ * (hotssl__snapshot_build), on core/snapshot.c's encoder and decoder.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <mbedtls/platform_util.h>
+#include "../os/os.h"
+#include "build.h"
+#include "config.h"
+#include "generation.h"
+#include "hosts.h"
+#include "inputs.h"
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+#include "revocation.h"
+#include "snapshot.h"
+#include "snapshot_wire.h"
+
+int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
+                             hotssl_manager **m, const hotssl_manager_options *opts,
+                             char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed) {
+  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf, extra;
+  uint64_t total = 0;
+  int r;
+  *build_failed = 0;
+  if (read_fn(ctx, hdr, sizeof hdr) != 0 || hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
+                total == 0 ? "missing or invalid header" : "read failed");
+    return HOTSSL_EINVAL;
+  }
+  if ((buf = malloc((size_t)total)) == NULL) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: out of memory");
+    return HOTSSL_ENOMEM;
+  }
+  memcpy(buf, hdr, sizeof hdr);
+  if (read_fn(ctx, buf + sizeof hdr, (size_t)total - sizeof hdr) != 0 || read_fn(ctx, &extra, 1) != -2) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: truncated or too long");
+    hotssl__snapshot_bytes_free(buf, (size_t)total);
+    return HOTSSL_EINVAL;
+  }
+  r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
+  hotssl__snapshot_bytes_free(buf, (size_t)total);
+  *build_failed = r != 0; /* create_from_snapshot logged it */
+  return r;
+}
+
+int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total) {
+  if (len < HOTSSL__SNAPSHOT_HEADER || memcmp(hdr, "HTSN", 4) != 0 ||
+      be(hdr + 4, 2) != SNAP_VERSION || be(hdr + 6, 2) > HOTSSL_SNAPSHOT_PATHS)
+    return HOTSSL_EINVAL;
+  *total = be(hdr + 8, 8);
+  if (*total < HOTSSL__SNAPSHOT_HEADER || *total > HOTSSL__SNAPSHOT_MAX)
+    return HOTSSL_EINVAL;
+  return 0;
+}
+
+int hotssl__snapshot_build(const unsigned char *b, size_t len, const hotssl_generation *prev,
+                           const hotssl__log *log, hotssl_generation **out,
+                           hotssl_config **cfg_out, char *errbuf, size_t errlen) {
+  hotssl_config *cfg;
+  hotssl__inputs in;
+  uint64_t number;
+  int contents, r;
+  *out = NULL;
+  *cfg_out = NULL;
+  if ((r = hotssl__snapshot_decode(b, len, &cfg, &in, &contents, &number, errbuf, errlen)) != 0)
+    return r;
+  if (!contents && (r = hotssl__inputs_load(&in, cfg, errbuf, errlen)) != 0) {
+    hotssl_config_destroy(cfg);
+    return r;
+  }
+  r = hotssl__generation_build(out, &in, prev, 1, number, log, errbuf, errlen);
+  hotssl__inputs_free(&in);
+  if (r != 0) {
+    hotssl_config_destroy(cfg);
+    return r;
+  }
+  *cfg_out = cfg;
+  return 0;
+}
+
+/* ---- public API ---- */
+
+struct hotssl_snapshot {
+  uint64_t generation;
+  unsigned kind;
+  unsigned char *data;
+  size_t len;
+};
+
+int hotssl_snapshot_take(hotssl_manager *m, unsigned what, hotssl_snapshot **out) {
+  hotssl_snapshot *s;
+  int r;
+  if (out == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  if (m == NULL || what > HOTSSL_SNAPSHOT_PATHS)
+    return HOTSSL_EINVAL;
+  if ((s = calloc(1, sizeof *s)) == NULL)
+    return HOTSSL_ENOMEM;
+  s->kind = what;
+  if ((r = hotssl__snapshot_encode(m, what, &s->data, &s->len, &s->generation)) != 0) {
+    free(s);
+    return r;
+  }
+  *out = s;
+  return 0;
+}
+
+void hotssl_snapshot_destroy(hotssl_snapshot *s) {
+  if (s == NULL)
+    return;
+  hotssl__snapshot_bytes_free(s->data, s->len);
+  free(s);
+}
+
+uint64_t hotssl_snapshot_generation(const hotssl_snapshot *s) {
+  return s != NULL ? s->generation : 0;
+}
+
+unsigned hotssl_snapshot_kind(const hotssl_snapshot *s) { return s != NULL ? s->kind : 0; }
+
+const unsigned char *hotssl_snapshot_bytes(const hotssl_snapshot *s, size_t *len) {
+  if (len != NULL)
+    *len = s != NULL ? s->len : 0;
+  return s != NULL ? s->data : NULL;
+}
+
+int hotssl_manager_create_from_snapshot(hotssl_manager **out, const void *bytes, size_t len,
+                                        const hotssl_manager_options *opts, char *errbuf,
+                                        size_t errlen) {
+  hotssl_config *cfg;
+  hotssl__inputs in;
+  uint64_t number;
+  int contents, r;
+  char err[HOTSSL__ERRLEN];
+  hotssl__log log = {NULL, NULL};
+  if (out == NULL)
+    return HOTSSL_EINVAL;
+  *out = NULL;
+  if (bytes == NULL)
+    return HOTSSL_EINVAL;
+  if (opts != NULL) {
+    log.fn = opts->log;
+    log.ud = opts->log_userdata;
+  }
+  r = hotssl__snapshot_decode(bytes, len, &cfg, &in, &contents, &number, err, sizeof err);
+  if (r != 0) {
+    hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
+    hotssl__fmt(errbuf, errlen, "%s", err);
+    return r;
+  }
+  /* A backend re-reading an encrypted key follows reload rules, as
+   * PostgreSQL's EXEC_BACKEND backends do. */
+  r = hotssl__manager_create_with(out, cfg, contents ? &in : NULL, number, 1, opts, errbuf,
+                                  errlen);
+  hotssl_config_destroy(cfg);
+  return r;
+}
