@@ -13,10 +13,10 @@
  *   - mbedtls_x509_crt_verify of the client certificate alone per second,
  *     as the server's handshake runs it.
  * Prints the medians and the table/mbedTLS ratios. Not a test: no pass/fail.
- * Since issue 7 the second manager's handshakes use hotssl's CRL walk (the
+ * The second manager's handshakes use hotssl's CRL walk (the
  * fail-closed verifier answering from the parsed CRLs, re-verifying each
  * signature per handshake, as mbedTLS does); its verification figure is
- * still mbedTLS's own CRL check.
+ * mbedTLS's own CRL check.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 /*
- * In-process measurements for bench/run (issue 10). Each subcommand prints
+ * In-process measurements for bench/run. Each subcommand prints
  * "key value" lines that bench/run parses; not a test, no pass/fail.
  *
  *   bench_reload throughput CONF_A CONF_B SECONDS

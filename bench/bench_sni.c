@@ -1,6 +1,6 @@
 /*
- * What a reload costs with ssl_sni and many unchanged hosts-file entries
- * (issues 13 and 10): not a test, no pass/fail, run by hand.
+ * What a reload costs with ssl_sni and many unchanged hosts-file entries:
+ * not a test, no pass/fail, run by hand.
  *
  *   bench_sni ENTRIES RUNS
  *     ENTRIES entries, each its own P-256 pair (cli/certgen.c) in a

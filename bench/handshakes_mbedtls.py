@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Handshake throughput of `hotssl serve` builds vs `openssl s_server` (issue 8
-item 6, issue 10 item 1a): full handshakes (no resumption), ECDSA P-256 chain
+"""Handshake throughput of `hotssl serve` builds vs `openssl s_server`: full
+handshakes (no resumption), ECDSA P-256 chain
 (leaf + intermediate), loopback, interleaved rounds, medians.
 
   bench/handshakes_mbedtls.py --server NAME=HOTSSL_BINARY [--server ...]

@@ -205,7 +205,7 @@ static void fp_crl_set(hotssl__inputs *in) {
 /* A parsed key is reused by the next generation only when every input that
  * produced it is unchanged: the key's content (its hash, known even when the
  * file was not read again), and for an encrypted key the passphrase command
- * and its reload flag (issue 7). A changed command makes the builder decrypt
+ * and its reload flag. A changed command makes the builder decrypt
  * again: it runs the new command when reloads may run it, and refuses the
  * reload otherwise. */
 static void fp_key(hotssl__inputs *in) {

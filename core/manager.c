@@ -364,7 +364,7 @@ static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   }
   if (cfg->source_file != NULL && (r = add_path(v, n, hotssl__strdup(cfg->source_file))) != 0)
     return r;
-  /* Files and folders it included (issue 7). */
+  /* Files and folders it included. */
   for (i = 0; i < cfg->n_included; i++)
     if ((r = add_path(v, n, hotssl__strdup(cfg->included[i]))) != 0)
       return r;
@@ -407,7 +407,7 @@ int hotssl__manager_watch_paths(hotssl_manager *m, char ***paths, size_t *n) {
   return 0;
 }
 
-/* ---- spawned backends and prefork workers (platform issue) ---- */
+/* ---- spawned backends and prefork workers ---- */
 
 int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
                                 hotssl__inputs *in, uint64_t number, int is_reload,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tools/mutants.sh: mutation check of the most critical checks (issue 11).
+# tools/mutants.sh: mutation check of the most critical checks.
 # Each mutation below is applied, one at a time, to a scratch copy of the
 # working tree, the test programs that must catch it are rebuilt there and
 # run; it prints "mutant <name> caught|SURVIVED" and exits 1 if any survived

@@ -73,7 +73,7 @@ took "tsan"
  run_suite fuzz "-DCMAKE_BUILD_TYPE=Debug -DHOTSSL_BUILD_FUZZERS=ON -DHOTSSL_BUILD_TESTS=OFF -DHOTSSL_BUILD_CLI=OFF -DHOTSSL_BUILD_EXAMPLES=OFF" -L fuzz) || status=1
 took "fuzz"
 
-# ---- issue 11: mutation check (each critical check mutated in a scratch copy; ~3 min) ----
+# ---- mutation check (each critical check mutated in a scratch copy; ~3 min) ----
 echo "=== mutants ==="
 if ! sh tools/mutants.sh; then
   echo "=== mutants: FAILED ==="
@@ -101,7 +101,7 @@ fi
 rm -rf "$clone"
 took "fresh clone"
 
-# ---- bare clone: Release -Werror build and the default tests (issue 12) ----
+# ---- bare clone: Release -Werror build and the default tests ----
 echo "=== bare clone: Release -Werror build, tests on the generated test data ==="
 clone=$(mktemp -d /tmp/hotssl-bare-XXXXXX)
 git clone -q "$ROOT" "$clone/hotssl"
@@ -123,7 +123,7 @@ rm -rf "$clone"
 # ---- end of the bare-clone block ----
 took "bare clone"
 
-# ---- mbedTLS 2.28 compatibility (issue 8): one default-build run on the
+# ---- mbedTLS 2.28 compatibility: one default-build run on the
 # system's mbedTLS (Debian 12's 2.28), every test; version-dependent
 # expectations branch on `hotssl version`, nothing is skipped. ----
 if [ "$(sed -n 's/^#define MBEDTLS_VERSION_NUMBER *0x\([0-9A-Fa-f]*\).*/\1/p' /usr/include/mbedtls/version.h 2>/dev/null | cut -c1-4)" = "021C" ]; then
@@ -136,7 +136,7 @@ fi
 # ---- end of the mbedTLS 2.28 block ----
 took "compat-mbedtls228"
 
-# ---- Windows: mingw-w64 cross-build, tests under Wine (.ci/windows; issue 9) ----
+# ---- Windows: mingw-w64 cross-build, tests under Wine (.ci/windows) ----
 echo "=== windows ==="
 if sh .ci/windows; then
   echo "=== windows: passed ==="

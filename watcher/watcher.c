@@ -300,8 +300,8 @@ static int dispatch(hotssl_watcher *w) {
   /* The mode again, from the time the timeout below is computed from: the
    * work above (a poll read, a reload) may have run past poll_until. Either
    * polling has ended and is logged as such here, or the wait ends at
-   * poll_until; before, work that crossed poll_until left the mode at
-   * "polling" with no wake-up to end it. */
+   * poll_until; otherwise work that crossed poll_until would leave the mode
+   * at "polling" with no wake-up to end it. */
   update_mode(w, now);
   t = min_timeout(t, ms_until(w->expiry_due, now));
   /* The backend may need read() again without its descriptor becoming

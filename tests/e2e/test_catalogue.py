@@ -1,4 +1,4 @@
-"""The catalogue of bad inputs (issue 2), each exercised twice:
+"""The catalogue of bad inputs, each exercised twice:
 
 AT START  `hotssl check` and `hotssl serve` both exit non-zero, and the error
           names the file (the configuration file for a bad setting).
@@ -351,7 +351,7 @@ CASES = [
     ("ca_missing", lambda d: E.remove(CA(d)), CA, r"No such file", "plain"),
     ("ca_only_leaf", lambda d: put(d, "ca.crt", E.read(K["b"])), CA, r"no CA certificate", "plain"),
     ("crl_garbage", lambda d: put(d, "crl.pem", GARBAGE), CRL, r"revocation list", "plain"),
-    # A CRL whose issuer is not in the CA file is not bad input (issue 7): it
+    # A CRL whose issuer is not in the CA file is not bad input: it
     # may belong to an intermediate that clients send (tests/e2e/test_verify_matrix.py).
     ("crl_bad_signature", lambda d: put(d, "crl.pem", E.read(K["crl_badsig"])), CRL,
      r"signature does not verify", "plain"),

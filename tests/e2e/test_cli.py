@@ -1,4 +1,4 @@
-"""The CLI as a new user meets it (issue 12): strict option parsing, help for
+"""The CLI as a new user meets it: strict option parsing, help for
 every command, `check` warnings and --strict, `info --json`, expiry warnings
 at load, reload and from the watcher, parse errors in users' words, and the
 demo showing the watcher.

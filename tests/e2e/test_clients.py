@@ -154,8 +154,8 @@ class PythonSsl(unittest.TestCase):
                 with ctx.wrap_socket(raw, server_hostname="localhost") as t:
                     self.assertEqual(t.cipher()[0], "ECDHE-ECDSA-AES128-GCM-SHA256")
             # A default (TLS-1.3-capable) client still completes a handshake:
-            # TLS 1.3 with its default suites on 3.6 (it used to get
-            # handshake_failure), the listed TLS 1.2 suite on 2.28.
+            # TLS 1.3 with its default suites on 3.6 (ssl_ciphers governs
+            # TLS 1.2 only), the listed TLS 1.2 suite on 2.28.
             ctx = E.client_context(cafile=K["ca"])
             with socket.create_connection(("127.0.0.1", s.port), timeout=E.DEADLINE) as raw:
                 with ctx.wrap_socket(raw, server_hostname="localhost") as t:

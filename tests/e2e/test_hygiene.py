@@ -1,4 +1,4 @@
-"""Secret hygiene (issue 11): run every scenario of the e2e catalogue
+"""Secret hygiene: run every scenario of the e2e catalogue
 (Start, Reload, Decisions) with a known passphrase and a known key (the
 catalogue's hygiene mode: the good state serves leaf A's key encrypted, the
 passphrase command prints the known passphrase), then search everything the

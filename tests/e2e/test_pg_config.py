@@ -1,5 +1,5 @@
 """PostgreSQL configuration files and the passphrase command at reload
-(issue 7, items 7 and 8), with `hotssl serve` and `hotssl check`.
+with `hotssl serve` and `hotssl check`.
 
 - A changed ssl_passphrase_command is never ignored at reload: with
   ssl_passphrase_command_supports_reload on the new command runs (a wrong one

@@ -1,4 +1,4 @@
-"""ssl_sni and the hosts file (issue 13), against `hotssl serve` with
+"""ssl_sni and the hosts file, against `hotssl serve` with
 `openssl s_client -servername` (and -noservername): every selection rule,
 every start error with its file and line, per-host client CAs, reloads that
 edit the hosts file, watcher rotation of one host's files while the others

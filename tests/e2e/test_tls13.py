@@ -1,4 +1,4 @@
-"""TLS 1.3 and the TLS settings of issue 8, with clients no one here wrote
+"""TLS 1.3 and the TLS settings below, with clients no one here wrote
 (`openssl s_client`, curl, Python's ssl) against `hotssl serve`.
 
 Every test runs on both mbedTLS versions with explicit expectations: on
@@ -158,8 +158,9 @@ class Protocol(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
 
     def test_ssl_ciphers_governs_tls12_only(self):
-        # The bug this fixes: with only TLS 1.2 suites in ssl_ciphers, mbedTLS
-        # 3.6 picked TLS 1.3 first and then found no suite: handshake_failure.
+        # With only TLS 1.2 suites in ssl_ciphers, TLS 1.3 keeps its default
+        # suites: mbedTLS 3.6 picks TLS 1.3 first, and applying ssl_ciphers to
+        # it would leave no suite (handshake_failure).
         d, conf = make_conf([("ssl_ciphers", "'TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256'")])
         with E.Server(conf) as s:
             rc, out = E.s_client(s.port, K["ca"])

@@ -1,7 +1,7 @@
-"""Client certificates verified as PostgreSQL verifies them (issue 7).
+"""Client certificates verified as PostgreSQL verifies them.
 
 1. Generated matrix (always runs): small PKIs made with the openssl CLI, one
-   row per case of the issue. For each row, hotssl's verdict is compared with
+   row per case. For each row, hotssl's verdict is compared with
    `openssl verify -crl_check_all -purpose sslclient` on the same files (what
    PostgreSQL's X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL amounts to):
    - without a connection, from the revocation table and from the CRL walk
@@ -283,7 +283,7 @@ def tearDownModule():
 
 
 class Matrix(unittest.TestCase):
-    """The issue's rows, each against openssl verify, on both paths and in
+    """The matrix's rows, each against openssl verify, on both paths and in
     both modes."""
 
     @classmethod
@@ -500,7 +500,7 @@ class LogLines(CheckLines, unittest.TestCase):
                              % (pg_escape(subj), serial))
         RAN.append("log lines (generated UTF-8 and long subjects)")
 
-# What PostgreSQL's 001_ssl_tests.pl and the issue say, independently of
+# What PostgreSQL's 001_ssl_tests.pl and its verification rules say, independently of
 # openssl verify (which the test also compares with).
 EXPECTED_PG = {
     ("root-only CA, client sends its CA, CRL file", "client"): "accept",

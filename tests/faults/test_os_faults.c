@@ -1,5 +1,5 @@
 /*
- * Fault injection over a whole start and a whole reload (issue 11): one
+ * Fault injection over a whole start and a whole reload: one
  * counter over every allocation of the library (link-time seam, faultalloc)
  * and every os/ call (the call table: open, fstat, read, directory open, the
  * passphrase command's pipe and spawn). For N = 1, 2, ... until a run

@@ -1,11 +1,11 @@
 /*
- * Issue 11, items 3 and 4, with the link-time allocation seam (faultalloc):
- *  - item 3: hotssl_prefork_check retries its copy when the parent publishes
- *    during it; a retry with a SHORTER snapshot reused the buffer and wiped
- *    only the shorter length at free. A copy hook publishes a shorter
+ * Two snapshot checks with the link-time allocation seam (faultalloc):
+ *  - hotssl_prefork_check retries its copy when the parent publishes during
+ *    it; a retry with a SHORTER snapshot reuses the buffer, whose whole
+ *    length must be wiped at free. A copy hook publishes a shorter
  *    snapshot in the middle of the first copy; every block of the first
  *    copy's size freed during the check must be all zero;
- *  - item 4: decoding a snapshot whose CRL set has several CRLs (PostgreSQL's
+ *  - decoding a snapshot whose CRL set has several CRLs (PostgreSQL's
  *    root+client.crl: two, in the snapshot's revocation table) with the N-th
  *    allocation failing, for every N
  *    until decoding succeeds: each fails cleanly and leaves no block behind
@@ -48,7 +48,7 @@ static hotssl_manager *manager(const char *conf_name, const char *text) {
   return m;
 }
 
-/* ---- item 3 ---- */
+/* ---- a shorter snapshot published during the prefork copy ---- */
 
 #define CONF_LONG "ssl_cert_file='a.crt'\nssl_key_file='a.key'\nssl_ca_file='ca.crt'\n"
 #define CONF_SHORT "ssl_cert_file='a.crt'\nssl_key_file='a.key'\n"
@@ -156,7 +156,7 @@ static void test_prefork_wipe(void) {
   free(w.conf);
 }
 
-/* ---- item 4 ---- */
+/* ---- allocation failures while decoding a snapshot ---- */
 
 static void test_decode_faults(void) {
   hotssl_manager *m;

@@ -1,5 +1,5 @@
 /*
- * Fork-safe randomness by construction (issue 11, item 2). The host holds two
+ * Fork-safe randomness by construction. The host holds two
  * generations across a reload (an open connection's old one and the current
  * one), has used both, then forks 50 children WITHOUT calling any after-fork
  * function. Each child does a real TLS 1.2 handshake (ECDHE) with each

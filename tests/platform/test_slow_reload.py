@@ -1,5 +1,5 @@
 """`hotssl serve --mode thread|fork|spawn`: a reload in progress never stops
-new connections (issue 10, item 2).
+new connections.
 
 The key is encrypted and ssl_passphrase_command_supports_reload is on, so a
 reload runs the passphrase command. The command is a gate: once armed, it
@@ -7,8 +7,8 @@ says it is running (a file appears) and then waits until the test releases
 it. With the reload held inside the command by that condition (no timing),
 five new connections must complete their handshake and echo, served the old
 certificate; only then is the gate released, and the next connection gets the
-new certificate. Before issue 10, thread mode ran the reload in its accept
-loop, and fork/spawn took the lock a reload held: these handshakes hung until
+new certificate. Were thread mode to run the reload in its accept loop, or
+fork/spawn to take the lock a reload holds, these handshakes would hang until
 the gate opened, which this test never does first.
 """
 import argparse

@@ -1,4 +1,4 @@
-"""Chaos soak of `hotssl serve` in one mode (issue 11): --mode thread, fork,
+"""Chaos soak of `hotssl serve` in one mode: --mode thread, fork,
 or spawn with --spawn-strategy snapshot|reread.
 
 For SOAK_S seconds (environment; default --seconds, 10): two client threads

@@ -1,7 +1,7 @@
 /*
- * The revocation table's CRL checks, with real handshakes (issue 11, item 6:
- * dropping the CRL date checks passed every test, because every CRL in the
- * tests was valid). A CA, a server and a client certificate are generated;
+ * The revocation table's CRL checks, with real handshakes (every other CRL
+ * in the tests is valid, so without these cases dropping the CRL date checks
+ * would pass every test). A CA, a server and a client certificate are generated;
  * openssl signs CRLs with chosen dates and entries; the server requires a
  * client certificate:
  *   valid CRL, client not listed     -> handshake succeeds (the control);

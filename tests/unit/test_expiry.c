@@ -1,5 +1,5 @@
 /*
- * hotssl_expiry_warning_days (issue 12): the warning at load, the seconds
+ * hotssl_expiry_warning_days: the warning at load, the seconds
  * left in hotssl_manager_stats, and the repeat from the watcher's loop (own
  * thread and host loop), with the repeat period shortened from a day to one
  * second through the test hook hotssl__manager_set_expiry_repeat.

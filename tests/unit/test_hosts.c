@@ -1,5 +1,5 @@
 /*
- * ssl_sni in the library (issue 13), without a network: the per-host
+ * ssl_sni in the library, without a network: the per-host
  * iteration API (hotssl_generation_host_stats), reuse of an unchanged
  * entry's parsed objects across a reload while another entry rotates, a
  * broken entry at reload keeping the whole previous set, and a spawn
@@ -348,7 +348,7 @@ static int basic(const char *dir) {
   return tu_finish("test_hosts", checks);
 }
 
-/* ---- issue 10's file memos for every entry ---- */
+/* ---- file memos for every entry ---- */
 
 /* Reads counted through the OS call table (os/calls.c): which files the
  * loader read a byte of (an open + fstat alone is not a read). */

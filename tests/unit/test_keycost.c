@@ -1,5 +1,5 @@
 /*
- * Bounded work on hostile keys (issue 11, item 1). For every password-based
+ * Bounded work on hostile keys. For every password-based
  * key form — PBES2/PBKDF2 with AES (our decoder) and with des-ede3-cbc,
  * PKCS#12 PBE with 3DES, 2-key 3DES and RC2 (mbedTLS's decoder or none),
  * PBES1 (no decoder) — an EncryptedPrivateKeyInfo is generated with the

@@ -1,7 +1,7 @@
 /*
- * PostgreSQL's key-file rule, both owners (issue 11, item 6: with CI running
- * as root, no test ran the server as another user with a root-owned key, so
- * disabling the root-owner rule passed everything). Needs root to chown; as
+ * PostgreSQL's key-file rule, both owners (CI runs as root: without this
+ * test none would run the server as another user with a root-owned key, and
+ * disabling the root-owner rule would pass everything). Needs root to chown; as
  * another user it exits 77 (ctest: skipped, not passed). A forked child
  * drops to uid/gid 65534 and starts a manager on each key file:
  *   root-owned, group 65534, 0640 -> accepted (root may grant group read)

@@ -1,5 +1,5 @@
 /*
- * Unchanged files cost a stat (issue 10, item 3): the loader's memos
+ * Unchanged files cost a stat: the loader's memos
  * (core/inputs.c). On real files made with certgen (no external test data):
  *  - a trusted memo with the file's identity: the loader does not read the
  *    file (cert, key, CA and CRL unread) and the fingerprint is unchanged;

@@ -1,9 +1,9 @@
 /*
- * The passphrase command's process group (issue 11, item 6): a hung command
+ * The passphrase command's process group: a hung command
  * is killed at hotssl_passphrase_timeout_ms with everything it started. The
  * command records the shell's pid and its children's; after the timeout none
- * may be alive (Linux /proc). Before the fix only the shell was killed and
- * its `sleep`s lived on.
+ * may be alive (Linux /proc): killing only the shell would leave its
+ * `sleep`s alive.
  */
 #include <signal.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * Issue 7, item 8: a host hands hotssl its whole postgresql.conf.
+ * A host hands hotssl its whole postgresql.conf.
  * - hotssl_config_load_file_ex(HOTSSL_LOAD_IGNORE_NON_SSL) loads a file like
  *   the one PostgreSQL's SSL test harness writes (port, listen_addresses,
  *   logging, `include 'sslconfig.conf'`), the manager serves, and an unknown
@@ -47,7 +47,7 @@ static void make_pair(const char *dir) {
 }
 
 /* sslconfig.conf: PostgreSQL's SSL settings, ssl_dh_params_file and
- * ssl_prefer_server_ciphers included (issue: they were refused as unknown). */
+ * ssl_prefer_server_ciphers included (both known settings, not unknown ones). */
 #define SSL_CONF                                                             \
   "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"    \
   "ssl_dh_params_file = 'dh.der'\nssl_prefer_server_ciphers = on\n"

@@ -1,5 +1,5 @@
 /*
- * Issue 7: the client-certificate verifier on a chain whose intermediate only
+ * The client-certificate verifier on a chain whose intermediate only
  * the client sends, with that intermediate's CRL configured although its
  * issuer is not in ssl_ca_file (PostgreSQL's root_ca.crt + root+client.crl
  * layout). Certificates from cli/certgen.c, CRLs from the openssl CLI.
