@@ -36,6 +36,8 @@
  * (whose parsed objects the build may reuse) alive even if a prefork
  * worker's install publishes meanwhile.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -137,6 +139,30 @@ int hotssl_manager_create(hotssl_manager **out, const hotssl_config *cfg,
 
 void hotssl_manager_destroy(hotssl_manager *m) { free_manager(m); }
 
+int hotssl_manager_create_ex(hotssl_manager **out, const hotssl_config *cfg,
+                             const hotssl_manager_options_ex *opts, char *errbuf,
+                             size_t errlen) {
+  hotssl_manager_options_ex o;
+  int r;
+  /* Read what the caller's version of the struct has; the rest is zero. */
+  memset(&o, 0, sizeof o);
+  if (opts != NULL) {
+    if (opts->size < offsetof(hotssl_manager_options_ex, base) + sizeof opts->base) {
+      if (out != NULL)
+        *out = NULL;
+      hotssl__fmt(errbuf, errlen, "hotssl_manager_options_ex.size is %lu: initialize it with HOTSSL_MANAGER_OPTIONS_EX_INIT",
+                  (unsigned long)opts->size);
+      return HOTSSL_EINVAL;
+    }
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+  }
+  if ((r = hotssl_manager_create(out, cfg, opts != NULL ? &o.base : NULL, errbuf, errlen)) != 0)
+    return r;
+  (*out)->on_reload_ex = o.on_reload_ex;
+  (*out)->on_reload_ex_userdata = o.on_reload_ex_userdata;
+  return 0;
+}
+
 int hotssl__manager_build_hook(const hotssl_manager_options *opts, hotssl_generation *g,
                                uint64_t number, char *errbuf, size_t errlen) {
   char why[HOTSSL__ERRLEN];
@@ -148,6 +174,24 @@ int hotssl__manager_build_hook(const hotssl_manager_options *opts, hotssl_genera
   why[sizeof why - 1] = '\0';
   hotssl__fmt(errbuf, errlen, "SSL build hook failed: %s", why[0] != '\0' ? why : "(no reason given)");
   return HOTSSL_ECONFIG;
+}
+
+/* The reload callbacks, after a reload attempt that was reported (logged
+ * and counted), with no lock held. */
+static void notify_reload(hotssl_manager *m, int r, hotssl_trigger trigger, uint64_t number,
+                          const char *reason) {
+  if (m->opts.on_reload != NULL)
+    m->opts.on_reload(m->opts.on_reload_userdata, r, number);
+  if (m->on_reload_ex != NULL) {
+    hotssl_reload_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.size = sizeof ev;
+    ev.result = r;
+    ev.trigger = trigger;
+    ev.generation = number;
+    ev.reason = reason;
+    m->on_reload_ex(m->on_reload_ex_userdata, &ev);
+  }
 }
 
 int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
@@ -254,8 +298,8 @@ out:
   hotssl_config_destroy(cfg);
   hotssl__mutex_unlock(m->build_lock);
   atomic_fetch_sub(&m->building, 1);
-  if (notify && m->opts.on_reload != NULL)
-    m->opts.on_reload(m->opts.on_reload_userdata, r, number);
+  if (notify)
+    notify_reload(m, r, trigger, number, r < 0 ? err : "");
   return r;
 }
 
@@ -270,6 +314,26 @@ int hotssl_manager_reload_with(hotssl_manager *m, const hotssl_config *cfg,
   return hotssl__manager_reload_ex(m, cfg, trigger, 1, NULL, 0);
 }
 
+int hotssl_manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger, char *errbuf,
+                             size_t errlen) {
+  hotssl__fmt(errbuf, errlen, "%s", "");
+  if (m == NULL) {
+    hotssl__fmt(errbuf, errlen, "%s", hotssl_strerror(HOTSSL_EINVAL));
+    return HOTSSL_EINVAL;
+  }
+  return hotssl__manager_reload_ex(m, NULL, trigger, 1, errbuf, errlen);
+}
+
+int hotssl_manager_reload_with_ex(hotssl_manager *m, const hotssl_config *cfg,
+                                  hotssl_trigger trigger, char *errbuf, size_t errlen) {
+  hotssl__fmt(errbuf, errlen, "%s", "");
+  if (m == NULL || cfg == NULL) {
+    hotssl__fmt(errbuf, errlen, "%s", hotssl_strerror(HOTSSL_EINVAL));
+    return HOTSSL_EINVAL;
+  }
+  return hotssl__manager_reload_ex(m, cfg, trigger, 1, errbuf, errlen);
+}
+
 void hotssl_manager_request_reload(hotssl_manager *m) {
   /* Lock-free atomic store and write(2): both async-signal-safe. */
   atomic_store(&m->reload_flag, 1);
@@ -280,6 +344,14 @@ int hotssl_manager_wakeup_fd(const hotssl_manager *m) {
   return m != NULL ? m->wakeup.rfd : -1;
 }
 
+hotssl_os_fd hotssl_manager_wakeup_handle(const hotssl_manager *m) {
+  if (m == NULL || m->wakeup.rfd == HOTSSL__OS_FD_NONE)
+    return HOTSSL_OS_FD_INVALID;
+  /* The OS layer's descriptor is an int that holds the HANDLE's value on
+   * Windows: widen it through intptr_t, valid for both kinds. */
+  return (hotssl_os_fd)(intptr_t)m->wakeup.rfd;
+}
+
 int hotssl_manager_dispatch(hotssl_manager *m) {
   if (m == NULL)
     return HOTSSL_EINVAL;
@@ -287,30 +359,6 @@ int hotssl_manager_dispatch(hotssl_manager *m) {
   if (!atomic_exchange(&m->reload_flag, 0))
     return HOTSSL_UNCHANGED;
   return hotssl_manager_reload(m, HOTSSL_TRIGGER_SIGNAL);
-}
-
-int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out) {
-  hotssl_generation *g;
-  if (m == NULL || out == NULL)
-    return HOTSSL_EINVAL;
-  g = hotssl_manager_acquire(m);
-  memcpy(out, &g->cert_info, sizeof *out);
-  out->generation = g->number;
-  {
-    int64_t now = (int64_t)time(NULL);
-    out->seconds_left = out->not_after_unix - now;
-    out->warnings |= hotssl__generation_time_warnings(g, now, NULL);
-  }
-  out->sni_hosts = hotssl_generation_host_count(g);
-  hotssl_generation_release(g);
-  hotssl__mutex_lock(m->reload_lock);
-  out->reloads_attempted = m->attempted;
-  out->reloads_succeeded = m->succeeded;
-  out->reloads_unchanged = m->unchanged;
-  out->reloads_failed = m->failed;
-  memcpy(out->last_error, m->last_error, sizeof out->last_error);
-  hotssl__mutex_unlock(m->reload_lock);
-  return 0;
 }
 
 /* ---- what the watcher watches ---- */

@@ -33,6 +33,9 @@ struct hotssl_manager {
   hotssl_config *cfg;
   hotssl__log log;
   hotssl_manager_options opts;
+  /* hotssl_manager_options_ex's fields beyond base (create_ex). */
+  void (*on_reload_ex)(void *userdata, const hotssl_reload_event *ev);
+  void *on_reload_ex_userdata;
   hotssl__file_memos memos; /* under build_lock */
   /* The certificate and key of the generation last replaced, kept so that a
    * rotation back to them (A -> B -> A) does not parse and check them again.

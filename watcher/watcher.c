@@ -26,6 +26,7 @@
  * after create; destroy stops and joins it. Without, the host's thread calls
  * dispatch. The manager serializes reloads itself.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -435,6 +436,12 @@ int hotssl_watcher_fd(const hotssl_watcher *w) {
   if (w == NULL || w->be == NULL)
     return -1;
   return w->ops->fd(w->be);
+}
+
+hotssl_os_fd hotssl_watcher_handle(const hotssl_watcher *w) {
+  int fd = hotssl_watcher_fd(w);
+  /* An int holding the HANDLE's value on Windows: widen through intptr_t. */
+  return fd == -1 ? HOTSSL_OS_FD_INVALID : (hotssl_os_fd)(intptr_t)fd;
 }
 
 int hotssl_watcher_dispatch(hotssl_watcher *w) {

@@ -12,10 +12,54 @@
  * one log line names the file and the reason).
  *
  * The library never prints, never exits and never installs signal handlers:
- * functions return 0 or a negative HOTSSL_E* code; details go to the host's
- * log callback and to the manager's last-error record (hotssl_manager_stats).
+ * errors are negative HOTSSL_E* codes (the return convention below); details
+ * go to the host's log callback, to the caller's errbuf where a function
+ * takes one, and to the manager's last-error record (HOTSSL_INFO_LAST_ERROR).
  *
  * mbedTLS types appear only behind pointers.
+ *
+ * Return convention. A function that can fail returns int: 0 on success, a
+ * positive value for a success that says more (HOTSSL_UNCHANGED from the
+ * reload functions and hotssl_manager_dispatch; 1 from hotssl_prefork_check
+ * and hotssl_process_wait; the count of lines from
+ * hotssl_client_verify_lines), or a negative HOTSSL_E* code. Where a
+ * function takes errbuf/errlen, errbuf (when not NULL and errlen > 0) gets
+ * the reason of a failure, NUL-terminated and cut to errlen. The exceptions,
+ * each documented at its declaration:
+ *   - functions that cannot fail return void (destroy, release, the fork
+ *     parent hook, hotssl_manager_request_reload, hotssl_client_verify_finish);
+ *   - accessors return their value: a pointer (NULL for a NULL or unknown
+ *     argument: hotssl_config_get, hotssl_manager_acquire,
+ *     hotssl_generation_ref, hotssl_generation_ssl_config,
+ *     hotssl_snapshot_bytes), static text that is never NULL
+ *     (hotssl_strerror, hotssl_err_name, *_name, hotssl_version_string,
+ *     hotssl_client_verify_reason), a number (hotssl_generation_number,
+ *     hotssl_generation_host_count, hotssl_snapshot_generation,
+ *     hotssl_snapshot_kind, hotssl_process_pid, hotssl_client_verify_refused,
+ *     hotssl_client_verify_alert), or a descriptor (hotssl_manager_wakeup_fd,
+ *     hotssl_watcher_fd, hotssl_manager_wakeup_handle,
+ *     hotssl_watcher_handle: none is -1 / HOTSSL_OS_FD_INVALID);
+ *   - hotssl_watcher_dispatch returns milliseconds until its next call (-1:
+ *     no deadline);
+ *   - hotssl_ssl_write returns what mbedtls_ssl_write returns (bytes
+ *     written or a negative mbedTLS code, not a HOTSSL_E* code).
+ *
+ * ABI rule (see also version.h). Every struct and function declared in this
+ * version (0.1) is frozen: no field is added, removed or moved, no size and
+ * no signature changes, within the major version. hotssl_stats,
+ * hotssl_host_stats, hotssl_manager_options, hotssl_watcher_options and the
+ * request structs of platform.h are such frozen structs. Growth goes through
+ * two paths that a consumer compiled against an older header keeps working
+ * with:
+ *   - typed items (hotssl_manager_info, hotssl_generation_info,
+ *     hotssl_generation_host_info), as curl_easy_getinfo: a new value is a
+ *     new HOTSSL_INFO_* item; an item the running library does not know
+ *     returns HOTSSL_ENOTSUP, so a newer consumer can tell an older library;
+ *   - size-first structs (hotssl_manager_options_ex, hotssl_reload_event):
+ *     the first member is a size_t holding sizeof the struct as its writer
+ *     was compiled; fields are only appended; a reader uses a field only
+ *     when the size covers it (HOTSSL_HAS_FIELD) and treats the fields
+ *     beyond the size as zero. Initialize them with their *_INIT macro.
  */
 #ifndef HOTSSL_HOTSSL_H
 #define HOTSSL_HOTSSL_H
@@ -44,6 +88,21 @@ extern "C" {
 struct mbedtls_ssl_config;
 struct mbedtls_ssl_context;
 struct mbedtls_x509_crt;
+
+/* A size-first struct pointer p (of type `type`) carries `field` when its
+ * size member covers it. */
+#define HOTSSL_HAS_FIELD(p, type, field) \
+  ((p)->size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* An operating-system handle, as libuv's uv_os_fd_t: a file descriptor on
+ * POSIX, a HANDLE on Windows. HOTSSL_OS_FD_INVALID when there is none. */
+#ifdef _WIN32
+typedef void *hotssl_os_fd;
+#  define HOTSSL_OS_FD_INVALID ((hotssl_os_fd)(intptr_t)-1) /* INVALID_HANDLE_VALUE */
+#else
+typedef int hotssl_os_fd;
+#  define HOTSSL_OS_FD_INVALID (-1)
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -269,6 +328,51 @@ HOTSSL_EXTERN int hotssl_manager_create(hotssl_manager **out,
 HOTSSL_EXTERN void hotssl_manager_destroy(hotssl_manager *m); /* NULL ok */
 
 /*
+ * The result of one reload attempt, handed to on_reload_ex. Size-first: a
+ * later version appends fields (e.g. an audit record); read one only when
+ * HOTSSL_HAS_FIELD(ev, hotssl_reload_event, field).
+ */
+typedef struct hotssl_reload_event {
+  size_t size;            /* sizeof the library's hotssl_reload_event */
+  int result;             /* 0, HOTSSL_UNCHANGED or a negative code */
+  hotssl_trigger trigger; /* what asked for the reload */
+  uint64_t generation;    /* the generation served after the attempt */
+  /* The reason of a failure, as the log line's "was not reloaded: <reason>"
+   * (naming the file); "" on 0 and HOTSSL_UNCHANGED. Valid during the
+   * callback only. */
+  const char *reason;
+} hotssl_reload_event;
+
+/*
+ * Options that can grow: a size-first struct. Initialize with
+ * HOTSSL_MANAGER_OPTIONS_EX_INIT (which sets size and zeroes the rest),
+ * then set fields; the library reads only the first `size` bytes and takes
+ * the fields beyond them as zero, so a program compiled against an older
+ * header passes its smaller struct unchanged. Fields are only appended.
+ */
+typedef struct hotssl_manager_options_ex {
+  size_t size;                 /* sizeof(hotssl_manager_options_ex) */
+  hotssl_manager_options base; /* log, on_reload, build_hook, as above */
+  /*
+   * Called after each reload attempt (not at start), after base.on_reload
+   * when both are set, with the attempt's result, trigger, generation and
+   * the reason of a failure. Same thread rules as log; it may call
+   * hotssl_manager_stats and hotssl_manager_info on the manager (not reload
+   * it). NULL: none.
+   */
+  void (*on_reload_ex)(void *userdata, const hotssl_reload_event *ev);
+  void *on_reload_ex_userdata;
+} hotssl_manager_options_ex;
+
+#define HOTSSL_MANAGER_OPTIONS_EX_INIT {.size = sizeof(hotssl_manager_options_ex)}
+
+/* hotssl_manager_create with hotssl_manager_options_ex (opts may be NULL).
+ * HOTSSL_EINVAL when opts->size does not cover size and base. */
+HOTSSL_EXTERN int hotssl_manager_create_ex(hotssl_manager **out, const hotssl_config *cfg,
+                                           const hotssl_manager_options_ex *opts,
+                                           char *errbuf, size_t errlen);
+
+/*
  * Re-read the configuration (its file, if it came from one) and every TLS
  * file, build and validate a complete generation, and publish it. Returns 0
  * (new generation published), HOTSSL_UNCHANGED (same content: nothing
@@ -303,6 +407,20 @@ HOTSSL_EXTERN int hotssl_manager_reload_with(hotssl_manager *m, const hotssl_con
                                              hotssl_trigger trigger);
 
 /*
+ * hotssl_manager_reload and hotssl_manager_reload_with with an errbuf: the
+ * same return values, log line and callbacks; on a negative return errbuf
+ * (errlen bytes, may be NULL) holds the reason, the text of the log line's
+ * "was not reloaded: <reason>" (the build hook's "SSL build hook failed:
+ * ..." included); on 0 and HOTSSL_UNCHANGED it holds "". cfg NULL in
+ * hotssl_manager_reload_with_ex: HOTSSL_EINVAL.
+ */
+HOTSSL_EXTERN int hotssl_manager_reload_ex(hotssl_manager *m, hotssl_trigger trigger,
+                                           char *errbuf, size_t errlen);
+HOTSSL_EXTERN int hotssl_manager_reload_with_ex(hotssl_manager *m, const hotssl_config *cfg,
+                                                hotssl_trigger trigger, char *errbuf,
+                                                size_t errlen);
+
+/*
  * Async-signal-safe: may be called from a signal handler (e.g. SIGHUP). Only
  * sets a flag and writes one byte to the manager's wake-up pipe; the reload
  * itself runs in hotssl_manager_dispatch() (host loop) or in the manager's
@@ -310,12 +428,17 @@ HOTSSL_EXTERN int hotssl_manager_reload_with(hotssl_manager *m, const hotssl_con
  */
 HOTSSL_EXTERN void hotssl_manager_request_reload(hotssl_manager *m);
 
-/* Descriptor that becomes readable after hotssl_manager_request_reload();
- * -1 where the platform has none. Owned by the manager. On Windows an event
- * HANDLE value, signalled instead of readable: wait for
- * (HANDLE)(intptr_t)fd with WaitForSingleObject / WaitForMultipleObjects
- * (hotssl_manager_request_reload may be called from a console control
- * handler there). */
+/* Handle that becomes readable after hotssl_manager_request_reload();
+ * HOTSSL_OS_FD_INVALID for a NULL manager and in a fork child (after
+ * hotssl_manager_after_fork_child). Owned by the manager. POSIX: the read
+ * end of a pipe: poll for POLLIN. Windows: an event HANDLE, signalled
+ * instead of readable: wait with WaitForSingleObject /
+ * WaitForMultipleObjects (hotssl_manager_request_reload may be called from
+ * a console control handler there). Also HOTSSL_INFO_WAKEUP_HANDLE. */
+HOTSSL_EXTERN hotssl_os_fd hotssl_manager_wakeup_handle(const hotssl_manager *m);
+
+/* Deprecated (kept for the ABI): hotssl_manager_wakeup_handle as an int; on
+ * Windows the HANDLE's value, to cast back with (HANDLE)(intptr_t)fd. */
 HOTSSL_EXTERN int hotssl_manager_wakeup_fd(const hotssl_manager *m);
 
 /* Run a requested reload, if any (trigger "signal"). Returns what
@@ -517,6 +640,8 @@ HOTSSL_EXTERN int hotssl_ssl_write(struct mbedtls_ssl_context *ssl, size_t *pend
 /* Observability                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* hotssl_stats, hotssl_host_stats and the functions that fill them are
+ * frozen (ABI rule above): values added later are HOTSSL_INFO_* items only. */
 typedef struct hotssl_stats {
   uint64_t generation;          /* current generation number */
   uint64_t reloads_attempted;   /* reloads after start */
@@ -588,6 +713,81 @@ typedef struct hotssl_host_stats {
 HOTSSL_EXTERN uint32_t hotssl_generation_host_count(const hotssl_generation *g);
 HOTSSL_EXTERN int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i,
                                                hotssl_host_stats *out);
+
+/*
+ * Typed items (the growth path of the statistics, as curl_easy_getinfo).
+ * An item's value encodes its type (HOTSSL_INFO_TYPE_MASK):
+ *   HOTSSL_INFO_TYPE_U64:    out is a uint64_t, outlen sizeof(uint64_t);
+ *   HOTSSL_INFO_TYPE_I64:    out is an int64_t, outlen sizeof(int64_t);
+ *   HOTSSL_INFO_TYPE_STRING: out is a char buffer of outlen bytes; text
+ *                            that does not fit fails with HOTSSL_ENOMEM and
+ *                            leaves "" (never a cut value);
+ *   HOTSSL_INFO_TYPE_OS_FD:  out is a hotssl_os_fd, outlen sizeof(hotssl_os_fd).
+ * Returns 0, HOTSSL_EINVAL (a NULL argument, outlen not the type's size,
+ * a host index past the last entry) or HOTSSL_ENOTSUP (an item this library
+ * does not know, or one that does not belong to the object asked: a newer
+ * item on an older library). Values never change meaning; new items take
+ * new numbers. Each item below names the hotssl_stats / hotssl_host_stats
+ * field it mirrors, and where it can be asked:
+ *   M: hotssl_manager_info (the manager; certificate items from the
+ *      generation current during the call),
+ *   G: hotssl_generation_info (one generation: consistent across calls
+ *      while it is held),
+ *   H: hotssl_generation_host_info (one ssl_sni hosts file entry of a
+ *      generation; certificate items are the entry's certificate).
+ */
+#define HOTSSL_INFO_TYPE_U64 0x100000
+#define HOTSSL_INFO_TYPE_I64 0x200000
+#define HOTSSL_INFO_TYPE_STRING 0x300000
+#define HOTSSL_INFO_TYPE_OS_FD 0x400000
+#define HOTSSL_INFO_TYPE_MASK 0xf00000
+
+typedef enum hotssl_info {
+  /* Manager (M) */
+  HOTSSL_INFO_RELOADS_ATTEMPTED = HOTSSL_INFO_TYPE_U64 + 1, /* reloads_attempted */
+  HOTSSL_INFO_RELOADS_SUCCEEDED = HOTSSL_INFO_TYPE_U64 + 2, /* reloads_succeeded */
+  HOTSSL_INFO_RELOADS_UNCHANGED = HOTSSL_INFO_TYPE_U64 + 3, /* reloads_unchanged */
+  HOTSSL_INFO_RELOADS_FAILED = HOTSSL_INFO_TYPE_U64 + 4,    /* reloads_failed */
+  HOTSSL_INFO_LAST_ERROR = HOTSSL_INFO_TYPE_STRING + 5,     /* last_error */
+  HOTSSL_INFO_WAKEUP_HANDLE = HOTSSL_INFO_TYPE_OS_FD + 6,   /* hotssl_manager_wakeup_handle */
+  /* Generation (M, G; H: the entry's, with its generation's number) */
+  HOTSSL_INFO_GENERATION = HOTSSL_INFO_TYPE_U64 + 20,          /* generation */
+  HOTSSL_INFO_SUBJECT = HOTSSL_INFO_TYPE_STRING + 21,          /* subject */
+  HOTSSL_INFO_ISSUER = HOTSSL_INFO_TYPE_STRING + 22,           /* issuer */
+  HOTSSL_INFO_SERIAL = HOTSSL_INFO_TYPE_STRING + 23,           /* serial */
+  HOTSSL_INFO_NOT_BEFORE = HOTSSL_INFO_TYPE_STRING + 24,       /* not_before */
+  HOTSSL_INFO_NOT_AFTER = HOTSSL_INFO_TYPE_STRING + 25,        /* not_after */
+  HOTSSL_INFO_SHA256 = HOTSSL_INFO_TYPE_STRING + 26,           /* sha256 */
+  HOTSSL_INFO_KEY_TYPE = HOTSSL_INFO_TYPE_STRING + 27,         /* key_type */
+  HOTSSL_INFO_NOT_BEFORE_UNIX = HOTSSL_INFO_TYPE_I64 + 28,     /* not_before_unix */
+  HOTSSL_INFO_NOT_AFTER_UNIX = HOTSSL_INFO_TYPE_I64 + 29,      /* not_after_unix */
+  HOTSSL_INFO_SECONDS_LEFT = HOTSSL_INFO_TYPE_I64 + 30,        /* seconds_left (at the call) */
+  HOTSSL_INFO_KEY_BITS = HOTSSL_INFO_TYPE_U64 + 31,            /* key_bits */
+  HOTSSL_INFO_CHAIN_LENGTH = HOTSSL_INFO_TYPE_U64 + 32,        /* chain_length */
+  HOTSSL_INFO_CA_COUNT = HOTSSL_INFO_TYPE_U64 + 33,            /* ca_count */
+  HOTSSL_INFO_CRL_ENTRIES = HOTSSL_INFO_TYPE_U64 + 34,         /* crl_entries */
+  HOTSSL_INFO_CRL_NEXT_UPDATE_UNIX = HOTSSL_INFO_TYPE_I64 + 35, /* crl_next_update_unix */
+  HOTSSL_INFO_EXPIRY_WARNING_DAYS = HOTSSL_INFO_TYPE_U64 + 36, /* expiry_warning_days */
+  HOTSSL_INFO_WARNINGS = HOTSSL_INFO_TYPE_U64 + 37,            /* warnings (HOTSSL_WARN_*) */
+  HOTSSL_INFO_SNI_HOSTS = HOTSSL_INFO_TYPE_U64 + 38,           /* sni_hosts (M, G only) */
+  /* Hosts file entry (H) */
+  HOTSSL_INFO_HOST_LINE = HOTSSL_INFO_TYPE_U64 + 60,       /* line */
+  HOTSSL_INFO_HOST_IS_DEFAULT = HOTSSL_INFO_TYPE_U64 + 61, /* is_default */
+  HOTSSL_INFO_HOST_IS_NO_SNI = HOTSSL_INFO_TYPE_U64 + 62,  /* is_no_sni */
+  HOTSSL_INFO_HOST_HAS_CA = HOTSSL_INFO_TYPE_U64 + 63,     /* has_ca */
+  HOTSSL_INFO_HOST_N_NAMES = HOTSSL_INFO_TYPE_U64 + 64,    /* n_names */
+  HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65    /* names (as hotssl_host_stats) */
+} hotssl_info;
+
+/* item is a hotssl_info value (passed as int: an enum's size is the
+ * compiler's choice, an int's is not). Thread rules: M any thread (takes
+ * the manager's short lock for the M items, as hotssl_manager_stats); G
+ * and H any thread, on a generation the caller holds. */
+HOTSSL_EXTERN int hotssl_manager_info(hotssl_manager *m, int item, void *out, size_t outlen);
+HOTSSL_EXTERN int hotssl_generation_info(const hotssl_generation *g, int item, void *out,
+                                         size_t outlen);
+HOTSSL_EXTERN int hotssl_generation_host_info(const hotssl_generation *g, uint32_t i, int item,
+                                              void *out, size_t outlen);
 
 HOTSSL_EXTERN const char *hotssl_version_string(void);
 

@@ -18,8 +18,8 @@
  * Two ways to run:
  *  - own_thread = 1: the watcher runs its own thread. That thread also
  *    serves hotssl_manager_request_reload() (signal path).
- *  - own_thread = 0: the host's event loop waits for hotssl_watcher_fd() and
- *    hotssl_manager_wakeup_fd() to become readable, or for the timeout that
+ *  - own_thread = 0: the host's event loop waits for hotssl_watcher_handle() and
+ *    hotssl_manager_wakeup_handle() to become readable, or for the timeout that
  *    hotssl_watcher_dispatch() returned, then calls hotssl_watcher_dispatch()
  *    (which also runs a requested signal reload). All in one thread.
  *
@@ -58,9 +58,15 @@ typedef struct hotssl_watcher_options {
 HOTSSL_EXTERN int hotssl_watcher_create(hotssl_watcher **out, hotssl_manager *m,
                                         const hotssl_watcher_options *opts);
 
-/* Descriptor that becomes readable when file events are pending; -1 when
- * the watcher only polls (rely on the dispatch timeout). Owned by w. On
- * Windows an event HANDLE value: wait with (HANDLE)(intptr_t)fd. */
+/* Handle that becomes readable when file events are pending;
+ * HOTSSL_OS_FD_INVALID when the watcher only polls (rely on the dispatch
+ * timeout) or w is NULL. Owned by w. POSIX: a descriptor to poll for
+ * POLLIN; Windows: an event HANDLE to wait for. */
+HOTSSL_EXTERN hotssl_os_fd hotssl_watcher_handle(const hotssl_watcher *w);
+
+/* Deprecated (kept for the ABI): hotssl_watcher_handle as an int (-1 for
+ * none); on Windows the HANDLE's value, to cast back with
+ * (HANDLE)(intptr_t)fd. */
 HOTSSL_EXTERN int hotssl_watcher_fd(const hotssl_watcher *w);
 
 /*
