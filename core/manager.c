@@ -154,6 +154,20 @@ int hotssl_manager_create_ex(hotssl_manager **out, const hotssl_config *cfg,
                   (unsigned long)opts->size);
       return HOTSSL_EINVAL;
     }
+    if (opts->size > sizeof o) {
+      /* A newer caller's struct: what this library does not know must be
+       * unset (zero), else the caller asked for an option it would lose. */
+      const unsigned char *extra = (const unsigned char *)opts + sizeof o;
+      size_t i;
+      for (i = 0; i < opts->size - sizeof o; i++)
+        if (extra[i] != 0) {
+          if (out != NULL)
+            *out = NULL;
+          hotssl__fmt(errbuf, errlen, "hotssl_manager_options_ex sets an option this hotssl (%s) does not know",
+                      hotssl_version_string());
+          return HOTSSL_ENOTSUP;
+        }
+    }
     memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
   }
   if ((r = hotssl_manager_create(out, cfg, opts != NULL ? &o.base : NULL, errbuf, errlen)) != 0)

@@ -367,7 +367,11 @@ typedef struct hotssl_manager_options_ex {
 #define HOTSSL_MANAGER_OPTIONS_EX_INIT {.size = sizeof(hotssl_manager_options_ex)}
 
 /* hotssl_manager_create with hotssl_manager_options_ex (opts may be NULL).
- * HOTSSL_EINVAL when opts->size does not cover size and base. */
+ * HOTSSL_EINVAL when opts->size does not cover size and base. A size
+ * larger than this library's struct (a program built against a newer
+ * header) is accepted when every byte past the library's struct is zero,
+ * else HOTSSL_ENOTSUP: an option the library does not know is never
+ * silently dropped. */
 HOTSSL_EXTERN int hotssl_manager_create_ex(hotssl_manager **out, const hotssl_config *cfg,
                                            const hotssl_manager_options_ex *opts,
                                            char *errbuf, size_t errlen);
