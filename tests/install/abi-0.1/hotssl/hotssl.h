@@ -1,0 +1,597 @@
+/*
+ * hotssl: PostgreSQL-grade handling of a server's TLS files, with live reload,
+ * on mbedTLS.
+ *
+ * A host builds a hotssl_config (from a postgresql.conf-style file or key by
+ * key), creates a hotssl_manager from it (start rules: any bad file is an
+ * error and nothing is installed), then for each new connection acquires the
+ * current generation, runs mbedtls_ssl_setup() with its mbedtls_ssl_config,
+ * and releases the generation when the connection ends. hotssl_manager_reload()
+ * builds a complete new generation on the side and publishes it with one
+ * atomic swap (reload rules: on any failure the current generation stays and
+ * one log line names the file and the reason).
+ *
+ * The library never prints, never exits and never installs signal handlers:
+ * functions return 0 or a negative HOTSSL_E* code; details go to the host's
+ * log callback and to the manager's last-error record (hotssl_manager_stats).
+ *
+ * mbedTLS types appear only behind pointers.
+ */
+#ifndef HOTSSL_HOTSSL_H
+#define HOTSSL_HOTSSL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hotssl/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(HOTSSL_SHARED)
+#  if defined(HOTSSL_BUILDING)
+#    define HOTSSL_EXTERN __declspec(dllexport)
+#  else
+#    define HOTSSL_EXTERN __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) && defined(HOTSSL_BUILDING)
+#  define HOTSSL_EXTERN __attribute__((visibility("default")))
+#else
+#  define HOTSSL_EXTERN
+#endif
+
+struct mbedtls_ssl_config;
+struct mbedtls_ssl_context;
+struct mbedtls_x509_crt;
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, value, text). Values are stable within a major version. */
+#define HOTSSL_ERRNO_MAP(X)                                                   \
+  X(EINVAL,      -1,  "invalid argument")                                     \
+  X(ENOMEM,      -2,  "out of memory")                                        \
+  X(ECONFIG,     -3,  "invalid configuration setting")                        \
+  X(EFILE,       -4,  "file cannot be read")                                  \
+  X(EKEYPERM,    -5,  "private key file has unsafe permissions or owner")     \
+  X(ECERT,       -6,  "invalid certificate file")                             \
+  X(EKEY,        -7,  "invalid private key file")                             \
+  X(EPASSPHRASE, -8,  "private key passphrase missing, wrong or failing")     \
+  X(EMISMATCH,   -9,  "private key does not match certificate")               \
+  X(ECA,         -10, "invalid CA file")                                      \
+  X(ECRL,        -11, "invalid certificate revocation list")                  \
+  X(ECIPHER,     -12, "invalid cipher list")                                  \
+  X(EPROTOCOL,   -13, "invalid protocol version setting")                     \
+  X(EEXPIRED,    -14, "certificate expired or not yet valid")                 \
+  X(ETLS,        -15, "TLS library error")                                    \
+  X(ESYS,        -16, "system error")                                         \
+  X(ENOTLS,      -17, "no TLS configuration available")                       \
+  X(EBUSY,       -18, "operation already in progress")                        \
+  X(ENOTSUP,     -19, "not supported on this platform or build")          \
+  X(EDH,         -20, "invalid DH parameters file")
+
+enum {
+#define HOTSSL__ERR_ENUM(name, val, text) HOTSSL_##name = (val),
+  HOTSSL_ERRNO_MAP(HOTSSL__ERR_ENUM)
+#undef HOTSSL__ERR_ENUM
+  HOTSSL_OK = 0,
+  /* Not an error: hotssl_manager_reload() found the same content. */
+  HOTSSL_UNCHANGED = 1
+};
+
+/* Static text for a HOTSSL_* code; never NULL ("unknown error" otherwise). */
+HOTSSL_EXTERN const char *hotssl_strerror(int err);
+/* Symbolic name ("HOTSSL_ECERT"); never NULL. */
+HOTSSL_EXTERN const char *hotssl_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum hotssl_log_level {
+  HOTSSL_LOG_DEBUG = 0,
+  HOTSSL_LOG_INFO = 1,
+  HOTSSL_LOG_WARNING = 2,
+  HOTSSL_LOG_ERROR = 3
+} hotssl_log_level;
+
+/* Called with one complete line (no trailing newline). May be called from
+ * any thread that calls into the manager, and from the manager's own threads
+ * (watcher); the callback must be thread-safe. Must not call back into the
+ * same manager. */
+typedef void (*hotssl_log_fn)(void *userdata, hotssl_log_level level,
+                              const char *message);
+
+/* "DEBUG", "INFO", "WARNING", "ERROR" */
+HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A set of settings, by PostgreSQL's names:
+ *   ssl (on | off; default on: off makes hotssl_manager_create fail with
+ *   HOTSSL_ENOTLS), ssl_cert_file, ssl_key_file, ssl_ca_file, ssl_crl_file, ssl_crl_dir,
+ *   ssl_ciphers, ssl_min_protocol_version, ssl_max_protocol_version,
+ *   ssl_passphrase_command, ssl_passphrase_command_supports_reload,
+ *   ssl_client_cert (off | optional | require),
+ *   ssl_sni (bool), ssl_hosts_file (PostgreSQL's pg_hosts.conf format: see
+ *   the README; default "pg_hosts.conf" beside the configuration file)
+ * and hotssl's own:
+ *   hotssl_refuse_expired (bool), hotssl_max_file_size (bytes),
+ *   hotssl_watch (bool), hotssl_debounce_ms, hotssl_retry_window_ms,
+ *   hotssl_poll_interval_ms,
+ *   hotssl_expiry_warning_days (default 30, 0 = off): a WARNING at each load
+ *   and reload when the served certificate expires, or a CRL's next update
+ *   falls, within that many days; repeated once a day by a running watcher
+ *
+ * Relative paths resolve against the base directory: the folder of the
+ * configuration file (hotssl_config_load_file), else the one given to
+ * hotssl_config_set_base_dir, else the current directory at load time.
+ *
+ * Thread rules: a config is a plain value owned by the caller; it is not
+ * shared with a manager (the manager copies it). Not thread-safe.
+ */
+typedef struct hotssl_config hotssl_config;
+
+HOTSSL_EXTERN int hotssl_config_create(hotssl_config **out);
+HOTSSL_EXTERN void hotssl_config_destroy(hotssl_config *cfg); /* NULL ok */
+
+/* Set one setting by name. Unknown names and invalid values fail with
+ * HOTSSL_ECONFIG and a reason in errbuf (if errbuf != NULL). value NULL
+ * resets the setting to its default. */
+HOTSSL_EXTERN int hotssl_config_set(hotssl_config *cfg, const char *name,
+                                    const char *value, char *errbuf,
+                                    size_t errlen);
+
+/* Current value of a setting as text, after defaults ("" when unset);
+ * NULL for an unknown name. Valid until the next change of cfg. */
+HOTSSL_EXTERN const char *hotssl_config_get(const hotssl_config *cfg,
+                                            const char *name);
+
+HOTSSL_EXTERN int hotssl_config_set_base_dir(hotssl_config *cfg,
+                                             const char *dir);
+
+/*
+ * Read settings from a postgresql.conf-style file: `name = value` or
+ * `name value`, values optionally in single quotes ('' for a quote), `#`
+ * comments. The file's folder becomes the base directory. A manager created
+ * from such a config re-reads the file on every reload, as PostgreSQL re-reads
+ * postgresql.conf on SIGHUP. Errors: HOTSSL_EFILE, HOTSSL_ECONFIG (with file
+ * and line in errbuf).
+ */
+HOTSSL_EXTERN int hotssl_config_load_file(hotssl_config *cfg, const char *path,
+                                          char *errbuf, size_t errlen);
+
+/*
+ * The same, with options. The file may use postgresql.conf's directives
+ * `include 'file'`, `include_if_exists 'file'` (a missing file is skipped)
+ * and `include_dir 'dir'` (its *.conf files in name order, hidden files
+ * skipped), paths relative to the including file, nested at most 10 deep;
+ * plain hotssl_config_load_file accepts them too. A manager watches the
+ * included files and folders like the configuration file itself.
+ *
+ * HOTSSL_LOAD_IGNORE_NON_SSL: settings whose names begin neither with "ssl"
+ * nor with "hotssl_" are ignored (a host hands hotssl its whole
+ * postgresql.conf: port, shared_buffers, ...), while an unknown ssl_* or
+ * hotssl_* name stays an error. The option sticks: reloads re-read the file
+ * with it.
+ */
+#define HOTSSL_LOAD_IGNORE_NON_SSL 1u
+HOTSSL_EXTERN int hotssl_config_load_file_ex(hotssl_config *cfg, const char *path,
+                                             unsigned flags, char *errbuf, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Manager and generations                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hotssl_manager hotssl_manager;
+typedef struct hotssl_generation hotssl_generation;
+
+typedef enum hotssl_trigger {
+  HOTSSL_TRIGGER_START = 0,
+  HOTSSL_TRIGGER_API = 1,
+  HOTSSL_TRIGGER_SIGNAL = 2,
+  HOTSSL_TRIGGER_FILE = 3
+} hotssl_trigger;
+
+/* "start", "API call", "signal", "file change" */
+HOTSSL_EXTERN const char *hotssl_trigger_name(hotssl_trigger trigger);
+
+typedef struct hotssl_manager_options {
+  hotssl_log_fn log;   /* NULL: no logging */
+  void *log_userdata;
+  /* Called after each reload attempt (not at start) with its result:
+   * 0, HOTSSL_UNCHANGED or a negative code. Same thread rules as log. */
+  void (*on_reload)(void *userdata, int result, uint64_t generation);
+  void *on_reload_userdata;
+  /*
+   * Build hook, like PostgreSQL's openssl_tls_init_hook: called once for
+   * every generation this manager builds (hotssl_manager_create, reload,
+   * reload_with, hotssl_manager_create_from_snapshot, hotssl_backend_open,
+   * and hotssl_prefork_check in a worker, on the worker's own copy) with
+   * the generation's served (top-level) mbedtls_ssl_config, after hotssl
+   * configured it and before anyone can acquire it. The host adds what
+   * hotssl does not set: ALPN (mbedtls_ssl_conf_alpn_protocols), its own
+   * callbacks, debug output. generation is the number the generation is
+   * built under. With ssl_sni only the served configuration is passed
+   * (the hosts file entries lend it their certificates during the
+   * handshake; settings made here apply to every connection).
+   *
+   * Lifetime: mbedTLS keeps pointers, not copies. Whatever the host hands
+   * to conf (the ALPN protocol list and its strings, callback contexts)
+   * must outlive the generation, i.e. until its last
+   * hotssl_generation_release(), possibly after hotssl_manager_destroy();
+   * static storage is the simple choice.
+   *
+   * Return 0 to accept. Nonzero fails that build: hotssl_manager_create
+   * (and the other start paths) fails with HOTSSL_ECONFIG and the message
+   * "SSL build hook failed: <errbuf>"; a reload fails the same way (the
+   * last good generation keeps serving, the reload log line and
+   * hotssl_stats.last_error carry the message). errbuf (errlen bytes,
+   * already "") takes the host's reason.
+   *
+   * Thread rules: called from whichever thread builds (the host's, or the
+   * watcher's thread), one build at a time per manager; must not call back
+   * into the same manager. NULL: no hook.
+   */
+  int (*build_hook)(void *userdata, struct mbedtls_ssl_config *conf, uint64_t generation,
+                    char *errbuf, size_t errlen);
+  void *build_hook_userdata;
+} hotssl_manager_options;
+
+/*
+ * Create a manager and build generation 1 from cfg (copied). Start rules: on
+ * any problem returns a negative code, *out stays NULL, nothing is installed,
+ * and errbuf (if given) holds a message naming the file and the reason, e.g.
+ * `could not load server certificate file "/x/server.crt": ...`. The same
+ * message is logged at ERROR level. opts may be NULL.
+ *
+ * Thread rules: acquire/stats/request_reload may be called from any thread;
+ * reload and dispatch serialize on an internal mutex (one reload at a time);
+ * destroy only when no other thread uses the manager. Generations still held
+ * stay valid after destroy until released.
+ *
+ * mbedTLS 3.x: creating a manager calls psa_crypto_init() (TLS 1.3 needs
+ * PSA). It is idempotent, so a host that uses PSA itself may call it too,
+ * before or after; hotssl never calls mbedtls_psa_crypto_free(). A host that
+ * forks must call hotssl_manager_after_fork_child() in the child (include/
+ * hotssl/platform.h): it re-creates the generation's DRBG and reseeds PSA's
+ * global random generator, from which TLS 1.3 key shares are drawn.
+ */
+HOTSSL_EXTERN int hotssl_manager_create(hotssl_manager **out,
+                                        const hotssl_config *cfg,
+                                        const hotssl_manager_options *opts,
+                                        char *errbuf, size_t errlen);
+HOTSSL_EXTERN void hotssl_manager_destroy(hotssl_manager *m); /* NULL ok */
+
+/*
+ * Re-read the configuration (its file, if it came from one) and every TLS
+ * file, build and validate a complete generation, and publish it. Returns 0
+ * (new generation published), HOTSSL_UNCHANGED (same content: nothing
+ * published) or a negative code (the current generation keeps serving).
+ * Always logs exactly one line: "SSL configuration reloaded (generation N)",
+ * "SSL configuration unchanged (generation N)" or
+ * "SSL configuration was not reloaded: <reason naming the file>".
+ */
+HOTSSL_EXTERN int hotssl_manager_reload(hotssl_manager *m,
+                                        hotssl_trigger trigger);
+
+/*
+ * Reload with new settings: like hotssl_manager_reload, but the build
+ * starts from cfg (copied; re-read from its file if it came from one, as a
+ * reload re-reads the manager's) instead of the manager's current settings.
+ * The same generation numbering, reuse of unchanged files and parsed
+ * objects, passphrase rules (those of cfg: ssl_passphrase_command and
+ * ..._supports_reload as cfg sets them), all-or-nothing publication, return
+ * values and single log line as hotssl_manager_reload.
+ *
+ * On 0 or HOTSSL_UNCHANGED, cfg becomes the manager's settings: later
+ * reloads, snapshots and an attached watcher (both modes) use it; the
+ * watcher re-resolves its paths at its next turn, for which the manager's
+ * wake-up descriptor is signalled (a host loop without a watcher sees one
+ * spurious wake-up: hotssl_manager_dispatch then returns HOTSSL_UNCHANGED).
+ * On failure (a negative code) the manager keeps its settings and its
+ * current generation. Errors: HOTSSL_EINVAL (m or cfg NULL), else as
+ * hotssl_manager_reload. Thread rules as hotssl_manager_reload; cfg is only
+ * read during the call.
+ */
+HOTSSL_EXTERN int hotssl_manager_reload_with(hotssl_manager *m, const hotssl_config *cfg,
+                                             hotssl_trigger trigger);
+
+/*
+ * Async-signal-safe: may be called from a signal handler (e.g. SIGHUP). Only
+ * sets a flag and writes one byte to the manager's wake-up pipe; the reload
+ * itself runs in hotssl_manager_dispatch() (host loop) or in the manager's
+ * watcher thread when one runs.
+ */
+HOTSSL_EXTERN void hotssl_manager_request_reload(hotssl_manager *m);
+
+/* Descriptor that becomes readable after hotssl_manager_request_reload();
+ * -1 where the platform has none. Owned by the manager. On Windows an event
+ * HANDLE value, signalled instead of readable: wait for
+ * (HANDLE)(intptr_t)fd with WaitForSingleObject / WaitForMultipleObjects
+ * (hotssl_manager_request_reload may be called from a console control
+ * handler there). */
+HOTSSL_EXTERN int hotssl_manager_wakeup_fd(const hotssl_manager *m);
+
+/* Run a requested reload, if any (trigger "signal"). Returns what
+ * hotssl_manager_reload returned, or HOTSSL_UNCHANGED when nothing was
+ * requested. Call it when the wake-up descriptor is readable. */
+HOTSSL_EXTERN int hotssl_manager_dispatch(hotssl_manager *m);
+
+/*
+ * The current generation, with a reference for the caller. Lock-free: a few
+ * atomic operations, never blocks on a reload. Never NULL for a live manager.
+ * The generation and everything its mbedtls_ssl_config points to stay valid
+ * until hotssl_generation_release(), even across reloads and destroy.
+ */
+HOTSSL_EXTERN hotssl_generation *hotssl_manager_acquire(hotssl_manager *m);
+
+/* Drop a reference; the last one frees the generation and zeroizes its key
+ * material. NULL ok. Any thread. */
+HOTSSL_EXTERN void hotssl_generation_release(hotssl_generation *g);
+
+/* Take one more reference (e.g. for a second thread). */
+HOTSSL_EXTERN hotssl_generation *hotssl_generation_ref(hotssl_generation *g);
+
+/* The ready server configuration: pass it to mbedtls_ssl_setup(). Read-only;
+ * shared by all connections of the generation. Client-certificate checks
+ * (revocation table, ssl_client_cert = optional) run in the configuration's
+ * verify callback: a host that replaces it per connection with
+ * mbedtls_ssl_set_verify() bypasses them (hotssl_client_verify_bind() below
+ * installs the same checks per connection). */
+HOTSSL_EXTERN const struct mbedtls_ssl_config *
+hotssl_generation_ssl_config(const hotssl_generation *g);
+
+/* 1, 2, ...: increases by one with every published generation. */
+HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
+
+/* ------------------------------------------------------------------------ */
+/* Client-certificate verification result (per connection)                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * hotssl verifies a presented client certificate as PostgreSQL does with
+ * OpenSSL (see README "Client certificates"): chain, dates, keyUsage and
+ * extendedKeyUsage (clientAuth), and, when a CRL is configured, revocation of
+ * every certificate of the chain below the root, failing closed. The
+ * configuration's own verify callback gives every connection that verdict.
+ *
+ * A host that wants PostgreSQL's log lines for a refusal, and the TLS alert
+ * that names the reason in both client-certificate modes, binds a
+ * hotssl_client_verify to each connection: create it, call
+ * hotssl_client_verify_bind() after mbedtls_ssl_setup(), and after a failed
+ * mbedtls_ssl_handshake() call hotssl_client_verify_finish(). Without the
+ * binding, `require` refusals carry mbedTLS's alert for the verification
+ * flags and `optional` refusals carry access_denied.
+ *
+ * With ssl_sni, the binding follows the hosts file entry that the server
+ * name selects: the entry's CA set and revocation table decide, and v
+ * records the refusal as above. An unbound connection is checked by the
+ * entry's own callback (same verdict, mbedTLS's alert).
+ *
+ * Thread rules: one hotssl_client_verify per connection, used by the thread
+ * running that connection's handshake. It must outlive the handshake; the
+ * generation must stay acquired while it is bound.
+ */
+typedef struct hotssl_client_verify hotssl_client_verify;
+
+HOTSSL_EXTERN int hotssl_client_verify_create(hotssl_client_verify **out);
+HOTSSL_EXTERN void hotssl_client_verify_destroy(hotssl_client_verify *v); /* NULL ok */
+
+/* Route the client-certificate checks of ssl (set up with g's
+ * configuration) through v: the same verdict, plus the record of a refusal
+ * and the alert that names its reason. Resets v. */
+HOTSSL_EXTERN int hotssl_client_verify_bind(struct mbedtls_ssl_context *ssl,
+                                            const hotssl_generation *g,
+                                            hotssl_client_verify *v);
+
+/* After mbedtls_ssl_handshake() returned ret < 0: send the fatal alert
+ * mbedTLS leaves out (handshake_failure in TLS 1.2, certificate_required in
+ * TLS 1.3, when `require` gets no certificate) and record that case in v.
+ * v may be NULL. */
+HOTSSL_EXTERN void hotssl_client_verify_finish(struct mbedtls_ssl_context *ssl, int ret,
+                                               hotssl_client_verify *v);
+
+/* 1 when the last handshake refused a presented certificate (or, after
+ * finish, got none under `require`), else 0. */
+HOTSSL_EXTERN int hotssl_client_verify_refused(const hotssl_client_verify *v);
+/* The TLS alert sent for the refusal (e.g. 44 certificate_revoked), or 0. */
+HOTSSL_EXTERN int hotssl_client_verify_alert(const hotssl_client_verify *v);
+/* OpenSSL's text for the reason ("certificate revoked", "unable to get
+ * certificate CRL", ...), "" when nothing was refused. */
+HOTSSL_EXTERN const char *hotssl_client_verify_reason(const hotssl_client_verify *v);
+
+/*
+ * PostgreSQL's log lines for the refusal, as its server writes them:
+ *   line 1: `Client certificate verification failed at depth N: REASON.`
+ *   line 2: `Failed certificate data (unverified): subject "/CN=...", serial
+ *            number N, issuer "/CN=...".`
+ * Names use OpenSSL's short attribute names; control characters and bytes
+ * outside printable ASCII are escaped (\xNN), and a name longer than 71
+ * characters keeps its end, after "...". With no certificate under
+ * `require`, line 1 is `peer did not return a certificate` and line 2 is
+ * empty. Returns the number of lines written (0: nothing was refused).
+ * Lines are cut to their buffer's size.
+ */
+HOTSSL_EXTERN int hotssl_client_verify_lines(const hotssl_client_verify *v, char *line1,
+                                             size_t len1, char *line2, size_t len2);
+
+/*
+ * The certificate a bound connection was served, for SCRAM channel binding
+ * (RFC 5929 tls-server-end-point), after a successful
+ * mbedtls_ssl_handshake() of a connection bound with
+ * hotssl_client_verify_bind() (whatever ssl_client_cert is). With ssl_sni,
+ * the certificate of the hosts file entry the server name selected; without
+ * a server name the one served to such connections. (Before the handshake
+ * it is the bound generation's own certificate.)
+ *
+ * hotssl_client_verify_served_cert: *der / *len get the leaf certificate's
+ * DER, owned by the generation: valid while the generation bound to the
+ * connection is held. HOTSSL_EINVAL when an argument is NULL or v was never
+ * bound.
+ *
+ * hotssl_client_verify_server_end_point: the tls-server-end-point hash of
+ * that DER, as PostgreSQL's be_tls_get_certificate_hash computes it: with
+ * the hash algorithm of the certificate's signature, SHA-256 when that is
+ * MD5 or SHA-1. out gets the hash (64 bytes always suffice), *outlen its
+ * length. HOTSSL_EINVAL when out is too small, an argument is NULL or v
+ * was never bound; HOTSSL_ENOTSUP when the signature algorithm has no
+ * single hash (RSASSA-PSS, as PostgreSQL; Ed25519); HOTSSL_ETLS when
+ * hashing failed. Same thread rules as the rest of hotssl_client_verify.
+ */
+HOTSSL_EXTERN int hotssl_client_verify_served_cert(const hotssl_client_verify *v,
+                                                   const unsigned char **der, size_t *len);
+HOTSSL_EXTERN int hotssl_client_verify_server_end_point(const hotssl_client_verify *v,
+                                                        unsigned char *out, size_t outsize,
+                                                        size_t *outlen);
+
+/* ------------------------------------------------------------------------ */
+/* Certificate names and serials                                             */
+/* ------------------------------------------------------------------------ */
+
+#define HOTSSL_CERT_SUBJECT 0u
+#define HOTSSL_CERT_ISSUER 1u
+/* As `openssl x509 -nameopt RFC2253 -subject` / X509_NAME_print_ex with
+ * XN_FLAG_RFC2253: RDNs in reverse order, ',' between RDNs, '+' inside a
+ * multi-valued RDN, RFC 2253 escaping, bytes >= 0x80 (of the value as
+ * UTF-8) as \XX, attribute types OpenSSL does not name as dotted OID=#hex
+ * of the value's DER. */
+#define HOTSSL_NAME_RFC2253 0u
+/* As X509_NAME_oneline() (`openssl x509 -nameopt compat -subject`):
+ * "/C=US/CN=x" in forward order, '+' before the later attributes of a
+ * multi-valued RDN, '/' and '+' in values escaped with '\', the value's
+ * bytes outside ' '..'~' as \xXX. */
+#define HOTSSL_NAME_ONELINE 1u
+#define HOTSSL_SERIAL_DEC 0u /* as BN_bn2dec (PostgreSQL's ssl_client_serial) */
+#define HOTSSL_SERIAL_HEX 1u /* as `openssl x509 -serial`: upper case, even digits */
+
+/*
+ * The subject or issuer (which) of crt as text in the given style, with
+ * OpenSSL's short attribute names (CN, C, L, ST, O, OU, emailAddress, DC,
+ * serialNumber, UID, ...). Returns 0, HOTSSL_EINVAL (a NULL argument, len
+ * 0, unknown which or style) or HOTSSL_ENOMEM when the text does not fit
+ * in len bytes (buf then holds ""). Any thread; crt is only read.
+ */
+HOTSSL_EXTERN int hotssl_cert_name(const struct mbedtls_x509_crt *crt, unsigned which,
+                                   unsigned style, char *buf, size_t len);
+/* The serial number of crt in decimal (any length; "-" when negative) or
+ * hex. Returns as hotssl_cert_name. */
+HOTSSL_EXTERN int hotssl_cert_serial(const struct mbedtls_x509_crt *crt, unsigned style,
+                                     char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Non-blocking writes                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * mbedtls_ssl_write() for a host that may come back with more bytes.
+ * After MBEDTLS_ERR_SSL_WANT_WRITE mbedTLS holds an encrypted record and
+ * requires the call to be repeated with the same buffer and length; a host
+ * like PostgreSQL (secure_write after a would-block) retries with its
+ * unsent bytes still at the start of its buffer but possibly MORE of them,
+ * and mbedTLS would then report the longer length as written although the
+ * held record carries fewer bytes: the rest is lost.
+ *
+ * Embedding contract: *pending is per-connection state owned by the
+ * caller, 0 initially (and after mbedtls_ssl_session_reset()). Pass the
+ * unsent bytes at buf: after a WANT_WRITE (or WANT_READ) they must start
+ * with the bytes of the previous call. While *pending != 0 (the payload
+ * length of the record mbedTLS holds) the call writes exactly *pending
+ * bytes, whatever len is (len must be >= *pending, else
+ * MBEDTLS_ERR_SSL_BAD_INPUT_DATA). Returns what mbedtls_ssl_write
+ * returns: the number of bytes taken (<= len; fewer than len when a record
+ * is full: call again for the rest) or a negative mbedTLS code
+ * (MBEDTLS_ERR_SSL_WANT_WRITE / _WANT_READ: wait and retry). *pending is
+ * cleared on success and on any other error. One thread per connection,
+ * as mbedtls_ssl_write.
+ */
+HOTSSL_EXTERN int hotssl_ssl_write(struct mbedtls_ssl_context *ssl, size_t *pending,
+                                   const unsigned char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Observability                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hotssl_stats {
+  uint64_t generation;          /* current generation number */
+  uint64_t reloads_attempted;   /* reloads after start */
+  uint64_t reloads_succeeded;   /* new generation published */
+  uint64_t reloads_unchanged;   /* identical content, nothing published */
+  uint64_t reloads_failed;
+  char last_error[512];         /* "" if none */
+  /* The served leaf certificate. With ssl_sni: the one serving connections
+   * without a server name (the "/no_sni/" entry, else the configuration's),
+   * or the first entry's when none does; each entry's below. */
+  char subject[256];
+  char issuer[256];
+  char serial[80];              /* hex, as `openssl x509 -serial` prints it */
+  char not_before[24];          /* "YYYY-MM-DD HH:MM:SS" UTC */
+  char not_after[24];
+  int64_t not_after_unix;       /* seconds since the epoch, for alerting */
+  char sha256[96];              /* "AB:CD:..." of the DER certificate */
+  /* For monitoring (`hotssl info --json`). */
+  int64_t not_before_unix;
+  int64_t seconds_left;         /* not_after_unix - now when the stats were
+                                   taken; negative once expired */
+  char key_type[16];            /* "RSA", "EC", ... */
+  unsigned key_bits;
+  unsigned chain_length;        /* certificates in ssl_cert_file */
+  unsigned ca_count;            /* certificates in ssl_ca_file (0: none) */
+  uint64_t crl_entries;         /* revoked serials over the CRL set */
+  int64_t crl_next_update_unix; /* earliest next update of the CRL set; 0: no CRL */
+  unsigned expiry_warning_days; /* hotssl_expiry_warning_days in force */
+  unsigned warnings;            /* HOTSSL_WARN_* bits, as of when the stats were taken */
+  /* ssl_sni: entries of the hosts file served by the current generation
+   * (0 when off or empty); iterate them with hotssl_generation_host_stats
+   * on an acquired generation. */
+  uint32_t sni_hosts;
+} hotssl_stats;
+
+/* Problems that do not stop a load (each logged as a WARNING at load and
+ * reload) but that an operator should see: hotssl_stats.warnings. */
+enum {
+  HOTSSL_WARN_EXPIRED = 1 << 0,        /* the certificate has expired */
+  HOTSSL_WARN_NOT_YET_VALID = 1 << 1,  /* its not-before is in the future */
+  HOTSSL_WARN_EXPIRING = 1 << 2,       /* expires within hotssl_expiry_warning_days */
+  HOTSSL_WARN_WEAK_KEY = 1 << 3,       /* RSA under 2048 bits, EC under 224 */
+  HOTSSL_WARN_CHAIN = 1 << 4,          /* a certificate after the leaf did not
+                                          issue the one before it, or is no CA */
+  HOTSSL_WARN_CRL_STALE = 1 << 5       /* a CRL's next update is past or within
+                                          hotssl_expiry_warning_days */
+};
+
+HOTSSL_EXTERN int hotssl_manager_stats(hotssl_manager *m, hotssl_stats *out);
+
+/*
+ * ssl_sni (a hosts file in PostgreSQL's pg_hosts.conf format): one entry of
+ * the hosts file as generation g serves it. Iterate i from 0 while the call
+ * returns 0 (HOTSSL_EINVAL past the last entry); hold g (acquire/release)
+ * for the whole iteration so every entry comes from the same generation.
+ */
+typedef struct hotssl_host_stats {
+  unsigned line;        /* line of the entry in the hosts file */
+  int is_default;       /* the "*" entry */
+  int is_no_sni;        /* "/no_sni/" is among its names */
+  int has_ca;           /* the entry has a ca_file (client certificates) */
+  uint32_t n_names;     /* server names, "@file" names included */
+  char names[1024];     /* comma-separated, lower case; ends in "..." when cut */
+  /* The entry's certificate: subject, issuer, serial, not_before,
+   * not_after, not_after_unix, sha256 (the counters are 0). */
+  hotssl_stats cert;
+} hotssl_host_stats;
+
+HOTSSL_EXTERN uint32_t hotssl_generation_host_count(const hotssl_generation *g);
+HOTSSL_EXTERN int hotssl_generation_host_stats(const hotssl_generation *g, uint32_t i,
+                                               hotssl_host_stats *out);
+
+HOTSSL_EXTERN const char *hotssl_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HOTSSL_HOTSSL_H */
