@@ -26,8 +26,10 @@
  * function takes errbuf/errlen, errbuf (when not NULL and errlen > 0) gets
  * the reason of a failure, NUL-terminated and cut to errlen. The exceptions,
  * each documented at its declaration:
- *   - functions that cannot fail return void (destroy, release, the fork
- *     parent hook, hotssl_manager_request_reload, hotssl_client_verify_finish);
+ *   - functions that cannot fail return void (the *_destroy functions,
+ *     hotssl_generation_release, hotssl_manager_after_fork_parent,
+ *     hotssl_watcher_after_fork_child, hotssl_manager_request_reload,
+ *     hotssl_client_verify_finish);
  *   - accessors return their value: a pointer (NULL for a NULL or unknown
  *     argument: hotssl_config_get, hotssl_manager_acquire,
  *     hotssl_generation_ref, hotssl_generation_ssl_config,
