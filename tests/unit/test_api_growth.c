@@ -3,11 +3,13 @@
  * items (manager, held generation, ssl_sni hosts file entry) checked against
  * the frozen stats structs; hotssl_manager_create_ex with size-first
  * options (an older caller's smaller struct, a newer caller's larger one);
- * the reload errbuf and the on_reload_ex event with its reason; the typed
+ * the reload errbuf and the on_reload_ex event with its reason (also from
+ * the watcher's own thread); the typed
  * OS handles (poll on the wake-up handle after a reload request, the
  * watcher's handle).
  */
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 #include <unistd.h>
@@ -402,6 +404,72 @@ static void test_options_size(void) {
   hotssl_config_destroy(cfg);
 }
 
+/* The watcher's own thread reloads: on_reload_ex reaches the host there,
+ * with the reason of a failure. */
+typedef struct thread_events {
+  pthread_mutex_t mu;
+  int n, result; /* failed reloads reported, the last one's result */
+  hotssl_trigger trigger;
+  char reason[512];
+} thread_events;
+
+static void on_reload_thread(void *ud, const hotssl_reload_event *ev) {
+  thread_events *te = ud;
+  if (ev->result >= 0)
+    return; /* e.g. a turn that saw the old file before the rename */
+  pthread_mutex_lock(&te->mu);
+  te->n++;
+  te->result = ev->result;
+  te->trigger = ev->trigger;
+  snprintf(te->reason, sizeof te->reason, "%s", ev->reason);
+  pthread_mutex_unlock(&te->mu);
+}
+
+static int events_seen(thread_events *te) {
+  int n;
+  pthread_mutex_lock(&te->mu);
+  n = te->n;
+  pthread_mutex_unlock(&te->mu);
+  return n;
+}
+
+static void test_reason_from_watcher_thread(void) {
+  hotssl_manager_options_ex o = HOTSSL_MANAGER_OPTIONS_EX_INIT;
+  hotssl_watcher_options wo = {HOTSSL_WATCHER_AUTO, 1};
+  hotssl_manager *m = NULL;
+  hotssl_watcher *w = NULL;
+  thread_events te;
+  hotssl_config *cfg;
+  char err[512];
+  uint64_t deadline;
+  memset(&te, 0, sizeof te);
+  pthread_mutex_init(&te.mu, NULL);
+  o.on_reload_ex = on_reload_thread;
+  o.on_reload_ex_userdata = &te;
+  cfg = load_conf("ssl_cert_file = 'a.crt'\nssl_key_file = 'a.key'\nhotssl_debounce_ms = 20\nhotssl_retry_window_ms = 200\n");
+  TEQ(hotssl_manager_create_ex(&m, cfg, &o, err, sizeof err), 0);
+  hotssl_config_destroy(cfg);
+  if (m == NULL)
+    return;
+  TEQ(hotssl_watcher_create(&w, m, &wo), 0);
+  /* A configuration naming a file that does not exist: the watcher's
+   * reload fails (after its retry window) and reports it. */
+  write_conf("ssl_cert_file = 'gone.crt'\nssl_key_file = 'a.key'\nhotssl_debounce_ms = 20\nhotssl_retry_window_ms = 200\n", 0644);
+  deadline = tu_now_ms() + 30000;
+  while (events_seen(&te) == 0 && tu_now_ms() < deadline)
+    usleep(10000);
+  hotssl_watcher_destroy(w);
+  pthread_mutex_lock(&te.mu);
+  T(te.n >= 1);
+  TEQ(te.result, HOTSSL_EFILE);
+  TEQ(te.trigger, HOTSSL_TRIGGER_FILE);
+  T(strstr(te.reason, "gone.crt") != NULL);
+  pthread_mutex_unlock(&te.mu);
+  pthread_mutex_destroy(&te.mu);
+  hotssl_manager_destroy(m);
+  write_conf(TU_CONF_A, 0644);
+}
+
 /* ---- typed OS handles ---- */
 
 static int readable(hotssl_os_fd h, int timeout_ms) {
@@ -472,6 +540,7 @@ int main(void) {
   test_host_items();
   test_reload_reason();
   test_options_size();
+  test_reason_from_watcher_thread();
   test_handles();
   tu_rmtree(dir);
   return tu_finish("test_api_growth", checks);
