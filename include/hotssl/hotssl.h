@@ -366,7 +366,18 @@ typedef struct hotssl_manager_options_ex {
   void *on_reload_ex_userdata;
 } hotssl_manager_options_ex;
 
-#define HOTSSL_MANAGER_OPTIONS_EX_INIT {.size = sizeof(hotssl_manager_options_ex)}
+#ifdef __cplusplus
+/* C++ before C++20 has no designated initializers: a value-initialized
+ * (zeroed) struct with its size set. */
+static inline hotssl_manager_options_ex hotssl__manager_options_ex_init() {
+  hotssl_manager_options_ex o = hotssl_manager_options_ex();
+  o.size = sizeof o;
+  return o;
+}
+#  define HOTSSL_MANAGER_OPTIONS_EX_INIT hotssl__manager_options_ex_init()
+#else
+#  define HOTSSL_MANAGER_OPTIONS_EX_INIT {.size = sizeof(hotssl_manager_options_ex)}
+#endif
 
 /* hotssl_manager_create with hotssl_manager_options_ex (opts may be NULL).
  * HOTSSL_EINVAL when opts->size does not cover size and base. A size
