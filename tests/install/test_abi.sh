@@ -33,7 +33,7 @@ setup() { # folder: the two certificate pairs of the generated test data
 }
 
 # shellcheck disable=SC2046
-cc -Wall -Wextra -Werror $old -o "$tmp/consumer-shared" "$src/abi/consumer_0_1.c" \
+cc -Wall -Wextra -Werror "$old" -o "$tmp/consumer-shared" "$src/abi/consumer_0_1.c" \
   $(pkg-config --cflags --libs hotssl)
 readelf -d "$tmp/consumer-shared" | grep -q 'NEEDED.*libhotssl\.so\.0'
 setup "$tmp/shared"
@@ -41,7 +41,7 @@ LD_LIBRARY_PATH="$lib" "$tmp/consumer-shared" "$tmp/shared"
 ok "built against the 0.1 headers, runs against the current libhotssl.so.0"
 
 # shellcheck disable=SC2046
-cc -static -Wall -Wextra -Werror $old -o "$tmp/consumer-static" "$src/abi/consumer_0_1.c" \
+cc -static -Wall -Wextra -Werror "$old" -o "$tmp/consumer-static" "$src/abi/consumer_0_1.c" \
   $(pkg-config --cflags --libs --static hotssl) 2>"$tmp/ld.err" || { cat "$tmp/ld.err"; exit 1; }
 if readelf -d "$tmp/consumer-static" 2>/dev/null | grep -q NEEDED; then
   echo "FAIL: the static consumer has dynamic dependencies"; exit 1
