@@ -198,22 +198,28 @@ static void child(int control, int ready, int go) {
   _exit(0);
 }
 
+/* 1 when the file holds needle, 0 when not, -1 when it cannot be read. */
 static int core_has(const char *core, const char *needle) {
+  enum { CHUNK = 1 << 20 };
   FILE *f = fopen(core, "rb");
-  size_t n = strlen(needle), got;
+  size_t n = strlen(needle), keep = 0, got;
+  unsigned char *buf = malloc(CHUNK + 256);
   int found = 0;
-  unsigned char *buf;
-  long size;
-  if (f == NULL)
+  if (f == NULL || buf == NULL || n == 0 || n > 256) {
+    if (f != NULL)
+      fclose(f);
+    free(buf);
     return -1;
-  fseek(f, 0, SEEK_END);
-  size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = malloc((size_t)size + 1);
-  got = buf != NULL ? fread(buf, 1, (size_t)size, f) : 0;
+  }
+  /* Chunks that overlap by n - 1 bytes, so a needle across a border is seen. */
+  while (!found && (got = fread(buf + keep, 1, CHUNK, f)) > 0) {
+    size_t len = keep + got;
+    for (size_t i = 0; i + n <= len && !found; i++)
+      found = buf[i] == (unsigned char)needle[0] && memcmp(buf + i, needle, n) == 0;
+    keep = len < n - 1 ? len : n - 1;
+    memmove(buf, buf + len - keep, keep);
+  }
   fclose(f);
-  for (size_t i = 0; n > 0 && got >= n && i + n <= got && !found; i++)
-    found = buf[i] == (unsigned char)needle[0] && memcmp(buf + i, needle, n) == 0;
   free(buf);
   return found;
 }
@@ -285,8 +291,21 @@ static int dump_child(int control, const char *tag, int *key_found, int *token_f
   return 0;
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1 /* gcc */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1 /* clang */
+#endif
+#endif
+
 static int run_gcore(void) {
   int k = -1, t = -1;
+#ifdef SANITIZED
+  /* gcore writes a sanitizer's shadow memory too: tens of GB, minutes. */
+  printf("built with a sanitizer: a gcore would hold its shadow memory; skipped (the smaps mode runs)\n");
+  return 77;
+#endif
   if (system("command -v gcore >/dev/null 2>&1") != 0) {
     printf("gcore (gdb) is not installed: skipped\n");
     return 77;
