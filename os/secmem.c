@@ -13,13 +13,10 @@
 
 #include "os.h"
 
-#define SECMEM_MAGIC 0x686f7473736c6d6dull /* "hotsslmm" */
-
 /* Keeps the caller's bytes 16-byte aligned, as malloc's are. */
 typedef union secmem_hdr {
   struct {
     size_t map_len;
-    uint64_t magic;
   } h;
   unsigned char align[32];
 } secmem_hdr;
@@ -36,7 +33,6 @@ void *hotssl__secure_alloc(size_t len) {
   hotssl__pages_protect(base, need, HOTSSL__PAGES_NODUMP | HOTSSL__PAGES_LOCKED);
   h = (secmem_hdr *)(void *)base;
   h->h.map_len = need;
-  h->h.magic = SECMEM_MAGIC;
   return base + sizeof(secmem_hdr);
 }
 
