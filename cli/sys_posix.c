@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #ifdef __linux__
-#include <sys/prctl.h>
+#  include <sys/prctl.h>
 #endif
 
 #include "cli.h"

@@ -2,7 +2,8 @@
  * The OS layer's whole interface (os/), the bottom layer of hotssl: files
  * (read with identity, directory listing, path syntax), the passphrase
  * command, mutexes, the wake-up, the key-file protection check, clocks, the
- * OS's random generator, and the small text helpers every layer uses. It
+ * OS's random generator, pages for secrets (kept out of core dumps), and the
+ * small text helpers every layer uses. It
  * depends on the C library, APR and system headers only; core/, platform/,
  * watcher/ and cli/ build on it (core/'s headers include it), never the
  * other way round. Portable parts on APR sit in os/ itself; the pieces whose
@@ -234,8 +235,9 @@ typedef struct hotssl__os_file {
   int secure;          /* data is hotssl__secure_alloc'ed (a key file) */
 } hotssl__os_file;
 
-#define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule; read
-                                * into a hotssl__secure_alloc buffer */
+/* HOTSSL__READ_KEYFILE: apply PostgreSQL's key-file permission rule, and
+ * read into a hotssl__secure_alloc buffer. */
+#define HOTSSL__READ_KEYFILE 1
 #define HOTSSL__READ_MISSING_OK 2 /* a missing file is no error: out->data NULL */
 
 /* Open once, check the open descriptor (regular file, size limit, key

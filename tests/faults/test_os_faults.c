@@ -54,8 +54,8 @@ static apr_status_t f_spawn(apr_proc_t *p, const char *prog, const char *const *
                             const char *const *env, apr_procattr_t *a, apr_pool_t *pool) {
   return fa_tick() ? APR_FROM_OS_ERROR(EAGAIN) : hotssl__os_real()->proc_create(p, prog, args, env, a, pool);
 }
-static const hotssl__os_calls failing = {f_open, f_info, f_read, f_dir, f_pipe, f_spawn,
-                                         fa_pages_map, fa_pages_unmap};
+static const hotssl__os_calls failing = {f_open, f_info,  f_read,       f_dir,
+                                         f_pipe, f_spawn, fa_pages_map, fa_pages_unmap};
 
 static int names_cause(const char *msg) {
   return strstr(msg, "out of memory") != NULL || strstr(msg, strerror(EIO)) != NULL ||

@@ -329,8 +329,8 @@ static void test_receive_grows(void) {
   memset(lie + HOTSSL__SNAPSHOT_HEADER, 'x', 100);
   before = fa_live();
   r = receive(lie, sizeof lie, &got, err, sizeof err, &peak, &most);
-  printf("snapshot receive: header claims 1 GiB, 100 bytes sent: r=%d \"%s\", peak %ld bytes\n",
-         r, err, peak);
+  printf("snapshot receive: header claims 1 GiB, 100 bytes sent: r=%d \"%s\", peak %ld bytes\n", r, err,
+         peak);
   T(r == HOTSSL_EINVAL && got == NULL && strstr(err, "truncated") != NULL);
   T(peak > 0 && peak <= (long)(128 << 10));
   T(most <= ((size_t)64 << 10));

@@ -40,7 +40,11 @@
 #include "testutil.h"
 
 static int checks;
-#define T(c) do { checks++; CHECK(c); } while (0)
+#define T(c)                                                                                            \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    CHECK(c);                                                                                           \
+  } while (0)
 
 static char *dir;
 
@@ -283,8 +287,8 @@ static int dump_child(int control, const char *tag, int *key_found, int *token_f
     return -1;
   *key_found = core_has(core, line);
   *token_found = core_has(core, token);
-  printf("%s child: core %s: key line %s, passphrase %s\n", tag, core,
-         *key_found ? "found" : "absent", *token_found ? "found" : "absent");
+  printf("%s child: core %s: key line %s, passphrase %s\n", tag, core, *key_found ? "found" : "absent",
+         *token_found ? "found" : "absent");
   remove(core);
   memset(line, 0, sizeof line);
   memset(token, 0, sizeof token);
@@ -292,18 +296,19 @@ static int dump_child(int control, const char *tag, int *key_found, int *token_f
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1 /* gcc */
+#  define SANITIZED 1 /* gcc */
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1 /* clang */
-#endif
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define SANITIZED 1 /* clang */
+#  endif
 #endif
 
 static int run_gcore(void) {
   int k = -1, t = -1;
 #ifdef SANITIZED
   /* gcore writes a sanitizer's shadow memory too: tens of GB, minutes. */
-  printf("built with a sanitizer: a gcore would hold its shadow memory; skipped (the smaps mode runs)\n");
+  printf(
+      "built with a sanitizer: a gcore would hold its shadow memory; skipped (the smaps mode runs)\n");
   return 77;
 #endif
   if (system("command -v gcore >/dev/null 2>&1") != 0) {
