@@ -28,6 +28,7 @@ const cli_opt cli_serve_options[] = {
     {'s', "starttls-postgres", NULL, "expect PostgreSQL's SSLRequest before the handshake"},
     {'w', "watch", NULL, "watch the files and reload on change (overrides hotssl_watch)"},
     {'n', "no-watch", NULL, "do not watch the files (reload on SIGHUP only)"},
+    {'C', "allow-core-dumps", NULL, "allow core dumps, for debugging (default: not dumpable)"},
     {0, NULL, NULL, NULL}};
 
 static const cli_opt no_opts[] = {{0, NULL, NULL, NULL}};
@@ -88,7 +89,7 @@ static const struct {
     {"serve",
      "usage: hotssl serve -c CONF -p PORT [--listen HOST] [--mode thread|fork|spawn]\n"
      "                    [--spawn-strategy snapshot|reread] [--starttls-postgres]\n"
-     "                    [--watch | --no-watch]\n\n"
+     "                    [--watch | --no-watch] [--allow-core-dumps]\n\n"
      "A TLS echo server: prints \"listening on HOST:PORT\", serves each connection\n"
      "with the configuration current when it was accepted, and reloads:\n"
      "  - on SIGHUP (trigger: signal), like PostgreSQL's pg_ctl reload;\n"

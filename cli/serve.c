@@ -143,6 +143,8 @@ int cli_cmd_serve(int argc, char **argv) {
 
   if ((r = cli_serve_args(argc, argv, &o)) != 0)
     return r < 0 ? 0 : r;
+  /* Before any key is read: no core dump holds it, fork children included. */
+  cli_set_dumpable(o.allow_core_dumps);
   if ((r = cli_serve_open(&o, &m)) != 0)
     return r;
   if (cli_install_signals(m) != 0 || (lfd = cli_listen(o.listen, o.port, &port, shown, sizeof shown)) < 0) {

@@ -26,7 +26,7 @@ int cli_serve_open(cli_serve_opts *o, hotssl_manager **out);
 typedef struct cli_spawner {
   hotssl_manager *m;
   char exe[4096];
-  const char *argv[5];
+  const char *argv[6];
   unsigned kind; /* HOTSSL_SNAPSHOT_CONTENTS or _PATHS */
   hotssl_snapshot *snap;
   hotssl_process **v;
@@ -34,6 +34,8 @@ typedef struct cli_spawner {
 } cli_spawner;
 /* strategy "snapshot" or "reread" (else printed, -1). */
 int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const char *strategy, int starttls_postgres);
+/* One more argument for every backend (after init: "--allow-core-dumps"). */
+void cli_spawner_add_arg(cli_spawner *s, const char *arg);
 /* Hand fd (closed here, in every case) to a new backend; problems are logged. */
 void cli_spawner_serve(cli_spawner *s, int fd);
 /* Forget the backends that ended (block: wait for all). */

@@ -35,6 +35,7 @@ int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
   o->listen = v[2] != NULL ? v[2] : "127.0.0.1";
   o->strategy = v[4] != NULL ? v[4] : "snapshot";
   o->starttls_postgres = v[5] != NULL;
+  o->allow_core_dumps = v[8] != NULL;
   if (v[0] == NULL || v[1] == NULL) {
     fprintf(stderr, "hotssl serve: %s is required\nTry \"hotssl serve --help\".\n",
             v[0] == NULL ? "-c/--config CONF" : "-p/--port PORT (0 picks a free port)");
@@ -108,6 +109,14 @@ int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const char *strategy, in
   s->argv[3] = starttls_postgres ? "--starttls-postgres" : NULL;
   s->argv[4] = NULL;
   return 0;
+}
+
+void cli_spawner_add_arg(cli_spawner *s, const char *arg) {
+  size_t i = 3;
+  while (s->argv[i] != NULL)
+    i++;
+  s->argv[i] = arg; /* argv has room for every optional argument and the NULL */
+  s->argv[i + 1] = NULL;
 }
 
 void cli_spawner_reap(cli_spawner *s, int block) {

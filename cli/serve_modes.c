@@ -192,6 +192,8 @@ static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
 
   if (cli_spawner_init(&sp, m, o->strategy, o->starttls_postgres) != 0)
     return 1;
+  if (o->allow_core_dumps) /* an exec'd backend is dumpable again unless it is told */
+    cli_spawner_add_arg(&sp, "--allow-core-dumps");
   if (self_exe(sp.exe, sizeof sp.exe) != 0) {
     fprintf(stderr, "hotssl serve: cannot find my own executable\n");
     return 1;

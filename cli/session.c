@@ -161,7 +161,7 @@ int cli_cmd_backend(int argc, char **argv) {
   hotssl_manager *m = NULL;
   hotssl_generation *g;
   char err[600], line[800];
-  int fd = -1, r, starttls = 0, i;
+  int fd = -1, r, starttls = 0, allow_dumps = 0, i;
 
   if (argc < 2) {
     fprintf(stderr, "hotssl __backend: internal subcommand of `hotssl serve --mode spawn`\n");
@@ -170,9 +170,12 @@ int cli_cmd_backend(int argc, char **argv) {
   for (i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--starttls-postgres") == 0)
       starttls = 1;
+    else if (strcmp(argv[i], "--allow-core-dumps") == 0)
+      allow_dumps = 1;
     else
       return 2;
   }
+  cli_set_dumpable(allow_dumps); /* exec made us dumpable again: before the snapshot arrives */
   cli_backend_os_enter(); /* reloads and stops are the parent's business */
   memset(&mo, 0, sizeof mo);
   mo.log = cli_log;

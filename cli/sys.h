@@ -42,6 +42,11 @@ int cli_sock_wait_readable(int fd, int ms);
 void cli_backend_os_enter(void);
 void cli_backend_os_leave(void);
 
+/* Whether this process may leave a core dump (and be ptrace'd or have its
+ * /proc/PID/mem read by its user): POSIX (Linux) prctl(PR_SET_DUMPABLE),
+ * as sshd does; a fork child inherits it, an exec'd program does not.
+ * Windows: nothing (no such switch; docs/windows.md). Quiet on failure. */
+void cli_set_dumpable(int allow);
 /* The OS's --mode check for cli_serve_args: *mode = given, or the OS's
  * default when given is NULL; 0, or 2 after printing the problem. */
 int cli_serve_check_mode(const char *given, const char **mode);

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#  include <sys/prctl.h>
+#endif
 
 #include "cli.h"
 #include "sys.h"
@@ -167,6 +170,14 @@ void cli_backend_os_enter(void) {
 }
 
 void cli_backend_os_leave(void) {}
+
+void cli_set_dumpable(int allow) {
+#ifdef __linux__
+  prctl(PR_SET_DUMPABLE, allow ? 1 : 0, 0, 0, 0);
+#else
+  (void)allow;
+#endif
+}
 
 int cli_serve_check_mode(const char *given, const char **mode) {
   static const char *const modes[] = {"thread", "fork", "spawn", NULL};

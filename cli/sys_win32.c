@@ -43,6 +43,8 @@ int cli_sock_wait_readable(int fd, int ms) {
 
 void cli_backend_os_enter(void) { SetConsoleCtrlHandler(NULL, TRUE); }
 
+void cli_set_dumpable(int allow) { (void)allow; }
+
 void cli_backend_os_leave(void) { WSACleanup(); /* the reference hotssl_backend_open took */ }
 
 int cli_serve_check_mode(const char *given, const char **mode) {

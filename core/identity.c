@@ -88,7 +88,7 @@ static int decrypted_garbage(int ret) {
 
 /* The passphrase of in's encrypted key, from ssl_passphrase_command, with
  * PostgreSQL's rules for a start and a reload. *pass: free with
- * hotssl__secret_free. */
+ * hotssl__secure_free. */
 static int get_passphrase(const hotssl__inputs *in, int is_reload, char **pass, char *errbuf,
                           size_t errlen) {
   const hotssl__blob *b = &in->key;
@@ -211,11 +211,8 @@ out:
     mbedtls_platform_zeroize(p8, p8len);
     free(p8);
   }
-  if (plain != NULL) {
-    mbedtls_platform_zeroize(plain, plainlen);
-    free(plain);
-  }
-  hotssl__secret_free(pass);
+  hotssl__secure_free(plain); /* zeroizes */
+  hotssl__secure_free(pass);
   return r;
 }
 

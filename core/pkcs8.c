@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../os/os.h" /* hotssl__thread_cpu_us */
+#include "../os/os.h" /* hotssl__thread_cpu_us, hotssl__secure_alloc */
 #include "internal.h"
 
 #include <mbedtls/aes.h>
@@ -418,7 +418,7 @@ int hotssl__pkcs8_decrypt(const unsigned char *der, size_t derlen,
     return HOTSSL__PKCS8_UNSUPPORTED;
   }
 
-  buf = malloc(prm.ctlen);
+  buf = hotssl__secure_alloc(prm.ctlen); /* becomes the plain key: kept out of core dumps */
   if (buf == NULL) {
     mbedtls_platform_zeroize(key, sizeof key);
     hotssl__pkcs8_err(errbuf, errlen, "out of memory");
@@ -432,16 +432,14 @@ int hotssl__pkcs8_decrypt(const unsigned char *der, size_t derlen,
     ret = mbedtls_aes_crypt_cbc(&aes, MBEDTLS_AES_DECRYPT, prm.ctlen, iv, prm.ct, buf);
   mbedtls_aes_free(&aes);  /* zeroizes the round keys */
   if (ret != 0) {
-    mbedtls_platform_zeroize(buf, prm.ctlen);
-    free(buf);
+    hotssl__secure_free(buf); /* zeroizes */
     hotssl__pkcs8_err(errbuf, errlen, "%s failed (mbedtls -0x%04x)", prm.cipher_name, (unsigned) -ret);
     return HOTSSL__PKCS8_UNSUPPORTED;
   }
 
   ptlen = hotssl__pkcs8_unpad(buf, prm.ctlen);
   if (ptlen == 0 || !hotssl__pkcs8_plain_ok(buf, ptlen)) {
-    mbedtls_platform_zeroize(buf, prm.ctlen);
-    free(buf);
+    hotssl__secure_free(buf); /* zeroizes */
     hotssl__pkcs8_err(errbuf, errlen, "wrong password (or corrupted key)");
     return HOTSSL__PKCS8_BAD_PASSWORD;
   }

@@ -41,9 +41,10 @@ int hotssl__pkcs8_cost_check(const unsigned char *der, size_t derlen, unsigned b
  * malloc'ed DER copy of the block (caller zeroizes and frees); 0 if no such block; <0 on a
  * malformed block. Also accept raw DER input (first byte 0x30) via hotssl__pkcs8_decrypt directly. */
 int hotssl__pkcs8_pem_extract(const char *pem, size_t len, unsigned char **der, size_t *derlen);
-/* Decrypt EncryptedPrivateKeyInfo DER with password. On success *out (malloc'ed,
- * caller must zeroize with mbedtls_platform_zeroize and free) holds the plain
- * PrivateKeyInfo DER, suitable for mbedtls_pk_parse_key(). errbuf gets a short reason. */
+/* Decrypt EncryptedPrivateKeyInfo DER with password. On success *out (a
+ * hotssl__secure_alloc buffer, kept out of core dumps; the caller frees it with
+ * hotssl__secure_free, which zeroizes) holds the plain PrivateKeyInfo DER,
+ * suitable for mbedtls_pk_parse_key(). errbuf gets a short reason. */
 int hotssl__pkcs8_decrypt(const unsigned char *der, size_t derlen,
                           const unsigned char *pwd, size_t pwdlen,
                           unsigned char **out, size_t *outlen,

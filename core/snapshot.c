@@ -129,10 +129,7 @@ typedef struct gen_files {
 } gen_files;
 
 static void gen_files_free(gen_files *f) {
-  if (f->keybuf != NULL) {
-    mbedtls_platform_zeroize(f->keybuf, KEY_DER_MAX);
-    free(f->keybuf);
-  }
+  hotssl__secure_free(f->keybuf); /* zeroizes */
   free(f->cert);
   free(f->ca);
   memset(f, 0, sizeof *f);
@@ -146,7 +143,7 @@ static int gen_files_get(gen_files *f, const hotssl_generation *g) {
   f->crl_len = g->crl != NULL ? hotssl__revocation_encode(g->crl->revocation, NULL) : 0;
   f->cert = calloc(f->n_cert + 1, sizeof *f->cert);
   f->ca = calloc(f->n_ca + 1, sizeof *f->ca);
-  f->keybuf = malloc(KEY_DER_MAX);
+  f->keybuf = hotssl__secure_alloc(KEY_DER_MAX);
   if (f->cert == NULL || f->ca == NULL || f->keybuf == NULL)
     return HOTSSL_ENOMEM;
   crt_items(&g->cert->u.crt, f->cert);
@@ -173,8 +170,11 @@ static int make_blob(hotssl__blob *b, const char *label, const item *v, size_t n
   if ((b->path = hotssl__strdup(label)) == NULL)
     return HOTSSL_ENOMEM;
   if (n == 1 || der_only) {
-    if ((b->data = malloc(v[0].len + 1)) == NULL)
+    /* der_only: the key, in pages kept out of core dumps. */
+    b->data = der_only ? hotssl__secure_alloc(v[0].len + 1) : malloc(v[0].len + 1);
+    if (b->data == NULL)
       return HOTSSL_ENOMEM;
+    b->secure = der_only;
     memcpy(b->data, v[0].p, v[0].len);
     b->data[v[0].len] = '\0';
     b->len = v[0].len;
@@ -685,11 +685,11 @@ static void put_identity(wr *w, const ident *id) {
 
 /* ---- encoder ---- */
 
+unsigned char *hotssl__snapshot_bytes_alloc(size_t len) { return hotssl__secure_alloc(len); }
+
 void hotssl__snapshot_bytes_free(unsigned char *p, size_t len) {
-  if (p == NULL)
-    return;
-  mbedtls_platform_zeroize(p, len);
-  free(p);
+  (void)len;
+  hotssl__secure_free(p); /* zeroizes the whole buffer */
 }
 
 /* CONTENTS: the DER items of g's files and of every ssl_sni entry's, and
@@ -771,7 +771,7 @@ int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **ou
   e.cfg = m->cfg;
   if ((r = enc_prepare(&e)) == 0) {
     enc_all(&w, &e); /* counts */
-    if ((w.buf = malloc(w.off)) == NULL)
+    if ((w.buf = hotssl__snapshot_bytes_alloc(w.off)) == NULL)
       r = HOTSSL_ENOMEM;
   }
   if (r == 0) {

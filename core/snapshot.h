@@ -16,17 +16,24 @@
  * hotssl_max_file_size at load; this bounds a hostile length field). */
 #define HOTSSL__SNAPSHOT_MAX ((uint64_t)1 << 30)
 
-/* Serialize m's current generation and configuration. *out is malloc'ed;
- * free with hotssl__snapshot_bytes_free (it may hold key material). */
+/* Serialize m's current generation and configuration. *out is a
+ * snapshot buffer: free with hotssl__snapshot_bytes_free (it may hold key
+ * material). */
 int hotssl__snapshot_encode(hotssl_manager *m, unsigned what, unsigned char **out,
                             size_t *len, uint64_t *generation);
+/* Snapshot buffers carry the key: hotssl__secure_alloc'ed (os/os.h: kept
+ * out of core dumps, zeroized in full when freed; len is the caller's
+ * length, unused). */
+unsigned char *hotssl__snapshot_bytes_alloc(size_t len);
 void hotssl__snapshot_bytes_free(unsigned char *p, size_t len);
 
 /* Total length announced by a header, after checking magic and version. */
 int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total);
 
 /* A backend's end of the hand-off: read a whole snapshot with read_fn (0: all n
- * bytes read; -2: end of stream; -1: error), check that the stream ends
+ * bytes read; -2: end of stream; -1: error) into a buffer that grows (doubling,
+ * from 64 KiB up to the header's length) as bytes arrive, so a header that
+ * claims more than is sent costs no more memory than what was sent; check that the stream ends
  * right after it, and build the backend's manager from it. On a read
  * failure returns HOTSSL_EINVAL / HOTSSL_ENOMEM with the reason in err (for
  * the caller to log); a failure of the build was logged through opts and

@@ -1,7 +1,8 @@
 /*
  * Snapshots in and out of a process: the public hotssl_snapshot_* and
  * hotssl_manager_create_from_snapshot, and the reading of a snapshot from a
- * pipe (hotssl__snapshot_receive / _peek) and building from its bytes
+ * pipe (hotssl__snapshot_receive / _peek: the buffer grows as bytes
+ * arrive, never from the header's length alone) and building from its bytes
  * (hotssl__snapshot_build), on core/snapshot.c's encoder and decoder.
  */
 #include <stdlib.h>
@@ -20,10 +21,52 @@
 #include "snapshot.h"
 #include "snapshot_wire.h"
 
+/* The first read's buffer; it doubles as bytes arrive, up to the header's
+ * total. */
+#define RECEIVE_FIRST ((size_t)64 << 10)
+
+/* Read the snapshot whose header hdr announced total bytes into a snapshot
+ * buffer (*out) that is never larger than twice what has arrived (and at
+ * least RECEIVE_FIRST): a hostile or broken header's length costs memory
+ * only as data really comes. 0, -1 (read failed, truncated or too long) or
+ * HOTSSL_ENOMEM. */
+static int receive_body(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
+                        const unsigned char *hdr, size_t total, unsigned char **out) {
+  unsigned char *buf, *bigger, extra;
+  size_t got = HOTSSL__SNAPSHOT_HEADER, cap = total < RECEIVE_FIRST ? total : RECEIVE_FIRST;
+  *out = NULL;
+  if ((buf = hotssl__snapshot_bytes_alloc(cap)) == NULL)
+    return HOTSSL_ENOMEM;
+  memcpy(buf, hdr, HOTSSL__SNAPSHOT_HEADER);
+  while (got < total) {
+    if (got == cap) {
+      cap = cap > total / 2 ? total : 2 * cap;
+      if ((bigger = hotssl__snapshot_bytes_alloc(cap)) == NULL) {
+        hotssl__snapshot_bytes_free(buf, got);
+        return HOTSSL_ENOMEM;
+      }
+      memcpy(bigger, buf, got);
+      hotssl__snapshot_bytes_free(buf, got);
+      buf = bigger;
+    }
+    if (read_fn(ctx, buf + got, cap - got) != 0) {
+      hotssl__snapshot_bytes_free(buf, got);
+      return -1;
+    }
+    got = cap;
+  }
+  if (read_fn(ctx, &extra, 1) != -2) {
+    hotssl__snapshot_bytes_free(buf, got);
+    return -1;
+  }
+  *out = buf;
+  return 0;
+}
+
 int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
                              hotssl_manager **m, const hotssl_manager_options *opts,
                              char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed) {
-  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf, extra;
+  unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf;
   uint64_t total = 0;
   int r;
   *build_failed = 0;
@@ -32,15 +75,10 @@ int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t 
                 total == 0 ? "missing or invalid header" : "read failed");
     return HOTSSL_EINVAL;
   }
-  if ((buf = malloc((size_t)total)) == NULL) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: out of memory");
-    return HOTSSL_ENOMEM;
-  }
-  memcpy(buf, hdr, sizeof hdr);
-  if (read_fn(ctx, buf + sizeof hdr, (size_t)total - sizeof hdr) != 0 || read_fn(ctx, &extra, 1) != -2) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: truncated or too long");
-    hotssl__snapshot_bytes_free(buf, (size_t)total);
-    return HOTSSL_EINVAL;
+  if ((r = receive_body(read_fn, ctx, hdr, (size_t)total, &buf)) != 0) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
+                r == HOTSSL_ENOMEM ? "out of memory" : "truncated or too long");
+    return r == HOTSSL_ENOMEM ? HOTSSL_ENOMEM : HOTSSL_EINVAL;
   }
   r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
   hotssl__snapshot_bytes_free(buf, (size_t)total);

@@ -63,6 +63,7 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
     hotssl__sha256(f.data, f.len, out->sha256);
     out->data = f.data;
     out->len = f.len;
+    out->secure = f.secure;
   }
   return 0;
 }
@@ -70,7 +71,9 @@ int hotssl__file_read(const char *path, unsigned flags, uint64_t max_size,
 void hotssl__blob_free(hotssl__blob *b) {
   if (b == NULL)
     return;
-  if (b->data != NULL) {
+  if (b->data != NULL && b->secure) {
+    hotssl__secure_free(b->data); /* zeroizes */
+  } else if (b->data != NULL) {
     mbedtls_platform_zeroize(b->data, b->len);
     free(b->data);
   }

@@ -29,6 +29,7 @@ typedef struct hotssl__blob {
   hotssl__file_id id;  /* of the open descriptor */
   int64_t seen_ns;     /* wall clock just before the fstat that gave id */
   unsigned char sha256[32]; /* of the content (read, or known unchanged) */
+  int secure;               /* data is hotssl__secure_alloc'ed (key material) */
 } hotssl__blob;
 
 /* hotssl__os_file_read (os/os.h) into b, and the hash of what was read.

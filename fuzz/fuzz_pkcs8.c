@@ -9,6 +9,7 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "../os/os.h" /* hotssl__secure_free */
 #include "pkcs8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,15 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   text[size] = '\0';
   if (hotssl__pkcs8_pem_extract(text, size, &der, &derlen) == 1) {
     if (hotssl__pkcs8_decrypt(der, derlen, (const unsigned char *)"pw", 2, &out, &outlen, err, sizeof err) == 0) {
-      mbedtls_platform_zeroize(out, outlen);
-      free(out);
+      hotssl__secure_free(out);
     }
     free(der);
   }
   out = NULL;
   if (hotssl__pkcs8_decrypt(data, size, (const unsigned char *)"pw", 2, &out, &outlen, err, sizeof err) == 0) {
-    mbedtls_platform_zeroize(out, outlen);
-    free(out);
+    hotssl__secure_free(out);
   }
   free(text);
   return 0;

@@ -3,7 +3,7 @@
  * loader and the passphrase command make goes through hotssl__os(), like
  * SQLite's VFS. In production it is the real functions, always: APR's, and on
  * Windows the passphrase command's CreateProcessW and job assignment
- * (os/win32/process.c). A test (tests/faults, tests/windows) installs its
+ * (os/win32/process.c), and the pages for secrets (os/secmem.c). A test (tests/faults, tests/windows) installs its
  * own table with hotssl__os_set_calls() to fail a call; that setter is
  * internal, declared only in os/os.h, and is the one piece of process-wide
  * mutable state in the library (an atomic pointer to a constant table; NULL
@@ -23,6 +23,7 @@ static const hotssl__os_calls real_calls = {
 #else
     apr_file_pipe_create_ex, hotssl__win_process_create, hotssl__win_job_assign,
 #endif
+    hotssl__pages_map, hotssl__pages_unmap,
 };
 
 static _Atomic(const hotssl__os_calls *) current_calls;

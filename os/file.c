@@ -22,7 +22,9 @@
 void hotssl__os_file_free(hotssl__os_file *f) {
   if (f == NULL)
     return;
-  if (f->data != NULL) {
+  if (f->data != NULL && f->secure) {
+    hotssl__secure_free(f->data);
+  } else if (f->data != NULL) {
     hotssl__zeroize(f->data, f->len);
     free(f->data);
   }
@@ -66,7 +68,7 @@ int hotssl__os_file_read(const char *path, unsigned flags, uint64_t max_size,
   apr_status_t rv;
   unsigned char *data = NULL;
   size_t got = 0;
-  int r;
+  int r, secure = 0;
 
   memset(out, 0, sizeof *out);
   /* Every failure fills errbuf: callers print it after the file's name. */
@@ -115,8 +117,10 @@ int hotssl__os_file_read(const char *path, unsigned flags, uint64_t max_size,
     r = 0;
     goto out;
   }
-  /* Read at most size + 1 bytes: a file that grew since fstat is caught. */
-  data = malloc((size_t)fi.size + 2);
+  /* Read at most size + 1 bytes: a file that grew since fstat is caught.
+   * A key file's bytes go into pages kept out of core dumps. */
+  secure = (flags & HOTSSL__READ_KEYFILE) != 0;
+  data = secure ? hotssl__secure_alloc((size_t)fi.size + 2) : malloc((size_t)fi.size + 2);
   if (data == NULL) {
     r = HOTSSL_ENOMEM;
     goto out;
@@ -143,10 +147,13 @@ int hotssl__os_file_read(const char *path, unsigned flags, uint64_t max_size,
   data[got] = '\0';
   out->data = data;
   out->len = got;
+  out->secure = secure;
   data = NULL;
   r = 0;
 out:
-  if (data != NULL) {
+  if (data != NULL && secure) {
+    hotssl__secure_free(data);
+  } else if (data != NULL) {
     hotssl__zeroize(data, got);
     free(data);
   }

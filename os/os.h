@@ -2,7 +2,8 @@
  * The OS layer's whole interface (os/), the bottom layer of hotssl: files
  * (read with identity, directory listing, path syntax), the passphrase
  * command, mutexes, the wake-up, the key-file protection check, clocks, the
- * OS's random generator, and the small text helpers every layer uses. It
+ * OS's random generator, pages for secrets (kept out of core dumps), and the
+ * small text helpers every layer uses. It
  * depends on the C library, APR and system headers only; core/, platform/,
  * watcher/ and cli/ build on it (core/'s headers include it), never the
  * other way round. Portable parts on APR sit in os/ itself; the pieces whose
@@ -45,6 +46,30 @@ char *hotssl__strdup(const char *s); /* NULL-safe */
 void hotssl__zeroize(void *p, size_t len);
 /* Free and zeroize a secret string (NULL ok). */
 void hotssl__secret_free(char *s);
+
+/* ---- memory for secrets (os/secmem.c; os/posix/secmem.c, os/win32/secmem.c) ---- */
+
+/* A zero-filled buffer of len bytes for key material hotssl fills itself,
+ * in pages of its own: left out of core dumps (POSIX: MADV_DONTDUMP; Windows
+ * has no such flag) and locked in memory where RLIMIT_MEMLOCK (Windows: the
+ * working set) allows, quietly unlocked otherwise. NULL when no memory.
+ * Free with hotssl__secure_free (NULL ok): it zeroizes the whole mapping,
+ * then unmaps it. A buffer takes at least one page: for secrets only. */
+void *hotssl__secure_alloc(size_t len);
+void hotssl__secure_free(void *p);
+/* A copy of s in such a buffer (hotssl__secure_free), or NULL. */
+char *hotssl__secure_strdup(const char *s);
+/* The per-OS parts: the page size, the real entries of the call table,
+ * and marking the pages that hold [p, p + len) (rounded out to whole pages,
+ * which must all be mapped): want and the result are HOTSSL__PAGES_* bits,
+ * what was asked and what the OS granted. Also for memory hotssl does not
+ * map itself (the prefork region). */
+#define HOTSSL__PAGES_NODUMP 1u
+#define HOTSSL__PAGES_LOCKED 2u
+size_t hotssl__page_size(void);
+void *hotssl__pages_map(size_t len);
+void hotssl__pages_unmap(void *p, size_t len);
+unsigned hotssl__pages_protect(void *p, size_t len, unsigned want);
 
 /* ---- path syntax (os/path.c; the separators and what counts as absolute:
  * os/posix/path.c, os/win32/path.c) ---- */
@@ -102,6 +127,11 @@ typedef struct hotssl__os_calls {
                                  void *startup_info, void *process_info);
   apr_status_t (*job_assign)(void *job, void *process);
 #endif
+  /* Pages for secrets (os/secmem.c): len bytes, a multiple of the page
+   * size, zero-filled, or NULL; and their release (mmap/munmap,
+   * VirtualAlloc/VirtualFree). */
+  void *(*pages_map)(size_t len);
+  void (*pages_unmap)(void *p, size_t len);
 } hotssl__os_calls;
 
 const hotssl__os_calls *hotssl__os(void);
@@ -202,9 +232,12 @@ typedef struct hotssl__os_file {
   hotssl__file_id id;  /* of the open descriptor */
   int64_t seen_ns;     /* wall clock just before the fstat that gave id */
   int same;            /* the identity equals skip_if: nothing was read */
+  int secure;          /* data is hotssl__secure_alloc'ed (a key file) */
 } hotssl__os_file;
 
-#define HOTSSL__READ_KEYFILE 1 /* apply PostgreSQL's key-file permission rule */
+/* HOTSSL__READ_KEYFILE: apply PostgreSQL's key-file permission rule, and
+ * read into a hotssl__secure_alloc buffer. */
+#define HOTSSL__READ_KEYFILE 1
 #define HOTSSL__READ_MISSING_OK 2 /* a missing file is no error: out->data NULL */
 
 /* Open once, check the open descriptor (regular file, size limit, key
@@ -232,7 +265,8 @@ int hotssl__dir_list(const char *dir, int (*accept)(const char *name, void *ctx)
 /* ---- the passphrase command (os/runtime.c) ---- */
 
 /* Run cmd through the shell, return the first line of its stdout (secret,
- * free with hotssl__secret_free). Non-zero exit is an error. spawn_lock (a
+ * read and returned in hotssl__secure_alloc buffers: free with
+ * hotssl__secure_free). Non-zero exit is an error. spawn_lock (a
  * hotssl__mutex, may be NULL) is held while the process is created. */
 int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *spawn_lock,
                                    char **out, char *errbuf, size_t errlen);

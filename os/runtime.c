@@ -1,9 +1,9 @@
 /*
  * Process-level services on APR: the APR runtime reference, mutexes, time,
- * and running the passphrase command: its output (bounded, zeroized), its
- * deadline and its exit status here; its start and the kill of its whole
- * process tree per OS (hotssl__cmd_*, os/posix/process.c and
- * os/win32/process.c). APR keeps its own reference count for
+ * and running the passphrase command: its output (bounded, in pages kept
+ * out of core dumps, zeroized), its deadline and its exit status here; its
+ * start and the kill of its whole process tree per OS (hotssl__cmd_*,
+ * os/posix/process.c and os/win32/process.c). APR keeps its own reference count for
  * apr_initialize/apr_terminate; the first hotssl_manager_create must not race
  * with another thread's first APR use (documented in hotssl.h). Called by
  * core/ (manager, builder), platform/ and watcher/.
@@ -89,7 +89,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
   hotssl__cmd c;
   apr_status_t rv;
   const char *what = "";
-  char buf[PASS_MAX + 1];
+  char *buf = NULL;
   apr_size_t got = 0;
   int code = 0, r, timed_out = 0;
   apr_status_t read_rv = APR_SUCCESS;
@@ -98,7 +98,11 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
   char t[200];
 
   *out = NULL;
-  if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+  /* The output is the passphrase: pages kept out of core dumps, not the
+   * stack. */
+  if ((buf = hotssl__secure_alloc(PASS_MAX + 1)) == NULL ||
+      apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+    hotssl__secure_free(buf);
     hotssl__fmt(errbuf, errlen, "could not run command \"%s\": out of memory", cmd);
     return HOTSSL_ENOMEM;
   }
@@ -165,7 +169,7 @@ int hotssl__run_passphrase_command(const char *cmd, unsigned timeout_ms, void *s
     goto out;
   }
   buf[strcspn(buf, "\r\n")] = '\0';
-  if ((*out = hotssl__strdup(buf)) == NULL) {
+  if ((*out = hotssl__secure_strdup(buf)) == NULL) {
     hotssl__fmt(errbuf, errlen, "command \"%s\": out of memory", cmd);
     r = HOTSSL_ENOMEM;
     goto out;
@@ -177,7 +181,7 @@ apr_fail:
   hotssl__fmt(errbuf, errlen, "could not run command \"%s\": %s%s", cmd, what, t);
   r = HOTSSL_EPASSPHRASE;
 out:
-  hotssl__zeroize(buf, sizeof buf);
+  hotssl__secure_free(buf); /* zeroizes */
   apr_pool_destroy(pool);
   return r;
 }

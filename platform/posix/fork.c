@@ -190,6 +190,9 @@ int hotssl_prefork_create(hotssl_prefork **out, hotssl_manager *m, size_t capaci
     return HOTSSL_ESYS;
   }
   p->base = apr_shm_baseaddr_get(p->shm);
+  /* The region holds the snapshot, key included: out of core dumps (not
+   * locked: it is large, and mostly unused). */
+  hotssl__pages_protect(p->base, sizeof(prefork_shm) + capacity, HOTSSL__PAGES_NODUMP);
   atomic_init(&p->base->published, 0);
   atomic_init(&p->base->seq, 0);
   if ((r = hotssl_prefork_publish(p)) != 0) {
@@ -261,7 +264,7 @@ int hotssl_prefork_check(hotssl_prefork *p, hotssl_manager *wm) {
          * buffer: wipe all of it, not the length last copied. */
         hotssl__snapshot_bytes_free(buf, cap);
         cap = 0;
-        if ((buf = malloc((size_t)l)) == NULL)
+        if ((buf = hotssl__snapshot_bytes_alloc((size_t)l)) == NULL)
           return HOTSSL_ENOMEM;
         cap = (size_t)l;
       }

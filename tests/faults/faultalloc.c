@@ -3,6 +3,7 @@
 #include "faultalloc.h"
 
 #include <stdatomic.h>
+#include "os.h"
 #include <stdint.h>
 #include <string.h>
 
@@ -22,10 +23,12 @@ static struct slot {
   size_t n;
 } table[SLOTS];
 static atomic_flag lock = ATOMIC_FLAG_INIT;
-static atomic_long calls, fail_at, live;
+static atomic_long calls, fail_at, live, live_bytes, peak_bytes;
 static atomic_int fired;
 static void (*free_hook)(void *, size_t, void *);
 static void *free_arg;
+static void (*unmap_hook)(void *, size_t, void *);
+static void *unmap_arg;
 
 static void lk(void) {
   while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
@@ -41,6 +44,8 @@ static void put(void *p, size_t n) {
       table[i].p = p;
       table[i].n = n;
       atomic_fetch_add(&live, 1);
+      if (atomic_fetch_add(&live_bytes, (long)n) + (long)n > atomic_load(&peak_bytes))
+        atomic_store(&peak_bytes, atomic_load(&live_bytes)); /* under the lock */
       break;
     }
   ulk();
@@ -55,6 +60,7 @@ static int take(void *p, size_t *n) {
       *n = table[i].n;
       table[i].p = TOMB;
       atomic_fetch_sub(&live, 1);
+      atomic_fetch_sub(&live_bytes, (long)table[i].n);
       found = 1;
       break;
     }
@@ -131,3 +137,37 @@ void __wrap_free(void *p) {
 }
 
 int fa_tick(void) { return should_fail(); }
+
+long fa_live_bytes(void) { return atomic_load(&live_bytes); }
+long fa_peak_bytes(void) { return atomic_load(&peak_bytes); }
+void fa_reset_peak(void) { atomic_store(&peak_bytes, atomic_load(&live_bytes)); }
+
+void fa_set_unmap_hook(void (*fn)(void *, size_t, void *), void *arg) {
+  unmap_arg = arg;
+  unmap_hook = fn;
+}
+
+void *fa_pages_map(size_t len) {
+  void *p;
+  if (should_fail())
+    return NULL;
+  if ((p = hotssl__os_real()->pages_map(len)) != NULL)
+    put(p, len);
+  return p;
+}
+
+void fa_pages_unmap(void *p, size_t len) {
+  size_t n;
+  if (take(p, &n) && unmap_hook != NULL)
+    unmap_hook(p, len, unmap_arg);
+  hotssl__os_real()->pages_unmap(p, len);
+}
+
+static hotssl__os_calls with_pages;
+
+void fa_install_pages(void) {
+  with_pages = *hotssl__os_real();
+  with_pages.pages_map = fa_pages_map;
+  with_pages.pages_unmap = fa_pages_unmap;
+  hotssl__os_set_calls(&with_pages);
+}

@@ -2,7 +2,8 @@
  * Fault injection over a whole start and a whole reload: one
  * counter over every allocation of the library (link-time seam, faultalloc)
  * and every os/ call (the call table: open, fstat, read, directory open, the
- * passphrase command's pipe and spawn). For N = 1, 2, ... until a run
+ * passphrase command's pipe and spawn, the pages for secrets that hold the
+ * key file, the passphrase and the decrypted key). For N = 1, 2, ... until a run
  * completes without reaching N, the N-th call fails, and:
  *   start  (manager create: cert, encrypted key + passphrase command, CA,
  *           CRL file, CRL directory): either it succeeds and serves, or it
@@ -53,7 +54,8 @@ static apr_status_t f_spawn(apr_proc_t *p, const char *prog, const char *const *
                             const char *const *env, apr_procattr_t *a, apr_pool_t *pool) {
   return fa_tick() ? APR_FROM_OS_ERROR(EAGAIN) : hotssl__os_real()->proc_create(p, prog, args, env, a, pool);
 }
-static const hotssl__os_calls failing = {f_open, f_info, f_read, f_dir, f_pipe, f_spawn};
+static const hotssl__os_calls failing = {f_open, f_info,  f_read,       f_dir,
+                                         f_pipe, f_spawn, fa_pages_map, fa_pages_unmap};
 
 static int names_cause(const char *msg) {
   return strstr(msg, "out of memory") != NULL || strstr(msg, strerror(EIO)) != NULL ||

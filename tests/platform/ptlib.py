@@ -149,6 +149,12 @@ def server_hello_capture(port, starttls=False, tls13=False):
 
 # ---- /proc ----
 
+# `hotssl serve` is not dumpable by default: its /proc/PID/fd and maps are
+# then root's alone. A test that reads them adds these options to serve's
+# arguments: nothing when it runs as root, --allow-core-dumps otherwise.
+PROC_READABLE = [] if os.geteuid() == 0 else ["--allow-core-dumps"]
+
+
 def children(pid):
     out = []
     for e in os.listdir("/proc"):

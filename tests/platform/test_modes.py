@@ -9,13 +9,20 @@
 --case descriptors: a live child/backend holds stdio and its connection only:
                     not the listening socket, not the manager's wake-up pipe,
                     no inotify descriptor, no other pipe of the parent.
+--case dumpable:    (also --mode thread) the server, and each live child or
+                    backend, is not dumpable (no core dump, no ptrace by its
+                    user: PR_SET_DUMPABLE 0); with --allow-core-dumps all are.
+                    Seen from outside: the kernel gives /proc/PID/* to root
+                    while a process is not dumpable, to its user while it is;
+                    the server runs as an unprivileged user (nobody, through
+                    setpriv, when the test runs as root) so the two differ.
 """
 import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptlib import (Fail, Pki, Server, TempDir, check, children, echo, fd_links, listening_inodes,
+from ptlib import (PROC_READABLE, Fail, Pki, Server, TempDir, check, children, echo, fd_links, listening_inodes,
                    main, peer_der, server_hello_capture, tls_connect, wait_for)
 import hotssltest as H  # noqa: E402  (ptlib put tests/pylib on sys.path)
 
@@ -106,7 +113,7 @@ def descriptors(d, pki):
     pki.install("a")
     # With the watcher on when this build has one (its descriptors must not
     # reach children either).
-    srv = start(d, watch="on")
+    srv = start(d, extra=PROC_READABLE, watch="on")
     try:
         listen = listening_inodes(srv.port)
         check(listen, "cannot find the listening socket in /proc/net/tcp")
@@ -138,10 +145,45 @@ def descriptors(d, pki):
         srv.stop()
 
 
+def dumpable(d, pki):
+    pki.server(0xE5, "a")
+    pki.install("a")
+    conf = os.path.join(d, "hotssl.conf")
+    with open(conf, "w") as f:
+        f.write("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nhotssl_watch = off\n")
+    prefix, uid = [], os.geteuid()
+    if uid == 0:
+        uid = 65534
+        prefix = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", "--"]
+        os.chmod(d, 0o755)
+        os.chown(pki.path("server.key"), uid, uid)  # PostgreSQL's rule: the server's own, 0600
+    owner = lambda pid: os.stat("/proc/%d/status" % pid).st_uid  # noqa: E731
+    for allow in (False, True):
+        want = uid if allow else 0
+        srv = Server(prefix + [args.hotssl, "serve", "-c", conf, "-p", "0", "--mode", args.mode]
+                     + (["--allow-core-dumps"] if allow else []))
+        try:
+            check(owner(srv.pid) == want, "%s: /proc/%d/status belongs to uid %d, expected %d"
+                  % ("--allow-core-dumps" if allow else "default", srv.pid, owner(srv.pid), want))
+            t = tls_connect(srv.port)
+            check(echo(t), "echo failed")
+            if args.mode != "thread":
+                kids = wait_for(lambda: children(srv.pid), "a live child")
+                for k in kids:
+                    check(owner(k) == want, "%s: child %d's /proc/PID/status belongs to uid %d, expected %d"
+                          % ("--allow-core-dumps" if allow else "default", k, owner(k), want))
+                print("%s: server and %d child(ren) owned by uid %d in /proc"
+                      % ("--allow-core-dumps" if allow else "default", len(kids), want))
+            t.close()
+        finally:
+            srv.stop()
+
+
 def run():
     with TempDir("hotssl-platform-") as d:
         pki = Pki(d)
-        {"rotation": rotation, "rng": rng, "descriptors": descriptors}[args.case](d, pki)
+        {"rotation": rotation, "rng": rng, "descriptors": descriptors,
+         "dumpable": dumpable}[args.case](d, pki)
 
 
 main(run)

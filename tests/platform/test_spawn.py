@@ -27,7 +27,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ptlib import (Pki, Server, TempDir, check, children, echo, main, peer_der, run,
+from ptlib import (PROC_READABLE, Pki, Server, TempDir, check, children, echo, main, peer_der, run,
                    tls_connect, wait_for)
 from hotssltest import client_context
 
@@ -47,7 +47,7 @@ def start(d, strategy, starttls=True):
             "--spawn-strategy", strategy]
     if starttls:
         argv.append("--starttls-postgres")
-    return Server(argv)
+    return Server(argv + PROC_READABLE)  # the passphrase case reads a backend's /proc/PID/maps
 
 
 def break_cert(pki):

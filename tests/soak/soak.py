@@ -81,6 +81,8 @@ def soak():
             f.write("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nhotssl_watch = on\n"
                     "hotssl_debounce_ms = 50\nhotssl_retry_window_ms = 500\n")
         argv = [args.hotssl, "serve", "-c", pki.path("hotssl.conf"), "-p", "0", "--mode", args.mode]
+        if os.geteuid() != 0:
+            argv.append("--allow-core-dumps")  # not dumpable, its /proc/PID/fd would be root's alone
         if args.spawn_strategy:
             argv += ["--spawn-strategy", args.spawn_strategy]
         srv = Server(argv)

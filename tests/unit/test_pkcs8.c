@@ -9,6 +9,7 @@
  * or unsupported parameters are refused with the documented result codes. It
  * prints each failure to stderr, ends with an "N passed, N failed" line, returns 0
  * only if nothing failed, and removes its temporary directory. */
+#include "../os/os.h" /* hotssl__secure_free: the decrypted key's buffer */
 #include "pkcs8.h"
 
 #include <dirent.h>
@@ -289,7 +290,7 @@ static void test_key(const key_case *kc)
     mbedtls_pk_free(&prv);
     mbedtls_pk_free(&pub);
   }
-  free_secret(out, outlen);
+  hotssl__secure_free(out);
   out = NULL;
 
   /* Wrong and empty passwords. */
@@ -316,7 +317,7 @@ static void test_key(const key_case *kc)
       if (rc != want || out != NULL) {
         if (trunc_bad++ < 5)
           fprintf(stderr, "  %s cut at %zu/%zu: rc %d (want %d)\n", kc->file, cut, derlen, rc, want);
-        free_secret(out, outlen);
+        hotssl__secure_free(out);
         out = NULL;
       }
     }
@@ -341,7 +342,7 @@ static void test_key(const key_case *kc)
       if (rc == HOTSSL__PKCS8_OK || !valid_rc(rc) || out != NULL) {
         if (flip_bad++ < 5)
           fprintf(stderr, "  %s flip 0x%02x at %zu, wrong password: rc %d\n", kc->file, masks[m], i, rc);
-        free_secret(out, outlen);
+        hotssl__secure_free(out);
         out = NULL;
       }
       if (m == 0) {
@@ -357,7 +358,7 @@ static void test_key(const key_case *kc)
           mbedtls_pk_free(&pk);
           flip_ok_right++;
         }
-        free_secret(out, outlen);
+        hotssl__secure_free(out);
         out = NULL;
       }
       free(t);
@@ -373,7 +374,7 @@ static void test_key(const key_case *kc)
     der[derlen - 17] ^= 0x01;
     rc = decrypt(der, derlen, PWD, &out, &outlen, err, sizeof err);
     CHECK(rc == HOTSSL__PKCS8_BAD_PASSWORD, "%s: padding flip returned %d", kc->file, rc);
-    free_secret(out, outlen);
+    hotssl__secure_free(out);
     out = NULL;
     der[derlen - 17] ^= 0x01;
   }
@@ -719,7 +720,7 @@ static int try_synth(const synth *s, const char *pwd, char *err, size_t errlen, 
                memcmp(out, plain, plainlen) == 0;
   if (rc != HOTSSL__PKCS8_OK && out != NULL)
     rc = 98;  /* output leaked on failure */
-  free_secret(out, outlen);
+  hotssl__secure_free(out);
   free(exact);
   free(d);
   return rc;
