@@ -92,7 +92,7 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
   wchar_t wexe[MAX_PATH];
   HANDLE acc = WSACreateEvent(), wait[2];
 
-  if (cli_spawner_init(&sp, m, o->strategy, o->starttls_postgres) != 0 ||
+  if (cli_spawner_init(&sp, m, o) != 0 ||
       GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
       WideCharToMultiByte(CP_UTF8, 0, wexe, -1, sp.exe, sizeof sp.exe, NULL, NULL) == 0 ||
       acc == WSA_INVALID_EVENT || WSAEventSelect(lfd, acc, FD_ACCEPT) != 0) {
@@ -122,6 +122,8 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
      * Nagle and the client's delayed ACK stall every handshake. */
     cli_sock_nodelay((int)fd);
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
+    if (cli_refuse_over_limit(sp.n, o, (int)fd))
+      continue;
     cli_spawner_serve(&sp, (int)fd);
   }
   cli_spawner_stop(&sp);
