@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@
 #include "serve.h"
 
 /* ---- thread mode ---- */
+
+/* About how many descriptors the server keeps for itself (stdio, listener,
+ * signal and wake-up pipes, watcher, files read at reload, the spare). */
+#define CLI_OWN_DESCRIPTORS 20
 
 /* The connections being served: one slot per --max-connections. */
 typedef struct conn_table {
@@ -110,10 +115,27 @@ fail:
   close(fd);
 }
 
+/* Each connection of thread mode holds a descriptor: say so at start when
+ * --max-connections cannot be reached under the descriptor limit. */
+static void check_descriptor_limit(const cli_serve_opts *o) {
+  struct rlimit rl;
+  char line[300];
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      o->max_connections + CLI_OWN_DESCRIPTORS <= rl.rlim_cur)
+    return;
+  snprintf(line, sizeof line,
+           "--max-connections %lu is more than the descriptor limit (%llu) allows: beyond about %llu "
+           "connections new ones are closed at the limit",
+           o->max_connections, (unsigned long long)rl.rlim_cur,
+           rl.rlim_cur > CLI_OWN_DESCRIPTORS ? (unsigned long long)(rl.rlim_cur - CLI_OWN_DESCRIPTORS) : 0ULL);
+  cli_log(NULL, HOTSSL_LOG_WARNING, line);
+}
+
 static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   conn_table t;
   cli_acceptor acc;
   size_t i;
+  check_descriptor_limit(o);
   t.max = o->max_connections;
   if ((t.fds = malloc(t.max * sizeof *t.fds)) == NULL) {
     fprintf(stderr, "hotssl serve: out of memory for %lu connections\n", o->max_connections);
