@@ -8,6 +8,8 @@ Four cases, each against its own server:
              HTTP request, random bytes, a TLS record header that promises
              more than it sends, an SSLv2-style hello) each get an alert or a
              close, none a wait past the deadline;
+  starttls   with --starttls-postgres, a client that sends nothing and one
+             that sends half an SSLRequest are closed by the deadline;
   limit      with --max-connections 5 and 5 idle clients, a sixth is closed
              at once with "sorry, too many clients already", and a normal
              client (Python ssl, a real handshake and echo) is served once
@@ -37,6 +39,7 @@ from ptlib import Fail, Pki, Server, TempDir, check, echo, main, tls_connect, wa
 ap = argparse.ArgumentParser()
 ap.add_argument("--hotssl", required=True)
 ap.add_argument("--mode", required=True)
+ap.add_argument("--strategy", help="spawn mode's --spawn-strategy (default: the server's)")
 ap.add_argument("--case", action="append", help="run only these cases")
 args = ap.parse_args()
 
@@ -57,6 +60,8 @@ def raise_own_limit():
 
 def start(d, *extra, nofile=None):
     argv = [args.hotssl, "serve", "-c", os.path.join(d, "hotssl.conf"), "-p", "0", "--mode", args.mode]
+    if args.strategy:
+        argv += ["--spawn-strategy", args.strategy]
     argv += list(extra)
     if nofile is not None:
         # The limit is set in the process that then becomes the server (exec
@@ -217,6 +222,26 @@ def case_garbage(d):
         check(srv.stop() == 0 and not srv.killed, "the server did not stop cleanly:\n" + srv.log())
 
 
+def case_starttls(d):
+    with start(d, "--handshake-timeout", str(TIMEOUT), "--starttls-postgres") as srv:
+        t0 = time.monotonic()
+        socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=20) for _ in range(2)]
+        socks[1].sendall(bytes.fromhex("00000008"))  # the length of an SSLRequest, not its code
+        for s in socks:
+            s.setblocking(False)
+        closed = wait_all_closed(socks, TIMEOUT + SLACK, "SSLRequest", t0)
+        check(min(closed.values()) >= TIMEOUT - 0.1, "closed before the deadline: %r" % sorted(closed.values()))
+        srv.wait(lambda: srv.count(TIMEOUT_LINE) >= 2, "2 lines %r" % TIMEOUT_LINE)
+        for s in socks:
+            s.close()
+        t = tls_connect(srv.port, starttls=True)
+        check(echo(t), "no echo over --starttls-postgres after the slow clients")
+        t.close()
+        check(srv.stop() == 0 and not srv.killed, "the server did not stop cleanly:\n" + srv.log())
+        print("starttls: a silent and a half-sent SSLRequest closed %.1f-%.1f s after connect (timeout %d s)"
+              % (min(closed.values()), max(closed.values()), TIMEOUT))
+
+
 def case_limit(d):
     with start(d, "--max-connections", "5") as srv:
         held = [socket.create_connection(("127.0.0.1", srv.port), timeout=20) for _ in range(5)]
@@ -262,7 +287,8 @@ def case_emfile(d):
         check(srv.stop() == 0 and not srv.killed, "the server did not stop cleanly:\n" + srv.log())
 
 
-CASES = {"deadline": case_deadline, "garbage": case_garbage, "limit": case_limit, "emfile": case_emfile}
+CASES = {"deadline": case_deadline, "garbage": case_garbage, "starttls": case_starttls, "limit": case_limit,
+         "emfile": case_emfile}
 
 
 def go():
