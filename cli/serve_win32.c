@@ -86,8 +86,25 @@ static SOCKET listen_on(const char *host, int port, int *actual) {
   return s;
 }
 
+/* Out of sockets or buffers: the pending connection keeps FD_ACCEPT
+ * signalled, so wait 100 ms (or the stop event) rather than spin, and say
+ * so once every 10 s. */
+static void accept_failed(int err, ULONGLONG *logged) {
+  ULONGLONG now = GetTickCount64();
+  if (err != WSAEMFILE && err != WSAENOBUFS)
+    return;
+  if (*logged == 0 || now - *logged >= 10000) {
+    cli_log(NULL, HOTSSL_LOG_WARNING,
+            err == WSAEMFILE ? "could not accept new connection: too many open sockets (WSAEMFILE); retrying every 100 ms"
+                             : "could not accept new connection: no buffer space (WSAENOBUFS); retrying every 100 ms");
+    *logged = now;
+  }
+  WaitForSingleObject(g_stop, 100);
+}
+
 /* Accept and spawn (cli_spawner); until the stop event. */
 static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
+  ULONGLONG logged = 0;
   cli_spawner sp;
   wchar_t wexe[MAX_PATH];
   HANDLE acc = WSACreateEvent(), wait[2];
@@ -112,8 +129,10 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
     if (w != WAIT_OBJECT_0 + 1)
       continue;
     WSAResetEvent(acc);
-    if ((fd = accept(lfd, NULL, NULL)) == INVALID_SOCKET)
+    if ((fd = accept(lfd, NULL, NULL)) == INVALID_SOCKET) {
+      accept_failed(WSAGetLastError(), &logged);
       continue;
+    }
     /* The accepted socket inherits the listener's event selection and
      * non-blocking mode: the backend wants a plain blocking socket. */
     WSAEventSelect(fd, NULL, 0);
