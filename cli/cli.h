@@ -87,8 +87,8 @@ int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres, lo
 long long cli_handshake_deadline(int timeout_s);
 
 /* PostgreSQL's SSLRequest exchange: read the request (by deadline_ms, 0:
- * none), answer 'S' (accept TLS) or 'N' (no TLS available). Returns 0 when
- * an SSLRequest was read. */
+ * none); the caller answers 'S' (accept TLS) or 'N' (no TLS available).
+ * Returns 0 when an SSLRequest was read, -2 at the deadline, else -1. */
 int cli_read_sslrequest(int fd, long long deadline_ms);
 
 #endif

@@ -3,7 +3,8 @@
  * on file change when the watcher runs), logs to stderr and exits 0 on
  * SIGTERM. Thread mode runs here: one thread per connection, each acquiring
  * the generation current at accept time and releasing it when the
- * connection ends. Fork and spawn modes live in serve_modes.c, the OS
+ * connection ends, up to --max-connections at once (a slot each; more are
+ * closed at once). Fork and spawn modes live in serve_modes.c, the OS
  * calls (signals, sockets) in sys_posix.c. In every mode
  * reloads run on their own thread (watch.c), so accepting never waits for
  * one; TCP_NODELAY is set on every accepted socket (cli_accept).

@@ -15,8 +15,11 @@
  *
  * Both: the parent's reloads run on cli_watch's thread (a fork or a spawn
  * never waits for one: the library holds no lock they need while it
- * builds); the accept loop reaps children; on
- * SIGTERM it stops accepting, sends SIGTERM to the children and waits.
+ * builds); the accept loop reaps children, closes a connection at once
+ * when --max-connections children are running, and accepts through
+ * cli_acceptor (here, shared with thread mode), which survives the
+ * descriptor limit; each child gets the connection's handshake deadline;
+ * on SIGTERM it stops accepting, sends SIGTERM to the children and waits.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -3,12 +3,14 @@
  * optional PostgreSQL SSLRequest exchange, the TLS handshake and the echo
  * (cli_serve_connection), and `hotssl __backend HANDOFF
  * [--starttls-postgres] [--handshake-timeout SECONDS]`, the hidden
- * subcommand `serve --mode spawn` runs for each connection (never by hand). The backend builds its own
- * generation from what the parent handed over (hotssl_backend_open) and
- * serves the one connection. A backend that cannot build its generation has
- * no TLS: it logs why and, like PostgreSQL, answers 'N' to an SSLRequest
- * (with --starttls-postgres) or closes the connection. Other backends and
- * the parent are unaffected.
+ * subcommand `serve --mode spawn` runs for each connection (never by
+ * hand). The backend builds its own generation from what the parent handed
+ * over (hotssl_backend_open) and serves the one connection. A backend that
+ * cannot build its generation has no TLS: it logs why and, like
+ * PostgreSQL, answers 'N' to an SSLRequest (with --starttls-postgres) or
+ * closes the connection. Other backends and the parent are unaffected.
+ * Everything before the end of the handshake waits no later than the
+ * connection's deadline (--handshake-timeout).
  *
  * Portable: the socket calls and the backend's signal or console set-up
  * that differ by OS are sys.h's cli_sock_* and cli_backend_os_* (sys_posix.c
