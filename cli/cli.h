@@ -18,7 +18,7 @@ typedef struct cli_serve_opts {
   int starttls_postgres;
   int watch;        /* -1: from the configuration (hotssl_watch), 0/1 forced */
   const char *strategy; /* spawn: "snapshot" (default) or "reread" */
-  int handshake_timeout; /* seconds from accept to a finished handshake */
+  int handshake_timeout;         /* seconds from accept to a finished handshake */
   unsigned long max_connections; /* connections served at once; more are closed */
   struct cli_watch *watcher; /* the parent's watcher, or NULL */
 } cli_serve_opts;

@@ -128,7 +128,8 @@ static void check_descriptor_limit(const cli_serve_opts *o) {
            "--max-connections %lu is more than the descriptor limit (%llu) allows: beyond about %llu "
            "connections new ones are closed at the limit",
            o->max_connections, (unsigned long long)rl.rlim_cur,
-           rl.rlim_cur > CLI_OWN_DESCRIPTORS ? (unsigned long long)(rl.rlim_cur - CLI_OWN_DESCRIPTORS) : 0ULL);
+           rl.rlim_cur > CLI_OWN_DESCRIPTORS ? (unsigned long long)(rl.rlim_cur - CLI_OWN_DESCRIPTORS)
+                                             : 0ULL);
   cli_log(NULL, HOTSSL_LOG_WARNING, line);
 }
 

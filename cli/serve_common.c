@@ -55,8 +55,8 @@ int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
     fprintf(stderr, "hotssl serve: --watch and --no-watch contradict each other\n");
     return 2;
   }
-  o->handshake_timeout = 60;  /* PostgreSQL's authentication_timeout */
-  o->max_connections = 100;   /* PostgreSQL's max_connections */
+  o->handshake_timeout = 60; /* PostgreSQL's authentication_timeout */
+  o->max_connections = 100;  /* PostgreSQL's max_connections */
   if (v[8] != NULL) {
     if (cli_parse_uint("serve", "--handshake-timeout", v[8], 1, 600, &n) != 0)
       return 2;
@@ -107,7 +107,8 @@ int cli_serve_open(cli_serve_opts *o, hotssl_manager **out) {
 int cli_refuse_over_limit(size_t live, const cli_serve_opts *o, int fd) {
   if (live < o->max_connections)
     return 0;
-  cli_log(NULL, HOTSSL_LOG_WARNING, "sorry, too many clients already (--max-connections); connection closed");
+  cli_log(NULL, HOTSSL_LOG_WARNING,
+          "sorry, too many clients already (--max-connections); connection closed");
   cli_sock_close(fd);
   return 1;
 }

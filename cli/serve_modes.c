@@ -97,8 +97,8 @@ int cli_acceptor_accept(cli_acceptor *a) {
   if ((fd = cli_accept(a->lfd)) >= 0) {
     if (a->limited) {
       char line[200];
-      snprintf(line, sizeof line, "descriptors free again: accepting connections (%lu closed at the limit)",
-               a->shed);
+      snprintf(line, sizeof line,
+               "descriptors free again: accepting connections (%lu closed at the limit)", a->shed);
       cli_log(NULL, HOTSSL_LOG_INFO, line);
       a->limited = 0;
       a->shed = 0;

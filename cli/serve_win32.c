@@ -94,9 +94,11 @@ static void accept_failed(int err, ULONGLONG *logged) {
   if (err != WSAEMFILE && err != WSAENOBUFS)
     return;
   if (*logged == 0 || now - *logged >= 10000) {
-    cli_log(NULL, HOTSSL_LOG_WARNING,
-            err == WSAEMFILE ? "could not accept new connection: too many open sockets (WSAEMFILE); retrying every 100 ms"
-                             : "could not accept new connection: no buffer space (WSAENOBUFS); retrying every 100 ms");
+    cli_log(
+        NULL, HOTSSL_LOG_WARNING,
+        err == WSAEMFILE
+            ? "could not accept new connection: too many open sockets (WSAEMFILE); retrying every 100 ms"
+            : "could not accept new connection: no buffer space (WSAENOBUFS); retrying every 100 ms");
     *logged = now;
   }
   WaitForSingleObject(g_stop, 100);
@@ -109,8 +111,7 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
   wchar_t wexe[MAX_PATH];
   HANDLE acc = WSACreateEvent(), wait[2];
 
-  if (cli_spawner_init(&sp, m, o) != 0 ||
-      GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
+  if (cli_spawner_init(&sp, m, o) != 0 || GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
       WideCharToMultiByte(CP_UTF8, 0, wexe, -1, sp.exe, sizeof sp.exe, NULL, NULL) == 0 ||
       acc == WSA_INVALID_EVENT || WSAEventSelect(lfd, acc, FD_ACCEPT) != 0) {
     fprintf(stderr, "hotssl serve: cannot set up the accept loop\n");
