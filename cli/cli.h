@@ -18,6 +18,8 @@ typedef struct cli_serve_opts {
   int starttls_postgres;
   int watch;        /* -1: from the configuration (hotssl_watch), 0/1 forced */
   const char *strategy; /* spawn: "snapshot" (default) or "reread" */
+  int handshake_timeout;         /* seconds from accept to a finished handshake */
+  unsigned long max_connections; /* connections served at once; more are closed */
   struct cli_watch *watcher; /* the parent's watcher, or NULL */
   int allow_core_dumps;      /* --allow-core-dumps: stay dumpable */
 } cli_serve_opts;
@@ -45,7 +47,7 @@ int cli_parse_choice(const char *cmd, const char *what, const char *text, const 
 void cli_print_options(FILE *f, const cli_opt *defs);
 
 /* help.c: the options of check (c s), info (c j) and serve (c p l m S s w
- * n), with the help texts. */
+ * n t N), with the help texts. */
 extern const cli_opt cli_check_options[];
 extern const cli_opt cli_info_options[];
 extern const cli_opt cli_serve_options[];
@@ -74,14 +76,20 @@ int cli_cmd_backend(int argc, char **argv); /* cli/session.c: serve --mode spawn
 /*
  * Serve one accepted connection on fd with generation g: optional
  * PostgreSQL SSLRequest, TLS handshake, then echo until the peer closes.
- * Does not close fd and does not release g. Returns 0 when the session ended
- * normally, -1 on handshake or I/O failure (logged through cli_log).
+ * deadline_ms (cli_now_ms's clock; 0: none) bounds everything before the
+ * end of the handshake: a client that has not finished it by then is
+ * logged and the function returns. Does not close fd and does not release
+ * g. Returns 0 when the session ended normally, -1 on handshake or I/O
+ * failure or at the deadline (logged through cli_log).
  * In session.c, with cli_read_sslrequest and cli_cmd_backend.
  */
-int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres);
+int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres, long long deadline_ms);
+/* The deadline of a connection accepted now, for timeout_s seconds (0: none). */
+long long cli_handshake_deadline(int timeout_s);
 
-/* PostgreSQL's SSLRequest exchange: read the request, answer 'S' (accept
- * TLS) or 'N' (no TLS available). Returns 0 when an SSLRequest was read. */
-int cli_read_sslrequest(int fd);
+/* PostgreSQL's SSLRequest exchange: read the request (by deadline_ms, 0:
+ * none); the caller answers 'S' (accept TLS) or 'N' (no TLS available).
+ * Returns 0 when an SSLRequest was read, -2 at the deadline, else -1. */
+int cli_read_sslrequest(int fd, long long deadline_ms);
 
 #endif

@@ -92,7 +92,7 @@ static void *server_main(void *p) {
       break; /* listening socket shut down */
     }
     g = hotssl_manager_acquire(d->m);
-    cli_serve_connection(g, fd, 0);
+    cli_serve_connection(g, fd, 0, cli_handshake_deadline(60));
     hotssl_generation_release(g);
     close(fd);
   }

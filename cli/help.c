@@ -28,6 +28,10 @@ const cli_opt cli_serve_options[] = {
     {'s', "starttls-postgres", NULL, "expect PostgreSQL's SSLRequest before the handshake"},
     {'w', "watch", NULL, "watch the files and reload on change (overrides hotssl_watch)"},
     {'n', "no-watch", NULL, "do not watch the files (reload on SIGHUP only)"},
+    {'t', "handshake-timeout", "SECONDS",
+     "close a connection whose TLS handshake is not done SECONDS after accept, 1 to 600 (default 60)"},
+    {'N', "max-connections", "N",
+     "connections served at once, 1 to 262143 (default 100); more are closed at once"},
     {'C', "allow-core-dumps", NULL, "allow core dumps, for debugging (default: not dumpable)"},
     {0, NULL, NULL, NULL}};
 
@@ -89,7 +93,8 @@ static const struct {
     {"serve",
      "usage: hotssl serve -c CONF -p PORT [--listen HOST] [--mode thread|fork|spawn]\n"
      "                    [--spawn-strategy snapshot|reread] [--starttls-postgres]\n"
-     "                    [--watch | --no-watch] [--allow-core-dumps]\n\n"
+     "                    [--watch | --no-watch] [--handshake-timeout SECONDS]\n"
+     "                    [--max-connections N] [--allow-core-dumps]\n\n"
      "A TLS echo server: prints \"listening on HOST:PORT\", serves each connection\n"
      "with the configuration current when it was accepted, and reloads:\n"
      "  - on SIGHUP (trigger: signal), like PostgreSQL's pg_ctl reload;\n"
@@ -97,7 +102,13 @@ static const struct {
      "    (trigger: file change).\n"
      "A reload that fails keeps the last good configuration serving and logs\n"
      "one line naming the file and the reason. Logs go to stderr. SIGTERM or\n"
-     "SIGINT stop it (exit 0).\n\noptions:\n",
+     "SIGINT stop it (exit 0).\n"
+     "Like PostgreSQL, it closes a client that has not finished its handshake\n"
+     "within --handshake-timeout (authentication_timeout), and closes new\n"
+     "connections beyond --max-connections (max_connections) with the log line\n"
+     "\"sorry, too many clients already\". At the descriptor limit (EMFILE) it\n"
+     "closes new connections at once, logs that every 10 s, and serves again\n"
+     "when descriptors free up.\n\noptions:\n",
      cli_serve_options, 1,
      "\nenvironment:\n"
      "  HOTSSL_WATCH_BACKEND   file watcher backend: auto (default), notify\n"

@@ -3,7 +3,8 @@
  * on file change when the watcher runs), logs to stderr and exits 0 on
  * SIGTERM. Thread mode runs here: one thread per connection, each acquiring
  * the generation current at accept time and releasing it when the
- * connection ends. Fork and spawn modes live in serve_modes.c, the OS
+ * connection ends, up to --max-connections at once (a slot each; more are
+ * closed at once). Fork and spawn modes live in serve_modes.c, the OS
  * calls (signals, sockets) in sys_posix.c. In every mode
  * reloads run on their own thread (watch.c), so accepting never waits for
  * one; TCP_NODELAY is set on every accepted socket (cli_accept).
@@ -20,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,26 +31,31 @@
 
 /* ---- thread mode ---- */
 
-#define MAX_CONNS 1024
+/* About how many descriptors the server keeps for itself (stdio, listener,
+ * signal and wake-up pipes, watcher, files read at reload, the spare). */
+#define CLI_OWN_DESCRIPTORS 20
 
+/* The connections being served: one slot per --max-connections. */
 typedef struct conn_table {
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int fds[MAX_CONNS];
-  int active;
+  int *fds; /* max entries, -1 when free */
+  size_t max;
+  size_t active;
 } conn_table;
 
 typedef struct conn_arg {
   conn_table *t;
   hotssl_generation *g;
+  long long deadline;
   int fd;
-  int slot;
+  size_t slot;
   int starttls;
 } conn_arg;
 
 static void *conn_main(void *p) {
   conn_arg *a = p;
-  cli_serve_connection(a->g, a->fd, a->starttls);
+  cli_serve_connection(a->g, a->fd, a->starttls, a->deadline);
   hotssl_generation_release(a->g);
   pthread_mutex_lock(&a->t->mu);
   a->t->fds[a->slot] = -1;
@@ -60,17 +67,92 @@ static void *conn_main(void *p) {
   return NULL;
 }
 
+/* A free slot for fd (-1 when every one is taken). */
+static long take_slot(conn_table *t, int fd) {
+  size_t i;
+  long slot = -1;
+  pthread_mutex_lock(&t->mu);
+  if (t->active < t->max)
+    for (i = 0; i < t->max; i++)
+      if (t->fds[i] < 0) {
+        t->fds[i] = fd;
+        t->active++;
+        slot = (long)i;
+        break;
+      }
+  pthread_mutex_unlock(&t->mu);
+  return slot;
+}
+
+/* One accepted connection: a slot, the generation current now, a thread. */
+static void start_conn(conn_table *t, hotssl_manager *m, int fd, const cli_serve_opts *o) {
+  long long deadline = cli_handshake_deadline(o->handshake_timeout);
+  long slot;
+  conn_arg *a;
+  pthread_t th;
+  if ((slot = take_slot(t, fd)) < 0) {
+    cli_refuse_over_limit(t->max, o, fd);
+    return;
+  }
+  if ((a = malloc(sizeof *a)) == NULL)
+    goto fail;
+  a->t = t;
+  a->fd = fd;
+  a->slot = (size_t)slot;
+  a->deadline = deadline;
+  a->starttls = o->starttls_postgres;
+  a->g = hotssl_manager_acquire(m); /* the generation current at accept */
+  if (pthread_create(&th, NULL, conn_main, a) == 0) {
+    pthread_detach(th);
+    return;
+  }
+  hotssl_generation_release(a->g);
+  free(a);
+fail:
+  pthread_mutex_lock(&t->mu);
+  t->fds[slot] = -1;
+  t->active--;
+  pthread_mutex_unlock(&t->mu);
+  close(fd);
+}
+
+/* Each connection of thread mode holds a descriptor: say so at start when
+ * --max-connections cannot be reached under the descriptor limit. */
+static void check_descriptor_limit(const cli_serve_opts *o) {
+  struct rlimit rl;
+  char line[300];
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+      o->max_connections + CLI_OWN_DESCRIPTORS <= rl.rlim_cur)
+    return;
+  snprintf(line, sizeof line,
+           "--max-connections %lu is more than the descriptor limit (%llu) allows: beyond about %llu "
+           "connections new ones are closed at the limit",
+           o->max_connections, (unsigned long long)rl.rlim_cur,
+           rl.rlim_cur > CLI_OWN_DESCRIPTORS ? (unsigned long long)(rl.rlim_cur - CLI_OWN_DESCRIPTORS)
+                                             : 0ULL);
+  cli_log(NULL, HOTSSL_LOG_WARNING, line);
+}
+
 static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   conn_table t;
-  int i;
+  cli_acceptor acc;
+  size_t i;
+  check_descriptor_limit(o);
+  t.max = o->max_connections;
+  if ((t.fds = malloc(t.max * sizeof *t.fds)) == NULL) {
+    fprintf(stderr, "hotssl serve: out of memory for %lu connections\n", o->max_connections);
+    return 1;
+  }
   pthread_mutex_init(&t.mu, NULL);
   pthread_cond_init(&t.cv, NULL);
-  for (i = 0; i < MAX_CONNS; i++)
+  for (i = 0; i < t.max; i++)
     t.fds[i] = -1;
   t.active = 0;
+  cli_acceptor_init(&acc, lfd);
 
   for (;;) {
     struct pollfd p[2];
+    int fd;
     p[0].fd = lfd;
     p[1].fd = cli_term_fd();
     p[0].events = p[1].events = POLLIN;
@@ -81,49 +163,13 @@ static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
     }
     if (p[1].revents)
       break;
-    if (p[0].revents) {
-      int fd = cli_accept(lfd);
-      conn_arg *a;
-      pthread_t th;
-      int slot = -1;
-      if (fd < 0)
-        continue;
-      pthread_mutex_lock(&t.mu);
-      for (i = 0; i < MAX_CONNS; i++)
-        if (t.fds[i] < 0) {
-          slot = i;
-          break;
-        }
-      if (slot >= 0) {
-        t.fds[slot] = fd;
-        t.active++;
-      }
-      pthread_mutex_unlock(&t.mu);
-      if (slot < 0 || (a = malloc(sizeof *a)) == NULL) {
-        close(fd);
-        continue;
-      }
-      a->t = &t;
-      a->fd = fd;
-      a->slot = slot;
-      a->starttls = o->starttls_postgres;
-      a->g = hotssl_manager_acquire(m); /* the generation current at accept */
-      if (pthread_create(&th, NULL, conn_main, a) != 0) {
-        hotssl_generation_release(a->g);
-        pthread_mutex_lock(&t.mu);
-        t.fds[slot] = -1;
-        t.active--;
-        pthread_mutex_unlock(&t.mu);
-        close(fd);
-        free(a);
-        continue;
-      }
-      pthread_detach(th);
-    }
+    if (p[0].revents && (fd = cli_acceptor_accept(&acc)) >= 0)
+      start_conn(&t, m, fd, o);
   }
+  cli_acceptor_free(&acc);
   /* Shut down: wake every connection and wait for them to end. */
   pthread_mutex_lock(&t.mu);
-  for (i = 0; i < MAX_CONNS; i++)
+  for (i = 0; i < t.max; i++)
     if (t.fds[i] >= 0)
       shutdown(t.fds[i], SHUT_RDWR);
   while (t.active > 0)
@@ -131,6 +177,7 @@ static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   pthread_mutex_unlock(&t.mu);
   pthread_cond_destroy(&t.cv);
   pthread_mutex_destroy(&t.mu);
+  free(t.fds);
   return 0;
 }
 

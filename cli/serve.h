@@ -26,22 +26,48 @@ int cli_serve_open(cli_serve_opts *o, hotssl_manager **out);
 typedef struct cli_spawner {
   hotssl_manager *m;
   char exe[4096];
-  const char *argv[6];
+  char timeout_arg[16];
+  const char *argv[8];
   unsigned kind; /* HOTSSL_SNAPSHOT_CONTENTS or _PATHS */
   hotssl_snapshot *snap;
   hotssl_process **v;
   size_t n, cap;
 } cli_spawner;
-/* strategy "snapshot" or "reread" (else printed, -1). */
-int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const char *strategy, int starttls_postgres);
-/* One more argument for every backend (after init: "--allow-core-dumps"). */
-void cli_spawner_add_arg(cli_spawner *s, const char *arg);
+/* strategy "snapshot" or "reread" (else printed, -1); the options' spawn
+ * strategy, --starttls-postgres, --handshake-timeout and
+ * --allow-core-dumps go to each backend. */
+int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const cli_serve_opts *o);
 /* Hand fd (closed here, in every case) to a new backend; problems are logged. */
 void cli_spawner_serve(cli_spawner *s, int fd);
 /* Forget the backends that ended (block: wait for all). */
 void cli_spawner_reap(cli_spawner *s, int block);
 /* Stop every backend (cli_process_stop), wait for them, free everything. */
 void cli_spawner_stop(cli_spawner *s);
+
+/* --max-connections: when live connections are already being served, log
+ * PostgreSQL's "sorry, too many clients already", close fd and return 1;
+ * else 0. */
+int cli_refuse_over_limit(size_t live, const cli_serve_opts *o, int fd);
+
+/* POSIX (serve_modes.c): accepting that survives the descriptor limit.
+ * When accept fails with EMFILE or ENFILE, the pending connection would
+ * keep the listener readable and the accept loop would spin; instead the
+ * acceptor closes its spare descriptor, accepts the connection into it,
+ * closes it and reopens the spare (libuv's uv__emfile_trick), and logs
+ * that once every CLI_EMFILE_LOG_MS. The first accept that works again is
+ * logged too. With no spare to give up it waits 100 ms. */
+#define CLI_EMFILE_LOG_MS 10000
+typedef struct cli_acceptor {
+  int lfd;
+  int spare;           /* /dev/null, or -1 */
+  int limited;         /* at the limit since the last accept that worked */
+  long long logged_ms; /* when the limit was last logged */
+  unsigned long shed;  /* connections closed at the limit while limited */
+} cli_acceptor;
+void cli_acceptor_init(cli_acceptor *a, int lfd);
+/* An accepted connection (cli_accept), or -1: nothing to serve now. */
+int cli_acceptor_accept(cli_acceptor *a);
+void cli_acceptor_free(cli_acceptor *a);
 
 /* Fork and spawn modes: accept loop until cli_term_fd() is readable.
  * Reload requests are served by cli_watch's thread, not here. */

@@ -8,6 +8,7 @@
  * the OS's file, through sys.h (sys_posix.c, sys_win32.c).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,8 +20,8 @@
 int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
   static const char *const strategies[] = {"snapshot", "reread", NULL};
   static const char *const backends[] = {"auto", "notify", "inotify", "poll", NULL};
-  const char *v[9], *env;
-  unsigned long port;
+  const char *v[16], *env;
+  unsigned long port, n;
   int help, r;
 
   memset(o, 0, sizeof *o);
@@ -35,7 +36,7 @@ int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
   o->listen = v[2] != NULL ? v[2] : "127.0.0.1";
   o->strategy = v[4] != NULL ? v[4] : "snapshot";
   o->starttls_postgres = v[5] != NULL;
-  o->allow_core_dumps = v[8] != NULL;
+  o->allow_core_dumps = v[10] != NULL;
   if (v[0] == NULL || v[1] == NULL) {
     fprintf(stderr, "hotssl serve: %s is required\nTry \"hotssl serve --help\".\n",
             v[0] == NULL ? "-c/--config CONF" : "-p/--port PORT (0 picks a free port)");
@@ -54,6 +55,18 @@ int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
   if (v[6] != NULL && v[7] != NULL) {
     fprintf(stderr, "hotssl serve: --watch and --no-watch contradict each other\n");
     return 2;
+  }
+  o->handshake_timeout = 60; /* PostgreSQL's authentication_timeout */
+  o->max_connections = 100;  /* PostgreSQL's max_connections */
+  if (v[8] != NULL) {
+    if (cli_parse_uint("serve", "--handshake-timeout", v[8], 1, 600, &n) != 0)
+      return 2;
+    o->handshake_timeout = (int)n;
+  }
+  if (v[9] != NULL) {
+    if (cli_parse_uint("serve", "--max-connections", v[9], 1, 262143, &n) != 0)
+      return 2;
+    o->max_connections = n;
   }
   if (v[6] != NULL)
     o->watch = 1;
@@ -92,7 +105,18 @@ int cli_serve_open(cli_serve_opts *o, hotssl_manager **out) {
 
 /* ---- spawn mode ---- */
 
-int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const char *strategy, int starttls_postgres) {
+int cli_refuse_over_limit(size_t live, const cli_serve_opts *o, int fd) {
+  if (live < o->max_connections)
+    return 0;
+  cli_log(NULL, HOTSSL_LOG_WARNING,
+          "sorry, too many clients already (--max-connections); connection closed");
+  cli_sock_close(fd);
+  return 1;
+}
+
+int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const cli_serve_opts *o) {
+  const char *strategy = o->strategy;
+  int i = 3;
   memset(s, 0, sizeof *s);
   s->m = m;
   if (strcmp(strategy, "snapshot") == 0) {
@@ -106,17 +130,15 @@ int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const char *strategy, in
   s->argv[0] = s->exe;
   s->argv[1] = "__backend";
   s->argv[2] = HOTSSL_SPAWN_HANDOFF_ARG;
-  s->argv[3] = starttls_postgres ? "--starttls-postgres" : NULL;
-  s->argv[4] = NULL;
+  snprintf(s->timeout_arg, sizeof s->timeout_arg, "%d", o->handshake_timeout);
+  s->argv[i++] = "--handshake-timeout";
+  s->argv[i++] = s->timeout_arg;
+  if (o->starttls_postgres)
+    s->argv[i++] = "--starttls-postgres";
+  if (o->allow_core_dumps) /* an exec'd backend is dumpable again unless it is told */
+    s->argv[i++] = "--allow-core-dumps";
+  s->argv[i] = NULL;
   return 0;
-}
-
-void cli_spawner_add_arg(cli_spawner *s, const char *arg) {
-  size_t i = 3;
-  while (s->argv[i] != NULL)
-    i++;
-  s->argv[i] = arg; /* argv has room for every optional argument and the NULL */
-  s->argv[i + 1] = NULL;
 }
 
 void cli_spawner_reap(cli_spawner *s, int block) {

@@ -15,10 +15,14 @@
  *
  * Both: the parent's reloads run on cli_watch's thread (a fork or a spawn
  * never waits for one: the library holds no lock they need while it
- * builds); the accept loop reaps children; on
- * SIGTERM it stops accepting, sends SIGTERM to the children and waits.
+ * builds); the accept loop reaps children, closes a connection at once
+ * when --max-connections children are running, and accepts through
+ * cli_acceptor (here, shared with thread mode), which survives the
+ * descriptor limit; each child gets the connection's handshake deadline;
+ * on SIGTERM it stops accepting, sends SIGTERM to the children and waits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <poll.h>
 #include <signal.h>
@@ -48,9 +52,84 @@ static int wait_events(int lfd) {
   return p[0].revents ? 1 : 0;
 }
 
+static void spare_open(cli_acceptor *a) {
+  if (a->spare < 0)
+    a->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+void cli_acceptor_init(cli_acceptor *a, int lfd) {
+  memset(a, 0, sizeof *a);
+  a->lfd = lfd;
+  a->spare = -1;
+  spare_open(a);
+}
+
+void cli_acceptor_free(cli_acceptor *a) {
+  if (a->spare >= 0)
+    close(a->spare);
+  a->spare = -1;
+}
+
+static void log_limit(cli_acceptor *a, int err) {
+  char line[400];
+  long long now = cli_now_ms();
+  if (a->limited && now - a->logged_ms < CLI_EMFILE_LOG_MS)
+    return;
+  if (a->shed > 0)
+    snprintf(line, sizeof line,
+             "could not accept new connection: %s; closing new connections at once until descriptors "
+             "free up (%lu closed since the last line)",
+             strerror(err), a->shed);
+  else
+    snprintf(line, sizeof line,
+             "could not accept new connection: %s; closing new connections at once until descriptors "
+             "free up",
+             strerror(err));
+  cli_log(NULL, HOTSSL_LOG_WARNING, line);
+  a->limited = 1;
+  a->logged_ms = now;
+  a->shed = 0;
+}
+
+int cli_acceptor_accept(cli_acceptor *a) {
+  int fd, err;
+  spare_open(a);
+  if ((fd = cli_accept(a->lfd)) >= 0) {
+    if (a->limited) {
+      char line[200];
+      snprintf(line, sizeof line,
+               "descriptors free again: accepting connections (%lu closed at the limit)", a->shed);
+      cli_log(NULL, HOTSSL_LOG_INFO, line);
+      a->limited = 0;
+      a->shed = 0;
+    }
+    return fd;
+  }
+  err = errno;
+  if (err == EMFILE || err == ENFILE) {
+    log_limit(a, err);
+    if (a->spare >= 0) {
+      close(a->spare);
+      a->spare = -1;
+      if ((fd = cli_accept(a->lfd)) >= 0) {
+        close(fd);
+        a->shed++;
+      }
+      spare_open(a);
+    }
+    if (a->spare < 0)
+      cli_sock_wait_readable(cli_term_fd(), 100);
+  } else if (err == ENOBUFS || err == ENOMEM) {
+    cli_sock_wait_readable(cli_term_fd(), 100); /* the kernel is short: back off */
+  }
+  return -1;
+}
+
 /* The parent's loop in both modes: reap the children that ended, hand each
  * accepted connection to serve_one (which closes it); until shutdown. */
 static void accept_loop(int lfd, void (*reap)(void *ctx), void (*serve_one)(void *ctx, int fd), void *ctx) {
+  cli_acceptor a;
+  cli_acceptor_init(&a, lfd);
   for (;;) {
     int ev = wait_events(lfd), fd;
     reap(ctx);
@@ -58,10 +137,11 @@ static void accept_loop(int lfd, void (*reap)(void *ctx), void (*serve_one)(void
       break;
     if (ev == 0)
       continue;
-    if ((fd = cli_accept(lfd)) < 0)
+    if ((fd = cli_acceptor_accept(&a)) < 0)
       continue;
     serve_one(ctx, fd);
   }
+  cli_acceptor_free(&a);
 }
 
 /* ---- fork ---- */
@@ -110,7 +190,7 @@ static void child_signals(void) {
   sigaction(SIGHUP, &sa, NULL);
 }
 
-static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts *o) {
+static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts *o, long long deadline) {
   hotssl_generation *g;
   int rc;
   /* First thing: the random generator (and the wake-up pipe). */
@@ -130,7 +210,7 @@ static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts 
   }
   close_range(4, ~0u, 0);
   g = hotssl_manager_acquire(m); /* the generation current at fork time */
-  rc = cli_serve_connection(g, fd, o->starttls_postgres);
+  rc = cli_serve_connection(g, fd, o->starttls_postgres, deadline);
   hotssl_generation_release(g);
   close(fd);
   fflush(stderr);
@@ -148,11 +228,14 @@ static void fork_reap(void *ctx) { reap_forked(&((fork_mode *)ctx)->kids, 0); }
 
 static void fork_one(void *ctx, int fd) {
   fork_mode *f = ctx;
+  long long deadline = cli_handshake_deadline(f->o->handshake_timeout);
   pid_t pid;
+  if (cli_refuse_over_limit(f->kids.n, f->o, fd))
+    return;
   hotssl_manager_before_fork(f->m);
   pid = fork();
   if (pid == 0)
-    fork_child(f->m, f->lfd, fd, f->o); /* does not return */
+    fork_child(f->m, f->lfd, fd, f->o, deadline); /* does not return */
   hotssl_manager_after_fork_parent(f->m);
   if (pid < 0)
     cli_log_reason(HOTSSL_LOG_WARNING, "could not fork a child for a connection", strerror(errno));
@@ -183,23 +266,31 @@ static int self_exe(char *buf, size_t len) {
   return 0;
 }
 
-static void spawn_reap(void *ctx) { cli_spawner_reap(ctx, 0); }
+typedef struct spawn_mode {
+  cli_spawner sp;
+  const cli_serve_opts *o;
+} spawn_mode;
 
-static void spawn_one(void *ctx, int fd) { cli_spawner_serve(ctx, fd); }
+static void spawn_reap(void *ctx) { cli_spawner_reap(&((spawn_mode *)ctx)->sp, 0); }
+
+static void spawn_one(void *ctx, int fd) {
+  spawn_mode *s = ctx;
+  if (!cli_refuse_over_limit(s->sp.n, s->o, fd))
+    cli_spawner_serve(&s->sp, fd);
+}
 
 static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
-  cli_spawner sp;
+  spawn_mode s;
 
-  if (cli_spawner_init(&sp, m, o->strategy, o->starttls_postgres) != 0)
+  s.o = o;
+  if (cli_spawner_init(&s.sp, m, o) != 0)
     return 1;
-  if (o->allow_core_dumps) /* an exec'd backend is dumpable again unless it is told */
-    cli_spawner_add_arg(&sp, "--allow-core-dumps");
-  if (self_exe(sp.exe, sizeof sp.exe) != 0) {
+  if (self_exe(s.sp.exe, sizeof s.sp.exe) != 0) {
     fprintf(stderr, "hotssl serve: cannot find my own executable\n");
     return 1;
   }
-  accept_loop(lfd, spawn_reap, spawn_one, &sp);
-  cli_spawner_stop(&sp);
+  accept_loop(lfd, spawn_reap, spawn_one, &s);
+  cli_spawner_stop(&s.sp);
   return 0;
 }
 

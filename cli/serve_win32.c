@@ -86,14 +86,32 @@ static SOCKET listen_on(const char *host, int port, int *actual) {
   return s;
 }
 
+/* Out of sockets or buffers: the pending connection keeps FD_ACCEPT
+ * signalled, so wait 100 ms (or the stop event) rather than spin, and say
+ * so once every 10 s. */
+static void accept_failed(int err, ULONGLONG *logged) {
+  ULONGLONG now = GetTickCount64();
+  if (err != WSAEMFILE && err != WSAENOBUFS)
+    return;
+  if (*logged == 0 || now - *logged >= 10000) {
+    cli_log(
+        NULL, HOTSSL_LOG_WARNING,
+        err == WSAEMFILE
+            ? "could not accept new connection: too many open sockets (WSAEMFILE); retrying every 100 ms"
+            : "could not accept new connection: no buffer space (WSAENOBUFS); retrying every 100 ms");
+    *logged = now;
+  }
+  WaitForSingleObject(g_stop, 100);
+}
+
 /* Accept and spawn (cli_spawner); until the stop event. */
 static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
+  ULONGLONG logged = 0;
   cli_spawner sp;
   wchar_t wexe[MAX_PATH];
   HANDLE acc = WSACreateEvent(), wait[2];
 
-  if (cli_spawner_init(&sp, m, o->strategy, o->starttls_postgres) != 0 ||
-      GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
+  if (cli_spawner_init(&sp, m, o) != 0 || GetModuleFileNameW(NULL, wexe, MAX_PATH) == 0 ||
       WideCharToMultiByte(CP_UTF8, 0, wexe, -1, sp.exe, sizeof sp.exe, NULL, NULL) == 0 ||
       acc == WSA_INVALID_EVENT || WSAEventSelect(lfd, acc, FD_ACCEPT) != 0) {
     fprintf(stderr, "hotssl serve: cannot set up the accept loop\n");
@@ -112,8 +130,10 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
     if (w != WAIT_OBJECT_0 + 1)
       continue;
     WSAResetEvent(acc);
-    if ((fd = accept(lfd, NULL, NULL)) == INVALID_SOCKET)
+    if ((fd = accept(lfd, NULL, NULL)) == INVALID_SOCKET) {
+      accept_failed(WSAGetLastError(), &logged);
       continue;
+    }
     /* The accepted socket inherits the listener's event selection and
      * non-blocking mode: the backend wants a plain blocking socket. */
     WSAEventSelect(fd, NULL, 0);
@@ -122,6 +142,8 @@ static int serve_spawn(hotssl_manager *m, SOCKET lfd, const cli_serve_opts *o) {
      * Nagle and the client's delayed ACK stall every handshake. */
     cli_sock_nodelay((int)fd);
     SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0);
+    if (cli_refuse_over_limit(sp.n, o, (int)fd))
+      continue;
     cli_spawner_serve(&sp, (int)fd);
   }
   cli_spawner_stop(&sp);

@@ -36,6 +36,9 @@ void cli_sock_close(int fd);
 void cli_sock_shutdown_write(int fd);
 /* 1 when fd has data or an end to read within ms, else 0. */
 int cli_sock_wait_readable(int fd, int ms);
+/* A monotonic clock in milliseconds, the same in every process of the
+ * machine (CLOCK_MONOTONIC; GetTickCount64): handshake deadlines. */
+long long cli_now_ms(void);
 /* `hotssl __backend`: leave reloads and stops to the parent (enter, before
  * anything else) and give back what the OS needs (leave, after a normal
  * end). */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #  include <sys/prctl.h>
@@ -158,6 +159,12 @@ int cli_sock_wait_readable(int fd, int ms) {
   while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
     ;
   return r > 0;
+}
+
+long long cli_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void cli_backend_os_enter(void) {

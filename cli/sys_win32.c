@@ -41,6 +41,8 @@ int cli_sock_wait_readable(int fd, int ms) {
   return select(0, &r, NULL, NULL, &tv) > 0;
 }
 
+long long cli_now_ms(void) { return (long long)GetTickCount64(); }
+
 void cli_backend_os_enter(void) { SetConsoleCtrlHandler(NULL, TRUE); }
 
 void cli_set_dumpable(int allow) { (void)allow; }

@@ -118,7 +118,7 @@ static int backend(int conn, int snap) {
   g = hotssl_manager_acquire(m);
   fprintf(stderr, "backend[%ld] LOG: built from the host's snapshot (generation %llu)\n", (long)getpid(),
           (unsigned long long)hotssl_generation_number(g));
-  example_tls_echo(g, conn);
+  example_tls_echo(g, conn, 0);
   hotssl_generation_release(g);
   hotssl_manager_destroy(m);
   close(conn);

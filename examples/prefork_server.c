@@ -49,7 +49,7 @@ static void worker(hotssl_prefork *pf, int lfd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     hotssl_prefork_check(pf, mgr); /* cheap unless the parent reloaded */
     g = hotssl_manager_acquire(mgr);
-    example_tls_echo(g, fd);
+    example_tls_echo(g, fd, 1); /* the non-blocking deadline loop */
     hotssl_generation_release(g);
     close(fd);
   }

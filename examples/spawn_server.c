@@ -44,7 +44,7 @@ static int backend(const char *handoff) {
     return 1;
   }
   g = hotssl_manager_acquire(m);
-  example_tls_echo(g, fd);
+  example_tls_echo(g, fd, 0); /* the blocking deadline read */
   hotssl_generation_release(g);
   hotssl_manager_destroy(m);
   close(fd);

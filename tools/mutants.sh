@@ -39,6 +39,9 @@ wrong-passphrase-garbage ~~ core/identity.c ~~   } else if (ret == MBEDTLS_ERR_P
 key-iteration-cap ~~ core/identity.c ~~   if ((encrypted_pkcs8 || !hotssl__parse_looks_pem(b)) && ~~   if (0 && ~~ ^unit\.test_keycost$ ~~ 10
 dh-safe-prime ~~ core/dh.c ~~     ret = mbedtls_mpi_is_prime_ext(&Q, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg); ~~     ret = 0; ~~ ^e2e_catalogue_start$
 dh-applied ~~ core/dh.c ~~   if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, &dhm)) != 0) { ~~   if ((ret = 0) != 0) { ~~ ^e2e_dh$
+handshake-deadline ~~ cli/session.c ~~   if (wait_by(d->net.fd, d->deadline_ms) != 0) ~~   if (0 && wait_by(d->net.fd, d->deadline_ms) != 0) ~~ ^platform\.abuse_thread$ ~~ 150
+emfile-spare ~~ cli/serve_modes.c ~~     if (a->spare >= 0) { ~~     if (0 && a->spare >= 0) { ~~ ^platform\.abuse_thread$ ~~ 150
+max-connections ~~ cli/serve_common.c ~~   if (live < o->max_connections) ~~   if (1 || live < o->max_connections) ~~ ^platform\.abuse_fork$ ~~ 150
 LIST
 )
 TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli"

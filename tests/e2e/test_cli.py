@@ -96,6 +96,9 @@ class Parsing(unittest.TestCase):
         self.bad(["serve", "-c", c, "-p", "0", "--mode", "threads"], r"--mode must be one of thread, fork, spawn")
         self.bad(["serve", "-c", c, "-p", "0", "--spawn-strategy", "reread"], r"applies to --mode spawn only")
         self.bad(["serve", "-c", c, "-p", "0", "--watch", "--no-watch"], r"contradict")
+        self.bad(["serve", "-c", c, "-p", "0", "--handshake-timeout", "0"], r"--handshake-timeout must be from 1 to 600")
+        self.bad(["serve", "-c", c, "-p", "0", "-t", "2s"], r"--handshake-timeout must be a whole number")
+        self.bad(["serve", "-c", c, "-p", "0", "--max-connections", "0"], r"--max-connections must be from 1 to 262143")
         self.bad(["check", "-c", c, "--strict=yes"], r"--strict takes no value")
         self.bad(["nosuchcommand"], r'unknown command "nosuchcommand"')
 
@@ -174,7 +177,8 @@ class Help(unittest.TestCase):
         serve = cli("serve", "--help").stdout
         for opt in ("-c, --config CONF", "-p, --port PORT", "-l, --listen HOST", "-m, --mode MODE",
                     "-S, --spawn-strategy STRATEGY", "-s, --starttls-postgres", "-n, --no-watch",
-                    "HOTSSL_WATCH_BACKEND", "SIGHUP"):
+                    "-t, --handshake-timeout SECONDS", "-N, --max-connections N",
+                    "sorry, too many clients already", "HOTSSL_WATCH_BACKEND", "SIGHUP"):
             self.assertIn(opt, serve)
         self.assertIn("--strict", cli("check", "--help").stdout)
         self.assertIn("--json", cli("info", "--help").stdout)
