@@ -20,16 +20,33 @@
 #include "snapshot.h"
 #include "snapshot_wire.h"
 
+/* Why read_fn stopped short (rr: its return; 0: the stream went on past
+ * the snapshot), as the backend's error line. */
+static void receive_failed(char *err, size_t errn, int rr, int header) {
+  const char *what = header ? "nothing arrived" : "nothing more arrived";
+  if (rr == -3)
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s within %d ms (the parent stopped writing)",
+                what, HOTSSL__HANDOFF_DEADLINE_MS);
+  else if (rr == -2)
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s (the parent closed the hand-off early; it may have died)",
+                header ? "no snapshot" : "truncated");
+  else
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s", rr == 0 ? "too long" : "read failed");
+}
+
 int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
                              hotssl_manager **m, const hotssl_manager_options *opts,
                              char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed) {
   unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf, extra;
   uint64_t total = 0;
-  int r;
+  int r, rr;
   *build_failed = 0;
-  if (read_fn(ctx, hdr, sizeof hdr) != 0 || hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
-                total == 0 ? "missing or invalid header" : "read failed");
+  if ((rr = read_fn(ctx, hdr, sizeof hdr)) != 0) {
+    receive_failed(err, errn, rr, 1);
+    return HOTSSL_EINVAL;
+  }
+  if (hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: invalid header");
     return HOTSSL_EINVAL;
   }
   if ((buf = malloc((size_t)total)) == NULL) {
@@ -37,8 +54,9 @@ int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t 
     return HOTSSL_ENOMEM;
   }
   memcpy(buf, hdr, sizeof hdr);
-  if (read_fn(ctx, buf + sizeof hdr, (size_t)total - sizeof hdr) != 0 || read_fn(ctx, &extra, 1) != -2) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: truncated or too long");
+  if ((rr = read_fn(ctx, buf + sizeof hdr, (size_t)total - sizeof hdr)) != 0 ||
+      (rr = read_fn(ctx, &extra, 1)) != -2) {
+    receive_failed(err, errn, rr, 0);
     hotssl__snapshot_bytes_free(buf, (size_t)total);
     return HOTSSL_EINVAL;
   }
