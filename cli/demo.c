@@ -185,8 +185,8 @@ static int run(demo *d) {
 
   mbedtls_pk_init(&d->ca_key);
   if (certgen_rng_init(&d->rng) != 0 || certgen_key(&d->ca_key, &d->rng) != 0 ||
-      certgen_cert(&d->ca_key, "CN=hotssl demo CA", &d->ca_key, "CN=hotssl demo CA", 1,
-                   "20250101000000", "20450101000000", 1, &d->rng, pem, sizeof pem) != 0 ||
+      certgen_cert(&d->ca_key, "CN=hotssl demo CA", &d->ca_key, "CN=hotssl demo CA", 1, "20250101000000",
+                   "20450101000000", 1, &d->rng, pem, sizeof pem) != 0 ||
       cli_write_replace(d->dir, "ca.crt", pem, 0) != 0 || issue_server(d, 0x1001) != 0)
     return fail("could not make certificates");
   if (cli_write_replace(d->dir, "hotssl.conf",

@@ -80,7 +80,8 @@ int cli_demo_dir(char *dir, size_t len) {
   if (n == 0 || n >= sizeof base)
     return -1;
   for (i = 0; i < 100; i++) {
-    if (snprintf(dir, len, "%shotssl-demo-%lu-%u", base, (unsigned long)GetCurrentProcessId(), i) >= (int)len)
+    if (snprintf(dir, len, "%shotssl-demo-%lu-%u", base, (unsigned long)GetCurrentProcessId(), i) >=
+        (int)len)
       return -1;
     if (CreateDirectoryA(dir, NULL))
       return 0;
@@ -126,8 +127,9 @@ int cli_write_replace(const char *dir, const char *name, const char *text, int p
    * file's Unix mode. */
   if (private_file && (sa.lpSecurityDescriptor = private_sd()) == NULL)
     goto out;
-  h = wt != NULL && wp != NULL ? CreateFileW(wt, GENERIC_WRITE, 0, &sa, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL)
-                               : INVALID_HANDLE_VALUE;
+  h = wt != NULL && wp != NULL
+          ? CreateFileW(wt, GENERIC_WRITE, 0, &sa, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL)
+          : INVALID_HANDLE_VALUE;
   if (h == INVALID_HANDLE_VALUE)
     goto out;
   if (WriteFile(h, text, len, &done, NULL) && done == len)

@@ -25,13 +25,17 @@
 static void receive_failed(char *err, size_t errn, int rr, int header) {
   const char *what = header ? "nothing arrived" : "nothing more arrived";
   if (rr == -3)
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s within %d ms (the parent stopped writing)",
-                what, HOTSSL__HANDOFF_DEADLINE_MS);
+    hotssl__fmt(
+        err, errn,
+        "could not read the snapshot from the parent: %s within %d ms (the parent stopped writing)",
+        what, HOTSSL__HANDOFF_DEADLINE_MS);
   else if (rr == -2)
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s (the parent closed the hand-off early; it may have died)",
+    hotssl__fmt(err, errn,
+                "could not read the snapshot from the parent: %s (the parent closed the hand-off early; it may have died)",
                 header ? "no snapshot" : "truncated");
   else
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s", rr == 0 ? "too long" : "read failed");
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
+                rr == 0 ? "too long" : "read failed");
 }
 
 int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,

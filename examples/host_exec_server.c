@@ -84,7 +84,8 @@ static unsigned char *read_snapshot(int fd, size_t *len, const char **why) {
       struct pollfd p = {fd, POLLIN, 0};
       long left;
       clock_gettime(CLOCK_MONOTONIC, &now);
-      left = SNAPSHOT_DEADLINE_MS - ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+      left = SNAPSHOT_DEADLINE_MS -
+             ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
       if (left <= 0 || (poll(&p, 1, (int)left) == 0)) {
         *why = "no complete snapshot within 30000 ms (the host stopped writing)";
         goto fail;

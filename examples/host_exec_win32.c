@@ -69,22 +69,26 @@ static int backend(const char *handle) {
   params *p = MapViewOfFile(map, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
   SOCKET sk = INVALID_SOCKET;
   WSADATA wsa;
-  size_t len = 0;
+  size_t len = 0, avail = 0;
   int n;
-  if (p != NULL && VirtualQuery(p, &mi, sizeof mi) == sizeof mi && mi.RegionSize >= sizeof *p &&
-      memcmp(p->magic, "hsparam1", 8) == 0 && p->len <= MAX_SNAPSHOT && p->len <= mi.RegionSize - sizeof *p &&
-      (bytes = malloc((size_t)p->len)) != NULL && WSAStartup(MAKEWORD(2, 2), &wsa) == 0) {
+  if (p != NULL && VirtualQuery(p, &mi, sizeof mi) == sizeof mi)
+    avail = mi.RegionSize; /* what the view maps: bounds the length field */
+  if (avail >= sizeof *p && memcmp(p->magic, "hsparam1", 8) == 0 && p->len <= MAX_SNAPSHOT &&
+      p->len <= avail - sizeof *p && (bytes = malloc((size_t)p->len)) != NULL &&
+      WSAStartup(MAKEWORD(2, 2), &wsa) == 0) {
     len = (size_t)p->len;
     memcpy(bytes, p + 1, len);
     sk = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &p->sock, 0, 0);
   }
   if (p != NULL) {
-    mbedtls_platform_zeroize(p, sizeof *p + (p->len <= mi.RegionSize - sizeof *p ? (size_t)p->len : 0));
+    mbedtls_platform_zeroize(p, avail); /* this copy of the key: gone before we serve */
     UnmapViewOfFile(p);
   }
   CloseHandle(map);
-  if (sk == INVALID_SOCKET || hotssl_manager_create_from_snapshot(&m, bytes, len, &mo, err, sizeof err) != 0) {
-    fprintf(stderr, "backend[%lu] ERROR: this backend has no TLS: %s\n", (unsigned long)GetCurrentProcessId(), err);
+  if (sk == INVALID_SOCKET ||
+      hotssl_manager_create_from_snapshot(&m, bytes, len, &mo, err, sizeof err) != 0) {
+    fprintf(stderr, "backend[%lu] ERROR: this backend has no TLS: %s\n",
+            (unsigned long)GetCurrentProcessId(), err);
     if (sk != INVALID_SOCKET)
       closesocket(sk);
     if (bytes != NULL)
@@ -117,7 +121,8 @@ static int backend(const char *handle) {
 
 /* Parent: start one backend for sock with snapshot bytes b. The process
  * handle goes to *proc (NULL on failure). */
-static void start_backend(const wchar_t *exe, SOCKET sock, const unsigned char *b, size_t len, HANDLE *proc) {
+static void start_backend(const wchar_t *exe, SOCKET sock, const unsigned char *b, size_t len,
+                          HANDLE *proc) {
   SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
   STARTUPINFOEXW si;
   PROCESS_INFORMATION pi;
@@ -132,8 +137,8 @@ static void start_backend(const wchar_t *exe, SOCKET sock, const unsigned char *
   if (map == NULL)
     return;
   list[nlist++] = map;
-  if (DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0, TRUE,
-                      DUPLICATE_SAME_ACCESS))
+  if (DuplicateHandle(GetCurrentProcess(), GetStdHandle(STD_ERROR_HANDLE), GetCurrentProcess(), &err, 0,
+                      TRUE, DUPLICATE_SAME_ACCESS))
     list[nlist++] = err;
   memset(&si, 0, sizeof si);
   si.StartupInfo.cb = sizeof si;
@@ -141,12 +146,14 @@ static void start_backend(const wchar_t *exe, SOCKET sock, const unsigned char *
   si.StartupInfo.hStdError = err;
   InitializeProcThreadAttributeList(NULL, 1, 0, &attr_size);
   si.lpAttributeList = malloc(attr_size);
-  _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" --backend %llu", exe, (unsigned long long)(uintptr_t)map);
-  if (si.lpAttributeList != NULL && InitializeProcThreadAttributeList(si.lpAttributeList, 1, 0, &attr_size) &&
+  _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" --backend %llu", exe,
+             (unsigned long long)(uintptr_t)map);
+  if (si.lpAttributeList != NULL &&
+      InitializeProcThreadAttributeList(si.lpAttributeList, 1, 0, &attr_size) &&
       UpdateProcThreadAttribute(si.lpAttributeList, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, list,
                                 nlist * sizeof list[0], NULL, NULL) &&
-      CreateProcessW(exe, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED | EXTENDED_STARTUPINFO_PRESENT, NULL, NULL,
-                     &si.StartupInfo, &pi)) {
+      CreateProcessW(exe, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED | EXTENDED_STARTUPINFO_PRESENT, NULL,
+                     NULL, &si.StartupInfo, &pi)) {
     if ((p = MapViewOfFile(map, FILE_MAP_WRITE, 0, 0, 0)) != NULL &&
         WSADuplicateSocketW(sock, pi.dwProcessId, &p->sock) == 0) {
       memcpy(p->magic, "hsparam1", 8);
@@ -198,11 +205,12 @@ int main(int argc, char **argv) {
   }
   hotssl_config_destroy(cfg);
   hotssl_watcher_create(&watcher, mgr, NULL); /* reloads on file change, own thread */
-  lfd = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  lfd = WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+                   WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (lfd == INVALID_SOCKET || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 128) != 0 ||
-      getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+  if (lfd == INVALID_SOCKET || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
+      listen(lfd, 128) != 0 || getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
     return 1;
   SetConsoleCtrlHandler(on_console, TRUE);
   ev[0] = (HANDLE)(intptr_t)hotssl_manager_wakeup_fd(mgr); /* an event on Windows */
@@ -230,9 +238,9 @@ int main(int argc, char **argv) {
     WSAResetEvent(ev[1]);
     if ((fd = accept(lfd, NULL, NULL)) == INVALID_SOCKET)
       continue;
-    WSAEventSelect(fd, NULL, 0); /* accepted sockets inherit the selection: undo it, */
+    WSAEventSelect(fd, NULL, 0);         /* accepted sockets inherit the selection: undo it, */
     ioctlsocket(fd, FIONBIO, &blocking); /* and hand over a blocking socket */
-    g = hotssl_manager_acquire(mgr); /* a new snapshot once per generation (after a good reload) */
+    g = hotssl_manager_acquire(mgr);     /* a new snapshot once per generation (after a good reload) */
     if (snap == NULL || hotssl_snapshot_generation(snap) != hotssl_generation_number(g)) {
       hotssl_snapshot_destroy(snap); /* zeroizes */
       snap = NULL;

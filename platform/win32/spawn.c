@@ -339,7 +339,8 @@ static int read_all(read_state *rs, unsigned char *p, size_t n) {
         return -2;
       if (err != ERROR_IO_PENDING)
         return -1;
-      if (now >= rs->deadline || WaitForSingleObject(rs->ev, (DWORD)(rs->deadline - now)) != WAIT_OBJECT_0) {
+      if (now >= rs->deadline ||
+          WaitForSingleObject(rs->ev, (DWORD)(rs->deadline - now)) != WAIT_OBJECT_0) {
         CancelIoEx(rs->pipe, &ov);
         GetOverlappedResult(rs->pipe, &ov, &got, TRUE);
         return -3;
@@ -408,11 +409,13 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
     SOCKET sk;
     if ((rr = read_all(&rs, (unsigned char *)&info, sizeof info)) != 0) {
       if (rr == -3)
-        hotssl__fmt(err, sizeof err, "could not read the connection from the parent: nothing arrived within %d ms (the parent stopped writing)",
+        hotssl__fmt(err, sizeof err,
+                    "could not read the connection from the parent: nothing arrived within %d ms (the parent stopped writing)",
                     HOTSSL__HANDOFF_DEADLINE_MS);
       else
         hotssl__fmt(err, sizeof err, "could not read the connection from the parent: %s",
-                    rr == -2 ? "the parent closed the hand-off early (it may have died)" : "read failed");
+                    rr == -2 ? "the parent closed the hand-off early (it may have died)"
+                             : "read failed");
       r = HOTSSL_EINVAL;
       goto fail;
     }

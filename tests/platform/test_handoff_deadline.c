@@ -33,7 +33,11 @@
 #define DEADLINE_MS 30000 /* HOTSSL__HANDOFF_DEADLINE_MS */
 
 static int checks;
-#define T(c) do { checks++; CHECK(c); } while (0)
+#define T(c)                                                                                            \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    CHECK(c);                                                                                           \
+  } while (0)
 
 enum { KILLED, STALLED, HELD, NCASES };
 static const char *const names[NCASES] = {"killed", "stalled", "held"};
@@ -44,8 +48,8 @@ static const char *const want[NCASES] = {
 
 typedef struct hcase {
   pid_t parent, backend;
-  int out;     /* B's stderr, read here */
-  int held;    /* this test's copy of the write end (held case) */
+  int out;  /* B's stderr, read here */
+  int held; /* this test's copy of the write end (held case) */
   uint64_t t0, t1;
   char text[2048];
   size_t len;
@@ -155,7 +159,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   T(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
   dir = tu_mkdtemp();
-  if (tu_two_pairs_manager(dir, NULL, &m) == NULL || hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &snap) != 0)
+  if (tu_two_pairs_manager(dir, NULL, &m) == NULL ||
+      hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &snap) != 0)
     return tu_finish("handoff_deadline", checks + 1);
   b = hotssl_snapshot_bytes(snap, &len);
   for (i = 0; i < NCASES; i++)
@@ -180,7 +185,8 @@ int main(int argc, char **argv) {
     if (c[i].held >= 0)
       close(c[i].held);
     /* P is gone: B is this subreaper's child now. */
-    T(waitpid(c[i].backend, &status, 0) == c[i].backend && WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    T(waitpid(c[i].backend, &status, 0) == c[i].backend && WIFEXITED(status) &&
+      WEXITSTATUS(status) == 1);
     close(c[i].out);
   }
   hotssl_manager_destroy(m);

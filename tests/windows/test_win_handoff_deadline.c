@@ -38,7 +38,8 @@ static int backend(const char *handoff) {
   hotssl_manager *m = NULL;
   char err[1024];
   int fd = -1, r = hotssl_backend_open(handoff, &fd, &m, NULL, err, sizeof err);
-  fprintf(stderr, "backend %lu: %s\n", (unsigned long)GetCurrentProcessId(), r == 0 ? "built its manager" : err);
+  fprintf(stderr, "backend %lu: %s\n", (unsigned long)GetCurrentProcessId(),
+          r == 0 ? "built its manager" : err);
   hotssl_manager_destroy(m);
   if (r == 0)
     return 0;
@@ -64,18 +65,20 @@ static int parent(const char *what, const char *conf) {
   char err[600];
   int conn = strcmp(what, "conn") == 0;
   HANDLE srv, cli, ev = CreateEventW(NULL, TRUE, FALSE, NULL);
-  if (wl_manager_start(conf, &m, err, sizeof err) != 0 || hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &snap) != 0)
+  if (wl_manager_start(conf, &m, err, sizeof err) != 0 ||
+      hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &snap) != 0)
     return 2;
   b = hotssl_snapshot_bytes(snap, &len);
   _snwprintf(name, 96, L"\\\\.\\pipe\\hotssl-test-%lu", (unsigned long)GetCurrentProcessId());
-  srv = CreateNamedPipeW(name, PIPE_ACCESS_OUTBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
-                         PIPE_TYPE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 65536, 65536, 0, NULL);
+  srv = CreateNamedPipeW(
+      name, PIPE_ACCESS_OUTBOUND | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      PIPE_TYPE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 65536, 65536, 0, NULL);
   cli = CreateFileW(name, GENERIC_READ, 0, &sa, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
   if (srv == INVALID_HANDLE_VALUE || cli == INVALID_HANDLE_VALUE || ev == NULL)
     return 2;
   GetModuleFileNameW(NULL, exe, MAX_PATH);
-  _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" backend hotssl1:%ls:%llu", exe, conn ? L"w" : L"-1",
-             (unsigned long long)(uintptr_t)cli);
+  _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" backend hotssl1:%ls:%llu", exe,
+             conn ? L"w" : L"-1", (unsigned long long)(uintptr_t)cli);
   memset(&si, 0, sizeof si);
   si.cb = sizeof si;
   if (!CreateProcessW(exe, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))

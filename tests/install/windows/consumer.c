@@ -16,13 +16,13 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 #if MBEDTLS_VERSION_MAJOR >= 3
-#include <psa/crypto.h>
+#  include <psa/crypto.h>
 #endif
 
 #include <hotssl/hotssl.h>
 
 #ifndef HOTSSL_SHARED
-#error "this consumer must be built against hotssl.dll (HOTSSL_SHARED)"
+#  error "this consumer must be built against hotssl.dll (HOTSSL_SHARED)"
 #endif
 
 static void logline(void *ud, hotssl_log_level lv, const char *msg) {
@@ -97,7 +97,8 @@ int main(int argc, char **argv) {
   if (lfd == INVALID_SOCKET || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 8) != 0 ||
       getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
     return 1;
-  printf("hotssl %s through hotssl.dll\nlistening on 127.0.0.1:%d\n", hotssl_version_string(), ntohs(a.sin_port));
+  printf("hotssl %s through hotssl.dll\nlistening on 127.0.0.1:%d\n", hotssl_version_string(),
+         ntohs(a.sin_port));
   fflush(stdout);
   if ((fd = accept(lfd, NULL, NULL)) == INVALID_SOCKET)
     return 1;
