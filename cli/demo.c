@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,7 +30,7 @@ typedef struct demo {
   hotssl_manager *m;
   hotssl_watcher *w;
   int lfd, port;
-  volatile int stopping; /* set before the last connection, which ends server_main */
+  atomic_int stopping; /* set before the last connection, which ends server_main */
   int started;
   pthread_t server;
 } demo;
@@ -68,7 +69,7 @@ static void *server_main(void *p) {
   for (;;) {
     int fd = cli_demo_accept(d->lfd);
     hotssl_generation *g;
-    if (fd < 0 || d->stopping) {
+    if (fd < 0 || atomic_load(&d->stopping)) {
       if (fd >= 0)
         cli_sock_close(fd);
       break;
@@ -247,7 +248,7 @@ static int run(demo *d) {
 static void stop_server(demo *d) {
   mbedtls_net_context net;
   char port[16];
-  d->stopping = 1;
+  atomic_store(&d->stopping, 1);
   snprintf(port, sizeof port, "%d", d->port);
   mbedtls_net_init(&net);
   if (mbedtls_net_connect(&net, "127.0.0.1", port, MBEDTLS_NET_PROTO_TCP) == 0)

@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
   hcase c[NCASES];
   const unsigned char *b;
   size_t len;
-  char *dir;
+  char *dir, *conf;
   int i;
 
   if (argc == 3 && strcmp(argv[1], "backend") == 0)
@@ -159,8 +159,9 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   T(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
   dir = tu_mkdtemp();
-  if (tu_two_pairs_manager(dir, NULL, &m) == NULL ||
-      hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &snap) != 0)
+  conf = tu_two_pairs_manager(dir, NULL, &m);
+  free(conf);
+  if (conf == NULL || hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &snap) != 0)
     return tu_finish("handoff_deadline", checks + 1);
   b = hotssl_snapshot_bytes(snap, &len);
   for (i = 0; i < NCASES; i++)
