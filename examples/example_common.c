@@ -1,3 +1,4 @@
+/* The POSIX parts of example_common.h; example_tls.c has the TLS echo. */
 #include "example_common.h"
 
 #include <arpa/inet.h>
@@ -7,28 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-
 void example_log(void *ud, hotssl_log_level lv, const char *msg) {
   fprintf(stderr, "%s[%ld] %s: %s\n", (const char *)ud, (long)getpid(), hotssl_log_level_name(lv), msg);
-}
-
-void example_tls_echo(hotssl_generation *g, int fd) {
-  mbedtls_ssl_context ssl;
-  mbedtls_net_context net;
-  unsigned char buf[4096];
-  int n;
-  net.fd = fd;
-  mbedtls_ssl_init(&ssl);
-  if (mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g)) == 0) {
-    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
-    if (mbedtls_ssl_handshake(&ssl) == 0)
-      while ((n = mbedtls_ssl_read(&ssl, buf, sizeof buf)) > 0)
-        if (mbedtls_ssl_write(&ssl, buf, (size_t)n) < 0)
-          break;
-  }
-  mbedtls_ssl_free(&ssl);
 }
 
 int example_listen(int port, int *bound) {

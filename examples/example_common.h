@@ -1,6 +1,7 @@
 /*
- * What the POSIX example servers share: their log line and the TLS echo a
- * connection gets (prefork worker, spawned or host-started backend).
+ * What the example servers share: their log line, listener and signals
+ * (POSIX: example_common.c) and the TLS echo a connection gets (prefork
+ * worker, spawned or host-started backend; example_tls.c, also on Windows).
  */
 #ifndef HOTSSL_EXAMPLE_COMMON_H
 #define HOTSSL_EXAMPLE_COMMON_H
@@ -12,7 +13,7 @@
 void example_log(void *ud, hotssl_log_level lv, const char *msg);
 
 /* One connection: handshake with g's configuration, then echo until the
- * client closes. Does not close fd. */
+ * client closes. Does not close fd (on Windows a SOCKET, as an int). */
 void example_tls_echo(hotssl_generation *g, int fd);
 
 /* A close-on-exec listening socket on 127.0.0.1:port (0: any); *bound gets

@@ -25,13 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/net_sockets.h>
 #include <mbedtls/platform_util.h>
-#include <mbedtls/ssl.h>
 
 #include <hotssl/hotssl.h>
 #include <hotssl/platform.h>
 #include <hotssl/watcher.h>
+
+#include "example_common.h"
 
 #define MAX_SNAPSHOT (64u << 20)
 
@@ -62,15 +62,12 @@ static int backend(const char *handle) {
   hotssl_manager *m = NULL;
   HANDLE map = (HANDLE)(uintptr_t)_strtoui64(handle, NULL, 10);
   MEMORY_BASIC_INFORMATION mi;
-  mbedtls_ssl_context ssl;
-  mbedtls_net_context net;
-  unsigned char buf[4096], *bytes = NULL;
+  unsigned char *bytes = NULL;
   char err[512] = "unreadable parameters";
   params *p = MapViewOfFile(map, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
   SOCKET sk = INVALID_SOCKET;
   WSADATA wsa;
   size_t len = 0, avail = 0;
-  int n;
   if (p != NULL && VirtualQuery(p, &mi, sizeof mi) == sizeof mi)
     avail = mi.RegionSize; /* what the view maps: bounds the length field */
   if (avail >= sizeof *p && memcmp(p->magic, "hsparam1", 8) == 0 && p->len <= MAX_SNAPSHOT &&
@@ -102,16 +99,7 @@ static int backend(const char *handle) {
     hotssl_generation *g = hotssl_manager_acquire(m);
     fprintf(stderr, "backend[%lu] LOG: built from the host's snapshot (generation %llu)\n",
             (unsigned long)GetCurrentProcessId(), (unsigned long long)hotssl_generation_number(g));
-    net.fd = (int)sk;
-    mbedtls_ssl_init(&ssl);
-    if (mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g)) == 0) {
-      mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
-      if (mbedtls_ssl_handshake(&ssl) == 0)
-        while ((n = mbedtls_ssl_read(&ssl, buf, sizeof buf)) > 0)
-          if (mbedtls_ssl_write(&ssl, buf, (size_t)n) < 0)
-            break;
-    }
-    mbedtls_ssl_free(&ssl);
+    example_tls_echo(g, (int)sk);
     hotssl_generation_release(g);
   }
   hotssl_manager_destroy(m);
