@@ -66,6 +66,16 @@ def same(out, what):
     check(lse == wse, "%s: stderr differs:\n%s\n---\n%s" % (what, lse, wse))
 
 
+def same_mbedtls():
+    """Both CLIs on the same mbedTLS version (the TLS lines depend on it)."""
+    lines = []
+    for cmd in ([args.linux_hotssl, "version"], [args.wine, args.hotssl, "version"]):
+        out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120).stdout
+        lines.append([x for x in out.splitlines() if x.startswith("mbedTLS ")])
+    check(lines[0] == lines[1] and lines[0], "the two CLIs differ in mbedTLS (give --linux-hotssl a build on "
+          "the Windows build's version): %s / %s" % (lines[0], lines[1]))
+
+
 def demo():
     out = both(["demo"])
     check(out[0][0] == 0 and "demo OK" in out[0][1], "the Linux demo failed")
@@ -94,4 +104,9 @@ def check_strict():
             same(out, what)
 
 
-main({"demo": demo, "check_strict": check_strict}[args.case])
+def go():
+    same_mbedtls()
+    {"demo": demo, "check_strict": check_strict}[args.case]()
+
+
+main(go)
