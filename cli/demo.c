@@ -4,17 +4,15 @@
  * client, rotates the certificate and key (written aside, then renamed into
  * place; the file watcher picks it up, trigger "file change"), breaks the
  * certificate file and shows that the last good configuration keeps serving. Exits 0 when every step behaved as promised.
+ * The same on POSIX and Windows: the folder, the files and the listener come
+ * from sys.h.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
@@ -26,12 +24,14 @@
 #include "sys.h"
 
 typedef struct demo {
-  char dir[64];
+  char dir[300];
   certgen_rng rng;
   mbedtls_pk_context ca_key;
   hotssl_manager *m;
   hotssl_watcher *w;
   int lfd, port;
+  atomic_int stopping; /* set before the last connection, which ends server_main */
+  int started;
   pthread_t server;
 } demo;
 
@@ -39,23 +39,6 @@ static void demo_log(void *ud, hotssl_log_level level, const char *msg) {
   (void)ud;
   printf("      log %s: %s\n", hotssl_log_level_name(level), msg);
   fflush(stdout);
-}
-
-static int write_file(const char *dir, const char *name, const char *text, int mode) {
-  char tmp[256], path[256];
-  int fd;
-  size_t len = strlen(text);
-  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0)
-    return -1;
-  if (write(fd, text, len) != (ssize_t)len || fchmod(fd, (mode_t)mode) != 0) {
-    close(fd);
-    return -1;
-  }
-  close(fd);
-  return rename(tmp, path); /* how deployment tools replace files */
 }
 
 /* A new key and a certificate for it, signed by the demo CA. */
@@ -75,8 +58,8 @@ static int issue_server(demo *d, unsigned long serial) {
     return ret;
   /* Key first, then certificate: a reload in between would see a mismatch
    * and keep the old pair; here the reload runs after both. */
-  if (write_file(d->dir, "server.key", keypem, 0600) != 0 ||
-      write_file(d->dir, "server.crt", pem, 0644) != 0)
+  if (cli_write_replace(d->dir, "server.key", keypem, 1) != 0 ||
+      cli_write_replace(d->dir, "server.crt", pem, 0) != 0)
     return -1;
   return 0;
 }
@@ -84,17 +67,17 @@ static int issue_server(demo *d, unsigned long serial) {
 static void *server_main(void *p) {
   demo *d = p;
   for (;;) {
-    int fd = accept(d->lfd, NULL, NULL);
+    int fd = cli_demo_accept(d->lfd);
     hotssl_generation *g;
-    if (fd < 0) {
-      if (errno == EINTR)
-        continue;
-      break; /* listening socket shut down */
+    if (fd < 0 || atomic_load(&d->stopping)) {
+      if (fd >= 0)
+        cli_sock_close(fd);
+      break;
     }
     g = hotssl_manager_acquire(d->m);
     cli_serve_connection(g, fd, 0, cli_handshake_deadline(60));
     hotssl_generation_release(g);
-    close(fd);
+    cli_sock_close(fd);
   }
   return NULL;
 }
@@ -138,7 +121,7 @@ static int client(demo *d, char *serial, size_t serial_len) {
   mbedtls_ssl_config conf;
   mbedtls_x509_crt ca;
   mbedtls_net_context net;
-  char path[256], port[16], subject[256];
+  char path[320], port[16], subject[256];
   unsigned char buf[8];
   const mbedtls_x509_crt *peer;
   int ret;
@@ -194,7 +177,7 @@ static int fail(const char *what) {
 }
 
 static int run(demo *d) {
-  char pem[4096], path[256], err[600], s1[64], s2[64], s3[64];
+  char pem[4096], path[320], err[600], s1[64], s2[64], s3[64];
   hotssl_config *cfg = NULL;
   hotssl_manager_options o = {0};
   hotssl_watcher_options wo;
@@ -203,16 +186,16 @@ static int run(demo *d) {
 
   mbedtls_pk_init(&d->ca_key);
   if (certgen_rng_init(&d->rng) != 0 || certgen_key(&d->ca_key, &d->rng) != 0 ||
-      certgen_cert(&d->ca_key, "CN=hotssl demo CA", &d->ca_key, "CN=hotssl demo CA", 1,
-                   "20250101000000", "20450101000000", 1, &d->rng, pem, sizeof pem) != 0 ||
-      write_file(d->dir, "ca.crt", pem, 0644) != 0 || issue_server(d, 0x1001) != 0)
+      certgen_cert(&d->ca_key, "CN=hotssl demo CA", &d->ca_key, "CN=hotssl demo CA", 1, "20250101000000",
+                   "20450101000000", 1, &d->rng, pem, sizeof pem) != 0 ||
+      cli_write_replace(d->dir, "ca.crt", pem, 0) != 0 || issue_server(d, 0x1001) != 0)
     return fail("could not make certificates");
-  if (write_file(d->dir, "hotssl.conf",
-                 "# postgresql.conf syntax; paths relative to this file\n"
-                 "ssl_cert_file = 'server.crt'\n"
-                 "ssl_key_file = 'server.key'\n"
-                 "ssl_min_protocol_version = 'TLSv1.2'\n",
-                 0644) != 0)
+  if (cli_write_replace(d->dir, "hotssl.conf",
+                        "# postgresql.conf syntax; paths relative to this file\n"
+                        "ssl_cert_file = 'server.crt'\n"
+                        "ssl_key_file = 'server.key'\n"
+                        "ssl_min_protocol_version = 'TLSv1.2'\n",
+                        0) != 0)
     return fail("could not write hotssl.conf");
   printf("[1] made a CA and a server certificate (serial 1001) in %s\n", d->dir);
 
@@ -229,9 +212,9 @@ static int run(demo *d) {
   wo.own_thread = 1;
   if (hotssl_watcher_create(&d->w, d->m, &wo) != 0)
     return fail("could not start the file watcher");
-  if ((d->lfd = cli_listen(NULL, 0, &d->port, NULL, 0)) < 0 ||
-      pthread_create(&d->server, NULL, server_main, d) != 0)
+  if ((d->lfd = cli_demo_listen(&d->port)) < 0 || pthread_create(&d->server, NULL, server_main, d) != 0)
     return fail("could not listen");
+  d->started = 1;
   printf("[2] serving on 127.0.0.1:%d, watching the files (%s)\n", d->port,
          hotssl_watcher_backend_name(d->w));
   if (client(d, s1, sizeof s1) != 0)
@@ -249,7 +232,7 @@ static int run(demo *d) {
 
   printf("[4] breaking server.crt (truncated PEM); the watcher tries it and keeps the last good one\n");
   hotssl_manager_stats(d->m, &st);
-  if (write_file(d->dir, "server.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n", 0644) != 0)
+  if (cli_write_replace(d->dir, "server.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n", 0) != 0)
     return fail("could not break server.crt");
   if (wait_for(d, failures_above, st.reloads_failed) != 0)
     return fail("the broken certificate file was not reported");
@@ -261,10 +244,21 @@ static int run(demo *d) {
   return strcmp(st.serial, s3) == 0 ? 0 : fail("the stats and the client disagree on the serial");
 }
 
+/* End server_main: it takes one more connection and sees d->stopping. */
+static void stop_server(demo *d) {
+  mbedtls_net_context net;
+  char port[16];
+  atomic_store(&d->stopping, 1);
+  snprintf(port, sizeof port, "%d", d->port);
+  mbedtls_net_init(&net);
+  if (mbedtls_net_connect(&net, "127.0.0.1", port, MBEDTLS_NET_PROTO_TCP) == 0)
+    pthread_join(d->server, NULL);
+  mbedtls_net_free(&net);
+}
+
 int cli_cmd_demo(int argc, char **argv) {
   demo d;
   int r;
-  char cmd[128];
   if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
     return cli_help(stdout, "demo"), 0;
   if (argc > 1) {
@@ -273,26 +267,21 @@ int cli_cmd_demo(int argc, char **argv) {
   }
   memset(&d, 0, sizeof d);
   d.lfd = -1;
-  snprintf(d.dir, sizeof d.dir, "/tmp/hotssl-demo-XXXXXX");
-  if (mkdtemp(d.dir) == NULL) {
-    perror("hotssl demo: mkdtemp");
+  if (cli_demo_dir(d.dir, sizeof d.dir) != 0) {
+    fprintf(stderr, "hotssl demo: could not create a temporary folder: %s\n", strerror(errno));
     return 1;
   }
   printf("hotssl %s demo\n", hotssl_version_string());
   r = run(&d);
-  if (d.lfd >= 0) {
-    shutdown(d.lfd, SHUT_RDWR);
-    if (d.server)
-      pthread_join(d.server, NULL);
-    close(d.lfd);
-  }
+  if (d.started)
+    stop_server(&d);
+  if (d.lfd >= 0)
+    cli_sock_close(d.lfd);
   hotssl_watcher_destroy(d.w);
   hotssl_manager_destroy(d.m);
   mbedtls_pk_free(&d.ca_key);
   certgen_rng_free(&d.rng);
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d.dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "hotssl demo: could not remove %s\n", d.dir);
+  cli_remove_dir(d.dir);
   if (r == 0)
     printf("demo OK\n");
   return r;

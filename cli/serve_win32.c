@@ -194,11 +194,3 @@ int cli_cmd_serve(int argc, char **argv) {
   cli_log(NULL, HOTSSL_LOG_INFO, "shut down");
   return r;
 }
-
-int cli_cmd_demo(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "hotssl demo: not available on Windows; run `hotssl serve --mode spawn` "
-                  "(docs/windows.md)\n");
-  return 2;
-}

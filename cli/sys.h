@@ -56,4 +56,20 @@ int cli_serve_check_mode(const char *given, const char **mode);
 /* The OS's way to ask a backend to end (SIGTERM; TerminateProcess). */
 void cli_process_stop(long pid);
 
+/* Both systems: what `hotssl demo` needs (demo.c). */
+/* A new folder only this user can use: /tmp/hotssl-demo-XXXXXX (POSIX),
+ * %TEMP%\hotssl-demo-PID-N (Windows); 0 or -1. */
+int cli_demo_dir(char *dir, size_t len);
+/* Write dir/name aside, then rename it into place (how deployment tools
+ * replace files). private_file: readable by its owner only (mode 0600; on
+ * Windows a protected DACL for the owner and SYSTEM), else mode 0644 (the
+ * default DACL). 0 or -1. */
+int cli_write_replace(const char *dir, const char *name, const char *text, int private_file);
+/* Remove the files in dir (it has no subfolders), then dir. */
+void cli_remove_dir(const char *dir);
+/* A listening socket on 127.0.0.1 and an ephemeral port (*port); -1 on error. */
+int cli_demo_listen(int *port);
+/* The next connection on lfd as an int (TCP_NODELAY set); -1 on error. */
+int cli_demo_accept(int lfd);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * What `hotssl serve` and `hotssl __backend` need of a POSIX system
  * (sys.h): signals, the listening and accepted sockets, the socket calls of
- * session.c, the --mode check and stopping a backend. Windows has
+ * session.c, the --mode check, stopping a backend, and the folder, files
+ * and listener of `hotssl demo`. Windows has
  * sys_win32.c instead. Calls only args.c (the --mode check).
  */
 #include <errno.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -193,3 +196,52 @@ int cli_serve_check_mode(const char *given, const char **mode) {
 }
 
 void cli_process_stop(long pid) { kill((pid_t)pid, SIGTERM); }
+
+/* `hotssl demo` (sys.h). */
+int cli_demo_dir(char *dir, size_t len) {
+  if (snprintf(dir, len, "/tmp/hotssl-demo-XXXXXX") >= (int)len)
+    return -1;
+  return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+int cli_write_replace(const char *dir, const char *name, const char *text, int private_file) {
+  char tmp[512], path[512];
+  int fd, mode = private_file ? 0600 : 0644;
+  size_t len = strlen(text);
+  snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0)
+    return -1;
+  if (write(fd, text, len) != (ssize_t)len || fchmod(fd, (mode_t)mode) != 0) {
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  return rename(tmp, path);
+}
+
+void cli_remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[512];
+  while (d != NULL && (e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+  if (d != NULL)
+    closedir(d);
+  if (rmdir(dir) != 0)
+    fprintf(stderr, "hotssl demo: could not remove %s\n", dir);
+}
+
+int cli_demo_listen(int *port) { return cli_listen(NULL, 0, port, NULL, 0); }
+
+int cli_demo_accept(int lfd) {
+  for (;;) {
+    int fd = cli_accept(lfd);
+    if (fd >= 0 || errno != EINTR)
+      return fd;
+  }
+}

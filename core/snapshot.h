@@ -15,6 +15,11 @@
 /* Upper bound a reader accepts (the files are each bounded by
  * hotssl_max_file_size at load; this bounds a hostile length field). */
 #define HOTSSL__SNAPSHOT_MAX ((uint64_t)1 << 30)
+/* How long a spawned backend waits, from its start, for the whole hand-off
+ * (the connection and the snapshot), and how long the parent's write may
+ * take: a parent that stops writing (stalled, or dead with the pipe still
+ * open elsewhere) leaves a backend that fails within this bound. */
+#define HOTSSL__HANDOFF_DEADLINE_MS 30000
 
 /* Serialize m's current generation and configuration. *out is a
  * snapshot buffer: free with hotssl__snapshot_bytes_free (it may hold key
@@ -31,9 +36,10 @@ void hotssl__snapshot_bytes_free(unsigned char *p, size_t len);
 int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total);
 
 /* A backend's end of the hand-off: read a whole snapshot with read_fn (0: all n
- * bytes read; -2: end of stream; -1: error) into a buffer that grows (doubling,
- * from 64 KiB up to the header's length) as bytes arrive, so a header that
- * claims more than is sent costs no more memory than what was sent; check that the stream ends
+ * bytes read; -2: end of stream; -3: the hand-off deadline passed; -1:
+ * error) into a buffer that grows (doubling, from 64 KiB up to the header's
+ * length) as bytes arrive, so a header that claims more than is sent costs
+ * no more memory than what was sent; check that the stream ends
  * right after it, and build the backend's manager from it. On a read
  * failure returns HOTSSL_EINVAL / HOTSSL_ENOMEM with the reason in err (for
  * the caller to log); a failure of the build was logged through opts and

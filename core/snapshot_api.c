@@ -21,6 +21,24 @@
 #include "snapshot.h"
 #include "snapshot_wire.h"
 
+/* Why read_fn stopped short (rr: its return; 0: the stream went on past
+ * the snapshot), as the backend's error line. */
+static void receive_failed(char *err, size_t errn, int rr, int header) {
+  const char *what = header ? "nothing arrived" : "nothing more arrived";
+  if (rr == -3)
+    hotssl__fmt(
+        err, errn,
+        "could not read the snapshot from the parent: %s within %d ms (the parent stopped writing)",
+        what, HOTSSL__HANDOFF_DEADLINE_MS);
+  else if (rr == -2)
+    hotssl__fmt(err, errn,
+                "could not read the snapshot from the parent: %s (the parent closed the hand-off early; it may have died)",
+                header ? "no snapshot" : "truncated");
+  else
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
+                rr == 0 ? "too long" : "read failed");
+}
+
 /* The first read's buffer; it doubles as bytes arrive, up to the header's
  * total. */
 #define RECEIVE_FIRST ((size_t)64 << 10)
@@ -28,10 +46,10 @@
 /* Read the snapshot whose header hdr announced total bytes into a snapshot
  * buffer (*out) that is never larger than twice what has arrived (and at
  * least RECEIVE_FIRST): a hostile or broken header's length costs memory
- * only as data really comes. 0, -1 (read failed, truncated or too long) or
- * HOTSSL_ENOMEM. */
+ * only as data really comes. 0, -1 (*rr: read_fn's return, 0 when the
+ * stream went on past the snapshot) or HOTSSL_ENOMEM. */
 static int receive_body(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
-                        const unsigned char *hdr, size_t total, unsigned char **out) {
+                        const unsigned char *hdr, size_t total, unsigned char **out, int *rr) {
   unsigned char *buf, *bigger, extra;
   size_t got = HOTSSL__SNAPSHOT_HEADER, cap = total < RECEIVE_FIRST ? total : RECEIVE_FIRST;
   *out = NULL;
@@ -49,13 +67,13 @@ static int receive_body(int (*read_fn)(void *ctx, unsigned char *p, size_t n), v
       hotssl__snapshot_bytes_free(buf, got);
       buf = bigger;
     }
-    if (read_fn(ctx, buf + got, cap - got) != 0) {
+    if ((*rr = read_fn(ctx, buf + got, cap - got)) != 0) {
       hotssl__snapshot_bytes_free(buf, got);
       return -1;
     }
     got = cap;
   }
-  if (read_fn(ctx, &extra, 1) != -2) {
+  if ((*rr = read_fn(ctx, &extra, 1)) != -2) {
     hotssl__snapshot_bytes_free(buf, got);
     return -1;
   }
@@ -68,16 +86,21 @@ int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t 
                              char *errbuf, size_t errlen, char *err, size_t errn, int *build_failed) {
   unsigned char hdr[HOTSSL__SNAPSHOT_HEADER], *buf;
   uint64_t total = 0;
-  int r;
+  int r, rr;
   *build_failed = 0;
-  if (read_fn(ctx, hdr, sizeof hdr) != 0 || hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
-                total == 0 ? "missing or invalid header" : "read failed");
+  if ((rr = read_fn(ctx, hdr, sizeof hdr)) != 0) {
+    receive_failed(err, errn, rr, 1);
     return HOTSSL_EINVAL;
   }
-  if ((r = receive_body(read_fn, ctx, hdr, (size_t)total, &buf)) != 0) {
-    hotssl__fmt(err, errn, "could not read the snapshot from the parent: %s",
-                r == HOTSSL_ENOMEM ? "out of memory" : "truncated or too long");
+  if (hotssl__snapshot_peek(hdr, sizeof hdr, &total) != 0) {
+    hotssl__fmt(err, errn, "could not read the snapshot from the parent: invalid header");
+    return HOTSSL_EINVAL;
+  }
+  if ((r = receive_body(read_fn, ctx, hdr, (size_t)total, &buf, &rr)) != 0) {
+    if (r == HOTSSL_ENOMEM)
+      hotssl__fmt(err, errn, "could not read the snapshot from the parent: out of memory");
+    else
+      receive_failed(err, errn, rr, 0);
     return r == HOTSSL_ENOMEM ? HOTSSL_ENOMEM : HOTSSL_EINVAL;
   }
   r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);

@@ -1,3 +1,5 @@
+/* The POSIX parts of example_common.h, the TLS echo with its handshake
+ * deadline among them (example_tls.c is the Windows examples' echo). */
 #include "example_common.h"
 
 #include <arpa/inet.h>
@@ -11,9 +13,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
 
 void example_log(void *ud, hotssl_log_level lv, const char *msg) {
   fprintf(stderr, "%s[%ld] %s: %s\n", (const char *)ud, (long)getpid(), hotssl_log_level_name(lv), msg);

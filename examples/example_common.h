@@ -1,6 +1,8 @@
 /*
- * What the POSIX example servers share: their log line and the TLS echo a
- * connection gets (prefork worker, spawned or host-started backend).
+ * What the example servers share: their log line, listener and signals
+ * (POSIX: example_common.c) and the TLS echo a connection gets (prefork
+ * worker, spawned or host-started backend; with the handshake deadline in
+ * example_common.c, without it for Windows in example_tls.c).
  */
 #ifndef HOTSSL_EXAMPLE_COMMON_H
 #define HOTSSL_EXAMPLE_COMMON_H
@@ -17,7 +19,9 @@ void example_log(void *ud, hotssl_log_level lv, const char *msg);
 /* One connection: handshake with g's configuration within
  * example_handshake_timeout_ms() (blocking socket, or non-blocking with a
  * poll loop when nonblocking), then echo until the client closes. Does not
- * close fd. */
+ * close fd (on Windows a SOCKET, as an int). The Windows examples' echo
+ * (example_tls.c) has no handshake deadline and ignores nonblocking; the
+ * deadline functions below are POSIX (example_common.c). */
 void example_tls_echo(hotssl_generation *g, int fd, int nonblocking);
 
 /* The handshake deadline, two ways (docs/embedding.md): 0, an mbedTLS

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/platform_util.h>
@@ -36,6 +37,7 @@
 #include "example_common.h"
 
 #define MAX_SNAPSHOT (64u << 20) /* what a backend accepts at most */
+#define SNAPSHOT_DEADLINE_MS 30000 /* how long a backend waits for a pipe's bytes */
 #define MAX_KIDS 256
 
 static volatile sig_atomic_t stop;
@@ -52,13 +54,16 @@ static void on_reload(void *ud, int result, uint64_t gen) {
 
 /* All of fd's bytes into a fresh buffer of at most MAX_SNAPSHOT: pread from
  * offset 0 for a memfd (shared by every backend: never move its offset),
- * read to EOF for a pipe. Every copy is zeroized. */
-static unsigned char *read_snapshot(int fd, size_t *len) {
+ * read to EOF for a pipe, within SNAPSHOT_DEADLINE_MS (a host that stopped
+ * writing does not leave a hanging backend). Every copy is zeroized. */
+static unsigned char *read_snapshot(int fd, size_t *len, const char **why) {
   struct stat st;
+  struct timespec t0, now;
   unsigned char *buf = NULL, *big;
   size_t cap = 0, n = 0;
   ssize_t r;
   int seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   if (seekable && (st.st_size <= 0 || (unsigned long long)st.st_size > MAX_SNAPSHOT))
     return NULL;
   for (;;) {
@@ -74,6 +79,17 @@ static unsigned char *read_snapshot(int fd, size_t *len) {
       }
       free(buf);
       buf = big;
+    }
+    if (!seekable) {
+      struct pollfd p = {fd, POLLIN, 0};
+      long left;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      left = SNAPSHOT_DEADLINE_MS -
+             ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+      if (left <= 0 || (poll(&p, 1, (int)left) == 0)) {
+        *why = "no complete snapshot within 30000 ms (the host stopped writing)";
+        goto fail;
+      }
     }
     r = seekable ? pread(fd, buf + n, cap - n, (off_t)n) : read(fd, buf + n, cap - n);
     if (r < 0 && errno == EINTR)
@@ -99,12 +115,14 @@ static int backend(int conn, int snap) {
   hotssl_generation *g;
   unsigned char *bytes;
   size_t len = 0;
-  char err[512] = "unreadable or oversized snapshot";
+  char err[512];
+  const char *why = "unreadable or oversized snapshot";
   mo.log = example_log;
   mo.log_userdata = (void *)"backend";
   signal(SIGPIPE, SIG_IGN);
-  bytes = read_snapshot(snap, &len);
+  bytes = read_snapshot(snap, &len, &why);
   close(snap);
+  snprintf(err, sizeof err, "%s", why);
   if (bytes == NULL || hotssl_manager_create_from_snapshot(&m, bytes, len, &mo, err, sizeof err) != 0) {
     fprintf(stderr, "backend[%ld] ERROR: this backend has no TLS: %s\n", (long)getpid(), err);
     if (bytes != NULL)

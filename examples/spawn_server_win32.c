@@ -18,12 +18,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <mbedtls/net_sockets.h>
-#include <mbedtls/ssl.h>
-
 #include <hotssl/hotssl.h>
 #include <hotssl/platform.h>
 #include <hotssl/watcher.h>
+
+#include "example_common.h"
 
 static hotssl_manager *mgr;
 
@@ -44,11 +43,8 @@ static int backend(const char *handoff) {
   hotssl_manager_options mo = {0};
   hotssl_manager *m;
   hotssl_generation *g;
-  mbedtls_ssl_context ssl;
-  mbedtls_net_context net;
-  unsigned char buf[4096];
   char err[512];
-  int fd, n;
+  int fd;
   mo.log = logline;
   if (hotssl_backend_open(handoff, &fd, &m, &mo, err, sizeof err) != 0) {
     if (fd >= 0)
@@ -56,16 +52,7 @@ static int backend(const char *handoff) {
     return 1;
   }
   g = hotssl_manager_acquire(m);
-  net.fd = fd;
-  mbedtls_ssl_init(&ssl);
-  if (mbedtls_ssl_setup(&ssl, hotssl_generation_ssl_config(g)) == 0) {
-    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, mbedtls_net_recv, NULL);
-    if (mbedtls_ssl_handshake(&ssl) == 0)
-      while ((n = mbedtls_ssl_read(&ssl, buf, sizeof buf)) > 0)
-        if (mbedtls_ssl_write(&ssl, buf, (size_t)n) < 0)
-          break;
-  }
-  mbedtls_ssl_free(&ssl);
+  example_tls_echo(g, fd, 0);
   hotssl_generation_release(g);
   hotssl_manager_destroy(m);
   closesocket((SOCKET)fd);

@@ -56,6 +56,16 @@ void hotssl__yield(void) { apr_thread_yield(); }
 
 void hotssl__os_strerror(apr_status_t rv, char *buf, size_t len) {
   size_t n;
+  /* The errors a configuration's files meet most, in the C library's words
+   * on every system (Windows' own text for ERROR_FILE_NOT_FOUND is "The
+   * system cannot find the file specified"; PostgreSQL says "No such file
+   * or directory" there too). */
+  if (APR_STATUS_IS_ENOENT(rv))
+    rv = APR_ENOENT;
+  else if (APR_STATUS_IS_EACCES(rv))
+    rv = APR_EACCES;
+  else if (APR_STATUS_IS_ENOTDIR(rv))
+    rv = APR_ENOTDIR;
   apr_strerror(rv, buf, len);
   /* Windows' texts (FormatMessage) end in ".  " or a line break. */
   for (n = strlen(buf); n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\r' || buf[n - 1] == '\n'); n--)

@@ -9,10 +9,11 @@
 
 #include "../core/log.h"
 #include "../core/manager.h"
+#include "../core/snapshot.h"
 #include "hotssl/platform.h"
 
-/* How long the parent's snapshot write, and the backend's read, may take. */
-#define HOTSSL__HANDOFF_DEADLINE_MS 30000
+/* HOTSSL__HANDOFF_DEADLINE_MS (core/snapshot.h) bounds the parent's
+ * snapshot write and every wait of the backend before it serves. */
 
 /* hotssl_spawn's argument checks: *out = NULL (when out is not NULL), then
  * 0, or HOTSSL_EINVAL for a missing argument. */

@@ -235,6 +235,8 @@ static int parse_fd(const char **s, int *fd, char end) {
   return 0;
 }
 
+/* Read exactly n bytes by the deadline: 0, -2 at the end of the stream, -3
+ * when the deadline passed, -1 on error. */
 static int recv_all(int fd, unsigned char *p, size_t n, uint64_t deadline) {
   while (n > 0) {
     ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
@@ -247,8 +249,11 @@ static int recv_all(int fd, unsigned char *p, size_t n, uint64_t deadline) {
       return -2; /* EOF */
     if (errno == EINTR)
       continue;
-    if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLIN, deadline) == 0)
-      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (wait_fd(fd, POLLIN, deadline) == 0)
+        continue;
+      return hotssl__now_ms() >= deadline ? -3 : -1;
+    }
     return -1;
   }
   return 0;

@@ -17,8 +17,12 @@
  * (a unique name, PIPE_REJECT_REMOTE_CLIENTS, the creator's default DACL):
  * the parent opens the client end itself, inheritable, before the name could
  * be used by anyone else; if anyone had, the second open fails and the
- * spawn fails. The parent's end is overlapped, so every write is bounded by
- * a deadline (a backend that stalls does not hang the parent).
+ * spawn fails. Both ends are overlapped, so every write and every read is
+ * bounded by HOTSSL__HANDOFF_DEADLINE_MS: a backend that stalls does not hang
+ * the parent, and a parent that stops writing (stalled, or dead while
+ * another process still holds its end) leaves a backend that fails with an
+ * error line within the bound; a parent that dies closes its end and the
+ * backend fails at once.
  *
  * The socket. WSADuplicateSocketW needs the backend's process id, so it runs
  * after CreateProcessW; the WSAPROTOCOL_INFOW it fills goes first into the
@@ -210,7 +214,8 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   sa.nLength = sizeof sa;
   sa.bInheritHandle = TRUE;
   if (srv == INVALID_HANDLE_VALUE ||
-      (cli = CreateFileW(pipename, GENERIC_READ, 0, &sa, OPEN_EXISTING, 0, NULL)) == INVALID_HANDLE_VALUE ||
+      (cli = CreateFileW(pipename, GENERIC_READ, 0, &sa, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL)) ==
+          INVALID_HANDLE_VALUE ||
       (ev = CreateEventW(NULL, TRUE, FALSE, NULL)) == NULL) {
     win_err(errbuf, errlen, "could not create the hand-off pipe", GetLastError());
     r = HOTSSL_ESYS;
@@ -314,11 +319,34 @@ void hotssl_process_destroy(hotssl_process *p) {
 
 /* ---- backend side ---- */
 
-/* Read exactly n bytes: 0, -2 at the end of the pipe, -1 on error. */
-static int read_all(HANDLE h, unsigned char *p, size_t n) {
+typedef struct read_state {
+  HANDLE pipe, ev; /* the overlapped pipe end, a manual-reset event */
+  uint64_t deadline;
+} read_state;
+
+/* Read exactly n bytes by the deadline: 0, -2 at the end of the pipe (the
+ * parent closed it, or died), -3 when the deadline passed, -1 on error. */
+static int read_all(read_state *rs, unsigned char *p, size_t n) {
   while (n > 0) {
-    DWORD got = 0, chunk = n > (1u << 20) ? (1u << 20) : (DWORD)n;
-    if (!ReadFile(h, p, chunk, &got, NULL))
+    OVERLAPPED ov;
+    DWORD got = 0, chunk = n > (1u << 20) ? (1u << 20) : (DWORD)n, err;
+    uint64_t now = hotssl__now_ms();
+    memset(&ov, 0, sizeof ov);
+    ov.hEvent = rs->ev;
+    if (!ReadFile(rs->pipe, p, chunk, NULL, &ov)) {
+      err = GetLastError();
+      if (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF)
+        return -2;
+      if (err != ERROR_IO_PENDING)
+        return -1;
+      if (now >= rs->deadline ||
+          WaitForSingleObject(rs->ev, (DWORD)(rs->deadline - now)) != WAIT_OBJECT_0) {
+        CancelIoEx(rs->pipe, &ov);
+        GetOverlappedResult(rs->pipe, &ov, &got, TRUE);
+        return -3;
+      }
+    }
+    if (!GetOverlappedResult(rs->pipe, &ov, &got, TRUE))
       return GetLastError() == ERROR_BROKEN_PIPE ? -2 : -1;
     if (got == 0)
       return -2;
@@ -328,7 +356,7 @@ static int read_all(HANDLE h, unsigned char *p, size_t n) {
   return 0;
 }
 
-static int read_some(void *ctx, unsigned char *p, size_t n) { return read_all((HANDLE)ctx, p, n); }
+static int read_some(void *ctx, unsigned char *p, size_t n) { return read_all(ctx, p, n); }
 
 int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
                         const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
@@ -339,8 +367,9 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
   WSAPROTOCOL_INFOW info;
   WSADATA wsa;
   unsigned long long hv;
-  int has_conn, r, used = 0, built = 0;
+  int has_conn, r, rr, used = 0, built = 0;
   char err[HOTSSL__ERRLEN];
+  read_state rs = {NULL, NULL, 0};
 
   if ((r = hotssl__backend_check(handoff, conn_fd, m, opts, &log)) != 0)
     return r;
@@ -369,10 +398,24 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
   }
   /* Ours now: not to be inherited further (e.g. by a passphrase command). */
   SetHandleInformation(pipe, HANDLE_FLAG_INHERIT, 0);
+  rs.pipe = pipe;
+  rs.deadline = hotssl__now_ms() + HOTSSL__HANDOFF_DEADLINE_MS;
+  if ((rs.ev = CreateEventW(NULL, TRUE, FALSE, NULL)) == NULL) {
+    win_err(err, sizeof err, "could not read the hand-off", GetLastError());
+    r = HOTSSL_ESYS;
+    goto fail;
+  }
   if (has_conn) {
     SOCKET sk;
-    if (read_all(pipe, (unsigned char *)&info, sizeof info) != 0) {
-      hotssl__fmt(err, sizeof err, "could not read the connection from the parent");
+    if ((rr = read_all(&rs, (unsigned char *)&info, sizeof info)) != 0) {
+      if (rr == -3)
+        hotssl__fmt(err, sizeof err,
+                    "could not read the connection from the parent: nothing arrived within %d ms (the parent stopped writing)",
+                    HOTSSL__HANDOFF_DEADLINE_MS);
+      else
+        hotssl__fmt(err, sizeof err, "could not read the connection from the parent: %s",
+                    rr == -2 ? "the parent closed the hand-off early (it may have died)"
+                             : "read failed");
       r = HOTSSL_EINVAL;
       goto fail;
     }
@@ -396,13 +439,16 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
     SetHandleInformation((HANDLE)sk, HANDLE_FLAG_INHERIT, 0);
     *conn_fd = (int)sk;
   }
-  r = hotssl__snapshot_receive(read_some, pipe, m, opts, errbuf, errlen, err, sizeof err, &built);
+  r = hotssl__snapshot_receive(read_some, &rs, m, opts, errbuf, errlen, err, sizeof err, &built);
   CloseHandle(pipe);
+  CloseHandle(rs.ev);
   pipe = NULL;
   if (r == 0 || built)
     return r; /* create_from_snapshot logged any failure */
 fail:
   if (pipe != NULL)
     CloseHandle(pipe);
+  if (rs.ev != NULL)
+    CloseHandle(rs.ev);
   return hotssl__backend_fail(&log, err, errbuf, errlen, r);
 }

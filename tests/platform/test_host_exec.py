@@ -24,6 +24,7 @@ import re
 import socket
 import ssl
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ptlib import (Pki, Server, TempDir, check, children, echo, fd_links, main, peer_der, read, run,
@@ -185,6 +186,28 @@ def hostile_case():
             os.close(r)
 
 
+def stalled_case():
+    """The backend alone, on a pipe whose writer sent half a snapshot's
+    worth and stopped while keeping its end open: the backend gives up at
+    its deadline (30 s), says why and exits 1; it never hangs."""
+    r, w = os.pipe()
+    os.write(w, b"HTSN" + b"\x00" * 60)
+    a, b = socket.socketpair()
+    try:
+        t0 = time.monotonic()
+        p = run([args.binary, "--backend", str(b.fileno()), str(r)], pass_fds=(b.fileno(), r), timeout=SLOW + 60)
+        took = time.monotonic() - t0
+        print("stalled host: backend exited %d after %.1f s: %s" % (p.returncode, took, p.stderr.strip()))
+        check(p.returncode == 1 and "no complete snapshot within 30000 ms" in p.stderr,
+              "backend of a stalled host: exit %d\n%s" % (p.returncode, p.stderr))
+        check(15 < took < 90, "the backend gave up after %.1f s, not at its 30 s deadline" % took)
+    finally:
+        for f in (r, w):
+            os.close(f)
+        a.close()
+        b.close()
+
+
 def go():
     shm_before = set(os.listdir("/dev/shm"))
     with TempDir("hotssl-platform-") as d:
@@ -198,6 +221,8 @@ def go():
         watch_case(d, pki)
         sighup_case(d, pki)
         hostile_case()
+        if args.pipe:
+            stalled_case()
         new = set(os.listdir(d)) - files_before
         check(not new, "files appeared in the test folder: %r" % new)
     check(set(os.listdir("/dev/shm")) <= shm_before, "files appeared in /dev/shm")

@@ -11,6 +11,12 @@
     parent lives on, and the first backend after the fix serves.
 --case example: examples/spawn_server_win32.c serves and picks up a
     rotation through its watcher.
+--case host_exec: examples/host_exec_win32.c, a host that starts its own
+    backends (CreateProcessW suspended, a handle list, the socket by
+    WSADuplicateSocketW and the snapshot in an anonymous file mapping),
+    linked with hotssl.dll: s_client is served A, then B after a rotation
+    (the watcher reloads, the host takes a new snapshot); each backend says
+    which generation it built from the host's bytes.
 --case passphrase: an encrypted key (PKCS#8, AES-256-CBC, "secret1") whose
     ssl_passphrase_command runs through cmd.exe: a helper in a folder with a
     space in its name, quoted as docs/windows.md says, given the prompt by %p,
@@ -32,6 +38,7 @@ ap.add_argument("--wine", required=True)
 ap.add_argument("--hotssl", required=True)
 ap.add_argument("--example", required=True)
 ap.add_argument("--helper", help="winpass_helper.exe (--case passphrase)")
+ap.add_argument("--host-exec", help="hotssl_example_host_exec_win32.exe (--case host_exec)")
 ap.add_argument("--case", required=True)
 args = ap.parse_args()
 
@@ -117,6 +124,18 @@ def example(d, pki):
         srv.kill()
 
 
+def host_exec(d, pki):
+    srv = serve([args.host_exec, conf(d, "hotssl_debounce_ms = 100\n")])
+    try:
+        rotation_seen(srv, pki)
+        srv.wait_err(r"backend\[\d+\] LOG: built from the host's snapshot \(generation 2\)",
+                     what="a backend built from generation 2's snapshot")
+        check(srv.count("built from the host's snapshot (generation 1)") >= 1, "no backend of generation 1")
+        check("ERROR" not in srv.log(), "an error was logged:\n" + srv.log())
+    finally:
+        srv.kill()
+
+
 def win_path(p):
     """A Linux absolute path as Wine's Z: drive shows it."""
     return "Z:" + p.replace("/", "\\")
@@ -163,7 +182,7 @@ def go():
         pki.install("a")
         os.chdir(d)
         {"rotation": rotation, "isolation": isolation, "example": example,
-         "passphrase": passphrase}[args.case](d, pki)
+         "passphrase": passphrase, "host_exec": host_exec}[args.case](d, pki)
 
 
 main(go)
