@@ -238,7 +238,8 @@ typedef struct mem_stream {
   size_t len, off, calls, most; /* most: the largest request */
 } mem_stream;
 
-/* hotssl__snapshot_receive's read_fn: all n bytes, else end of stream. */
+/* hotssl__snapshot_receive's read_fn: all n bytes, else end of stream (-2,
+ * as the platform readers say when the stream ends within a read). */
 static int mem_read(void *ctx, unsigned char *p, size_t n) {
   mem_stream *ms = ctx;
   ms->calls++;
@@ -248,7 +249,7 @@ static int mem_read(void *ctx, unsigned char *p, size_t n) {
     return -2;
   if (n > ms->len - ms->off) {
     ms->off = ms->len;
-    return -1; /* truncated */
+    return -2; /* truncated: the stream ends within this read */
   }
   memcpy(p, ms->p + ms->off, n);
   ms->off += n;
