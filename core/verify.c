@@ -41,6 +41,7 @@
 #include "util.h"
 #include "verify.h"
 #include "revocation.h"
+#include "x509ext.h"
 
 #ifndef MBEDTLS_PRIVATE
 #  define MBEDTLS_PRIVATE(member) member
@@ -48,8 +49,8 @@
 
 /* OpenSSL's verification errors that hotssl reports: name, OpenSSL's text,
  * the alert OpenSSL's server sends for it, the phase of X509_verify_cert that
- * finds it (0 chain, 1 purpose, 2 revocation, 3 dates), order in a phase at
- * one depth. */
+ * finds it (0 chain, 1 extensions: CA, purpose, path length, 2 revocation,
+ * 3 dates, 4 name constraints), order in a phase at one depth. */
 #define VERRS(X)                                                                        \
   X(NONE, "ok", 0, 9, 0)                                                                \
   X(UNSPECIFIED, "unspecified certificate verification error", 46, 0, 0)               \
@@ -59,15 +60,19 @@
   X(EE_KEY_TOO_SMALL, "EE certificate key too weak", 42, 0, 2)                         \
   X(CA_KEY_TOO_SMALL, "CA certificate key too weak", 42, 0, 2)                         \
   X(CA_MD_TOO_WEAK, "CA signature digest algorithm too weak", 42, 0, 3)               \
-  X(INVALID_PURPOSE, "unsuitable certificate purpose", 43, 1, 0)                      \
+  X(INVALID_CA, "invalid CA certificate", 48, 1, 0)                                   \
+  X(INVALID_PURPOSE, "unsuitable certificate purpose", 43, 1, 1)                      \
+  X(PATH_LENGTH, "path length constraint exceeded", 48, 1, 2)                         \
   X(UNABLE_TO_GET_CRL, "unable to get certificate CRL", 48, 2, 0)                     \
   X(NO_CRL_SIGN, "key usage does not include CRL signing", 46, 2, 1)                  \
-  X(CRL_NOT_YET_VALID, "CRL is not yet valid", 42, 2, 2)                               \
-  X(CRL_EXPIRED, "CRL has expired", 45, 2, 2)                                          \
-  X(CRL_SIGNATURE, "CRL signature failure", 51, 2, 3)                                  \
-  X(REVOKED, "certificate revoked", 44, 2, 4)                                          \
+  X(CRL_SCOPE, "different CRL scope", 46, 2, 2)                                        \
+  X(CRL_NOT_YET_VALID, "CRL is not yet valid", 42, 2, 3)                               \
+  X(CRL_EXPIRED, "CRL has expired", 45, 2, 3)                                          \
+  X(CRL_SIGNATURE, "CRL signature failure", 51, 2, 4)                                  \
+  X(REVOKED, "certificate revoked", 44, 2, 5)                                          \
   X(NOT_YET_VALID, "certificate is not yet valid", 42, 3, 0)                           \
-  X(EXPIRED, "certificate has expired", 45, 3, 1)
+  X(EXPIRED, "certificate has expired", 45, 3, 1)                                      \
+  X(NAME_CONSTRAINTS, "name constraints are not supported", 46, 4, 0)
 
 enum {
 #define VERR_ENUM(name, text, alert, phase, order) E_##name,
@@ -143,15 +148,22 @@ static int signer_err(int answer) {
   return E_NONE;
 }
 
-/* X as a subject: its issuer's CRLs exist, are valid now, do not list it. */
+/* X as a subject: its issuer's CRLs exist, one is in X's scope, are valid now, do not list it. */
 static void subject_checks(const hotssl__crlview *cv, const mbedtls_x509_crt *x, int depth,
                            int64_t now, vacc *a) {
-  int tm;
-  if (!hotssl__crlview_has(cv, &x->issuer_raw, &x->issuer)) {
+  int tm, scope = hotssl__crlview_scope(cv, x);
+  if (scope < 0) {
     offer(a, E_UNABLE_TO_GET_CRL, depth, x);
     return;
   }
-  tm = hotssl__crlview_time(cv, &x->issuer_raw, &x->issuer, now);
+  /* Only CRLs outside x's scope (issuingDistributionPoint): OpenSSL takes
+   * the nearest and refuses it; CRLs that cover only some reasons leave
+   * the others without a CRL. */
+  if (scope == HOTSSL__SCOPE_OUT)
+    offer(a, E_CRL_SCOPE, depth, x);
+  if (scope == HOTSSL__SCOPE_PARTIAL)
+    offer(a, E_UNABLE_TO_GET_CRL, depth, x);
+  tm = hotssl__crlview_time(cv, x, now);
   offer(a, tm == HOTSSL__REV_NOT_YET_VALID ? E_CRL_NOT_YET_VALID
            : tm == HOTSSL__REV_EXPIRED     ? E_CRL_EXPIRED
                                            : E_NONE,
@@ -217,6 +229,57 @@ static int eku_refuses_client(const mbedtls_x509_crt *c) {
   return 1;
 }
 
+/* OpenSSL's check_extensions for a certificate of the CA file above the
+ * trust anchor, at depth d, with plen non-self-issued CA certificates
+ * between it and the leaf: a CA that may sign certificates (a v1
+ * self-signed root is one), suitable for sslclient, allowing plen CAs
+ * below it. mbedTLS checks the certificates up to the anchor itself. */
+static void ca_checks(const mbedtls_x509_crt *p, int d, int plen, vacc *a) {
+  int max = p->MBEDTLS_PRIVATE(max_pathlen); /* pathLenConstraint + 1; 0: none */
+  if ((!p->MBEDTLS_PRIVATE(ca_istrue) && !(p->version == 1 && self_issued(p))) ||
+      mbedtls_x509_crt_check_key_usage(p, MBEDTLS_X509_KU_KEY_CERT_SIGN) != 0)
+    offer(a, E_INVALID_CA, d, p);
+  if (eku_refuses_client(p))
+    offer(a, E_INVALID_PURPOSE, d, p);
+  if (d > 1 && max > 0 && plen > max - 1)
+    offer(a, E_PATH_LENGTH, d, p);
+  if (hotssl__crt_has_name_constraints(p))
+    offer(a, E_NAME_CONSTRAINTS, d, p);
+}
+
+/*
+ * A trust anchor below the root (an intermediate of ssl_ca_file): mbedTLS's
+ * chain ends there, OpenSSL's goes on inside the CA file. Each certificate
+ * above gets ca_checks and, with CRLs (crls), the CRL checks. The
+ * certificates between the anchor and the leaf count as not self-issued
+ * (the callback sees them after this one): fail closed.
+ */
+static void above_anchor(const hotssl__crlview *cv, int crls, const mbedtls_x509_crt *crt, int depth,
+                         int64_t now, vacc *a) {
+  const mbedtls_x509_crt *x = crt, *p;
+  int d = depth, plen = depth;
+  while (d < MAX_DEPTH) {
+    if ((p = hotssl__crlview_ca_parent(cv, x)) == NULL) {
+      /* Its issuer is not in the CA file: no CRL of it can be verified. */
+      if (crls)
+        offer(a, E_UNABLE_TO_GET_CRL, d, x);
+      break;
+    }
+    ca_checks(p, ++d, plen, a);
+    if (!self_issued(p))
+      plen++;
+    if (crls) {
+      offer(a, signer_checks(cv, p), d - 1, x);
+      subject_checks(cv, p, d, now, a);
+      if (self_issued(p))
+        offer(a, signer_checks(cv, p), d, p);
+    }
+    if (self_issued(p))
+      break;
+    x = p;
+  }
+}
+
 /*
  * Everything certificate crt at depth adds (see the top of the file). The
  * problem of crt's key as the signer of the CRLs of the certificate below is
@@ -225,50 +288,37 @@ static int eku_refuses_client(const mbedtls_x509_crt *c) {
 static int check_depth(const hotssl_generation *g, int walk, const mbedtls_x509_crt *crt,
                        int depth, uint32_t mflags, vacc *a) {
   hotssl__crlview cv;
-  int64_t now;
-  int below = E_NONE;
+  int64_t now = (int64_t)time(NULL);
+  int below = E_NONE, crls = g->crl != NULL && g->ca != NULL;
 
   flags_err(mflags, depth, crt, a);
   if (eku_refuses_client(crt) ||
       (depth == 0 && mbedtls_x509_crt_check_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0))
     offer(a, E_INVALID_PURPOSE, depth, crt);
-  if (g->crl == NULL || g->ca == NULL)
+  /* mbedTLS ignores a non-critical nameConstraints: refused, not evaluated. */
+  if (hotssl__crt_has_name_constraints(crt))
+    offer(a, E_NAME_CONSTRAINTS, depth, crt);
+  if (g->ca == NULL)
     return E_NONE;
 
-  cv.t = g->crl->revocation;
-  cv.crl = &g->crl->u.crl;
+  memset(&cv, 0, sizeof cv);
   cv.ca = &g->ca->u.crt;
   cv.profile = &mbedtls_x509_crt_profile_default;
-  cv.walk = walk || g->crl_walk;
-  now = (int64_t)time(NULL);
-
-  /* Every certificate of the chain, the self-signed root included (OpenSSL
-   * checks the root against its own CRL too). */
-  subject_checks(&cv, crt, depth, now, a);
-  if (depth > 0)
-    below = signer_checks(&cv, crt);
-  if (self_issued(crt))
-    offer(a, signer_checks(&cv, crt), depth, crt); /* it signs its own CRLs */
-  /* A trust anchor below the root: mbedTLS's chain ends here, OpenSSL's goes
-   * on inside the CA file. */
-  if (hotssl__crlview_ca_index(&cv, crt) >= 0 && !self_issued(crt)) {
-    const mbedtls_x509_crt *x = crt, *p;
-    int d = depth;
-    while (d < MAX_DEPTH) {
-      if ((p = hotssl__crlview_ca_parent(&cv, x)) == NULL) {
-        /* Its issuer is not in the CA file: no CRL of it can be verified. */
-        offer(a, E_UNABLE_TO_GET_CRL, d, x);
-        break;
-      }
-      offer(a, signer_checks(&cv, p), d, x);
-      subject_checks(&cv, p, ++d, now, a);
-      if (self_issued(p)) {
-        offer(a, signer_checks(&cv, p), d, p);
-        break;
-      }
-      x = p;
-    }
+  cv.walk = 1; /* without CRLs: only ca_parent, searched in the CA file */
+  if (crls) {
+    cv.t = g->crl->revocation;
+    cv.crl = &g->crl->u.crl;
+    cv.walk = walk || g->crl_walk;
+    /* Every certificate of the chain, the self-signed root included
+     * (OpenSSL checks the root against its own CRL too). */
+    subject_checks(&cv, crt, depth, now, a);
+    if (depth > 0)
+      below = signer_checks(&cv, crt);
+    if (self_issued(crt))
+      offer(a, signer_checks(&cv, crt), depth, crt); /* it signs its own CRLs */
   }
+  if (hotssl__crlview_ca_index(&cv, crt) >= 0 && !self_issued(crt))
+    above_anchor(&cv, crls, crt, depth, now, a);
   return below;
 }
 
@@ -282,7 +332,13 @@ static uint32_t err_flag(int err, int depth) {
     return MBEDTLS_X509_BADCRL_EXPIRED;
   case E_CRL_NOT_YET_VALID:
     return MBEDTLS_X509_BADCRL_FUTURE;
+  case E_INVALID_CA:
+  case E_PATH_LENGTH:
+    return MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+  case E_NAME_CONSTRAINTS:
+    return MBEDTLS_X509_BADCERT_OTHER;
   case E_UNABLE_TO_GET_CRL:
+  case E_CRL_SCOPE:
   case E_NO_CRL_SIGN:
   case E_CRL_SIGNATURE:
     return MBEDTLS_X509_BADCRL_NOT_TRUSTED;
