@@ -38,6 +38,7 @@
 #include "../os/os.h"
 #include "certname.h"
 #include "generation.h"
+#include "parse.h"
 #include "util.h"
 #include "verify.h"
 #include "revocation.h"
@@ -236,7 +237,7 @@ static int eku_refuses_client(const mbedtls_x509_crt *c) {
  * below it. mbedTLS checks the certificates up to the anchor itself. */
 static void ca_checks(const mbedtls_x509_crt *p, int d, int plen, vacc *a) {
   int max = p->MBEDTLS_PRIVATE(max_pathlen); /* pathLenConstraint + 1; 0: none */
-  if ((!p->MBEDTLS_PRIVATE(ca_istrue) && !(p->version == 1 && self_issued(p))) ||
+  if (!hotssl__crt_is_ca(p) ||
       mbedtls_x509_crt_check_key_usage(p, MBEDTLS_X509_KU_KEY_CERT_SIGN) != 0)
     offer(a, E_INVALID_CA, d, p);
   if (eku_refuses_client(p))
