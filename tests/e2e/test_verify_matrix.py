@@ -10,11 +10,19 @@
    - with real handshakes (`hotssl serve` + `openssl s_client`), in both
      `optional` and `require`: accepted or refused as openssl verify says,
      with the alert OpenSSL's server sends for that reason.
+   Rows cover chains, purposes, CRLs, pathLenConstraint above the trust
+   anchor, nameConstraints (refused by hotssl whatever openssl verify says:
+   not evaluated) and CRL scopes (issuingDistributionPoint, also through
+   spawn mode's decoded table). The test fails if hotssl accepts a row that
+   openssl verify refuses, and prints how many rows that is (0) and which
+   rows hotssl refuses for its own reason.
 2. PostgreSQL's own certificates (when ../shared/testdata/postgresql-ssl is
    there): each CA/CRL combination of PostgreSQL's SSL suite.
 3. Log lines checked verbatim, with a UTF-8 subject (PostgreSQL's
    client-revoked-utf8.crt, or one generated here) and a long subject.
-4. `require` without a certificate: a handshake_failure alert, not a reset
+4. A CRL with a critical issuingDistributionPoint: the load and reload
+   errors name the extension.
+5. `require` without a certificate: a handshake_failure alert, not a reset
    (certificate_required over TLS 1.3 with the local mbedTLS's patch).
 
 The summary line says which sets ran.
@@ -535,6 +543,31 @@ class Matrix(unittest.TestCase):
                    % (STRICTER, len(stricter), "; ".join(stricter)))
         self.assertEqual(laxer, [], "hotssl accepts what openssl verify refuses")
         self.assertEqual(failures, [], "\n".join(failures))
+
+    def test_crl_scope_in_spawn_mode(self):
+        """The CRL-scope rows through `hotssl serve --mode spawn`: each
+        backend verifies with the revocation table decoded from the
+        parent's snapshot, where a CRL's scope travels in its group key."""
+        rx = re.compile(r"onlyContains|onlySomeReasons|indirectCRL|distribution point")
+        rows = [r for r in self.rows if rx.search(r[0])]
+        self.assertGreaterEqual(len(rows), 10)
+        failures = []
+        srv = E.Server(write_conf("spawn-scope", rows[0][1], rows[0][2], "require"), extra=["--mode", "spawn"])
+        try:
+            for name, ca, crls, leaf, inter in rows:
+                want, _ = openssl_verdict(ca, crls, leaf[0], inter)
+                write_conf("spawn-scope", ca, crls, "require")
+                line, _ = srv.reload()
+                self.assertNotIn("not reloaded", line, name)
+                got = handshake(srv.port, leaf[0], leaf[1], cat("spawn-inter.pem", list(inter)) if inter else None)
+                exp = ("accept", None) if want is None else ("refuse", ALERTS[want])
+                if got != exp:
+                    failures.append("%s (spawn): %s, openssl verify: %s" % (name, got, want or "accept"))
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.kill()
+        self.assertEqual(failures, [], "\n".join(failures))
+        RAN.append("CRL-scope rows in spawn mode (%d)" % len(rows))
 
     def test_critical_idp_names_the_extension(self):
         """A CRL with a critical issuingDistributionPoint: mbedTLS cannot
