@@ -99,6 +99,10 @@ keyUsage = critical,keyCertSign,cRLSign
 nameConstraints = permitted;DNS:allowed.example
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[v3_ca_nc_critical]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+nameConstraints = critical,permitted;DNS:allowed.example
 [v3_client_san_bad]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
@@ -541,7 +545,7 @@ class Matrix(unittest.TestCase):
         RAN.append("rows where hotssl accepts what openssl verify refuses: %d of %d" % (len(laxer), len(self.rows)))
         RAN.append("rows refused for hotssl's own reason (%s): %d: %s"
                    % (STRICTER, len(stricter), "; ".join(stricter)))
-        self.assertEqual(laxer, [], "hotssl accepts what openssl verify refuses")
+        self.assertEqual(laxer, [], "hotssl accepts what openssl verify refuses: " + "; ".join(laxer))
         self.assertEqual(failures, [], "\n".join(failures))
 
     def test_crl_scope_in_spawn_mode(self):
@@ -591,6 +595,16 @@ class Matrix(unittest.TestCase):
             self.assertEqual(handshake(srv.port, leaf[0], leaf[1])[0], "accept")  # the last good one
             self.assertEqual(srv.stop(), 0)
         RAN.append("critical issuingDistributionPoint refused at load (openssl verify: %s)" % (want or "accept"))
+
+    def test_critical_name_constraints_names_the_extension(self):
+        """A CA file whose root has a critical nameConstraints: mbedTLS
+        cannot parse it; the load error names the extension."""
+        nc = Ca("root_nc_critical", "Root with critical name constraints", ext="v3_ca_nc_critical")
+        conf = write_conf("critical-nc", nc.crt, [], "require")
+        p = E.run([E.cli(), "check", "-c", conf])
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("critical extension nameConstraints (2.5.29.30) is not supported", p.stdout + p.stderr)
+        RAN.append("critical nameConstraints refused at load")
 
     def test_alert_reaches_a_client_that_writes_first(self):
         """A TLS 1.3 client is done with its handshake once it has sent its
