@@ -698,8 +698,8 @@ static int crl_scope(const mbedtls_x509_crl *c, const mbedtls_x509_buf *raw,
 /* The i-th unit (a CRL for the walk, a group for the table) and its scope
  * for x as crl_scope; 0 when there are no more units. */
 static int unit(const hotssl__crlview *v, size_t i, const mbedtls_x509_crl **c, long *gi,
-                const mbedtls_x509_buf *raw, const mbedtls_x509_name *name,
-                const mbedtls_x509_crt *x, int *scope) {
+                const mbedtls_x509_buf *raw, const mbedtls_x509_name *name, const mbedtls_x509_crt *x,
+                int *scope) {
   if (v->walk) {
     if (i == 0)
       *c = v->crl;
@@ -718,7 +718,10 @@ static int unit(const hotssl__crlview *v, size_t i, const mbedtls_x509_crl **c, 
 }
 
 static int rank(int scope) {
-  return scope == HOTSSL__SCOPE_IN ? 3 : scope == HOTSSL__SCOPE_PARTIAL ? 2 : scope == HOTSSL__SCOPE_OUT ? 1 : 0;
+  return scope == HOTSSL__SCOPE_IN        ? 3
+         : scope == HOTSSL__SCOPE_PARTIAL ? 2
+         : scope == HOTSSL__SCOPE_OUT     ? 1
+                                          : 0;
 }
 
 int hotssl__crlview_scope(const hotssl__crlview *v, const mbedtls_x509_crt *x) {

@@ -94,9 +94,7 @@ static int dp_name(unsigned char *v, size_t n, const unsigned char **names, size
   return tag == CCTX(0) || tag == CCTX(1) ? 0 : -1;
 }
 
-static int bool_true(const unsigned char *v, size_t n) {
-  return n == 1 && v[0] != 0;
-}
+static int bool_true(const unsigned char *v, size_t n) { return n == 1 && v[0] != 0; }
 
 unsigned hotssl__crl_scope(const mbedtls_x509_crl *c, const unsigned char **dp, size_t *dplen) {
   unsigned char *v, *p, *end, *f;
