@@ -429,8 +429,14 @@ class Matrix(unittest.TestCase):
         i_onlyaa = I.crl("i_onlyaa", exts="idp_onlyaa")
         i_dp = I.crl("i_dp", exts="idp_dp")
         i_dp_other = I.crl("i_dp_other", exts="idp_dp_other")
-        r_onlyuser = R.crl("r_onlyuser", exts="idp_onlyuser")
-        r_onlyca = R.crl("r_onlyca", exts="idp_onlyca")
+        # A root of its own for the root-CRL rows (R's CRLs list I as revoked by now).
+        RS = Ca("root_scope", "Matrix Root for CRL scopes")
+        IS = Ca("inter_scope", "Matrix Intermediate for CRL scopes", parent=RS)
+        under_is = IS.issue("under_is", "client for CRL scopes", "v3_client")
+        is_empty = IS.crl("is_empty")
+        rs_onlyuser = RS.crl("rs_onlyuser", exts="idp_onlyuser")
+        rs_onlyca = RS.crl("rs_onlyca", exts="idp_onlyca")
+        rsis = cat("rs+is.crt", [RS.crt, IS.crt])
         cls.critical_idp = I.crl("i_critical_idp", exts="idp_critical")
         cls.critical_case = (ri, [r_empty, cls.critical_idp], good)
         cls.rows = [
@@ -474,9 +480,10 @@ class Matrix(unittest.TestCase):
             ("CRL of the leaf's issuer with onlyContainsCACerts", ri, [r_empty, i_onlyca], good, ()),
             ("CRL of the leaf's issuer with indirectCRL", ri, [r_empty, i_indirect], good, ()),
             ("CRL of the leaf's issuer with onlyContainsAttributeCerts", ri, [r_empty, i_onlyaa], good, ()),
-            ("root's CRL with onlyContainsUserCerts, intermediate in the CA file", ri, [r_onlyuser, i_empty], good, ()),
-            ("root's CRL with onlyContainsUserCerts, intermediate sent by the client", R.crt, [r_onlyuser, i_empty], good, (I.crt,)),
-            ("root's CRL with onlyContainsCACerts (in scope for the intermediate)", ri, [r_onlyca, i_empty], good, ()),
+            ("root's CRL with onlyContainsUserCerts, intermediate in the CA file", rsis, [rs_onlyuser, is_empty], under_is, ()),
+            ("root's CRL with onlyContainsUserCerts, intermediate sent by the client", RS.crt, [rs_onlyuser, is_empty],
+             under_is, (IS.crt,)),
+            ("root's CRL with onlyContainsCACerts (in scope for the intermediate)", rsis, [rs_onlyca, is_empty], under_is, ()),
             ("CRL of the leaf's issuer with onlyContainsUserCerts (in scope)", ri, [r_empty, i_onlyuser], good, ()),
             ("onlyContainsUserCerts CRL in scope, revoked leaf", ri, [r_empty, I.crl("i_onlyuser_rev", exts="idp_onlyuser")], bad, ()),
             ("onlyContainsCACerts CRL next to a full CRL", ri, [r_empty, i_onlyca, i_empty], good, ()),
