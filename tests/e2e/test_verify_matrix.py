@@ -419,6 +419,7 @@ class Matrix(unittest.TestCase):
         nc_bad = NC.issue("nc_bad", "name outside the constraints", "v3_client_san_bad")
         nc_ok = NC.issue("nc_ok", "name inside the constraints", "v3_client_san_ok")
         rnc = cat("r+nc.crt", [R.crt, NC.crt])
+        cls.rnc = rnc
         # issuingDistributionPoint: CRLs whose scope is narrower than a full CRL.
         dp_leaf = I.issue("dp_leaf", "client with a CRL distribution point", "v3_client_dp")
         dpr_leaf = I.issue("dpr_leaf", "client with a reasons-only distribution point", "v3_client_dp_reasons")
@@ -602,6 +603,16 @@ class Matrix(unittest.TestCase):
             self.assertEqual(handshake(srv.port, leaf[0], leaf[1])[0], "accept")  # the last good one
             self.assertEqual(srv.stop(), 0)
         RAN.append("critical issuingDistributionPoint refused at load (openssl verify: %s)" % (want or "accept"))
+
+    def test_name_constraints_in_ca_file_warn_at_load(self):
+        """A CA file with a (non-critical) nameConstraints loads, with a
+        warning that every chain through that CA is refused."""
+        p = E.run([E.cli(), "check", "-c", write_conf("nc-warning", self.rnc, [], "require")])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertRegex(p.stdout + p.stderr, r'WARNING.*ssl_ca_file certificate ".*Matrix Intermediate with name '
+                         r'constraints" has a nameConstraints extension, which hotssl does not evaluate: every '
+                         r'client certificate chain through it is refused')
+        RAN.append("nameConstraints in the CA file: warning at load")
 
     def test_critical_name_constraints_names_the_extension(self):
         """A CA file whose root has a critical nameConstraints: mbedTLS
