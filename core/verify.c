@@ -9,21 +9,26 @@
  *  - purpose: an extendedKeyUsage without clientAuth; at depth 0 a keyUsage
  *    without digitalSignature (mbedTLS checks these only after the callback,
  *    and VERIFY_OPTIONAL ignores them);
+ *  - a nameConstraints extension, which hotssl does not evaluate: refused;
  *  - with CRLs (fail closed, as CRL_CHECK_ALL): X's issuer (for the root:
  *    itself) must have CRLs ("unable to get certificate CRL"), one of them
- *    valid now, none listing X; the issuer's key must be
- *    allowed to sign them (checked where the issuer appears, at depth d + 1,
- *    and charged to X); and when X is a trust anchor that is not self-issued
- *    (an intermediate of ssl_ca_file, where mbedTLS ends the chain), the
- *    same for its issuers inside ssl_ca_file, up to the root.
+ *    in X's scope ("different CRL scope", core/x509ext.h), valid now, none
+ *    listing X; the issuer's key must be allowed to sign them (checked
+ *    where the issuer appears, at depth d + 1, and charged to X);
+ *  - when X is a trust anchor that is not self-issued (an intermediate of
+ *    ssl_ca_file, where mbedTLS ends the chain), OpenSSL's chain goes on
+ *    through its issuers inside ssl_ca_file up to the root: each gets
+ *    OpenSSL's extension checks (a CA, purpose, pathLenConstraint, and no
+ *    nameConstraints) and, with CRLs, the CRL checks above.
  *
  * The configuration-wide callback (ctx: the generation) decides at each
  * depth: any problem refuses the certificate (optional mode: an error code
  * that VERIFY_OPTIONAL does not swallow; require mode: the matching mbedTLS
  * flags, so mbedTLS sends its alert for them). A callback bound to one
  * connection (hotssl_client_verify_bind) collects every depth and, at depth
- * 0, picks the error OpenSSL would report first (chain, then purpose, then
- * revocation from the leaf up, then dates from the top down), records it and
+ * 0, picks the error OpenSSL would report first (chain, then extensions and
+ * purpose and revocation from the leaf up, then dates from the top down,
+ * then name constraints), records it and
  * sends the alert OpenSSL's server sends for it.
  */
 #include <stdlib.h>
