@@ -78,7 +78,8 @@ static const struct {
      "same rules as a server start, print \"configuration OK\" and then one\n"
      "line per warning: certificate expired, not yet valid or expiring within\n"
      "hotssl_expiry_warning_days (default 30), weak key, a chain in the\n"
-     "certificate file that does not lead to a CA, CRL next update near or past.\n"
+     "certificate file that does not lead to a CA, CRL next update near or past,\n"
+     "a CA certificate with nameConstraints (every chain through it is refused).\n"
      "Run it before a reload.\n\noptions:\n",
      cli_check_options, 1, "  3  --strict and at least one warning\n\nenvironment: none.\n"},
     {"info",

@@ -14,6 +14,7 @@
 #include "generation.h"
 #include "log.h"
 #include "objcache.h"
+#include "x509ext.h"
 
 unsigned hotssl__generation_time_warnings_one(const hotssl_generation *g, int64_t now,
                                               const hotssl__log *log) {
@@ -93,6 +94,18 @@ uint64_t hotssl_generation_number(const hotssl_generation *g) {
 }
 
 void hotssl__generation_config_warnings(const hotssl_generation *g, const hotssl__log *log) {
+  const mbedtls_x509_crt *c;
+  /* core/verify.c refuses every chain with nameConstraints (not evaluated):
+   * say so at load rather than only at each refused handshake. */
+  for (c = g->ca != NULL ? &g->ca->u.crt : NULL; c != NULL && c->raw.p != NULL; c = c->next)
+    if (hotssl__crt_has_name_constraints(c)) {
+      char name[256];
+      if (mbedtls_x509_dn_gets(name, sizeof name, &c->subject) < 0)
+        hotssl__fmt(name, sizeof name, "?");
+      hotssl__logf(log, HOTSSL_LOG_WARNING,
+                   "ssl_ca_file certificate \"%s\" has a nameConstraints extension, which hotssl does not evaluate: every client certificate chain through it is refused",
+                   name);
+    }
 #if !HOTSSL__MBEDTLS3 && !defined(MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE)
   if (!g->prefer_server_ciphers)
     hotssl__logf(log, HOTSSL_LOG_WARNING,
@@ -103,9 +116,6 @@ void hotssl__generation_config_warnings(const hotssl_generation *g, const hotssl
     hotssl__logf(log, HOTSSL_LOG_WARNING,
                  "ssl_prefer_server_ciphers = on is not supported by this mbedTLS %s build (MBEDTLS_SSL_SRV_RESPECT_CLIENT_PREFERENCE); the client's order is used",
                  MBEDTLS_VERSION_STRING);
-#else
-  (void)g;
-  (void)log;
 #endif
 }
 

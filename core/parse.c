@@ -18,6 +18,7 @@
 #include "../os/os.h"
 #include "parse.h"
 #include "util.h"
+#include "x509ext.h"
 
 #ifndef MBEDTLS_PRIVATE
 #  define MBEDTLS_PRIVATE(member) member
@@ -75,6 +76,30 @@ static int der_truncated(const hotssl__blob *b) {
   return mbedtls_asn1_get_len(&p, b->data + b->len, &len) == MBEDTLS_ERR_ASN1_OUT_OF_DATA;
 }
 
+/* After mbedTLS refused b as a certificate or CRL: the first critical
+ * extension it does not evaluate, in any block of b, into name. */
+static int unsupported_ext(const hotssl__blob *b, const char *want, char *name, size_t len) {
+  int crl = strcmp(want, "crl") == 0;
+  const char *begin = crl ? "-----BEGIN X509 CRL-----" : "-----BEGIN CERTIFICATE-----";
+  const char *end = crl ? "-----END X509 CRL-----" : "-----END CERTIFICATE-----";
+  const char *t = (const char *)b->data, *s;
+  int found = 0;
+  if (!crl && strcmp(want, "crt") != 0)
+    return 0;
+  if (!hotssl__parse_looks_pem(b))
+    return hotssl__x509_unsupported_critical(b->data, b->len, crl, name, len);
+  for (s = strstr(t, begin); s != NULL && !found; s = strstr(s + 1, begin)) {
+    mbedtls_pem_context pem;
+    size_t used = 0;
+    mbedtls_pem_init(&pem);
+    if (mbedtls_pem_read_buffer(&pem, begin, end, (const unsigned char *)s, NULL, 0, &used) == 0)
+      found = hotssl__x509_unsupported_critical(pem.MBEDTLS_PRIVATE(buf), pem.MBEDTLS_PRIVATE(buflen),
+                                                crl, name, len);
+    mbedtls_pem_free(&pem);
+  }
+  return found;
+}
+
 /*
  * A parse failure of b, which should hold `want` ("crt", "key", "crl" or
  * "dh"), said in the user's words, with mbedTLS's text and code in
@@ -87,7 +112,7 @@ void hotssl__parse_error_text(char *buf, size_t len, const hotssl__blob *b, cons
       {"csr", "a certificate signing request", NULL}, {"pub", "a public key", NULL},
       {"x942", "X9.42 DH parameters (mbedTLS reads PKCS#3 \"DH PARAMETERS\" only)", NULL}};
   const char *kind = pem_kind(b), *want_name = "", *noun = "", *is_name = NULL;
-  char t[300], why[200];
+  char t[300], why[200], ext[120];
   size_t i;
   hotssl__mbedtls_err(t, sizeof t, ret);
   for (i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -98,7 +123,9 @@ void hotssl__parse_error_text(char *buf, size_t len, const hotssl__blob *b, cons
     if (kind != NULL && strcmp(names[i].kind, kind) == 0)
       is_name = names[i].name;
   }
-  if (kind != NULL && strcmp(kind, want) != 0 && is_name != NULL)
+  if ((kind == NULL || strcmp(kind, want) == 0) && unsupported_ext(b, want, ext, sizeof ext))
+    hotssl__fmt(why, sizeof why, "critical extension %s is not supported", ext);
+  else if (kind != NULL && strcmp(kind, want) != 0 && is_name != NULL)
     hotssl__fmt(why, sizeof why, "this is %s, not %s", is_name, want_name);
   else if (kind != NULL && strcmp(kind, want) == 0)
     hotssl__fmt(why, sizeof why, "the PEM block does not hold valid %s data (damaged base64 or DER inside)", noun);

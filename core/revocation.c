@@ -22,6 +22,7 @@
 #include "../os/os.h"
 #include "util.h"
 #include "revocation.h"
+#include "x509ext.h"
 
 #ifndef MBEDTLS_PRIVATE
 #  define MBEDTLS_PRIVATE(member) member
@@ -32,6 +33,10 @@
  * PrintableString both as UTF8String, their ASCII letters lowercased, as
  * x509_string_cmp compares them), length, bytes; the next_merged flag.
  * One walker either measures, writes, or compares against a stored key. */
+/* Starts a group key's scope suffix: no canonical attribute starts so (each
+ * starts with its OID's tag). */
+#define SCOPE_MARK 0xFFu
+
 typedef struct canon {
   unsigned char *out;       /* write here (NULL: measure or compare) */
   const unsigned char *cmp; /* compare against this key (NULL: no) */
@@ -201,7 +206,10 @@ static int signer_walk(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *sign
   const mbedtls_x509_crl *c;
   int any = 0;
   for (c = crl; c != NULL && c->raw.p != NULL; c = c->next) {
-    if (!same_name(&c->issuer_raw, &c->issuer, &signer->subject_raw, &signer->subject))
+    const unsigned char *dp;
+    size_t dplen;
+    if (!same_name(&c->issuer_raw, &c->issuer, &signer->subject_raw, &signer->subject) ||
+        (hotssl__crl_scope(c, &dp, &dplen) & HOTSSL__SCOPE_IGNORED))
       continue;
     if (!any && mbedtls_x509_crt_check_key_usage(signer, MBEDTLS_X509_KU_CRL_SIGN) != 0)
       return HOTSSL__REV_NO_CRL_SIGN;
@@ -214,6 +222,9 @@ static int signer_walk(const mbedtls_x509_crl *crl, const mbedtls_x509_crt *sign
 
 static long find_name(const hotssl__revocation *t, const mbedtls_x509_buf *raw,
                       const mbedtls_x509_name *name);
+static int group_named(const hotssl__revocation *t, size_t k, const mbedtls_x509_buf *raw,
+                       const mbedtls_x509_name *name);
+static int group_scope(const hotssl__revocation *t, size_t k, const mbedtls_x509_crt *x);
 
 /* May signer sign every CRL of the table's issuer gi (HOTSSL__REV_*)? From
  * the digests and signatures the table keeps: no parsed CRL needed. */
@@ -235,6 +246,22 @@ static int group_signed_by(const hotssl__revocation *t, long gi, const mbedtls_x
       return HOTSSL__REV_BAD_SIG;
   }
   return HOTSSL__REV_OK;
+}
+
+/* May signer sign every CRL named as its subject (HOTSSL__REV_*, 1: there
+ * is none)? */
+static int name_signed_by(const hotssl__revocation *t, const mbedtls_x509_crt *signer,
+                          const mbedtls_x509_crt_profile *profile) {
+  size_t k;
+  int any = 0, r;
+  for (k = 0; k < t->n_issuers; k++) {
+    if (!group_named(t, k, &signer->subject_raw, &signer->subject) || group_scope(t, k, NULL) < 0)
+      continue;
+    any = 1;
+    if ((r = group_signed_by(t, (long)k, signer, profile)) != HOTSSL__REV_OK)
+      return r;
+  }
+  return any ? HOTSSL__REV_OK : 1;
 }
 
 static int64_t next_update_of(const mbedtls_x509_crl *c) {
@@ -318,19 +345,49 @@ static int ca_links(hotssl__revocation *t, const mbedtls_x509_crt *ca) {
   return 0;
 }
 
-/* Group the CRLs by issuer name, as mbedTLS compares names. */
+/* A CRL's group key: the canonical DN of its issuer, then, for a CRL whose
+ * issuingDistributionPoint narrows its scope, SCOPE_MARK, the scope flags
+ * (x509ext.h) and the distribution point's fullName. */
+static unsigned char *group_key(const mbedtls_x509_crl *c, size_t *len) {
+  const unsigned char *dp;
+  size_t dplen, n;
+  unsigned flags = hotssl__crl_scope(c, &dp, &dplen);
+  unsigned char *k = canon_new(&c->issuer, &n), *grown;
+  if (k == NULL || flags == 0) {
+    *len = n;
+    return k;
+  }
+  if ((grown = realloc(k, n + 2 + dplen)) == NULL) {
+    free(k);
+    return NULL;
+  }
+  k = grown;
+  k[n] = SCOPE_MARK;
+  k[n + 1] = (unsigned char)flags;
+  if (dplen > 0)
+    memcpy(k + n + 2, dp, dplen);
+  *len = n + 2 + dplen;
+  return k;
+}
+
+/* Group the CRLs by issuer name, as mbedTLS compares names, and scope. */
 static int group_crls(hotssl__revocation *t, build_tmp *b) {
   const mbedtls_x509_crl *c;
-  size_t i, j;
+  size_t i, j, klen;
   for (c = b->crl, i = 0; c != NULL && c->raw.p != NULL; c = c->next, i++) {
+    unsigned char *key = group_key(c, &klen);
+    if (key == NULL)
+      return HOTSSL_ENOMEM;
     for (j = 0; j < b->n_g; j++)
-      if (canon_equal(&c->issuer, b->g[j].key, b->g[j].key_len))
+      if (b->g[j].key_len == klen && memcmp(b->g[j].key, key, klen) == 0)
         break;
     if (j == b->n_g) {
       b->g[j].first = c;
-      if ((b->g[j].key = canon_new(&c->issuer, &b->g[j].key_len)) == NULL)
-        return HOTSSL_ENOMEM;
+      b->g[j].key = key;
+      b->g[j].key_len = klen;
       b->n_g++;
+    } else {
+      free(key);
     }
     b->of[i] = j;
     b->g[j].n_crl++;
@@ -497,10 +554,8 @@ int hotssl__revocation_build(hotssl__revocation **out, const mbedtls_x509_crl *c
   if ((r = sort_entries(&b)) != 0 || (r = fill_bytes(t, &b)) != 0)
     goto fail;
   /* Which CA-file keys may sign the CRLs named as them: checked once here. */
-  for (a = ca, i = 0; a != NULL && a->raw.p != NULL; a = a->next, i++) {
-    long gi = find_name(t, &a->subject_raw, &a->subject);
-    t->ca_sign[i] = gi < 0 ? 1 : group_signed_by(t, gi, a, profile);
-  }
+  for (a = ca, i = 0; a != NULL && a->raw.p != NULL; a = a->next, i++)
+    t->ca_sign[i] = name_signed_by(t, a, profile);
   r = 0;
   *out = t;
   t = NULL;
@@ -541,15 +596,59 @@ long hotssl__revocation_find(const hotssl__revocation *t, const unsigned char *i
   return -1;
 }
 
-/* By raw bytes first (the usual case), then by mbedTLS's name comparison. */
+/* Length of the canonical DN that starts a group key (the scope suffix, if
+ * any, follows it); the key may come from a snapshot: bounded. */
+static size_t key_name_len(const unsigned char *k, size_t len) {
+  size_t i = 0, part;
+  while (i < len && k[i] != SCOPE_MARK) {
+    for (part = 0; part < 2; part++) { /* OID, then value: tag, u32 length, bytes */
+      size_t n;
+      if (len - i < 5)
+        return len;
+      n = (size_t)k[i + 1] << 24 | (size_t)k[i + 2] << 16 | (size_t)k[i + 3] << 8 | k[i + 4];
+      if (n > len - i - 5)
+        return len;
+      i += 5 + n;
+    }
+    if (i >= len)
+      return len;
+    i++; /* next_merged */
+  }
+  return i;
+}
+
+/* Are group k's CRLs named as (raw, name)? By raw bytes first (the usual
+ * case), then by mbedTLS's name comparison, whatever their scope. */
+static int group_named(const hotssl__revocation *t, size_t k, const mbedtls_x509_buf *raw,
+                       const mbedtls_x509_name *name) {
+  const hotssl__rev_issuer *is = &t->issuers[k];
+  const unsigned char *key = t->bytes + is->key_off;
+  canon c = {NULL, key, 0, is->key_len, 0};
+  if (is->dn_len == raw->len && memcmp(t->bytes + is->dn_off, raw->p, raw->len) == 0)
+    return 1;
+  canon_name(&c, name);
+  return !c.differ && (c.len == is->key_len || key[c.len] == SCOPE_MARK);
+}
+
+/* Group k's scope for certificate x (HOTSSL__SCOPE_IN, _PARTIAL, _OUT; x
+ * NULL: IN), or -1 when OpenSSL would never use its CRLs. */
+static int group_scope(const hotssl__revocation *t, size_t k, const mbedtls_x509_crt *x) {
+  const unsigned char *key = t->bytes + t->issuers[k].key_off;
+  size_t len = t->issuers[k].key_len, i = key_name_len(key, len);
+  unsigned flags = i + 2 <= len && key[i] == SCOPE_MARK ? key[i + 1] : 0;
+  if (flags & HOTSSL__SCOPE_IGNORED)
+    return -1;
+  if (x == NULL || flags == 0)
+    return HOTSSL__SCOPE_IN;
+  return hotssl__crl_scope_for(flags, key + i + 2, len - i - 2, x);
+}
+
+/* The first group of usable CRLs named as (raw, name), or -1. */
 static long find_name(const hotssl__revocation *t, const mbedtls_x509_buf *raw,
                       const mbedtls_x509_name *name) {
-  long i = hotssl__revocation_find(t, raw->p, raw->len);
   size_t k;
-  if (i >= 0)
-    return i;
   for (k = 0; t != NULL && k < t->n_issuers; k++)
-    if (canon_equal(name, t->bytes + t->issuers[k].key_off, t->issuers[k].key_len))
+    if (group_named(t, k, raw, name) && group_scope(t, k, NULL) >= 0)
       return (long)k;
   return -1;
 }
@@ -581,13 +680,75 @@ int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *
 
 /* ---- the questions, answered by the table or by the walk ---- */
 
+/* CRL c's scope for x (as group_scope), or -1 when it is not named as x's
+ * issuer (x NULL: as name) or never used. */
+static int crl_scope(const mbedtls_x509_crl *c, const mbedtls_x509_buf *raw,
+                     const mbedtls_x509_name *name, const mbedtls_x509_crt *x) {
+  const unsigned char *dp;
+  size_t dplen;
+  unsigned flags;
+  if (!same_name(&c->issuer_raw, &c->issuer, raw, name))
+    return -1;
+  flags = hotssl__crl_scope(c, &dp, &dplen);
+  if (flags & HOTSSL__SCOPE_IGNORED)
+    return -1;
+  return x == NULL ? HOTSSL__SCOPE_IN : hotssl__crl_scope_for(flags, dp, dplen, x);
+}
+
+/* The i-th unit (a CRL for the walk, a group for the table) and its scope
+ * for x as crl_scope; 0 when there are no more units. */
+static int unit(const hotssl__crlview *v, size_t i, const mbedtls_x509_crl **c, long *gi,
+                const mbedtls_x509_buf *raw, const mbedtls_x509_name *name, const mbedtls_x509_crt *x,
+                int *scope) {
+  if (v->walk) {
+    if (i == 0)
+      *c = v->crl;
+    else if (*c != NULL)
+      *c = (*c)->next;
+    if (*c == NULL || (*c)->raw.p == NULL)
+      return 0;
+    *scope = crl_scope(*c, raw, name, x);
+    return 1;
+  }
+  if (v->t == NULL || i >= v->t->n_issuers)
+    return 0;
+  *gi = (long)i;
+  *scope = group_named(v->t, i, raw, name) ? group_scope(v->t, i, x) : -1;
+  return 1;
+}
+
+static int rank(int scope) {
+  return scope == HOTSSL__SCOPE_IN        ? 3
+         : scope == HOTSSL__SCOPE_PARTIAL ? 2
+         : scope == HOTSSL__SCOPE_OUT     ? 1
+                                          : 0;
+}
+
+int hotssl__crlview_scope(const hotssl__crlview *v, const mbedtls_x509_crt *x) {
+  const mbedtls_x509_crl *c = NULL;
+  long gi = -1;
+  size_t i;
+  int s, best = -1;
+  for (i = 0; unit(v, i, &c, &gi, &x->issuer_raw, &x->issuer, x, &s); i++)
+    if (rank(s) > rank(best))
+      best = s;
+  return best;
+}
+
+/* Do a unit's CRLs answer for x, when the best scope among its issuer's is
+ * best? Those in scope (or partly), else all of them. */
+static int answers(int scope, int best) {
+  return scope >= 0 && (best == HOTSSL__SCOPE_OUT || scope != HOTSSL__SCOPE_OUT);
+}
+
 int hotssl__crlview_has(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
                         const mbedtls_x509_name *name) {
-  const mbedtls_x509_crl *c;
-  if (!v->walk)
-    return find_name(v->t, raw, name) >= 0;
-  for (c = v->crl; c != NULL && c->raw.p != NULL; c = c->next)
-    if (same_name(&c->issuer_raw, &c->issuer, raw, name))
+  const mbedtls_x509_crl *c = NULL;
+  long gi = -1;
+  size_t i;
+  int s;
+  for (i = 0; unit(v, i, &c, &gi, raw, name, NULL, &s); i++)
+    if (s >= 0)
       return 1;
   return 0;
 }
@@ -628,7 +789,8 @@ int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *sig
     return t->ca_sign[i]; /* checked at build */
   if ((gi = find_name(t, &signer->subject_raw, &signer->subject)) < 0)
     return 1;
-  /* A presented issuer: once per key, then cached. */
+  /* A presented issuer: once per key, then cached (in the slots of the
+   * first group named as it; the answer covers every group). */
   hotssl__sha256(signer->pk_raw.p, signer->pk_raw.len, h);
   slots = &t->slots[(size_t)gi * HOTSSL__REV_SLOTS]; /* the only part written after build */
   for (s = 0; s < HOTSSL__REV_SLOTS; s++)
@@ -636,7 +798,7 @@ int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *sig
         memcmp(slots[s].key_hash, h, 32) == 0)
       return slots[s].answer;
   atomic_fetch_add_explicit(&((hotssl__revocation *)t)->presented_checks, 1, memory_order_relaxed);
-  answer = group_signed_by(t, gi, signer, v->profile);
+  answer = name_signed_by(t, signer, v->profile);
   for (s = 0; s < HOTSSL__REV_SLOTS; s++) {
     int expect = 0;
     if (atomic_compare_exchange_strong_explicit(&slots[s].state, &expect, 1,
@@ -650,283 +812,43 @@ int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *sig
   return answer;
 }
 
-int hotssl__crlview_time(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
-                         const mbedtls_x509_name *name, int64_t now) {
-  int any_valid = 0, all_future = 1;
-  if (v->walk) {
-    const mbedtls_x509_crl *c;
-    for (c = v->crl; c != NULL && c->raw.p != NULL; c = c->next) {
-      int64_t tu, nu;
-      if (!same_name(&c->issuer_raw, &c->issuer, raw, name))
-        continue;
-      tu = hotssl__x509_time_unix(&c->this_update);
-      nu = next_update_of(c);
+int hotssl__crlview_time(const hotssl__crlview *v, const mbedtls_x509_crt *x, int64_t now) {
+  const mbedtls_x509_crl *c = NULL;
+  long gi = -1;
+  size_t i;
+  int s, any_valid = 0, all_future = 1, any = 0, best = hotssl__crlview_scope(v, x);
+  for (i = 0; unit(v, i, &c, &gi, &x->issuer_raw, &x->issuer, x, &s); i++) {
+    if (!answers(s, best))
+      continue;
+    any = 1;
+    if (v->walk) {
+      int64_t tu = hotssl__x509_time_unix(&c->this_update), nu = next_update_of(c);
       any_valid |= tu <= now && now <= nu;
       all_future &= tu > now;
-    }
-  } else {
-    long gi = find_name(v->t, raw, name);
-    uint32_t k;
-    if (gi < 0)
-      return HOTSSL__REV_EXPIRED;
-    for (k = 0; k < v->t->issuers[gi].n_crl; k++) {
-      const hotssl__rev_crl *rc = &v->t->crls[v->t->issuers[gi].crl_first + k];
-      any_valid |= rc->this_update <= now && now <= rc->next_update;
-      all_future &= rc->this_update > now;
+    } else {
+      const hotssl__rev_issuer *is = &v->t->issuers[gi];
+      uint32_t k;
+      for (k = 0; k < is->n_crl; k++) {
+        const hotssl__rev_crl *rc = &v->t->crls[is->crl_first + k];
+        any_valid |= rc->this_update <= now && now <= rc->next_update;
+        all_future &= rc->this_update > now;
+      }
     }
   }
-  return time_answer(any_valid, all_future);
+  return any ? time_answer(any_valid, all_future) : HOTSSL__REV_EXPIRED;
 }
 
 int hotssl__crlview_revoked(const hotssl__crlview *v, const mbedtls_x509_crt *crt) {
-  long gi;
-  if (v->walk) {
-    const mbedtls_x509_crl *c;
-    for (c = v->crl; c != NULL && c->raw.p != NULL; c = c->next)
-      if (same_name(&c->issuer_raw, &c->issuer, &crt->issuer_raw, &crt->issuer) &&
-          mbedtls_x509_crt_is_revoked(crt, c) != 0)
-        return 1;
-    return 0;
-  }
-  gi = find_name(v->t, &crt->issuer_raw, &crt->issuer);
-  return gi >= 0 && is_revoked(v->t, gi, crt->serial.p, crt->serial.len);
-}
-
-/* ---- flat form (the spawn snapshot) ----
- * Big-endian: u32 n_issuers, n_entries, n_crls, n_bytes, n_ca;
- * issuers: u32 dn_off, dn_len, key_off, key_len, first, count, crl_first, n_crl;
- * entries: u32 off, len;
- * crls: u64 this_update, next_update; u32 sig_off, sig_len, md, pk, pss_md,
- *       pss_salt, hash_len; hash;
- * CA list: u32 sign, parent (two's complement); then the bytes pool. */
-
-typedef struct flat {
-  unsigned char *out; /* NULL: measure */
-  size_t off;
-} flat;
-
-static void flat_put(flat *f, uint64_t v, int n) {
-  int i;
-  for (i = n - 1; i >= 0; i--, f->off++)
-    if (f->out != NULL)
-      f->out[f->off] = (unsigned char)(v >> (8 * i));
-}
-
-static void flat_bytes(flat *f, const unsigned char *p, size_t n) {
-  if (f->out != NULL && n > 0)
-    memcpy(f->out + f->off, p, n);
-  f->off += n;
-}
-
-size_t hotssl__revocation_encode(const hotssl__revocation *t, unsigned char *out) {
-  flat f = {out, 0};
+  const mbedtls_x509_crl *c = NULL;
+  long gi = -1;
   size_t i;
-  flat_put(&f, t->n_issuers, 4);
-  flat_put(&f, t->n_entries, 4);
-  flat_put(&f, t->n_crls, 4);
-  flat_put(&f, t->n_bytes, 4);
-  flat_put(&f, t->n_ca, 4);
-  for (i = 0; i < t->n_issuers; i++) {
-    const hotssl__rev_issuer *is = &t->issuers[i];
-    flat_put(&f, is->dn_off, 4);
-    flat_put(&f, is->dn_len, 4);
-    flat_put(&f, is->key_off, 4);
-    flat_put(&f, is->key_len, 4);
-    flat_put(&f, is->count > 0 ? is->first : 0, 4);
-    flat_put(&f, is->count, 4);
-    flat_put(&f, is->crl_first, 4);
-    flat_put(&f, is->n_crl, 4);
-  }
-  for (i = 0; i < t->n_entries; i++) {
-    flat_put(&f, t->entries[i].off, 4);
-    flat_put(&f, t->entries[i].len, 4);
-  }
-  for (i = 0; i < t->n_crls; i++) {
-    const hotssl__rev_crl *rc = &t->crls[i];
-    flat_put(&f, (uint64_t)rc->this_update, 8);
-    flat_put(&f, (uint64_t)rc->next_update, 8);
-    flat_put(&f, rc->sig_off, 4);
-    flat_put(&f, rc->sig_len, 4);
-    flat_put(&f, (uint32_t)rc->md, 4);
-    flat_put(&f, (uint32_t)rc->pk, 4);
-    flat_put(&f, (uint32_t)rc->pss_md, 4);
-    flat_put(&f, (uint32_t)rc->pss_salt, 4);
-    flat_put(&f, rc->hash_len, 4);
-    flat_bytes(&f, rc->hash, rc->hash_len);
-  }
-  for (i = 0; i < t->n_ca; i++) {
-    flat_put(&f, (uint32_t)t->ca_sign[i], 4);
-    flat_put(&f, (uint32_t)(int32_t)t->ca_parent[i], 4);
-  }
-  flat_bytes(&f, t->bytes, t->n_bytes);
-  return f.off;
-}
-
-typedef struct unflat {
-  const unsigned char *p;
-  size_t left;
-} unflat;
-
-static uint64_t unflat_get(unflat *u, int n) {
-  uint64_t v = 0;
-  int i;
-  for (i = 0; i < n; i++)
-    v = v << 8 | u->p[i];
-  u->p += n;
-  u->left -= (size_t)n;
-  return v;
-}
-
-/* A count of records of `size` bytes each that the bytes left can hold. */
-static int unflat_count(const unflat *u, size_t n, size_t size) {
-  return n <= u->left / size;
-}
-
-static int in_pool(size_t n_bytes, uint32_t off, uint32_t len) {
-  return off <= n_bytes && len <= n_bytes - off;
-}
-
-static int known_pk(int pk) {
-  return pk == MBEDTLS_PK_RSA || pk == MBEDTLS_PK_ECDSA || pk == MBEDTLS_PK_ECKEY ||
-         pk == MBEDTLS_PK_RSASSA_PSS;
-}
-
-/* The CRL records of a decoded table, each checked. 0, or -1 if one is
- * malformed. */
-static int decode_crls(hotssl__revocation *t, unflat *u) {
-  size_t i;
-  for (i = 0; i < t->n_crls; i++) {
-    hotssl__rev_crl *rc = &t->crls[i];
-    const mbedtls_md_info_t *md;
-    if (u->left < 44)
-      return -1;
-    rc->this_update = (int64_t)unflat_get(u, 8);
-    rc->next_update = (int64_t)unflat_get(u, 8);
-    rc->sig_off = (uint32_t)unflat_get(u, 4);
-    rc->sig_len = (uint32_t)unflat_get(u, 4);
-    rc->md = (int)(int32_t)unflat_get(u, 4);
-    rc->pk = (int)(int32_t)unflat_get(u, 4);
-    rc->pss_md = (int)(int32_t)unflat_get(u, 4);
-    rc->pss_salt = (int)(int32_t)unflat_get(u, 4);
-    rc->hash_len = (uint32_t)unflat_get(u, 4);
-    md = rc->md > 0 ? mbedtls_md_info_from_type((mbedtls_md_type_t)rc->md) : NULL;
-    /* hash_len 0: the builder could not hash it (no such digest here); its
-     * signature never verifies. */
-    if ((rc->hash_len != 0 && (md == NULL || rc->hash_len != mbedtls_md_get_size(md))) ||
-        rc->hash_len > sizeof rc->hash ||
-        rc->hash_len > u->left || !known_pk(rc->pk) || rc->sig_len == 0 ||
-        !in_pool(t->n_bytes, rc->sig_off, rc->sig_len))
-      return -1;
-    memcpy(rc->hash, u->p, rc->hash_len);
-    u->p += rc->hash_len;
-    u->left -= rc->hash_len;
+  int s, best = hotssl__crlview_scope(v, crt);
+  for (i = 0; unit(v, i, &c, &gi, &crt->issuer_raw, &crt->issuer, crt, &s); i++) {
+    if (!answers(s, best) || s == HOTSSL__SCOPE_OUT)
+      continue;
+    if (v->walk ? mbedtls_x509_crt_is_revoked(crt, c) != 0
+                : is_revoked(v->t, gi, crt->serial.p, crt->serial.len))
+      return 1;
   }
   return 0;
-}
-
-/* 1 if the serials of t are stripped and strictly ascending within each
- * issuer. */
-static int serials_ascending(const hotssl__revocation *t) {
-  size_t i, j;
-  for (i = 0; i < t->n_issuers; i++) {
-    const hotssl__rev_issuer *is = &t->issuers[i];
-    for (j = is->first; j < (size_t)is->first + is->count; j++) {
-      const hotssl__rev_entry *en = &t->entries[j];
-      if (en->len > 0 && t->bytes[en->off] == 0)
-        return 0;
-      if (j > is->first && serial_cmp(t->bytes + en[-1].off, en[-1].len, t->bytes + en->off,
-                                      en->len) >= 0)
-        return 0;
-    }
-  }
-  return 1;
-}
-
-int hotssl__revocation_decode(const unsigned char *p, size_t len, size_t n_ca,
-                              hotssl__revocation **out) {
-  unflat u = {p, len};
-  hotssl__revocation *t;
-  size_t i, ne, nc;
-  int r = HOTSSL_EINVAL;
-
-  *out = NULL;
-  if (len < 20)
-    return HOTSSL_EINVAL;
-  if ((t = calloc(1, sizeof *t)) == NULL)
-    return HOTSSL_ENOMEM;
-  atomic_init(&t->presented_checks, 0);
-  t->n_issuers = (size_t)unflat_get(&u, 4);
-  t->n_entries = (size_t)unflat_get(&u, 4);
-  t->n_crls = (size_t)unflat_get(&u, 4);
-  t->n_bytes = (size_t)unflat_get(&u, 4);
-  t->n_ca = (size_t)unflat_get(&u, 4);
-  /* Each count bounded by the bytes left before anything is allocated. */
-  if (t->n_ca != n_ca || !unflat_count(&u, t->n_issuers, 32) || !unflat_count(&u, t->n_entries, 8) ||
-      !unflat_count(&u, t->n_crls, 44) || !unflat_count(&u, t->n_ca, 8) ||
-      t->n_bytes > u.left || t->n_crls < t->n_issuers || (t->n_issuers == 0) != (t->n_crls == 0))
-    goto fail;
-  r = HOTSSL_ENOMEM;
-  if ((t->n_issuers > 0 && ((t->issuers = calloc(t->n_issuers, sizeof *t->issuers)) == NULL ||
-                            (t->slots = calloc(t->n_issuers * HOTSSL__REV_SLOTS, sizeof *t->slots)) == NULL)) ||
-      (t->n_entries > 0 && (t->entries = malloc(t->n_entries * sizeof *t->entries)) == NULL) ||
-      (t->n_crls > 0 && (t->crls = calloc(t->n_crls, sizeof *t->crls)) == NULL) ||
-      (t->n_ca > 0 && ((t->ca_sign = calloc(t->n_ca, sizeof *t->ca_sign)) == NULL ||
-                       (t->ca_parent = calloc(t->n_ca, sizeof *t->ca_parent)) == NULL)) ||
-      (t->n_bytes > 0 && (t->bytes = malloc(t->n_bytes)) == NULL))
-    goto fail;
-  r = HOTSSL_EINVAL;
-  for (i = 0; i < t->n_issuers * HOTSSL__REV_SLOTS; i++)
-    atomic_init(&t->slots[i].state, 0);
-  for (i = 0, ne = 0, nc = 0; i < t->n_issuers; i++) {
-    hotssl__rev_issuer *is = &t->issuers[i];
-    is->dn_off = (uint32_t)unflat_get(&u, 4);
-    is->dn_len = (uint32_t)unflat_get(&u, 4);
-    is->key_off = (uint32_t)unflat_get(&u, 4);
-    is->key_len = (uint32_t)unflat_get(&u, 4);
-    is->first = (uint32_t)unflat_get(&u, 4);
-    is->count = (uint32_t)unflat_get(&u, 4);
-    is->crl_first = (uint32_t)unflat_get(&u, 4);
-    is->n_crl = (uint32_t)unflat_get(&u, 4);
-    /* Entries and CRLs tile their arrays in issuer order. */
-    if (!in_pool(t->n_bytes, is->dn_off, is->dn_len) || is->dn_len == 0 ||
-        !in_pool(t->n_bytes, is->key_off, is->key_len) || is->key_len == 0 ||
-        (is->count > 0 && is->first != ne) || is->count > t->n_entries - ne ||
-        is->crl_first != nc || is->n_crl == 0 || is->n_crl > t->n_crls - nc)
-      goto fail;
-    ne += is->count;
-    nc += is->n_crl;
-  }
-  if (ne != t->n_entries || nc != t->n_crls)
-    goto fail;
-  for (i = 0; i < t->n_entries; i++) {
-    t->entries[i].off = (uint32_t)unflat_get(&u, 4);
-    t->entries[i].len = (uint32_t)unflat_get(&u, 4);
-    if (!in_pool(t->n_bytes, t->entries[i].off, t->entries[i].len))
-      goto fail;
-  }
-  if (decode_crls(t, &u) != 0)
-    goto fail;
-  if (!unflat_count(&u, t->n_ca, 8))
-    goto fail;
-  for (i = 0; i < t->n_ca; i++) {
-    int sign = (int)(int32_t)unflat_get(&u, 4);
-    long parent = (long)(int32_t)unflat_get(&u, 4);
-    if ((sign != HOTSSL__REV_OK && sign != HOTSSL__REV_NO_CRL_SIGN && sign != HOTSSL__REV_BAD_SIG &&
-         sign != 1) ||
-        parent < -1 || parent >= (long)t->n_ca || parent == (long)i)
-      goto fail;
-    t->ca_sign[i] = sign;
-    t->ca_parent[i] = parent;
-  }
-  if (u.left != t->n_bytes)
-    goto fail;
-  if (t->n_bytes > 0)
-    memcpy(t->bytes, u.p, t->n_bytes);
-  if (!serials_ascending(t))
-    goto fail;
-  *out = t;
-  return 0;
-fail:
-  hotssl__revocation_free(t);
-  return r;
 }

@@ -15,7 +15,10 @@
  *    again on every call, as mbedTLS's own CRL check does.
  *
  * Layout of the table: flat arrays (issuers, entries, one byte pool
- * addressed by offsets). Serials are compared as unsigned big-endian byte
+ * addressed by offsets). An "issuer" is a group of CRLs with one issuer
+ * name and one scope: a CRL whose issuingDistributionPoint narrows it
+ * (only user or CA certificates, a distribution point) is grouped apart,
+ * its scope kept in its group key after the canonical DN. Serials are compared as unsigned big-endian byte
  * strings with leading zero bytes stripped. Issuer names are grouped by
  * mbedTLS's name comparison (exact bytes, or UTF8String/PrintableString
  * values equal up to ASCII case).
@@ -25,8 +28,11 @@
  *  - an issuer's CRLs are valid now when at least one of them is
  *    (thisUpdate <= now <= nextUpdate); otherwise they are "not yet valid"
  *    when all start in the future, else "expired";
- *  - a serial is revoked when any CRL of the issuer lists it (a revocation
- *    is never undone by an older or newer CRL: fail closed);
+ *  - only the CRLs in a certificate's scope answer for it (OpenSSL's
+ *    crl_crldp_check); one that OpenSSL never uses (indirectCRL,
+ *    onlySomeReasons) counts as absent;
+ *  - a serial is revoked when any CRL of the issuer in its scope lists it
+ *    (a revocation is never undone by an older or newer CRL: fail closed);
  *  - a key may sign an issuer's CRLs when its certificate allows cRLSign
  *    (or has no keyUsage), the default profile accepts the key and the
  *    digest, and it verifies the signature of every CRL with that name.
@@ -55,7 +61,7 @@ typedef struct hotssl__rev_slot {
 
 typedef struct hotssl__rev_issuer {
   uint32_t dn_off, dn_len;   /* raw issuer DN (bytes pool) */
-  uint32_t key_off, key_len; /* canonical DN: equal iff mbedTLS's names are equal */
+  uint32_t key_off, key_len; /* canonical DN (equal iff mbedTLS's names are equal), then the scope */
   uint32_t first, count;     /* entries[first .. first + count), sorted, unique */
   uint32_t crl_first, n_crl; /* crls[crl_first .. crl_first + n_crl) */
 } hotssl__rev_issuer;
@@ -146,10 +152,17 @@ int hotssl__crlview_has(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
                         const mbedtls_x509_name *name);
 /* May `signer` sign the CRLs named as its subject? (HOTSSL__REV_*) */
 int hotssl__crlview_signer(const hotssl__crlview *v, const mbedtls_x509_crt *signer);
-/* Are the CRLs of this issuer name valid at now? */
-int hotssl__crlview_time(const hotssl__crlview *v, const mbedtls_x509_buf *raw,
-                         const mbedtls_x509_name *name, int64_t now);
-/* Does a CRL of crt's issuer list crt's serial? */
+/* The CRLs of x's issuer for x (core/x509ext.h, OpenSSL's crl_crldp_check):
+ * HOTSSL__SCOPE_IN if one is in x's scope, else HOTSSL__SCOPE_PARTIAL if
+ * one covers only some reasons, else HOTSSL__SCOPE_OUT if there is one
+ * ("different CRL scope"), else -1 ("unable to get certificate CRL").
+ * CRLs OpenSSL never uses (x509ext.h: HOTSSL__SCOPE_IGNORED) count as
+ * absent in every question. */
+int hotssl__crlview_scope(const hotssl__crlview *v, const mbedtls_x509_crt *x);
+/* Are the CRLs of x's issuer that answer for x (those in its scope, or
+ * when none is, all of them) valid at now? */
+int hotssl__crlview_time(const hotssl__crlview *v, const mbedtls_x509_crt *x, int64_t now);
+/* Does a CRL of crt's issuer in crt's scope list crt's serial? */
 int hotssl__crlview_revoked(const hotssl__crlview *v, const mbedtls_x509_crt *crt);
 /* The certificate of the CA chain that issued ca_crt (itself a member of the
  * CA chain), or NULL when it is self-issued or its issuer is not there. */

@@ -9,21 +9,26 @@
  *  - purpose: an extendedKeyUsage without clientAuth; at depth 0 a keyUsage
  *    without digitalSignature (mbedTLS checks these only after the callback,
  *    and VERIFY_OPTIONAL ignores them);
+ *  - a nameConstraints extension, which hotssl does not evaluate: refused;
  *  - with CRLs (fail closed, as CRL_CHECK_ALL): X's issuer (for the root:
  *    itself) must have CRLs ("unable to get certificate CRL"), one of them
- *    valid now, none listing X; the issuer's key must be
- *    allowed to sign them (checked where the issuer appears, at depth d + 1,
- *    and charged to X); and when X is a trust anchor that is not self-issued
- *    (an intermediate of ssl_ca_file, where mbedTLS ends the chain), the
- *    same for its issuers inside ssl_ca_file, up to the root.
+ *    in X's scope ("different CRL scope", core/x509ext.h), valid now, none
+ *    listing X; the issuer's key must be allowed to sign them (checked
+ *    where the issuer appears, at depth d + 1, and charged to X);
+ *  - when X is a trust anchor that is not self-issued (an intermediate of
+ *    ssl_ca_file, where mbedTLS ends the chain), OpenSSL's chain goes on
+ *    through its issuers inside ssl_ca_file up to the root: each gets
+ *    OpenSSL's extension checks (a CA, purpose, pathLenConstraint, and no
+ *    nameConstraints) and, with CRLs, the CRL checks above.
  *
  * The configuration-wide callback (ctx: the generation) decides at each
  * depth: any problem refuses the certificate (optional mode: an error code
  * that VERIFY_OPTIONAL does not swallow; require mode: the matching mbedTLS
  * flags, so mbedTLS sends its alert for them). A callback bound to one
  * connection (hotssl_client_verify_bind) collects every depth and, at depth
- * 0, picks the error OpenSSL would report first (chain, then purpose, then
- * revocation from the leaf up, then dates from the top down), records it and
+ * 0, picks the error OpenSSL would report first (chain, then extensions and
+ * purpose and revocation from the leaf up, then dates from the top down,
+ * then name constraints), records it and
  * sends the alert OpenSSL's server sends for it.
  */
 #include <stdlib.h>
@@ -36,10 +41,13 @@
 #include <mbedtls/x509.h>
 
 #include "../os/os.h"
+#include "certname.h"
 #include "generation.h"
+#include "parse.h"
 #include "util.h"
 #include "verify.h"
 #include "revocation.h"
+#include "x509ext.h"
 
 #ifndef MBEDTLS_PRIVATE
 #  define MBEDTLS_PRIVATE(member) member
@@ -47,8 +55,8 @@
 
 /* OpenSSL's verification errors that hotssl reports: name, OpenSSL's text,
  * the alert OpenSSL's server sends for it, the phase of X509_verify_cert that
- * finds it (0 chain, 1 purpose, 2 revocation, 3 dates), order in a phase at
- * one depth. */
+ * finds it (0 chain, 1 extensions: CA, purpose, path length, 2 revocation,
+ * 3 dates, 4 name constraints), order in a phase at one depth. */
 #define VERRS(X)                                                                        \
   X(NONE, "ok", 0, 9, 0)                                                                \
   X(UNSPECIFIED, "unspecified certificate verification error", 46, 0, 0)               \
@@ -58,15 +66,19 @@
   X(EE_KEY_TOO_SMALL, "EE certificate key too weak", 42, 0, 2)                         \
   X(CA_KEY_TOO_SMALL, "CA certificate key too weak", 42, 0, 2)                         \
   X(CA_MD_TOO_WEAK, "CA signature digest algorithm too weak", 42, 0, 3)               \
-  X(INVALID_PURPOSE, "unsuitable certificate purpose", 43, 1, 0)                      \
+  X(INVALID_CA, "invalid CA certificate", 48, 1, 0)                                   \
+  X(INVALID_PURPOSE, "unsuitable certificate purpose", 43, 1, 1)                      \
+  X(PATH_LENGTH, "path length constraint exceeded", 48, 1, 2)                         \
   X(UNABLE_TO_GET_CRL, "unable to get certificate CRL", 48, 2, 0)                     \
   X(NO_CRL_SIGN, "key usage does not include CRL signing", 46, 2, 1)                  \
-  X(CRL_NOT_YET_VALID, "CRL is not yet valid", 42, 2, 2)                               \
-  X(CRL_EXPIRED, "CRL has expired", 45, 2, 2)                                          \
-  X(CRL_SIGNATURE, "CRL signature failure", 51, 2, 3)                                  \
-  X(REVOKED, "certificate revoked", 44, 2, 4)                                          \
+  X(CRL_SCOPE, "different CRL scope", 46, 2, 2)                                        \
+  X(CRL_NOT_YET_VALID, "CRL is not yet valid", 42, 2, 3)                               \
+  X(CRL_EXPIRED, "CRL has expired", 45, 2, 3)                                          \
+  X(CRL_SIGNATURE, "CRL signature failure", 51, 2, 4)                                  \
+  X(REVOKED, "certificate revoked", 44, 2, 5)                                          \
   X(NOT_YET_VALID, "certificate is not yet valid", 42, 3, 0)                           \
-  X(EXPIRED, "certificate has expired", 45, 3, 1)
+  X(EXPIRED, "certificate has expired", 45, 3, 1)                                      \
+  X(NAME_CONSTRAINTS, "name constraints are not supported", 46, 4, 0)
 
 enum {
 #define VERR_ENUM(name, text, alert, phase, order) E_##name,
@@ -142,15 +154,22 @@ static int signer_err(int answer) {
   return E_NONE;
 }
 
-/* X as a subject: its issuer's CRLs exist, are valid now, do not list it. */
+/* X as a subject: its issuer's CRLs exist, one is in X's scope, are valid now, do not list it. */
 static void subject_checks(const hotssl__crlview *cv, const mbedtls_x509_crt *x, int depth,
                            int64_t now, vacc *a) {
-  int tm;
-  if (!hotssl__crlview_has(cv, &x->issuer_raw, &x->issuer)) {
+  int tm, scope = hotssl__crlview_scope(cv, x);
+  if (scope < 0) {
     offer(a, E_UNABLE_TO_GET_CRL, depth, x);
     return;
   }
-  tm = hotssl__crlview_time(cv, &x->issuer_raw, &x->issuer, now);
+  /* Only CRLs outside x's scope (issuingDistributionPoint): OpenSSL takes
+   * the nearest and refuses it; CRLs that cover only some reasons leave
+   * the others without a CRL. */
+  if (scope == HOTSSL__SCOPE_OUT)
+    offer(a, E_CRL_SCOPE, depth, x);
+  if (scope == HOTSSL__SCOPE_PARTIAL)
+    offer(a, E_UNABLE_TO_GET_CRL, depth, x);
+  tm = hotssl__crlview_time(cv, x, now);
   offer(a, tm == HOTSSL__REV_NOT_YET_VALID ? E_CRL_NOT_YET_VALID
            : tm == HOTSSL__REV_EXPIRED     ? E_CRL_EXPIRED
                                            : E_NONE,
@@ -216,6 +235,57 @@ static int eku_refuses_client(const mbedtls_x509_crt *c) {
   return 1;
 }
 
+/* OpenSSL's check_extensions for a certificate of the CA file above the
+ * trust anchor, at depth d, with plen non-self-issued CA certificates
+ * between it and the leaf: a CA that may sign certificates (a v1
+ * self-signed root is one), suitable for sslclient, allowing plen CAs
+ * below it. mbedTLS checks the certificates up to the anchor itself. */
+static void ca_checks(const mbedtls_x509_crt *p, int d, int plen, vacc *a) {
+  int max = p->MBEDTLS_PRIVATE(max_pathlen); /* pathLenConstraint + 1; 0: none */
+  if (!hotssl__crt_is_ca(p) ||
+      mbedtls_x509_crt_check_key_usage(p, MBEDTLS_X509_KU_KEY_CERT_SIGN) != 0)
+    offer(a, E_INVALID_CA, d, p);
+  if (eku_refuses_client(p))
+    offer(a, E_INVALID_PURPOSE, d, p);
+  if (d > 1 && max > 0 && plen > max - 1)
+    offer(a, E_PATH_LENGTH, d, p);
+  if (hotssl__crt_has_name_constraints(p))
+    offer(a, E_NAME_CONSTRAINTS, d, p);
+}
+
+/*
+ * A trust anchor below the root (an intermediate of ssl_ca_file): mbedTLS's
+ * chain ends there, OpenSSL's goes on inside the CA file. Each certificate
+ * above gets ca_checks and, with CRLs (crls), the CRL checks. The
+ * certificates between the anchor and the leaf count as not self-issued
+ * (the callback sees them after this one): fail closed.
+ */
+static void above_anchor(const hotssl__crlview *cv, int crls, const mbedtls_x509_crt *crt, int depth,
+                         int64_t now, vacc *a) {
+  const mbedtls_x509_crt *x = crt, *p;
+  int d = depth, plen = depth;
+  while (d < MAX_DEPTH) {
+    if ((p = hotssl__crlview_ca_parent(cv, x)) == NULL) {
+      /* Its issuer is not in the CA file: no CRL of it can be verified. */
+      if (crls)
+        offer(a, E_UNABLE_TO_GET_CRL, d, x);
+      break;
+    }
+    ca_checks(p, ++d, plen, a);
+    if (!self_issued(p))
+      plen++;
+    if (crls) {
+      offer(a, signer_checks(cv, p), d - 1, x);
+      subject_checks(cv, p, d, now, a);
+      if (self_issued(p))
+        offer(a, signer_checks(cv, p), d, p);
+    }
+    if (self_issued(p))
+      break;
+    x = p;
+  }
+}
+
 /*
  * Everything certificate crt at depth adds (see the top of the file). The
  * problem of crt's key as the signer of the CRLs of the certificate below is
@@ -224,50 +294,37 @@ static int eku_refuses_client(const mbedtls_x509_crt *c) {
 static int check_depth(const hotssl_generation *g, int walk, const mbedtls_x509_crt *crt,
                        int depth, uint32_t mflags, vacc *a) {
   hotssl__crlview cv;
-  int64_t now;
-  int below = E_NONE;
+  int64_t now = (int64_t)time(NULL);
+  int below = E_NONE, crls = g->crl != NULL && g->ca != NULL;
 
   flags_err(mflags, depth, crt, a);
   if (eku_refuses_client(crt) ||
       (depth == 0 && mbedtls_x509_crt_check_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0))
     offer(a, E_INVALID_PURPOSE, depth, crt);
-  if (g->crl == NULL || g->ca == NULL)
+  /* mbedTLS ignores a non-critical nameConstraints: refused, not evaluated. */
+  if (hotssl__crt_has_name_constraints(crt))
+    offer(a, E_NAME_CONSTRAINTS, depth, crt);
+  if (g->ca == NULL)
     return E_NONE;
 
-  cv.t = g->crl->revocation;
-  cv.crl = &g->crl->u.crl;
+  memset(&cv, 0, sizeof cv);
   cv.ca = &g->ca->u.crt;
   cv.profile = &mbedtls_x509_crt_profile_default;
-  cv.walk = walk || g->crl_walk;
-  now = (int64_t)time(NULL);
-
-  /* Every certificate of the chain, the self-signed root included (OpenSSL
-   * checks the root against its own CRL too). */
-  subject_checks(&cv, crt, depth, now, a);
-  if (depth > 0)
-    below = signer_checks(&cv, crt);
-  if (self_issued(crt))
-    offer(a, signer_checks(&cv, crt), depth, crt); /* it signs its own CRLs */
-  /* A trust anchor below the root: mbedTLS's chain ends here, OpenSSL's goes
-   * on inside the CA file. */
-  if (hotssl__crlview_ca_index(&cv, crt) >= 0 && !self_issued(crt)) {
-    const mbedtls_x509_crt *x = crt, *p;
-    int d = depth;
-    while (d < MAX_DEPTH) {
-      if ((p = hotssl__crlview_ca_parent(&cv, x)) == NULL) {
-        /* Its issuer is not in the CA file: no CRL of it can be verified. */
-        offer(a, E_UNABLE_TO_GET_CRL, d, x);
-        break;
-      }
-      offer(a, signer_checks(&cv, p), d, x);
-      subject_checks(&cv, p, ++d, now, a);
-      if (self_issued(p)) {
-        offer(a, signer_checks(&cv, p), d, p);
-        break;
-      }
-      x = p;
-    }
+  cv.walk = 1; /* without CRLs: only ca_parent, searched in the CA file */
+  if (crls) {
+    cv.t = g->crl->revocation;
+    cv.crl = &g->crl->u.crl;
+    cv.walk = walk || g->crl_walk;
+    /* Every certificate of the chain, the self-signed root included
+     * (OpenSSL checks the root against its own CRL too). */
+    subject_checks(&cv, crt, depth, now, a);
+    if (depth > 0)
+      below = signer_checks(&cv, crt);
+    if (self_issued(crt))
+      offer(a, signer_checks(&cv, crt), depth, crt); /* it signs its own CRLs */
   }
+  if (hotssl__crlview_ca_index(&cv, crt) >= 0 && !self_issued(crt))
+    above_anchor(&cv, crls, crt, depth, now, a);
   return below;
 }
 
@@ -281,7 +338,13 @@ static uint32_t err_flag(int err, int depth) {
     return MBEDTLS_X509_BADCRL_EXPIRED;
   case E_CRL_NOT_YET_VALID:
     return MBEDTLS_X509_BADCRL_FUTURE;
+  case E_INVALID_CA:
+  case E_PATH_LENGTH:
+    return MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+  case E_NAME_CONSTRAINTS:
+    return MBEDTLS_X509_BADCERT_OTHER;
   case E_UNABLE_TO_GET_CRL:
+  case E_CRL_SCOPE:
   case E_NO_CRL_SIGN:
   case E_CRL_SIGNATURE:
     return MBEDTLS_X509_BADCRL_NOT_TRUSTED;
@@ -308,429 +371,14 @@ int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t
 
 /* ---- the per-connection callback and its record ---- */
 
-/* ---- names and serials as OpenSSL prints them ---- */
-
-/* Output with a fixed capacity; over: something did not fit. */
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int over;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    if (b->len + 1 >= b->cap) {
-      b->over = 1;
-      break;
-    }
-    b->p[b->len++] = s[i];
-  }
-  if (b->cap > 0)
-    b->p[b->len] = '\0';
-}
-
-static void put_hex(sbuf *b, unsigned c) {
-  char h[4];
-  snprintf(h, sizeof h, "%02X", c & 0xFFu);
-  put(b, h, 2);
-}
-
-static size_t utf8_enc(unsigned char *o, unsigned long cp) {
-  if (cp < 0x80) {
-    o[0] = (unsigned char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (unsigned char)(0xC0 | (cp >> 6));
-    o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (unsigned char)(0xE0 | (cp >> 12));
-    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (unsigned char)(0xF0 | ((cp >> 18) & 0x07));
-  o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
-/* OpenSSL's short names of attribute types (OBJ_nid2sn), by dotted OID. */
-static const struct {
-  const char *oid, *sn;
-} attr_names[] = {
-    {"2.5.4.3", "CN"}, {"2.5.4.4", "SN"}, {"2.5.4.5", "serialNumber"}, {"2.5.4.6", "C"},
-    {"2.5.4.7", "L"}, {"2.5.4.8", "ST"}, {"2.5.4.9", "street"}, {"2.5.4.10", "O"},
-    {"2.5.4.11", "OU"}, {"2.5.4.12", "title"}, {"2.5.4.13", "description"},
-    {"2.5.4.14", "searchGuide"}, {"2.5.4.15", "businessCategory"},
-    {"2.5.4.16", "postalAddress"}, {"2.5.4.17", "postalCode"}, {"2.5.4.18", "postOfficeBox"},
-    {"2.5.4.19", "physicalDeliveryOfficeName"}, {"2.5.4.20", "telephoneNumber"},
-    {"2.5.4.21", "telexNumber"}, {"2.5.4.22", "teletexTerminalIdentifier"},
-    {"2.5.4.23", "facsimileTelephoneNumber"}, {"2.5.4.24", "x121Address"},
-    {"2.5.4.25", "internationaliSDNNumber"}, {"2.5.4.26", "registeredAddress"},
-    {"2.5.4.27", "destinationIndicator"}, {"2.5.4.28", "preferredDeliveryMethod"},
-    {"2.5.4.29", "presentationAddress"}, {"2.5.4.30", "supportedApplicationContext"},
-    {"2.5.4.31", "member"}, {"2.5.4.32", "owner"}, {"2.5.4.33", "roleOccupant"},
-    {"2.5.4.34", "seeAlso"}, {"2.5.4.35", "userPassword"}, {"2.5.4.41", "name"},
-    {"2.5.4.42", "GN"}, {"2.5.4.43", "initials"}, {"2.5.4.44", "generationQualifier"},
-    {"2.5.4.45", "x500UniqueIdentifier"}, {"2.5.4.46", "dnQualifier"},
-    {"2.5.4.47", "enhancedSearchGuide"}, {"2.5.4.48", "protocolInformation"},
-    {"2.5.4.49", "distinguishedName"}, {"2.5.4.50", "uniqueMember"},
-    {"2.5.4.51", "houseIdentifier"}, {"2.5.4.54", "dmdName"}, {"2.5.4.65", "pseudonym"},
-    {"2.5.4.72", "role"}, {"2.5.4.97", "organizationIdentifier"},
-    {"1.2.840.113549.1.9.1", "emailAddress"}, {"1.2.840.113549.1.9.2", "unstructuredName"},
-    {"1.2.840.113549.1.9.8", "unstructuredAddress"},
-    {"0.9.2342.19200300.100.1.1", "UID"}, {"0.9.2342.19200300.100.1.3", "mail"},
-    {"0.9.2342.19200300.100.1.25", "DC"},
-    {"1.3.6.1.4.1.311.60.2.1.1", "jurisdictionL"},
-    {"1.3.6.1.4.1.311.60.2.1.2", "jurisdictionST"},
-    {"1.3.6.1.4.1.311.60.2.1.3", "jurisdictionC"},
-};
-
-/* The attribute type's short name, else its dotted form in num (*known 0). */
-static const char *attr_name(const mbedtls_x509_buf *oid, char *num, size_t numlen, int *known) {
-  size_t i;
-  *known = 0;
-  if (mbedtls_oid_get_numeric_string(num, numlen, oid) < 0) {
-    hotssl__fmt(num, numlen, "?");
-    return num;
-  }
-  for (i = 0; i < sizeof attr_names / sizeof attr_names[0]; i++)
-    if (strcmp(attr_names[i].oid, num) == 0) {
-      *known = 1;
-      return attr_names[i].sn;
-    }
-  return num;
-}
-
-/* put_value flags: OpenSSL's ASN1_STRFLGS_ESC_MSB, and DUMP_ALL (the value
- * as "#" and the hex of its DER, XN_FLAG_DUMP_UNKNOWN_FIELDS). */
-#define VAL_ESC_MSB 1u
-#define VAL_DUMP 2u
-
-static void put_dump(sbuf *b, const mbedtls_x509_buf *v) {
-  size_t i, n = 0, l = v->len;
-  put(b, "#", 1);
-  put_hex(b, (unsigned)v->tag);
-  if (l < 0x80) {
-    put_hex(b, (unsigned)l);
-  } else {
-    for (; l > 0; l >>= 8)
-      n++;
-    put_hex(b, 0x80u | (unsigned)n);
-    while (n-- > 0)
-      put_hex(b, (unsigned)(v->len >> (8 * n)));
-  }
-  for (i = 0; i < v->len; i++)
-    put_hex(b, v->p[i]);
-}
-
-/*
- * A value as OpenSSL's ASN1_STRING_print_ex with ASN1_STRFLGS_RFC2253 minus
- * ESC_MSB, plus UTF8_CONVERT (PostgreSQL's X509_NAME_to_cstring); with
- * VAL_ESC_MSB as XN_FLAG_RFC2253. The value as UTF-8 (a UTF8String as its
- * bytes; BMP, Universal and the one-byte types converted), then RFC 2253
- * escapes; a type that is no string: "#" and its DER.
- */
-static void put_value(sbuf *b, const mbedtls_x509_buf *v, unsigned fl) {
-  unsigned char *u;
-  size_t i, w = 1, n = 0;
-  if (fl & VAL_DUMP) {
-    put_dump(b, v);
-    return;
-  }
-  switch (v->tag) {
-  case MBEDTLS_ASN1_UTF8_STRING:
-    w = 1;
-    break;
-  case MBEDTLS_ASN1_BMP_STRING:
-    w = 2;
-    break;
-  case MBEDTLS_ASN1_UNIVERSAL_STRING:
-    w = 4;
-    break;
-  case 0x12: /* NumericString */
-  case MBEDTLS_ASN1_PRINTABLE_STRING:
-  case MBEDTLS_ASN1_T61_STRING: /* Latin-1, as OpenSSL reads it */
-  case MBEDTLS_ASN1_IA5_STRING:
-  case MBEDTLS_ASN1_UTC_TIME:
-  case MBEDTLS_ASN1_GENERALIZED_TIME:
-  case 0x1A: /* VisibleString */
-    w = 0;
-    break;
-  default: /* not a string: "#" and the hex of its DER */
-    put_dump(b, v);
-    return;
-  }
-  if ((u = malloc(v->len * 2 + 4)) == NULL) {
-    b->over = 1;
-    return;
-  }
-  if (w == 1) {
-    memcpy(u, v->p, v->len);
-    n = v->len;
-  } else if (w == 0) {
-    for (i = 0; i < v->len; i++)
-      n += utf8_enc(u + n, v->p[i]);
-  } else {
-    for (i = 0; i + w <= v->len; i += w) {
-      unsigned long cp = 0;
-      size_t k;
-      for (k = 0; k < w; k++)
-        cp = cp << 8 | v->p[i + k];
-      n += utf8_enc(u + n, cp > 0x10FFFF ? 0xFFFD : cp);
-    }
-  }
-  for (i = 0; i < n; i++) {
-    unsigned char c = u[i];
-    if (c >= 0x80) {
-      if (fl & VAL_ESC_MSB) {
-        put(b, "\\", 1);
-        put_hex(b, c);
-      } else {
-        put(b, (const char *)&c, 1);
-      }
-      continue;
-    }
-    if (c < 0x20 || c == 0x7F) {
-      put(b, "\\", 1);
-      put_hex(b, c);
-      continue;
-    }
-    if ((c != '\0' && strchr(",+\"\\<>;", c) != NULL) || (i == 0 && (c == '#' || c == ' ')) ||
-        (i + 1 == n && c == ' '))
-      put(b, "\\", 1);
-    put(b, (const char *)&c, 1);
-  }
-  free(u);
-}
-
-/* X509_NAME_oneline's value: the bytes as they are, '/' and '+' escaped,
- * bytes outside ' '..'~' as \xXX (a GeneralString of 4-byte characters
- * that are all ASCII: their last bytes only). */
-static void put_oneline_value(sbuf *b, const mbedtls_x509_buf *v) {
-  int doit[4] = {1, 1, 1, 1};
-  size_t j;
-  if (v->tag == 0x1B && v->len % 4 == 0) { /* GeneralString */
-    int any[4] = {0, 0, 0, 0};
-    for (j = 0; j < v->len; j++)
-      if (v->p[j] != 0)
-        any[j & 3] = 1;
-    if (!(any[0] | any[1] | any[2]))
-      doit[0] = doit[1] = doit[2] = 0;
-  }
-  for (j = 0; j < v->len; j++) {
-    unsigned char c = v->p[j];
-    if (!doit[j & 3])
-      continue;
-    if (c < ' ' || c > '~') {
-      put(b, "\\x", 2);
-      put_hex(b, c);
-    } else {
-      if (c == '/' || c == '+')
-        put(b, "\\", 1);
-      put(b, (const char *)&c, 1);
-    }
-  }
-}
-
-/* A name in one of the public styles into b. */
-static int name_text(const mbedtls_x509_name *name, unsigned style, sbuf *b) {
-  const mbedtls_x509_name *n, **ents;
-  size_t *set, cnt = 0, i, cur = 0;
-  for (n = name; n != NULL; n = n->next)
-    if (n->oid.p != NULL)
-      cnt++;
-  if (cnt == 0)
-    return 0;
-  ents = malloc(cnt * sizeof *ents);
-  set = malloc(cnt * sizeof *set);
-  if (ents == NULL || set == NULL) {
-    free(ents);
-    free(set);
-    return HOTSSL_ENOMEM;
-  }
-  i = 0;
-  for (n = name; n != NULL; n = n->next) {
-    if (n->oid.p == NULL)
-      continue;
-    ents[i] = n;
-    set[i++] = cur;
-    if (!n->MBEDTLS_PRIVATE(next_merged)) /* the next one starts a new RDN */
-      cur++;
-  }
-  for (i = 0; i < cnt; i++) {
-    size_t k = style == HOTSSL_NAME_RFC2253 ? cnt - 1 - i : i;
-    char num[128];
-    int known;
-    const char *sn = attr_name(&ents[k]->oid, num, sizeof num, &known);
-    if (style == HOTSSL_NAME_RFC2253) {
-      if (i > 0)
-        put(b, set[k] == set[cnt - i] ? "+" : ",", 1);
-      put(b, sn, strlen(sn));
-      put(b, "=", 1);
-      put_value(b, &ents[k]->val, VAL_ESC_MSB | (known ? 0u : VAL_DUMP));
-    } else {
-      put(b, i > 0 && set[k] == set[k - 1] ? "+" : "/", 1);
-      put(b, sn, strlen(sn));
-      put(b, "=", 1);
-      put_oneline_value(b, &ents[k]->val);
-    }
-  }
-  free(ents);
-  free(set);
-  return 0;
-}
-
-/* PostgreSQL's form of a name (X509_NAME_to_cstring): "/SN=value" per
- * attribute, the value by put_value with raw UTF-8, then kept to its last
- * 71 characters and cleaned to ASCII (prepare_cert_name). */
-static void pg_name(char *out, size_t outlen, const mbedtls_x509_name *n) {
-  char raw[2048];
-  sbuf b = {raw, 0, sizeof raw, 0};
-  const char *s;
-  size_t i, o = 0;
-  raw[0] = '\0';
-  for (; n != NULL; n = n->next) {
-    char num[128];
-    int known;
-    const char *sn;
-    if (n->oid.p == NULL)
-      continue;
-    sn = attr_name(&n->oid, num, sizeof num, &known);
-    put(&b, "/", 1);
-    put(&b, sn, strlen(sn));
-    put(&b, "=", 1);
-    put_value(&b, &n->val, 0);
-  }
-  s = raw;
-  if (b.len > 71) { /* PostgreSQL keeps the end: the most specific part */
-    s = raw + b.len - 71;
-    raw[b.len - 71] = raw[b.len - 70] = raw[b.len - 69] = '.';
-  }
-  for (i = 0; s[i] != '\0' && o + 5 < outlen; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 32 || c > 126)
-      o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
-    else
-      out[o++] = (char)c;
-  }
-  if (outlen > 0)
-    out[o < outlen ? o : outlen - 1] = '\0';
-}
-
-/* A serial (DER INTEGER contents) as OpenSSL prints it: decimal as
- * BN_bn2dec, or hex as i2a_ASN1_INTEGER ("-" and the magnitude when
- * negative, upper case, two digits per byte, "00" for zero). */
-static int serial_text(const mbedtls_x509_buf *s, unsigned style, sbuf *b) {
-  unsigned char *n;
-  char *d;
-  size_t len = s->len, i, start = 0, nd = 0;
-  int neg = len > 0 && (s->p[0] & 0x80);
-  if ((n = malloc(len + 1)) == NULL)
-    return HOTSSL_ENOMEM;
-  if (len > 0)
-    memcpy(n, s->p, len);
-  if (neg) { /* two's complement */
-    int carry = 1;
-    for (i = len; i-- > 0;) {
-      int v = (unsigned char)~n[i] + carry;
-      n[i] = (unsigned char)v;
-      carry = v >> 8;
-    }
-  }
-  while (start < len && n[start] == 0)
-    start++;
-  if (neg)
-    put(b, "-", 1);
-  if (style == HOTSSL_SERIAL_HEX) {
-    if (start == len)
-      put(b, "00", 2);
-    for (i = start; i < len; i++)
-      put_hex(b, n[i]);
-    free(n);
-    return 0;
-  }
-  if ((d = malloc((len - start) * 3 + 2)) == NULL) {
-    free(n);
-    return HOTSSL_ENOMEM;
-  }
-  for (;;) {
-    unsigned rem = 0;
-    int zero = 1;
-    for (i = start; i < len; i++) {
-      unsigned cur = rem << 8 | n[i];
-      n[i] = (unsigned char)(cur / 10);
-      rem = cur % 10;
-      zero &= n[i] == 0;
-    }
-    d[nd++] = (char)('0' + rem);
-    if (zero)
-      break;
-  }
-  while (nd > 0)
-    put(b, &d[--nd], 1);
-  free(d);
-  free(n);
-  return 0;
-}
-
-/* A serial in decimal for PostgreSQL's log line. */
-static void serial_dec(char *out, size_t outlen, const mbedtls_x509_buf *s) {
-  sbuf b = {out, 0, outlen, 0};
-  if (outlen == 0)
-    return;
-  out[0] = '\0';
-  if (serial_text(s, HOTSSL_SERIAL_DEC, &b) != 0 || b.over)
-    hotssl__fmt(out, outlen, "unknown");
-}
-
-int hotssl_cert_name(const struct mbedtls_x509_crt *crt, unsigned which, unsigned style,
-                     char *buf, size_t len) {
-  sbuf b = {buf, 0, len, 0};
-  int r;
-  if (buf == NULL || len == 0)
-    return HOTSSL_EINVAL;
-  buf[0] = '\0';
-  if (crt == NULL || which > HOTSSL_CERT_ISSUER || style > HOTSSL_NAME_ONELINE)
-    return HOTSSL_EINVAL;
-  r = name_text(which == HOTSSL_CERT_SUBJECT ? &crt->subject : &crt->issuer, style, &b);
-  if (r == 0 && b.over)
-    r = HOTSSL_ENOMEM;
-  if (r != 0)
-    buf[0] = '\0';
-  return r;
-}
-
-int hotssl_cert_serial(const struct mbedtls_x509_crt *crt, unsigned style, char *buf,
-                       size_t len) {
-  sbuf b = {buf, 0, len, 0};
-  int r;
-  if (buf == NULL || len == 0)
-    return HOTSSL_EINVAL;
-  buf[0] = '\0';
-  if (crt == NULL || style > HOTSSL_SERIAL_HEX)
-    return HOTSSL_EINVAL;
-  r = serial_text(&crt->serial, style, &b);
-  if (r == 0 && b.over)
-    r = HOTSSL_ENOMEM;
-  if (r != 0)
-    buf[0] = '\0';
-  return r;
-}
-
 static void record(hotssl_client_verify *v, const vacc *a) {
   v->refused = 1;
   v->err = a->err;
   v->depth = a->depth;
   v->alert = verr[a->err].alert;
-  pg_name(v->subject, sizeof v->subject, &a->crt->subject);
-  pg_name(v->issuer, sizeof v->issuer, &a->crt->issuer);
-  serial_dec(v->serial, sizeof v->serial, &a->crt->serial);
+  hotssl__pg_name(v->subject, sizeof v->subject, &a->crt->subject);
+  hotssl__pg_name(v->issuer, sizeof v->issuer, &a->crt->issuer);
+  hotssl__serial_dec(v->serial, sizeof v->serial, &a->crt->serial);
 }
 
 static void reset(hotssl_client_verify *v) {

@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)hotssl__crlview_has(&v, &c->subject_raw, &c->subject);
         (void)hotssl__crlview_has(&v, &c->issuer_raw, &c->issuer);
         (void)hotssl__crlview_signer(&v, c);
-        (void)hotssl__crlview_time(&v, &c->issuer_raw, &c->issuer, 1700000000);
+        (void)hotssl__crlview_time(&v, c, 1700000000);
+        (void)hotssl__crlview_scope(&v, c);
         (void)hotssl__crlview_revoked(&v, c);
         (void)hotssl__crlview_ca_parent(&v, c);
         (void)hotssl__crlview_ca_index(&v, c);

@@ -24,7 +24,10 @@ fi
 # [~~ seconds: a mutant that makes its test hang is caught by this timeout]
 MUTANTS=$(cat <<'LIST'
 publication-wait ~~ core/manager.c ~~     while (atomic_load(&m->readers[slot]) != 0) ~~     while (0 && atomic_load(&m->readers[slot]) != 0) ~~ ^unit\.test_acquire_race$
-revocation-lookup ~~ core/revocation.c ~~   return gi >= 0 && is_revoked(v->t, gi, crt->serial.p, crt->serial.len); ~~   return 0 && is_revoked(v->t, gi, crt->serial.p, crt->serial.len); ~~ ^unit\.test_crl_dates$
+revocation-lookup ~~ core/revocation.c ~~                 : is_revoked(v->t, gi, crt->serial.p, crt->serial.len)) ~~                 : 0 && is_revoked(v->t, gi, crt->serial.p, crt->serial.len)) ~~ ^unit\.test_crl_dates$
+crl-scope ~~ core/verify.c ~~   if (scope == HOTSSL__SCOPE_OUT) ~~   if (0) ~~ ^e2e_verify_matrix$ ~~ 300
+ca-file-path-length ~~ core/verify.c ~~   if (d > 1 && max > 0 && plen > max - 1) ~~   if (0) ~~ ^e2e_verify_matrix$ ~~ 300
+name-constraints ~~ core/verify.c ~~   if (hotssl__crt_has_name_constraints(crt)) ~~   if (0) ~~ ^e2e_verify_matrix$ ~~ 300
 crl-expired ~~ core/revocation.c ~~       any_valid |= rc->this_update <= now && now <= rc->next_update; ~~       any_valid |= rc->this_update <= now; ~~ ^unit\.test_crl_dates$
 crl-not-yet-valid ~~ core/revocation.c ~~       any_valid |= rc->this_update <= now && now <= rc->next_update; ~~       any_valid |= now <= rc->next_update; ~~ ^unit\.test_crl_dates$
 keyperm-own-user ~~ os/posix/keyperm.c ~~   if ((owner == me && (prot ~~   if ((0 && owner == me && (prot ~~ ^unit\.test_keyperm$
@@ -44,7 +47,7 @@ emfile-spare ~~ cli/serve_modes.c ~~     if (a->spare >= 0) { ~~     if (0 && a-
 max-connections ~~ cli/serve_common.c ~~   if (live < o->max_connections) ~~   if (1 || live < o->max_connections) ~~ ^platform\.abuse_fork$ ~~ 150
 LIST
 )
-TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli"
+TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli hotssl_verify_paths"
 
 echo "=== mutants: scratch copy in $SCRATCH ==="
 (cd "$ROOT" && git ls-files -co --exclude-standard -z | grep -zv '^build' | xargs -0 cp --parents -t "$SCRATCH")
