@@ -78,6 +78,12 @@ int cli_cmd_backend(int argc, char **argv); /* cli/session.c: serve --mode spawn
  * In session.c, with cli_read_sslrequest and cli_cmd_backend.
  */
 int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres);
+/* The same, closing the session when a newer generation of m revokes the
+ * client's certificate (cli/serve_revoke.c). reread: m is this process's
+ * copy (fork child, spawned backend), reloaded from the files when the
+ * shared generation counter moves. m NULL: as cli_serve_connection. */
+int cli_serve_connection_live(hotssl_generation *g, int fd, int starttls_postgres,
+                              hotssl_manager *m, int reread);
 
 /* PostgreSQL's SSLRequest exchange: read the request, answer 'S' (accept
  * TLS) or 'N' (no TLS available). Returns 0 when an SSLRequest was read. */

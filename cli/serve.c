@@ -40,6 +40,7 @@ typedef struct conn_table {
 
 typedef struct conn_arg {
   conn_table *t;
+  hotssl_manager *m;
   hotssl_generation *g;
   int fd;
   int slot;
@@ -48,7 +49,7 @@ typedef struct conn_arg {
 
 static void *conn_main(void *p) {
   conn_arg *a = p;
-  cli_serve_connection(a->g, a->fd, a->starttls);
+  cli_serve_connection_live(a->g, a->fd, a->starttls, a->m, 0);
   hotssl_generation_release(a->g);
   pthread_mutex_lock(&a->t->mu);
   a->t->fds[a->slot] = -1;
@@ -104,6 +105,7 @@ static int serve_threads(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
         continue;
       }
       a->t = &t;
+      a->m = m;
       a->fd = fd;
       a->slot = slot;
       a->starttls = o->starttls_postgres;

@@ -25,6 +25,7 @@
 #include "hotssl/platform.h"
 #include "cli.h"
 #include "log.h"
+#include "serve_revoke.h"
 #include "sys.h"
 
 static int read_full(int fd, unsigned char *buf, size_t n) {
@@ -79,6 +80,12 @@ static void drain_after_refusal(int fd) {
 }
 
 int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
+  return cli_serve_connection_live(g, fd, starttls_postgres, NULL, 0);
+}
+
+int cli_serve_connection_live(hotssl_generation *g, int fd, int starttls_postgres,
+                              hotssl_manager *m, int reread) {
+  cli_revoke rv;
   mbedtls_ssl_context ssl;
   mbedtls_net_context net;
   hotssl_client_verify *cv = NULL;
@@ -116,7 +123,12 @@ int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
       goto out;
     }
   }
+  cli_revoke_start(&rv, m, reread, g, cv);
   for (;;) {
+    if (cli_revoke_wait(&rv, &ssl, cv, fd)) {
+      rc = ret = 0; /* ended on purpose, logged */
+      goto out;
+    }
     ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
       continue;
@@ -191,7 +203,7 @@ int cli_cmd_backend(int argc, char **argv) {
   snprintf(line, sizeof line, "backend serving generation %llu",
            (unsigned long long)hotssl_generation_number(g));
   cli_log(NULL, HOTSSL_LOG_DEBUG, line);
-  r = cli_serve_connection(g, fd, starttls);
+  r = cli_serve_connection_live(g, fd, starttls, m, 1);
   hotssl_generation_release(g);
   cli_sock_close(fd);
   hotssl_manager_destroy(m);

@@ -267,6 +267,23 @@ void hotssl__wakeup_close(hotssl__wakeup *w);
 void hotssl__wakeup_signal(hotssl__wakeup *w); /* async-signal-safe */
 void hotssl__wakeup_drain(hotssl__wakeup *w);
 
+/* ---- a page shared with forked and spawned processes (os/posix/shpage.c,
+ * os/win32/shpage.c) ---- */
+
+/* POSIX: a memfd (else anonymous shared memory, fd -1) mapped MAP_SHARED,
+ * so forked children see the creator's writes and a spawned process maps
+ * the inherited descriptor. Windows: private memory (no fork; fd
+ * HOTSSL__OS_FD_NONE). len is a page or less; the memory starts zeroed. */
+typedef struct hotssl__shpage {
+  void *p;
+  int fd; /* -1: none */
+} hotssl__shpage;
+int hotssl__shpage_create(hotssl__shpage *s, size_t len);
+/* Map an inherited descriptor of another process's page, read-only; the
+ * descriptor is closed in every case. 0 or -1. */
+int hotssl__shpage_attach(hotssl__shpage *s, int fd, size_t len);
+void hotssl__shpage_free(hotssl__shpage *s, size_t len); /* p NULL ok */
+
 /* ---- mutexes and the runtime (os/runtime.c) ---- */
 
 int hotssl__mutex_create(void **mutex, void **pool);

@@ -490,6 +490,32 @@ hotssl_generation_ssl_config(const hotssl_generation *g);
 /* 1, 2, ...: increases by one with every published generation. */
 HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
 
+/*
+ * Generation-change counter, for a host that acts on open connections when
+ * a reload publishes (docs/live-revocation.md). The address of a 64-bit
+ * counter holding the number of the generation m published last; it stays
+ * valid until hotssl_manager_destroy(m). Poll it with
+ * hotssl_generation_counter_load(): one atomic load, no lock, no call into
+ * the library, cheap enough for every query of a backend.
+ *
+ * POSIX: the counter lives in a page shared (MAP_SHARED, a sealed memfd on
+ * Linux) with the processes the manager's owner forks and spawns: a fork
+ * child's inherited manager returns the parent's counter (the child's own
+ * reloads do not move it), and a backend made by hotssl_backend_open()
+ * from a hotssl_spawn() of m returns the spawning parent's counter. Windows:
+ * the process's own counter (a spawned backend's does not follow its
+ * parent's). NULL for a NULL manager. Any thread.
+ */
+HOTSSL_EXTERN const volatile uint64_t *hotssl_manager_generation_counter(const hotssl_manager *m);
+
+static inline uint64_t hotssl_generation_counter_load(const volatile uint64_t *counter) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+#else
+  return *counter; /* an aligned 64-bit load, on the 64-bit targets hotssl supports */
+#endif
+}
+
 /* ------------------------------------------------------------------------ */
 /* Client-certificate verification result (per connection)                   */
 /* ------------------------------------------------------------------------ */
@@ -545,6 +571,30 @@ HOTSSL_EXTERN int hotssl_client_verify_alert(const hotssl_client_verify *v);
 /* OpenSSL's text for the reason ("certificate revoked", "unable to get
  * certificate CRL", ...), "" when nothing was refused. */
 HOTSSL_EXTERN const char *hotssl_client_verify_reason(const hotssl_client_verify *v);
+
+/*
+ * Is this connection's peer revoked under generation g (typically a newer
+ * one than the handshake's: after hotssl_generation_counter_load() moved,
+ * the generation just acquired)? v must be bound (hotssl_client_verify_bind)
+ * and its handshake must have accepted a client certificate. Checks every
+ * certificate of the chain the handshake verified, the leaf and the
+ * certificates above it up to the trust anchor (the 16 lowest), by their
+ * issuer name and serial against g's revocation table (ssl_crl_file,
+ * ssl_crl_dir): a table lookup per certificate, no parse, no signature.
+ * With ssl_sni, g's own CRL set (the configuration's, not the hosts file
+ * entries'). Only a listed serial counts: a CRL set that lost an issuer's
+ * CRL, or whose CRL expired, refuses new handshakes but is not "revoked".
+ *
+ * Returns 1 (revoked: *depth gets the depth of the lowest listed
+ * certificate, 0 the leaf, and serial its serial number in decimal, as
+ * PostgreSQL prints it; both may be NULL), 0 (not revoked, or g has no CRL),
+ * HOTSSL_EINVAL (a NULL argument, or no accepted client certificate was
+ * recorded) or HOTSSL_ENOMEM (recording the chain ran out of memory). Any
+ * thread once the handshake is over; g must be held.
+ */
+HOTSSL_EXTERN int hotssl_client_verify_revoked(const hotssl_client_verify *v,
+                                               const hotssl_generation *g, int *depth,
+                                               char *serial, size_t serial_len);
 
 /*
  * PostgreSQL's log lines for the refusal, as its server writes them:
