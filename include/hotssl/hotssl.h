@@ -856,6 +856,22 @@ HOTSSL_EXTERN int hotssl_generation_info(const hotssl_generation *g, int item, v
 HOTSSL_EXTERN int hotssl_generation_host_info(const hotssl_generation *g, uint32_t i, int item,
                                               void *out, size_t outlen);
 
+/*
+ * Deployment diagnostics: set-ups that load but can never reload, or that
+ * refuse every client (docs/live-revocation.md#deployment-diagnostics).
+ * Logs one WARNING per finding through m's log callback, each with its fix:
+ * a configured file that is a bind mount of a single file (Kubernetes
+ * subPath: /proc/self/mountinfo), a file or folder on a filesystem where
+ * inotify misses changes made elsewhere (NFS, CIFS, FUSE, overlay), a
+ * root-owned private key readable by its group, and, when CRLs are
+ * configured, a CA certificate of ssl_ca_file without a CRL from it or
+ * whose issuer is missing (every client through it would be refused).
+ * Returns the number of warnings (0: none) or HOTSSL_EINVAL. Any thread;
+ * reads the files' metadata, not their contents. `hotssl check` and
+ * `hotssl serve` call it at start. POSIX; on Windows only the CRL checks.
+ */
+HOTSSL_EXTERN int hotssl_manager_diagnose(hotssl_manager *m);
+
 HOTSSL_EXTERN const char *hotssl_version_string(void);
 
 #ifdef __cplusplus
