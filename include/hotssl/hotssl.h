@@ -501,10 +501,11 @@ HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
  * POSIX: the counter lives in a page shared (MAP_SHARED, a sealed memfd on
  * Linux) with the processes the manager's owner forks and spawns: a fork
  * child's inherited manager returns the parent's counter (the child's own
- * reloads do not move it), and a backend made by hotssl_backend_open()
- * from a hotssl_spawn() of m returns the spawning parent's counter. Windows:
- * the process's own counter (a spawned backend's does not follow its
- * parent's). NULL for a NULL manager. Any thread.
+ * reloads do not move it), and on Linux (memfd) a backend made by
+ * hotssl_backend_open() from a hotssl_spawn() of m returns the spawning
+ * parent's counter. Elsewhere, and on Windows, a spawned backend's counter
+ * is its own and does not follow its parent's. NULL for a NULL manager.
+ * Any thread.
  */
 HOTSSL_EXTERN const volatile uint64_t *hotssl_manager_generation_counter(const hotssl_manager *m);
 
