@@ -33,16 +33,7 @@ WARN_GROUP_KEY = "is owned by root and readable by group"
 def make_pki(d):
     pki = E.Pki(os.path.join(d, "pki"))
     root = pki.ca("root", "diag root")
-    key = pki.genkey("inter")
-    csr, crt = pki.path("inter.csr"), pki.path("inter.crt")
-    pki.ossl("req", "-new", "-key", key, "-out", csr, "-subj", "/CN=diag intermediate", "-config", pki.cnf)
-    pki.ossl("x509", "-req", "-in", csr, "-CA", root[0], "-CAkey", root[1], "-set_serial", "77",
-             "-days", "3650", "-out", crt, "-extfile", pki.cnf, "-extensions", "v3_ca")
-    cadir = pki.path("inter.db")
-    os.makedirs(cadir, exist_ok=True)
-    E.write(os.path.join(cadir, "index.txt"), "")
-    E.write(os.path.join(cadir, "crlnumber"), "1000\n")
-    inter = (crt, key)
+    inter = pki.intermediate("inter", root, "diag intermediate", 77)
     pki.leaf("server", root, 0x1001, cn="localhost")
     return pki, pki.crl("root", root), pki.crl("inter", inter)
 

@@ -5,7 +5,8 @@ strategy), two clients with good certificates (Python's ssl) hold open
 sessions; the CRL file is replaced by one that revokes the first, and the
 file watcher reloads. The first session must be closed, with the
 certificate_revoked alert and a log line naming its serial, within one
-second of the reload's log line; the second must still echo.
+second of the reload's log line; the second must still echo. A revoked intermediate CA ends the sessions of
+the leaves below it.
 """
 import os
 import ssl
@@ -130,6 +131,49 @@ class LiveRevocation(unittest.TestCase):
 
     def test_spawn_reread(self):
         self.check_mode(["--mode", "spawn", "--spawn-strategy", "reread"])
+
+
+class Intermediate(unittest.TestCase):
+    """A CRL of the root that revokes an intermediate CA closes the sessions
+    of the leaves below it (depth 1), not those of a leaf the root issued."""
+
+    def test_revoked_intermediate(self):
+        with E.H.TempDir("hotssl-liverev-") as d:
+            pki = E.Pki(os.path.join(d, "pki"))
+            root = pki.ca("root", "live-revocation root")
+            inter = pki.intermediate("inter", root, "live-revocation inter", 0x3003)
+            crt = inter[0]
+            pki.leaf("server", root, 0x1001, cn="localhost")
+            pki.leaf("alice", inter, ALICE_SERIAL)
+            pki.leaf("bob", root, BOB_SERIAL)
+            inter_crl = pki.crl("inter", inter)
+            good = pki.crl("root-good", root)
+            revoked = pki.crl("root-revoked", root, revoke=[crt])
+            ca = os.path.join(d, "ca.crt")
+            E.write(ca, E.read(root[0]) + E.read(crt))
+            crl = os.path.join(d, "crl.pem")
+            E.write(crl, E.read(good) + E.read(inter_crl))
+            conf = os.path.join(d, "tls.conf")
+            E.write(conf, "ssl_cert_file = '%s'\nssl_key_file = '%s'\nssl_ca_file = '%s'\n"
+                          "ssl_crl_file = '%s'\nssl_client_cert = require\n"
+                          % (pki.path("server.crt"), pki.path("server.key"), ca, crl))
+            with StampedServer(conf) as s:
+                alice = E.tls_connect(s.port, E.client_context(cert=pki.path("alice.crt"),
+                                                                key=pki.path("alice.key")))
+                bob = E.tls_connect(s.port, E.client_context(cert=pki.path("bob.crt"), key=pki.path("bob.key")))
+                self.assertTrue(E.echo(alice) and E.echo(bob))
+                w = Watcher(alice)
+                mark = s.mark()
+                E.H.write_atomic(crl, E.read(revoked) + E.read(inter_crl))
+                s.reload()
+                self.assertTrue(w.done.wait(E.DEADLINE), "alice's session was not closed")
+                self.assertIn("revoked", w.how)
+                s.wait_err(r"terminating connection because its client certificate was revoked: "
+                           r"serial number %d, depth 1" % 0x3003, mark)
+                self.assertTrue(E.echo(bob, b"still here"))
+                alice.close()
+                bob.close()
+                self.assertEqual(s.stop(), 0)
 
 
 if __name__ == "__main__":
