@@ -124,6 +124,24 @@ int hotssl__manager_attach_counter(hotssl_manager *m, int fd) {
 
 int hotssl__manager_counter_fd(const hotssl_manager *m) { return m->gen_page.fd; }
 
+int hotssl__manager_counter_info(const hotssl_manager *m, void *out, size_t outlen) {
+  hotssl_os_fd h = HOTSSL_OS_FD_INVALID;
+  if (out == NULL || outlen != sizeof h)
+    return HOTSSL_EINVAL;
+  if (m->gen_page.fd >= 0)
+    h = (hotssl_os_fd)(intptr_t)m->gen_page.fd;
+  memcpy(out, &h, sizeof h);
+  return 0;
+}
+
+int hotssl_manager_attach_generation_counter(hotssl_manager *m, hotssl_os_fd fd) {
+  if (m == NULL || fd == HOTSSL_OS_FD_INVALID)
+    return HOTSSL_EINVAL;
+  if (hotssl__os_shpage_supported() != 0)
+    return HOTSSL_ENOTSUP;
+  return hotssl__manager_attach_counter(m, (int)(intptr_t)fd) == 0 ? 0 : HOTSSL_ESYS;
+}
+
 const volatile uint64_t *hotssl_manager_generation_counter(const hotssl_manager *m) {
   return m != NULL ? (const volatile uint64_t *)m->gen_counter : NULL;
 }

@@ -99,6 +99,8 @@ struct hotssl_manager {
 int hotssl__manager_attach_counter(hotssl_manager *m, int fd);
 /* The descriptor of the counter's page, -1 when it has none. */
 int hotssl__manager_counter_fd(const hotssl_manager *m);
+/* HOTSSL_INFO_GENERATION_COUNTER_FD into out (a hotssl_os_fd). */
+int hotssl__manager_counter_info(const hotssl_manager *m, void *out, size_t outlen);
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
                                       void *arg);

@@ -283,6 +283,9 @@ int hotssl__shpage_create(hotssl__shpage *s, size_t len);
  * descriptor is closed in every case. 0 or -1. */
 int hotssl__shpage_attach(hotssl__shpage *s, int fd, size_t len);
 void hotssl__shpage_free(hotssl__shpage *s, size_t len); /* p NULL ok */
+/* 0 when a page can be handed to another process by descriptor, else -1
+ * (Windows). */
+int hotssl__os_shpage_supported(void);
 
 /* ---- mounts (os/posix/mounts.c; os/win32/mounts.c knows none) ---- */
 

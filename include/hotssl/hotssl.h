@@ -509,6 +509,18 @@ HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
  */
 HOTSSL_EXTERN const volatile uint64_t *hotssl_manager_generation_counter(const hotssl_manager *m);
 
+/*
+ * A process the host starts itself (PostgreSQL's EXEC_BACKEND; see
+ * docs/host-started-processes.md) and whose manager it built from a
+ * snapshot: make hotssl_manager_generation_counter(m) its parent's counter.
+ * fd is the parent's HOTSSL_INFO_GENERATION_COUNTER_FD, inherited (or
+ * received) by this process; it is mapped read-only and closed in every
+ * case. Returns 0, HOTSSL_EINVAL (m NULL or fd invalid), HOTSSL_ESYS (the
+ * mapping failed: m keeps its own counter) or HOTSSL_ENOTSUP (Windows). Call
+ * it before other threads use m.
+ */
+HOTSSL_EXTERN int hotssl_manager_attach_generation_counter(hotssl_manager *m, hotssl_os_fd fd);
+
 static inline uint64_t hotssl_generation_counter_load(const volatile uint64_t *counter) {
 #if defined(__GNUC__) || defined(__clang__)
   return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
@@ -844,7 +856,14 @@ typedef enum hotssl_info {
   HOTSSL_INFO_HOST_IS_NO_SNI = HOTSSL_INFO_TYPE_U64 + 62,  /* is_no_sni */
   HOTSSL_INFO_HOST_HAS_CA = HOTSSL_INFO_TYPE_U64 + 63,     /* has_ca */
   HOTSSL_INFO_HOST_N_NAMES = HOTSSL_INFO_TYPE_U64 + 64,    /* n_names */
-  HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65    /* names (as hotssl_host_stats) */
+  HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65,   /* names (as hotssl_host_stats) */
+  /* Live revocation and diagnostics (M) */
+  /* The descriptor of the generation-change counter's page (Linux: a
+   * sealed memfd), owned by the manager, to hand to a process the host
+   * starts itself (hotssl_manager_attach_generation_counter there);
+   * HOTSSL_OS_FD_INVALID when there is none (other systems, a fork child,
+   * a backend). */
+  HOTSSL_INFO_GENERATION_COUNTER_FD = HOTSSL_INFO_TYPE_OS_FD + 180
 } hotssl_info;
 
 /* item is a hotssl_info value (passed as int: an enum's size is the

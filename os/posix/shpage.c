@@ -67,3 +67,5 @@ void hotssl__shpage_free(hotssl__shpage *s, size_t len) {
   s->p = NULL;
   s->fd = -1;
 }
+
+int hotssl__os_shpage_supported(void) { return 0; }

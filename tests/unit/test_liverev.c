@@ -11,7 +11,10 @@
  * - the generation-change counter follows publications (create, reload;
  *   not an unchanged reload);
  * - a forked child reads its parent's counter: its own reload does not
- *   move it, the parent's next publication shows up in the child.
+ *   move it, the parent's next publication shows up in the child;
+ * - HOTSSL_INFO_GENERATION_COUNTER_FD attached to another manager
+ *   (hotssl_manager_attach_generation_counter) makes it read the first
+ *   one's counter, which its own reloads do not write.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,10 +193,45 @@ static void counter_checks(void) {
   hotssl_config_destroy(with_crl);
 }
 
+/* A process the host starts itself: the counter's descriptor, attached to
+ * another manager (here in the same process, through a duplicate). */
+static void attach_checks(void) {
+  hotssl_config *plain = config(NULL), *with_crl = config("root+client.crl");
+  hotssl_manager *a = NULL, *b = NULL;
+  hotssl_os_fd fd = HOTSSL_OS_FD_INVALID;
+  const volatile uint64_t *cb;
+  char err[512];
+
+  TEQ(hotssl_manager_create(&a, plain, NULL, err, sizeof err), 0);
+  TEQ(hotssl_manager_create(&b, plain, NULL, err, sizeof err), 0);
+  if (a == NULL || b == NULL)
+    return;
+  TEQ(hotssl_manager_info(a, HOTSSL_INFO_GENERATION_COUNTER_FD, &fd, sizeof fd), 0);
+  T(fd >= 0);
+  TEQ(hotssl_manager_info(a, HOTSSL_INFO_GENERATION_COUNTER_FD, &fd, 1), HOTSSL_EINVAL);
+  TEQ(hotssl_manager_attach_generation_counter(b, HOTSSL_OS_FD_INVALID), HOTSSL_EINVAL);
+  TEQ(hotssl_manager_attach_generation_counter(NULL, dup(fd)), HOTSSL_EINVAL);
+  TEQ(hotssl_manager_reload_with(b, with_crl, HOTSSL_TRIGGER_API), 0); /* b at 2, a at 1 */
+  TEQ(hotssl_manager_attach_generation_counter(b, dup(fd)), 0);
+  cb = hotssl_manager_generation_counter(b);
+  TEQ(hotssl_generation_counter_load(cb), 1); /* a's */
+  TEQ(hotssl_manager_reload_with(a, with_crl, HOTSSL_TRIGGER_API), 0);
+  TEQ(hotssl_generation_counter_load(cb), 2);
+  TEQ(hotssl_manager_reload_with(b, plain, HOTSSL_TRIGGER_API), 0); /* b's own: not written */
+  TEQ(hotssl_generation_counter_load(hotssl_manager_generation_counter(a)), 2);
+  TEQ(hotssl_manager_info(b, HOTSSL_INFO_GENERATION_COUNTER_FD, &fd, sizeof fd), 0);
+  T(fd == HOTSSL_OS_FD_INVALID); /* b hands nothing on */
+  hotssl_manager_destroy(b);
+  hotssl_manager_destroy(a);
+  hotssl_config_destroy(plain);
+  hotssl_config_destroy(with_crl);
+}
+
 int main(void) {
   dir = tu_mkdtemp();
   revoked_checks();
   counter_checks();
+  attach_checks();
   tu_rmtree(dir);
   free(dir);
   return tu_finish("test_liverev", checks);
