@@ -6,7 +6,8 @@
  *  - a file that is a mount point of its own (a bind mount of a single
  *    file: Kubernetes subPath): a replacement of its source never shows;
  *  - a file or folder on a filesystem where inotify misses changes made
- *    elsewhere (NFS, CIFS, FUSE, overlay): the watcher polls it too;
+ *    elsewhere (NFS, CIFS, FUSE; on overlay, a file from a lower layer
+ *    mounted here: os/posix/mounts.c): the watcher polls it too;
  *  - a private key owned by root and readable by its group (accepted, as
  *    PostgreSQL accepts it; Kubernetes' defaultMode 0440/0640 + fsGroup);
  *  - with CRLs: a CA certificate of ssl_ca_file with no CRL from it, or

@@ -291,7 +291,8 @@ int hotssl__os_shpage_supported(void);
 
 #define HOTSSL__MOUNT_FILE 1u   /* the path is itself the mount point of a file (bind mount) */
 #define HOTSSL__MOUNT_REMOTE 2u /* its filesystem raises no inotify event for changes made
-                                   elsewhere (NFS, CIFS, FUSE, overlay lower layers, ...) */
+                                   elsewhere (NFS, CIFS, FUSE, ...; on overlay: a path from a
+                                   lower layer visible here, not in the upper one) */
 typedef struct hotssl__mount {
   char fstype[64];
   char mount_point[1024];

@@ -170,7 +170,11 @@ static int remote_dirs(hotssl_watcher *w, const hotssl__watch_set *set) {
   size_t i;
   for (i = 0; w->be != NULL && i < set->n_iv; i++) {
     hotssl__mount mt;
-    if (hotssl__mount_of(set->iv[i].dir, &mt) != 0 || !(mt.flags & HOTSSL__MOUNT_REMOTE))
+    char *p = set->iv[i].name != NULL ? hotssl__path_join(set->iv[i].dir, set->iv[i].name) : NULL;
+    /* The entry itself when named: on overlay, where it comes from matters. */
+    int r = hotssl__mount_of(p != NULL ? p : set->iv[i].dir, &mt);
+    free(p);
+    if (r != 0 || !(mt.flags & HOTSSL__MOUNT_REMOTE))
       continue;
     if (!w->remote_logged)
       hotssl__logf(&w->m->log, HOTSSL_LOG_WARNING,

@@ -6,8 +6,9 @@
  * stacked on another.
  * - a file that is itself a mount point is a single-file bind mount; the
  *   same path as a directory is not; a file inside a mounted folder is not;
- * - nfs4, fuse.sshfs and overlay are filesystems where inotify misses
- *   changes made elsewhere; tmpfs and ext4 are not;
+ * - nfs4 and fuse.sshfs are filesystems where inotify misses changes made
+ *   elsewhere; tmpfs and ext4 are not; an overlay only for a file from a
+ *   lower layer visible here (a container's root is not judged);
  * - the longest mount point wins, "/a" is no prefix of "/ab", the later of
  *   two equal mount points wins, \040 is a space;
  * - malformed lines are skipped; no line: -1.
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "os.h"
 #include "testutil.h"
@@ -51,29 +53,60 @@ static void expect(const char *path, int is_dir, const char *mp, const char *fst
   TEQ(m.flags, flags);
 }
 
+/* An overlay mounted here (its layer directories visible): a file only in
+ * a lower layer misses changes made there; one in the upper layer (created
+ * or copied up through the overlay) does not; without an upper layer every
+ * file is a lower one. */
+static void overlay_checks(const char *dir) {
+  char *lower = tu_path(dir, "lower"), *upper = tu_path(dir, "up,per"), *f, text[4096];
+  hotssl__mount m;
+  tu_write(lower, "", 0600); /* replaced by a folder below */
+  remove(lower);
+  T(mkdir(lower, 0700) == 0 && mkdir(upper, 0700) == 0);
+  f = tu_path(upper, "in-upper.crt");
+  tu_write(f, "x", 0600);
+  free(f);
+  /* The comma in the upper folder's name is escaped as mountinfo shows it. */
+  snprintf(text, sizeof text,
+           "7 1 0:40 / /srv/ov rw - overlay overlay rw,lowerdir=%s:/nonexistent,upperdir=%s/up\\054per,workdir=/w\n"
+           "8 1 0:41 / /srv/ro rw - overlay overlay ro,lowerdir=%s\n",
+           lower, dir, lower);
+  TEQ(hotssl__mountinfo_find(text, "/srv/ov/in-lower.crt", 0, &m), 0);
+  TEQ(m.flags, HOTSSL__MOUNT_REMOTE);
+  TEQ(hotssl__mountinfo_find(text, "/srv/ov/in-upper.crt", 0, &m), 0);
+  TEQ(m.flags, 0);
+  TEQ(hotssl__mountinfo_find(text, "/srv/ro/x.crt", 0, &m), 0);
+  TEQ(m.flags, HOTSSL__MOUNT_REMOTE);
+  free(lower);
+  free(upper);
+}
+
 int main(void) {
   hotssl__mount m;
   char *dir, *p;
 
   expect("/etc/pg/server.crt", 0, "/etc/pg/server.crt", "tmpfs", HOTSSL__MOUNT_FILE);
   expect("/etc/pg/server.crt", 1, "/etc/pg/server.crt", "tmpfs", 0);
-  expect("/etc/pg/server.key", 0, "/", "overlay", HOTSSL__MOUNT_REMOTE);
+  /* A container's overlay root: its layers are the host's, not judged. */
+  expect("/etc/pg/server.key", 0, "/", "overlay", 0);
   expect("/etc/tls/tls.crt", 0, "/etc/tls", "tmpfs", 0);
   expect("/etc/tls", 1, "/etc/tls", "tmpfs", 0);
   expect("/mnt/nfs/certs/server.crt", 0, "/mnt/nfs", "nfs4", HOTSSL__MOUNT_REMOTE);
   expect("/mnt/fuse/ca.crt", 0, "/mnt/fuse", "fuse.sshfs", HOTSSL__MOUNT_REMOTE);
   expect("/data/server.crt", 0, "/data", "ext4", 0);
-  expect("/abc/x", 0, "/", "overlay", HOTSSL__MOUNT_REMOTE); /* "/ab" is no prefix of "/abc" */
+  expect("/abc/x", 0, "/", "overlay", 0); /* "/ab" is no prefix of "/abc" */
   expect("/ab/x", 0, "/ab", "ext4", 0);
   expect("/my certs/server.crt", 0, "/my certs", "ext4", 0);
   expect("/data/stack/f", 0, "/data/stack", "nfs", HOTSSL__MOUNT_REMOTE); /* the later mount */
-  expect("/broken/f", 0, "/", "overlay", HOTSSL__MOUNT_REMOTE);          /* skipped line */
+  expect("/broken/f", 0, "/", "overlay", 0);                             /* skipped line */
   TEQ(hotssl__mountinfo_find("garbage\n", "/x", 0, &m), -1);
   TEQ(hotssl__mountinfo_find("", "/x", 0, &m), -1);
 
+  dir = tu_mkdtemp();
+  overlay_checks(dir);
+
   /* This machine. */
   TEQ(hotssl__mount_of("/", &m), 0);
-  dir = tu_mkdtemp();
   p = tu_path(dir, "f.crt");
   tu_write(p, "x", 0600);
   TEQ(hotssl__mount_of(p, &m), 0);
