@@ -22,9 +22,11 @@
  * positive value for a success that says more (HOTSSL_UNCHANGED from the
  * reload functions and hotssl_manager_dispatch; 1 from hotssl_prefork_check
  * and hotssl_process_wait; the count of lines from
- * hotssl_client_verify_lines), or a negative HOTSSL_E* code. Where a
- * function takes errbuf/errlen, errbuf (when not NULL and errlen > 0) gets
- * the reason of a failure, NUL-terminated and cut to errlen. The exceptions,
+ * hotssl_client_verify_lines; 1 (revoked) from hotssl_client_verify_revoked;
+ * the count of warnings from hotssl_manager_diagnose), or a negative
+ * HOTSSL_E* code. Where a function takes errbuf/errlen, errbuf (when not
+ * NULL and errlen > 0) gets the reason of a failure, NUL-terminated and cut
+ * to errlen. The exceptions,
  * each documented at its declaration:
  *   - functions that cannot fail return void (the *_destroy functions,
  *     hotssl_generation_release, hotssl_manager_after_fork_parent,
@@ -33,14 +35,16 @@
  *   - accessors return their value: a pointer (NULL for a NULL or unknown
  *     argument: hotssl_config_get, hotssl_manager_acquire,
  *     hotssl_generation_ref, hotssl_generation_ssl_config,
- *     hotssl_snapshot_bytes), static text that is never NULL
- *     (hotssl_strerror, hotssl_err_name, *_name, hotssl_version_string,
- *     hotssl_client_verify_reason), a number (hotssl_generation_number,
- *     hotssl_generation_host_count, hotssl_snapshot_generation,
- *     hotssl_snapshot_kind, hotssl_process_pid, hotssl_client_verify_refused,
- *     hotssl_client_verify_alert), or a descriptor (hotssl_manager_wakeup_fd,
- *     hotssl_watcher_fd, hotssl_manager_wakeup_handle,
- *     hotssl_watcher_handle: none is -1 / HOTSSL_OS_FD_INVALID);
+ *     hotssl_snapshot_bytes, hotssl_manager_generation_counter), static
+ *     text that is never NULL (hotssl_strerror, hotssl_err_name, *_name,
+ *     hotssl_version_string, hotssl_client_verify_reason), a number
+ *     (hotssl_generation_number, hotssl_generation_host_count,
+ *     hotssl_snapshot_generation, hotssl_snapshot_kind, hotssl_process_pid,
+ *     hotssl_client_verify_refused, hotssl_client_verify_alert,
+ *     hotssl_generation_counter_load), or a descriptor
+ *     (hotssl_manager_wakeup_fd, hotssl_watcher_fd,
+ *     hotssl_manager_wakeup_handle, hotssl_watcher_handle: none is -1 /
+ *     HOTSSL_OS_FD_INVALID);
  *   - hotssl_watcher_dispatch returns milliseconds until its next call (-1:
  *     no deadline);
  *   - hotssl_ssl_write returns what mbedtls_ssl_write returns (bytes
