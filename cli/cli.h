@@ -86,6 +86,12 @@ int cli_cmd_backend(int argc, char **argv); /* cli/session.c: serve --mode spawn
 int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres, long long deadline_ms);
 /* The deadline of a connection accepted now, for timeout_s seconds (0: none). */
 long long cli_handshake_deadline(int timeout_s);
+/* The same, closing the session when a newer generation of m revokes the
+ * client's certificate (cli/serve_revoke.c). reread: m is this process's
+ * copy (fork child, spawned backend), reloaded from the files when the
+ * shared generation counter moves. m NULL: as cli_serve_connection. */
+int cli_serve_connection_live(hotssl_generation *g, int fd, int starttls_postgres,
+                              long long deadline_ms, hotssl_manager *m, int reread);
 
 /* PostgreSQL's SSLRequest exchange: read the request (by deadline_ms, 0:
  * none); the caller answers 'S' (accept TLS) or 'N' (no TLS available).

@@ -79,7 +79,10 @@ static const struct {
      "line per warning: certificate expired, not yet valid or expiring within\n"
      "hotssl_expiry_warning_days (default 30), weak key, a chain in the\n"
      "certificate file that does not lead to a CA, CRL next update near or past,\n"
-     "a CA certificate with nameConstraints (every chain through it is refused).\n"
+     "a CA certificate with nameConstraints (every chain through it is refused);\n"
+     "a file bind-mounted alone (Kubernetes subPath), a folder on NFS, CIFS, FUSE\n"
+     "or overlay, a root-owned group-readable key, CRLs missing for a CA of\n"
+     "ssl_ca_file (every client refused).\n"
      "Run it before a reload.\n\noptions:\n",
      cli_check_options, 1, "  3  --strict and at least one warning\n\nenvironment: none.\n"},
     {"info",

@@ -43,6 +43,8 @@ static int open_manager(const char *conf, hotssl_manager **m, warn_list *warning
   hotssl_config_destroy(cfg);
   if (r != 0) {
     fprintf(stderr, "hotssl: FATAL:  %s\n", err);
+    if (strstr(err, "has group or world access") != NULL)
+      fprintf(stderr, "hotssl: HINT:  Kubernetes mounts Secret files with defaultMode 0644 unless told otherwise: set defaultMode to 0600 with the server's user as owner (runAsUser), or 0640/0440 root-owned with fsGroup\n");
     return 1;
   }
   return 0;
@@ -103,6 +105,7 @@ int cli_cmd_check(int argc, char **argv) {
   int r = open_cmd("check", cli_check_options, argc, argv, vals, &m, &w), i, n;
   if (r != 0)
     return r < 0 ? 0 : r;
+  hotssl_manager_diagnose(m); /* deployment problems: more warnings */
   hotssl_manager_stats(m, &st);
   n = w->n + w->dropped;
   if (n == 0 && st.warnings != 0)

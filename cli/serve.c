@@ -46,6 +46,7 @@ typedef struct conn_table {
 
 typedef struct conn_arg {
   conn_table *t;
+  hotssl_manager *m;
   hotssl_generation *g;
   long long deadline;
   int fd;
@@ -55,7 +56,7 @@ typedef struct conn_arg {
 
 static void *conn_main(void *p) {
   conn_arg *a = p;
-  cli_serve_connection(a->g, a->fd, a->starttls, a->deadline);
+  cli_serve_connection_live(a->g, a->fd, a->starttls, a->deadline, a->m, 0);
   hotssl_generation_release(a->g);
   pthread_mutex_lock(&a->t->mu);
   a->t->fds[a->slot] = -1;
@@ -97,6 +98,7 @@ static void start_conn(conn_table *t, hotssl_manager *m, int fd, const cli_serve
   if ((a = malloc(sizeof *a)) == NULL)
     goto fail;
   a->t = t;
+  a->m = m;
   a->fd = fd;
   a->slot = (size_t)slot;
   a->deadline = deadline;

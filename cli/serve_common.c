@@ -94,6 +94,7 @@ int cli_serve_open(cli_serve_opts *o, hotssl_manager **out) {
     hotssl_config_destroy(cfg);
     return 1;
   }
+  hotssl_manager_diagnose(*out); /* deployment problems, as `check` reports them */
   if (o->watch < 0) {
     const char *v = hotssl_config_get(cfg, "hotssl_watch");
     o->watch = v != NULL && (strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||

@@ -210,7 +210,7 @@ static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts 
   }
   close_range(4, ~0u, 0);
   g = hotssl_manager_acquire(m); /* the generation current at fork time */
-  rc = cli_serve_connection(g, fd, o->starttls_postgres, deadline);
+  rc = cli_serve_connection_live(g, fd, o->starttls_postgres, deadline, m, 1);
   hotssl_generation_release(g);
   close(fd);
   fflush(stderr);

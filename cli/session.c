@@ -29,6 +29,7 @@
 #include "hotssl/platform.h"
 #include "cli.h"
 #include "log.h"
+#include "serve_revoke.h"
 #include "sys.h"
 
 /* Milliseconds left before deadline_ms (0: no deadline, INT_MAX), at least 0. */
@@ -136,6 +137,12 @@ static void drain_after_refusal(int fd, long long deadline_ms) {
 }
 
 int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres, long long deadline_ms) {
+  return cli_serve_connection_live(g, fd, starttls_postgres, deadline_ms, NULL, 0);
+}
+
+int cli_serve_connection_live(hotssl_generation *g, int fd, int starttls_postgres,
+                              long long deadline_ms, hotssl_manager *m, int reread) {
+  cli_revoke rv;
   mbedtls_ssl_context ssl;
   deadline_net net;
   hotssl_client_verify *cv = NULL;
@@ -183,7 +190,12 @@ int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres, lo
     }
   }
   net.deadline_ms = 0; /* the handshake is done: the session has no deadline */
+  cli_revoke_start(&rv, m, reread, g, cv);
   for (;;) {
+    if (cli_revoke_wait(&rv, &ssl, cv, fd)) {
+      rc = ret = 0; /* ended on purpose, logged */
+      goto out;
+    }
     ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
       continue;
@@ -267,7 +279,7 @@ int cli_cmd_backend(int argc, char **argv) {
   snprintf(line, sizeof line, "backend serving generation %llu",
            (unsigned long long)hotssl_generation_number(g));
   cli_log(NULL, HOTSSL_LOG_DEBUG, line);
-  r = cli_serve_connection(g, fd, starttls, deadline);
+  r = cli_serve_connection_live(g, fd, starttls, deadline, m, 1);
   hotssl_generation_release(g);
   cli_sock_close(fd);
   hotssl_manager_destroy(m);

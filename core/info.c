@@ -184,6 +184,8 @@ int hotssl_manager_info(hotssl_manager *m, int item, void *out, size_t outlen) {
     memcpy(out, &h, sizeof h);
     return 0;
   }
+  if (item == HOTSSL_INFO_GENERATION_COUNTER_FD)
+    return hotssl__manager_counter_info(m, out, outlen);
   if ((r = lookup(item, ON_MANAGER, out, outlen, &row)) != 0)
     return r;
   hotssl_manager_stats(m, &st);

@@ -96,6 +96,54 @@ static void publish(hotssl_manager *m, hotssl_generation *g) {
       hotssl__yield();
   }
   hotssl_generation_release(old);
+  if (m->gen_writer)
+    atomic_store(m->gen_counter, g->number);
+}
+
+/* The counter lives in a shared page when one can be made (forked
+ * children then see the parent's publications), else in the manager. */
+static void gen_counter_init(hotssl_manager *m) {
+  m->gen_page.p = NULL;
+  m->gen_page.fd = -1;
+  m->gen_counter = &m->gen_local;
+  m->gen_writer = 1;
+  if (hotssl__shpage_create(&m->gen_page, HOTSSL__GEN_PAGE) == 0)
+    m->gen_counter = m->gen_page.p;
+}
+
+int hotssl__manager_attach_counter(hotssl_manager *m, int fd) {
+  hotssl__shpage pg;
+  if (hotssl__shpage_attach(&pg, fd, HOTSSL__GEN_PAGE) != 0)
+    return -1;
+  hotssl__shpage_free(&m->gen_page, HOTSSL__GEN_PAGE);
+  m->gen_page = pg;
+  m->gen_writer = 0;
+  m->gen_counter = pg.p;
+  return 0;
+}
+
+int hotssl__manager_counter_fd(const hotssl_manager *m) { return m->gen_page.fd; }
+
+int hotssl__manager_counter_info(const hotssl_manager *m, void *out, size_t outlen) {
+  hotssl_os_fd h = HOTSSL_OS_FD_INVALID;
+  if (out == NULL || outlen != sizeof h)
+    return HOTSSL_EINVAL;
+  if (m->gen_page.fd >= 0)
+    h = (hotssl_os_fd)(intptr_t)m->gen_page.fd;
+  memcpy(out, &h, sizeof h);
+  return 0;
+}
+
+int hotssl_manager_attach_generation_counter(hotssl_manager *m, hotssl_os_fd fd) {
+  if (m == NULL || fd == HOTSSL_OS_FD_INVALID)
+    return HOTSSL_EINVAL;
+  if (hotssl__os_shpage_supported() != 0)
+    return HOTSSL_ENOTSUP;
+  return hotssl__manager_attach_counter(m, (int)(intptr_t)fd) == 0 ? 0 : HOTSSL_ESYS;
+}
+
+const volatile uint64_t *hotssl_manager_generation_counter(const hotssl_manager *m) {
+  return m != NULL ? (const volatile uint64_t *)m->gen_counter : NULL;
 }
 
 static void free_manager(hotssl_manager *m) {
@@ -105,6 +153,7 @@ static void free_manager(hotssl_manager *m) {
   g = atomic_load(&m->current);
   hotssl_generation_release(g);
   hotssl__wakeup_close(&m->wakeup);
+  hotssl__shpage_free(&m->gen_page, HOTSSL__GEN_PAGE);
   hotssl__mutex_destroy(m->build_lock, m->build_pool);
   hotssl__mutex_destroy(m->reload_lock, m->pool);
   hotssl__mutex_destroy(m->spawn_lock, m->spawn_pool);
@@ -505,6 +554,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     return HOTSSL_ENOMEM;
   }
   m->wakeup.rfd = m->wakeup.wfd = -1;
+  gen_counter_init(m);
   if (opts != NULL) {
     m->opts = *opts;
     m->log.fn = opts->log;
@@ -534,6 +584,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     goto fail;
   }
   atomic_init(&m->current, g);
+  atomic_store(m->gen_counter, number);
   m->next_number = number + 1;
   m->expiry_repeat_s = 86400;
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,

@@ -80,7 +80,27 @@ struct hotssl_manager {
    * after_fork_parent / after_fork_child. */
   atomic_uint fork_count;
   int fork_locked;
+
+  /* The generation-change counter (hotssl_manager_generation_counter): the
+   * number of the generation last published, in a page shared with forked
+   * children (and, through its descriptor, spawned backends), else in
+   * gen_local. gen_writer: this process publishes into it; 0 in a fork
+   * child (platform/posix/fork.c) and in a backend that attached its
+   * parent's page read-only (hotssl__manager_attach_counter). */
+  hotssl__shpage gen_page;
+  _Atomic uint64_t gen_local;
+  _Atomic uint64_t *gen_counter;
+  int gen_writer;
 };
+
+#define HOTSSL__GEN_PAGE 4096
+/* A spawned backend: read the generation-change counter from the parent's
+ * page (fd inherited; closed here). 0, or -1 (the manager keeps its own). */
+int hotssl__manager_attach_counter(hotssl_manager *m, int fd);
+/* The descriptor of the counter's page, -1 when it has none. */
+int hotssl__manager_counter_fd(const hotssl_manager *m);
+/* HOTSSL_INFO_GENERATION_COUNTER_FD into out (a hotssl_os_fd). */
+int hotssl__manager_counter_info(const hotssl_manager *m, void *out, size_t outlen);
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
                                       void *arg);

@@ -678,6 +678,21 @@ int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *
   return i >= 0 && is_revoked(t, i, serial, serial_len);
 }
 
+unsigned char *hotssl__revocation_name_key(const mbedtls_x509_name *name, size_t *len) {
+  return canon_new(name, len);
+}
+
+int hotssl__revocation_lookup_key(const hotssl__revocation *t, const unsigned char *key,
+                                  size_t key_len, const unsigned char *serial, size_t serial_len) {
+  size_t i;
+  for (i = 0; t != NULL && i < t->n_issuers; i++) {
+    const hotssl__rev_issuer *is = &t->issuers[i];
+    if (is->key_len == key_len && memcmp(t->bytes + is->key_off, key, key_len) == 0)
+      return is_revoked(t, (long)i, serial, serial_len);
+  }
+  return 0;
+}
+
 /* ---- the questions, answered by the table or by the walk ---- */
 
 /* CRL c's scope for x (as group_scope), or -1 when it is not named as x's

@@ -137,6 +137,14 @@ long hotssl__revocation_find(const hotssl__revocation *t, const unsigned char *i
 int hotssl__revocation_lookup(const hotssl__revocation *t, const unsigned char *issuer_raw,
                               size_t issuer_len, const unsigned char *serial, size_t serial_len);
 
+/* The canonical form of an issuer name, as the table groups names (equal iff
+ * mbedTLS's name comparison says equal): malloc'ed, *len its length; NULL
+ * when out of memory. */
+unsigned char *hotssl__revocation_name_key(const mbedtls_x509_name *name, size_t *len);
+/* 1 if the issuer whose canonical name is key lists serial, else 0. */
+int hotssl__revocation_lookup_key(const hotssl__revocation *t, const unsigned char *key,
+                                  size_t key_len, const unsigned char *serial, size_t serial_len);
+
 /* The questions the verifier (core/verify.c) asks, answered by the table or
  * by the walk. */
 typedef struct hotssl__crlview {

@@ -46,6 +46,7 @@
 #include "parse.h"
 #include "util.h"
 #include "verify.h"
+#include "peerrec.h"
 #include "revocation.h"
 #include "x509ext.h"
 
@@ -138,6 +139,7 @@ struct hotssl_client_verify {
   /* result */
   int refused, no_cert, err, depth, alert;
   char subject[1024], issuer[1024], serial[160];
+  hotssl__peerrec rec; /* the chain accepted last (hotssl_client_verify_revoked) */
 };
 
 static int self_issued(const mbedtls_x509_crt *c) {
@@ -389,6 +391,7 @@ static void reset(hotssl_client_verify *v) {
   v->refused = v->no_cert = v->depth = v->alert = 0;
   v->err = E_NONE;
   v->subject[0] = v->issuer[0] = v->serial[0] = '\0';
+  hotssl__peerrec_reset(&v->rec);
 }
 
 static int verify_bound(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
@@ -402,9 +405,11 @@ static int verify_bound(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *f
     offer(&v->acc, v->pending, depth, crt);
   below = check_depth(v->g, v->walk, crt, depth, *flags, &v->acc);
   v->pending = below;
+  hotssl__peerrec_add(&v->rec, crt, depth);
   if (depth > 0)
     return 0; /* decide at the leaf, once every depth was seen */
   v->fresh = 1;
+  v->rec.ok = v->acc.err == E_NONE;
   if (v->acc.err == E_NONE)
     return 0;
   record(v, &v->acc);
@@ -455,6 +460,7 @@ int hotssl_client_verify_create(hotssl_client_verify **out) {
 void hotssl_client_verify_destroy(hotssl_client_verify *v) {
   if (v == NULL)
     return;
+  hotssl__peerrec_free(&v->rec);
   mbedtls_platform_zeroize(v, sizeof *v);
   free(v);
 }
@@ -554,6 +560,11 @@ void hotssl_client_verify_finish(mbedtls_ssl_context *ssl, int ret, hotssl_clien
       v->alert = alert;
     }
   }
+}
+
+int hotssl_client_verify_revoked(const hotssl_client_verify *v, const hotssl_generation *g,
+                                 int *depth, char *serial, size_t serial_len) {
+  return hotssl__peerrec_revoked(v != NULL ? &v->rec : NULL, g, depth, serial, serial_len);
 }
 
 int hotssl_client_verify_refused(const hotssl_client_verify *v) {

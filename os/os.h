@@ -301,6 +301,51 @@ void hotssl__wakeup_close(hotssl__wakeup *w);
 void hotssl__wakeup_signal(hotssl__wakeup *w); /* async-signal-safe */
 void hotssl__wakeup_drain(hotssl__wakeup *w);
 
+/* ---- a page shared with forked and spawned processes (os/posix/shpage.c,
+ * os/win32/shpage.c) ---- */
+
+/* POSIX: a memfd (else anonymous shared memory, fd -1) mapped MAP_SHARED,
+ * so forked children see the creator's writes and a spawned process maps
+ * the inherited descriptor. Windows: private memory (no fork; fd
+ * HOTSSL__OS_FD_NONE). len is a page or less; the memory starts zeroed. */
+typedef struct hotssl__shpage {
+  void *p;
+  int fd; /* -1: none */
+} hotssl__shpage;
+int hotssl__shpage_create(hotssl__shpage *s, size_t len);
+/* Map an inherited descriptor of another process's page, read-only; the
+ * descriptor is closed in every case. 0 or -1. */
+int hotssl__shpage_attach(hotssl__shpage *s, int fd, size_t len);
+void hotssl__shpage_free(hotssl__shpage *s, size_t len); /* p NULL ok */
+/* 0 when a page can be handed to another process by descriptor, else -1
+ * (Windows). */
+int hotssl__os_shpage_supported(void);
+
+/* ---- mounts (os/posix/mounts.c; os/win32/mounts.c knows none) ---- */
+
+#define HOTSSL__MOUNT_FILE 1u   /* the path is itself the mount point of a file (bind mount) */
+#define HOTSSL__MOUNT_REMOTE 2u /* its filesystem raises no inotify event for changes made
+                                   elsewhere (NFS, CIFS, FUSE, ...; on overlay: a path from a
+                                   lower layer visible here, not in the upper one) */
+typedef struct hotssl__mount {
+  char fstype[64];
+  char mount_point[1024];
+  unsigned flags; /* HOTSSL__MOUNT_* */
+} hotssl__mount;
+
+/* The mount holding absolute path in text, in /proc/self/mountinfo's format
+ * (the mount point that is the longest prefix of path; the later line when
+ * equal). path_is_dir: path names a directory (a directory mount point is
+ * no single-file mount). 0, or -1 when no line matches. */
+int hotssl__mountinfo_find(const char *text, const char *path, int path_is_dir, hotssl__mount *out);
+/* The same for this process's mounts, path resolved (realpath) first. 0, or
+ * -1 when unknown (no /proc, Windows). */
+int hotssl__mount_of(const char *path, hotssl__mount *out);
+/* Owner, group and permission bits (07777) of path, following links. 0, or
+ * -1 (no such file; Windows, where owner and DACL are keyperm.c's). */
+int hotssl__file_owner_mode(const char *path, unsigned long *uid, unsigned long *gid,
+                            unsigned *mode);
+
 /* ---- mutexes and the runtime (os/runtime.c) ---- */
 
 int hotssl__mutex_create(void **mutex, void **pool);

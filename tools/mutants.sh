@@ -45,12 +45,15 @@ dh-applied ~~ core/dh.c ~~   if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, 
 handshake-deadline ~~ cli/session.c ~~   if (wait_by(d->net.fd, d->deadline_ms) != 0) ~~   if (0 && wait_by(d->net.fd, d->deadline_ms) != 0) ~~ ^platform\.abuse_thread$ ~~ 150
 emfile-spare ~~ cli/serve_modes.c ~~     if (a->spare >= 0) { ~~     if (0 && a->spare >= 0) { ~~ ^platform\.abuse_thread$ ~~ 150
 max-connections ~~ cli/serve_common.c ~~   if (live < o->max_connections) ~~   if (1 || live < o->max_connections) ~~ ^platform\.abuse_fork$ ~~ 150
+live-revocation-lookup ~~ core/peerrec.c ~~     if (hotssl__revocation_lookup_key(t, r->bytes + e->key_off, e->key_len, r->bytes + e->ser_off, ~~     if (0 && hotssl__revocation_lookup_key(t, r->bytes + e->key_off, e->key_len, r->bytes + e->ser_off, ~~ ^unit\.test_liverev$
+generation-counter-publish ~~ core/manager.c ~~     atomic_store(m->gen_counter, g->number); ~~     (void)g->number; ~~ ^unit\.test_liverev$
+fork-child-counter-writer ~~ platform/posix/fork.c ~~   m->gen_writer = 0; ~~   (void)m->gen_writer; ~~ ^unit\.test_liverev$
 LIST
 )
-TARGETS="test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli hotssl_verify_paths"
+TARGETS="test_liverev test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli hotssl_verify_paths"
 
 echo "=== mutants: scratch copy in $SCRATCH ==="
-(cd "$ROOT" && git ls-files -co --exclude-standard -z | grep -zv '^build' | xargs -0 cp --parents -t "$SCRATCH")
+(cd "$ROOT" && git ls-files -co --exclude-standard -z | grep -zv '^build\|^\.deps' | xargs -0 cp --parents -t "$SCRATCH")
 # The scratch copy has no .deps/: use the tree's local mbedTLS build if any.
 mb=""
 [ -f "$ROOT/.deps/mbedtls-3.6.6/.hotssl-stamp" ] && mb="-DHOTSSL_MBEDTLS=$ROOT/.deps/mbedtls-3.6.6"

@@ -51,6 +51,7 @@ struct hotssl_watcher {
   int degraded;        /* last sync could not watch everything */
   uint64_t poll_until; /* after lost events: poll until then */
   int polling_logged;
+  int remote_logged; /* the "polling a remote filesystem" line was logged */
 
   uint64_t first_event, due; /* debouncing when due != 0 */
   int retrying;
@@ -163,6 +164,28 @@ static void primary_failed(hotssl_watcher *w) {
   w->be = NULL;
 }
 
+/* A watched folder on a filesystem where inotify misses changes made
+ * elsewhere (NFS, CIFS, FUSE, overlay; os/): poll it too, and say so once. */
+static int remote_dirs(hotssl_watcher *w, const hotssl__watch_set *set) {
+  size_t i;
+  for (i = 0; w->be != NULL && i < set->n_iv; i++) {
+    hotssl__mount mt;
+    char *p = set->iv[i].name != NULL ? hotssl__path_join(set->iv[i].dir, set->iv[i].name) : NULL;
+    /* The entry itself when named: on overlay, where it comes from matters. */
+    int r = hotssl__mount_of(p != NULL ? p : set->iv[i].dir, &mt);
+    free(p);
+    if (r != 0 || !(mt.flags & HOTSSL__MOUNT_REMOTE))
+      continue;
+    if (!w->remote_logged)
+      hotssl__logf(&w->m->log, HOTSSL_LOG_WARNING,
+                   "file watch: \"%s\" is on a %s filesystem, where inotify misses changes made elsewhere; polling every %u ms as well",
+                   set->iv[i].dir, mt.fstype, w->poll_interval_ms);
+    w->remote_logged = w->polling_logged = 1;
+    return 1;
+  }
+  return 0;
+}
+
 /* Re-resolve every configured path and re-sync the backends. */
 static int resync(hotssl_watcher *w) {
   hotssl__watch_set *set;
@@ -193,6 +216,8 @@ static int resync(hotssl_watcher *w) {
     else if (r > 0)
       incomplete = 1;
   }
+  if (remote_dirs(w, set))
+    incomplete = 1;
   hotssl__watch_poll_ops.sync(w->poll_be, set);
   hotssl__watch_set_free(w->set);
   w->set = set;

@@ -22,9 +22,11 @@
  * positive value for a success that says more (HOTSSL_UNCHANGED from the
  * reload functions and hotssl_manager_dispatch; 1 from hotssl_prefork_check
  * and hotssl_process_wait; the count of lines from
- * hotssl_client_verify_lines), or a negative HOTSSL_E* code. Where a
- * function takes errbuf/errlen, errbuf (when not NULL and errlen > 0) gets
- * the reason of a failure, NUL-terminated and cut to errlen. The exceptions,
+ * hotssl_client_verify_lines; 1 (revoked) from hotssl_client_verify_revoked;
+ * the count of warnings from hotssl_manager_diagnose), or a negative
+ * HOTSSL_E* code. Where a function takes errbuf/errlen, errbuf (when not
+ * NULL and errlen > 0) gets the reason of a failure, NUL-terminated and cut
+ * to errlen. The exceptions,
  * each documented at its declaration:
  *   - functions that cannot fail return void (the *_destroy functions,
  *     hotssl_generation_release, hotssl_manager_after_fork_parent,
@@ -33,14 +35,16 @@
  *   - accessors return their value: a pointer (NULL for a NULL or unknown
  *     argument: hotssl_config_get, hotssl_manager_acquire,
  *     hotssl_generation_ref, hotssl_generation_ssl_config,
- *     hotssl_snapshot_bytes), static text that is never NULL
- *     (hotssl_strerror, hotssl_err_name, *_name, hotssl_version_string,
- *     hotssl_client_verify_reason), a number (hotssl_generation_number,
- *     hotssl_generation_host_count, hotssl_snapshot_generation,
- *     hotssl_snapshot_kind, hotssl_process_pid, hotssl_client_verify_refused,
- *     hotssl_client_verify_alert), or a descriptor (hotssl_manager_wakeup_fd,
- *     hotssl_watcher_fd, hotssl_manager_wakeup_handle,
- *     hotssl_watcher_handle: none is -1 / HOTSSL_OS_FD_INVALID);
+ *     hotssl_snapshot_bytes, hotssl_manager_generation_counter), static
+ *     text that is never NULL (hotssl_strerror, hotssl_err_name, *_name,
+ *     hotssl_version_string, hotssl_client_verify_reason), a number
+ *     (hotssl_generation_number, hotssl_generation_host_count,
+ *     hotssl_snapshot_generation, hotssl_snapshot_kind, hotssl_process_pid,
+ *     hotssl_client_verify_refused, hotssl_client_verify_alert,
+ *     hotssl_generation_counter_load), or a descriptor
+ *     (hotssl_manager_wakeup_fd, hotssl_watcher_fd,
+ *     hotssl_manager_wakeup_handle, hotssl_watcher_handle: none is -1 /
+ *     HOTSSL_OS_FD_INVALID);
  *   - hotssl_watcher_dispatch returns milliseconds until its next call (-1:
  *     no deadline);
  *   - hotssl_ssl_write returns what mbedtls_ssl_write returns (bytes
@@ -490,6 +494,45 @@ hotssl_generation_ssl_config(const hotssl_generation *g);
 /* 1, 2, ...: increases by one with every published generation. */
 HOTSSL_EXTERN uint64_t hotssl_generation_number(const hotssl_generation *g);
 
+/*
+ * Generation-change counter, for a host that acts on open connections when
+ * a reload publishes (docs/live-revocation.md). The address of a 64-bit
+ * counter holding the number of the generation m published last; it stays
+ * valid until hotssl_manager_destroy(m). Poll it with
+ * hotssl_generation_counter_load(): one atomic load, no lock, no call into
+ * the library, cheap enough for every query of a backend.
+ *
+ * POSIX: the counter lives in a page shared (MAP_SHARED, a sealed memfd on
+ * Linux) with the processes the manager's owner forks and spawns: a fork
+ * child's inherited manager returns the parent's counter (the child's own
+ * reloads do not move it), and on Linux (memfd) a backend made by
+ * hotssl_backend_open() from a hotssl_spawn() of m returns the spawning
+ * parent's counter. Elsewhere, and on Windows, a spawned backend's counter
+ * is its own and does not follow its parent's. NULL for a NULL manager.
+ * Any thread.
+ */
+HOTSSL_EXTERN const volatile uint64_t *hotssl_manager_generation_counter(const hotssl_manager *m);
+
+/*
+ * A process the host starts itself (PostgreSQL's EXEC_BACKEND; see
+ * docs/host-started-processes.md) and whose manager it built from a
+ * snapshot: make hotssl_manager_generation_counter(m) its parent's counter.
+ * fd is the parent's HOTSSL_INFO_GENERATION_COUNTER_FD, inherited (or
+ * received) by this process; it is mapped read-only and closed in every
+ * case. Returns 0, HOTSSL_EINVAL (m NULL or fd invalid), HOTSSL_ESYS (the
+ * mapping failed: m keeps its own counter) or HOTSSL_ENOTSUP (Windows). Call
+ * it before other threads use m.
+ */
+HOTSSL_EXTERN int hotssl_manager_attach_generation_counter(hotssl_manager *m, hotssl_os_fd fd);
+
+static inline uint64_t hotssl_generation_counter_load(const volatile uint64_t *counter) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+#else
+  return *counter; /* an aligned 64-bit load, on the 64-bit targets hotssl supports */
+#endif
+}
+
 /* ------------------------------------------------------------------------ */
 /* Client-certificate verification result (per connection)                   */
 /* ------------------------------------------------------------------------ */
@@ -545,6 +588,30 @@ HOTSSL_EXTERN int hotssl_client_verify_alert(const hotssl_client_verify *v);
 /* OpenSSL's text for the reason ("certificate revoked", "unable to get
  * certificate CRL", ...), "" when nothing was refused. */
 HOTSSL_EXTERN const char *hotssl_client_verify_reason(const hotssl_client_verify *v);
+
+/*
+ * Is this connection's peer revoked under generation g (typically a newer
+ * one than the handshake's: after hotssl_generation_counter_load() moved,
+ * the generation just acquired)? v must be bound (hotssl_client_verify_bind)
+ * and its handshake must have accepted a client certificate. Checks every
+ * certificate of the chain the handshake verified, the leaf and the
+ * certificates above it up to the trust anchor (the 16 lowest), by their
+ * issuer name and serial against g's revocation table (ssl_crl_file,
+ * ssl_crl_dir): a table lookup per certificate, no parse, no signature.
+ * With ssl_sni, g's own CRL set (the configuration's, not the hosts file
+ * entries'). Only a listed serial counts: a CRL set that lost an issuer's
+ * CRL, or whose CRL expired, refuses new handshakes but is not "revoked".
+ *
+ * Returns 1 (revoked: *depth gets the depth of the lowest listed
+ * certificate, 0 the leaf, and serial its serial number in decimal, as
+ * PostgreSQL prints it; both may be NULL), 0 (not revoked, or g has no CRL),
+ * HOTSSL_EINVAL (a NULL argument, or no accepted client certificate was
+ * recorded) or HOTSSL_ENOMEM (recording the chain ran out of memory). Any
+ * thread once the handshake is over; g must be held.
+ */
+HOTSSL_EXTERN int hotssl_client_verify_revoked(const hotssl_client_verify *v,
+                                               const hotssl_generation *g, int *depth,
+                                               char *serial, size_t serial_len);
 
 /*
  * PostgreSQL's log lines for the refusal, as its server writes them:
@@ -793,7 +860,14 @@ typedef enum hotssl_info {
   HOTSSL_INFO_HOST_IS_NO_SNI = HOTSSL_INFO_TYPE_U64 + 62,  /* is_no_sni */
   HOTSSL_INFO_HOST_HAS_CA = HOTSSL_INFO_TYPE_U64 + 63,     /* has_ca */
   HOTSSL_INFO_HOST_N_NAMES = HOTSSL_INFO_TYPE_U64 + 64,    /* n_names */
-  HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65    /* names (as hotssl_host_stats) */
+  HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65,   /* names (as hotssl_host_stats) */
+  /* Live revocation and diagnostics (M) */
+  /* The descriptor of the generation-change counter's page (Linux: a
+   * sealed memfd), owned by the manager, to hand to a process the host
+   * starts itself (hotssl_manager_attach_generation_counter there);
+   * HOTSSL_OS_FD_INVALID when there is none (other systems, a fork child,
+   * a backend). */
+  HOTSSL_INFO_GENERATION_COUNTER_FD = HOTSSL_INFO_TYPE_OS_FD + 180
 } hotssl_info;
 
 /* item is a hotssl_info value (passed as int: an enum's size is the
@@ -805,6 +879,22 @@ HOTSSL_EXTERN int hotssl_generation_info(const hotssl_generation *g, int item, v
                                          size_t outlen);
 HOTSSL_EXTERN int hotssl_generation_host_info(const hotssl_generation *g, uint32_t i, int item,
                                               void *out, size_t outlen);
+
+/*
+ * Deployment diagnostics: set-ups that load but can never reload, or that
+ * refuse every client (docs/live-revocation.md#deployment-diagnostics).
+ * Logs one WARNING per finding through m's log callback, each with its fix:
+ * a configured file that is a bind mount of a single file (Kubernetes
+ * subPath: /proc/self/mountinfo), a file or folder on a filesystem where
+ * inotify misses changes made elsewhere (NFS, CIFS, FUSE, overlay), a
+ * root-owned private key readable by its group, and, when CRLs are
+ * configured, a CA certificate of ssl_ca_file without a CRL from it or
+ * whose issuer is missing (every client through it would be refused).
+ * Returns the number of warnings (0: none) or HOTSSL_EINVAL. Any thread;
+ * reads the files' metadata, not their contents. `hotssl check` and
+ * `hotssl serve` call it at start. POSIX; on Windows only the CRL checks.
+ */
+HOTSSL_EXTERN int hotssl_manager_diagnose(hotssl_manager *m);
 
 HOTSSL_EXTERN const char *hotssl_version_string(void);
 

@@ -100,6 +100,14 @@ int hotssl_manager_after_fork_child(hotssl_manager *m) {
   /* The parent's wake-up pipe is the parent's: a child writing to it would
    * trigger the parent's reloads, a child reading it would steal them. */
   hotssl__wakeup_close(&m->wakeup);
+  /* The generation-change counter is the parent's to write: the child's
+   * own reloads must not move what the other children read. The mapping
+   * stays; its descriptor (for spawned backends) is the parent's. */
+  m->gen_writer = 0;
+  if (m->gen_page.fd >= 0) {
+    close(m->gen_page.fd);
+    m->gen_page.fd = -1;
+  }
   if (m->fork_locked) {
     m->fork_locked = 0;
     hotssl__mutex_unlock(m->spawn_lock);

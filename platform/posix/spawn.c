@@ -103,7 +103,7 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   apr_status_t rv;
   const char **argv = NULL;
   char handoff[64];
-  int sv[2] = {-1, -1}, cfd = -1, sfd = -1, r;
+  int sv[2] = {-1, -1}, cfd = -1, sfd = -1, kfd = -1, r;
   size_t n = 0, i, len;
   const unsigned char *bytes;
 
@@ -142,7 +142,11 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
     r = HOTSSL_ESYS;
     goto unlock;
   }
-  hotssl__fmt(handoff, sizeof handoff, "hotssl1:%d:%d", cfd, sfd);
+  /* The generation-change counter's page, when the manager has one. */
+  if (hotssl__manager_counter_fd(m) >= 0 && (kfd = dup_inheritable(hotssl__manager_counter_fd(m))) >= 0)
+    hotssl__fmt(handoff, sizeof handoff, "hotssl1:%d:%d:%d", cfd, sfd, kfd);
+  else
+    hotssl__fmt(handoff, sizeof handoff, "hotssl1:%d:%d", cfd, sfd);
   for (i = 0; i < n; i++)
     argv[i] = strcmp(req->argv[i], HOTSSL_SPAWN_HANDOFF_ARG) == 0 ? handoff : req->argv[i];
   argv[n] = NULL;
@@ -162,6 +166,8 @@ unlock:
     close(cfd);
   if (sfd >= 0)
     close(sfd);
+  if (kfd >= 0)
+    close(kfd);
   hotssl__mutex_unlock(m->spawn_lock);
   close(sv[1]);
   sv[1] = -1;
@@ -273,7 +279,7 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
                         const hotssl_manager_options *opts, char *errbuf, size_t errlen) {
   hotssl__log log;
   const char *s = handoff;
-  int cfd = -1, sfd = -1, r, built = 0;
+  int cfd = -1, sfd = -1, kfd = -1, r, built = 0;
   recv_state rs;
   char err[HOTSSL__ERRLEN];
 
@@ -292,10 +298,12 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
     r = HOTSSL_EINVAL;
     goto fail;
   }
-  if (parse_fd(&s, &sfd, '\0') != 0 || fcntl(sfd, F_GETFD) < 0 ||
+  if ((strchr(s, ':') != NULL ? parse_fd(&s, &sfd, ':') != 0 || parse_fd(&s, &kfd, '\0') != 0
+                              : parse_fd(&s, &sfd, '\0') != 0) ||
+      fcntl(sfd, F_GETFD) < 0 || (kfd >= 0 && fcntl(kfd, F_GETFD) < 0) ||
       (cfd >= 0 && fcntl(cfd, F_GETFD) < 0)) {
     hotssl__fmt(err, sizeof err, "invalid hand-off \"%.40s\" (descriptor not inherited)", handoff);
-    cfd = -1;
+    cfd = kfd = -1;
     r = HOTSSL_EINVAL;
     goto fail;
   }
@@ -303,16 +311,27 @@ int hotssl_backend_open(const char *handoff, int *conn_fd, hotssl_manager **m,
   fcntl(sfd, F_SETFD, FD_CLOEXEC);
   if (cfd >= 0)
     fcntl(cfd, F_SETFD, FD_CLOEXEC);
+  if (kfd >= 0)
+    fcntl(kfd, F_SETFD, FD_CLOEXEC);
   *conn_fd = cfd;
   rs.fd = sfd;
   rs.deadline = hotssl__now_ms() + HOTSSL__HANDOFF_DEADLINE_MS;
   r = hotssl__snapshot_receive(recv_some, &rs, m, opts, errbuf, errlen, err, sizeof err, &built);
   close(sfd);
   sfd = -1;
+  /* The parent's generation-change counter (closed in every case). */
+  if (kfd >= 0 && r != 0)
+    close(kfd);
+  else if (kfd >= 0 && hotssl__manager_attach_counter(*m, kfd) != 0)
+    hotssl__logf(&log, HOTSSL_LOG_WARNING,
+                 "could not map the parent's generation counter: this backend does not see reloads");
+  kfd = -1;
   if (r == 0 || built)
     return r; /* create_from_snapshot logged any failure */
 fail:
   if (sfd >= 0)
     close(sfd);
+  if (kfd >= 0)
+    close(kfd);
   return hotssl__backend_fail(&log, err, errbuf, errlen, r);
 }

@@ -473,6 +473,22 @@ class Pki:
         write(os.path.join(cadir, "crlnumber"), "1000\n")
         return crt, key
 
+    def intermediate(self, name, ca, cn, serial):
+        """A CA certificate signed by ca=(crt, key), with its own name.db/
+        for `openssl ca`; returns (crt, key)."""
+        ca_crt, ca_key = ca
+        key = self.genkey(name)
+        csr, crt = self.path(name + ".csr"), self.path(name + ".crt")
+        self.ossl("req", "-new", "-key", key, "-out", csr, "-subj", "/CN=" + cn, "-config", self.cnf)
+        self.ossl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-set_serial", str(serial),
+                  "-days", "3650", "-out", crt, "-extfile", self.cnf, "-extensions", "v3_ca")
+        cadir = self.path(name + ".db")
+        os.makedirs(cadir, exist_ok=True)
+        write(os.path.join(cadir, "index.txt"), "")
+        write(os.path.join(cadir, "serial"), "1000\n")
+        write(os.path.join(cadir, "crlnumber"), "1000\n")
+        return crt, key
+
     def leaf(self, name, ca, serial, cn=None, kind="ec", key=None, startdate=None, enddate=None):
         """A leaf signed by ca=(crt, key) with the given serial (int);
         key: an existing key file instead of a new one. Returns (crt, key)."""
