@@ -16,6 +16,7 @@ const cli_opt cli_check_options[] = {
 const cli_opt cli_info_options[] = {
     {'c', "config", "CONF", "configuration file (postgresql.conf syntax); required"},
     {'j', "json", NULL, "print one JSON object (for monitoring)"},
+    {'P', "prometheus", NULL, "print the metrics in Prometheus text format, as serve --metrics-listen serves them"},
     {0, NULL, NULL, NULL}};
 
 /* serve's options are parsed in serve_common.c; the table lives here with the help. */
@@ -40,7 +41,7 @@ void cli_usage(FILE *f) {
           "\n"
           "commands:\n"
           "  check -c CONF [--strict]     load the configuration and its files, report problems\n"
-          "  info  -c CONF [--json]       print facts about the served certificate\n"
+          "  info  -c CONF [--json|--prometheus]  print facts about the served certificate\n"
           "  serve -c CONF -p PORT [...]  a TLS echo server that reloads its files live\n"
           "  demo                         a self-contained tour in a temporary folder\n"
           "  version                      print the version (also --version)\n"
@@ -77,13 +78,15 @@ static const struct {
      "Run it before a reload.\n\noptions:\n",
      cli_check_options, 1, "  3  --strict and at least one warning\n\nenvironment: none.\n"},
     {"info",
-     "usage: hotssl info -c CONF [--json]\n\n"
+     "usage: hotssl info -c CONF [--json | --prometheus]\n\n"
      "Load CONF like `check` and print the served certificate: subject, issuer,\n"
      "serial (hex), validity, days and seconds left, SHA-256 fingerprint, key\n"
      "type and size, chain length, CA count, CRL entries and next update, and\n"
      "the warnings. --json prints the same as one JSON object, for monitoring\n"
      "(e.g. alert when \"days_left\" < 14). With ssl_sni, every entry of the\n"
-     "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n\noptions:\n",
+     "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n"
+     "--prometheus prints the metrics once, in Prometheus text format 0.0.4\n"
+     "(docs/operating.md).\n\noptions:\n",
      cli_info_options, 1, "\nenvironment: none.\n"},
     {"serve",
      "usage: hotssl serve -c CONF -p PORT [--listen HOST] [--mode thread|fork|spawn]\n"

@@ -208,6 +208,19 @@ static void notify_reload(hotssl_manager *m, int r, hotssl_trigger trigger, uint
   }
 }
 
+/* The metrics' counters and times of one reported reload attempt. Caller
+ * holds reload_lock. */
+static void count_reload(hotssl_manager *m, hotssl_trigger trigger, int r) {
+  int64_t now = (int64_t)time(NULL);
+  int res = r == 0 ? HOTSSL__RELOAD_SUCCESS : r == HOTSSL_UNCHANGED ? HOTSSL__RELOAD_UNCHANGED
+                                                                   : HOTSSL__RELOAD_FAILURE;
+  if ((unsigned)trigger < 4)
+    m->reloads_by[trigger][res]++;
+  m->last_reload_at = now;
+  if (r == 0)
+    m->last_success_at = now;
+}
+
 int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
                               hotssl_trigger trigger, int final, char *errbuf, size_t errlen) {
   hotssl_config *base = NULL, *cfg = NULL;
@@ -269,6 +282,7 @@ done:
     goto out;
   }
   m->attempted++;
+  count_reload(m, trigger, r);
   if (r >= 0 && cfg != NULL) {
     /* Keep the configuration that produced what is served (or that matched
      * it), so later reloads and watchers see its current paths. */
@@ -536,6 +550,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
   atomic_init(&m->current, g);
   m->next_number = number + 1;
   m->expiry_repeat_s = 86400;
+  m->last_success_at = (int64_t)time(NULL);
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,
                "SSL configuration loaded (generation %llu): certificate subject \"%s\", serial %s, not after %s",
                (unsigned long long)number, g->cert_info.subject, g->cert_info.serial,
@@ -584,6 +599,7 @@ void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_con
   }
   if (g->number >= m->next_number)
     m->next_number = g->number + 1;
+  m->last_success_at = (int64_t)time(NULL);
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,
                "SSL configuration updated from the parent's snapshot (generation %llu); certificate serial %s, not after %s",
                (unsigned long long)g->number, g->cert_info.serial, g->cert_info.not_after);

@@ -69,6 +69,12 @@ struct hotssl_manager {
 
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;
+  /* Metrics (core/metrics.c), under reload_lock: reported reload attempts
+   * by trigger (hotssl_trigger) and result (HOTSSL__RELOAD_*), when the
+   * last one ended and when the served generation was published (Unix
+   * seconds; 0: never). */
+  uint64_t reloads_by[4][3];
+  int64_t last_reload_at, last_success_at;
   char last_error[HOTSSL__ERRLEN];
   /* Expiry warnings repeated from the watcher's loop (hotssl__manager_expiry_tick):
    * when the last one was logged (Unix seconds; 0: never) and how often. */
@@ -81,6 +87,9 @@ struct hotssl_manager {
   atomic_uint fork_count;
   int fork_locked;
 };
+
+/* Results counted in hotssl_manager.reloads_by. */
+enum { HOTSSL__RELOAD_SUCCESS = 0, HOTSSL__RELOAD_UNCHANGED = 1, HOTSSL__RELOAD_FAILURE = 2 };
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
                                       void *arg);

@@ -793,7 +793,17 @@ typedef enum hotssl_info {
   HOTSSL_INFO_HOST_IS_NO_SNI = HOTSSL_INFO_TYPE_U64 + 62,  /* is_no_sni */
   HOTSSL_INFO_HOST_HAS_CA = HOTSSL_INFO_TYPE_U64 + 63,     /* has_ca */
   HOTSSL_INFO_HOST_N_NAMES = HOTSSL_INFO_TYPE_U64 + 64,    /* n_names */
-  HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65    /* names (as hotssl_host_stats) */
+  HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65,   /* names (as hotssl_host_stats) */
+  /* Metrics (M only; no hotssl_stats field) */
+  /* Unix time the last reported reload attempt ended, whatever its result; 0: none yet. */
+  HOTSSL_INFO_LAST_RELOAD_UNIX = HOTSSL_INFO_TYPE_I64 + 140,
+  /* Unix time the served generation was published (at start: loaded). */
+  HOTSSL_INFO_LAST_SUCCESS_UNIX = HOTSSL_INFO_TYPE_I64 + 141,
+  /* 1 when the files on disk would give a different generation than the
+   * one served (or none: a bad file), else 0. Checked at the call with the
+   * manager's file memos (an unchanged file costs an open and an fstat;
+   * nothing is parsed); waits for a reload in progress. */
+  HOTSSL_INFO_SERVED_DIFFERS_FROM_DISK = HOTSSL_INFO_TYPE_U64 + 142
 } hotssl_info;
 
 /* item is a hotssl_info value (passed as int: an enum's size is the
@@ -805,6 +815,22 @@ HOTSSL_EXTERN int hotssl_generation_info(const hotssl_generation *g, int item, v
                                          size_t outlen);
 HOTSSL_EXTERN int hotssl_generation_host_info(const hotssl_generation *g, uint32_t i, int item,
                                               void *out, size_t outlen);
+
+/*
+ * The manager's metrics in the Prometheus text exposition format, version
+ * 0.0.4 (Content-Type: text/plain; version=0.0.4), for a host to serve on
+ * its own endpoint: the families and their meaning are in docs/operating.md.
+ * buf gets the text, NUL-terminated; *needed (may be NULL) gets the bytes
+ * it takes with its NUL. Returns 0, HOTSSL_ENOMEM when len is smaller than
+ * that (buf then holds "": call again with *needed bytes) or the text could
+ * not be allocated, HOTSSL_EINVAL when m is NULL or buf is NULL with
+ * len > 0 (buf NULL, len 0 asks for the size only: HOTSSL_ENOMEM and
+ * *needed). Any thread; it runs the served-versus-disk check
+ * (HOTSSL_INFO_SERVED_DIFFERS_FROM_DISK), so it waits for a reload in
+ * progress.
+ */
+HOTSSL_EXTERN int hotssl_manager_metrics(hotssl_manager *m, char *buf, size_t len,
+                                         size_t *needed);
 
 HOTSSL_EXTERN const char *hotssl_version_string(void);
 
