@@ -19,6 +19,7 @@ typedef struct cli_serve_opts {
   int watch;        /* -1: from the configuration (hotssl_watch), 0/1 forced */
   const char *strategy; /* spawn: "snapshot" (default) or "reread" */
   struct cli_watch *watcher; /* the parent's watcher, or NULL */
+  const char *metrics_listen; /* --metrics-listen ADDR:PORT, or NULL */
 } cli_serve_opts;
 
 /* One option of a subcommand: short letter, long name, value name (NULL:

@@ -29,6 +29,7 @@ const cli_opt cli_serve_options[] = {
     {'s', "starttls-postgres", NULL, "expect PostgreSQL's SSLRequest before the handshake"},
     {'w', "watch", NULL, "watch the files and reload on change (overrides hotssl_watch)"},
     {'n', "no-watch", NULL, "do not watch the files (reload on SIGHUP only)"},
+    {'M', "metrics-listen", "ADDR:PORT", "serve /metrics (Prometheus text) over plain HTTP there; no ADDR: 127.0.0.1"},
     {0, NULL, NULL, NULL}};
 
 static const cli_opt no_opts[] = {{0, NULL, NULL, NULL}};

@@ -19,7 +19,7 @@
 int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
   static const char *const strategies[] = {"snapshot", "reread", NULL};
   static const char *const backends[] = {"auto", "notify", "inotify", "poll", NULL};
-  const char *v[9], *env;
+  const char *v[10], *env;
   unsigned long port;
   int help, r;
 
@@ -58,6 +58,7 @@ int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
     o->watch = 1;
   if (v[7] != NULL)
     o->watch = 0;
+  o->metrics_listen = v[8];
   env = getenv("HOTSSL_WATCH_BACKEND");
   if (env != NULL && env[0] != '\0' && cli_parse_choice("serve", "the environment variable HOTSSL_WATCH_BACKEND", env, backends) < 0)
     return 2;
