@@ -116,6 +116,12 @@ int cli_serve_connection(hotssl_generation *g, int fd, int starttls_postgres) {
       goto out;
     }
   }
+  if (cv != NULL && hotssl_client_verify_stale_crl_issuer(cv)[0] != '\0') {
+    char w[1300];
+    snprintf(w, sizeof w, "client certificate accepted although the CRL of issuer \"%s\" is past its next update (hotssl_crl_stale = warn)",
+             hotssl_client_verify_stale_crl_issuer(cv));
+    cli_log(NULL, HOTSSL_LOG_WARNING, w);
+  }
   for (;;) {
     ret = mbedtls_ssl_read(&ssl, buf, sizeof buf);
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)

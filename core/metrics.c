@@ -292,17 +292,16 @@ static void put_crl_lines(sbuf *b, const identity *v, size_t n, int which) {
     for (k = 0; t != NULL && k < t->n_issuers; k++) {
       const hotssl__rev_issuer *is = &t->issuers[k];
       char dn[512];
-      int64_t nu = 0;
-      for (c = is->crl_first; c < (size_t)is->crl_first + is->n_crl; c++) {
-        /* An absent nextUpdate counts as past, as in the statistics. */
-        int64_t x = t->crls[c].next_update == INT64_MAX ? 1 : t->crls[c].next_update;
-        if (nu == 0 || x < nu)
-          nu = x;
-      }
+      int64_t nu = INT64_MAX; /* a CRL without nextUpdate never expires (verify.c): +Inf */
+      for (c = is->crl_first; c < (size_t)is->crl_first + is->n_crl; c++)
+        if (t->crls[c].next_update < nu)
+          nu = t->crls[c].next_update;
       issuer_text(t, is, dn, sizeof dn);
       put(b, "%s{identity=\"%s\",issuer=\"", name, v[i].label);
       put_value(b, dn);
-      if (which == 0)
+      if (which == 0 && nu == INT64_MAX)
+        put(b, "\"} +Inf\n");
+      else if (which == 0)
         put(b, "\"} %" PRId64 "\n", nu);
       else
         put(b, "\"} %" PRIu32 "\n", is->count);

@@ -35,7 +35,7 @@
  *     hotssl_generation_ref, hotssl_generation_ssl_config,
  *     hotssl_snapshot_bytes), static text that is never NULL
  *     (hotssl_strerror, hotssl_err_name, *_name, hotssl_version_string,
- *     hotssl_client_verify_reason), a number (hotssl_generation_number,
+ *     hotssl_client_verify_reason, hotssl_client_verify_stale_crl_issuer), a number (hotssl_generation_number,
  *     hotssl_generation_host_count, hotssl_snapshot_generation,
  *     hotssl_snapshot_kind, hotssl_process_pid, hotssl_client_verify_refused,
  *     hotssl_client_verify_alert), or a descriptor (hotssl_manager_wakeup_fd,
@@ -187,7 +187,9 @@ HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
  *   hotssl_poll_interval_ms,
  *   hotssl_expiry_warning_days (default 30, 0 = off): a WARNING at each load
  *   and reload when the served certificate expires, or a CRL's next update
- *   falls, within that many days; repeated once a day by a running watcher
+ *   falls, within that many days; repeated once a day by a running watcher,
+ *   hotssl_crl_stale (refuse | warn | ignore; default refuse): what a CRL
+ *   past its nextUpdate does to the client certificates checked against it
  *
  * Relative paths resolve against the base directory: the folder of the
  * configuration file (hotssl_config_load_file), else the one given to
@@ -545,6 +547,12 @@ HOTSSL_EXTERN int hotssl_client_verify_alert(const hotssl_client_verify *v);
 /* OpenSSL's text for the reason ("certificate revoked", "unable to get
  * certificate CRL", ...), "" when nothing was refused. */
 HOTSSL_EXTERN const char *hotssl_client_verify_reason(const hotssl_client_verify *v);
+/* hotssl_crl_stale = warn: the issuer (as line 2 of
+ * hotssl_client_verify_lines names it, "/CN=...") whose CRLs, past their
+ * nextUpdate, the last handshake's accepted certificate was checked
+ * against; "" when none (and always under refuse, where such a certificate
+ * is refused with "CRL has expired", and ignore). Never NULL. */
+HOTSSL_EXTERN const char *hotssl_client_verify_stale_crl_issuer(const hotssl_client_verify *v);
 
 /*
  * PostgreSQL's log lines for the refusal, as its server writes them:
