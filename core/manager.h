@@ -37,6 +37,10 @@ struct hotssl_manager {
   void (*on_reload_ex)(void *userdata, const hotssl_reload_event *ev);
   void *on_reload_ex_userdata;
   hotssl__file_memos memos; /* under build_lock */
+  /* Paths and hashes of the files the served generation was loaded from
+   * (the reload audit's "changed files" compare against them). Under
+   * build_lock. */
+  hotssl__file_memos served_files;
   /* The certificate and key of the generation last replaced, kept so that a
    * rotation back to them (A -> B -> A) does not parse and check them again.
    * Under build_lock. */

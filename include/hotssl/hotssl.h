@@ -332,8 +332,66 @@ HOTSSL_EXTERN int hotssl_manager_create(hotssl_manager **out,
 HOTSSL_EXTERN void hotssl_manager_destroy(hotssl_manager *m); /* NULL ok */
 
 /*
+ * The audit record of one reload attempt (hotssl_reload_event.audit); the
+ * library's own log keeps its one result line per attempt, and a host logs
+ * the record as one line with hotssl_reload_audit_line. Size-first like the
+ * event: read a field only when HOTSSL_HAS_FIELD covers it. Everything it
+ * points to is valid during the callback only.
+ *
+ * One identity: the served certificate ("served") or an ssl_sni hosts file
+ * entry ("host_line_N"), before and after the attempt: serial in hex (as
+ * `openssl x509 -serial`) and SHA-256 fingerprint ("AB:CD:..."); "" on the
+ * side where the identity does not exist (an entry added or removed). The
+ * array's elements are `identity_size` bytes apart: index it with
+ * HOTSSL_AUDIT_IDENTITY, never with [] (a later element may be larger).
+ */
+typedef struct hotssl_audit_identity {
+  size_t size; /* sizeof the library's hotssl_audit_identity */
+  const char *name;
+  const char *old_serial, *new_serial;
+  const char *old_sha256, *new_sha256;
+} hotssl_audit_identity;
+
+typedef struct hotssl_reload_audit {
+  size_t size;             /* sizeof the library's hotssl_reload_audit */
+  hotssl_trigger trigger;
+  int result;              /* as hotssl_reload_event.result */
+  uint64_t old_generation; /* served before the attempt */
+  uint64_t new_generation; /* served after it (== old unless a new one was published) */
+  const hotssl_audit_identity *identities;
+  size_t identity_size; /* distance between two elements of identities */
+  size_t n_identities;
+  /* Files whose content differs from the files of the generation served
+   * before the attempt (absolute paths: certificate, key, CA, CRL files and
+   * the hosts file entries' files; appeared or vanished ones included);
+   * none when the files could not be loaded. */
+  const char *const *changed_files;
+  size_t n_changed_files;
+  /* On failure: the file the reason names ("" when it names none) and the
+   * reason, as the log line's; "" on success. */
+  const char *failed_file;
+  const char *reason;
+} hotssl_reload_audit;
+
+#define HOTSSL_AUDIT_IDENTITY(a, i)                                                        \
+  ((const hotssl_audit_identity *)(const void *)((const char *)(a)->identities +          \
+                                                  (size_t)(i) * (a)->identity_size))
+
+/*
+ * The audit record as one line (no newline), as `hotssl serve` logs it:
+ *   SSL reload audit: trigger signal; generation 1 -> 2; result reloaded;
+ *   served: serial 5E01 -> 5E02, sha256 AB:.. -> CD:..; changed files:
+ *   "/etc/tls/server.crt", "/etc/tls/server.key"
+ * (result "unchanged", or "failed (file \"PATH\": REASON)"; "none" for an
+ * absent side or no changed file). Returns 0, HOTSSL_EINVAL (a NULL
+ * argument, len 0) or HOTSSL_ENOMEM when the line was cut to len - 1
+ * characters (still NUL-terminated). Any thread.
+ */
+HOTSSL_EXTERN int hotssl_reload_audit_line(const hotssl_reload_audit *a, char *line, size_t len);
+
+/*
  * The result of one reload attempt, handed to on_reload_ex. Size-first: a
- * later version appends fields (e.g. an audit record); read one only when
+ * later version appends fields; read one only when
  * HOTSSL_HAS_FIELD(ev, hotssl_reload_event, field).
  */
 typedef struct hotssl_reload_event {
@@ -345,6 +403,9 @@ typedef struct hotssl_reload_event {
    * (naming the file); "" on 0 and HOTSSL_UNCHANGED. Valid during the
    * callback only. */
   const char *reason;
+  /* The audit record of the attempt; NULL only when it could not be
+   * allocated. Valid during the callback only. */
+  const hotssl_reload_audit *audit;
 } hotssl_reload_event;
 
 /*

@@ -4,7 +4,8 @@ prometheus_client's text parser (Debian's python3-prometheus-client) and
 `promtool check metrics` (Debian's prometheus, which also lints the names).
 Values are compared with what `openssl x509` and `openssl crl` print for the
 same files. Served-versus-disk follows a bad rotation (the last good
-generation keeps serving: 1) and a good one (0). /metrics is scraped with
+generation keeps serving: 1) and a good one (0), and serve logs each
+reload's audit record. /metrics is scraped with
 curl while handshakes and reloads run, with no failed scrape. The alert
 rules of docs/operating.md pass `promtool check rules`."""
 import calendar
@@ -247,6 +248,10 @@ class ServedVersusDisk(unittest.TestCase):
             self.assertEqual(value("hotssl_served_differs_from_disk"), 1)
             line, _ = s.reload()
             self.assertIn("was not reloaded", line)
+            _, audit = s.wait_err(r"SSL reload audit: trigger signal; generation 1 -> 1; result failed", 0,
+                                  "the audit line of the bad rotation")
+            self.assertIn('(file "%s": ' % os.path.join(d, "server.crt"), audit)
+            self.assertIn('changed files: "%s"' % os.path.join(d, "server.crt"), audit)
             ok, body = scrape(url)
             promtool(body)
             samples, _ = parse(body)
@@ -262,6 +267,12 @@ class ServedVersusDisk(unittest.TestCase):
             self.assertEqual(value("hotssl_served_differs_from_disk"), 1)
             line, _ = s.reload()
             self.assertIn("reloaded (generation 2)", line)
+            # The audit record, as serve logs it after the result line.
+            _, audit = s.wait_err(r"SSL reload audit: trigger signal; generation 1 -> 2; result reloaded", 0,
+                                  "the audit line of the good rotation")
+            self.assertIn("served: serial 5E01 -> 5E02", audit)
+            self.assertIn('changed files: "%s", "%s"' % (os.path.join(d, "server.crt"),
+                                                         os.path.join(d, "server.key")), audit)
             ok, body = scrape(url)
             samples, _ = parse(body)
             self.assertEqual(one(samples, "hotssl_generation"), 2)
