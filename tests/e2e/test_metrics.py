@@ -191,6 +191,32 @@ class Format(unittest.TestCase):
             for res in ("success", "unchanged", "failure"):
                 self.assertEqual(one(samples, "hotssl_reloads_total", trigger=trig, result=res), 0)
 
+    def test_sni_entries(self):
+        """ssl_sni: one identity per hosts file entry, labelled by its line,
+        each with its own certificate's dates and its CRL set."""
+        d, conf = make_conf()
+        shutil.copyfile(K["crt2"], os.path.join(d, "b.crt"))
+        shutil.copyfile(K["key2"], os.path.join(d, "b.key"))
+        os.chmod(os.path.join(d, "b.key"), 0o600)
+        E.write(os.path.join(d, "pg_hosts.conf"),
+                "# names  cert  key  ca\n"
+                "a.example  server.crt  server.key  ca.crt\n"
+                "b.example  b.crt  b.key\n")
+        E.write(conf, E.read(conf).decode() + "ssl_sni = on\n")
+        p = E.run([E.cli(), "info", "-c", conf, "--prometheus"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        promtool(p.stdout)
+        samples, _ = parse(p.stdout)
+        for ident, crt, serial in (("host_line_2", K["crt"], "5E01"), ("host_line_3", K["crt2"], "5E02")):
+            na = openssl_time(["x509", "-in", crt, "-noout", "-enddate"], "notAfter")
+            self.assertEqual(one(samples, "hotssl_certificate_not_after_timestamp_seconds", identity=ident,
+                                 serial=serial), na)
+            self.assertIn(ident, [ls["identity"] for ls, _ in samples["hotssl_certificate_expiry_warning"]])
+        # The entry with a CA carries the CRL set; the one without checks no client certificate.
+        crl_ids = {ls["identity"] for ls, _ in samples["hotssl_crl_revoked_entries"]}
+        self.assertIn("host_line_2", crl_ids)
+        self.assertNotIn("host_line_3", crl_ids)
+
     def test_no_crl_no_crl_samples(self):
         _, conf = make_conf(crl=False)
         p = E.run([E.cli(), "info", "-c", conf, "--prometheus"])
