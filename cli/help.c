@@ -92,7 +92,7 @@ static const struct {
     {"serve",
      "usage: hotssl serve -c CONF -p PORT [--listen HOST] [--mode thread|fork|spawn]\n"
      "                    [--spawn-strategy snapshot|reread] [--starttls-postgres]\n"
-     "                    [--watch | --no-watch]\n\n"
+     "                    [--watch | --no-watch] [--metrics-listen ADDR:PORT]\n\n"
      "A TLS echo server: prints \"listening on HOST:PORT\", serves each connection\n"
      "with the configuration current when it was accepted, and reloads:\n"
      "  - on SIGHUP (trigger: signal), like PostgreSQL's pg_ctl reload;\n"
@@ -100,7 +100,9 @@ static const struct {
      "    (trigger: file change).\n"
      "A reload that fails keeps the last good configuration serving and logs\n"
      "one line naming the file and the reason. Logs go to stderr. SIGTERM or\n"
-     "SIGINT stop it (exit 0).\n\noptions:\n",
+     "SIGINT stop it (exit 0). Each reload also logs its audit record (\"SSL\n"
+     "reload audit: ...\": generations, serials, changed files). --metrics-listen\n"
+     "serves /metrics in Prometheus text format (docs/operating.md).\n\noptions:\n",
      cli_serve_options, 1,
      "\nenvironment:\n"
      "  HOTSSL_WATCH_BACKEND   file watcher backend: auto (default), notify\n"
