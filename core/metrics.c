@@ -9,7 +9,7 @@
  * trigger and result; per certificate; per CRL issuer) have their own
  * writers below.
  */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,11 +143,11 @@ static void put_manager_rows(sbuf *b, hotssl_manager *m) {
     if ((row->item & HOTSSL_INFO_TYPE_MASK) == HOTSSL_INFO_TYPE_I64) {
       int64_t x;
       memcpy(&x, v, sizeof x);
-      put(b, "%s %" PRId64 "\n", row->name, x);
+      put(b, "%s %lld\n", row->name, (long long)x);
     } else {
       uint64_t x;
       memcpy(&x, v, sizeof x);
-      put(b, "%s %" PRIu64 "\n", row->name, x);
+      put(b, "%s %llu\n", row->name, (unsigned long long)x);
     }
   }
 }
@@ -164,8 +164,8 @@ static void put_reloads(sbuf *b, hotssl_manager *m) {
          "Reload attempts, by what asked for them and their result (each logged once).");
   for (t = HOTSSL_TRIGGER_API; t <= HOTSSL_TRIGGER_FILE; t++)
     for (r = 0; r < 3; r++)
-      put(b, "hotssl_reloads_total{trigger=\"%s\",result=\"%s\"} %" PRIu64 "\n", triggers[t],
-          results[r], by[t][r]);
+      put(b, "hotssl_reloads_total{trigger=\"%s\",result=\"%s\"} %llu\n", triggers[t], results[r],
+          (unsigned long long)by[t][r]);
 }
 
 /* ---- per identity: the served one and each ssl_sni entry ---- */
@@ -215,14 +215,14 @@ static void put_certs(sbuf *b, const identity *v, size_t n, int64_t now) {
   for (i = 0; i < n; i++) {
     put(b, "hotssl_certificate_not_after_timestamp_seconds");
     put_cert_labels(b, &v[i]);
-    put(b, " %" PRId64 "\n", v[i].st.not_after_unix);
+    put(b, " %lld\n", (long long)v[i].st.not_after_unix);
   }
   family(b, "hotssl_certificate_not_before_timestamp_seconds", "gauge",
          "Unix time the certificate becomes valid (its notBefore).");
   for (i = 0; i < n; i++) {
     put(b, "hotssl_certificate_not_before_timestamp_seconds");
     put_cert_labels(b, &v[i]);
-    put(b, " %" PRId64 "\n", v[i].st.not_before_unix);
+    put(b, " %lld\n", (long long)v[i].st.not_before_unix);
   }
   family(b, "hotssl_certificate_lifetime_used_ratio", "gauge",
          "Fraction of the certificate's validity period already past: 0 at notBefore, 1 at notAfter.");
@@ -302,9 +302,9 @@ static void put_crl_lines(sbuf *b, const identity *v, size_t n, int which) {
       if (which == 0 && nu == INT64_MAX)
         put(b, "\"} +Inf\n");
       else if (which == 0)
-        put(b, "\"} %" PRId64 "\n", nu);
+        put(b, "\"} %lld\n", (long long)nu);
       else
-        put(b, "\"} %" PRIu32 "\n", is->count);
+        put(b, "\"} %lu\n", (unsigned long)is->count);
     }
   }
 }
