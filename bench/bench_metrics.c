@@ -113,8 +113,10 @@ int main(int argc, char **argv) {
   if (make_pki(entries) != 0)
     return 1;
   conf = tu_path(dir, "hotssl.conf");
-  tu_write(conf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'ca.crt'\n"
-                 "ssl_crl_file = 'crl.pem'\nhotssl_watch = off\n", 0644);
+  tu_write(conf,
+           "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'ca.crt'\n"
+           "ssl_crl_file = 'crl.pem'\nhotssl_watch = off\n",
+           0644);
   hotssl_config_create(&cfg);
   if (hotssl_config_load_file(cfg, conf, err, sizeof err) != 0 ||
       hotssl_manager_create(&m, cfg, NULL, err, sizeof err) != 0) {
@@ -158,13 +160,16 @@ int main(int argc, char **argv) {
     hotssl_manager_destroy(m2);
   }
   create = median(t, creates);
-  printf("CRL entries: %lu; served differs: %llu; exposition: %lu bytes\n", entries, (unsigned long long)d,
-         (unsigned long)strlen(buf));
+  printf("CRL entries: %lu; served differs: %llu; exposition: %lu bytes\n", entries,
+         (unsigned long long)d, (unsigned long)strlen(buf));
   printf("served-versus-disk check, files < 2 s old  median %9.1f us (20 calls)\n", racy * 1e6);
   printf("served-versus-disk check, files at rest    median %9.1f us (%d calls)\n", check * 1e6, rounds);
-  printf("hotssl_manager_metrics, files at rest      median %9.1f us (%d calls)\n", metrics * 1e6, rounds);
-  printf("unchanged reload, files at rest            median %9.1f us (%d calls)\n", reload * 1e6, rounds);
-  printf("manager create (everything parsed)         median %9.1f us (%d calls)\n", create * 1e6, creates);
+  printf("hotssl_manager_metrics, files at rest      median %9.1f us (%d calls)\n", metrics * 1e6,
+         rounds);
+  printf("unchanged reload, files at rest            median %9.1f us (%d calls)\n", reload * 1e6,
+         rounds);
+  printf("manager create (everything parsed)         median %9.1f us (%d calls)\n", create * 1e6,
+         creates);
   free(buf);
   free(t);
   hotssl_manager_destroy(m);

@@ -55,8 +55,7 @@ void hotssl__audit_served_files(hotssl__file_memos *out, const hotssl__inputs *i
   free(ins);
 }
 
-void hotssl__audit_files(hotssl__audit *a, const hotssl__file_memos *served,
-                         const hotssl__inputs *in) {
+void hotssl__audit_files(hotssl__audit *a, const hotssl__file_memos *served, const hotssl__inputs *in) {
   size_t i, j;
   hotssl__audit_served_files(&a->files, in);
   a->have_files = 1;
@@ -199,7 +198,9 @@ int hotssl_reload_audit_line(const hotssl_reload_audit *r, char *line, size_t le
   append(line, len, &off, "SSL reload audit: trigger %s; generation %llu -> %llu; result %s",
          hotssl_trigger_name(r->trigger), (unsigned long long)r->old_generation,
          (unsigned long long)r->new_generation,
-         r->result == 0 ? "reloaded" : r->result == HOTSSL_UNCHANGED ? "unchanged" : "failed");
+         r->result == 0                  ? "reloaded"
+         : r->result == HOTSSL_UNCHANGED ? "unchanged"
+                                         : "failed");
   if (r->result < 0)
     append(line, len, &off, " (file \"%s\": %s)", r->failed_file, r->reason);
   for (i = 0; i < r->n_identities; i++) {

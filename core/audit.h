@@ -39,8 +39,7 @@ void hotssl__audit_init(hotssl__audit *a, hotssl_trigger trigger, uint64_t old_g
 /* The files of in (and its hosts entries') against served (the served
  * generation's files): changed_files. Best effort: on allocation failure
  * the list is empty. */
-void hotssl__audit_files(hotssl__audit *a, const hotssl__file_memos *served,
-                         const hotssl__inputs *in);
+void hotssl__audit_files(hotssl__audit *a, const hotssl__file_memos *served, const hotssl__inputs *in);
 /* Move the attempted load's files into served (after a publication or an
  * unchanged result: they are what is served). */
 void hotssl__audit_take_files(hotssl__audit *a, hotssl__file_memos *served);

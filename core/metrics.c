@@ -171,8 +171,8 @@ static void put_reloads(sbuf *b, hotssl_manager *m) {
 /* ---- per identity: the served one and each ssl_sni entry ---- */
 
 typedef struct identity {
-  char label[32];            /* "served", "host_line_N" */
-  hotssl_stats st;           /* certificate facts (generation_stats-like) */
+  char label[32];             /* "served", "host_line_N" */
+  hotssl_stats st;            /* certificate facts (generation_stats-like) */
   const hotssl_generation *g; /* its own CRL set (g->crl) */
 } identity;
 
@@ -285,7 +285,8 @@ static void issuer_text(const hotssl__revocation *t, const hotssl__rev_issuer *i
 /* One line per (identity, CRL issuer) of family `which`: 0 next update,
  * 1 revoked entries. */
 static void put_crl_lines(sbuf *b, const identity *v, size_t n, int which) {
-  const char *name = which == 0 ? "hotssl_crl_next_update_timestamp_seconds" : "hotssl_crl_revoked_entries";
+  const char *name =
+      which == 0 ? "hotssl_crl_next_update_timestamp_seconds" : "hotssl_crl_revoked_entries";
   size_t i, k, c;
   for (i = 0; i < n; i++) {
     const hotssl__revocation *t = v[i].g->crl != NULL ? v[i].g->crl->revocation : NULL;
@@ -314,7 +315,8 @@ static void put_crls(sbuf *b, const identity *v, size_t n) {
   family(b, "hotssl_crl_next_update_timestamp_seconds", "gauge",
          "Unix time of the earliest nextUpdate among the CRLs of one issuer.");
   put_crl_lines(b, v, n, 0);
-  family(b, "hotssl_crl_revoked_entries", "gauge", "Revoked serial numbers listed by the CRLs of one issuer.");
+  family(b, "hotssl_crl_revoked_entries", "gauge",
+         "Revoked serial numbers listed by the CRLs of one issuer.");
   put_crl_lines(b, v, n, 1);
   family(b, "hotssl_crl_stale_warning", "gauge",
          "1 when a CRL's nextUpdate is past or within hotssl_expiry_warning_days, else 0.");

@@ -15,10 +15,24 @@
 #include "testutil.h"
 
 static int checks;
-#define T(cond) do { checks++; CHECK(cond); } while (0)
-#define TEQ(a, b) do { checks++; CHECK_EQ_INT(a, b); } while (0)
-#define TSTR(a, b) do { checks++; if (strcmp((a), (b)) != 0) { \
-      fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, (a), (b)); tu_failures++; } } while (0)
+#define T(cond)                                                                                         \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    CHECK(cond);                                                                                        \
+  } while (0)
+#define TEQ(a, b)                                                                                       \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    CHECK_EQ_INT(a, b);                                                                                 \
+  } while (0)
+#define TSTR(a, b)                                                                                      \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    if (strcmp((a), (b)) != 0) {                                                                        \
+      fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, (a), (b));                       \
+      tu_failures++;                                                                                    \
+    }                                                                                                   \
+  } while (0)
 
 /* What the last on_reload_ex saw, copied. */
 static struct seen_s {
@@ -93,7 +107,9 @@ static void check_buffer_contract(hotssl_manager *m) {
   TEQ(strlen(buf) + 1, need);
   T(strncmp(buf, "# HELP hotssl_generation ", 25) == 0);
   T(strstr(buf, "\nhotssl_generation 1\n") != NULL);
-  T(strstr(buf, "hotssl_certificate_not_after_timestamp_seconds{identity=\"served\",serial=\"" TU_SERIAL_A "\"") != NULL);
+  T(strstr(buf,
+           "hotssl_certificate_not_after_timestamp_seconds{identity=\"served\",serial=\"" TU_SERIAL_A
+           "\"") != NULL);
   free(buf);
 }
 
@@ -131,7 +147,8 @@ int main(void) {
   tu_copy(a_crt, crt, 0644);
   tu_copy(a_key, key, 0600);
   conf = tu_path(dir, "hotssl.conf");
-  tu_write(conf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nhotssl_watch = off\n", 0644);
+  tu_write(conf, "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nhotssl_watch = off\n",
+           0644);
   o.base.log = tu_log;
   o.on_reload_ex = on_reload_ex;
   hotssl_config_create(&cfg);
@@ -180,7 +197,8 @@ int main(void) {
   TSTR(seen.failed_file, "");
   TSTR(seen.reason, "");
   TEQ(seen.line_rc, 0);
-  T(strstr(seen.line, "SSL reload audit: trigger API call; generation 1 -> 2; result reloaded; served: serial " TU_SERIAL_A " -> " TU_SERIAL_B) == seen.line);
+  T(strstr(seen.line, "SSL reload audit: trigger API call; generation 1 -> 2; result reloaded; served: "
+                      "serial " TU_SERIAL_A " -> " TU_SERIAL_B) == seen.line);
   T(strstr(seen.line, "; changed files: \"") != NULL);
   TEQ(seen.small_rc, HOTSSL_ENOMEM);
   TEQ(strlen(seen.small), sizeof seen.small - 1);
