@@ -324,11 +324,18 @@ class ScrapeUnderLoad(unittest.TestCase):
     RELOADS = 15
 
     def test_no_failed_scrape(self):
+        self.scrape_under_load("thread")
+
+    def test_no_failed_scrape_fork_mode(self):
+        """Fork mode: scrapes keep answering while children are forked per connection."""
+        self.scrape_under_load("fork")
+
+    def scrape_under_load(self, mode):
         d, conf = make_conf()
         ctx = E.client_context(cafile=K["ca"])
         stop = threading.Event()
         errors, counts = [], {"hs": 0, "reloads": 0}
-        with E.Server(conf, extra=["--metrics-listen", ":0"]) as s:
+        with E.Server(conf, extra=["--metrics-listen", ":0", "--mode", mode]) as s:
             url = metrics_url(s)
 
             def handshakes():
@@ -381,8 +388,8 @@ class ScrapeUnderLoad(unittest.TestCase):
             self.assertEqual(one(samples, "hotssl_reloads_total", trigger="signal", result="success"),
                              self.RELOADS)
             self.assertGreater(counts["hs"], 0)
-            print("scrapes: %d ok, %d failed; handshakes: %d; reloads: %d"
-                  % (len(bodies), len(failed), counts["hs"], counts["reloads"]))
+            print("%s mode: scrapes: %d ok, %d failed; handshakes: %d; reloads: %d"
+                  % (mode, len(bodies), len(failed), counts["hs"], counts["reloads"]))
             self.assertEqual(s.stop(), 0)
 
 
