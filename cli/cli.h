@@ -22,6 +22,7 @@ typedef struct cli_serve_opts {
   unsigned long max_connections; /* connections served at once; more are closed */
   struct cli_watch *watcher; /* the parent's watcher, or NULL */
   int allow_core_dumps;      /* --allow-core-dumps: stay dumpable */
+  const char *metrics_listen; /* --metrics-listen ADDR:PORT, or NULL */
 } cli_serve_opts;
 
 /* One option of a subcommand: short letter, long name, value name (NULL:

@@ -16,6 +16,7 @@ const cli_opt cli_check_options[] = {
 const cli_opt cli_info_options[] = {
     {'c', "config", "CONF", "configuration file (postgresql.conf syntax); required"},
     {'j', "json", NULL, "print one JSON object (for monitoring)"},
+    {'P', "prometheus", NULL, "print the metrics in Prometheus text format, as serve --metrics-listen serves them"},
     {0, NULL, NULL, NULL}};
 
 /* serve's options are parsed in serve_common.c; the table lives here with the help. */
@@ -33,6 +34,7 @@ const cli_opt cli_serve_options[] = {
     {'N', "max-connections", "N",
      "connections served at once, 1 to 262143 (default 100); more are closed at once"},
     {'C', "allow-core-dumps", NULL, "allow core dumps, for debugging (default: not dumpable)"},
+    {'M', "metrics-listen", "ADDR:PORT", "serve /metrics (Prometheus text) over plain HTTP there; no ADDR: 127.0.0.1"},
     {0, NULL, NULL, NULL}};
 
 static const cli_opt no_opts[] = {{0, NULL, NULL, NULL}};
@@ -45,7 +47,7 @@ void cli_usage(FILE *f) {
           "\n"
           "commands:\n"
           "  check -c CONF [--strict]     load the configuration and its files, report problems\n"
-          "  info  -c CONF [--json]       print facts about the served certificate\n"
+          "  info  -c CONF [--json|--prometheus]  print facts about the served certificate\n"
           "  serve -c CONF -p PORT [...]  a TLS echo server that reloads its files live\n"
           "  demo                         a self-contained tour in a temporary folder\n"
           "  version                      print the version (also --version)\n"
@@ -86,19 +88,22 @@ static const struct {
      "Run it before a reload.\n\noptions:\n",
      cli_check_options, 1, "  3  --strict and at least one warning\n\nenvironment: none.\n"},
     {"info",
-     "usage: hotssl info -c CONF [--json]\n\n"
+     "usage: hotssl info -c CONF [--json | --prometheus]\n\n"
      "Load CONF like `check` and print the served certificate: subject, issuer,\n"
      "serial (hex), validity, days and seconds left, SHA-256 fingerprint, key\n"
      "type and size, chain length, CA count, CRL entries and next update, and\n"
      "the warnings. --json prints the same as one JSON object, for monitoring\n"
      "(e.g. alert when \"days_left\" < 14). With ssl_sni, every entry of the\n"
-     "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n\noptions:\n",
+     "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n"
+     "--prometheus prints the metrics once, in Prometheus text format 0.0.4\n"
+     "(docs/operating.md).\n\noptions:\n",
      cli_info_options, 1, "\nenvironment: none.\n"},
     {"serve",
      "usage: hotssl serve -c CONF -p PORT [--listen HOST] [--mode thread|fork|spawn]\n"
      "                    [--spawn-strategy snapshot|reread] [--starttls-postgres]\n"
      "                    [--watch | --no-watch] [--handshake-timeout SECONDS]\n"
-     "                    [--max-connections N] [--allow-core-dumps]\n\n"
+     "                    [--max-connections N] [--allow-core-dumps]\n"
+     "                    [--metrics-listen ADDR:PORT]\n\n"
      "A TLS echo server: prints \"listening on HOST:PORT\", serves each connection\n"
      "with the configuration current when it was accepted, and reloads:\n"
      "  - on SIGHUP (trigger: signal), like PostgreSQL's pg_ctl reload;\n"
@@ -112,7 +117,9 @@ static const struct {
      "connections beyond --max-connections (max_connections) with the log line\n"
      "\"sorry, too many clients already\". At the descriptor limit (EMFILE) it\n"
      "closes new connections at once, logs that every 10 s, and serves again\n"
-     "when descriptors free up.\n\noptions:\n",
+     "when descriptors free up. Each reload also logs its audit record (\"SSL\n"
+     "reload audit: ...\": generations, serials, changed files). --metrics-listen\n"
+     "serves /metrics in Prometheus text format (docs/operating.md).\n\noptions:\n",
      cli_serve_options, 1,
      "\nenvironment:\n"
      "  HOTSSL_WATCH_BACKEND   file watcher backend: auto (default), notify\n"

@@ -136,8 +136,24 @@ static void unix_to_text(int64_t t, char *buf, size_t len) {
     snprintf(buf, len, "?");
 }
 
+/* info --prometheus: hotssl_manager_metrics once. */
+static int print_metrics(hotssl_manager *m) {
+  size_t need = 0;
+  char *text;
+  int r;
+  hotssl_manager_metrics(m, NULL, 0, &need);
+  if (need == 0 || (text = malloc(need)) == NULL ||
+      (r = hotssl_manager_metrics(m, text, need, NULL)) != 0) {
+    fprintf(stderr, "hotssl info: could not write the metrics\n");
+    return 1;
+  }
+  fputs(text, stdout);
+  free(text);
+  return 0;
+}
+
 int cli_cmd_info(int argc, char **argv) {
-  const char *vals[3];
+  const char *vals[4];
   hotssl_manager *m;
   hotssl_stats st;
   warn_list *w;
@@ -148,6 +164,12 @@ int cli_cmd_info(int argc, char **argv) {
   if (r != 0)
     return r < 0 ? 0 : r;
   free(w);
+  if (vals[2] != NULL) {
+    r = vals[1] != NULL ? (fprintf(stderr, "hotssl info: --json and --prometheus exclude each other\n"), 2)
+                        : print_metrics(m);
+    hotssl_manager_destroy(m);
+    return r;
+  }
   hotssl_manager_stats(m, &st);
   days = (long long)(st.seconds_left >= 0 ? st.seconds_left / 86400 : -((-st.seconds_left + 86399) / 86400));
   if (st.crl_next_update_unix != 0)

@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "serve.h"
 
 /* ---- thread mode ---- */
@@ -189,6 +190,7 @@ int cli_cmd_serve(int argc, char **argv) {
   char shown[80];
   int r, lfd, port = 0;
   cli_watch *w = NULL;
+  cli_metrics_http *mh = NULL;
 
   if ((r = cli_serve_args(argc, argv, &o)) != 0)
     return r < 0 ? 0 : r;
@@ -209,6 +211,12 @@ int cli_cmd_serve(int argc, char **argv) {
     return 1;
   }
   o.watcher = w;
+  if (o.metrics_listen != NULL && (r = cli_metrics_http_start(m, o.metrics_listen, &mh)) != 0) {
+    cli_watch_stop(w);
+    close(lfd);
+    hotssl_manager_destroy(m);
+    return r;
+  }
   printf("listening on %s\n", shown);
   fflush(stdout);
   if (strcmp(o.mode, "thread") == 0)
@@ -216,6 +224,7 @@ int cli_cmd_serve(int argc, char **argv) {
   else
     r = cli_serve_mode(m, lfd, &o);
   close(lfd);
+  cli_metrics_http_stop(mh);
   cli_watch_stop(w);
   cli_forget_signals();
   hotssl_manager_destroy(m);

@@ -72,23 +72,35 @@ int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
     o->watch = 1;
   if (v[7] != NULL)
     o->watch = 0;
+  o->metrics_listen = v[11];
   env = getenv("HOTSSL_WATCH_BACKEND");
   if (env != NULL && env[0] != '\0' && cli_parse_choice("serve", "the environment variable HOTSSL_WATCH_BACKEND", env, backends) < 0)
     return 2;
   return 0;
 }
 
+/* After each reload attempt: its audit record as one INFO line. */
+static void log_audit(void *ud, const hotssl_reload_event *ev) {
+  char line[4096];
+  (void)ud;
+  if (HOTSSL_HAS_FIELD(ev, hotssl_reload_event, audit) && ev->audit != NULL) {
+    hotssl_reload_audit_line(ev->audit, line, sizeof line);
+    cli_log(NULL, HOTSSL_LOG_INFO, line);
+  }
+}
+
 int cli_serve_open(cli_serve_opts *o, hotssl_manager **out) {
   hotssl_config *cfg = NULL;
-  hotssl_manager_options mo = {0};
+  hotssl_manager_options_ex mo = HOTSSL_MANAGER_OPTIONS_EX_INIT;
   char err[600];
   int r;
 
   *out = NULL;
   if ((r = cli_load_config(o->conf, &cfg)) != 0)
     return r;
-  mo.log = cli_log;
-  if ((r = hotssl_manager_create(out, cfg, &mo, err, sizeof err)) != 0) {
+  mo.base.log = cli_log;
+  mo.on_reload_ex = log_audit;
+  if ((r = hotssl_manager_create_ex(out, cfg, &mo, err, sizeof err)) != 0) {
     /* The library already logged the reason; say we refuse to start. */
     fprintf(stderr, "hotssl[%ld]: FATAL:  could not start: %s\n", (long)getpid(), err);
     hotssl_config_destroy(cfg);

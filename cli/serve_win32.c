@@ -166,6 +166,10 @@ int cli_cmd_serve(int argc, char **argv) {
   }
   if (r != 0)
     return r;
+  if (o.metrics_listen != NULL) {
+    fprintf(stderr, "hotssl serve: --metrics-listen is not available on Windows (use hotssl_manager_metrics in a host)\n");
+    return 2;
+  }
   if ((r = cli_serve_open(&o, &m)) != 0)
     return r;
   if ((g_stop = CreateEventW(NULL, TRUE, FALSE, NULL)) == NULL || WSAStartup(MAKEWORD(2, 2), &wsa) != 0 ||

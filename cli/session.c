@@ -189,6 +189,12 @@ int cli_serve_connection_live(hotssl_generation *g, int fd, int starttls_postgre
       goto out;
     }
   }
+  if (cv != NULL && hotssl_client_verify_stale_crl_issuer(cv)[0] != '\0') {
+    char w[1300];
+    snprintf(w, sizeof w, "client certificate accepted although the CRL of issuer \"%s\" is past its next update (hotssl_crl_stale = warn)",
+             hotssl_client_verify_stale_crl_issuer(cv));
+    cli_log(NULL, HOTSSL_LOG_WARNING, w);
+  }
   net.deadline_ms = 0; /* the handshake is done: the session has no deadline */
   cli_revoke_start(&rv, m, reread, g, cv);
   for (;;) {

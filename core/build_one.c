@@ -85,6 +85,7 @@ static int conf_base(hotssl_generation *g, const hotssl__inputs *in, char *errbu
   if (g->ca != NULL)
     mbedtls_ssl_conf_ca_chain(&g->conf, &g->ca->u.crt, NULL);
   g->client_cert = in->s.client_cert;
+  g->crl_stale = in->s.crl_stale;
   switch (in->s.client_cert) {
   case HOTSSL__CLIENT_CERT_OFF:
     mbedtls_ssl_conf_authmode(&g->conf, MBEDTLS_SSL_VERIFY_NONE);

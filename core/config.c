@@ -102,6 +102,15 @@ int hotssl__parse_uint(const char *s, uint64_t max, uint64_t *out) {
 }
 
 /* Value checks that need no files: done at set time for early errors. */
+int hotssl__crl_stale_value(const char *v) {
+  static const char *const names[] = {"refuse", "warn", "ignore"};
+  int i;
+  for (i = 0; i < 3; i++)
+    if (strcmp(v, names[i]) == 0)
+      return i;
+  return -1;
+}
+
 static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
   uint64_t n;
   switch (id) {
@@ -133,6 +142,10 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
     return 0;
   case HOTSSL__S_EXPIRY_WARNING_DAYS:
     if (hotssl__parse_uint(v, 3650, &n) < 0)
+      goto bad;
+    return 0;
+  case HOTSSL__S_CRL_STALE:
+    if (hotssl__crl_stale_value(v) < 0)
       goto bad;
     return 0;
   case HOTSSL__S_SSL_CLIENT_CERT:
@@ -695,6 +708,7 @@ static void settings_numbers(hotssl__settings *s, const hotssl_config *cfg) {
     s->expiry_warning_days = (unsigned)d;
   }
   hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_MAX_FILE_SIZE), (uint64_t)1 << 40, &s->max_file_size);
+  s->crl_stale = hotssl__crl_stale_value(hotssl__config_value(cfg, HOTSSL__S_CRL_STALE));
 
 }
 

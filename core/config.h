@@ -13,6 +13,10 @@
 
 #define HOTSSL__DEFAULT_MAX_FILE_SIZE (10u * 1024u * 1024u)
 
+/* hotssl_crl_stale: what a CRL past its nextUpdate does to the client
+ * certificates checked against it. */
+enum { HOTSSL__CRL_STALE_REFUSE = 0, HOTSSL__CRL_STALE_WARN = 1, HOTSSL__CRL_STALE_IGNORE = 2 };
+
 typedef enum hotssl__client_cert {
   HOTSSL__CLIENT_CERT_OFF = 0,
   HOTSSL__CLIENT_CERT_OPTIONAL = 1,
@@ -50,7 +54,8 @@ typedef enum hotssl__client_cert {
   X(DEBOUNCE_MS, "hotssl_debounce_ms", "150")                \
   X(RETRY_WINDOW_MS, "hotssl_retry_window_ms", "2000")       \
   X(POLL_INTERVAL_MS, "hotssl_poll_interval_ms", "1000")     \
-  X(EXPIRY_WARNING_DAYS, "hotssl_expiry_warning_days", "30")
+  X(EXPIRY_WARNING_DAYS, "hotssl_expiry_warning_days", "30") \
+  X(CRL_STALE, "hotssl_crl_stale", "refuse")
 
 enum {
 #define HOTSSL__SET_ENUM(id, name, def) HOTSSL__S_##id,
@@ -85,6 +90,9 @@ const char *hotssl__config_value(const hotssl_config *cfg, int id);
 /* Re-read cfg->source_file into a fresh config (for reloads). */
 int hotssl__config_reread(const hotssl_config *cfg, hotssl_config **out,
                           char *errbuf, size_t errlen);
+/* hotssl_crl_stale's value ("refuse", "warn", "ignore") as HOTSSL__CRL_STALE_*;
+ * -1 if invalid. */
+int hotssl__crl_stale_value(const char *v);
 /* Parse "on/off/true/false/yes/no/1/0". -1 if invalid. */
 int hotssl__parse_bool(const char *s);
 /* Parse a non-negative integer with an upper bound. -1 if invalid. */
@@ -104,6 +112,7 @@ typedef struct hotssl__settings {
   hotssl__client_cert client_cert;
   int refuse_expired;
   unsigned expiry_warning_days; /* 0: no "expires soon" warnings */
+  int crl_stale;            /* hotssl_crl_stale: HOTSSL__CRL_STALE_* */
   uint64_t max_file_size;
   int sni;                  /* ssl_sni (core/hosts.c, core/sni.c) */
   char *hosts_file;         /* absolute, when sni is on */

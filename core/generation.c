@@ -38,8 +38,13 @@ unsigned hotssl__generation_time_warnings_one(const hotssl_generation *g, int64_
     w |= HOTSSL_WARN_CRL_STALE;
     if (now > st->crl_next_update_unix)
       hotssl__logf(log, HOTSSL_LOG_WARNING,
-                   "certificate revocation list is past its next update (%lld day(s) ago): install a fresh CRL",
-                   (long long)((now - st->crl_next_update_unix) / 86400));
+                   "certificate revocation list is past its next update (%lld day(s) ago): install a fresh CRL; %s",
+                   (long long)((now - st->crl_next_update_unix) / 86400),
+                   g->crl_stale == HOTSSL__CRL_STALE_REFUSE
+                       ? "client certificates checked against it are refused (hotssl_crl_stale = refuse)"
+                   : g->crl_stale == HOTSSL__CRL_STALE_WARN
+                       ? "client certificates checked against it are accepted with a warning (hotssl_crl_stale = warn)"
+                       : "client certificates checked against it are accepted (hotssl_crl_stale = ignore)");
     else
       hotssl__logf(log, HOTSSL_LOG_WARNING,
                    "certificate revocation list's next update is in %lld day(s) %lld hour(s) (hotssl_expiry_warning_days = %u): install a fresh CRL by then",

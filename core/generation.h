@@ -37,6 +37,7 @@ struct hotssl_generation {
   mbedtls_ecp_group_id *groups; /* MBEDTLS_ECP_DP_NONE-terminated */
 #endif
   hotssl__client_cert client_cert;
+  int crl_stale; /* hotssl_crl_stale (HOTSSL__CRL_STALE_*) */
   /* ssl_dh_params_file: the file's bytes as read (a snapshot carries them),
    * their fingerprint (a build with the same bytes skips the primality
    * tests) and the size of p; NULL: mbedTLS's default group. */

@@ -16,6 +16,7 @@
 
 #include "build.h"
 #include "manager.h"
+#include "metrics.h"
 
 /* What a generation serves, without the manager's counters. */
 static void generation_stats(const hotssl_generation *g, hotssl_stats *out) {
@@ -170,6 +171,29 @@ static int lookup(int item, unsigned where, void *out, size_t outlen, const info
   return 0;
 }
 
+/* The manager's items that mirror no hotssl_stats field (core/metrics.c):
+ * HOTSSL_ENOTSUP for any other item. */
+static int metrics_item(hotssl_manager *m, int item, void *out, size_t outlen) {
+  int64_t t;
+  uint64_t u;
+  int r;
+  if (item != HOTSSL_INFO_LAST_RELOAD_UNIX && item != HOTSSL_INFO_LAST_SUCCESS_UNIX &&
+      item != HOTSSL_INFO_SERVED_DIFFERS_FROM_DISK)
+    return HOTSSL_ENOTSUP;
+  if ((r = check_out(item, out, outlen)) != 0)
+    return r;
+  if (item == HOTSSL_INFO_SERVED_DIFFERS_FROM_DISK) {
+    u = (uint64_t)hotssl__manager_disk_differs(m);
+    memcpy(out, &u, sizeof u);
+    return 0;
+  }
+  hotssl__mutex_lock(m->reload_lock);
+  t = item == HOTSSL_INFO_LAST_RELOAD_UNIX ? m->last_reload_at : m->last_success_at;
+  hotssl__mutex_unlock(m->reload_lock);
+  memcpy(out, &t, sizeof t);
+  return 0;
+}
+
 int hotssl_manager_info(hotssl_manager *m, int item, void *out, size_t outlen) {
   const info_row *row = NULL;
   hotssl_stats st;
@@ -186,6 +210,8 @@ int hotssl_manager_info(hotssl_manager *m, int item, void *out, size_t outlen) {
   }
   if (item == HOTSSL_INFO_GENERATION_COUNTER_FD)
     return hotssl__manager_counter_info(m, out, outlen);
+  if ((r = metrics_item(m, item, out, outlen)) != HOTSSL_ENOTSUP)
+    return r;
   if ((r = lookup(item, ON_MANAGER, out, outlen, &row)) != 0)
     return r;
   hotssl_manager_stats(m, &st);

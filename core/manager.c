@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "build.h"
 #include "hosts.h"
 #include "manager.h"
@@ -158,6 +159,7 @@ static void free_manager(hotssl_manager *m) {
   hotssl__mutex_destroy(m->reload_lock, m->pool);
   hotssl__mutex_destroy(m->spawn_lock, m->spawn_pool);
   hotssl__file_memos_free(&m->memos);
+  hotssl__file_memos_free(&m->served_files);
   hotssl__shared_release(m->recent[0]);
   hotssl__shared_release(m->recent[1]);
   hotssl_config_destroy(m->cfg);
@@ -242,7 +244,7 @@ int hotssl__manager_build_hook(const hotssl_manager_options *opts, hotssl_genera
 /* The reload callbacks, after a reload attempt that was reported (logged
  * and counted), with no lock held. */
 static void notify_reload(hotssl_manager *m, int r, hotssl_trigger trigger, uint64_t number,
-                          const char *reason) {
+                          const char *reason, const hotssl_reload_audit *audit) {
   if (m->opts.on_reload != NULL)
     m->opts.on_reload(m->opts.on_reload_userdata, r, number);
   if (m->on_reload_ex != NULL) {
@@ -253,8 +255,54 @@ static void notify_reload(hotssl_manager *m, int r, hotssl_trigger trigger, uint
     ev.trigger = trigger;
     ev.generation = number;
     ev.reason = reason;
+    ev.audit = audit;
     m->on_reload_ex(m->on_reload_ex_userdata, &ev);
   }
+}
+
+static void count_reload(hotssl_manager *m, hotssl_trigger trigger, int r);
+
+/* Count and log one reported reload attempt: its one result line. err is
+ * the reason of a failure (set to the code's text when empty). Caller holds
+ * reload_lock. */
+static void report(hotssl_manager *m, int r, hotssl_trigger trigger, const hotssl_generation *g,
+                   const hotssl_generation *cur, char *err, size_t errlen) {
+  m->attempted++;
+  count_reload(m, trigger, r);
+  if (r == 0) {
+    m->succeeded++;
+    m->last_error[0] = '\0';
+    hotssl__logf(&m->log, HOTSSL_LOG_INFO,
+                 "SSL configuration reloaded (generation %llu); trigger: %s; certificate serial %s, not after %s",
+                 (unsigned long long)g->number, hotssl_trigger_name(trigger),
+                 g->cert_info.serial, g->cert_info.not_after);
+  } else if (r == HOTSSL_UNCHANGED) {
+    m->unchanged++;
+    hotssl__logf(&m->log, HOTSSL_LOG_INFO,
+                 "SSL configuration unchanged (generation %llu); trigger: %s",
+                 (unsigned long long)cur->number, hotssl_trigger_name(trigger));
+  } else {
+    if (err[0] == '\0')
+      hotssl__fmt(err, errlen, "%s", hotssl_strerror(r));
+    m->failed++;
+    hotssl__fmt(m->last_error, sizeof m->last_error, "%s", err);
+    hotssl__logf(&m->log, HOTSSL_LOG_WARNING,
+                 "SSL configuration was not reloaded: %s; trigger: %s", err,
+                 hotssl_trigger_name(trigger));
+  }
+}
+
+/* The metrics' counters and times of one reported reload attempt. Caller
+ * holds reload_lock. */
+static void count_reload(hotssl_manager *m, hotssl_trigger trigger, int r) {
+  int64_t now = (int64_t)time(NULL);
+  int res = r == 0 ? HOTSSL__RELOAD_SUCCESS : r == HOTSSL_UNCHANGED ? HOTSSL__RELOAD_UNCHANGED
+                                                                   : HOTSSL__RELOAD_FAILURE;
+  if ((unsigned)trigger < 4)
+    m->reloads_by[trigger][res]++;
+  m->last_reload_at = now;
+  if (r == 0)
+    m->last_success_at = now;
 }
 
 int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
@@ -265,6 +313,7 @@ int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
   char err[HOTSSL__ERRLEN];
   int r, have_inputs = 0, notify = 0;
   uint64_t number;
+  hotssl__audit audit;
 
   if (m == NULL)
     return HOTSSL_EINVAL;
@@ -275,6 +324,7 @@ int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
   hotssl__mutex_lock(m->reload_lock);
   cur = hotssl_generation_ref(atomic_load(&m->current));
   number = m->next_number;
+  hotssl__audit_init(&audit, trigger, cur->number);
   /* reload_with: the new settings instead of the manager's own. */
   r = hotssl__config_copy(&base, with != NULL ? with : m->cfg);
   hotssl__mutex_unlock(m->reload_lock);
@@ -284,6 +334,7 @@ int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
   if ((r = hotssl__inputs_load_memo(&in, cfg, &m->memos, cur, err, sizeof err)) != 0)
     goto done;
   have_inputs = 1;
+  hotssl__audit_files(&audit, &m->served_files, &in);
   in.ctx.spawn_lock = m->spawn_lock;
   in.ctx.recent = m->recent;
   in.ctx.n_recent = 2;
@@ -317,7 +368,6 @@ done:
     hotssl__mutex_unlock(m->reload_lock);
     goto out;
   }
-  m->attempted++;
   if (r >= 0 && cfg != NULL) {
     /* Keep the configuration that produced what is served (or that matched
      * it), so later reloads and watchers see its current paths. */
@@ -331,28 +381,11 @@ done:
       hotssl__wakeup_signal(&m->wakeup);
     }
   }
-  if (r == 0) {
-    m->succeeded++;
-    m->last_error[0] = '\0';
-    hotssl__logf(&m->log, HOTSSL_LOG_INFO,
-                 "SSL configuration reloaded (generation %llu); trigger: %s; certificate serial %s, not after %s",
-                 (unsigned long long)g->number, hotssl_trigger_name(trigger),
-                 g->cert_info.serial, g->cert_info.not_after);
-  } else if (r == HOTSSL_UNCHANGED) {
-    m->unchanged++;
-    hotssl__logf(&m->log, HOTSSL_LOG_INFO,
-                 "SSL configuration unchanged (generation %llu); trigger: %s",
-                 (unsigned long long)cur->number, hotssl_trigger_name(trigger));
-  } else {
-    if (err[0] == '\0')
-      hotssl__fmt(err, sizeof err, "%s", hotssl_strerror(r));
-    m->failed++;
-    hotssl__fmt(m->last_error, sizeof m->last_error, "%s", err);
-    hotssl__logf(&m->log, HOTSSL_LOG_WARNING,
-                 "SSL configuration was not reloaded: %s; trigger: %s", err,
-                 hotssl_trigger_name(trigger));
-    hotssl__fmt(errbuf, errlen, "%s", err);
-  }
+  report(m, r, trigger, g, cur, err, sizeof err);
+  hotssl__fmt(errbuf, errlen, "%s", r < 0 ? err : "");
+  if (r >= 0)
+    hotssl__audit_take_files(&audit, &m->served_files);
+  hotssl__audit_finish(&audit, r, cur, atomic_load(&m->current), err);
   number = atomic_load(&m->current)->number;
   hotssl__mutex_unlock(m->reload_lock);
   notify = 1;
@@ -362,7 +395,8 @@ out:
   hotssl__mutex_unlock(m->build_lock);
   atomic_fetch_sub(&m->building, 1);
   if (notify)
-    notify_reload(m, r, trigger, number, r < 0 ? err : "");
+    notify_reload(m, r, trigger, number, r < 0 ? err : "", hotssl__audit_record(&audit));
+  hotssl__audit_free(&audit);
   return r;
 }
 
@@ -575,6 +609,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
     in = &loaded;
   }
   in->ctx.spawn_lock = m->spawn_lock;
+  hotssl__audit_served_files(&m->served_files, in);
   r = hotssl__generation_build(&g, in, NULL, is_reload, number, &m->log, err, sizeof err);
   hotssl__inputs_free(in);
   if (r != 0)
@@ -587,6 +622,7 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
   atomic_store(m->gen_counter, number);
   m->next_number = number + 1;
   m->expiry_repeat_s = 86400;
+  m->last_success_at = (int64_t)time(NULL);
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,
                "SSL configuration loaded (generation %llu): certificate subject \"%s\", serial %s, not after %s",
                (unsigned long long)number, g->cert_info.subject, g->cert_info.serial,
@@ -635,6 +671,7 @@ void hotssl__manager_install(hotssl_manager *m, hotssl_generation *g, hotssl_con
   }
   if (g->number >= m->next_number)
     m->next_number = g->number + 1;
+  m->last_success_at = (int64_t)time(NULL);
   hotssl__logf(&m->log, HOTSSL_LOG_INFO,
                "SSL configuration updated from the parent's snapshot (generation %llu); certificate serial %s, not after %s",
                (unsigned long long)g->number, g->cert_info.serial, g->cert_info.not_after);

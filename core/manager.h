@@ -37,6 +37,10 @@ struct hotssl_manager {
   void (*on_reload_ex)(void *userdata, const hotssl_reload_event *ev);
   void *on_reload_ex_userdata;
   hotssl__file_memos memos; /* under build_lock */
+  /* Paths and hashes of the files the served generation was loaded from
+   * (the reload audit's "changed files" compare against them). Under
+   * build_lock. */
+  hotssl__file_memos served_files;
   /* The certificate and key of the generation last replaced, kept so that a
    * rotation back to them (A -> B -> A) does not parse and check them again.
    * Under build_lock. */
@@ -69,6 +73,12 @@ struct hotssl_manager {
 
   uint64_t next_number;
   uint64_t attempted, succeeded, unchanged, failed;
+  /* Metrics (core/metrics.c), under reload_lock: reported reload attempts
+   * by trigger (hotssl_trigger) and result (HOTSSL__RELOAD_*), when the
+   * last one ended and when the served generation was published (Unix
+   * seconds; 0: never). */
+  uint64_t reloads_by[4][3];
+  int64_t last_reload_at, last_success_at;
   char last_error[HOTSSL__ERRLEN];
   /* Expiry warnings repeated from the watcher's loop (hotssl__manager_expiry_tick):
    * when the last one was logged (Unix seconds; 0: never) and how often. */
@@ -101,6 +111,8 @@ int hotssl__manager_attach_counter(hotssl_manager *m, int fd);
 int hotssl__manager_counter_fd(const hotssl_manager *m);
 /* HOTSSL_INFO_GENERATION_COUNTER_FD into out (a hotssl_os_fd). */
 int hotssl__manager_counter_info(const hotssl_manager *m, void *out, size_t outlen);
+/* Results counted in hotssl_manager.reloads_by. */
+enum { HOTSSL__RELOAD_SUCCESS = 0, HOTSSL__RELOAD_UNCHANGED = 1, HOTSSL__RELOAD_FAILURE = 2 };
 
 void hotssl__manager_set_acquire_hook(hotssl_manager *m, void (*fn)(void *),
                                       void *arg);

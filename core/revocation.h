@@ -153,6 +153,7 @@ typedef struct hotssl__crlview {
   const mbedtls_x509_crt *ca;      /* the CA chain */
   const mbedtls_x509_crt_profile *profile;
   int walk;
+  int crl_stale; /* hotssl_crl_stale (HOTSSL__CRL_STALE_*): a CRL past its nextUpdate */
 } hotssl__crlview;
 
 /* Is there any CRL whose issuer is this name? */

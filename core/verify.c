@@ -105,6 +105,9 @@ static const struct {
 typedef struct vacc {
   int err, depth;
   const mbedtls_x509_crt *crt;
+  /* hotssl_crl_stale = warn: a certificate accepted although its issuer's
+   * CRLs are past their nextUpdate (the first one seen), or NULL. */
+  const mbedtls_x509_crt *stale;
 } vacc;
 
 static int better(int err, int depth, const vacc *a) {
@@ -140,6 +143,9 @@ struct hotssl_client_verify {
   int refused, no_cert, err, depth, alert;
   char subject[1024], issuer[1024], serial[160];
   hotssl__peerrec rec; /* the chain accepted last (hotssl_client_verify_revoked) */
+  /* hotssl_crl_stale = warn: the issuer whose stale CRLs the last accepted
+   * certificate was checked against ("": none). */
+  char stale_issuer[1024];
 };
 
 static int self_issued(const mbedtls_x509_crt *c) {
@@ -154,6 +160,17 @@ static int signer_err(int answer) {
   if (answer == HOTSSL__REV_BAD_SIG)
     return E_CRL_SIGNATURE;
   return E_NONE;
+}
+
+/* hotssl_crl_stale on the time answer tm of x's issuer's CRLs: a CRL past
+ * its nextUpdate refuses (OpenSSL's and PostgreSQL's rule), or is accepted
+ * and noted for a warning, or accepted silently. */
+static int crl_stale_policy(const hotssl__crlview *cv, const mbedtls_x509_crt *x, int tm, vacc *a) {
+  if (tm != HOTSSL__REV_EXPIRED || cv->crl_stale == HOTSSL__CRL_STALE_REFUSE)
+    return tm;
+  if (cv->crl_stale == HOTSSL__CRL_STALE_WARN && a->stale == NULL)
+    a->stale = x;
+  return HOTSSL__REV_TIME_OK;
 }
 
 /* X as a subject: its issuer's CRLs exist, one is in X's scope, are valid now, do not list it. */
@@ -172,6 +189,7 @@ static void subject_checks(const hotssl__crlview *cv, const mbedtls_x509_crt *x,
   if (scope == HOTSSL__SCOPE_PARTIAL)
     offer(a, E_UNABLE_TO_GET_CRL, depth, x);
   tm = hotssl__crlview_time(cv, x, now);
+  tm = crl_stale_policy(cv, x, tm, a);
   offer(a, tm == HOTSSL__REV_NOT_YET_VALID ? E_CRL_NOT_YET_VALID
            : tm == HOTSSL__REV_EXPIRED     ? E_CRL_EXPIRED
                                            : E_NONE,
@@ -317,6 +335,7 @@ static int check_depth(const hotssl_generation *g, int walk, const mbedtls_x509_
     cv.t = g->crl->revocation;
     cv.crl = &g->crl->u.crl;
     cv.walk = walk || g->crl_walk;
+    cv.crl_stale = g->crl_stale;
     /* Every certificate of the chain, the self-signed root included
      * (OpenSSL checks the root against its own CRL too). */
     subject_checks(&cv, crt, depth, now, a);
@@ -359,7 +378,7 @@ static uint32_t err_flag(int err, int depth) {
 
 int hotssl__verify_conf_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
   const hotssl_generation *g = ctx;
-  vacc a = {E_NONE, 0, NULL};
+  vacc a = {E_NONE, 0, NULL, NULL};
   int below = check_depth(g, 0, crt, depth, *flags, &a);
   if (below != E_NONE)
     offer(&a, below, depth, crt);
@@ -387,6 +406,8 @@ static void reset(hotssl_client_verify *v) {
   v->acc.err = E_NONE;
   v->acc.depth = 0;
   v->acc.crt = NULL;
+  v->acc.stale = NULL;
+  v->stale_issuer[0] = '\0';
   v->pending = E_NONE;
   v->refused = v->no_cert = v->depth = v->alert = 0;
   v->err = E_NONE;
@@ -410,8 +431,11 @@ static int verify_bound(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *f
     return 0; /* decide at the leaf, once every depth was seen */
   v->fresh = 1;
   v->rec.ok = v->acc.err == E_NONE;
-  if (v->acc.err == E_NONE)
+  if (v->acc.err == E_NONE) {
+    if (v->acc.stale != NULL)
+      hotssl__pg_name(v->stale_issuer, sizeof v->stale_issuer, &v->acc.stale->issuer);
     return 0;
+  }
   record(v, &v->acc);
   if (v->ssl != NULL)
     (void)mbedtls_ssl_send_alert_message(v->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
@@ -436,7 +460,7 @@ int hotssl__verify_chain(const hotssl_generation *g, mbedtls_x509_crt *chain, in
                                              &mbedtls_x509_crt_profile_default, NULL, &flags,
                                              verify_bound, v);
   if (ret != 0 && !v->refused) { /* no depth-0 call: report what mbedTLS said */
-    vacc a = {E_NONE, 0, NULL};
+    vacc a = {E_NONE, 0, NULL, NULL};
     if (flags_err(flags == 0 ? MBEDTLS_X509_BADCERT_OTHER : flags, 0, chain, &a) != E_NONE)
       record(v, &a);
   }
@@ -646,3 +670,7 @@ int hotssl__verify_select(mbedtls_ssl_context *ssl, const hotssl_generation *hos
   return 0;
 }
 #endif
+
+const char *hotssl_client_verify_stale_crl_issuer(const hotssl_client_verify *v) {
+  return v != NULL ? v->stale_issuer : "";
+}

@@ -35,6 +35,9 @@ PKGS="build-essential clang cmake pkg-config libmbedtls-dev libapr1-dev openssl 
 # integrations/postgresql: PostgreSQL's build (libpq stays on OpenSSL) and its
 # TAP tests (IPC::Run), ccache for its three trees
 PKGS="$PKGS libssl-dev libipc-run-perl ccache"
+# the metrics tests: two real Prometheus text parsers (prometheus_client's,
+# and promtool's, which also checks the alert rules of docs/operating.md)
+PKGS="$PKGS python3-prometheus-client prometheus"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -40,6 +40,8 @@ all-or-nothing ~~ core/trust.c ~~     if ((r = parse_crl_blob(&o->u.crl, &in->cr
 passphrase-group-kill ~~ os/posix/process.c ~~   if (kill(-(pid_t)c->proc.pid, SIGKILL) != 0) ~~   if (1) ~~ ^unit\.test_passphrase$
 wrong-passphrase-garbage ~~ core/identity.c ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH || decrypted_garbage(ret)) { ~~   } else if (ret == MBEDTLS_ERR_PK_PASSWORD_MISMATCH) { ~~ ^unit\.test_passphrase$
 key-iteration-cap ~~ core/identity.c ~~   if ((encrypted_pkcs8 || !hotssl__parse_looks_pem(b)) && ~~   if (0 && ~~ ^unit\.test_keycost$ ~~ 10
+crl-stale-refuse ~~ core/verify.c ~~   if (tm != HOTSSL__REV_EXPIRED || cv->crl_stale == HOTSSL__CRL_STALE_REFUSE) ~~   if (tm != HOTSSL__REV_EXPIRED) ~~ ^e2e_crl_stale$
+served-differs ~~ core/metrics.c ~~     differs = memcmp(in.fingerprint, cur->fingerprint, 32) != 0; ~~     differs = 0; ~~ ^unit\.test_metrics_audit$
 dh-safe-prime ~~ core/dh.c ~~     ret = mbedtls_mpi_is_prime_ext(&Q, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg); ~~     ret = 0; ~~ ^e2e_catalogue_start$
 dh-applied ~~ core/dh.c ~~   if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, &dhm)) != 0) { ~~   if ((ret = 0) != 0) { ~~ ^e2e_dh$
 handshake-deadline ~~ cli/session.c ~~   if (wait_by(d->net.fd, d->deadline_ms) != 0) ~~   if (0 && wait_by(d->net.fd, d->deadline_ms) != 0) ~~ ^platform\.abuse_thread$ ~~ 150

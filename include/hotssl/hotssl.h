@@ -37,7 +37,8 @@
  *     hotssl_generation_ref, hotssl_generation_ssl_config,
  *     hotssl_snapshot_bytes, hotssl_manager_generation_counter), static
  *     text that is never NULL (hotssl_strerror, hotssl_err_name, *_name,
- *     hotssl_version_string, hotssl_client_verify_reason), a number
+ *     hotssl_version_string, hotssl_client_verify_reason,
+ *     hotssl_client_verify_stale_crl_issuer), a number
  *     (hotssl_generation_number, hotssl_generation_host_count,
  *     hotssl_snapshot_generation, hotssl_snapshot_kind, hotssl_process_pid,
  *     hotssl_client_verify_refused, hotssl_client_verify_alert,
@@ -191,7 +192,9 @@ HOTSSL_EXTERN const char *hotssl_log_level_name(hotssl_log_level level);
  *   hotssl_poll_interval_ms,
  *   hotssl_expiry_warning_days (default 30, 0 = off): a WARNING at each load
  *   and reload when the served certificate expires, or a CRL's next update
- *   falls, within that many days; repeated once a day by a running watcher
+ *   falls, within that many days; repeated once a day by a running watcher,
+ *   hotssl_crl_stale (refuse | warn | ignore; default refuse): what a CRL
+ *   past its nextUpdate does to the client certificates checked against it
  *
  * Relative paths resolve against the base directory: the folder of the
  * configuration file (hotssl_config_load_file), else the one given to
@@ -334,8 +337,66 @@ HOTSSL_EXTERN int hotssl_manager_create(hotssl_manager **out,
 HOTSSL_EXTERN void hotssl_manager_destroy(hotssl_manager *m); /* NULL ok */
 
 /*
+ * The audit record of one reload attempt (hotssl_reload_event.audit); the
+ * library's own log keeps its one result line per attempt, and a host logs
+ * the record as one line with hotssl_reload_audit_line. Size-first like the
+ * event: read a field only when HOTSSL_HAS_FIELD covers it. Everything it
+ * points to is valid during the callback only.
+ *
+ * One identity: the served certificate ("served") or an ssl_sni hosts file
+ * entry ("host_line_N"), before and after the attempt: serial in hex (as
+ * `openssl x509 -serial`) and SHA-256 fingerprint ("AB:CD:..."); "" on the
+ * side where the identity does not exist (an entry added or removed). The
+ * array's elements are `identity_size` bytes apart: index it with
+ * HOTSSL_AUDIT_IDENTITY, never with [] (a later element may be larger).
+ */
+typedef struct hotssl_audit_identity {
+  size_t size; /* sizeof the library's hotssl_audit_identity */
+  const char *name;
+  const char *old_serial, *new_serial;
+  const char *old_sha256, *new_sha256;
+} hotssl_audit_identity;
+
+typedef struct hotssl_reload_audit {
+  size_t size;             /* sizeof the library's hotssl_reload_audit */
+  hotssl_trigger trigger;
+  int result;              /* as hotssl_reload_event.result */
+  uint64_t old_generation; /* served before the attempt */
+  uint64_t new_generation; /* served after it (== old unless a new one was published) */
+  const hotssl_audit_identity *identities;
+  size_t identity_size; /* distance between two elements of identities */
+  size_t n_identities;
+  /* Files whose content differs from the files of the generation served
+   * before the attempt (absolute paths: certificate, key, CA, CRL files and
+   * the hosts file entries' files; appeared or vanished ones included);
+   * none when the files could not be loaded. */
+  const char *const *changed_files;
+  size_t n_changed_files;
+  /* On failure: the file the reason names ("" when it names none) and the
+   * reason, as the log line's; "" on success. */
+  const char *failed_file;
+  const char *reason;
+} hotssl_reload_audit;
+
+#define HOTSSL_AUDIT_IDENTITY(a, i)                                                        \
+  ((const hotssl_audit_identity *)(const void *)((const char *)(a)->identities +          \
+                                                  (size_t)(i) * (a)->identity_size))
+
+/*
+ * The audit record as one line (no newline), as `hotssl serve` logs it:
+ *   SSL reload audit: trigger signal; generation 1 -> 2; result reloaded;
+ *   served: serial 5E01 -> 5E02, sha256 AB:.. -> CD:..; changed files:
+ *   "/etc/tls/server.crt", "/etc/tls/server.key"
+ * (result "unchanged", or "failed (file \"PATH\": REASON)"; "none" for an
+ * absent side or no changed file). Returns 0, HOTSSL_EINVAL (a NULL
+ * argument, len 0) or HOTSSL_ENOMEM when the line was cut to len - 1
+ * characters (still NUL-terminated). Any thread.
+ */
+HOTSSL_EXTERN int hotssl_reload_audit_line(const hotssl_reload_audit *a, char *line, size_t len);
+
+/*
  * The result of one reload attempt, handed to on_reload_ex. Size-first: a
- * later version appends fields (e.g. an audit record); read one only when
+ * later version appends fields; read one only when
  * HOTSSL_HAS_FIELD(ev, hotssl_reload_event, field).
  */
 typedef struct hotssl_reload_event {
@@ -347,6 +408,9 @@ typedef struct hotssl_reload_event {
    * (naming the file); "" on 0 and HOTSSL_UNCHANGED. Valid during the
    * callback only. */
   const char *reason;
+  /* The audit record of the attempt; NULL only when it could not be
+   * allocated. Valid during the callback only. */
+  const hotssl_reload_audit *audit;
 } hotssl_reload_event;
 
 /*
@@ -588,6 +652,12 @@ HOTSSL_EXTERN int hotssl_client_verify_alert(const hotssl_client_verify *v);
 /* OpenSSL's text for the reason ("certificate revoked", "unable to get
  * certificate CRL", ...), "" when nothing was refused. */
 HOTSSL_EXTERN const char *hotssl_client_verify_reason(const hotssl_client_verify *v);
+/* hotssl_crl_stale = warn: the issuer (as line 2 of
+ * hotssl_client_verify_lines names it, "/CN=...") whose CRLs, past their
+ * nextUpdate, the last handshake's accepted certificate was checked
+ * against; "" when none (and always under refuse, where such a certificate
+ * is refused with "CRL has expired", and ignore). Never NULL. */
+HOTSSL_EXTERN const char *hotssl_client_verify_stale_crl_issuer(const hotssl_client_verify *v);
 
 /*
  * Is this connection's peer revoked under generation g (typically a newer
@@ -861,6 +931,16 @@ typedef enum hotssl_info {
   HOTSSL_INFO_HOST_HAS_CA = HOTSSL_INFO_TYPE_U64 + 63,     /* has_ca */
   HOTSSL_INFO_HOST_N_NAMES = HOTSSL_INFO_TYPE_U64 + 64,    /* n_names */
   HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65,   /* names (as hotssl_host_stats) */
+  /* Metrics (M only; no hotssl_stats field) */
+  /* Unix time the last reported reload attempt ended, whatever its result; 0: none yet. */
+  HOTSSL_INFO_LAST_RELOAD_UNIX = HOTSSL_INFO_TYPE_I64 + 140,
+  /* Unix time the served generation was published (at start: loaded). */
+  HOTSSL_INFO_LAST_SUCCESS_UNIX = HOTSSL_INFO_TYPE_I64 + 141,
+  /* 1 when the files on disk would give a different generation than the
+   * one served (or none: a bad file), else 0. Checked at the call with the
+   * manager's file memos (an unchanged file costs an open and an fstat;
+   * nothing is parsed); waits for a reload in progress. */
+  HOTSSL_INFO_SERVED_DIFFERS_FROM_DISK = HOTSSL_INFO_TYPE_U64 + 142,
   /* Live revocation and diagnostics (M) */
   /* The descriptor of the generation-change counter's page (Linux: a
    * sealed memfd), owned by the manager, to hand to a process the host
@@ -895,6 +975,22 @@ HOTSSL_EXTERN int hotssl_generation_host_info(const hotssl_generation *g, uint32
  * `hotssl serve` call it at start. POSIX; on Windows only the CRL checks.
  */
 HOTSSL_EXTERN int hotssl_manager_diagnose(hotssl_manager *m);
+
+/*
+ * The manager's metrics in the Prometheus text exposition format, version
+ * 0.0.4 (Content-Type: text/plain; version=0.0.4), for a host to serve on
+ * its own endpoint: the families and their meaning are in docs/operating.md.
+ * buf gets the text, NUL-terminated; *needed (may be NULL) gets the bytes
+ * it takes with its NUL. Returns 0, HOTSSL_ENOMEM when len is smaller than
+ * that (buf then holds "": call again with *needed bytes) or the text could
+ * not be allocated, HOTSSL_EINVAL when m is NULL or buf is NULL with
+ * len > 0 (buf NULL, len 0 asks for the size only: HOTSSL_ENOMEM and
+ * *needed). Any thread; it runs the served-versus-disk check
+ * (HOTSSL_INFO_SERVED_DIFFERS_FROM_DISK), so it waits for a reload in
+ * progress.
+ */
+HOTSSL_EXTERN int hotssl_manager_metrics(hotssl_manager *m, char *buf, size_t len,
+                                         size_t *needed);
 
 HOTSSL_EXTERN const char *hotssl_version_string(void);
 
