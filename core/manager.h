@@ -37,6 +37,9 @@ struct hotssl_manager {
   void (*on_reload_ex)(void *userdata, const hotssl_reload_event *ev);
   void *on_reload_ex_userdata;
   hotssl__file_memos memos; /* under build_lock */
+  /* Session tickets: the seed generated keys derive from and the counters,
+   * shared with every generation this manager builds (core/tickets.h). */
+  struct hotssl__ticket_shared *tickets_shared;
   /* The certificate and key of the generation last replaced, kept so that a
    * rotation back to them (A -> B -> A) does not parse and check them again.
    * Under build_lock. */

@@ -19,6 +19,7 @@
 #include "revocation.h"
 #include "snapshot.h"
 #include "snapshot_wire.h"
+#include "tickets.h"
 
 int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t n), void *ctx,
                              hotssl_manager **m, const hotssl_manager_options *opts,
@@ -73,7 +74,12 @@ int hotssl__snapshot_build(const unsigned char *b, size_t len, const hotssl_gene
     hotssl_config_destroy(cfg);
     return r;
   }
-  r = hotssl__generation_build(out, &in, prev, 1, number, log, errbuf, errlen);
+  /* Ticket keys: the snapshot's seed (the parent's keys). */
+  if ((in.ctx.tickets_shared = hotssl__ticket_shared_new(in.has_seed ? in.ticket_seed : NULL)) == NULL)
+    r = HOTSSL_ENOMEM;
+  else
+    r = hotssl__generation_build(out, &in, prev, 1, number, log, errbuf, errlen);
+  hotssl__ticket_shared_release(in.ctx.tickets_shared); /* the generation holds its own */
   hotssl__inputs_free(&in);
   if (r != 0) {
     hotssl_config_destroy(cfg);
