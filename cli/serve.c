@@ -160,6 +160,7 @@ int cli_cmd_serve(int argc, char **argv) {
   o.watcher = w;
   printf("listening on %s\n", shown);
   fflush(stdout);
+  cli_log_tickets(m);
   if (strcmp(o.mode, "thread") == 0)
     r = serve_threads(m, lfd, &o);
   else
@@ -167,6 +168,7 @@ int cli_cmd_serve(int argc, char **argv) {
   close(lfd);
   cli_watch_stop(w);
   cli_forget_signals();
+  cli_log_tickets(m); /* the counts of this process (thread mode: every connection) */
   hotssl_manager_destroy(m);
   cli_log(NULL, HOTSSL_LOG_INFO, "shut down");
   return r == 0 ? 0 : 1;

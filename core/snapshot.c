@@ -897,7 +897,7 @@ static int dec_check(dec *d) {
   }
   if ((d->have_hosts && !in->s.sni) || (d->main_files && !files_match(in, d->f)) ||
       (in->s.dh_file != NULL) != (d->dh != NULL) ||
-      (d->tk != NULL && (in->s.tickets && in->s.ticket_key_file != NULL) != (d->tk_len > 32))) {
+      in->s.tickets != (d->tk != NULL) || (d->tk != NULL && (in->s.ticket_key_file != NULL) != (d->tk_len > 32))) {
     d->why = "files do not match the settings";
     return HOTSSL_EINVAL;
   }

@@ -7,12 +7,16 @@
  * A ticket is key name (16) | nonce (12) | AES-256-GCM(body) | tag (16),
  * the name and nonce authenticated as additional data. The body:
  *   version (1) | issued, Unix seconds (8, big-endian) | lifetime (4) |
- *   entry id (32) | trust digest (32) | mbedtls_ssl_session_save() bytes.
+ *   entry id (32) | trust digest (32) | client certificate length (3) |
+ *   the client certificate's DER (none: 0) | mbedtls_ssl_session_save() bytes.
  * The entry id names the identity that served the handshake (the ssl_sni
  * hosts file entry, or the configuration's own); the trust digest is
  * SHA-256 over that identity's CA set fingerprint and ssl_client_cert mode.
- * The session bytes carry the client certificate, whose issuer and serial
- * are looked up in the current revocation table when the ticket comes back.
+ * mbedTLS saves no peer certificate with a TLS 1.3 session, so the ticket
+ * carries the client certificate itself: a restored session gets it back
+ * (the host sees the same client certificate on a resumed connection, and
+ * the tickets issued on it carry it again), and its issuer and serial are
+ * looked up in the current revocation table when the ticket comes back.
  * A ticket is accepted only when its key is still known, it is within its
  * lifetime, the handshake selected the same entry, the trust digest is
  * unchanged and the client certificate (if any) is not revoked now;
@@ -46,6 +50,7 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/gcm.h>
 #include <mbedtls/md.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
@@ -59,7 +64,7 @@
 #define NAME_LEN 16
 #define IV_LEN 12
 #define TAG_LEN 16
-#define HDR_LEN (1 + 8 + 4 + 32 + 32)
+#define HDR_LEN (1 + 8 + 4 + 32 + 32 + 3)
 #define TICKET_VERSION 1
 #define MAP_SLOTS 1024
 
@@ -475,9 +480,10 @@ static int ticket_write(void *ctx, const mbedtls_ssl_session *session, unsigned 
   hotssl__ticket_key k;
   mbedtls_gcm_context gcm;
   unsigned char *body = start + NAME_LEN + IV_LEN;
-  size_t avail, slen = 0;
+  size_t avail, slen = 0, clen = 0;
   int64_t now = now_s();
   long e = t->map != NULL ? map_get(t, session) : (long)t->n_ids - 1;
+  const mbedtls_x509_crt *peer = session->MBEDTLS_PRIVATE(peer_cert);
   int r;
 
   *tlen = 0;
@@ -493,9 +499,17 @@ static int ticket_write(void *ctx, const mbedtls_ssl_session *session, unsigned 
     memcpy(body + 13, t->id[e], 32);
     memcpy(body + 45, t->trust[e], 32);
   }
-  r = mbedtls_ssl_session_save(session, body + HDR_LEN, avail - HDR_LEN, &slen);
+  if (peer != NULL)
+    clen = peer->raw.len;
+  if (clen > 0xffffff || HDR_LEN + clen > avail)
+    return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+  put_be(body + HDR_LEN - 3, clen, 3);
+  if (clen > 0)
+    memcpy(body + HDR_LEN, peer->raw.p, clen);
+  r = mbedtls_ssl_session_save(session, body + HDR_LEN + clen, avail - HDR_LEN - clen, &slen);
   if (r != 0)
     return r;
+  slen += clen;
   if (enc_key(t, now, &k) != 0 || hotssl__os_entropy(NULL, start + NAME_LEN, IV_LEN) != 0)
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
   memcpy(start, k.name, NAME_LEN);
@@ -568,13 +582,36 @@ static int open_ticket(struct hotssl__tickets *t, long e, unsigned char *buf, si
   return 0;
 }
 
+/* The session saved after the client certificate, which the session gets
+ * back when mbedTLS did not save it (TLS 1.3). */
+static int restore(mbedtls_ssl_session *session, const unsigned char *body, size_t body_len) {
+  size_t clen = (size_t)get_be(body + HDR_LEN - 3, 3);
+  mbedtls_x509_crt *c;
+  int r;
+  if (clen > body_len - HDR_LEN)
+    return MBEDTLS_ERR_SSL_INVALID_MAC;
+  r = mbedtls_ssl_session_load(session, body + HDR_LEN + clen, body_len - HDR_LEN - clen);
+  if (r != 0 || clen == 0 || session->MBEDTLS_PRIVATE(peer_cert) != NULL)
+    return r;
+  if ((c = mbedtls_calloc(1, sizeof *c)) == NULL)
+    return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+  mbedtls_x509_crt_init(c);
+  if ((r = mbedtls_x509_crt_parse_der(c, body + HDR_LEN, clen)) != 0) {
+    mbedtls_x509_crt_free(c);
+    mbedtls_free(c);
+    return MBEDTLS_ERR_SSL_INVALID_MAC;
+  }
+  session->MBEDTLS_PRIVATE(peer_cert) = c;
+  return 0;
+}
+
 static int ticket_parse(void *ctx, mbedtls_ssl_session *session, unsigned char *buf, size_t len) {
   struct hotssl__tickets *t = ctx;
   long e = current_entry(t, NULL);
   size_t body_len = 0;
   int r = open_ticket(t, e, buf, len, &body_len);
   if (r == 0)
-    r = mbedtls_ssl_session_load(session, buf + NAME_LEN + IV_LEN + HDR_LEN, body_len - HDR_LEN);
+    r = restore(session, buf + NAME_LEN + IV_LEN, body_len);
   if (r == 0 && not_revoked(t->ident[e], session) != 0)
     r = MBEDTLS_ERR_SSL_INVALID_MAC;
   if (body_len > 0)
