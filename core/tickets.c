@@ -64,7 +64,7 @@
 #define NAME_LEN 16
 #define IV_LEN 12
 #define TAG_LEN 16
-#define HDR_LEN (1 + 8 + 4 + 32 + 32 + 3)
+#define HDR_LEN HOTSSL__TICKET_HDR
 #define TICKET_VERSION 1
 #define MAP_SLOTS 1024
 
@@ -536,7 +536,7 @@ static int ticket_write(void *ctx, const mbedtls_ssl_session *session, unsigned 
 static int not_revoked(const hotssl_generation *e, const mbedtls_ssl_session *s) {
   const mbedtls_x509_crt *c = s->MBEDTLS_PRIVATE(peer_cert);
   const hotssl__revocation *rev;
-  if (c == NULL || e->crl == NULL)
+  if (c == NULL || e == NULL || e->crl == NULL)
     return 0;
   rev = e->crl->revocation;
   if (rev == NULL)
@@ -750,3 +750,114 @@ const unsigned char *hotssl__tickets_file(const hotssl_generation *g, size_t *le
   *len = g != NULL && g->tickets != NULL ? g->tickets->file_len : 0;
   return *len > 0 ? g->tickets->file_bytes : NULL;
 }
+
+/* ---- tests and fuzzing ---- */
+
+int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char *keyfile,
+                               size_t len, uint32_t lifetime) {
+  static const unsigned char zero[32];
+  struct hotssl__tickets *t;
+  char why[256];
+  int r = 0;
+  *out = NULL;
+#if !(HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS))
+  (void)t;
+  (void)why;
+  (void)r;
+  (void)zero;
+  (void)keyfile;
+  (void)len;
+  (void)lifetime;
+  return HOTSSL_ENOTSUP;
+#else
+  if ((t = calloc(1, sizeof *t)) == NULL)
+    return HOTSSL_ENOMEM;
+  t->lifetime = lifetime ? lifetime : 1;
+  t->source = "generated";
+  if ((t->shared = hotssl__ticket_shared_new(zero)) == NULL)
+    r = HOTSSL_ENOMEM;
+  if (r == 0 && keyfile != NULL &&
+      (r = hotssl__ticket_keys_parse(keyfile, len, &t->keys, &t->n_keys, &t->source, why,
+                                     sizeof why)) == 0)
+    t->enc = t->n_keys >= 2 ? t->n_keys - 2 : 0;
+  if (r == 0) {
+    t->n_ids = 1;
+    t->id = calloc(1, sizeof *t->id);
+    t->trust = calloc(1, sizeof *t->trust);
+    t->ident = calloc(1, sizeof *t->ident);
+    if (t->id == NULL || t->trust == NULL || t->ident == NULL)
+      r = HOTSSL_ENOMEM;
+  }
+  if (r != 0) {
+    hotssl__tickets_free(t);
+    return r;
+  }
+  *out = t;
+  return 0;
+#endif
+}
+
+#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS)
+void hotssl__tickets_valid_header(const struct hotssl__tickets *t, unsigned char *hdr) {
+  memset(hdr, 0, HDR_LEN);
+  hdr[0] = TICKET_VERSION;
+  put_be(hdr + 1, (uint64_t)now_s(), 8);
+  put_be(hdr + 9, t->lifetime, 4);
+  memcpy(hdr + 13, t->id[0], 32);
+  memcpy(hdr + 45, t->trust[0], 32);
+}
+
+int hotssl__tickets_seal(struct hotssl__tickets *t, const unsigned char *body, size_t blen,
+                         unsigned char *out, size_t outsize, size_t *olen) {
+  hotssl__ticket_key k;
+  mbedtls_gcm_context gcm;
+  int r;
+  if (outsize < NAME_LEN + IV_LEN + blen + TAG_LEN || enc_key(t, now_s(), &k) != 0)
+    return HOTSSL_EINVAL;
+  memcpy(out, k.name, NAME_LEN);
+  memset(out + NAME_LEN, 0x5a, IV_LEN);
+  mbedtls_gcm_init(&gcm);
+  r = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, k.aead, 256);
+  if (r == 0)
+    r = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, blen, out + NAME_LEN, IV_LEN, out,
+                                  NAME_LEN + IV_LEN, body, out + NAME_LEN + IV_LEN, TAG_LEN,
+                                  out + NAME_LEN + IV_LEN + blen);
+  mbedtls_gcm_free(&gcm);
+  mbedtls_platform_zeroize(&k, sizeof k);
+  *olen = NAME_LEN + IV_LEN + blen + TAG_LEN;
+  return r == 0 ? 0 : HOTSSL_ETLS;
+}
+
+int hotssl__tickets_parse_ticket(struct hotssl__tickets *t, unsigned char *ticket, size_t len) {
+  mbedtls_ssl_session s;
+  int r;
+  mbedtls_ssl_session_init(&s);
+  r = ticket_parse(t, &s, ticket, len);
+  mbedtls_ssl_session_free(&s);
+  memset(&note, 0, sizeof note);
+  return r;
+}
+#else
+void hotssl__tickets_valid_header(const struct hotssl__tickets *t, unsigned char *hdr) {
+  (void)t;
+  memset(hdr, 0, HDR_LEN);
+}
+
+int hotssl__tickets_seal(struct hotssl__tickets *t, const unsigned char *body, size_t blen,
+                         unsigned char *out, size_t outsize, size_t *olen) {
+  (void)t;
+  (void)body;
+  (void)blen;
+  (void)out;
+  (void)outsize;
+  *olen = 0;
+  return HOTSSL_ENOTSUP;
+}
+
+int hotssl__tickets_parse_ticket(struct hotssl__tickets *t, unsigned char *ticket, size_t len) {
+  (void)t;
+  (void)ticket;
+  (void)len;
+  return HOTSSL_ENOTSUP;
+}
+#endif

@@ -85,4 +85,20 @@ const unsigned char *hotssl__tickets_seed(const hotssl_generation *g);
 /* The key file's bytes g's keys came from (*len 0 and NULL: generated). */
 const unsigned char *hotssl__tickets_file(const hotssl_generation *g, size_t *len);
 
+/* Tests and the fuzz target (fuzz/fuzz_tickets.c): a ticket context with
+ * no generation behind it (one identity, no CA, no CRL), keys from a key
+ * file's bytes (NULL: generated from a zero seed). seal encrypts an
+ * arbitrary body (the layout above) under the encrypting key as a ticket;
+ * parse runs the parse callback on a ticket: 0 (accepted) or an mbedTLS
+ * code. HOTSSL_ENOTSUP without mbedTLS 3.6 tickets. */
+int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char *keyfile,
+                               size_t len, uint32_t lifetime);
+int hotssl__tickets_seal(struct hotssl__tickets *t, const unsigned char *body, size_t blen,
+                         unsigned char *out, size_t outsize, size_t *olen);
+int hotssl__tickets_parse_ticket(struct hotssl__tickets *t, unsigned char *ticket, size_t len);
+/* The body header a standalone context accepts now (issued now, its
+ * lifetime, its identity and trust digest): HOTSSL__TICKET_HDR bytes. */
+#define HOTSSL__TICKET_HDR (1 + 8 + 4 + 32 + 32 + 3)
+void hotssl__tickets_valid_header(const struct hotssl__tickets *t, unsigned char *hdr);
+
 #endif /* HOTSSL_CORE_TICKETS_H */
