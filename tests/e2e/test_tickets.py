@@ -67,6 +67,9 @@ def new_key(size=80):
 
 
 def write_keys(path, keys, fmt="binary"):
+    if E.HYGIENE:  # the hygiene test searches every output for these
+        with open(os.path.join(E.HYGIENE, "ticket-keys.hex"), "a") as f:
+            f.write("".join(k.hex() + "\n" for k in keys))
     if fmt == "binary":
         data = b"".join(keys)
     else:
