@@ -828,6 +828,12 @@ int hotssl__tickets_seal(struct hotssl__tickets *t, const unsigned char *body, s
   return r == 0 ? 0 : HOTSSL_ETLS;
 }
 
+int hotssl__tickets_write_ticket(struct hotssl__tickets *t, const mbedtls_ssl_session *session,
+                                 unsigned char *out, size_t outsize, size_t *olen) {
+  uint32_t life = 0;
+  return ticket_write(t, session, out, out + outsize, olen, &life);
+}
+
 int hotssl__tickets_parse_ticket(struct hotssl__tickets *t, unsigned char *ticket, size_t len) {
   mbedtls_ssl_session s;
   int r;
@@ -858,6 +864,16 @@ int hotssl__tickets_parse_ticket(struct hotssl__tickets *t, unsigned char *ticke
   (void)t;
   (void)ticket;
   (void)len;
+  return HOTSSL_ENOTSUP;
+}
+
+int hotssl__tickets_write_ticket(struct hotssl__tickets *t, const mbedtls_ssl_session *session,
+                                 unsigned char *out, size_t outsize, size_t *olen) {
+  (void)t;
+  (void)session;
+  (void)out;
+  (void)outsize;
+  *olen = 0;
   return HOTSSL_ENOTSUP;
 }
 #endif

@@ -96,6 +96,9 @@ int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char
 int hotssl__tickets_seal(struct hotssl__tickets *t, const unsigned char *body, size_t blen,
                          unsigned char *out, size_t outsize, size_t *olen);
 int hotssl__tickets_parse_ticket(struct hotssl__tickets *t, unsigned char *ticket, size_t len);
+/* The write callback on session (bench/bench_tickets.c). */
+int hotssl__tickets_write_ticket(struct hotssl__tickets *t, const mbedtls_ssl_session *session,
+                                 unsigned char *out, size_t outsize, size_t *olen);
 /* The body header a standalone context accepts now (issued now, its
  * lifetime, its identity and trust digest): HOTSSL__TICKET_HDR bytes. */
 #define HOTSSL__TICKET_HDR (1 + 8 + 4 + 32 + 32 + 3)
