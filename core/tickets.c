@@ -675,6 +675,10 @@ int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in,
   (void)prev;
   (void)t;
   (void)r;
+  (void)load_file; /* used with mbedTLS 3.6 only */
+  (void)identities;
+  (void)find_key;
+  (void)shared_ref;
   hotssl__fmt(errbuf, errlen,
               "hotssl_session_tickets = on needs mbedTLS 3.6 built with MBEDTLS_SSL_SESSION_TICKETS (this build has %s)",
               MBEDTLS_VERSION_STRING);
