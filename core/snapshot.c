@@ -568,10 +568,12 @@ static int dec_dh(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
   return 0;
 }
 
-/* Session tickets: key material, zeroized with the snapshot's bytes. */
+/* Session tickets: key material, zeroized with the snapshot's bytes. PATHS:
+ * the seed only (the backend re-reads a key file). */
 static void enc_tickets(wr *w, const enc *e, const ident *id) {
   size_t flen = 0;
-  const unsigned char *f = hotssl__tickets_file(e->g, &flen), *seed = hotssl__tickets_seed(e->g);
+  const unsigned char *f = e->what == HOTSSL_SNAPSHOT_CONTENTS ? hotssl__tickets_file(e->g, &flen) : NULL,
+                      *seed = hotssl__tickets_seed(e->g);
   (void)id;
   if (seed == NULL)
     return;
@@ -584,7 +586,7 @@ static int dec_tickets(dec *d, unsigned tag, const unsigned char *v, size_t vl) 
   (void)tag;
   d->tk = v;
   d->tk_len = vl;
-  return vl < 32 ? HOTSSL_EINVAL : 0;
+  return vl < 32 || (d->kind != HOTSSL_SNAPSHOT_CONTENTS && vl != 32) ? HOTSSL_EINVAL : 0;
 }
 
 static void enc_hosts(wr *w, const enc *e, const ident *id) {
@@ -687,7 +689,7 @@ static const rec_type records[] = {
     {T_HOSTS, "HOSTS", REC_CONTENTS, enc_hosts, dec_hosts},
     {T_HOST, "HOST", REC_CONTENTS | REC_REPEAT, enc_host, dec_host},
     {T_DH, "DH", REC_CONTENTS, enc_dh, dec_dh},
-    {T_TICKETS, "TICKETS", REC_CONTENTS, enc_tickets, dec_tickets},
+    {T_TICKETS, "TICKETS", 0, enc_tickets, dec_tickets},
 };
 #define N_RECORDS (sizeof records / sizeof records[0])
 
@@ -922,8 +924,6 @@ static int dec_inputs(dec *d) {
     in->dh.len = d->dh_len - 32;
   }
   if (d->tk != NULL) {
-    in->has_seed = 1;
-    memcpy(in->ticket_seed, d->tk, 32);
     if (d->tk_len > 32 && ((in->tkeys.path = hotssl__strdup(in->s.ticket_key_file)) == NULL ||
                            (in->tkeys.data = malloc(d->tk_len - 32 + 1)) == NULL))
       return HOTSSL_ENOMEM;
@@ -980,6 +980,8 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
       (ret = hotssl_config_create(&d.cfg)) == 0 && (ret = dec_records(&d, b, len)) == 0 &&
       d.kind == HOTSSL_SNAPSHOT_CONTENTS && (ret = dec_check(&d)) == 0)
     ret = dec_inputs(&d);
+  if (ret == 0 && (in->has_seed = d.tk != NULL)) /* both kinds: generated ticket keys' seed */
+    memcpy(in->ticket_seed, d.tk, 32);
   file_sets_free(d.f);
   free(d.hosts);
   free(d.hosts_path);

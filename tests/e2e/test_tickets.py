@@ -135,7 +135,8 @@ class Compat228(unittest.TestCase):
 class Resume(unittest.TestCase):
     def modes(self):
         return [["--mode", "thread"], ["--mode", "fork"],
-                ["--mode", "spawn", "--spawn-strategy", "snapshot"]]
+                ["--mode", "spawn", "--spawn-strategy", "snapshot"],
+                ["--mode", "spawn", "--spawn-strategy", "reread"]]
 
     def test_s_client_each_mode_generated_keys(self):
         _, conf = make_conf()
