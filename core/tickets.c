@@ -61,6 +61,15 @@
 #include "tickets.h"
 #include "util.h"
 
+/* What the callbacks need of mbedTLS: 3.6's ticket and certificate
+ * callbacks, the peer certificate kept in the session, AES-GCM. */
+#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+    defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE) && defined(MBEDTLS_GCM_C) && defined(MBEDTLS_SSL_SRV_C)
+#  define HOTSSL__TICKETS 1
+#else
+#  define HOTSSL__TICKETS 0
+#endif
+
 #define NAME_LEN 16
 #define IV_LEN 12
 #define TAG_LEN 16
@@ -388,7 +397,7 @@ void hotssl__tickets_free(struct hotssl__tickets *t) {
   free(t);
 }
 
-#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS)
+#if HOTSSL__TICKETS
 
 /* ---- the per-thread note of one ClientHello (ssl_sni) ---- */
 
@@ -670,7 +679,7 @@ int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in,
   int r;
   if (!in->s.tickets)
     return 0;
-#if !(HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS))
+#if !HOTSSL__TICKETS
   (void)g;
   (void)prev;
   (void)t;
@@ -680,7 +689,7 @@ int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in,
   (void)find_key;
   (void)shared_ref;
   hotssl__fmt(errbuf, errlen,
-              "hotssl_session_tickets = on needs mbedTLS 3.6 built with MBEDTLS_SSL_SESSION_TICKETS (this build has %s)",
+              "hotssl_session_tickets = on needs mbedTLS 3.6 built with MBEDTLS_SSL_SESSION_TICKETS, MBEDTLS_SSL_KEEP_PEER_CERTIFICATE and MBEDTLS_GCM_C (this build has %s)",
               MBEDTLS_VERSION_STRING);
   return HOTSSL_ENOTSUP;
 #else
@@ -764,7 +773,7 @@ int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char
   char why[256];
   int r = 0;
   *out = NULL;
-#if !(HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS))
+#if !HOTSSL__TICKETS
   (void)t;
   (void)why;
   (void)r;
@@ -801,7 +810,7 @@ int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char
 #endif
 }
 
-#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS)
+#if HOTSSL__TICKETS
 void hotssl__tickets_valid_header(const struct hotssl__tickets *t, unsigned char *hdr) {
   memset(hdr, 0, HDR_LEN);
   hdr[0] = TICKET_VERSION;
