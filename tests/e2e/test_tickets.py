@@ -163,10 +163,10 @@ class Resume(unittest.TestCase):
         if not TLS13:
             return refuses_228(self, conf)
         vers = [ssl.TLSVersion.TLSv1_2] + ([ssl.TLSVersion.TLSv1_3] if TLS13 else [])
-        for mode in (["--mode", "thread"], ["--mode", "fork"]):
+        for mode in self.modes():
             with E.Server(conf, mode) as s:
                 for v in vers:
-                    with self.subTest(mode=mode[1], version=str(v)):
+                    with self.subTest(mode=mode[1:], version=str(v)):
                         ctx = E.client_context(cafile=K["ca"], hostname_check=True)
                         ctx.minimum_version = ctx.maximum_version = v
                         sess, reused = python_connect(s.port, ctx, None)
