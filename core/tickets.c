@@ -563,13 +563,13 @@ static int open_ticket(struct hotssl__tickets *t, long e, unsigned char *buf, si
   hotssl__ticket_key k;
   mbedtls_gcm_context gcm;
   unsigned char *body = buf + NAME_LEN + IV_LEN;
-  int64_t now = now_s(), issued;
+  uint64_t now = (uint64_t)now_s(), issued, age;
   uint32_t life;
   int r;
   if (len < NAME_LEN + IV_LEN + HDR_LEN + TAG_LEN)
     return MBEDTLS_ERR_SSL_INVALID_MAC;
   *body_len = len - NAME_LEN - IV_LEN - TAG_LEN;
-  if (find_key(t, now, buf, &k) != 0)
+  if (find_key(t, (int64_t)now, buf, &k) != 0)
     return MBEDTLS_ERR_SSL_INVALID_MAC;
   mbedtls_gcm_init(&gcm);
   r = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, k.aead, 256);
@@ -580,11 +580,12 @@ static int open_ticket(struct hotssl__tickets *t, long e, unsigned char *buf, si
   mbedtls_platform_zeroize(&k, sizeof k);
   if (r != 0)
     return MBEDTLS_ERR_SSL_INVALID_MAC;
-  issued = (int64_t)get_be(body + 1, 8);
+  issued = get_be(body + 1, 8); /* unsigned: any value, no overflow */
   life = (uint32_t)get_be(body + 9, 4);
+  age = issued > now ? 0 : now - issued;
   if (body[0] != TICKET_VERSION)
     return MBEDTLS_ERR_SSL_INVALID_MAC;
-  if (issued > now + 60 || now - issued >= (int64_t)life || life > t->lifetime)
+  if (issued > now + 60 || age >= life || life > t->lifetime)
     return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
   if (memcmp(body + 13, t->id[e], 32) != 0 || memcmp(body + 45, t->trust[e], 32) != 0)
     return MBEDTLS_ERR_SSL_INVALID_MAC;

@@ -40,7 +40,7 @@ key-iteration-cap ~~ core/identity.c ~~   if ((encrypted_pkcs8 || !hotssl__parse
 dh-safe-prime ~~ core/dh.c ~~     ret = mbedtls_mpi_is_prime_ext(&Q, dh_rounds(bits), mbedtls_ctr_drbg_random, drbg); ~~     ret = 0; ~~ ^e2e_catalogue_start$
 dh-applied ~~ core/dh.c ~~   if ((ret = mbedtls_ssl_conf_dh_param_ctx(&g->conf, &dhm)) != 0) { ~~   if ((ret = 0) != 0) { ~~ ^e2e_dh$
 ticket-binding ~~ core/tickets.c ~~   if (memcmp(body + 13, t->id[e], 32) != 0 || memcmp(body + 45, t->trust[e], 32) != 0) ~~   if (0) ~~ ^unit\.test_tickets$
-ticket-expiry ~~ core/tickets.c ~~   if (issued > now + 60 || now - issued >= (int64_t)life || life > t->lifetime) ~~   if (issued > now + 60) ~~ ^unit\.test_tickets$
+ticket-expiry ~~ core/tickets.c ~~   if (issued > now + 60 || age >= life || life > t->lifetime) ~~   if (issued > now + 60) ~~ ^unit\.test_tickets$
 ticket-revoked ~~ core/tickets.c ~~   if (r == 0 && not_revoked(t->ident[e], session) != 0) ~~   if (0) ~~ ^e2e_tickets$
 LIST
 )
