@@ -38,9 +38,8 @@ void cli_print_tickets(FILE *f, hotssl_manager *m) {
   }
   fprintf(f, "tickets:       on, %llu keys (%s), encrypting key %s, age %lld s\n",
           (unsigned long long)v.keys, v.source, v.name, (long long)v.age);
-  fprintf(f, "resumed:       %llu (tickets issued %llu, refused %llu)\n",
-          (unsigned long long)v.resumed, (unsigned long long)v.issued,
-          (unsigned long long)v.rejected);
+  fprintf(f, "resumed:       %llu (tickets issued %llu, refused %llu)\n", (unsigned long long)v.resumed,
+          (unsigned long long)v.issued, (unsigned long long)v.rejected);
 }
 
 void cli_print_tickets_json(FILE *f, hotssl_manager *m) {
@@ -49,13 +48,11 @@ void cli_print_tickets_json(FILE *f, hotssl_manager *m) {
   fprintf(f, "  \"session_tickets\": %s,\n", v.on ? "true" : "false");
   if (!v.on)
     return;
-  fprintf(f, "  \"ticket_keys\": %llu,\n  \"ticket_key_source\": \"%s\",\n",
-          (unsigned long long)v.keys, v.source);
-  fprintf(f, "  \"ticket_key_name\": \"%s\",\n  \"ticket_key_age\": %lld,\n", v.name,
-          (long long)v.age);
+  fprintf(f, "  \"ticket_keys\": %llu,\n  \"ticket_key_source\": \"%s\",\n", (unsigned long long)v.keys,
+          v.source);
+  fprintf(f, "  \"ticket_key_name\": \"%s\",\n  \"ticket_key_age\": %lld,\n", v.name, (long long)v.age);
   fprintf(f, "  \"tickets_issued\": %llu,\n  \"tickets_resumed\": %llu,\n  \"tickets_refused\": %llu,\n",
-          (unsigned long long)v.issued, (unsigned long long)v.resumed,
-          (unsigned long long)v.rejected);
+          (unsigned long long)v.issued, (unsigned long long)v.resumed, (unsigned long long)v.rejected);
 }
 
 void cli_log_tickets(hotssl_manager *m) {

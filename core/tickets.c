@@ -63,7 +63,7 @@
 
 /* What the callbacks need of mbedTLS: 3.6's ticket and certificate
  * callbacks, the peer certificate kept in the session, AES-GCM. */
-#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+#if HOTSSL__MBEDTLS3 && defined(MBEDTLS_SSL_SESSION_TICKETS) &&                                         \
     defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE) && defined(MBEDTLS_GCM_C) && defined(MBEDTLS_SSL_SRV_C)
 #  define HOTSSL__TICKETS 1
 #else
@@ -159,9 +159,7 @@ static int b64_char(unsigned char c) {
          c == '/' || c == '=';
 }
 
-static int space_char(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
+static int space_char(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* One key's raw bytes (48 or 80) into k. */
 static int key_from_raw(const unsigned char *raw, size_t len, hotssl__ticket_key *k) {
@@ -230,8 +228,8 @@ int hotssl__ticket_keys_parse(const unsigned char *data, size_t len, hotssl__tic
     *format = ksize == 80 ? "80-byte binary" : "48-byte binary";
     r = 0;
     if (ksize == 0) {
-      hotssl__fmt(why, whylen,
-                  "%zu bytes: neither base64 lines nor binary keys of 80 or 48 bytes each", len);
+      hotssl__fmt(why, whylen, "%zu bytes: neither base64 lines nor binary keys of 80 or 48 bytes each",
+                  len);
       r = HOTSSL_ECONFIG;
     } else if ((*keys = calloc(len / ksize, sizeof **keys)) == NULL)
       r = HOTSSL_ENOMEM;
@@ -282,9 +280,7 @@ static int derived_key(const hotssl__ticket_shared *sh, uint64_t p, hotssl__tick
   return r;
 }
 
-static int64_t now_s(void) {
-  return (int64_t)time(NULL);
-}
+static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 /* The encrypting key at now. */
 static int enc_key(const struct hotssl__tickets *t, int64_t now, hotssl__ticket_key *k) {
@@ -402,7 +398,7 @@ void hotssl__tickets_free(struct hotssl__tickets *t) {
 /* ---- the per-thread note of one ClientHello (ssl_sni) ---- */
 
 static _Thread_local struct {
-  const void *sni_ssl;             /* the connection the SNI callback saw */
+  const void *sni_ssl; /* the connection the SNI callback saw */
   const struct hotssl__hosts *sni_h;
   long sni_entry;
   const struct hotssl__tickets *acc_t; /* a ticket accepted for this identity */
@@ -525,9 +521,8 @@ static int ticket_write(void *ctx, const mbedtls_ssl_session *session, unsigned 
   mbedtls_gcm_init(&gcm);
   r = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, k.aead, 256);
   if (r == 0)
-    r = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, HDR_LEN + slen, start + NAME_LEN,
-                                  IV_LEN, start, NAME_LEN + IV_LEN, body, body,
-                                  TAG_LEN, body + HDR_LEN + slen);
+    r = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, HDR_LEN + slen, start + NAME_LEN, IV_LEN,
+                                  start, NAME_LEN + IV_LEN, body, body, TAG_LEN, body + HDR_LEN + slen);
   mbedtls_gcm_free(&gcm);
   mbedtls_platform_zeroize(&k, sizeof k);
   if (r != 0) {
@@ -550,8 +545,7 @@ static int not_revoked(const hotssl_generation *e, const mbedtls_ssl_session *s)
   rev = e->crl->revocation;
   if (rev == NULL)
     return -1; /* a CRL set without its table: no decision by lookup */
-  return hotssl__revocation_lookup(rev, c->issuer_raw.p, c->issuer_raw.len, c->serial.p,
-                                   c->serial.len)
+  return hotssl__revocation_lookup(rev, c->issuer_raw.p, c->issuer_raw.len, c->serial.p, c->serial.len)
              ? -1
              : 0;
 }
@@ -650,11 +644,11 @@ void hotssl__tickets_note_sni(const mbedtls_ssl_context *ssl, const struct hotss
 
 /* ---- attach ---- */
 
-static int load_file(struct hotssl__tickets *t, const hotssl__inputs *in,
-                     const hotssl_generation *prev, char *errbuf, size_t errlen) {
+static int load_file(struct hotssl__tickets *t, const hotssl__inputs *in, const hotssl_generation *prev,
+                     char *errbuf, size_t errlen) {
   char why[256];
-  int r = hotssl__ticket_keys_parse(in->tkeys.data, in->tkeys.len, &t->keys, &t->n_keys, &t->source,
-                                    why, sizeof why);
+  int r = hotssl__ticket_keys_parse(in->tkeys.data, in->tkeys.len, &t->keys, &t->n_keys, &t->source, why,
+                                    sizeof why);
   if (r == HOTSSL_ECONFIG) {
     hotssl__fmt(errbuf, errlen, "could not load session ticket key file \"%s\": %s",
                 in->s.ticket_key_file, why);
@@ -674,8 +668,8 @@ static int load_file(struct hotssl__tickets *t, const hotssl__inputs *in,
   return 0;
 }
 
-int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in,
-                           const hotssl_generation *prev, char *errbuf, size_t errlen) {
+int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in, const hotssl_generation *prev,
+                           char *errbuf, size_t errlen) {
   struct hotssl__tickets *t;
   int r;
   if (!in->s.tickets)
@@ -720,12 +714,12 @@ int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in,
   g->tickets_free = hotssl__tickets_free;
   mbedtls_ssl_conf_session_tickets_cb(&g->conf, ticket_write, ticket_parse, t);
   mbedtls_ssl_conf_cert_cb(&g->conf, cert_cb);
-#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#  if defined(MBEDTLS_SSL_PROTO_TLS1_3)
   mbedtls_ssl_conf_tls13_key_exchange_modes(&g->conf,
                                             MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL |
                                                 MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL);
   mbedtls_ssl_conf_new_session_tickets(&g->conf, 1);
-#endif
+#  endif
   return 0;
 #endif
 }
@@ -767,8 +761,8 @@ const unsigned char *hotssl__tickets_file(const hotssl_generation *g, size_t *le
 
 /* ---- tests and fuzzing ---- */
 
-int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char *keyfile,
-                               size_t len, uint32_t lifetime) {
+int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char *keyfile, size_t len,
+                               uint32_t lifetime) {
   static const unsigned char zero[32];
   struct hotssl__tickets *t;
   char why[256];
@@ -791,8 +785,8 @@ int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char
   if ((t->shared = hotssl__ticket_shared_new(zero)) == NULL)
     r = HOTSSL_ENOMEM;
   if (r == 0 && keyfile != NULL &&
-      (r = hotssl__ticket_keys_parse(keyfile, len, &t->keys, &t->n_keys, &t->source, why,
-                                     sizeof why)) == 0)
+      (r = hotssl__ticket_keys_parse(keyfile, len, &t->keys, &t->n_keys, &t->source, why, sizeof why)) ==
+          0)
     t->enc = t->n_keys >= 2 ? t->n_keys - 2 : 0;
   if (r == 0) {
     t->n_ids = 1;

@@ -56,15 +56,14 @@ void hotssl__ticket_keys_free(hotssl__ticket_key *keys, size_t n);
  * with mbedTLS 3.6 the TLS 1.3 ticket settings. A bad key file fails with
  * HOTSSL_ECONFIG naming the file; mbedTLS 2.28 with HOTSSL_ENOTSUP. Does
  * nothing when tickets are off. */
-int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in,
-                           const hotssl_generation *prev, char *errbuf, size_t errlen);
+int hotssl__tickets_attach(hotssl_generation *g, const hotssl__inputs *in, const hotssl_generation *prev,
+                           char *errbuf, size_t errlen);
 void hotssl__tickets_free(struct hotssl__tickets *t); /* NULL ok */
 
 /* From the SNI callback (core/sni.c): the entry the server name selected
  * for this handshake, which the ticket callbacks of the same ClientHello
  * compare against. */
-void hotssl__tickets_note_sni(const mbedtls_ssl_context *ssl, const struct hotssl__hosts *h,
-                              long entry);
+void hotssl__tickets_note_sni(const mbedtls_ssl_context *ssl, const struct hotssl__hosts *h, long entry);
 
 /* Ticket state of g for the HOTSSL_INFO_TICKET* items: 0 when g has none
  * (*on = 0). name_hex gets 33 bytes. */
@@ -91,8 +90,8 @@ const unsigned char *hotssl__tickets_file(const hotssl_generation *g, size_t *le
  * arbitrary body (the layout above) under the encrypting key as a ticket;
  * parse runs the parse callback on a ticket: 0 (accepted) or an mbedTLS
  * code. HOTSSL_ENOTSUP without mbedTLS 3.6 tickets. */
-int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char *keyfile,
-                               size_t len, uint32_t lifetime);
+int hotssl__tickets_standalone(struct hotssl__tickets **out, const unsigned char *keyfile, size_t len,
+                               uint32_t lifetime);
 int hotssl__tickets_seal(struct hotssl__tickets *t, const unsigned char *body, size_t blen,
                          unsigned char *out, size_t outsize, size_t *olen);
 int hotssl__tickets_parse_ticket(struct hotssl__tickets *t, unsigned char *ticket, size_t len);

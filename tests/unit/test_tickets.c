@@ -18,10 +18,24 @@
 #include "tickets.h"
 
 static int checks;
-#define T(cond) do { checks++; CHECK(cond); } while (0)
-#define TEQ(a, b) do { checks++; CHECK_EQ_INT(a, b); } while (0)
-#define TSTR(a, b) do { checks++; if (strcmp((a), (b)) != 0) { \
-      fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, (a), (b)); tu_failures++; } } while (0)
+#define T(cond)                                                                                         \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    CHECK(cond);                                                                                        \
+  } while (0)
+#define TEQ(a, b)                                                                                       \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    CHECK_EQ_INT(a, b);                                                                                 \
+  } while (0)
+#define TSTR(a, b)                                                                                      \
+  do {                                                                                                  \
+    checks++;                                                                                           \
+    if (strcmp((a), (b)) != 0) {                                                                        \
+      fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__, (a), (b));                       \
+      tu_failures++;                                                                                    \
+    }                                                                                                   \
+  } while (0)
 
 static char *dir;
 
@@ -69,9 +83,9 @@ static void formats(void) {
   b64[o1++] = '\n';
   TEQ(parse(b64, o1, &fmt), 2);
   TSTR(fmt, "base64 lines");
-  TEQ(parse((const unsigned char *)" \n\n", 3, &fmt), -1);          /* no keys */
-  TEQ(parse((const unsigned char *)"QUJD\n", 5, &fmt), -1);        /* 3 bytes */
-  TEQ(parse((const unsigned char *)"AAAA====A\n", 10, &fmt), -1);  /* not base64 */
+  TEQ(parse((const unsigned char *)" \n\n", 3, &fmt), -1);        /* no keys */
+  TEQ(parse((const unsigned char *)"QUJD\n", 5, &fmt), -1);       /* 3 bytes */
+  TEQ(parse((const unsigned char *)"AAAA====A\n", 10, &fmt), -1); /* not base64 */
   memcpy(bin + 80, bin, 16); /* the second key takes the first one's name */
   TEQ(parse(bin, 160, &fmt), -1);
 }
