@@ -66,6 +66,11 @@ int cli_load_config(const char *path, hotssl_config **out);
  * --json` (an empty array when there are none). */
 void cli_print_hosts(FILE *f, hotssl_manager *m);
 void cli_print_hosts_json(FILE *f, hotssl_manager *m);
+/* Session tickets of m (cli/tickets_info.c): `info`'s lines, its --json
+ * members, and one INFO log line (serve: at start and on SIGUSR1). */
+void cli_print_tickets(FILE *f, hotssl_manager *m);
+void cli_print_tickets_json(FILE *f, hotssl_manager *m);
+void cli_log_tickets(hotssl_manager *m);
 
 int cli_cmd_check(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);

@@ -92,11 +92,12 @@ static const struct {
      "Load CONF like `check` and print the served certificate: subject, issuer,\n"
      "serial (hex), validity, days and seconds left, SHA-256 fingerprint, key\n"
      "type and size, chain length, CA count, CRL entries and next update, and\n"
-     "the warnings. --json prints the same as one JSON object, for monitoring\n"
-     "(e.g. alert when \"days_left\" < 14). With ssl_sni, every entry of the\n"
-     "hosts file too (line, names, subject, serial, expiry, client CA; \"hosts\").\n"
-     "--prometheus prints the metrics once, in Prometheus text format 0.0.4\n"
-     "(docs/operating.md).\n\noptions:\n",
+     "the warnings, and session tickets (on or off, keys, the encrypting key's\n"
+     "name and age, counts). --json prints the same as one JSON object, for\n"
+     "monitoring (e.g. alert when \"days_left\" < 14). With ssl_sni, every entry\n"
+     "of the hosts file too (line, names, subject, serial, expiry, client CA;\n"
+     "\"hosts\"). --prometheus prints the metrics once, in Prometheus text\n"
+     "format 0.0.4 (docs/operating.md).\n\noptions:\n",
      cli_info_options, 1, "\nenvironment: none.\n"},
     {"serve",
      "usage: hotssl serve -c CONF -p PORT [--listen HOST] [--mode thread|fork|spawn]\n"

@@ -202,6 +202,7 @@ int cli_cmd_info(int argc, char **argv) {
         first = 0;
       }
     printf("],\n");
+    cli_print_tickets_json(stdout, m);
     cli_print_hosts_json(stdout, m);
     printf("}\n");
   } else {
@@ -227,6 +228,7 @@ int cli_cmd_info(int argc, char **argv) {
         printf(" %u days", st.expiry_warning_days);
       printf("\n");
     }
+    cli_print_tickets(stdout, m);
     cli_print_hosts(stdout, m);
   }
   hotssl_manager_destroy(m);

@@ -219,6 +219,7 @@ int cli_cmd_serve(int argc, char **argv) {
   }
   printf("listening on %s\n", shown);
   fflush(stdout);
+  cli_log_tickets(m);
   if (strcmp(o.mode, "thread") == 0)
     r = serve_threads(m, lfd, &o);
   else
@@ -227,6 +228,7 @@ int cli_cmd_serve(int argc, char **argv) {
   cli_metrics_http_stop(mh);
   cli_watch_stop(w);
   cli_forget_signals();
+  cli_log_tickets(m); /* the counts of this process (thread mode: every connection) */
   hotssl_manager_destroy(m);
   cli_log(NULL, HOTSSL_LOG_INFO, "shut down");
   return r == 0 ? 0 : 1;

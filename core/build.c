@@ -13,6 +13,7 @@
 #include "hosts.h"
 #include "sni.h"
 #include "inputs.h"
+#include "tickets.h"
 #include "verify.h"
 
 void hotssl__inputs_free(hotssl__inputs *in) {
@@ -72,10 +73,15 @@ int hotssl__generation_build(hotssl_generation **out, hotssl__inputs *in,
                              char *errbuf, size_t errlen) {
   int r;
   if (in->hosts != NULL)
-    return hotssl__hosts_build(out, in, prev, is_reload, number, log, errbuf, errlen);
-  r = hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf, errlen);
-  if (r == 0)
+    r = hotssl__hosts_build(out, in, prev, is_reload, number, log, errbuf, errlen);
+  else if ((r = hotssl__generation_build_one(out, in, prev, is_reload, number, log, errbuf,
+                                             errlen)) == 0)
     hotssl__verify_attach(*out); /* the client-certificate verifier */
+  /* Session tickets, bound to the identities just built. */
+  if (r == 0 && (r = hotssl__tickets_attach(*out, in, prev, errbuf, errlen)) != 0) {
+    hotssl__generation_free(*out);
+    *out = NULL;
+  }
   return r;
 }
 

@@ -119,6 +119,7 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
   case HOTSSL__S_REFUSE_EXPIRED:
   case HOTSSL__S_SSL_SNI:
   case HOTSSL__S_SSL_PREFER_SERVER_CIPHERS:
+  case HOTSSL__S_SESSION_TICKETS:
   case HOTSSL__S_WATCH:
     if (hotssl__parse_bool(v) < 0)
       goto bad;
@@ -146,6 +147,10 @@ static int check_value(int id, const char *v, char *errbuf, size_t errlen) {
     return 0;
   case HOTSSL__S_CRL_STALE:
     if (hotssl__crl_stale_value(v) < 0)
+      goto bad;
+    return 0;
+  case HOTSSL__S_TICKET_LIFETIME: /* RFC 8446: at most 7 days */
+    if (hotssl__parse_uint(v, 604800, &n) < 0 || n == 0)
       goto bad;
     return 0;
   case HOTSSL__S_SSL_CLIENT_CERT:
@@ -651,6 +656,7 @@ void hotssl__settings_free(hotssl__settings *s) {
   hotssl__secret_free(s->passphrase_command);
   free(s->ciphersuites);
   free(s->groups);
+  free(s->ticket_key_file);
   free(s->canonical);
   memset(s, 0, sizeof *s);
 }
@@ -669,7 +675,8 @@ static int settings_files(hotssl__settings *s, const hotssl_config *cfg, char *e
       (r = resolve(&s->ca_file, cfg, HOTSSL__S_SSL_CA_FILE)) != 0 ||
       (r = resolve(&s->crl_file, cfg, HOTSSL__S_SSL_CRL_FILE)) != 0 ||
       (r = resolve(&s->crl_dir, cfg, HOTSSL__S_SSL_CRL_DIR)) != 0 ||
-      (r = resolve(&s->dh_file, cfg, HOTSSL__S_SSL_DH_PARAMS_FILE)) != 0)
+      (r = resolve(&s->dh_file, cfg, HOTSSL__S_SSL_DH_PARAMS_FILE)) != 0 ||
+      (r = resolve(&s->ticket_key_file, cfg, HOTSSL__S_TICKET_KEY_FILE)) != 0)
     return r;
   s->prefer_server_ciphers =
       hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SSL_PREFER_SERVER_CIPHERS)) == 1;
@@ -709,6 +716,12 @@ static void settings_numbers(hotssl__settings *s, const hotssl_config *cfg) {
   }
   hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_MAX_FILE_SIZE), (uint64_t)1 << 40, &s->max_file_size);
   s->crl_stale = hotssl__crl_stale_value(hotssl__config_value(cfg, HOTSSL__S_CRL_STALE));
+  s->tickets = hotssl__parse_bool(hotssl__config_value(cfg, HOTSSL__S_SESSION_TICKETS)) == 1;
+  {
+    uint64_t t = 7200;
+    hotssl__parse_uint(hotssl__config_value(cfg, HOTSSL__S_TICKET_LIFETIME), 604800, &t);
+    s->ticket_lifetime = (uint32_t)t;
+  }
 
 }
 

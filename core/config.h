@@ -50,6 +50,9 @@ typedef enum hotssl__client_cert {
   X(SSL_SNI, "ssl_sni", "off")                               \
   X(SSL_HOSTS_FILE, "ssl_hosts_file", "pg_hosts.conf")       \
   X(MAX_FILE_SIZE, "hotssl_max_file_size", "10485760")       \
+  X(SESSION_TICKETS, "hotssl_session_tickets", "off")        \
+  X(TICKET_KEY_FILE, "hotssl_ticket_key_file", "")           \
+  X(TICKET_LIFETIME, "hotssl_ticket_lifetime", "7200")       \
   X(WATCH, "hotssl_watch", "on")                             \
   X(DEBOUNCE_MS, "hotssl_debounce_ms", "150")                \
   X(RETRY_WINDOW_MS, "hotssl_retry_window_ms", "2000")       \
@@ -116,6 +119,9 @@ typedef struct hotssl__settings {
   uint64_t max_file_size;
   int sni;                  /* ssl_sni (core/hosts.c, core/sni.c) */
   char *hosts_file;         /* absolute, when sni is on */
+  int tickets;              /* hotssl_session_tickets (core/tickets.c) */
+  char *ticket_key_file;    /* hotssl_ticket_key_file, absolute or NULL (keys generated) */
+  uint32_t ticket_lifetime; /* hotssl_ticket_lifetime, seconds */
   char *canonical;          /* normalized text of all TLS settings: fingerprinted */
   int keep_crl_walk;        /* the config's (not a setting, not fingerprinted) */
 } hotssl__settings;

@@ -63,6 +63,8 @@ void hotssl__generation_free(hotssl_generation *g) {
   hotssl__shared_release(g->key);
   hotssl__shared_release(g->ca);
   hotssl__shared_release(g->crl);
+  if (g->tickets != NULL) /* before the hosts: it points at their entries */
+    g->tickets_free(g->tickets);
   if (g->hosts != NULL)
     g->hosts_free(g->hosts);
   free(g->ciphersuites);

@@ -23,6 +23,7 @@
 
 struct hotssl__revocation;
 struct hotssl__hosts;
+struct hotssl__tickets;
 
 
 struct hotssl_generation {
@@ -60,6 +61,10 @@ struct hotssl_generation {
   struct hotssl__hosts *hosts; /* ssl_sni entries (core/hosts.h), or NULL */
   /* Frees hosts: set by the hosts builder (core/sni.c) with hosts. */
   void (*hosts_free)(struct hotssl__hosts *h);
+  /* hotssl_session_tickets: the keys and bindings (core/tickets.h), or
+   * NULL; freed through tickets_free, which the tickets module set. */
+  struct hotssl__tickets *tickets;
+  void (*tickets_free)(struct hotssl__tickets *t);
 };
 
 

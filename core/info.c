@@ -17,6 +17,7 @@
 #include "build.h"
 #include "manager.h"
 #include "metrics.h"
+#include "tickets.h"
 
 /* What a generation serves, without the manager's counters. */
 static void generation_stats(const hotssl_generation *g, hotssl_stats *out) {
@@ -160,6 +161,44 @@ static int put_field(const info_row *row, const unsigned char *base, void *out, 
   }
 }
 
+/* The session-ticket items of g: HOTSSL_ENOTSUP for any other item. */
+static int ticket_item(const hotssl_generation *g, int item, void *out, size_t outlen) {
+  hotssl__ticket_info ti;
+  uint64_t u;
+  int64_t i64;
+  const char *str;
+  int r;
+  if (item < HOTSSL_INFO_TICKETS || (item & 0xfffff) < 100 || (item & 0xfffff) > 107)
+    return HOTSSL_ENOTSUP;
+  if ((r = check_out(item, out, outlen)) != 0)
+    return r;
+  hotssl__tickets_info(g, &ti);
+  switch (item) {
+  case HOTSSL_INFO_TICKETS: u = (uint64_t)ti.on; break;
+  case HOTSSL_INFO_TICKET_KEYS: u = ti.keys; break;
+  case HOTSSL_INFO_TICKETS_ISSUED: u = ti.issued; break;
+  case HOTSSL_INFO_TICKETS_RESUMED: u = ti.resumed; break;
+  case HOTSSL_INFO_TICKETS_REJECTED: u = ti.rejected; break;
+  case HOTSSL_INFO_TICKET_KEY_AGE:
+    i64 = ti.key_age;
+    memcpy(out, &i64, sizeof i64);
+    return 0;
+  case HOTSSL_INFO_TICKET_KEY_NAME:
+  case HOTSSL_INFO_TICKET_KEY_SOURCE:
+    str = item == HOTSSL_INFO_TICKET_KEY_NAME ? ti.name_hex : ti.source;
+    if (strlen(str) >= outlen) {
+      ((char *)out)[0] = '\0';
+      return HOTSSL_ENOMEM;
+    }
+    memcpy(out, str, strlen(str) + 1);
+    return 0;
+  default:
+    return HOTSSL_ENOTSUP;
+  }
+  memcpy(out, &u, sizeof u);
+  return 0;
+}
+
 /* Find item's row for an object of kind where and check out: 0 and *row,
  * HOTSSL_ENOTSUP or HOTSSL_EINVAL. */
 static int lookup(int item, unsigned where, void *out, size_t outlen, const info_row **row) {
@@ -212,6 +251,12 @@ int hotssl_manager_info(hotssl_manager *m, int item, void *out, size_t outlen) {
     return hotssl__manager_counter_info(m, out, outlen);
   if ((r = metrics_item(m, item, out, outlen)) != HOTSSL_ENOTSUP)
     return r;
+  if ((r = ticket_item(NULL, item, NULL, 0)) != HOTSSL_ENOTSUP) {
+    hotssl_generation *g = hotssl_manager_acquire(m);
+    r = ticket_item(g, item, out, outlen);
+    hotssl_generation_release(g);
+    return r;
+  }
   if ((r = lookup(item, ON_MANAGER, out, outlen, &row)) != 0)
     return r;
   hotssl_manager_stats(m, &st);
@@ -224,6 +269,8 @@ int hotssl_generation_info(const hotssl_generation *g, int item, void *out, size
   int r;
   if (g == NULL)
     return HOTSSL_EINVAL;
+  if ((r = ticket_item(g, item, out, outlen)) != HOTSSL_ENOTSUP)
+    return r;
   if ((r = lookup(item, ON_GEN, out, outlen, &row)) != 0)
     return r;
   generation_stats(g, &st);

@@ -28,10 +28,12 @@ void hotssl__inputs_free_own(hotssl__inputs *in) {
   hotssl__blob_free(&in->ca);
   hotssl__blob_free(&in->crl);
   hotssl__blob_free(&in->dh);
+  hotssl__blob_free(&in->tkeys);
   for (i = 0; i < in->n_crl_dir_files; i++)
     hotssl__blob_free(&in->crl_dir_files[i]);
   free(in->crl_dir_files);
   hotssl__revocation_free(in->rev);
+  mbedtls_platform_zeroize(in->ticket_seed, sizeof in->ticket_seed);
   memset(in, 0, sizeof *in);
 }
 
@@ -322,6 +324,12 @@ int hotssl__inputs_load_files(hotssl__inputs *in, const hotssl_config *cfg,
       (r = read_one(&in->dh, in->s.dh_file, "DH parameters file", 0, max, NULL, errbuf, errlen)) != 0)
     goto fail;
   fp_blob(&in->dh, in->fp_dh);
+  /* Key material: read with the key-file rule, at every load. */
+  if (in->s.tickets && in->s.ticket_key_file != NULL &&
+      (r = read_one(&in->tkeys, in->s.ticket_key_file, "session ticket key file",
+                    HOTSSL__READ_KEYFILE, max, NULL, errbuf, errlen)) != 0)
+    goto fail;
+  fp_blob(&in->tkeys, in->fp_tkeys);
 
   fp_blob(&in->cert, in->fp_cert);
   fp_key(in);
@@ -348,6 +356,7 @@ int hotssl__inputs_settle(hotssl__inputs *in, const hotssl__lender *lend,
     SHA_UPDATE(&c, in->fp_ca, 32);
     SHA_UPDATE(&c, in->fp_crl, 32);
     SHA_UPDATE(&c, in->fp_dh, 32);
+    SHA_UPDATE(&c, in->fp_tkeys, 32);
     if (hosts_fp != NULL)
       SHA_UPDATE(&c, hosts_fp, 32);
     SHA_FINISH(&c, in->fingerprint);

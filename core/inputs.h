@@ -31,6 +31,9 @@ typedef struct hotssl__build_ctx {
   /* Build without an own certificate (SNI: nothing serves a connection
    * without a server name); cert/key still name some entry's pair. */
   int no_own_cert;
+  /* hotssl_session_tickets: the manager's shared ticket state (the seed
+   * generated keys derive from, the counters: core/tickets.h), or NULL. */
+  struct hotssl__ticket_shared *tickets_shared;
 } hotssl__build_ctx;
 
 /* A snapshot's certificate list: (u32 big-endian length | DER certificate)
@@ -46,6 +49,11 @@ typedef struct hotssl__inputs {
   hotssl__blob dh;                 /* ssl_dh_params_file (always read: no memo) */
   unsigned char fp_dh[32];
   int dh_checked;                  /* a snapshot's: the parent checked these bytes */
+  hotssl__blob tkeys;              /* hotssl_ticket_key_file (always read: no memo) */
+  unsigned char fp_tkeys[32];
+  /* A spawn snapshot's generated ticket-key seed (has_seed: set). */
+  unsigned char ticket_seed[32];
+  int has_seed;
   hotssl__blob *crl_dir_files;
   size_t n_crl_dir_files;
   unsigned char fingerprint[32]; /* over settings + all bytes */

@@ -46,6 +46,7 @@
 #include "build.h"
 #include "hosts.h"
 #include "manager.h"
+#include "tickets.h"
 #include "tls_settings.h"
 #include "verify.h"
 
@@ -160,6 +161,7 @@ static void free_manager(hotssl_manager *m) {
   hotssl__mutex_destroy(m->spawn_lock, m->spawn_pool);
   hotssl__file_memos_free(&m->memos);
   hotssl__file_memos_free(&m->served_files);
+  hotssl__ticket_shared_release(m->tickets_shared);
   hotssl__shared_release(m->recent[0]);
   hotssl__shared_release(m->recent[1]);
   hotssl_config_destroy(m->cfg);
@@ -338,6 +340,7 @@ int hotssl__manager_reload_ex(hotssl_manager *m, const hotssl_config *with,
   in.ctx.spawn_lock = m->spawn_lock;
   in.ctx.recent = m->recent;
   in.ctx.n_recent = 2;
+  in.ctx.tickets_shared = m->tickets_shared;
   if (memcmp(in.fingerprint, cur->fingerprint, 32) == 0) {
     r = HOTSSL_UNCHANGED;
     goto done;
@@ -492,7 +495,7 @@ static int add_path_cb(void *ctx, char *p) {
 static int add_config_paths(char ***v, size_t *n, const hotssl_config *cfg) {
   static const int ids[] = {HOTSSL__S_SSL_CERT_FILE, HOTSSL__S_SSL_KEY_FILE, HOTSSL__S_SSL_CA_FILE,
                             HOTSSL__S_SSL_CRL_FILE, HOTSSL__S_SSL_CRL_DIR,
-                            HOTSSL__S_SSL_DH_PARAMS_FILE};
+                            HOTSSL__S_SSL_DH_PARAMS_FILE, HOTSSL__S_TICKET_KEY_FILE};
   size_t i;
   int r;
   for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
@@ -610,6 +613,13 @@ int hotssl__manager_create_with(hotssl_manager **out, const hotssl_config *cfg,
   }
   in->ctx.spawn_lock = m->spawn_lock;
   hotssl__audit_served_files(&m->served_files, in);
+  /* Ticket keys: a spawned backend's from its snapshot, else fresh. */
+  if ((m->tickets_shared = hotssl__ticket_shared_new(in->has_seed ? in->ticket_seed : NULL)) == NULL) {
+    hotssl__inputs_free(in);
+    r = HOTSSL_ENOMEM;
+    goto fail;
+  }
+  in->ctx.tickets_shared = m->tickets_shared;
   r = hotssl__generation_build(&g, in, NULL, is_reload, number, &m->log, err, sizeof err);
   hotssl__inputs_free(in);
   if (r != 0)

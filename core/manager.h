@@ -41,6 +41,9 @@ struct hotssl_manager {
    * (the reload audit's "changed files" compare against them). Under
    * build_lock. */
   hotssl__file_memos served_files;
+  /* Session tickets: the seed generated keys derive from and the counters,
+   * shared with every generation this manager builds (core/tickets.h). */
+  struct hotssl__ticket_shared *tickets_shared;
   /* The certificate and key of the generation last replaced, kept so that a
    * rotation back to them (A -> B -> A) does not parse and check them again.
    * Under build_lock. */

@@ -52,6 +52,7 @@
 #include "revocation.h"
 #include "snapshot.h"
 #include "snapshot_wire.h"
+#include "tickets.h"
 
 #define KEY_DER_MAX 16384
 
@@ -69,6 +70,7 @@ enum {
   T_CRL = 13,      /* fingerprint[32] | u64 entries | u64 earliest next update |
                     * the revocation table, flat (hotssl__revocation_encode) */
   T_DH = 14,       /* fingerprint[32] | the DH parameters file's bytes */
+  T_TICKETS = 15,  /* ticket-key seed[32] | the ticket key file's bytes (none: keys generated) */
   T_HOSTS = 20,    /* u32 1 + index of the no-SNI entry (0: the configuration's
                     * own files) | hosts file path */
   T_HOST = 21      /* repeated: u32 line | u32 flags (1 "*", 2 "/no_sni/") |
@@ -410,6 +412,8 @@ typedef struct dec {
   size_t n_hosts;
   const unsigned char *dh; /* T_DH's value */
   size_t dh_len;
+  const unsigned char *tk; /* T_TICKETS's value */
+  size_t tk_len;
 } dec;
 
 static void enc_settings(wr *w, const enc *e, const ident *id) {
@@ -564,6 +568,27 @@ static int dec_dh(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
   return 0;
 }
 
+/* Session tickets: key material, zeroized with the snapshot's bytes. PATHS:
+ * the seed only (the backend re-reads a key file). */
+static void enc_tickets(wr *w, const enc *e, const ident *id) {
+  size_t flen = 0;
+  const unsigned char *f = e->what == HOTSSL_SNAPSHOT_CONTENTS ? hotssl__tickets_file(e->g, &flen) : NULL,
+                      *seed = hotssl__tickets_seed(e->g);
+  (void)id;
+  if (seed == NULL)
+    return;
+  put_rec(w, T_TICKETS, 32 + flen);
+  put(w, seed, 32);
+  put(w, f, flen);
+}
+
+static int dec_tickets(dec *d, unsigned tag, const unsigned char *v, size_t vl) {
+  (void)tag;
+  d->tk = v;
+  d->tk_len = vl;
+  return vl < 32 || (d->kind != HOTSSL_SNAPSHOT_CONTENTS && vl != 32) ? HOTSSL_EINVAL : 0;
+}
+
 static void enc_hosts(wr *w, const enc *e, const ident *id) {
   const struct hotssl__hosts *h = e->g->hosts;
   (void)id;
@@ -664,6 +689,7 @@ static const rec_type records[] = {
     {T_HOSTS, "HOSTS", REC_CONTENTS, enc_hosts, dec_hosts},
     {T_HOST, "HOST", REC_CONTENTS | REC_REPEAT, enc_host, dec_host},
     {T_DH, "DH", REC_CONTENTS, enc_dh, dec_dh},
+    {T_TICKETS, "TICKETS", 0, enc_tickets, dec_tickets},
 };
 #define N_RECORDS (sizeof records / sizeof records[0])
 
@@ -872,7 +898,8 @@ static int dec_check(dec *d) {
     return HOTSSL_EINVAL;
   }
   if ((d->have_hosts && !in->s.sni) || (d->main_files && !files_match(in, d->f)) ||
-      (in->s.dh_file != NULL) != (d->dh != NULL)) {
+      (in->s.dh_file != NULL) != (d->dh != NULL) ||
+      in->s.tickets != (d->tk != NULL) || (d->tk != NULL && (in->s.ticket_key_file != NULL) != (d->tk_len > 32))) {
     d->why = "files do not match the settings";
     return HOTSSL_EINVAL;
   }
@@ -895,6 +922,17 @@ static int dec_inputs(dec *d) {
     memcpy(in->dh.data, d->dh + 32, d->dh_len - 32);
     in->dh.data[d->dh_len - 32] = '\0';
     in->dh.len = d->dh_len - 32;
+  }
+  if (d->tk != NULL) {
+    if (d->tk_len > 32 && ((in->tkeys.path = hotssl__strdup(in->s.ticket_key_file)) == NULL ||
+                           (in->tkeys.data = malloc(d->tk_len - 32 + 1)) == NULL))
+      return HOTSSL_ENOMEM;
+    if (d->tk_len > 32) {
+      in->tkeys.len = d->tk_len - 32;
+      memcpy(in->tkeys.data, d->tk + 32, in->tkeys.len);
+      in->tkeys.data[in->tkeys.len] = '\0';
+      hotssl__sha256(in->tkeys.data, in->tkeys.len, in->fp_tkeys);
+    }
   }
   if (d->main_files && (r = files_to_inputs(in, d->f)) != 0) {
     d->why = "invalid revocation table";
@@ -942,6 +980,8 @@ int hotssl__snapshot_decode(const unsigned char *b, size_t len, hotssl_config **
       (ret = hotssl_config_create(&d.cfg)) == 0 && (ret = dec_records(&d, b, len)) == 0 &&
       d.kind == HOTSSL_SNAPSHOT_CONTENTS && (ret = dec_check(&d)) == 0)
     ret = dec_inputs(&d);
+  if (ret == 0 && (in->has_seed = d.tk != NULL)) /* both kinds: generated ticket keys' seed */
+    memcpy(in->ticket_seed, d.tk, 32);
   file_sets_free(d.f);
   free(d.hosts);
   free(d.hosts_path);

@@ -20,6 +20,7 @@
 #include "revocation.h"
 #include "snapshot.h"
 #include "snapshot_wire.h"
+#include "tickets.h"
 
 /* Why read_fn stopped short (rr: its return; 0: the stream went on past
  * the snapshot), as the backend's error line. */
@@ -119,6 +120,22 @@ int hotssl__snapshot_peek(const unsigned char *hdr, size_t len, uint64_t *total)
   return 0;
 }
 
+/* A PATHS snapshot: read the files as cfg names them, keeping the
+ * snapshot's ticket seed (the parent's generated keys). */
+static int load_paths(hotssl__inputs *in, const hotssl_config *cfg, char *errbuf, size_t errlen) {
+  unsigned char seed[32];
+  int has = in->has_seed, r;
+  memcpy(seed, in->ticket_seed, 32);
+  hotssl__inputs_free(in);
+  r = hotssl__inputs_load(in, cfg, errbuf, errlen);
+  if (r == 0 && has) {
+    in->has_seed = 1;
+    memcpy(in->ticket_seed, seed, 32);
+  }
+  mbedtls_platform_zeroize(seed, sizeof seed);
+  return r;
+}
+
 int hotssl__snapshot_build(const unsigned char *b, size_t len, const hotssl_generation *prev,
                            const hotssl__log *log, hotssl_generation **out,
                            hotssl_config **cfg_out, char *errbuf, size_t errlen) {
@@ -130,11 +147,16 @@ int hotssl__snapshot_build(const unsigned char *b, size_t len, const hotssl_gene
   *cfg_out = NULL;
   if ((r = hotssl__snapshot_decode(b, len, &cfg, &in, &contents, &number, errbuf, errlen)) != 0)
     return r;
-  if (!contents && (r = hotssl__inputs_load(&in, cfg, errbuf, errlen)) != 0) {
+  if (!contents && (r = load_paths(&in, cfg, errbuf, errlen)) != 0) {
     hotssl_config_destroy(cfg);
     return r;
   }
-  r = hotssl__generation_build(out, &in, prev, 1, number, log, errbuf, errlen);
+  /* Ticket keys: the snapshot's seed (the parent's keys). */
+  if ((in.ctx.tickets_shared = hotssl__ticket_shared_new(in.has_seed ? in.ticket_seed : NULL)) == NULL)
+    r = HOTSSL_ENOMEM;
+  else
+    r = hotssl__generation_build(out, &in, prev, 1, number, log, errbuf, errlen);
+  hotssl__ticket_shared_release(in.ctx.tickets_shared); /* the generation holds its own */
   hotssl__inputs_free(&in);
   if (r != 0) {
     hotssl_config_destroy(cfg);
@@ -214,6 +236,16 @@ int hotssl_manager_create_from_snapshot(hotssl_manager **out, const void *bytes,
     hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
     hotssl__fmt(errbuf, errlen, "%s", err);
     return r;
+  }
+  /* PATHS with tickets: read the files here, keeping the seed. */
+  if (!contents && in.has_seed) {
+    if ((r = load_paths(&in, cfg, err, sizeof err)) != 0) {
+      hotssl__logf(&log, HOTSSL_LOG_ERROR, "%s", err);
+      hotssl__fmt(errbuf, errlen, "%s", err);
+      hotssl_config_destroy(cfg);
+      return r;
+    }
+    contents = 1;
   }
   /* A backend re-reading an encrypted key follows reload rules, as
    * PostgreSQL's EXEC_BACKEND backends do. */

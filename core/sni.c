@@ -19,6 +19,7 @@
 #include "inputs.h"
 #include "log.h"
 #include "sni.h"
+#include "tickets.h"
 #include "util.h"
 #include "verify.h"
 
@@ -74,6 +75,7 @@ static int sni_callback(void *ctx, mbedtls_ssl_context *ssl, const unsigned char
     found = h->idx_default;
   if (found < 0)
     return -1;
+  hotssl__tickets_note_sni(ssl, h, found); /* session tickets compare their entry */
   return hotssl__verify_select(ssl, h->v[found].g);
 }
 #endif

@@ -50,9 +50,12 @@ max-connections ~~ cli/serve_common.c ~~   if (live < o->max_connections) ~~   i
 live-revocation-lookup ~~ core/peerrec.c ~~     if (hotssl__revocation_lookup_key(t, r->bytes + e->key_off, e->key_len, r->bytes + e->ser_off, ~~     if (0 && hotssl__revocation_lookup_key(t, r->bytes + e->key_off, e->key_len, r->bytes + e->ser_off, ~~ ^unit\.test_liverev$
 generation-counter-publish ~~ core/manager.c ~~     atomic_store(m->gen_counter, g->number); ~~     (void)g->number; ~~ ^unit\.test_liverev$
 fork-child-counter-writer ~~ platform/posix/fork.c ~~   m->gen_writer = 0; ~~   (void)m->gen_writer; ~~ ^unit\.test_liverev$
+ticket-binding ~~ core/tickets.c ~~   if (memcmp(body + 13, t->id[e], 32) != 0 || memcmp(body + 45, t->trust[e], 32) != 0) ~~   if (0) ~~ ^unit\.test_tickets$
+ticket-expiry ~~ core/tickets.c ~~   if (issued > now + 60 || age >= life || life > t->lifetime) ~~   if (issued > now + 60) ~~ ^unit\.test_tickets$
+ticket-revoked ~~ core/tickets.c ~~   if (r == 0 && not_revoked(t->ident[e], session) != 0) ~~   if (0) ~~ ^e2e_tickets$
 LIST
 )
-TARGETS="test_liverev test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost hotssl_cli hotssl_verify_paths"
+TARGETS="test_liverev test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost test_tickets hotssl_cli hotssl_verify_paths"
 
 echo "=== mutants: scratch copy in $SCRATCH ==="
 (cd "$ROOT" && git ls-files -co --exclude-standard -z | grep -zv '^build\|^\.deps' | xargs -0 cp --parents -t "$SCRATCH")

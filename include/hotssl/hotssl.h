@@ -931,6 +931,17 @@ typedef enum hotssl_info {
   HOTSSL_INFO_HOST_HAS_CA = HOTSSL_INFO_TYPE_U64 + 63,     /* has_ca */
   HOTSSL_INFO_HOST_N_NAMES = HOTSSL_INFO_TYPE_U64 + 64,    /* n_names */
   HOTSSL_INFO_HOST_NAMES = HOTSSL_INFO_TYPE_STRING + 65,   /* names (as hotssl_host_stats) */
+  /* Session tickets (M, G; docs/session-resumption.md). The counters are
+   * the manager's (every generation it built), in this process. */
+  HOTSSL_INFO_TICKETS = HOTSSL_INFO_TYPE_U64 + 100,            /* 1: hotssl_session_tickets on */
+  HOTSSL_INFO_TICKET_KEYS = HOTSSL_INFO_TYPE_U64 + 101,        /* keys that decrypt */
+  HOTSSL_INFO_TICKET_KEY_NAME = HOTSSL_INFO_TYPE_STRING + 102, /* encrypting key's name, hex */
+  HOTSSL_INFO_TICKET_KEY_AGE = HOTSSL_INFO_TYPE_I64 + 103,     /* its age, seconds */
+  HOTSSL_INFO_TICKETS_ISSUED = HOTSSL_INFO_TYPE_U64 + 104,     /* tickets written */
+  HOTSSL_INFO_TICKETS_RESUMED = HOTSSL_INFO_TYPE_U64 + 105,    /* tickets accepted */
+  HOTSSL_INFO_TICKETS_REJECTED = HOTSSL_INFO_TYPE_U64 + 106,   /* tickets refused: full handshake */
+  HOTSSL_INFO_TICKET_KEY_SOURCE = HOTSSL_INFO_TYPE_STRING + 107, /* "off", "generated", or the
+                                                                  key file's format */
   /* Metrics (M only; no hotssl_stats field) */
   /* Unix time the last reported reload attempt ended, whatever its result; 0: none yet. */
   HOTSSL_INFO_LAST_RELOAD_UNIX = HOTSSL_INFO_TYPE_I64 + 140,
