@@ -107,14 +107,14 @@ struct hotssl__tickets {
 /* ---- shared state ---- */
 
 hotssl__ticket_shared *hotssl__ticket_shared_new(const unsigned char *seed) {
-  hotssl__ticket_shared *s = calloc(1, sizeof *s);
+  hotssl__ticket_shared *s = hotssl__secure_alloc(sizeof *s); /* the seed is key material */
   if (s == NULL)
     return NULL;
   atomic_init(&s->refs, 1);
   if (seed != NULL)
     memcpy(s->seed, seed, 32);
   else if (hotssl__os_entropy(NULL, s->seed, 32) != 0) {
-    free(s);
+    hotssl__secure_free(s);
     return NULL;
   }
   return s;
@@ -129,8 +129,7 @@ static hotssl__ticket_shared *shared_ref(hotssl__ticket_shared *s) {
 void hotssl__ticket_shared_release(hotssl__ticket_shared *s) {
   if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
     return;
-  mbedtls_platform_zeroize(s->seed, sizeof s->seed);
-  free(s);
+  hotssl__secure_free(s); /* zeroizes the seed with the rest */
 }
 
 /* ---- keys ---- */
@@ -167,9 +166,11 @@ static int key_from_raw(const unsigned char *raw, size_t len, hotssl__ticket_key
   return hmac(raw + NAME_LEN, len - NAME_LEN, "hotssl session ticket AEAD key", NULL, 0, k->aead);
 }
 
+/* Into *keys, which has room for cap keys (a key's line has at least 64
+ * base64 characters, so the caller sizes it from the file's length). */
 static int parse_base64(const unsigned char *d, size_t len, hotssl__ticket_key **keys, size_t *n,
-                        char *why, size_t whylen) {
-  size_t i = 0, line = 0, cap = 0;
+                        size_t cap, char *why, size_t whylen) {
+  size_t i = 0, line = 0;
   while (i < len) {
     size_t s = i, e, olen = 0;
     unsigned char raw[81];
@@ -194,13 +195,9 @@ static int parse_base64(const unsigned char *d, size_t len, hotssl__ticket_key *
                     r != 0 ? "more than 80" : "a number of");
       return HOTSSL_ECONFIG;
     }
-    if (*n == cap) {
-      hotssl__ticket_key *nk = realloc(*keys, (cap = cap ? 2 * cap : 4) * sizeof *nk);
-      if (nk == NULL) {
-        mbedtls_platform_zeroize(raw, sizeof raw);
-        return HOTSSL_ENOMEM;
-      }
-      *keys = nk;
+    if (*n == cap) { /* cannot happen: each key's line has at least 64 characters */
+      mbedtls_platform_zeroize(raw, sizeof raw);
+      return HOTSSL_ECONFIG;
     }
     r = key_from_raw(raw, olen, &(*keys)[*n]);
     mbedtls_platform_zeroize(raw, sizeof raw);
@@ -222,7 +219,9 @@ int hotssl__ticket_keys_parse(const unsigned char *data, size_t len, hotssl__tic
     text = b64_char(data[i]) || space_char(data[i]);
   if (len > 0 && text) {
     *format = "base64 lines";
-    r = parse_base64(data, len, keys, n, why, whylen);
+    r = (*keys = hotssl__secure_alloc((len / 64 + 1) * sizeof **keys)) == NULL
+            ? HOTSSL_ENOMEM
+            : parse_base64(data, len, keys, n, len / 64 + 1, why, whylen);
   } else {
     ksize = len > 0 && len % 80 == 0 ? 80 : len > 0 && len % 48 == 0 ? 48 : 0;
     *format = ksize == 80 ? "80-byte binary" : "48-byte binary";
@@ -231,7 +230,7 @@ int hotssl__ticket_keys_parse(const unsigned char *data, size_t len, hotssl__tic
       hotssl__fmt(why, whylen, "%zu bytes: neither base64 lines nor binary keys of 80 or 48 bytes each",
                   len);
       r = HOTSSL_ECONFIG;
-    } else if ((*keys = calloc(len / ksize, sizeof **keys)) == NULL)
+    } else if ((*keys = hotssl__secure_alloc(len / ksize * sizeof **keys)) == NULL)
       r = HOTSSL_ENOMEM;
     for (i = 0; r == 0 && i < len / ksize; i++, (*n)++)
       if (key_from_raw(data + i * ksize, ksize, &(*keys)[i]) != 0)
@@ -259,10 +258,8 @@ int hotssl__ticket_keys_parse(const unsigned char *data, size_t len, hotssl__tic
 }
 
 void hotssl__ticket_keys_free(hotssl__ticket_key *keys, size_t n) {
-  if (keys == NULL)
-    return;
-  mbedtls_platform_zeroize(keys, n * sizeof *keys);
-  free(keys);
+  (void)n;
+  hotssl__secure_free(keys); /* zeroizes all of it; NULL ok */
 }
 
 /* Generated keys: the key of period p. */
@@ -381,10 +378,7 @@ void hotssl__tickets_free(struct hotssl__tickets *t) {
   if (t == NULL)
     return;
   hotssl__ticket_keys_free(t->keys, t->n_keys);
-  if (t->file_bytes != NULL) {
-    mbedtls_platform_zeroize(t->file_bytes, t->file_len);
-    free(t->file_bytes);
-  }
+  hotssl__secure_free(t->file_bytes); /* zeroized; NULL ok */
   hotssl__ticket_shared_release(t->shared);
   free(t->id);
   free(t->trust);
@@ -657,7 +651,7 @@ static int load_file(struct hotssl__tickets *t, const hotssl__inputs *in, const 
   if (r != 0)
     return r;
   t->enc = t->n_keys >= 2 ? t->n_keys - 2 : 0;
-  if ((t->file_bytes = malloc(in->tkeys.len ? in->tkeys.len : 1)) == NULL)
+  if ((t->file_bytes = hotssl__secure_alloc(in->tkeys.len ? in->tkeys.len : 1)) == NULL)
     return HOTSSL_ENOMEM;
   memcpy(t->file_bytes, in->tkeys.data, in->tkeys.len);
   t->file_len = in->tkeys.len;

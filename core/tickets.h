@@ -43,8 +43,8 @@ typedef struct hotssl__ticket_key {
 
 /* Parse a key file's bytes: HAProxy's base64 lines when every byte is
  * base64 text or white space, else nginx's binary keys (a size that is a
- * multiple of 80, else of 48). *keys malloc'ed (zeroize and free with
- * hotssl__ticket_keys_free); *format "base64 lines", "80-byte binary" or
+ * multiple of 80, else of 48). *keys in hotssl__secure_alloc pages (out of
+ * core dumps; free with hotssl__ticket_keys_free, which zeroizes); *format "base64 lines", "80-byte binary" or
  * "48-byte binary". 0, HOTSSL_ECONFIG (why holds the reason) or
  * HOTSSL_ENOMEM. */
 int hotssl__ticket_keys_parse(const unsigned char *data, size_t len, hotssl__ticket_key **keys,
