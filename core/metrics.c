@@ -128,8 +128,15 @@ static const manager_row manager_rows[] = {
     {"hotssl_served_differs_from_disk", "gauge",
      "1 when the files on disk would give a different generation than the one served (or none), else 0.",
      HOTSSL_INFO_SERVED_DIFFERS_FROM_DISK},
-    /* Session tickets: the ticket key's age is one more row here, with its
-     * HOTSSL_INFO_* item (hotssl_session_ticket_key_age_seconds). */
+    {"hotssl_session_tickets_enabled", "gauge", "1 when hotssl_session_tickets is on, else 0.",
+     HOTSSL_INFO_TICKETS},
+    {"hotssl_session_ticket_key_age_seconds", "gauge",
+     "Age of the key that encrypts new session tickets (0 when tickets are off).",
+     HOTSSL_INFO_TICKET_KEY_AGE},
+    {"hotssl_session_ticket_keys", "gauge", "Session ticket keys that decrypt (the encrypting one included).",
+     HOTSSL_INFO_TICKET_KEYS},
+    {"hotssl_session_tickets_resumed_total", "counter",
+     "Handshakes resumed from a session ticket, in this process.", HOTSSL_INFO_TICKETS_RESUMED},
 };
 
 static void put_manager_rows(sbuf *b, hotssl_manager *m) {

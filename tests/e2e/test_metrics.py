@@ -8,6 +8,7 @@ generation keeps serving: 1) and a good one (0), and serve logs each
 reload's audit record. /metrics is scraped with
 curl while handshakes and reloads run, with no failed scrape. The alert
 rules of docs/operating.md pass `promtool check rules`."""
+import base64
 import calendar
 import json
 import os
@@ -225,6 +226,32 @@ class Format(unittest.TestCase):
         samples, _ = parse(p.stdout)
         self.assertNotIn("hotssl_crl_next_update_timestamp_seconds", samples)
         self.assertEqual(one(samples, "hotssl_certificate_expiry_warning", identity="served"), 0)
+
+    def test_session_ticket_families(self):
+        """The session-ticket families: off by default; on with a HAProxy-style
+        key file of two keys (the second-newest encrypts), its age counted
+        from the load, nothing resumed yet."""
+        _, conf = make_conf(crl=False)
+        p = E.run([E.cli(), "info", "-c", conf, "--prometheus"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        samples, types = parse(p.stdout)
+        self.assertEqual(one(samples, "hotssl_session_tickets_enabled"), 0)
+        d, conf = make_conf(crl=False)
+        keyfile = os.path.join(d, "tickets.key")
+        E.write(keyfile, "".join(base64.b64encode(os.urandom(48)).decode() + "\n" for _ in range(2)))
+        os.chmod(keyfile, 0o600)
+        E.write(conf, E.read(conf).decode() + "hotssl_session_tickets = on\n"
+                "hotssl_ticket_key_file = 'tickets.key'\n")
+        p = E.run([E.cli(), "info", "-c", conf, "--prometheus"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        promtool(p.stdout)
+        samples, types = parse(p.stdout)
+        self.assertEqual(one(samples, "hotssl_session_tickets_enabled"), 1)
+        self.assertEqual(one(samples, "hotssl_session_ticket_keys"), 2)
+        age = one(samples, "hotssl_session_ticket_key_age_seconds")
+        self.assertTrue(0 <= age <= E.DEADLINE, age)
+        self.assertEqual(one(samples, "hotssl_session_tickets_resumed_total"), 0)
+        self.assertEqual(types["hotssl_session_tickets_resumed_total"], "counter")
 
     def test_json_and_prometheus_exclude_each_other(self):
         _, conf = make_conf()
