@@ -397,7 +397,20 @@ static _Thread_local struct {
   long sni_entry;
   const struct hotssl__tickets *acc_t; /* a ticket accepted for this identity */
   long acc_entry;
+  /* The accepted ticket's client certificate (a copy), for the session the
+   * handshake keeps: TLS 1.3 copies only some fields of a ticket's session
+   * into it, not the peer certificate, which live revocation looks up
+   * (hotssl_client_verify_revoked). */
+  mbedtls_x509_crt *acc_peer;
 } note;
+
+static void drop_peer(void) {
+  if (note.acc_peer != NULL) {
+    mbedtls_x509_crt_free(note.acc_peer);
+    mbedtls_free(note.acc_peer);
+    note.acc_peer = NULL;
+  }
+}
 
 void hotssl__tickets_note_sni(const mbedtls_ssl_context *ssl, const struct hotssl__hosts *h,
                               long entry) {
@@ -451,8 +464,15 @@ static int cert_cb(mbedtls_ssl_context *ssl) {
   /* A ticket accepted in this ClientHello for another identity than the
    * connection's (only possible with a note an aborted ClientHello left). */
   int refuse = note.acc_t == t && note.acc_entry != actual;
+  mbedtls_ssl_session *sn = ssl->MBEDTLS_PRIVATE(session_negotiate);
   if (!refuse && t->map != NULL)
-    map_put(t, ssl->MBEDTLS_PRIVATE(session_negotiate), actual);
+    map_put(t, sn, actual);
+  if (!refuse && note.acc_t == t && note.acc_peer != NULL && sn != NULL &&
+      sn->MBEDTLS_PRIVATE(peer_cert) == NULL) {
+    sn->MBEDTLS_PRIVATE(peer_cert) = note.acc_peer; /* the session frees it */
+    note.acc_peer = NULL;
+  }
+  drop_peer();
   memset(&note, 0, sizeof note);
   return refuse ? MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE : 0;
 }
@@ -621,6 +641,14 @@ static int ticket_parse(void *ctx, mbedtls_ssl_session *session, unsigned char *
   }
   note.acc_t = t;
   note.acc_entry = e;
+  drop_peer();
+  if (session->MBEDTLS_PRIVATE(peer_cert) != NULL &&
+      (note.acc_peer = mbedtls_calloc(1, sizeof *note.acc_peer)) != NULL) {
+    const mbedtls_x509_buf *raw = &session->MBEDTLS_PRIVATE(peer_cert)->raw;
+    mbedtls_x509_crt_init(note.acc_peer);
+    if (mbedtls_x509_crt_parse_der(note.acc_peer, raw->p, raw->len) != 0)
+      drop_peer(); /* then the session is not followed by live revocation */
+  }
   atomic_fetch_add(&t->shared->resumed, 1);
   return 0;
 }

@@ -588,7 +588,21 @@ void hotssl_client_verify_finish(mbedtls_ssl_context *ssl, int ret, hotssl_clien
 
 int hotssl_client_verify_revoked(const hotssl_client_verify *v, const hotssl_generation *g,
                                  int *depth, char *serial, size_t serial_len) {
-  return hotssl__peerrec_revoked(v != NULL ? &v->rec : NULL, g, depth, serial, serial_len);
+  const mbedtls_x509_crt *peer;
+  hotssl__peerrec once;
+  int r;
+  if (v == NULL || v->rec.n > 0 || v->refused || v->ssl == NULL ||
+      (peer = mbedtls_ssl_get_peer_cert(v->ssl)) == NULL)
+    return hotssl__peerrec_revoked(v != NULL ? &v->rec : NULL, g, depth, serial, serial_len);
+  /* A resumed session: no verification ran in this handshake, but the
+   * session (a ticket's) brings the client's certificate, which the ticket
+   * check found unrevoked when it resumed. Its leaf is looked up. */
+  memset(&once, 0, sizeof once);
+  hotssl__peerrec_add(&once, peer, 0);
+  once.ok = 1;
+  r = hotssl__peerrec_revoked(&once, g, depth, serial, serial_len);
+  hotssl__peerrec_free(&once);
+  return r;
 }
 
 int hotssl_client_verify_refused(const hotssl_client_verify *v) {

@@ -669,7 +669,10 @@ HOTSSL_EXTERN const char *hotssl_client_verify_stale_crl_issuer(const hotssl_cli
  * issuer name and serial against g's revocation table (ssl_crl_file,
  * ssl_crl_dir): a table lookup per certificate, no parse, no signature.
  * With ssl_sni, g's own CRL set (the configuration's, not the hosts file
- * entries'). Only a listed serial counts: a CRL set that lost an issuer's
+ * entries'). A session resumed from a session ticket ran no verification:
+ * its client certificate (the leaf, which the ticket carries and the
+ * resumption checked) is looked up, while v stays bound to the live ssl
+ * context. Only a listed serial counts: a CRL set that lost an issuer's
  * CRL, or whose CRL expired, refuses new handshakes but is not "revoked".
  *
  * Returns 1 (revoked: *depth gets the depth of the lowest listed

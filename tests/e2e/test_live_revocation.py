@@ -9,6 +9,7 @@ second of the reload's log line; the second must still echo. A revoked intermedi
 the leaves below it.
 """
 import os
+import socket
 import ssl
 import threading
 import time
@@ -131,6 +132,50 @@ class LiveRevocation(unittest.TestCase):
 
     def test_spawn_reread(self):
         self.check_mode(["--mode", "spawn", "--spawn-strategy", "reread"])
+
+
+class Resumed(unittest.TestCase):
+    """A session resumed from a session ticket (no certificate verification
+    ran in its handshake) is closed too: the ticket carries the client's
+    certificate, and the live check looks its leaf up."""
+
+    setUp = LiveRevocation.setUp
+    tearDown = LiveRevocation.tearDown
+
+    def check_resumed(self, version):
+        E.write(self.conf, E.read(self.conf).decode() + "hotssl_session_tickets = on\n")
+        with StampedServer(self.conf, extra=[], watch=True) as s:
+            ctx = E.client_context(cert=self.pki.path("alice.crt"), key=self.pki.path("alice.key"))
+            ctx.maximum_version = version
+            first = E.tls_connect(s.port, ctx)
+            self.assertTrue(E.echo(first, b"first"), "alice echoes")  # the ticket arrives with the data
+            sess = first.session
+            first.close()
+            sock = socket.create_connection(("127.0.0.1", s.port), timeout=E.DEADLINE)
+            alice = ctx.wrap_socket(sock, session=sess)
+            self.assertTrue(E.echo(alice, b"resumed"), "the resumed session echoes")
+            self.assertTrue(alice.session_reused, "the second connection resumed its session")
+            w = Watcher(alice)
+            mark = s.mark()
+            E.H.write_atomic(self.crl, E.read(self.revoked))
+            i, _ = s.wait_err(r"SSL configuration reloaded \(generation 2\)", mark, "the reload")
+            with s.cv:
+                reload_at = s.err_at[i]
+            self.assertTrue(w.done.wait(E.DEADLINE), "the resumed session was not closed")
+            took = w.ended_at - reload_at
+            print("resumed %s (thread): closed %.3f s after the reload line (%s)" % (version.name, took, w.how))
+            self.assertLess(took, LIMIT_S)
+            self.assertIn("revoked", w.how)
+            s.wait_err(r"terminating connection because its client certificate was "
+                       r"revoked: serial number %d, depth 0" % ALICE_SERIAL, mark)
+            alice.close()
+            self.assertEqual(s.stop(), 0)
+
+    def test_resumed_tls12(self):
+        self.check_resumed(ssl.TLSVersion.TLSv1_2)
+
+    def test_resumed_tls13(self):
+        self.check_resumed(ssl.TLSVersion.TLSv1_3)
 
 
 class Intermediate(unittest.TestCase):
