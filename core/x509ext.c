@@ -106,9 +106,11 @@ unsigned hotssl__crl_scope(const mbedtls_x509_crl *c, const unsigned char **dp, 
   r = ext_find(&c->crl_ext, OID_IDP, sizeof OID_IDP - 1, &v, &n, &critical);
   if (r == 0)
     return 0;
+  if (r < 0)
+    return HOTSSL__SCOPE_IGNORED;
   p = v;
   end = v + n;
-  if (r < 0 || mbedtls_asn1_get_tag(&p, end, &n, SEQ) != 0 || p + n != end)
+  if (mbedtls_asn1_get_tag(&p, end, &n, SEQ) != 0 || p + n != end)
     return HOTSSL__SCOPE_IGNORED;
   while (p < end) {
     if (tlv(&p, end, &tag, &f, &fn) != 0 || p > end)
@@ -173,11 +175,13 @@ int hotssl__crl_scope_for(unsigned flags, const unsigned char *dp, size_t dplen,
     return HOTSSL__SCOPE_OUT;
   if (crt_is_ca(crt) ? (flags & HOTSSL__SCOPE_ONLY_USER) : (flags & HOTSSL__SCOPE_ONLY_CA))
     return HOTSSL__SCOPE_OUT;
+  v = NULL;
+  n = 0;
   r = ext_find(&crt->v3_ext, OID_CRLDP, sizeof OID_CRLDP - 1, &v, &n, &critical);
   if (r < 0)
     return HOTSSL__SCOPE_OUT;
   p = v;
-  end = v + n;
+  end = r > 0 ? v + n : v; /* none: no distribution point to walk */
   if (r > 0 && (mbedtls_asn1_get_tag(&p, end, &n, SEQ) != 0 || p + n != end))
     return HOTSSL__SCOPE_OUT;
   /* Each DistributionPoint: the first that names this CRL decides. */

@@ -104,6 +104,9 @@ took "fresh clone"
 # ---- bare clone: Release -Werror build and the default tests ----
 echo "=== bare clone: Release -Werror build, tests on the generated test data ==="
 clone=$(mktemp -d /tmp/hotssl-bare-XXXXXX)
+# Searchable by other users, as a checkout usually is: the dumpable tests
+# run the server as nobody when they run as root.
+chmod 755 "$clone"
 git clone -q "$ROOT" "$clone/hotssl"
 # The same mbedTLS 3.6 build as above (what tools/deps.sh gives a user's clone).
 if [ -d .deps/mbedtls-3.6.6 ]; then
