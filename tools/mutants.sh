@@ -55,7 +55,7 @@ ticket-expiry ~~ core/tickets.c ~~   if (issued > now + 60 || age >= life || lif
 ticket-revoked ~~ core/tickets.c ~~   if (r == 0 && not_revoked(t->ident[e], session) != 0) ~~   if (0) ~~ ^e2e_tickets$
 LIST
 )
-TARGETS="test_liverev test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost test_tickets hotssl_cli hotssl_verify_paths"
+TARGETS="test_liverev test_metrics_audit test_acquire_race test_crl_dates test_keyperm test_platform_unit test_fork_rng test_watcher_fake test_passphrase test_keycost test_tickets hotssl_cli hotssl_verify_paths"
 
 echo "=== mutants: scratch copy in $SCRATCH ==="
 (cd "$ROOT" && git ls-files -co --exclude-standard -z | grep -zv '^build\|^\.deps' | xargs -0 cp --parents -t "$SCRATCH")
