@@ -370,15 +370,23 @@ be_hotssl_watch_timeout_ms(void)
 	return watcher != NULL ? watch_timeout_ms : -1;
 }
 
+/*
+ * ServerLoop calls this between select() and its check of select()'s errno
+ * (EINTR after a signal is normal there): keep errno as select() left it,
+ * whatever the reload and the watcher's re-sync do to it.
+ */
 void
 be_hotssl_watch_dispatch(void)
 {
+	int			save_errno = errno;
+
 	if (watcher != NULL)
 		watch_timeout_ms = hotssl_watcher_dispatch(watcher);
 #ifdef EXEC_BACKEND
 	if (snapshot_stale)
 		refresh_snapshot();
 #endif
+	errno = save_errno;
 }
 
 /*
