@@ -38,6 +38,9 @@ PKGS="$PKGS libssl-dev libipc-run-perl ccache"
 # the metrics tests: two real Prometheus text parsers (prometheus_client's,
 # and promtool's, which also checks the alert rules of docs/operating.md)
 PKGS="$PKGS python3-prometheus-client prometheus"
+# unit.test_core_image_gcore dumps a child with gcore (gdb); without it the
+# test would only skip
+PKGS="$PKGS gdb"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
