@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "phases.h"
 
 /* Warnings the library logged while loading, kept for `check`. */
 typedef struct warn_list {
@@ -237,6 +238,7 @@ int cli_cmd_info(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   const char *cmd;
+  cli_phase_main(); /* bench/run's phase timings (phases.h) */
   if (argc < 2) {
     cli_usage(stderr);
     return 2;

@@ -15,6 +15,7 @@
 
 #include "hotssl/platform.h"
 #include "log.h"
+#include "phases.h"
 #include "serve.h"
 
 int cli_serve_args(int argc, char **argv, cli_serve_opts *o) {
@@ -132,6 +133,7 @@ int cli_spawner_init(cli_spawner *s, hotssl_manager *m, const cli_serve_opts *o)
   int i = 3;
   memset(s, 0, sizeof *s);
   s->m = m;
+  cli_phases_enable();
   if (strcmp(strategy, "snapshot") == 0) {
     s->kind = HOTSSL_SNAPSHOT_CONTENTS;
   } else if (strcmp(strategy, "reread") == 0) {
@@ -172,6 +174,7 @@ void cli_spawner_serve(cli_spawner *s, int fd) {
   hotssl_spawn_request req;
   hotssl_generation *g;
   uint64_t cur;
+  long long t_spawn;
   char err[600];
   int r;
 
@@ -192,7 +195,10 @@ void cli_spawner_serve(cli_spawner *s, int fd) {
   req.argv = s->argv;
   req.conn_fd = fd;
   req.snapshot = s->snap;
+  t_spawn = cli_phase_now();
   r = hotssl_spawn(m, &req, &p, err, sizeof err);
+  if (p != NULL)
+    cli_phase_spawned(hotssl_process_pid(p), t_spawn, cli_phase_now());
   cli_sock_close(fd);
   if (r != 0)
     cli_log_reason(HOTSSL_LOG_WARNING, "could not start a backend", err);

@@ -34,6 +34,7 @@
 
 #include "hotssl/platform.h"
 #include "log.h"
+#include "phases.h"
 #include "serve.h"
 
 /* Wait for the listening socket or shutdown (reload requests are served
@@ -190,9 +191,11 @@ static void child_signals(void) {
   sigaction(SIGHUP, &sa, NULL);
 }
 
-static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts *o, long long deadline) {
+static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts *o, long long deadline,
+                       long long t_fork) {
   hotssl_generation *g;
   int rc;
+  cli_phase_mark(CLI_PHASE_MAIN);
   /* First thing: the random generator (and the wake-up pipe). */
   if (hotssl_manager_after_fork_child(m) != 0)
     _exit(1);
@@ -213,6 +216,7 @@ static void fork_child(hotssl_manager *m, int lfd, int fd, const cli_serve_opts 
   rc = cli_serve_connection_live(g, fd, o->starttls_postgres, deadline, m, 1);
   hotssl_generation_release(g);
   close(fd);
+  cli_phase_report("fork", t_fork);
   fflush(stderr);
   _exit(rc == 0 ? 0 : 1);
 }
@@ -228,14 +232,15 @@ static void fork_reap(void *ctx) { reap_forked(&((fork_mode *)ctx)->kids, 0); }
 
 static void fork_one(void *ctx, int fd) {
   fork_mode *f = ctx;
-  long long deadline = cli_handshake_deadline(f->o->handshake_timeout);
+  long long deadline = cli_handshake_deadline(f->o->handshake_timeout), t_fork;
   pid_t pid;
   if (cli_refuse_over_limit(f->kids.n, f->o, fd))
     return;
+  t_fork = cli_phase_now();
   hotssl_manager_before_fork(f->m);
   pid = fork();
   if (pid == 0)
-    fork_child(f->m, f->lfd, fd, f->o, deadline); /* does not return */
+    fork_child(f->m, f->lfd, fd, f->o, deadline, t_fork); /* does not return */
   hotssl_manager_after_fork_parent(f->m);
   if (pid < 0)
     cli_log_reason(HOTSSL_LOG_WARNING, "could not fork a child for a connection", strerror(errno));
@@ -247,6 +252,7 @@ static void fork_one(void *ctx, int fd) {
 static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   fork_mode f = {m, lfd, o, {NULL, 0, 0}};
   size_t i;
+  cli_phases_enable();
   accept_loop(lfd, fork_reap, fork_one, &f);
   for (i = 0; i < f.kids.n; i++)
     kill(f.kids.v[i], SIGTERM);

@@ -29,6 +29,7 @@
 #include "hotssl/platform.h"
 #include "cli.h"
 #include "log.h"
+#include "phases.h"
 #include "serve_revoke.h"
 #include "sys.h"
 
@@ -189,6 +190,7 @@ int cli_serve_connection_live(hotssl_generation *g, int fd, int starttls_postgre
       goto out;
     }
   }
+  cli_phase_mark(CLI_PHASE_HANDSHAKE);
   if (cv != NULL && hotssl_client_verify_stale_crl_issuer(cv)[0] != '\0') {
     char w[1300];
     snprintf(w, sizeof w, "client certificate accepted although the CRL of issuer \"%s\" is past its next update (hotssl_crl_stale = warn)",
@@ -269,8 +271,9 @@ int cli_cmd_backend(int argc, char **argv) {
   deadline = cli_handshake_deadline(timeout);
   cli_backend_os_enter(); /* reloads and stops are the parent's business */
   memset(&mo, 0, sizeof mo);
-  mo.log = cli_log;
+  mo.log = cli_phases_enable() ? cli_phase_log : cli_log;
   r = hotssl_backend_open(argv[1], &fd, &m, &mo, err, sizeof err);
+  cli_phase_mark(CLI_PHASE_BUILT);
   if (r != 0) {
     snprintf(line, sizeof line, "this backend has no TLS: %s", err);
     cli_log(NULL, HOTSSL_LOG_ERROR, line);
@@ -288,6 +291,7 @@ int cli_cmd_backend(int argc, char **argv) {
   r = cli_serve_connection_live(g, fd, starttls, deadline, m, 1);
   hotssl_generation_release(g);
   cli_sock_close(fd);
+  cli_phase_report("backend", 0);
   hotssl_manager_destroy(m);
   cli_backend_os_leave();
   return r == 0 ? 0 : 1;

@@ -319,10 +319,10 @@ static int identity_key(hotssl_generation *g, hotssl__inputs *in, const hotssl_g
 
 /* The key must pair with the certificate. A key's pairing with the same
  * certificate bytes was checked when it was parsed: the same bytes give the
- * same answer. */
+ * same answer; a snapshot's pair was checked by the parent's build. */
 static int identity_pair(hotssl_generation *g, const hotssl__inputs *in, int key_is_new,
                          char *errbuf, size_t errlen) {
-  if (g->key->paired && memcmp(g->key->paired_cert_fp, in->fp_cert, 32) == 0)
+  if (in->pair_checked || (g->key->paired && memcmp(g->key->paired_cert_fp, in->fp_cert, 32) == 0))
     return 0;
   if (check_pair(&g->cert->u.crt, &g->key->u.pk, &g->drbg) != 0) {
     hotssl__fmt(errbuf, errlen,

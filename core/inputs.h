@@ -49,6 +49,7 @@ typedef struct hotssl__inputs {
   hotssl__blob dh;                 /* ssl_dh_params_file (always read: no memo) */
   unsigned char fp_dh[32];
   int dh_checked;                  /* a snapshot's: the parent checked these bytes */
+  int pair_checked;                /* a snapshot's: the parent paired this key with this certificate */
   hotssl__blob tkeys;              /* hotssl_ticket_key_file (always read: no memo) */
   unsigned char fp_tkeys[32];
   /* A spawn snapshot's generated ticket-key seed (has_seed: set). */

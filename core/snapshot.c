@@ -938,6 +938,10 @@ static int dec_inputs(dec *d) {
     d->why = "invalid revocation table";
     return r;
   }
+  /* Every key and certificate here served a generation of the parent, whose
+   * build checked that they pair (identity.c): a backend does not redo that
+   * scalar multiplication. */
+  in->pair_checked = 1;
   if (!d->have_hosts)
     return 0;
   if ((hi = calloc(1, sizeof *hi)) == NULL || (hi->v = calloc(d->n_hosts, sizeof *hi->v)) == NULL) {
@@ -953,6 +957,7 @@ static int dec_inputs(dec *d) {
       d->why = "malformed host entry";
       return r == HOTSSL_ENOMEM ? r : HOTSSL_EINVAL;
     }
+    hi->v[i].in.pair_checked = 1;
   }
   if (d->top_entry > 0 && !hi->v[d->top_entry - 1].is_no_sni &&
       !(in->s.cert_file == NULL && d->top_entry == 1)) {

@@ -104,6 +104,11 @@ int hotssl__snapshot_receive(int (*read_fn)(void *ctx, unsigned char *p, size_t 
       receive_failed(err, errn, rr, 0);
     return r == HOTSSL_ENOMEM ? HOTSSL_ENOMEM : HOTSSL_EINVAL;
   }
+  if (opts != NULL) { /* the hand-off's end, apart from the build (bench/run times the two) */
+    hotssl__log log = {opts->log, opts->log_userdata};
+    hotssl__logf(&log, HOTSSL_LOG_DEBUG, "received the parent's snapshot (%llu bytes)",
+                 (unsigned long long)total);
+  }
   r = hotssl_manager_create_from_snapshot(m, buf, (size_t)total, opts, errbuf, errlen);
   hotssl__snapshot_bytes_free(buf, (size_t)total);
   *build_failed = r != 0; /* create_from_snapshot logged it */

@@ -172,7 +172,8 @@ typedef struct hotssl_spawn_request {
 } hotssl_spawn_request;
 
 /*
- * Start a backend through APR's process creation. It inherits stdin,
+ * Start a backend (POSIX: posix_spawn, which does not copy the host's page
+ * tables; a program that cannot be executed is an error here). It inherits stdin,
  * stdout, stderr, a copy of conn_fd and the read end of a fresh pipe, and
  * nothing else the library knows of (every library descriptor is
  * close-on-exec; the host must create its listening socket close-on-exec).

@@ -1,14 +1,15 @@
 /*
- * Spawn (POSIX): process-per-connection backends started through APR's
- * process creation (apr_proc_create: fork + exec here, CreateProcess on
- * Windows), the hand-off of the accepted connection and of a snapshot, and
- * the backend side that reads them.
+ * Spawn (POSIX): process-per-connection backends started with posix_spawn
+ * (glibc: a vfork-style clone, so the parent's page tables are not copied
+ * and its pages not made copy-on-write for a child that only execs; waited
+ * for through APR), the hand-off of the accepted connection and of a
+ * snapshot, and the backend side that reads them.
  *
  * Descriptors. Everything the library opens is close-on-exec, and the host
  * must open its listening socket close-on-exec (the CLI does), so a backend
  * inherits only stdin/stdout/stderr plus two descriptors made inheritable
  * for it: a duplicate of the connection and the read end of a socket pair
- * carrying the snapshot. The duplicates exist only while apr_proc_create
+ * carrying the snapshot. The duplicates exist only while posix_spawn
  * runs, under the manager's spawn_lock, which a reload also holds while it
  * starts the passphrase command (the library's only other child process),
  * so neither leaks into the other; the host's own concurrent forks are the
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +48,21 @@
 
 struct hotssl_process {
   apr_pool_t *pool;
-  apr_proc_t proc;
+  apr_proc_t proc; /* pid from posix_spawn; apr_proc_wait reaps it */
   int done, code;
 };
+
+extern char **environ;
+
+/* Start program with argv and this process's environment; 0 or an errno
+ * value (a program that cannot be executed fails here, not in the child). */
+static int start_backend(apr_proc_t *proc, const char *program, const char *const *argv) {
+  pid_t pid;
+  int e = posix_spawn(&pid, program, NULL, NULL, (char *const *)argv, environ);
+  if (e == 0)
+    proc->pid = pid;
+  return e;
+}
 
 static int dup_inheritable(int fd) {
   /* F_DUPFD (not F_DUPFD_CLOEXEC): the copy is inherited across exec. */
@@ -99,11 +113,9 @@ static int send_all(int fd, const unsigned char *p, size_t n, char *errbuf, size
 int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_process **out,
                  char *errbuf, size_t errlen) {
   hotssl_process *p;
-  apr_procattr_t *attr;
-  apr_status_t rv;
   const char **argv = NULL;
   char handoff[64];
-  int sv[2] = {-1, -1}, cfd = -1, sfd = -1, kfd = -1, r;
+  int sv[2] = {-1, -1}, cfd = -1, sfd = -1, kfd = -1, r, e;
   size_t n = 0, i, len;
   const unsigned char *bytes;
 
@@ -150,13 +162,8 @@ int hotssl_spawn(hotssl_manager *m, const hotssl_spawn_request *req, hotssl_proc
   for (i = 0; i < n; i++)
     argv[i] = strcmp(req->argv[i], HOTSSL_SPAWN_HANDOFF_ARG) == 0 ? handoff : req->argv[i];
   argv[n] = NULL;
-  if ((rv = apr_procattr_create(&attr, p->pool)) != APR_SUCCESS ||
-      (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV)) != APR_SUCCESS ||
-      (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS ||
-      (rv = apr_proc_create(&p->proc, req->program, argv, NULL, attr, p->pool)) != APR_SUCCESS) {
-    char t[200];
-    apr_strerror(rv, t, sizeof t);
-    hotssl__fmt(errbuf, errlen, "could not start backend \"%s\": %s", req->program, t);
+  if ((e = start_backend(&p->proc, req->program, argv)) != 0) {
+    hotssl__fmt(errbuf, errlen, "could not start backend \"%s\": %s", req->program, strerror(e));
     r = HOTSSL_ESYS;
     goto unlock;
   }

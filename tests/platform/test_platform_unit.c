@@ -23,13 +23,17 @@
  *    thread at fork time does not deadlock the child; the child's wake-up
  *    pipe is closed;
  *  - prefork: a forked worker picks up the parent's next generation through
- *    hotssl_prefork_check and serves it.
+ *    hotssl_prefork_check and serves it;
+ *  - spawn: a backend program that cannot be executed fails in
+ *    hotssl_spawn itself (HOTSSL_ESYS, the program and the reason), with
+ *    no process to wait for and no descriptor left open.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -689,6 +693,48 @@ static void test_prefork(void) {
   hotssl_manager_destroy(m);
 }
 
+/* Descriptors open in this process. */
+static int open_fds(void) {
+  int fd, n = 0;
+  for (fd = 0; fd < 1024; fd++)
+    n += fcntl(fd, F_GETFD) >= 0;
+  return n;
+}
+
+static void test_spawn_missing_program(void) {
+  static const char *const argv[] = {"hotssl-missing", "__backend", HOTSSL_SPAWN_HANDOFF_ARG, NULL};
+  hotssl_manager *m = NULL;
+  hotssl_snapshot *s = NULL;
+  hotssl_process *p = NULL;
+  hotssl_spawn_request req;
+  char err[512] = "";
+  int sv[2], before;
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-cn-only.key", 0600);
+  put("ca.crt", "root+client_ca.crt", 0644);
+  put("root.crl", "root+client.crl", 0644);
+  TEQ(manager_from(full_conf, &m), 0);
+  if (m == NULL)
+    return;
+  TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &s), 0);
+  TEQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  before = open_fds();
+  memset(&req, 0, sizeof req);
+  req.program = "/nonexistent/hotssl-missing";
+  req.argv = argv;
+  req.conn_fd = sv[0];
+  req.snapshot = s;
+  TEQ(hotssl_spawn(m, &req, &p, err, sizeof err), HOTSSL_ESYS);
+  T(p == NULL);
+  T(strstr(err, "could not start backend \"/nonexistent/hotssl-missing\"") != NULL);
+  T(strstr(err, strerror(ENOENT)) != NULL);
+  TEQ(open_fds(), before);
+  close(sv[0]);
+  close(sv[1]);
+  hotssl_snapshot_destroy(s);
+  hotssl_manager_destroy(m);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   dir = tu_mkdtemp();
@@ -703,6 +749,7 @@ int main(void) {
   dir = tu_mkdtemp();
   test_fork();
   test_prefork();
+  test_spawn_missing_program();
   tu_rmtree(dir);
   free(dir);
   return tu_finish("test_platform_unit", checks);
