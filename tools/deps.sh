@@ -19,7 +19,7 @@
 #   tools/patches/mbedtls-3.6.6-*.patch                applied to the source:
 #     the TLS 1.3 server's alerts (post-Finished keys, Mbed-TLS/mbedtls#10877;
 #     certificate_required); X25519 through Everest for PSA too, so TLS 1.3's
-#     key share gets it (not only TLS 1.2's ECDH).
+#     key share gets it (not only TLS 1.2's ECDH), and Everest built at -O3.
 #     A system mbedTLS >= 3.6.6 is used as it is (`hotssl version` says
 #     whether the fix is in).
 #
