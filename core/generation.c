@@ -85,18 +85,18 @@ hotssl__lender hotssl__generation_lender(const hotssl_generation *g) {
   return l;
 }
 
-void hotssl_generation_release(hotssl_generation *g) {
+HOTSSL__HOT void hotssl_generation_release(hotssl_generation *g) {
   if (g == NULL)
     return;
   if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
     hotssl__generation_free(g);
 }
 
-const struct mbedtls_ssl_config *hotssl_generation_ssl_config(const hotssl_generation *g) {
+HOTSSL__HOT const struct mbedtls_ssl_config *hotssl_generation_ssl_config(const hotssl_generation *g) {
   return g != NULL ? &g->conf : NULL;
 }
 
-uint64_t hotssl_generation_number(const hotssl_generation *g) {
+HOTSSL__HOT uint64_t hotssl_generation_number(const hotssl_generation *g) {
   return g != NULL ? g->number : 0;
 }
 

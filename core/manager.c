@@ -50,7 +50,7 @@
 #include "tls_settings.h"
 #include "verify.h"
 
-hotssl_generation *hotssl_manager_acquire(hotssl_manager *m) {
+HOTSSL__HOT hotssl_generation *hotssl_manager_acquire(hotssl_manager *m) {
   hotssl_generation *g;
   unsigned slot;
   if (m == NULL)

@@ -25,6 +25,13 @@ struct hotssl_manager {
   atomic_uint epoch;
   char pad_before_readers_[64];
   atomic_uint readers[2];
+  /* Fork support (platform/posix/fork.c): before_fork counts forks (the
+   * count personalizes each child's reseed) and holds reload_lock until
+   * after_fork_parent / after_fork_child. Beside the readers: a forking
+   * host writes both per connection (acquire, fork), and after each fork()
+   * every page the parent writes again costs a copy-on-write fault. */
+  atomic_uint fork_count;
+  int fork_locked;
   char pad_after_readers_[64];
   /* Test hook: called between the load and the increment in acquire. */
   void (*acquire_delay_hook)(void *);
@@ -66,7 +73,7 @@ struct hotssl_manager {
    * build_lock is free. */
   atomic_int building;
   void *reload_lock;
-  void *pool; /* apr pool for reload_lock */
+  void *pool; /* for reload_lock (hotssl__mutex_create) */
   void *spawn_lock, *spawn_pool;
 
   /* Counts replacements of cfg by other settings (reload_with, a prefork
@@ -87,12 +94,6 @@ struct hotssl_manager {
    * when the last one was logged (Unix seconds; 0: never) and how often. */
   int64_t expiry_warned_at;
   int64_t expiry_repeat_s;
-
-  /* Fork support (platform/posix/fork.c): before_fork counts forks (the
-   * count personalizes each child's reseed) and holds reload_lock until
-   * after_fork_parent / after_fork_child. */
-  atomic_uint fork_count;
-  int fork_locked;
 
   /* The generation-change counter (hotssl_manager_generation_counter): the
    * number of the generation last published, in a page shared with forked

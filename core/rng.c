@@ -40,7 +40,7 @@ int hotssl__rng_seed(hotssl_generation *g, char *errbuf, size_t errlen) {
  * itself when it sees a new pid; reseed it explicitly too (the same
  * personalization as the DRBG's), so a child never depends on that check.
  * Versions of 3.x before 3.6.6 are refused at build time (core/internal.h). */
-static int reseed_psa(const char *pers, size_t n) {
+HOTSSL__HOT static int reseed_psa(const char *pers, size_t n) {
 #if HOTSSL__MBEDTLS3 && defined(MBEDTLS_PSA_CRYPTO_C) && !defined(MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG)
   return psa_random_reseed((const uint8_t *)pers, n) == PSA_SUCCESS ? 0 : HOTSSL_ETLS;
 #else
@@ -61,7 +61,7 @@ static int reseed_psa(const char *pers, size_t n) {
  * fork count and the generation's number; the generation's
  * mbedtls_ssl_config keeps pointing at the same DRBG. The fork calls
  * (platform/posix/fork.c) call this too. */
-int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
+HOTSSL__HOT int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
   int64_t rt = hotssl__wall_ns();
   uint64_t mono = hotssl__mono_ns();
   char pers[160];
@@ -87,7 +87,7 @@ int hotssl__generation_rng_recreate(hotssl_generation *g, unsigned count) {
 /* The random source every handshake of g uses. A generation seeded in
  * another process (inherited by fork) is re-created first, whether or not the
  * host made the after-fork calls: two children can never share bytes. */
-int hotssl__rng_random(void *ctx, unsigned char *out, size_t len) {
+HOTSSL__HOT int hotssl__rng_random(void *ctx, unsigned char *out, size_t len) {
   hotssl_generation *g = ctx;
   long me = hotssl__process_id();
   if (atomic_load_explicit(&g->rng_pid, memory_order_acquire) != me) {

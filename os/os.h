@@ -37,6 +37,18 @@
 #  define HOTSSL__PRINTF(a, b)
 #endif
 
+/* What a forking host runs per connection: the parent's acquire and
+ * before/after-fork calls, the child's after-fork call and random source.
+ * GCC puts these functions side by side (.text.hot). fork() does not copy
+ * the page tables of file-backed code, so a child faults in each page of
+ * the library's code it runs; grouped, that is one or two pages instead
+ * of one per function (bench/run, section "fork host"). */
+#if defined(__GNUC__)
+#  define HOTSSL__HOT __attribute__((hot))
+#else
+#  define HOTSSL__HOT
+#endif
+
 /* ---- text and memory (os/util.c) ---- */
 
 /* snprintf into a fixed buffer that never fails or overflows. */
@@ -346,8 +358,10 @@ int hotssl__mount_of(const char *path, hotssl__mount *out);
 int hotssl__file_owner_mode(const char *path, unsigned long *uid, unsigned long *gid,
                             unsigned *mode);
 
-/* ---- mutexes and the runtime (os/runtime.c) ---- */
+/* ---- mutexes (os/posix/mutex.c, os/win32/mutex.c), the runtime (os/runtime.c) ---- */
 
+/* A mutex (os/posix/mutex.c, os/win32/mutex.c); *pool is what destroy
+ * needs besides it (NULL on POSIX). */
 int hotssl__mutex_create(void **mutex, void **pool);
 void hotssl__mutex_destroy(void *mutex, void *pool);
 void hotssl__mutex_lock(void *mutex);

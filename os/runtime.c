@@ -1,5 +1,5 @@
 /*
- * Process-level services on APR: the APR runtime reference, mutexes, time,
+ * Process-level services on APR: the APR runtime reference, time,
  * and running the passphrase command: its output (bounded, in pages kept
  * out of core dumps, zeroized), its deadline and its exit status here; its
  * start and the kill of its whole process tree per OS (hotssl__cmd_*,
@@ -14,7 +14,6 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 #include <apr_strings.h>
-#include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include <apr_time.h>
 
@@ -26,31 +25,6 @@ int hotssl__runtime_acquire(void) {
 }
 
 void hotssl__runtime_release(void) { apr_terminate(); }
-
-int hotssl__mutex_create(void **mutex, void **pool) {
-  apr_pool_t *p;
-  apr_thread_mutex_t *mx;
-  if (apr_pool_create(&p, NULL) != APR_SUCCESS)
-    return HOTSSL_ENOMEM;
-  if (apr_thread_mutex_create(&mx, APR_THREAD_MUTEX_DEFAULT, p) != APR_SUCCESS) {
-    apr_pool_destroy(p);
-    return HOTSSL_ESYS;
-  }
-  *mutex = mx;
-  *pool = p;
-  return 0;
-}
-
-void hotssl__mutex_destroy(void *mutex, void *pool) {
-  if (mutex != NULL)
-    apr_thread_mutex_destroy(mutex);
-  if (pool != NULL)
-    apr_pool_destroy(pool);
-}
-
-void hotssl__mutex_lock(void *mutex) { apr_thread_mutex_lock(mutex); }
-void hotssl__mutex_unlock(void *mutex) { apr_thread_mutex_unlock(mutex); }
-
 
 void hotssl__yield(void) { apr_thread_yield(); }
 

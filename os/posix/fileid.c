@@ -25,7 +25,7 @@ int hotssl__file_id_get(struct apr_file_t *f, hotssl__file_id *id) {
   return 0;
 }
 
-int64_t hotssl__wall_ns(void) {
+HOTSSL__HOT int64_t hotssl__wall_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

@@ -14,8 +14,8 @@
 
 #include "../os.h"
 
-long hotssl__process_id(void) { return (long)getpid(); }
-long hotssl__parent_process_id(void) { return (long)getppid(); }
+HOTSSL__HOT long hotssl__process_id(void) { return (long)getpid(); }
+HOTSSL__HOT long hotssl__parent_process_id(void) { return (long)getppid(); }
 
 /* Runs in the child between fork and exec (APR calls it there). */
 static apr_status_t own_group(void *ctx, apr_fileperms_t perms, apr_uid_t uid, apr_gid_t gid) {

@@ -14,7 +14,7 @@
 
 #include "../os.h"
 
-int hotssl__os_entropy(void *unused, unsigned char *out, size_t len) {
+HOTSSL__HOT int hotssl__os_entropy(void *unused, unsigned char *out, size_t len) {
   size_t got = 0;
   (void)unused;
   while (got < len) {

@@ -33,7 +33,7 @@ int hotssl__wakeup_open(hotssl__wakeup *w) {
   return 0;
 }
 
-void hotssl__wakeup_close(hotssl__wakeup *w) {
+HOTSSL__HOT void hotssl__wakeup_close(hotssl__wakeup *w) {
   if (w->rfd >= 0)
     close(w->rfd);
   if (w->wfd >= 0)

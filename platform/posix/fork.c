@@ -65,7 +65,7 @@
 #include "../../core/snapshot.h"
 #include "hotssl/platform.h"
 
-int hotssl_manager_before_fork(hotssl_manager *m) {
+HOTSSL__HOT int hotssl_manager_before_fork(hotssl_manager *m) {
   if (m == NULL)
     return HOTSSL_EINVAL;
   hotssl__mutex_lock(m->reload_lock);
@@ -75,7 +75,7 @@ int hotssl_manager_before_fork(hotssl_manager *m) {
   return 0;
 }
 
-void hotssl_manager_after_fork_parent(hotssl_manager *m) {
+HOTSSL__HOT void hotssl_manager_after_fork_parent(hotssl_manager *m) {
   if (m == NULL || !m->fork_locked)
     return;
   m->fork_locked = 0;
@@ -83,13 +83,13 @@ void hotssl_manager_after_fork_parent(hotssl_manager *m) {
   hotssl__mutex_unlock(m->reload_lock);
 }
 
-int hotssl_generation_after_fork_child(hotssl_generation *g) {
+HOTSSL__HOT int hotssl_generation_after_fork_child(hotssl_generation *g) {
   if (g == NULL)
     return HOTSSL_EINVAL;
   return hotssl__generation_rng_recreate(g, 0);
 }
 
-int hotssl_manager_after_fork_child(hotssl_manager *m) {
+HOTSSL__HOT int hotssl_manager_after_fork_child(hotssl_manager *m) {
   int r;
   if (m == NULL)
     return HOTSSL_EINVAL;
