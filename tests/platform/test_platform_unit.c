@@ -77,6 +77,21 @@ static const char *full_conf =
     "ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
     "ssl_ca_file = 'ca.crt'\nssl_crl_file = 'root.crl'\nhotssl_watch = off\n";
 
+/* A manager on server-cn-only with no client CA, or with full_conf's. */
+static int plain_manager(hotssl_manager **m) {
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-cn-only.key", 0600);
+  return manager_from("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n", m);
+}
+
+static int full_manager(hotssl_manager **m) {
+  put("server.crt", "server-cn-only.crt", 0644);
+  put("server.key", "server-cn-only.key", 0600);
+  put("ca.crt", "root+client_ca.crt", 0644);
+  put("root.crl", "root+client.crl", 0644);
+  return manager_from(full_conf, m);
+}
+
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n) {
   while (n--) {
     h ^= *p++;
@@ -275,11 +290,7 @@ static void test_snapshot(void) {
   tu_server *srv;
   hotssl_generation *g1, *g2;
 
-  put("server.crt", "server-cn-only.crt", 0644);
-  put("server.key", "server-cn-only.key", 0600);
-  put("ca.crt", "root+client_ca.crt", 0644);
-  put("root.crl", "root+client.crl", 0644);
-  TEQ(manager_from(full_conf, &m), 0);
+  TEQ(full_manager(&m), 0);
   if (m == NULL)
     return;
   TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &s), 0);
@@ -570,9 +581,7 @@ static void test_fork(void) {
   hotssl_manager *m = NULL;
   unsigned char a[32], b[32];
   int wa = 0, wb = 0;
-  put("server.crt", "server-cn-only.crt", 0644);
-  put("server.key", "server-cn-only.key", 0600);
-  TEQ(manager_from("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n", &m), 0);
+  TEQ(plain_manager(&m), 0);
   if (m == NULL)
     return;
   /* The hazard: inherited DRBG state gives two children the same bytes. */
@@ -619,9 +628,7 @@ static void test_prefork(void) {
   char buf[200] = "", *sp;
   size_t got = 0;
   uint64_t deadline;
-  put("server.crt", "server-cn-only.crt", 0644);
-  put("server.key", "server-cn-only.key", 0600);
-  TEQ(manager_from("ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n", &m), 0);
+  TEQ(plain_manager(&m), 0);
   if (m == NULL)
     return;
   TEQ(hotssl_prefork_create(&p, m, 0), 0);
@@ -709,11 +716,7 @@ static void test_spawn_missing_program(void) {
   hotssl_spawn_request req;
   char err[512] = "";
   int sv[2], before;
-  put("server.crt", "server-cn-only.crt", 0644);
-  put("server.key", "server-cn-only.key", 0600);
-  put("ca.crt", "root+client_ca.crt", 0644);
-  put("root.crl", "root+client.crl", 0644);
-  TEQ(manager_from(full_conf, &m), 0);
+  TEQ(full_manager(&m), 0);
   if (m == NULL)
     return;
   TEQ(hotssl_snapshot_take(m, HOTSSL_SNAPSHOT_CONTENTS, &s), 0);
