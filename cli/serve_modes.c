@@ -11,9 +11,10 @@
  * accepted socket and a snapshot are handed over to hotssl-backend, the
  * static build of `hotssl __backend` (backend_main.c), when it is beside
  * this executable, else to this executable's `hotssl __backend` (see
- * session.c and cli_backend_program). --spawn-strategy snapshot (default)
- * hands the parent's last good generation, reread hands the settings and
- * the backend re-reads the files. The listening socket is close-on-exec and not inherited.
+ * session.c and cli_backend_program); the log says which at start.
+ * --spawn-strategy snapshot (default) hands the parent's last good
+ * generation, reread hands the settings and the backend re-reads the files.
+ * The listening socket is close-on-exec and not inherited.
  *
  * Both: the parent's reloads run on cli_watch's thread (a fork or a spawn
  * never waits for one: the library holds no lock they need while it
