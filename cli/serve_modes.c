@@ -6,12 +6,15 @@
  * serves the generation current at fork time, after
  * hotssl_manager_after_fork_child() re-created its random generator.
  *
- * --mode spawn: a new process per connection through hotssl_spawn() (APR's
- * apr_proc_create), as on Windows or with PostgreSQL's EXEC_BACKEND. The
- * accepted socket and a snapshot are handed over (`hotssl __backend`, see
- * session.c); --spawn-strategy snapshot (default) hands the parent's last
- * good generation, reread hands the settings and the backend re-reads the
- * files. The listening socket is close-on-exec and not inherited.
+ * --mode spawn: a new process per connection through hotssl_spawn()
+ * (posix_spawn), as on Windows or with PostgreSQL's EXEC_BACKEND. The
+ * accepted socket and a snapshot are handed over to hotssl-backend, the
+ * static build of `hotssl __backend` (backend_main.c), when it is beside
+ * this executable, else to this executable's `hotssl __backend` (see
+ * session.c and cli_backend_program); the log says which at start.
+ * --spawn-strategy snapshot (default) hands the parent's last good
+ * generation, reread hands the settings and the backend re-reads the files.
+ * The listening socket is close-on-exec and not inherited.
  *
  * Both: the parent's reloads run on cli_watch's thread (a fork or a spawn
  * never waits for one: the library holds no lock they need while it
@@ -264,14 +267,6 @@ static int serve_fork(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
 
 /* ---- spawn ---- */
 
-static int self_exe(char *buf, size_t len) {
-  ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-  if (n <= 0)
-    return -1;
-  buf[n] = '\0';
-  return 0;
-}
-
 typedef struct spawn_mode {
   cli_spawner sp;
   const cli_serve_opts *o;
@@ -287,14 +282,19 @@ static void spawn_one(void *ctx, int fd) {
 
 static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   spawn_mode s;
+  char line[4200];
+  int found, is_static;
 
   s.o = o;
   if (cli_spawner_init(&s.sp, m, o) != 0)
     return 1;
-  if (self_exe(s.sp.exe, sizeof s.sp.exe) != 0) {
+  if ((found = cli_backend_program(s.sp.exe, sizeof s.sp.exe, &is_static)) < 0) {
     fprintf(stderr, "hotssl serve: cannot find my own executable\n");
     return 1;
   }
+  snprintf(line, sizeof line, "spawned backends run %s (%s)", s.sp.exe,
+           found ? (is_static ? "statically linked" : "dynamically linked") : "this program");
+  cli_log(NULL, HOTSSL_LOG_INFO, line);
   accept_loop(lfd, spawn_reap, spawn_one, &s);
   cli_spawner_stop(&s.sp);
   return 0;

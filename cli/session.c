@@ -4,7 +4,7 @@
  * (cli_serve_connection), and `hotssl __backend HANDOFF
  * [--starttls-postgres] [--handshake-timeout SECONDS]`, the hidden
  * subcommand `serve --mode spawn` runs for each connection (never by
- * hand). The backend builds its own generation from what the parent handed
+ * hand), in hotssl or in hotssl-backend (backend_main.c). The backend builds its own generation from what the parent handed
  * over (hotssl_backend_open) and serves the one connection. A backend that
  * cannot build its generation has no TLS: it logs why and, like
  * PostgreSQL, answers 'N' to an SSLRequest (with --starttls-postgres) or

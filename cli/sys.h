@@ -55,6 +55,14 @@ void cli_set_dumpable(int allow);
 int cli_serve_check_mode(const char *given, const char **mode);
 /* The OS's way to ask a backend to end (SIGTERM; TerminateProcess). */
 void cli_process_stop(long pid);
+/* POSIX only: the program `serve --mode spawn` runs for each connection.
+ * path gets CLI_STATIC_BACKEND in the folder of this executable
+ * (/proc/self/exe) when that is a regular, executable file (returns 1),
+ * else this executable (returns 0); -1 when /proc/self/exe cannot be read.
+ * *is_static: 1 when the program in path has no ELF interpreter (linked
+ * -static). */
+#define CLI_STATIC_BACKEND "hotssl-backend"
+int cli_backend_program(char *path, size_t len, int *is_static);
 
 /* Both systems: what `hotssl demo` needs (demo.c). */
 /* A new folder only this user can use: /tmp/hotssl-demo-XXXXXX (POSIX),

@@ -1,14 +1,13 @@
 /*
  * What `hotssl serve` and `hotssl __backend` need of a POSIX system
- * (sys.h): signals, the listening and accepted sockets, the socket calls of
- * session.c, the --mode check, stopping a backend, and the folder, files
- * and listener of `hotssl demo`. Windows has
- * sys_win32.c instead. Calls only args.c (the --mode check).
+ * (sys.h): signals, the socket calls of session.c, the --mode check,
+ * stopping a backend, the program spawned backends run, and the folder and
+ * files of `hotssl demo`. The listening and accepted sockets are in
+ * listen_posix.c (hotssl-backend links this file, not that one). Windows
+ * has sys_win32.c instead. Calls only args.c (the --mode check).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -18,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <elf.h>
+#include <link.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -74,66 +75,6 @@ int cli_install_signals(hotssl_manager *m) {
 void cli_forget_signals(void) { g_manager = NULL; }
 
 int cli_term_fd(void) { return g_term_pipe[0]; }
-
-int cli_listen(const char *host, int port, int *actual_port, char *shown, size_t shownlen) {
-  struct addrinfo hints, *res = NULL, *ai;
-  struct sockaddr_storage a;
-  socklen_t alen = sizeof a;
-  char portstr[16], addr[INET6_ADDRSTRLEN];
-  int fd = -1, one = 1, saved = 0;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  snprintf(portstr, sizeof portstr, "%d", port);
-  if (getaddrinfo(host != NULL ? host : "127.0.0.1", portstr, &hints, &res) != 0) {
-    errno = EADDRNOTAVAIL;
-    return -1;
-  }
-  for (ai = res; ai != NULL; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      saved = errno;
-      continue;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-      break;
-    saved = errno;
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd < 0) {
-    errno = saved;
-    return -1;
-  }
-  if (a.ss_family == AF_INET6) {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a;
-    inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
-    *actual_port = ntohs(s6->sin6_port);
-    if (shown != NULL)
-      snprintf(shown, shownlen, "[%s]:%d", addr, *actual_port);
-  } else {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&a;
-    inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
-    *actual_port = ntohs(s4->sin_port);
-    if (shown != NULL)
-      snprintf(shown, shownlen, "%s:%d", addr, *actual_port);
-  }
-  return fd;
-}
-
-int cli_accept(int lfd) {
-  int one = 1, fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-  /* mbedTLS writes each handshake message separately: with Nagle's
-   * algorithm and the client's delayed ACK, every handshake would stall
-   * about 40 ms on a small write waiting for an ACK. */
-  if (fd >= 0)
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
 
 /* The socket calls of session.c. */
 int cli_sock_recv(int fd, void *buf, size_t n) {
@@ -197,6 +138,46 @@ int cli_serve_check_mode(const char *given, const char **mode) {
 
 void cli_process_stop(long pid) { kill((pid_t)pid, SIGTERM); }
 
+/* 1 when the ELF file at path has no program interpreter (PT_INTERP): it
+ * was linked -static. 0 otherwise or when it cannot be read. */
+static int elf_is_static(const char *path) {
+  ElfW(Ehdr) eh;
+  ElfW(Phdr) ph;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), interp = 0, ok = 0, i;
+  if (fd < 0)
+    return 0;
+  if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_phentsize == sizeof ph) {
+    ok = 1;
+    for (i = 0; i < eh.e_phnum && ok; i++) {
+      ok = pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (ElfW(Off))i * sizeof ph)) == (ssize_t)sizeof ph;
+      if (ok && ph.p_type == PT_INTERP)
+        interp = 1;
+    }
+  }
+  close(fd);
+  return ok && !interp;
+}
+
+int cli_backend_program(char *path, size_t len, int *is_static) {
+  char self[4096], beside[4096 + sizeof CLI_STATIC_BACKEND];
+  const char *slash;
+  struct stat st;
+  int found;
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  *is_static = 0;
+  if (n <= 0)
+    return -1;
+  self[n] = '\0';
+  slash = strrchr(self, '/'); /* an absolute path: never NULL */
+  snprintf(beside, sizeof beside, "%.*s/%s", slash != NULL ? (int)(slash - self) : 0, self, CLI_STATIC_BACKEND);
+  found = stat(beside, &st) == 0 && S_ISREG(st.st_mode) && access(beside, X_OK) == 0;
+  if (snprintf(path, len, "%s", found ? beside : self) >= (int)len)
+    return -1;
+  *is_static = elf_is_static(path);
+  return found;
+}
+
 /* `hotssl demo` (sys.h). */
 int cli_demo_dir(char *dir, size_t len) {
   if (snprintf(dir, len, "/tmp/hotssl-demo-XXXXXX") >= (int)len)
@@ -234,14 +215,4 @@ void cli_remove_dir(const char *dir) {
     closedir(d);
   if (rmdir(dir) != 0)
     fprintf(stderr, "hotssl demo: could not remove %s\n", dir);
-}
-
-int cli_demo_listen(int *port) { return cli_listen(NULL, 0, port, NULL, 0); }
-
-int cli_demo_accept(int lfd) {
-  for (;;) {
-    int fd = cli_accept(lfd);
-    if (fd >= 0 || errno != EINTR)
-      return fd;
-  }
 }

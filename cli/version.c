@@ -1,6 +1,7 @@
 /*
  * `hotssl version`: the hotssl version, the mbedTLS it was built against
- * (headers) and linked with (library), and what that mbedTLS offers.
+ * (headers) and linked with (library), what that mbedTLS offers, and (on
+ * POSIX) the program `serve --mode spawn` runs for each connection.
  */
 #include <stdio.h>
 
@@ -14,6 +15,26 @@
 #include <mbedtls/ssl.h>
 
 #include "cli.h"
+#include "sys.h"
+
+#ifndef _WIN32
+/* hotssl-backend beside this executable, else this program; whether the
+ * build made a hotssl-backend at all is HOTSSL_CLI_STATIC_BACKEND
+ * (CMakeLists.txt). */
+static void print_spawn_backend(void) {
+  char path[4096];
+  int is_static;
+  if (cli_backend_program(path, sizeof path, &is_static) == 1)
+    printf("spawn backend: %s (%s)\n", path, is_static ? "statically linked" : "dynamically linked");
+#  ifdef HOTSSL_CLI_STATIC_BACKEND
+  else
+    printf("spawn backend: this program (no " CLI_STATIC_BACKEND " beside it)\n");
+#  else
+  else
+    printf("spawn backend: this program (no static backend built)\n");
+#  endif
+}
+#endif
 
 int cli_cmd_version(int argc, char **argv) {
   static const cli_opt no_opts[] = {{0, NULL, NULL, NULL}};
@@ -55,6 +76,9 @@ int cli_cmd_version(int argc, char **argv) {
 #  else
   printf("X25519, TLS 1.3 (PSA): mbedTLS's generic code (slower; tools/deps.sh builds the patched one)\n");
 #  endif
+#endif
+#ifndef _WIN32
+  print_spawn_backend();
 #endif
   return 0;
 }

@@ -70,6 +70,21 @@ set -e
 ok "docs/embedding.md program compiles with -Wall -Wextra -Werror and runs"
 
 "$tmp/prefix/bin/hotssl" version
+# hotssl-backend, when the build made it: installed beside hotssl, linked
+# -static, and the installed hotssl names it; hotssl carries no run path
+# when it links the static archives (no shared mbedTLS to find).
+if [ -e "$build/hotssl-backend" ]; then
+  test -x "$tmp/prefix/bin/hotssl-backend"
+  if readelf -l "$tmp/prefix/bin/hotssl-backend" | grep -q INTERP || readelf -d "$tmp/prefix/bin/hotssl-backend" | grep -q NEEDED; then
+    echo "FAIL: the installed hotssl-backend is not statically linked"; exit 1
+  fi
+  "$tmp/prefix/bin/hotssl" version | grep -qx "spawn backend: $tmp/prefix/bin/hotssl-backend (statically linked)" ||
+    { echo "FAIL: the installed hotssl does not name its hotssl-backend"; exit 1; }
+  if readelf -d "$tmp/prefix/bin/hotssl" | grep -q -E 'RPATH|RUNPATH'; then
+    echo "FAIL: the installed hotssl has a run path although it links the static archives"; exit 1
+  fi
+  ok "hotssl-backend installed beside hotssl, statically linked; hotssl without a run path"
+fi
 test -f "$tmp/prefix/share/man/man1/hotssl.1"
 man -l "$tmp/prefix/share/man/man1/hotssl.1" >/dev/null 2>&1 || groff -man -Tutf8 "$tmp/prefix/share/man/man1/hotssl.1" >/dev/null 2>&1 ||
   grep -q '^\.TH HOTSSL 1' "$tmp/prefix/share/man/man1/hotssl.1"

@@ -20,10 +20,24 @@
     clients send, good leaves of both are served (echo) and revoked ones
     refused; with the root's CRL alone every leaf of the intermediate is
     refused (CRL_CHECK_ALL fails closed), over a SIGHUP reload of the set.
+--case static-backend: with hotssl-backend beside hotssl (the build's
+    static spawn backend), the server logs that its backends run it, they
+    serve real handshakes, a live backend's /proc/PID/exe is hotssl-backend,
+    and `hotssl version` names it. With --static-backend OFF (the build made
+    none: a sanitizer build, or no static archives) the case exits 77, which
+    ctest reports as skipped.
+--case static-backend-argv: hotssl-backend refuses a command line that is
+    not `__backend HANDOFF [options]` with exit code 2, as `hotssl __backend`
+    does (skipped as above without hotssl-backend).
+--case self-fallback: a copy of hotssl alone in a folder (no hotssl-backend
+    beside it) logs that its backends run this program, serves handshakes
+    with backends whose /proc/PID/exe is the copy, and `hotssl version` says
+    so.
 """
 import argparse
 import os
 import re
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +48,29 @@ from hotssltest import client_context
 ap = argparse.ArgumentParser()
 ap.add_argument("--hotssl", required=True)
 ap.add_argument("--case", required=True)
+ap.add_argument("--static-backend", choices=("ON", "OFF"), default="OFF",
+                help="whether the build made hotssl-backend (CMake's HOTSSL_CLI_STATIC_BACKEND)")
 args = ap.parse_args()
+SKIP = 77  # ctest's SKIP_RETURN_CODE for these cases
+
+
+def static_backend_path():
+    return os.path.join(os.path.dirname(os.path.realpath(args.hotssl)), "hotssl-backend")
+
+
+def backend_programs():
+    """The programs a backend may run: hotssl, or hotssl-backend beside it."""
+    return {os.path.realpath(args.hotssl), os.path.realpath(static_backend_path())}
+
+
+def need_static_backend():
+    """hotssl-backend's path; exits SKIP when the build made none."""
+    path = static_backend_path()
+    if args.static_backend == "OFF":
+        print("SKIP: this build has no hotssl-backend (sanitizer build or no static archives)")
+        sys.exit(SKIP)
+    check(os.access(path, os.X_OK), "the build made hotssl-backend but %s is missing" % path)
+    return path
 
 
 def conf(d, extra=""):
@@ -163,7 +199,8 @@ def passphrase(d, pki):
                        and not p.startswith("/tmp/tsan.rodata.")
                        # shared libraries the binary links (a private mbedTLS prefix)
                        and not re.search(r"/lib[^/]+\.so[.0-9]*$", p)
-                       and os.path.realpath(p) != os.path.realpath(args.hotssl)]
+                       # the backend's program: hotssl, or hotssl-backend beside it
+                       and os.path.realpath(p) not in backend_programs()]
                 check(not bad, "backend maps files: %r" % bad)
                 check(not any("memfd" in p or "/dev/shm" in p for p in files), "backend has a shm file mapping")
             t.close()
@@ -274,11 +311,77 @@ def crl(d, pki):
     check(rc == 0, "server exit %r" % rc)
 
 
+def serve_with(d, pki, hotssl, program, note):
+    """hotssl serve --mode spawn from the executable hotssl: the log names
+    program (with note), three backends serve handshakes, and the backend
+    of an open connection runs program (/proc/PID/exe)."""
+    pki.server(0x5B, "a")
+    pki.install("a")
+    conf(d)
+    srv = Server([hotssl, "serve", "-c", os.path.join(d, "hotssl.conf"), "-p", "0", "--mode", "spawn"]
+                 + PROC_READABLE)
+    try:
+        want = "spawned backends run %s (%s)" % (program, note)
+        wait_for(lambda: srv.count(want) == 1, "the log line '%s'" % want)
+        for i in range(3):
+            t = tls_connect(srv.port)
+            check(not isinstance(t, bytes), "backend %d refused TLS: %r\n%s" % (i, t, srv.log()))
+            check(peer_der(t) == pki.cert_der("a") and echo(t), "backend %d does not serve" % i)
+            if i == 0:  # the backend lives as long as its connection
+                kids = wait_for(lambda: children(srv.pid), "a live backend")
+                exe = os.readlink("/proc/%d/exe" % kids[0])
+                check(exe == program, "the backend runs %s, not %s" % (exe, program))
+            t.close()
+        check(srv.count("has no TLS") == 0, "a backend had no TLS:\n" + srv.log())
+    finally:
+        rc = srv.stop()
+    check(rc == 0, "server exit %r" % rc)
+
+
+def version_line(hotssl):
+    out = run([hotssl, "version"], check=True).stdout
+    lines = [line for line in out.splitlines() if line.startswith("spawn backend: ")]
+    check(len(lines) == 1, "hotssl version: no single 'spawn backend:' line:\n" + out)
+    return lines[0]
+
+
+def static_backend(d, pki):
+    path = need_static_backend()
+    serve_with(d, pki, args.hotssl, path, "statically linked")
+    line = version_line(args.hotssl)
+    check(line == "spawn backend: %s (statically linked)" % path, "hotssl version says %r" % line)
+
+
+def static_backend_argv(d, pki):
+    path = need_static_backend()
+    for argv in ([], ["__backend"], ["serve"], ["__backend", "x", "--no-such-option"],
+                 ["__backend", "x", "--handshake-timeout"]):
+        for prog in (path, args.hotssl):
+            if prog == args.hotssl and argv[:1] != ["__backend"]:
+                continue  # hotssl's other subcommands are its own
+            p = run([prog] + argv)
+            check(p.returncode == 2, "%s %s exited %r, expected 2 (usage)" % (
+                os.path.basename(prog), " ".join(argv), p.returncode))
+
+
+def self_fallback(d, pki):
+    alone = os.path.join(d, "bin")
+    os.mkdir(alone)
+    copy = os.path.join(alone, "hotssl")
+    shutil.copy2(os.path.realpath(args.hotssl), copy)
+    serve_with(d, pki, copy, copy, "this program")
+    line = version_line(copy)
+    want = ("spawn backend: this program (no hotssl-backend beside it)" if args.static_backend == "ON"
+            else "spawn backend: this program (no static backend built)")
+    check(line == want, "hotssl version of the copy says %r, expected %r" % (line, want))
+
+
 def go():
     with TempDir("hotssl-platform-") as d:
         pki = Pki(d)
         {"isolation-snapshot": isolation_snapshot, "isolation-reread": isolation_reread,
-         "passphrase": passphrase, "crl": crl}[args.case](d, pki)
+         "passphrase": passphrase, "crl": crl, "static-backend": static_backend,
+         "static-backend-argv": static_backend_argv, "self-fallback": self_fallback}[args.case](d, pki)
 
 
 main(go)
