@@ -292,8 +292,9 @@ static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
     fprintf(stderr, "hotssl serve: cannot find my own executable\n");
     return 1;
   }
-  snprintf(line, sizeof line, "spawned backends run %s (%s)", s.sp.exe,
-           found ? (is_static ? "statically linked" : "dynamically linked") : "this program");
+  snprintf(line, sizeof line, "spawned backends run %s (%s%s)", s.sp.exe,
+           found ? (is_static ? "statically linked" : "dynamically linked") : "this program",
+           found && is_static ? CLI_BACKEND_LIBC_NOTE : "");
   cli_log(NULL, HOTSSL_LOG_INFO, line);
   accept_loop(lfd, spawn_reap, spawn_one, &s);
   cli_spawner_stop(&s.sp);

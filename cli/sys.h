@@ -62,6 +62,13 @@ void cli_process_stop(long pid);
  * *is_static: 1 when the program in path has no ELF interpreter (linked
  * -static). */
 #define CLI_STATIC_BACKEND "hotssl-backend"
+/* ", musl" or ", glibc": the C library the build linked its hotssl-backend
+ * with (CMake's HOTSSL_BACKEND_LIBC), for the notes on a static backend. */
+#ifdef HOTSSL_CLI_BACKEND_LIBC
+#  define CLI_BACKEND_LIBC_NOTE ", " HOTSSL_CLI_BACKEND_LIBC
+#else
+#  define CLI_BACKEND_LIBC_NOTE ""
+#endif
 int cli_backend_program(char *path, size_t len, int *is_static);
 
 /* Both systems: what `hotssl demo` needs (demo.c). */

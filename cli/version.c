@@ -25,7 +25,8 @@ static void print_spawn_backend(void) {
   char path[4096];
   int is_static;
   if (cli_backend_program(path, sizeof path, &is_static) == 1)
-    printf("spawn backend: %s (%s)\n", path, is_static ? "statically linked" : "dynamically linked");
+    printf("spawn backend: %s (%s%s)\n", path, is_static ? "statically linked" : "dynamically linked",
+           is_static ? CLI_BACKEND_LIBC_NOTE : "");
 #  ifdef HOTSSL_CLI_STATIC_BACKEND
   else
     printf("spawn backend: this program (no " CLI_STATIC_BACKEND " beside it)\n");
