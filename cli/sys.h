@@ -59,17 +59,14 @@ void cli_process_stop(long pid);
  * path gets CLI_STATIC_BACKEND in the folder of this executable
  * (/proc/self/exe) when that is a regular, executable file (returns 1),
  * else this executable (returns 0); -1 when /proc/self/exe cannot be read.
- * *is_static: 1 when the program in path has no ELF interpreter (linked
- * -static). */
+ * note gets what the program is, from its ELF headers: "statically
+ * linked" (no ELF interpreter), followed by ", musl" or ", glibc" when its
+ * CLI_BACKEND_LIBC_SECTION says so, or "dynamically linked". */
 #define CLI_STATIC_BACKEND "hotssl-backend"
-/* ", musl" or ", glibc": the C library the build linked its hotssl-backend
- * with (CMake's HOTSSL_BACKEND_LIBC), for the notes on a static backend. */
-#ifdef HOTSSL_CLI_BACKEND_LIBC
-#  define CLI_BACKEND_LIBC_NOTE ", " HOTSSL_CLI_BACKEND_LIBC
-#else
-#  define CLI_BACKEND_LIBC_NOTE ""
-#endif
-int cli_backend_program(char *path, size_t len, int *is_static);
+/* The ELF section of hotssl-backend that names its C library ("musl",
+ * "glibc"; backend_main.c). */
+#define CLI_BACKEND_LIBC_SECTION ".hotssl_libc"
+int cli_backend_program(char *path, size_t len, char *note, size_t notelen);
 
 /* Both systems: what `hotssl demo` needs (demo.c). */
 /* A new folder only this user can use: /tmp/hotssl-demo-XXXXXX (POSIX),
