@@ -13,20 +13,6 @@
 
 #include "cli.h"
 #include "phases.h"
-#include "sys.h"
-
-/* The C library this program is linked with, in a section of its own that
- * `hotssl serve` and `hotssl version` read from the file
- * (cli_backend_program): the build links it with musl when it can
- * (cmake/backend_musl.cmake), else with glibc. */
-#if defined(__GLIBC__)
-#  define BACKEND_LIBC "glibc"
-#elif defined(__linux__)
-#  define BACKEND_LIBC "musl" /* the only other C library the build uses; it defines no macro */
-#else
-#  define BACKEND_LIBC "unknown"
-#endif
-__attribute__((used, section(CLI_BACKEND_LIBC_SECTION))) static const char backend_libc[] = BACKEND_LIBC;
 
 int main(int argc, char **argv) {
   cli_phase_main(); /* bench/run's phase timings (phases.h) */

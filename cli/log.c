@@ -11,9 +11,9 @@ void cli_log(void *ud, hotssl_log_level level, const char *msg) {
   int n;
   (void)ud;
   /* The whole line formatted first, then one fwrite to the unbuffered
-   * stderr: one write(2) (glibc) or writev(2) (musl, hotssl-backend's C
-   * library, whose fprintf writes the text and the newline apart), so the
-   * lines of backends sharing the server's stderr never interleave. */
+   * stderr, one system call: the lines of backends sharing the server's
+   * stderr never interleave, whatever the C library's fprintf does with a
+   * line (musl's writes the text and the newline apart). */
   n = snprintf(line, sizeof line, "hotssl[%ld]: %s:  %s\n", pid, lv, msg);
   if (n >= 0 && (size_t)n < sizeof line)
     fwrite(line, 1, (size_t)n, stderr);

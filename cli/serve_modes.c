@@ -282,17 +282,18 @@ static void spawn_one(void *ctx, int fd) {
 
 static int serve_spawn(hotssl_manager *m, int lfd, const cli_serve_opts *o) {
   spawn_mode s;
-  char line[4200], note[64];
-  int found;
+  char line[4200];
+  int found, is_static;
 
   s.o = o;
   if (cli_spawner_init(&s.sp, m, o) != 0)
     return 1;
-  if ((found = cli_backend_program(s.sp.exe, sizeof s.sp.exe, note, sizeof note)) < 0) {
+  if ((found = cli_backend_program(s.sp.exe, sizeof s.sp.exe, &is_static)) < 0) {
     fprintf(stderr, "hotssl serve: cannot find my own executable\n");
     return 1;
   }
-  snprintf(line, sizeof line, "spawned backends run %s (%s)", s.sp.exe, found ? note : "this program");
+  snprintf(line, sizeof line, "spawned backends run %s (%s)", s.sp.exe,
+           found ? (is_static ? "statically linked" : "dynamically linked") : "this program");
   cli_log(NULL, HOTSSL_LOG_INFO, line);
   accept_loop(lfd, spawn_reap, spawn_one, &s);
   cli_spawner_stop(&s.sp);

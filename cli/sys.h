@@ -59,14 +59,10 @@ void cli_process_stop(long pid);
  * path gets CLI_STATIC_BACKEND in the folder of this executable
  * (/proc/self/exe) when that is a regular, executable file (returns 1),
  * else this executable (returns 0); -1 when /proc/self/exe cannot be read.
- * note gets what the program is, from its ELF headers: "statically
- * linked" (no ELF interpreter), followed by ", musl" or ", glibc" when its
- * CLI_BACKEND_LIBC_SECTION says so, or "dynamically linked". */
+ * *is_static: 1 when the program in path has no ELF interpreter (linked
+ * -static). */
 #define CLI_STATIC_BACKEND "hotssl-backend"
-/* The ELF section of hotssl-backend that names its C library ("musl",
- * "glibc"; backend_main.c). */
-#define CLI_BACKEND_LIBC_SECTION ".hotssl_libc"
-int cli_backend_program(char *path, size_t len, char *note, size_t notelen);
+int cli_backend_program(char *path, size_t len, int *is_static);
 
 /* Both systems: what `hotssl demo` needs (demo.c). */
 /* A new folder only this user can use: /tmp/hotssl-demo-XXXXXX (POSIX),

@@ -138,55 +138,34 @@ int cli_serve_check_mode(const char *given, const char **mode) {
 
 void cli_process_stop(long pid) { kill((pid_t)pid, SIGTERM); }
 
-/* What the ELF file at path is (sys.h, cli_backend_program's note):
- * "statically linked" when it has no program interpreter (PT_INTERP),
- * then ", NAME" when its CLI_BACKEND_LIBC_SECTION holds a C library's
- * name; else "dynamically linked". Read with bounded preads, every size
- * checked: a file that is not such an ELF file is "dynamically linked". */
-static void elf_note(const char *path, char *note, size_t len) {
+/* 1 when the ELF file at path has no program interpreter (PT_INTERP): it
+ * was linked -static. 0 otherwise or when it cannot be read. */
+static int elf_is_static(const char *path) {
   ElfW(Ehdr) eh;
   ElfW(Phdr) ph;
-  ElfW(Shdr) sh, strtab;
-  char name[sizeof CLI_BACKEND_LIBC_SECTION], libc[16] = "";
   int fd = open(path, O_RDONLY | O_CLOEXEC), interp = 0, ok = 0, i;
-  if (fd >= 0 && pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
-      memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_phentsize == sizeof ph) {
+  if (fd < 0)
+    return 0;
+  if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+      eh.e_phentsize == sizeof ph) {
     ok = 1;
     for (i = 0; i < eh.e_phnum && ok; i++) {
       ok = pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (ElfW(Off))i * sizeof ph)) == (ssize_t)sizeof ph;
       if (ok && ph.p_type == PT_INTERP)
         interp = 1;
     }
-    /* The section names are in section e_shstrndx. */
-    if (ok && !interp && eh.e_shentsize == sizeof sh && eh.e_shstrndx < eh.e_shnum &&
-        pread(fd, &strtab, sizeof strtab, (off_t)(eh.e_shoff + (ElfW(Off))eh.e_shstrndx * sizeof sh)) ==
-            (ssize_t)sizeof strtab)
-      for (i = 0; i < eh.e_shnum && libc[0] == '\0'; i++) {
-        if (pread(fd, &sh, sizeof sh, (off_t)(eh.e_shoff + (ElfW(Off))i * sizeof sh)) != (ssize_t)sizeof sh ||
-            sh.sh_name >= strtab.sh_size ||
-            pread(fd, name, sizeof name, (off_t)(strtab.sh_offset + sh.sh_name)) != (ssize_t)sizeof name ||
-            memcmp(name, CLI_BACKEND_LIBC_SECTION, sizeof name) != 0)
-          continue;
-        if (sh.sh_size < sizeof libc && pread(fd, libc, sh.sh_size, (off_t)sh.sh_offset) == (ssize_t)sh.sh_size)
-          libc[sh.sh_size] = '\0';
-        libc[strspn(libc, "abcdefghijklmnopqrstuvwxyz")] = '\0'; /* a name, nothing else */
-      }
   }
-  if (fd >= 0)
-    close(fd);
-  if (ok && !interp)
-    snprintf(note, len, "statically linked%s%s", libc[0] ? ", " : "", libc);
-  else
-    snprintf(note, len, "dynamically linked");
+  close(fd);
+  return ok && !interp;
 }
 
-int cli_backend_program(char *path, size_t len, char *note, size_t notelen) {
+int cli_backend_program(char *path, size_t len, int *is_static) {
   char self[4096], beside[4096 + sizeof CLI_STATIC_BACKEND];
   const char *slash;
   struct stat st;
   int found;
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  snprintf(note, notelen, "%s", "");
+  *is_static = 0;
   if (n <= 0)
     return -1;
   self[n] = '\0';
@@ -195,7 +174,7 @@ int cli_backend_program(char *path, size_t len, char *note, size_t notelen) {
   found = stat(beside, &st) == 0 && S_ISREG(st.st_mode) && access(beside, X_OK) == 0;
   if (snprintf(path, len, "%s", found ? beside : self) >= (int)len)
     return -1;
-  elf_note(path, note, notelen);
+  *is_static = elf_is_static(path);
   return found;
 }
 

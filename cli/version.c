@@ -22,9 +22,10 @@
  * build made a hotssl-backend at all is HOTSSL_CLI_STATIC_BACKEND
  * (CMakeLists.txt). */
 static void print_spawn_backend(void) {
-  char path[4096], note[64];
-  if (cli_backend_program(path, sizeof path, note, sizeof note) == 1)
-    printf("spawn backend: %s (%s)\n", path, note);
+  char path[4096];
+  int is_static;
+  if (cli_backend_program(path, sizeof path, &is_static) == 1)
+    printf("spawn backend: %s (%s)\n", path, is_static ? "statically linked" : "dynamically linked");
 #  ifdef HOTSSL_CLI_STATIC_BACKEND
   else
     printf("spawn backend: this program (no " CLI_STATIC_BACKEND " beside it)\n");

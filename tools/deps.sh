@@ -33,8 +33,6 @@ case $LOCK_TIMEOUT in ''|*[!0-9]*) echo "deps.sh: HOTSSL_APT_LOCK_TIMEOUT must b
 APT="apt-get -o DPkg::Lock::Timeout=$LOCK_TIMEOUT"
 
 PKGS="build-essential clang cmake pkg-config libmbedtls-dev libapr1-dev openssl curl python3 valgrind git util-linux procps bzip2 xz-utils patch"
-# hotssl-backend's C library (see "musl" below)
-PKGS="$PKGS musl-tools"
 # integrations/postgresql: PostgreSQL's build (libpq stays on OpenSSL) and its
 # TAP tests (IPC::Run), ccache for its three trees
 PKGS="$PKGS libssl-dev libipc-run-perl ccache"
@@ -73,112 +71,48 @@ system_mbedtls_version() { # prints MMmmpp as a number, or 0
   echo 0
 }
 # 3.6.6 is the first 3.6 release with psa_random_reseed (core/internal.h).
+if [ "$(system_mbedtls_version)" -ge $((0x03060600)) ]; then
+  echo "mbedTLS: the system's ($(system_mbedtls_version | awk '{ printf "0x%08x", $1 }')) is >= 3.6.6, using it"
+  exit 0
+fi
+
 MBEDTLS_VER=3.6.6
 EVEREST=${HOTSSL_MBEDTLS_EVEREST:-1}
+if [ "$EVEREST" = 1 ]; then PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER; else PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER-stock; fi
 OPTIONS="MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD"
 [ "$EVEREST" = 1 ] && OPTIONS="$OPTIONS MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED"
 # hotssl's patches to this release (tools/patches/, each says why); their
 # checksums are part of the stamp, so a changed patch rebuilds.
 PATCHES=$(ls "$ROOT"/tools/patches/mbedtls-$MBEDTLS_VER-*.patch 2>/dev/null || true)
 PATCH_SUMS=$(for f in $PATCHES; do sha256sum "$f" | cut -c1-16; done | tr '\n' ' ')
+STAMP="mbedtls $MBEDTLS_VER; set: $OPTIONS; patches: $PATCH_SUMS; shared+static, runpath ORIGIN; cc: $(cc --version | head -1)"
+if [ -f "$PREFIX/.hotssl-stamp" ] && [ "$(cat "$PREFIX/.hotssl-stamp")" = "$STAMP" ]; then
+  echo "mbedTLS $MBEDTLS_VER: already built in ${PREFIX#"$ROOT"/}"
+  exit 0
+fi
+
+echo "mbedTLS $MBEDTLS_VER: building into ${PREFIX#"$ROOT"/} (the system has none >= 3.6.6)"
 SRC=$ROOT/.deps/src
-work=""
-trap '[ -z "$work" ] || rm -rf "$work"' EXIT
-
-# A fresh scratch folder under .deps (removed at exit).
-scratch() {
-  [ -z "$work" ] || rm -rf "$work"
-  work=$(mktemp -d "$ROOT/.deps/build-$1-XXXXXX")
-}
-
-# Debian's source of PACKAGE from SUITE into .deps/src, unless TARBALL is there.
-fetch() { # PACKAGE SUITE TARBALL
-  [ -f "$3" ] || sh tools/fetch-source.sh "$1" "$2" "$SRC" >/dev/null
-  [ -f "$3" ] || { echo "deps.sh: $3 was not fetched" >&2; exit 1; }
-}
-
-# build_mbedtls PREFIX CC CMAKE_ARGS...: Debian 13's mbedTLS source with
-# hotssl's patches and options, built by CC and installed into PREFIX.
-build_mbedtls() {
-  prefix=$1 mcc=$2
-  shift 2
-  tarball=$SRC/mbedtls_$MBEDTLS_VER.orig.tar.bz2
-  fetch mbedtls trixie "$tarball"
-  scratch mbedtls
-  tar -xjf "$tarball" -C "$work"
-  srcdir=$work/mbedtls-$MBEDTLS_VER
-  for f in $PATCHES; do
-    patch -s -p1 -d "$srcdir" < "$f" || { echo "deps.sh: $f does not apply" >&2; exit 1; }
-    echo "mbedTLS $MBEDTLS_VER: applied ${f#"$ROOT"/}"
-  done
-  for o in $OPTIONS; do
-    python3 "$srcdir/scripts/config.py" -f "$srcdir/include/mbedtls/mbedtls_config.h" set "$o"
-  done
-  rm -rf "$prefix"
-  CC=$mcc cmake -S "$srcdir" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
-    -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DMBEDTLS_FATAL_WARNINGS=OFF "$@" >/dev/null
-  cmake --build "$work/build" -j"$(nproc)" >/dev/null
-  cmake --install "$work/build" >/dev/null
-}
-
-# stamp_ok PREFIX STAMP: PREFIX holds a build made with STAMP.
-stamp_ok() { [ -f "$1/.hotssl-stamp" ] && [ "$(cat "$1/.hotssl-stamp")" = "$2" ]; }
-
-if [ "$(system_mbedtls_version)" -ge $((0x03060600)) ]; then
-  echo "mbedTLS: the system's ($(system_mbedtls_version | awk '{ printf "0x%08x", $1 }')) is >= 3.6.6, using it"
-else
-  if [ "$EVEREST" = 1 ]; then PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER; else PREFIX=$ROOT/.deps/mbedtls-$MBEDTLS_VER-stock; fi
-  STAMP="mbedtls $MBEDTLS_VER; set: $OPTIONS; patches: $PATCH_SUMS; shared+static, runpath ORIGIN; cc: $(cc --version | head -1)"
-  if stamp_ok "$PREFIX" "$STAMP"; then
-    echo "mbedTLS $MBEDTLS_VER: already built in ${PREFIX#"$ROOT"/}"
-  else
-    echo "mbedTLS $MBEDTLS_VER: building into ${PREFIX#"$ROOT"/} (the system has none >= 3.6.6)"
-    build_mbedtls "$PREFIX" cc -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
-      -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=ON "-DCMAKE_INSTALL_RPATH=\$ORIGIN"
-    printf '%s\n' "$STAMP" > "$PREFIX/.hotssl-stamp"
-    echo "mbedTLS $MBEDTLS_VER: installed in ${PREFIX#"$ROOT"/}"
-  fi
-fi
-
-# ---- musl: the C library of hotssl-backend ----
-# `hotssl serve --mode spawn` starts hotssl-backend once per connection.
-# Linked -static with glibc, its start-up probes the CPU (init_cpu_features,
-# the cache sizes): a few dozen `cpuid` instructions, each a trap to the
-# hypervisor on a virtual machine, 0.3 ms of every backend's start here.
-# musl probes nothing. So hotssl-backend is built with musl-gcc against
-# musl builds of mbedTLS (same version, patches and options, static only)
-# and APR (Debian 12's source with Debian's patches), in .deps/musl; CMake
-# picks them up when the prefix is there (else hotssl-backend links glibc).
-# HOTSSL_BACKEND_MUSL=0 skips this part.
-APR_VER=1.7.2
-APR_DEB=1.7.2-3+deb12u1
-MUSL_PREFIX=$ROOT/.deps/musl
-if [ "${HOTSSL_BACKEND_MUSL:-1}" != 1 ]; then
-  echo "musl: HOTSSL_BACKEND_MUSL=${HOTSSL_BACKEND_MUSL}: hotssl-backend links glibc"
-  exit 0
-fi
-MUSL_STAMP="musl $(dpkg-query -W -f='${Version}' musl-dev); mbedtls $MBEDTLS_VER; set: $OPTIONS; patches: $PATCH_SUMS; apr $APR_DEB; static"
-if stamp_ok "$MUSL_PREFIX" "$MUSL_STAMP"; then
-  echo "musl: mbedTLS $MBEDTLS_VER and APR $APR_VER already built in ${MUSL_PREFIX#"$ROOT"/}"
-  exit 0
-fi
-echo "musl: building mbedTLS $MBEDTLS_VER and APR $APR_VER into ${MUSL_PREFIX#"$ROOT"/} (for hotssl-backend)"
-build_mbedtls "$MUSL_PREFIX" musl-gcc -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF
-apr_tar=$SRC/apr_$APR_VER.orig.tar.bz2
-apr_deb=$SRC/apr_$APR_DEB.debian.tar.xz
-fetch apr bookworm "$apr_deb"
-[ -f "$apr_tar" ] || { echo "deps.sh: $apr_tar was not fetched" >&2; exit 1; }
-scratch apr
-tar -xjf "$apr_tar" -C "$work"
-tar -xJf "$apr_deb" -C "$work"
-for p in $(cat "$work/debian/patches/series"); do
-  patch -s -p1 -d "$work/apr-$APR_VER" < "$work/debian/patches/$p" ||
-    { echo "deps.sh: Debian's APR patch $p does not apply" >&2; exit 1; }
+tarball=$SRC/mbedtls_$MBEDTLS_VER.orig.tar.bz2
+[ -f "$tarball" ] || sh tools/fetch-source.sh mbedtls trixie "$SRC" >/dev/null
+[ -f "$tarball" ] || { echo "deps.sh: $tarball was not fetched" >&2; exit 1; }
+work=$(mktemp -d "$ROOT/.deps/build-mbedtls-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+tar -xjf "$tarball" -C "$work"
+srcdir=$work/mbedtls-$MBEDTLS_VER
+for f in $PATCHES; do
+  patch -s -p1 -d "$srcdir" < "$f" || { echo "deps.sh: $f does not apply" >&2; exit 1; }
+  echo "mbedTLS $MBEDTLS_VER: applied ${f#"$ROOT"/}"
 done
-# configure's and make's output in a log, shown when they fail.
-(cd "$work/apr-$APR_VER" &&
-  CC=musl-gcc ./configure --prefix="$MUSL_PREFIX" --disable-shared --enable-static --disable-dso &&
-  make -j"$(nproc)" && make install) > "$work/apr.log" 2>&1 ||
-  { tail -30 "$work/apr.log" >&2; echo "deps.sh: APR $APR_VER did not build with musl-gcc" >&2; exit 1; }
-printf '%s\n' "$MUSL_STAMP" > "$MUSL_PREFIX/.hotssl-stamp"
-echo "musl: mbedTLS $MBEDTLS_VER and APR $APR_VER installed in ${MUSL_PREFIX#"$ROOT"/}"
+for o in $OPTIONS; do
+  python3 "$srcdir/scripts/config.py" -f "$srcdir/include/mbedtls/mbedtls_config.h" set "$o"
+done
+rm -rf "$PREFIX"
+cmake -S "$srcdir" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+  -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+  -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=ON -DMBEDTLS_FATAL_WARNINGS=OFF \
+  "-DCMAKE_INSTALL_RPATH=\$ORIGIN" >/dev/null
+cmake --build "$work/build" -j"$(nproc)" >/dev/null
+cmake --install "$work/build" >/dev/null
+printf '%s\n' "$STAMP" > "$PREFIX/.hotssl-stamp"
+echo "mbedTLS $MBEDTLS_VER: installed in ${PREFIX#"$ROOT"/}"

@@ -85,14 +85,11 @@ took "mutants"
 echo "=== fresh clone: README set-up command ==="
 clone=$(mktemp -d /tmp/hotssl-clone-XXXXXX)
 git clone -q "$ROOT" "$clone/hotssl"
-# mbedTLS 3.6 (and the musl builds for hotssl-backend) are built once per
-# run: the clone gets the prefixes built above (tools/deps.sh checks their
-# stamps and skips the builds).
-for p in mbedtls-3.6.6 musl; do
-  if [ -d ".deps/$p" ]; then
-    mkdir -p "$clone/hotssl/.deps" && cp -a ".deps/$p" "$clone/hotssl/.deps/"
-  fi
-done
+# mbedTLS 3.6 is built once per run: the clone gets the prefix built above
+# (tools/deps.sh checks its stamp and skips the build).
+if [ -d .deps/mbedtls-3.6.6 ]; then
+  mkdir -p "$clone/hotssl/.deps" && cp -a .deps/mbedtls-3.6.6 "$clone/hotssl/.deps/"
+fi
 # The demo's client must have negotiated TLS 1.3 (mbedTLS 3.6 by default).
 if (cd "$clone/hotssl" && sh tools/setup.sh > "$clone/setup.log" 2>&1; rc=$?; cat "$clone/setup.log"; exit $rc) &&
    grep -q "client: TLSv1.3, verified" "$clone/setup.log"; then
@@ -111,13 +108,10 @@ clone=$(mktemp -d /tmp/hotssl-bare-XXXXXX)
 # run the server as nobody when they run as root.
 chmod 755 "$clone"
 git clone -q "$ROOT" "$clone/hotssl"
-# The same mbedTLS 3.6 and musl builds as above (what tools/deps.sh gives a
-# user's clone).
-for p in mbedtls-3.6.6 musl; do
-  if [ -d ".deps/$p" ]; then
-    mkdir -p "$clone/hotssl/.deps" && cp -a ".deps/$p" "$clone/hotssl/.deps/"
-  fi
-done
+# The same mbedTLS 3.6 build as above (what tools/deps.sh gives a user's clone).
+if [ -d .deps/mbedtls-3.6.6 ]; then
+  mkdir -p "$clone/hotssl/.deps" && cp -a .deps/mbedtls-3.6.6 "$clone/hotssl/.deps/"
+fi
 if (cd "$clone/hotssl" && unset HOTSSL_TESTDATA &&
     test ! -e ../shared &&
     cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DHOTSSL_WERROR=ON | grep 'hotssl test data' &&

@@ -78,7 +78,7 @@ if [ -e "$build/hotssl-backend" ]; then
   if readelf -l "$tmp/prefix/bin/hotssl-backend" | grep -q INTERP || readelf -d "$tmp/prefix/bin/hotssl-backend" | grep -q NEEDED; then
     echo "FAIL: the installed hotssl-backend is not statically linked"; exit 1
   fi
-  "$tmp/prefix/bin/hotssl" version | grep -qxE "spawn backend: $tmp/prefix/bin/hotssl-backend \(statically linked, (musl|glibc)\)" ||
+  "$tmp/prefix/bin/hotssl" version | grep -qx "spawn backend: $tmp/prefix/bin/hotssl-backend (statically linked)" ||
     { echo "FAIL: the installed hotssl does not name its hotssl-backend"; exit 1; }
   if readelf -d "$tmp/prefix/bin/hotssl" | grep -q -E 'RPATH|RUNPATH'; then
     echo "FAIL: the installed hotssl has a run path although it links the static archives"; exit 1
