@@ -19,6 +19,9 @@ void cli_log(void *ud, hotssl_log_level level, const char *msg) {
     fwrite(line, 1, (size_t)n, stderr);
   else /* longer than PIPE_BUF, not atomic anyway: all of it */
     fprintf(stderr, "hotssl[%ld]: %s:  %s\n", pid, lv, msg);
+  /* Windows' C run-time gives stderr a buffer at its first fwrite (only
+   * its printf functions write through): the line must leave now. */
+  fflush(stderr);
 }
 
 void cli_log_reason(hotssl_log_level level, const char *what, const char *why) {
